@@ -1,0 +1,146 @@
+"""Numbered schema migrations, applied once each when a database is opened.
+
+A migration is a function taking a ``sqlite3.Connection``; it runs inside the transaction
+that records it in ``_retain_migrations``, so an old database upgrades itself and a failed
+upgrade changes nothing. Append new migrations to ``MIGRATIONS``; never edit an applied one.
+
+Conventions for every table: internal integer keys are ``id``; foreign keys to them end in
+``_ref``; money is integer minor units (cents) with a ``currency`` column; timestamps are UTC
+ISO 8601 text (``2025-10-07T07:50:26Z``); e-mail addresses are trimmed and lower-cased.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute several statements inside the caller's transaction.
+
+    (``Connection.executescript`` would COMMIT first, breaking all-or-nothing migrations.)
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        conn.execute(statement)
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,            -- customers | orders | suppressions
+            source TEXT NOT NULL,          -- detected or forced layout
+            file_name TEXT NOT NULL,
+            file_hash TEXT NOT NULL,       -- sha256 of the file's bytes
+            rows INTEGER NOT NULL DEFAULT 0,
+            inserted INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+
+        CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL UNIQUE,   -- the source's id for the customer, else email
+            email TEXT UNIQUE,                  -- trimmed, lower-cased; one customer per address
+            first_name TEXT,
+            last_name TEXT,
+            phone TEXT,
+            company TEXT,
+            address1 TEXT,
+            address2 TEXT,
+            city TEXT,
+            province TEXT,
+            country TEXT,
+            zip TEXT,
+            birthday TEXT,                      -- YYYY-MM-DD, or --MM-DD when no year is known
+            tags TEXT,
+            note TEXT,
+            accepts_marketing INTEGER,          -- 1 yes, 0 no, NULL unknown (latest source)
+            source TEXT NOT NULL,               -- layout the customer was first seen in
+            source_created_at TEXT,             -- when the platform says they signed up
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- every platform id a customer is known by (Shopify, Square, Stripe ...)
+        CREATE TABLE customer_sources (
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            PRIMARY KEY (source, source_id)
+        );
+        CREATE INDEX customer_sources_customer ON customer_sources(customer_ref);
+
+        -- opt-outs: keyed by address so that no later import can switch them back on
+        CREATE TABLE suppressions (
+            email TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,               -- import layout, 'cli', 'bounce', 'import'
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE orders (
+            id INTEGER PRIMARY KEY,
+            order_key TEXT NOT NULL UNIQUE,     -- source ':' order id, or a row-derived id
+            source TEXT NOT NULL,
+            order_id TEXT NOT NULL,             -- as the source shows it (#1001, ch_...)
+            customer_ref INTEGER NOT NULL REFERENCES customers(id),
+            ordered_at TEXT NOT NULL,
+            currency TEXT,
+            subtotal_minor INTEGER,
+            shipping_minor INTEGER,
+            tax_minor INTEGER,
+            discount_minor INTEGER,
+            total_minor INTEGER NOT NULL,
+            refunded_minor INTEGER NOT NULL DEFAULT 0,
+            financial_status TEXT,
+            cancelled_at TEXT,                  -- set: the order is cancelled
+            import_ref INTEGER REFERENCES imports(id)
+        );
+        CREATE INDEX orders_customer ON orders(customer_ref, ordered_at);
+        CREATE INDEX orders_ordered_at ON orders(ordered_at);
+
+        CREATE TABLE order_items (
+            order_ref INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            line_no INTEGER NOT NULL,
+            sku TEXT,
+            name TEXT,
+            quantity INTEGER NOT NULL DEFAULT 1,
+            price_minor INTEGER,
+            PRIMARY KEY (order_ref, line_no)
+        ) WITHOUT ROWID;
+
+        -- the one definition of a countable order, used by every metric: cancelled orders
+        -- are left out, refunds are subtracted (never below zero)
+        CREATE VIEW order_facts AS
+        SELECT
+            o.id AS order_ref,
+            o.customer_ref,
+            o.ordered_at,
+            substr(o.ordered_at, 1, 10) AS order_day,
+            o.currency,
+            o.total_minor,
+            o.refunded_minor,
+            max(o.total_minor - o.refunded_minor, 0) AS net_minor
+        FROM orders o
+        WHERE o.cancelled_at IS NULL;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+]

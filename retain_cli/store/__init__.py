@@ -1,0 +1,21 @@
+"""The store: one SQLite file, and every SQL statement retain runs.
+
+``Store`` is assembled from one mixin per domain (each module in this package owns the SQL of
+its domain), so that the schema and its queries stay together and out of the CLI.
+"""
+
+from __future__ import annotations
+
+from retain_cli.store.analytics import AnalyticsStore
+from retain_cli.store.campaigns import CampaignStore
+from retain_cli.store.customers import CustomerStore
+from retain_cli.store.imports import ImportStore
+from retain_cli.store.ledger import LedgerStore
+from retain_cli.store.predict import PredictStore
+
+
+class Store(ImportStore, CustomerStore, AnalyticsStore, PredictStore, CampaignStore, LedgerStore):
+    """Open with ``Store.open(path)``; use as a context manager to close it."""
+
+
+__all__ = ["Store"]

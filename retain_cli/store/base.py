@@ -1,0 +1,93 @@
+"""Opening the SQLite file, applying migrations, and transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from retain_cli.errors import NoDatabase, RetainError
+from retain_cli.migrations import MIGRATIONS
+from retain_cli.timeutil import utc_now_iso
+
+
+class StoreBase:
+    """A connection to one retain database. Use :meth:`open`, not the constructor.
+
+    The connection is in autocommit mode; writes are grouped with :meth:`transaction`, which
+    is all-or-nothing (an exception or Ctrl-C inside it rolls everything back).
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = True) -> Any:
+        path = Path(path)
+        if not create and not path.exists():
+            raise NoDatabase(
+                f"no database at {path}; run 'retain init' or 'retain import' first, "
+                "or pass --db PATH (or set RETAIN_DB)"
+            )
+        if path.parent and not path.parent.exists():
+            raise RetainError(f"cannot create {path}: folder {path.parent} does not exist")
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise RetainError(f"{path} is not a retain database ({exc})") from exc
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        store = cls(path, conn)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; anything raised inside rolls back."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet recorded; return the names applied."""
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS _retain_migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in self.conn.execute("SELECT name FROM _retain_migrations")}
+        applied = []
+        for migration in MIGRATIONS:
+            name = migration.__name__
+            if name in done:
+                continue
+            with self.transaction() as conn:
+                migration(conn)
+                conn.execute(
+                    "INSERT INTO _retain_migrations (name, applied_at) VALUES (?, ?)",
+                    (name, utc_now_iso()),
+                )
+            applied.append(name)
+        return applied
+
+    def applied_migrations(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM _retain_migrations ORDER BY 1")]

@@ -141,6 +141,43 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+def m003_send_ledger(conn: sqlite3.Connection) -> None:
+    """The send ledger: one row per (campaign, step, customer, occurrence), and its states.
+
+    state: planned (audience recorded, not sent yet) -> claimed (a send is in flight) -> sent |
+    failed (permanent) | ambiguous (outcome unknown: never retried automatically); held_out
+    (control group, never sent); skipped (no longer mailable when its turn came).
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE sends (
+            id INTEGER PRIMARY KEY,
+            send_key TEXT NOT NULL UNIQUE,      -- campaign:step:customer_id:occurrence
+            campaign TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            occurrence TEXT NOT NULL,           -- trigger date, repeat window, or '1'
+            email TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,                         -- last error (never a secret)
+            reply TEXT,                         -- the server's reply to the message
+            message_id TEXT,
+            planned_at TEXT NOT NULL,
+            claimed_at TEXT,
+            sent_at TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (campaign, step, customer_ref, occurrence)
+        );
+        CREATE INDEX sends_state ON sends(state, campaign);
+        CREATE INDEX sends_sent_at ON sends(sent_at) WHERE sent_at IS NOT NULL;
+        CREATE INDEX sends_customer ON sends(customer_ref, campaign);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
+    m003_send_ledger,
 ]

@@ -1,9 +1,155 @@
-"""SQL for the campaigns domain (a mixin of :class:`retain_cli.store.Store`)."""
+"""SQL for the campaigns domain (a mixin of :class:`retain_cli.store.Store`).
+
+Template contexts and audiences are built for a whole batch of customers with a few queries
+(one per kind of data, chunked by customer), never one query per customer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 from retain_cli.store.base import StoreBase
+
+CHUNK = 500
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 class CampaignStore(StoreBase):
-    """Queries and writes for campaigns."""
+    """Queries for campaign audiences and template contexts."""
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def campaign_customer_features(self, as_of_iso: str) -> list[dict[str, Any]]:
+        """One row per customer with an e-mail: identity, consent and order features.
+
+        Orders are the countable ones (``order_facts``) placed by ``as_of_iso``.
+        """
+        return self._rows(
+            """
+            SELECT
+                c.id AS customer_ref,
+                c.customer_id,
+                c.email,
+                c.first_name,
+                c.last_name,
+                c.birthday,
+                c.accepts_marketing,
+                c.source_created_at,
+                c.created_at,
+                (s.email IS NOT NULL) AS suppressed,
+                coalesce(f.orders, 0) AS orders,
+                coalesce(f.net_minor, 0) AS total_spent_minor,
+                f.first_order_at,
+                f.last_order_at
+            FROM customers c
+            LEFT JOIN suppressions s ON s.email = c.email
+            LEFT JOIN (
+                SELECT customer_ref,
+                       count(*) AS orders,
+                       sum(net_minor) AS net_minor,
+                       min(ordered_at) AS first_order_at,
+                       max(ordered_at) AS last_order_at
+                FROM order_facts
+                WHERE ordered_at <= ?
+                GROUP BY customer_ref
+            ) f ON f.customer_ref = c.id
+            WHERE c.email IS NOT NULL AND c.email != ''
+            ORDER BY c.id
+            """,
+            (as_of_iso,),
+        )
+
+    def campaign_customer_ref(self, email: str) -> int | None:
+        """The internal id of the customer with this address (any case), if any."""
+        row = self.conn.execute(
+            "SELECT id FROM customers WHERE email = ?", (email.strip().lower(),)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def template_customers(self, refs: Sequence[int]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(refs):
+            out += self._rows(
+                f"""
+                SELECT id AS customer_ref, customer_id, email, first_name, last_name,
+                       phone, company, city, province, country, zip, birthday, tags,
+                       accepts_marketing, source, source_created_at, created_at
+                FROM customers WHERE id IN ({_marks(chunk)})
+                """,
+                chunk,
+            )
+        return out
+
+    def template_order_stats(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(refs):
+            out += self._rows(
+                f"""
+                SELECT customer_ref,
+                       count(*) AS orders,
+                       sum(net_minor) AS total_spent_minor,
+                       min(ordered_at) AS first_order_at,
+                       max(ordered_at) AS last_order_at
+                FROM order_facts
+                WHERE ordered_at <= ? AND customer_ref IN ({_marks(chunk)})
+                GROUP BY customer_ref
+                """,
+                [as_of_iso, *chunk],
+            )
+        return out
+
+    def template_last_orders(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
+        """Each customer's latest countable order by ``as_of_iso`` (ties: highest id)."""
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(refs):
+            out += self._rows(
+                f"""
+                SELECT o.id AS order_ref, o.customer_ref, o.order_id, o.ordered_at,
+                       o.currency, o.total_minor, o.refunded_minor,
+                       max(o.total_minor - o.refunded_minor, 0) AS net_minor
+                FROM orders o
+                WHERE o.id IN (
+                    SELECT (SELECT o2.id FROM orders o2
+                            WHERE o2.customer_ref = r.customer_ref
+                              AND o2.cancelled_at IS NULL AND o2.ordered_at <= ?
+                            ORDER BY o2.ordered_at DESC, o2.id DESC LIMIT 1)
+                    FROM (SELECT DISTINCT customer_ref FROM orders
+                          WHERE customer_ref IN ({_marks(chunk)})) r
+                )
+                """,
+                [as_of_iso, *chunk],
+            )
+        return out
+
+    def template_order_items(self, order_refs: Sequence[int]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(order_refs):
+            out += self._rows(
+                f"""
+                SELECT order_ref, line_no, sku, name, quantity, price_minor
+                FROM order_items WHERE order_ref IN ({_marks(chunk)})
+                ORDER BY order_ref, line_no
+                """,
+                chunk,
+            )
+        return out
+
+    def template_currency(self) -> str | None:
+        """The shop's most used order currency, if any order has one."""
+        row = self.conn.execute(
+            "SELECT currency FROM orders WHERE currency IS NOT NULL "
+            "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])

@@ -1,0 +1,597 @@
+"""Message templates: sandboxed Jinja2, the template context, and building the e-mail.
+
+Templates run in :class:`jinja2.sandbox.SandboxedEnvironment` with ``StrictUndefined``, so a
+misspelt variable is an error, never an empty string. ``None`` values (a customer without a
+first name) render as an empty string and count as missing for ``default``:
+``{{ customer.first_name | default('friend') }}``. HTML templates (``*.html.j2``) are
+autoescaped; text templates and subjects are not.
+
+Filters: ``money`` (ints are minor units, floats major units; the currency is the filter's
+argument, else the context's ``currency``) and ``date`` (a ``strftime`` format; default
+``"%-d %B %Y"`` style, e.g. ``7 October 2025``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from retain_cli.campaigns import Campaign, CampaignConfig, Sender, Step
+from retain_cli.errors import ConfigError, SendError
+from retain_cli.timeutil import from_iso, to_iso, utc_now
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from retain_cli.store import Store
+
+# symbol, decimals, decimal separator, thousands separator, symbol after the amount
+CURRENCIES: dict[str, tuple[str, int, str, str, bool]] = {
+    "USD": ("$", 2, ".", ",", False),
+    "CAD": ("CA$", 2, ".", ",", False),
+    "AUD": ("A$", 2, ".", ",", False),
+    "NZD": ("NZ$", 2, ".", ",", False),
+    "GBP": ("£", 2, ".", ",", False),
+    "EUR": ("€", 2, ",", ".", False),
+    "CHF": ("CHF ", 2, ".", "'", False),
+    "SEK": (" kr", 2, ",", " ", True),
+    "NOK": (" kr", 2, ",", " ", True),
+    "DKK": (" kr", 2, ",", ".", True),
+    "PLN": (" zł", 2, ",", " ", True),
+    "JPY": ("¥", 0, ".", ",", False),
+    "KRW": ("₩", 0, ".", ",", False),
+    "INR": ("₹", 2, ".", ",", False),
+    "BRL": ("R$", 2, ",", ".", False),
+    "MXN": ("MX$", 2, ".", ",", False),
+}
+ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG"}
+DEFAULT_CURRENCY = "USD"
+
+# SMTP line endings; headers are never folded into encoded words (List-Unsubscribe must stay
+# readable), bodies longer than 998 characters a line are quoted-printable
+POLICY = SMTP.clone(max_line_length=998)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str | None
+
+
+# --- filters -----------------------------------------------------------------------------
+
+
+def minor_digits(currency: str) -> int:
+    currency = currency.upper()
+    if currency in CURRENCIES:
+        return CURRENCIES[currency][1]
+    return 0 if currency in ZERO_DECIMAL else 2
+
+
+def format_money(amount: Any, currency: str | None = None, *, minor: bool | None = None) -> str:
+    """Format an amount: ints are minor units (1250 -> $12.50) unless ``minor=False``."""
+    code = (currency or DEFAULT_CURRENCY).upper()
+    if amount is None:
+        return ""
+    if isinstance(amount, bool):
+        raise TypeError("money: expected a number, got true/false")
+    digits = minor_digits(code)
+    is_minor = isinstance(amount, int) if minor is None else minor
+    try:
+        value = float(amount)
+    except (TypeError, ValueError):
+        raise TypeError(f"money: expected a number, got {amount!r}") from None
+    major = value / (10**digits) if is_minor else value
+    negative = major < 0
+    text = f"{abs(major):,.{digits}f}"
+    symbol, _, point, thousands, after = CURRENCIES.get(code, (f"{code} ", digits, ".", ",", False))
+    text = text.replace(",", "\x00").replace(".", point).replace("\x00", thousands)
+    text = f"{text}{symbol}" if after else f"{symbol}{text}"
+    return f"-{text}" if negative else text
+
+
+def format_date(value: Any, fmt: str | None = None) -> str:
+    """Format a date, datetime or ISO text; the default looks like ``7 October 2025``."""
+    if value is None or value == "":
+        return ""
+    moment: date
+    if isinstance(value, datetime | date):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = date.fromisoformat(text) if len(text) == 10 else from_iso(text)
+        except ValueError:
+            if text.startswith("--") and len(text) == 7:  # birthday without a year
+                moment = date(2000, int(text[2:4]), int(text[5:7]))
+                return moment.strftime(fmt) if fmt else f"{moment.day} {moment:%B}"
+            raise TypeError(f"date: {value!r} is not a date") from None
+    else:
+        raise TypeError(f"date: {value!r} is not a date")
+    if fmt:
+        return moment.strftime(fmt)
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def one_line(text: str) -> str:
+    """Header-safe text: control characters (CR, LF, tab ...) become single spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+# --- context ------------------------------------------------------------------------------
+
+
+def unsubscribe_url(sender: Sender, email: str) -> str:
+    """The recipient's own unsubscribe link (mailto: with their address, or https ?email=)."""
+    base = sender.unsubscribe
+    if base.startswith("mailto:"):
+        joiner = "&" if "?" in base else "?"
+        return f"{base}{joiner}subject={quote('unsubscribe ' + email, safe='@')}"
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}email={quote(email, safe='@')}"
+
+
+def shop_context(config: CampaignConfig) -> dict[str, Any]:
+    sender = config.sender
+    name, email = parseaddr(sender.from_addr)
+    return {
+        "name": name or email,
+        "email": email,
+        "reply_to": sender.reply_to,
+        "address": sender.address,
+    }
+
+
+def _days_between(earlier: str | None, as_of: datetime) -> int | None:
+    if not earlier:
+        return None
+    return max((as_of - from_iso(earlier)).days, 0)
+
+
+def _major(minor: int | None, currency: str) -> float | None:
+    if minor is None:
+        return None
+    return minor / (10 ** minor_digits(currency))
+
+
+def customer_context(
+    customer: Mapping[str, Any],
+    stats: Mapping[str, Any] | None,
+    last_order: Mapping[str, Any] | None,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    shop: Mapping[str, Any],
+    sender: Sender,
+    as_of: datetime,
+    default_currency: str,
+    segment: str | None = None,
+) -> dict[str, Any]:
+    """One customer's template context from plain rows (see :func:`load_contexts`)."""
+    first = customer.get("first_name")
+    last = customer.get("last_name")
+    full = " ".join(p for p in (first, last) if p) or None
+    currency = (last_order or {}).get("currency") or default_currency
+    orders = int((stats or {}).get("orders") or 0)
+    spent_minor = int((stats or {}).get("total_spent_minor") or 0)
+    digits = minor_digits(currency)
+    email = str(customer["email"])
+    order_ctx: dict[str, Any] | None = None
+    if last_order is not None:
+        order_currency = last_order.get("currency") or currency
+        order_ctx = {
+            "order_id": last_order["order_id"],
+            "ordered_at": last_order["ordered_at"],
+            "currency": order_currency,
+            "total_minor": last_order["net_minor"],
+            "total": _major(last_order["net_minor"], order_currency),
+            "items": [
+                {
+                    "name": item.get("name") or item.get("sku") or "item",
+                    "sku": item.get("sku"),
+                    "quantity": item.get("quantity") or 1,
+                    "price_minor": item.get("price_minor"),
+                    "price": _major(item.get("price_minor"), order_currency),
+                }
+                for item in items
+            ],
+        }
+    return {
+        "customer": {
+            "customer_id": customer["customer_id"],
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "name": full,
+            "birthday": customer.get("birthday"),
+            "city": customer.get("city"),
+            "country": customer.get("country"),
+            "company": customer.get("company"),
+            "tags": customer.get("tags"),
+            "since": customer.get("source_created_at") or customer.get("created_at"),
+        },
+        "metrics": {
+            "orders": orders,
+            "total_spent_minor": spent_minor,
+            "total_spent": spent_minor / (10**digits),
+            "average_order": (spent_minor / orders) / (10**digits) if orders else None,
+            "first_order_at": (stats or {}).get("first_order_at"),
+            "last_order_at": (stats or {}).get("last_order_at"),
+            "days_since_last_order": _days_between((stats or {}).get("last_order_at"), as_of),
+            "days_since_first_order": _days_between((stats or {}).get("first_order_at"), as_of),
+        },
+        "segment": segment,
+        "last_order": order_ctx,
+        "currency": currency,
+        "unsubscribe_url": unsubscribe_url(sender, email),
+        "shop": dict(shop),
+        "today": as_of.date().isoformat(),
+    }
+
+
+def load_contexts(
+    store: Store,
+    config: CampaignConfig,
+    customer_refs: Sequence[int],
+    as_of: datetime,
+    *,
+    segments: Mapping[int, str] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """Template contexts for a batch of customers (by internal id), in a few queries.
+
+    Customers without an e-mail address are left out. ``segments`` optionally maps a
+    customer to their segment name (the audience knows it); otherwise ``segment`` is None.
+    """
+    refs = list(dict.fromkeys(int(r) for r in customer_refs))
+    if not refs:
+        return {}
+    as_of_iso = to_iso(as_of)
+    customers = store.template_customers(refs)
+    stats = {row["customer_ref"]: row for row in store.template_order_stats(refs, as_of_iso)}
+    last_orders = {row["customer_ref"]: row for row in store.template_last_orders(refs, as_of_iso)}
+    items: dict[int, list[dict[str, Any]]] = {}
+    for item in store.template_order_items([o["order_ref"] for o in last_orders.values()]):
+        items.setdefault(item["order_ref"], []).append(item)
+    default_currency = store.template_currency() or DEFAULT_CURRENCY
+    shop = shop_context(config)
+    out: dict[int, dict[str, Any]] = {}
+    for customer in customers:
+        if not customer.get("email"):
+            continue
+        ref = customer["customer_ref"]
+        order = last_orders.get(ref)
+        out[ref] = customer_context(
+            customer,
+            stats.get(ref),
+            order,
+            items.get(order["order_ref"], []) if order else [],
+            shop=shop,
+            sender=config.sender,
+            as_of=as_of,
+            default_currency=default_currency,
+            segment=(segments or {}).get(ref),
+        )
+    return {ref: out[ref] for ref in refs if ref in out}
+
+
+def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dict[str, Any]:
+    """A realistic made-up customer, for ``campaigns check`` and the benchmark."""
+    moment = as_of or utc_now()
+    first_at = to_iso(moment - timedelta(days=400))
+    customer = {
+        "customer_id": "sample-1001",
+        "email": "sam.sample@example.com",
+        "first_name": "Sam",
+        "last_name": "Sample",
+        "birthday": "1990-06-15",
+        "city": "Springfield",
+        "country": "US",
+        "company": None,
+        "tags": "newsletter",
+        "created_at": first_at,
+        "source_created_at": first_at,
+    }
+    last_at = to_iso(moment - timedelta(days=75))
+    stats = {
+        "orders": 3,
+        "total_spent_minor": 8450,
+        "first_order_at": first_at,
+        "last_order_at": last_at,
+    }
+    order = {
+        "order_id": "#1042",
+        "ordered_at": last_at,
+        "currency": "USD",
+        "net_minor": 3150,
+    }
+    items = [
+        {"name": "Sourdough loaf", "sku": "SD-1", "quantity": 2, "price_minor": 750},
+        {"name": "Cinnamon buns (box of 4)", "sku": "CB-4", "quantity": 1, "price_minor": 1650},
+    ]
+    return customer_context(
+        customer,
+        stats,
+        order,
+        items,
+        shop=shop_context(config),
+        sender=config.sender,
+        as_of=moment,
+        default_currency="USD",
+        segment="at_risk",
+    )
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined) or value is None or (boolean and not value):
+        return default_value
+    return value
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
+    """The sandboxed environment every template and subject is compiled in."""
+    from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+    from jinja2.sandbox import SandboxedEnvironment
+
+    def autoescape(name: str | None) -> bool:
+        return bool(name) and str(name).endswith((".html.j2", ".html", ".htm"))
+
+    @pass_context
+    def money(ctx: Any, amount: Any, currency: str | None = None, minor: bool | None = None) -> str:
+        code = currency or ctx.get("currency") or DEFAULT_CURRENCY
+        return format_money(amount, code, minor=minor)
+
+    class DictFirstEnvironment(SandboxedEnvironment):
+        """``order.items`` means the key ``items``, not the dict method."""
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) is dict and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    env = DictFirstEnvironment(
+        loader=FileSystemLoader([str(p) for p in search]) if search else None,
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["money"] = money
+    env.filters["date"] = format_date
+    env.filters["default"] = _default
+    env.filters["d"] = _default
+    return env
+
+
+def _display(path: Path, config: CampaignConfig) -> str:
+    try:
+        return str(path.relative_to(config.path.absolute().parent))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    subject: Template
+    text: Template
+    html: Template | None
+    labels: dict[str, str]  # jinja file name -> what to call it in errors
+
+
+class Renderer:
+    """Compiles each campaign step's templates once, then renders many contexts fast."""
+
+    def __init__(self, config: CampaignConfig) -> None:
+        self.config = config
+        base = config.path.absolute().parent
+        folders = {base}
+        for campaign in config.campaigns:
+            for step in campaign.steps:
+                folders.add(step.template.parent)
+        self.env = make_environment(sorted(folders))
+        self._cache: dict[tuple[str, int], _Compiled] = {}
+
+    def _where(self, campaign: Campaign, step: Step) -> str:
+        label = f"{self.config.path}: campaign {campaign.name!r}"
+        return f"{label}: step {step.index}" if len(campaign.steps) > 1 else label
+
+    def _compile_file(self, path: Path, campaign: Campaign, step: Step) -> Template:
+        from jinja2 import TemplateSyntaxError
+
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{self._where(campaign, step)}: cannot read {path} ({exc})"
+            ) from None
+        try:
+            code = self.env.compile(source, name=path.name, filename=str(path))
+        except TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"{self._where(campaign, step)}: {_display(path, self.config)} line "
+                f"{exc.lineno}: template syntax error: {exc.message}"
+            ) from None
+        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+
+    def compile(self, campaign: Campaign, step: Step) -> _Compiled:
+        """The step's compiled subject, text and HTML templates (cached)."""
+        from jinja2 import TemplateSyntaxError
+
+        key = (campaign.name, step.index)
+        compiled = self._cache.get(key)
+        if compiled is not None:
+            return compiled
+        subject_name = f"<subject of {campaign.name}>"
+        try:
+            code = self.env.compile(step.subject, name=None, filename=subject_name)
+        except TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"{self._where(campaign, step)}: key 'subject': template syntax error: "
+                f"{exc.message}"
+            ) from None
+        subject = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        text = self._compile_file(step.template, campaign, step)
+        html = (
+            self._compile_file(step.html_template, campaign, step) if step.html_template else None
+        )
+        labels = {subject_name: "subject", str(step.template): _display(step.template, self.config)}
+        if step.html_template:
+            labels[str(step.html_template)] = _display(step.html_template, self.config)
+        compiled = _Compiled(subject, text, html, labels)
+        self._cache[key] = compiled
+        return compiled
+
+    def render(self, campaign: Campaign, step: Step, context: Mapping[str, Any]) -> Rendered:
+        """Subject, text and HTML for one customer. Template errors raise ConfigError."""
+        compiled = self.compile(campaign, step)
+        values = {
+            **context,
+            "campaign": {"name": campaign.name, "step": step.index, "steps": len(campaign.steps)},
+        }
+        part = "subject"
+        try:
+            subject = one_line(compiled.subject.render(values))
+            part = str(step.template)
+            text = compiled.text.render(values)
+            html = None
+            if compiled.html is not None:
+                part = str(step.html_template)
+                html = compiled.html.render(values)
+        except Exception as exc:  # undefined names, sandbox violations, filter errors
+            raise self._render_error(exc, campaign, step, compiled, part) from None
+        return Rendered(subject=subject, text=text, html=html)
+
+    def _render_error(
+        self, exc: Exception, campaign: Campaign, step: Step, compiled: _Compiled, part: str
+    ) -> ConfigError:
+        from jinja2 import UndefinedError
+        from jinja2.sandbox import SecurityError
+
+        line = None
+        tb = exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename in compiled.labels:
+                line = tb.tb_lineno
+                part = tb.tb_frame.f_code.co_filename
+            tb = tb.tb_next
+        where = compiled.labels.get(part, part)
+        place = f"{where} line {line}" if line else where
+        if where == "subject":
+            place = "key 'subject'"
+        if isinstance(exc, UndefinedError):
+            detail = f"undefined: {_undefined_name(str(exc))}"
+        elif isinstance(exc, SecurityError):
+            detail = f"not allowed in a template: {exc}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        return ConfigError(f"{self._where(campaign, step)}: {place}: {detail}")
+
+
+def _undefined_name(message: str) -> str:
+    """Jinja's "'dict object' has no attribute 'frist_name'" -> "'frist_name' ..."."""
+    match = re.search(r"has no attribute '([^']+)'", message)
+    if match:
+        return f"{match.group(1)!r} (no such field; check the spelling)"
+    match = re.search(r"'([^']+)' is undefined", message)
+    if match:
+        return f"{match.group(1)!r} (no such variable; check the spelling)"
+    return message
+
+
+# --- the message --------------------------------------------------------------------------
+
+
+def message_id(send_key: str, from_addr: str) -> str:
+    domain = parseaddr(from_addr)[1].rpartition("@")[2] or "retain.invalid"
+    digest = hashlib.sha256(send_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def text_footer(config: CampaignConfig, unsubscribe: str) -> str:
+    shop = shop_context(config)
+    return (
+        f"\n\n-- \n{shop['name']}\n{config.sender.address}\n"
+        f"You receive this because you are a customer of {shop['name']}.\n"
+        f"Unsubscribe: {unsubscribe}\n"
+    )
+
+
+def html_footer(config: CampaignConfig, unsubscribe: str) -> str:
+    from markupsafe import escape
+
+    shop = shop_context(config)
+    return (
+        '<hr><p style="font-size:12px;color:#666">'
+        f"{escape(shop['name'])}<br>{escape(config.sender.address)}<br>"
+        f"You receive this because you are a customer of {escape(shop['name'])}. "
+        f'<a href="{escape(unsubscribe)}">Unsubscribe</a></p>'
+    )
+
+
+_EMAIL_OK = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def build_message(
+    config: CampaignConfig,
+    campaign: Campaign,
+    step: Step,
+    rendered: Rendered,
+    *,
+    to_email: str,
+    to_name: str | None,
+    send_key: str,
+) -> EmailMessage:
+    """The e-mail for one recipient, ready for ``as_bytes()`` (CRLF line endings).
+
+    Every header value made from data (names, subject) is flattened to one line, so no
+    customer field can add a header.
+    """
+    if not _EMAIL_OK.match(to_email) or _CONTROL.search(to_email):
+        raise SendError(f"cannot send to {to_email!r}: not a valid e-mail address")
+    sender = config.sender
+    unsubscribe = unsubscribe_url(sender, to_email)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = sender.from_addr
+    msg["To"] = formataddr((one_line(to_name), to_email)) if to_name else to_email
+    if sender.reply_to:
+        msg["Reply-To"] = sender.reply_to
+    msg["Subject"] = one_line(rendered.subject)
+    msg["Date"] = format_datetime(utc_now())
+    msg["Message-ID"] = message_id(send_key, sender.from_addr)
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["X-Retain-Campaign"] = campaign.name
+    msg["X-Retain-Step"] = str(step.index)
+    text = rendered.text.rstrip("\n") + text_footer(config, unsubscribe)
+    msg.set_content(text)
+    if rendered.html is not None:
+        footer = html_footer(config, unsubscribe)
+        html = rendered.html
+        lower = html.lower()
+        at = lower.rfind("</body>")
+        html = html[:at] + footer + html[at:] if at >= 0 else html + footer
+        msg.add_alternative(html, subtype="html")
+    return msg

@@ -717,3 +717,96 @@ def load_config(path: Path) -> CampaignConfig:
             ) from None
         raise ConfigError(f"{path}: YAML syntax error: {problem}") from None
     return parse_config(data, path)
+
+
+# --- what the commands show -------------------------------------------------------------
+
+
+def format_interval(delta: timedelta | None) -> str:
+    """timedelta -> ``90d`` / ``12h`` / ``2w``; None -> ``never``."""
+    if delta is None:
+        return "never"
+    hours = delta.total_seconds() / 3600
+    if hours % (24 * 7) == 0:
+        return f"{hours / (24 * 7):g}w"
+    if hours % 24 == 0:
+        return f"{hours / 24:g}d"
+    return f"{hours:g}h"
+
+
+def summary_rows(config: CampaignConfig) -> list[dict[str, Any]]:
+    """One row per campaign for ``retain campaigns list``."""
+    return [
+        {
+            "name": c.name,
+            "audience": c.audience.describe(),
+            "trigger": c.trigger.describe() if c.trigger else "",
+            "steps": len(c.steps),
+            "holdout": f"{c.holdout:.0%}"
+            if c.holdout * 100 == round(c.holdout * 100)
+            else f"{c.holdout:.1%}",
+            "repeat": format_interval(c.repeat),
+            "enabled": c.enabled,
+        }
+        for c in config.campaigns
+    ]
+
+
+def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> list[dict[str, Any]]:
+    """Render every template of every campaign and check its segment and filter.
+
+    Templates are rendered against a built-in sample customer and, when ``store`` is given,
+    against the first customer of the campaign's audience. Returns one row per campaign:
+    ``campaign``, ``status`` (``OK`` or ``problem``) and ``problems`` (text, "" if none).
+    """
+    from retain_cli import audience as audience_module
+    from retain_cli import templating
+
+    renderer = templating.Renderer(config)
+    sample = templating.sample_context(config, as_of)
+    rows: list[dict[str, Any]] = []
+    for campaign in config.campaigns:
+        problems: list[str] = []
+        segment_names = [campaign.audience.segment]
+        if campaign.trigger is not None:
+            segment_names.append(campaign.trigger.segment)
+        for segment in filter(None, segment_names):
+            problem = audience_module.check_segment(segment)
+            if problem:
+                problems.append(problem)
+        if campaign.audience.where:
+            problem = audience_module.check_where(campaign.audience.where)
+            if problem:
+                problems.append(f"audience.where: {problem}")
+        contexts = [sample]
+        checked_with = "sample customer"
+        if store is not None and not problems:
+            try:
+                members = audience_module.audience_members(store, config, campaign, as_of)
+            except ConfigError as exc:
+                problems.append(str(exc))
+                members = None
+            if members is not None and len(members):
+                ref = int(members.index[0])
+                real = templating.load_contexts(store, config, [ref], as_of)
+                if ref in real:
+                    contexts.append(real[ref])
+                    checked_with += f" and {members.iloc[0]['email']}"
+        for step in campaign.steps:
+            for context in contexts:
+                try:
+                    renderer.render(campaign, step, context)
+                except ConfigError as exc:
+                    message = str(exc).removeprefix(f"{config.path}: campaign {campaign.name!r}: ")
+                    if message not in problems:
+                        problems.append(message)
+                    break
+        rows.append(
+            {
+                "campaign": campaign.name,
+                "status": "problem" if problems else "OK",
+                "checked": checked_with,
+                "problems": "\n".join(problems),
+            }
+        )
+    return rows

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from retain_cli.campaigns import Campaign, CampaignConfig, Sender, Step
-from retain_cli.errors import ConfigError, SendError
+from retain_cli.errors import ConfigError, NotFound, SendError
 from retain_cli.timeutil import from_iso, to_iso, utc_now
 
 if TYPE_CHECKING:
@@ -595,3 +595,72 @@ def build_message(
         html = html[:at] + footer + html[at:] if at >= 0 else html + footer
         msg.add_alternative(html, subtype="html")
     return msg
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    email: str
+    consent: bool
+    step: int
+    message: EmailMessage
+
+
+def preview_messages(
+    store: Store,
+    config: CampaignConfig,
+    campaign_name: str,
+    *,
+    as_of: datetime,
+    email: str | None = None,
+    limit: int = 3,
+    step: int | None = None,
+) -> list[Preview]:
+    """Rendered messages for the first ``limit`` consenting audience members (or ``email``).
+
+    Uses the same :class:`Renderer` and :func:`build_message` as sending; the send key is
+    ``<campaign>:<step>:<customer_id>:preview``.
+    """
+    from retain_cli.audience import audience_members
+
+    campaign = config.campaign(campaign_name)
+    steps = [campaign.step(step)] if step is not None else list(campaign.steps)
+    if email is not None:
+        ref = store.campaign_customer_ref(email)
+        if ref is None:
+            raise NotFound(f"no customer with e-mail {email.strip().lower()!r}")
+        members = audience_members(store, config, campaign, as_of)
+        consent = bool(members.loc[ref, "consent"]) if ref in members.index else False
+        chosen = [(ref, consent)]
+        segments: dict[int, str] = {}
+        segments = {}
+        if ref in members.index and members.loc[ref, "segment"]:
+            segments[ref] = str(members.loc[ref, "segment"])
+    else:
+        members = audience_members(store, config, campaign, as_of)
+        members = members[members["consent"]].head(max(limit, 0))
+        chosen = [(int(r), True) for r in members.index]
+        segments = {int(str(r)): str(s) for r, s in members["segment"].items() if s}
+    contexts = load_contexts(store, config, [r for r, _ in chosen], as_of, segments=segments)
+    renderer = Renderer(config)
+    out: list[Preview] = []
+    for ref, consent in chosen:
+        context = contexts.get(ref)
+        if context is None:
+            continue
+        customer = context["customer"]
+        for current in steps:
+            rendered = renderer.render(campaign, current, context)
+            message = build_message(
+                config,
+                campaign,
+                current,
+                rendered,
+                to_email=customer["email"],
+                to_name=customer["name"],
+                send_key=f"{campaign.name}:{current.index}:{customer['customer_id']}:preview",
+            )
+            out.append(Preview(customer["email"], consent, current.index, message))
+    return out

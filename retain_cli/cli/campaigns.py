@@ -1,9 +1,178 @@
-"""Commands: campaigns."""
+"""Commands: ``campaigns list``, ``campaigns check`` and ``preview``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from retain_cli.cli.options import (
+    AsOfOption,
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    db_path,
+    open_store,
+)
+from retain_cli.cli.output import render_rows
+from retain_cli.errors import ConfigError
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Campaign file (default $RETAIN_CONFIG, else ./campaigns.yaml).",
+        show_default=False,
+    ),
+]
+
+campaigns_app = typer.Typer(
+    help="Campaign files: list the campaigns, check them before anything is sent.",
+    no_args_is_help=True,
+)
+
+
+@campaigns_app.command("list")
+def list_campaigns(
+    config: ConfigOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List the campaigns in the campaign file.
+
+    Example: retain campaigns list --format csv
+    """
+    from retain_cli.campaigns import config_path, load_config, summary_rows
+
+    loaded = load_config(config_path(config))
+    columns = ["name", "audience", "trigger", "steps", "holdout", "repeat", "enabled"]
+    render_rows(
+        summary_rows(loaded),
+        columns,
+        fmt,
+        title=f"Campaigns in {loaded.path}",
+        empty=f"No campaigns in {loaded.path}.",
+    )
+
+
+@campaigns_app.command("check")
+def check(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Validate the campaign file and render every template before anything is sent.
+
+    Each subject, text and HTML template is rendered against a sample customer and, if the
+    database exists, against the first real customer of the campaign's audience, so a
+    misspelt variable fails here. Exit code 1 if any campaign has a problem.
+
+    Example: retain campaigns check --config campaigns.yaml
+    """
+    from retain_cli.campaigns import check_campaigns, config_path, load_config
+    from retain_cli.timeutil import parse_as_of
+
+    loaded = load_config(config_path(config))
+    moment = parse_as_of(as_of)
+    store = open_store(ctx, db) if db_path(ctx, db).exists() else None
+    rows = check_campaigns(loaded, store, moment)
+    render_rows(
+        rows,
+        ["campaign", "status", "checked", "problems"],
+        fmt,
+        title=f"Check of {loaded.path}",
+        styles={"status": lambda s: "green" if s == "OK" else "bold red"},
+        empty=f"No campaigns in {loaded.path}.",
+    )
+    bad = [r["campaign"] for r in rows if r["status"] != "OK"]
+    if bad:
+        raise ConfigError(
+            f"{len(bad)} of {len(rows)} campaigns have problems ({', '.join(bad)}); "
+            "fix them and run 'retain campaigns check' again"
+        )
+
+
+def preview(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Argument(help="Campaign name, as in 'campaigns list'.")],
+    customer: Annotated[
+        str | None,
+        typer.Option("--customer", help="Preview the message for this e-mail address."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many audience members.")
+    ] = 3,
+    step: Annotated[
+        int | None, typer.Option("--step", min=1, help="Only this step (default: all).")
+    ] = None,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Print the messages a campaign would send (headers and text), without sending.
+
+    Shows the first consenting members of the audience, or the customer given with
+    --customer, rendered exactly as 'retain send' would render them.
+
+    Example: retain preview win-back --customer ada@example.com
+    """
+    from retain_cli.campaigns import config_path, load_config
+    from retain_cli.templating import preview_messages
+    from retain_cli.timeutil import parse_as_of
+
+    loaded = load_config(config_path(config))
+    store = open_store(ctx, db)
+    previews = preview_messages(
+        store,
+        loaded,
+        campaign,
+        as_of=parse_as_of(as_of),
+        email=customer,
+        limit=limit,
+        step=step,
+    )
+    if not previews:
+        typer.echo(f"No one in the audience of {campaign!r} may be mailed now.")
+        return
+    for number, item in enumerate(previews, start=1):
+        typer.echo(_show(item, number, len(previews)))
+
+
+def _show(item: object, number: int, total: int) -> str:
+    from retain_cli.templating import Preview
+
+    assert isinstance(item, Preview)
+    msg = item.message
+    note = "" if item.consent else "  (NOT SENT: no consent or opted out)"
+    lines = [f"=== message {number} of {total}: step {item.step} to {item.email}{note} ==="]
+    for name in (
+        "From",
+        "To",
+        "Reply-To",
+        "Subject",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "X-Retain-Campaign",
+    ):
+        if msg[name] is not None:
+            lines.append(f"{name}: {msg[name]}")
+    text_part = msg.get_body(preferencelist=("plain",))
+    html_part = msg.get_body(preferencelist=("html",))
+    lines.append("")
+    if text_part is not None:
+        lines.append(str(text_part.get_content()).rstrip("\n"))  # type: ignore[attr-defined]
+    if html_part is not None:
+        lines.append("")
+        lines.append(f"[HTML part: {len(str(html_part.get_content()))} characters]")  # type: ignore[attr-defined]
+    lines.append("")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(campaigns_app, name="campaigns")
+    app.command("preview")(preview)

@@ -1,0 +1,885 @@
+"""Predicted purchases, churn risk and lifetime value: BG/NBD and Gamma-Gamma.
+
+The models
+- BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way") for the number
+  of repeat purchases: while alive a customer buys at rate lambda ~ Gamma(r, alpha); after each
+  purchase they drop out with probability p ~ Beta(a, b).
+- Gamma-Gamma (Fader & Hardie 2013, "The Gamma-Gamma model of monetary value") for the value
+  of a purchase: z ~ Gamma(p, nu), nu ~ Gamma(q, v), independent of the purchase process.
+
+Both are fitted by maximum likelihood (scipy L-BFGS-B on log parameters, analytic gradients,
+log-likelihoods written with gammaln/betaln/logaddexp so that they stay finite).
+
+The per-customer summary ("RFM" in the papers' sense) counts *purchase days*: several orders
+on one day are one purchase whose value is their sum.
+- ``frequency`` = distinct order days - 1 (repeat purchases),
+- ``recency`` = last order day - first order day, in the time unit,
+- ``T`` = as-of day - first order day, in the time unit,
+- ``monetary_value`` = mean value of the repeat purchase days (the first day left out),
+  0 when ``frequency`` is 0.
+
+When there is too little data for a fit to be trusted (fewer than
+``MIN_REPEAT_CUSTOMERS`` repeat customers, an optimizer that does not converge, parameters at
+their bounds), predictions fall back to transparent rules (:func:`rules_predictions`) and the
+result says so (``method = "rules"`` and a notice).
+
+Everything here is pure: arrays in, arrays out. :func:`predict`, :func:`fit` and :func:`check`
+are the entry points the CLI calls; they read the summary from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from retain_cli.errors import RetainError, UsageError
+from retain_cli.timeutil import parse_as_of, to_iso
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from retain_cli.store import Store
+
+    Array = npt.NDArray[np.float64]
+
+TimeUnit = Literal["day", "week"]
+UNIT_DAYS: dict[str, float] = {"day": 1.0, "week": 7.0}
+
+#: fewer repeat customers than this and the models are not trusted (rules are used)
+MIN_REPEAT_CUSTOMERS = 30
+#: churn-risk bands from p_alive: low >= 0.7 > medium >= 0.3 > high
+RISK_LOW = 0.7
+RISK_MEDIUM = 0.3
+#: usual gap assumed when nobody in the shop has ordered twice yet (rules only)
+DEFAULT_GAP_DAYS = 365.0
+#: parameters are optimised as logs within +-LOG_BOUND; ending near a bound is not trusted
+LOG_BOUND = 15.0
+
+PREDICT_COLUMNS = [
+    "customer_id",
+    "email",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "p_alive",
+    "expected_orders",
+    "predicted_clv",
+    "churn_risk",
+    "method",
+]
+
+
+class FitError(RetainError):
+    """A model could not be fitted (the optimizer failed or the data cannot identify it)."""
+
+
+# --------------------------------------------------------------------------------------------
+# The summary
+
+
+@dataclass
+class Summary:
+    """One entry per customer with a countable order by the as-of date (arrays of equal length)."""
+
+    customer_ref: npt.NDArray[np.int64]
+    customer_id: list[str]
+    email: list[str | None]
+    frequency: Array
+    recency: Array
+    T: Array
+    monetary_value: Array
+    time_unit: str
+    as_of: date
+
+    def __len__(self) -> int:
+        return len(self.customer_id)
+
+    @property
+    def repeat_customers(self) -> int:
+        return int((self.frequency > 0).sum())
+
+
+def summary_from_days(
+    columns: dict[str, list[Any]], *, time_unit: str, as_of: date, minor_per_major: float = 100.0
+) -> Summary:
+    """Build a :class:`Summary` from the store's per-customer day counts.
+
+    ``columns`` holds equal-length lists: customer_ref, customer_id, email, n_days (distinct
+    order days), recency_days, age_days, repeat_minor (sum of the repeat days' net totals).
+    """
+    import numpy as np
+
+    unit = _unit_days(time_unit)
+    n_days = np.asarray(columns["n_days"], dtype=np.float64)
+    frequency = np.maximum(n_days - 1.0, 0.0)
+    repeat_minor = np.asarray(columns["repeat_minor"], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, repeat_minor / minor_per_major / frequency, 0.0)
+    return Summary(
+        customer_ref=np.asarray(columns["customer_ref"], dtype=np.int64),
+        customer_id=list(columns["customer_id"]),
+        email=list(columns["email"]),
+        frequency=frequency,
+        recency=np.asarray(columns["recency_days"], dtype=np.float64) / unit,
+        T=np.asarray(columns["age_days"], dtype=np.float64) / unit,
+        monetary_value=monetary,
+        time_unit=time_unit,
+        as_of=as_of,
+    )
+
+
+def _unit_days(time_unit: str) -> float:
+    try:
+        return UNIT_DAYS[time_unit]
+    except KeyError:
+        raise UsageError(f"--time-unit {time_unit!r} is not known; use day or week") from None
+
+
+# --------------------------------------------------------------------------------------------
+# BG/NBD
+
+
+@dataclass(frozen=True)
+class BgNbdParams:
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+
+@dataclass(frozen=True)
+class GammaGammaParams:
+    p: float
+    q: float
+    v: float
+
+
+@dataclass
+class FitOutcome:
+    """What an optimizer run gave: the parameters, the log-likelihood and any problems."""
+
+    params: Any
+    log_likelihood: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def bgnbd_log_likelihood(params: BgNbdParams, frequency: Array, recency: Array, T: Array) -> Array:
+    """Each customer's BG/NBD log-likelihood (FHL 2005, eq. 6), computed in logs."""
+    import numpy as np
+    from scipy.special import betaln, gammaln
+
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x = frequency
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = betaln(a, b + x) - betaln(a, b)
+    a3 = -(r + x) * np.log(alpha + T)
+    a4 = _bgnbd_a4(params, x, recency)
+    return np.asarray(a1 + a2 + np.logaddexp(a3, a4), dtype=np.float64)
+
+
+def _bgnbd_a4(params: BgNbdParams, x: Array, recency: Array) -> Array:
+    """log of the 'dropped out after the last purchase' term; -inf when x == 0."""
+    import numpy as np
+
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    repeat = x > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = (
+            np.log(a)
+            - np.log(np.where(repeat, b + x - 1.0, 1.0))
+            - (r + x) * np.log(alpha + recency)
+        )
+    return np.where(repeat, a4, -np.inf)
+
+
+def _bgnbd_objective(
+    theta: Array, x: Array, recency: Array, T: Array, ux: Array, ux_counts: Array
+) -> tuple[float, Array]:
+    """Mean negative log-likelihood and its gradient in log parameters."""
+    import numpy as np
+    from scipy.special import betaln, digamma, gammaln
+
+    r, alpha, a, b = np.exp(theta)
+    n = float(len(x))
+    w = ux_counts / n  # terms that only depend on x are summed once per distinct x
+    ll_x = np.sum(w * (gammaln(r + ux) - gammaln(r) + betaln(a, b + ux) - betaln(a, b)))
+    ll_x += r * np.log(alpha)
+
+    log_at = np.log(alpha + T)
+    log_ar = np.log(alpha + recency)
+    a3 = -(r + x) * log_at
+    repeat = x > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(
+            repeat,
+            np.log(a) - np.log(np.where(repeat, b + x - 1.0, 1.0)) - (r + x) * log_ar,
+            -np.inf,
+        )
+    mix = np.logaddexp(a3, a4)
+    ll = ll_x + mix.mean()
+    w3 = np.exp(a3 - mix)
+    w4 = 1.0 - w3
+
+    d_r = np.sum(w * (digamma(r + ux) - digamma(r))) + np.log(alpha)
+    d_r += np.mean(-w3 * log_at - w4 * log_ar)
+    d_alpha = r / alpha + np.mean(-(r + x) * (w3 / (alpha + T) + w4 / (alpha + recency)))
+    dig_ab = digamma(a + b)
+    dig_abx = digamma(a + b + ux)
+    d_a = np.sum(w * (dig_ab - dig_abx)) + np.mean(w4) / a
+    d_b = np.sum(w * (dig_ab + digamma(b + ux) - digamma(b) - dig_abx))
+    d_b -= np.mean(np.where(repeat, w4 / np.where(repeat, b + x - 1.0, 1.0), 0.0))
+    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+    return -float(ll), -grad
+
+
+def fit_bgnbd(frequency: Array, recency: Array, T: Array) -> FitOutcome:
+    """Maximum-likelihood BG/NBD parameters; problems are listed, not hidden."""
+    import numpy as np
+
+    x = np.asarray(frequency, dtype=np.float64)
+    t_x = np.asarray(recency, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    if len(x) == 0 or not (x > 0).any():
+        raise FitError(
+            "BG/NBD needs at least one repeat customer; nobody has ordered on two different days"
+        )
+    ux, ux_counts = np.unique(x, return_counts=True)
+    rate = x.sum() / max(T.sum(), 1e-9)
+    start = np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, 1.0])
+    outcome = _minimize(
+        _bgnbd_objective,
+        start,
+        (x, t_x, T, ux, ux_counts.astype(np.float64)),
+        n=len(x),
+    )
+    r, alpha, a, b = (float(v) for v in np.exp(outcome[0]))
+    return FitOutcome(BgNbdParams(r, alpha, a, b), outcome[1], outcome[2])
+
+
+def _minimize(
+    objective: Any, start: Array, args: tuple[Any, ...], *, n: int
+) -> tuple[Array, float, list[str]]:
+    """L-BFGS-B on a mean negative log-likelihood; returns (theta, total LL, problems)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    with np.errstate(over="ignore", under="ignore"):
+        result = minimize(
+            objective,
+            start,
+            args=args,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+        )
+        if not result.success:  # polish from where it stopped; a rounding-limited stop is fine
+            result = minimize(
+                objective,
+                result.x,
+                args=args,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-7},
+            )
+    theta = np.asarray(result.x, dtype=np.float64)
+    problems: list[str] = []
+    grad_small = bool(np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) < 1e-5)
+    if not np.isfinite(result.fun):
+        problems.append("the log-likelihood is not finite")
+    elif not (result.success or grad_small):
+        problems.append(f"the optimizer did not converge ({result.message})")
+    if np.any(np.abs(theta) > LOG_BOUND - 0.05):
+        problems.append("a parameter ended at its bound (the data cannot pin it down)")
+    return theta, -float(result.fun) * n, problems
+
+
+def bgnbd_p_alive(params: BgNbdParams, frequency: Array, recency: Array, T: Array) -> Array:
+    """P(still a customer | x, t_x, T) (FHL 2005, eq. 12); 1 for customers who never repeated."""
+    import numpy as np
+
+    x = np.asarray(frequency, dtype=np.float64)
+    a3 = -(params.r + x) * np.log(params.alpha + T)
+    a4 = _bgnbd_a4(params, x, recency)
+    return np.asarray(np.exp(a3 - np.logaddexp(a3, a4)), dtype=np.float64)
+
+
+def bgnbd_expected_orders(
+    params: BgNbdParams, t: float, frequency: Array, recency: Array, T: Array
+) -> Array:
+    """Expected repeat purchases in (T, T + t] given x, t_x, T (FHL 2005, eq. 10)."""
+    import numpy as np
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x = np.asarray(frequency, dtype=np.float64)
+    T = np.asarray(T, dtype=np.float64)
+    z = t / (alpha + T + t)
+    # eq. 10 has ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+x; a+b+x-1; z), which overflows
+    # for frequent buyers; with Euler's transformation it is (1-z)^(a-1) *
+    # 2F1(a+b-1-r, a-1; a+b+x-1; z), whose parameters do not grow with x.
+    hyp = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    head = (a + b + x - 1.0) / (a - 1.0)
+    tail = 1.0 - np.exp((a - 1.0) * np.log1p(-z)) * hyp
+    expected = head * tail * bgnbd_p_alive(params, x, recency, T)
+    return np.asarray(expected, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Gamma-Gamma
+
+
+def gamma_gamma_log_likelihood(
+    params: GammaGammaParams, frequency: Array, monetary_value: Array
+) -> Array:
+    """Each repeat customer's log-density of their mean spend (Fader & Hardie 2013, eq. 3)."""
+    import numpy as np
+    from scipy.special import gammaln
+
+    p, q, v = params.p, params.q, params.v
+    x = np.asarray(frequency, dtype=np.float64)
+    m = np.asarray(monetary_value, dtype=np.float64)
+    px = p * x
+    return np.asarray(
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * np.log(m)
+        + px * np.log(x)
+        - (px + q) * np.log(x * m + v),
+        dtype=np.float64,
+    )
+
+
+def _gamma_gamma_objective(
+    theta: Array, x: Array, m: Array, log_m: Array, log_x: Array
+) -> tuple[float, Array]:
+    import numpy as np
+    from scipy.special import digamma, gammaln
+
+    p, q, v = np.exp(theta)
+    px = p * x
+    log_xmv = np.log(x * m + v)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * log_m
+        + px * log_x
+        - (px + q) * log_xmv
+    ).mean()
+    dig = digamma(px + q)
+    d_p = np.mean(x * (dig - digamma(px) + log_m + log_x - log_xmv))
+    d_q = np.mean(dig) - digamma(q) + np.log(v) - np.mean(log_xmv)
+    d_v = q / v - np.mean((px + q) / (x * m + v))
+    return -float(ll), -np.array([d_p * p, d_q * q, d_v * v])
+
+
+def fit_gamma_gamma(frequency: Array, monetary_value: Array) -> FitOutcome:
+    """Maximum-likelihood Gamma-Gamma parameters on customers with x > 0 and spend > 0."""
+    import numpy as np
+
+    x = np.asarray(frequency, dtype=np.float64)
+    m = np.asarray(monetary_value, dtype=np.float64)
+    keep = (x > 0) & (m > 0)
+    x, m = x[keep], m[keep]
+    if len(x) == 0:
+        raise FitError("Gamma-Gamma needs at least one repeat customer with a positive spend")
+    start = np.log([1.0, 2.0, max(float(m.mean()), 1e-6)])
+    theta, ll, problems = _minimize(
+        _gamma_gamma_objective, start, (x, m, np.log(m), np.log(x)), n=len(x)
+    )
+    p, q, v = (float(val) for val in np.exp(theta))
+    if q <= 1.0:
+        problems.append(f"q = {q:.3g} <= 1, so the average spend has no finite mean")
+    return FitOutcome(GammaGammaParams(p, q, v), ll, problems)
+
+
+def gamma_gamma_expected_value(
+    params: GammaGammaParams, frequency: Array, monetary_value: Array
+) -> Array:
+    """E[average purchase value | x, mean spend] (Fader & Hardie 2013, eq. 5).
+
+    A weighted mean of the population mean p*v/(q-1) and the customer's own mean; for a
+    customer with no repeat purchase it is the population mean.
+    """
+    import numpy as np
+
+    p, q, v = params.p, params.q, params.v
+    x = np.asarray(frequency, dtype=np.float64)
+    m = np.asarray(monetary_value, dtype=np.float64)
+    return np.asarray(p * (v + x * m) / (p * x + q - 1.0), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting both models, and deciding whether to trust them
+
+
+@dataclass
+class ModelFit:
+    """Both models fitted on one summary, with the reasons (if any) not to trust them."""
+
+    customers: int
+    repeat_customers: int
+    time_unit: str
+    as_of: date
+    bgnbd: FitOutcome | None
+    gamma_gamma: FitOutcome | None
+    problems: list[str]
+    gamma_gamma_problems: list[str]
+
+    @property
+    def trusted(self) -> bool:
+        return self.bgnbd is not None and not self.problems
+
+    @property
+    def method(self) -> str:
+        return "model" if self.trusted else "rules"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``predict fit`` record (rounded for reading; full precision is not meaningful)."""
+        bg = self.bgnbd.params if self.bgnbd else None
+        gg = self.gamma_gamma.params if self.gamma_gamma else None
+        return {
+            "bgnbd": None
+            if bg is None
+            else {
+                "r": round(bg.r, 4),
+                "alpha": round(bg.alpha, 4),
+                "a": round(bg.a, 4),
+                "b": round(bg.b, 4),
+            },
+            "gamma_gamma": None
+            if gg is None
+            else {"p": round(gg.p, 4), "q": round(gg.q, 4), "v": round(gg.v, 4)},
+            "customers": self.customers,
+            "repeat_customers": self.repeat_customers,
+            "time_unit": self.time_unit,
+            "as_of": self.as_of.isoformat(),
+            "log_likelihood": None if self.bgnbd is None else round(self.bgnbd.log_likelihood, 2),
+            "gamma_gamma_log_likelihood": None
+            if self.gamma_gamma is None
+            else round(self.gamma_gamma.log_likelihood, 2),
+            "method": self.method,
+            "problems": self.problems + self.gamma_gamma_problems,
+        }
+
+
+def fit_models(summary: Summary) -> ModelFit:
+    """Fit BG/NBD and Gamma-Gamma to a summary; never raises for data that is merely thin."""
+    repeat = summary.repeat_customers
+    problems: list[str] = []
+    gg_problems: list[str] = []
+    bgnbd: FitOutcome | None = None
+    gamma_gamma: FitOutcome | None = None
+    if repeat < MIN_REPEAT_CUSTOMERS:
+        problems.append(
+            f"too little data for a trustworthy fit: {repeat} repeat customer"
+            f"{'' if repeat == 1 else 's'} (customers who ordered on two or more days); "
+            f"the models need at least {MIN_REPEAT_CUSTOMERS}"
+        )
+    if repeat > 0:
+        bgnbd = fit_bgnbd(summary.frequency, summary.recency, summary.T)
+        problems.extend(f"BG/NBD: {p}" for p in bgnbd.problems)
+        if bgnbd.ok and abs(bgnbd.params.a - 1.0) < 1e-6:
+            problems.append("BG/NBD: a = 1 exactly; expected orders are undefined there")
+    spenders = int(((summary.frequency > 0) & (summary.monetary_value > 0)).sum())
+    if spenders > 0:
+        gamma_gamma = fit_gamma_gamma(summary.frequency, summary.monetary_value)
+        gg_problems.extend(f"Gamma-Gamma: {p}" for p in gamma_gamma.problems)
+        if spenders < MIN_REPEAT_CUSTOMERS:
+            gg_problems.append(
+                f"Gamma-Gamma: only {spenders} repeat customers with a positive spend; "
+                f"need {MIN_REPEAT_CUSTOMERS}"
+            )
+    else:
+        gg_problems.append("Gamma-Gamma: no repeat customer with a positive spend")
+    return ModelFit(
+        customers=len(summary),
+        repeat_customers=repeat,
+        time_unit=summary.time_unit,
+        as_of=summary.as_of,
+        bgnbd=bgnbd,
+        gamma_gamma=gamma_gamma,
+        problems=problems,
+        gamma_gamma_problems=gg_problems,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions: model, or rules
+
+
+@dataclass
+class Predictions:
+    """Per-customer predictions in the summary's order, and how they were made."""
+
+    p_alive: Array
+    expected_orders: Array
+    expected_value: Array
+    churn_risk: list[str]
+    method: str
+    notices: list[str]
+
+    @property
+    def predicted_clv(self) -> Array:
+        return self.expected_orders * self.expected_value
+
+
+def rules_alive_score(summary: Summary) -> Array:
+    """A p_alive-like score from how overdue a customer is against their usual gap.
+
+    usual gap = recency / frequency (their mean days between purchase days), or the shop's
+    median of those for customers who never repeated; score = min(1, gap / days since last
+    order). At twice the usual gap the score is 0.5, at four times 0.25.
+    """
+    import numpy as np
+
+    unit = _unit_days(summary.time_unit)
+    x = summary.frequency
+    recency_days = summary.recency * unit
+    since = summary.T * unit - recency_days
+    repeat = x > 0
+    gaps = recency_days[repeat] / x[repeat]
+    shop_gap = float(np.median(gaps)) if len(gaps) else DEFAULT_GAP_DAYS
+    shop_gap = max(shop_gap, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(repeat, recency_days / np.where(repeat, x, 1.0), shop_gap)
+        score = np.where(since > gap, gap / since, 1.0)
+    return np.asarray(np.clip(score, 0.0, 1.0), dtype=np.float64)
+
+
+def rules_predictions(summary: Summary, horizon_days: float) -> Predictions:
+    """The transparent fallback: no model, only each customer's own history.
+
+    - p_alive: :func:`rules_alive_score`;
+    - expected_orders: their repeat purchases per day, over a history counted as at least
+      the horizon long, times the horizon, times the score;
+    - value of an order: their own mean repeat purchase (0 for one-time buyers, so their
+      predicted value is 0: the rules do not guess).
+    """
+    import numpy as np
+
+    unit = _unit_days(summary.time_unit)
+    score = rules_alive_score(summary)
+    history = np.maximum(summary.T * unit, horizon_days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(history > 0, summary.frequency / history, 0.0)
+    expected = rate * horizon_days * score
+    return Predictions(
+        p_alive=score,
+        expected_orders=np.asarray(expected, dtype=np.float64),
+        expected_value=summary.monetary_value.copy(),
+        churn_risk=risk_bands(score),
+        method="rules",
+        notices=[],
+    )
+
+
+def risk_bands(score: Array) -> list[str]:
+    """low (>= 0.7), medium (>= 0.3) or high churn risk."""
+    import numpy as np
+
+    bands = np.where(score >= RISK_LOW, "low", np.where(score >= RISK_MEDIUM, "medium", "high"))
+    return [str(b) for b in bands.tolist()]
+
+
+def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> Predictions:
+    """BG/NBD purchases and p_alive, Gamma-Gamma order value (or the customer's own mean).
+
+    BG/NBD gives p_alive = 1 to anyone who never repeated (in the model people only drop out
+    right after a purchase), so the churn-risk band of one-time buyers comes from the rules
+    score (days since their order against the shop's median gap) instead.
+    """
+    import numpy as np
+
+    assert model.bgnbd is not None
+    params: BgNbdParams = model.bgnbd.params
+    t = horizon_days / _unit_days(summary.time_unit)
+    x, t_x, T = summary.frequency, summary.recency, summary.T
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        p_alive = bgnbd_p_alive(params, x, t_x, T)
+        expected = bgnbd_expected_orders(params, t, x, t_x, T)
+    if not (np.all(np.isfinite(expected)) and np.all(np.isfinite(p_alive))):
+        raise FitError("BG/NBD predictions are not finite for these parameters")
+    notices: list[str] = []
+    if model.gamma_gamma is not None and not model.gamma_gamma_problems:
+        value = gamma_gamma_expected_value(model.gamma_gamma.params, x, summary.monetary_value)
+    else:
+        value = _own_mean_value(summary)
+        notices.append(
+            "order values come from each customer's own average (shop average for one-time "
+            "buyers), not Gamma-Gamma: " + "; ".join(model.gamma_gamma_problems)
+        )
+    score = np.where(x > 0, p_alive, rules_alive_score(summary))
+    return Predictions(
+        p_alive=p_alive,
+        expected_orders=np.maximum(expected, 0.0),
+        expected_value=value,
+        churn_risk=risk_bands(score),
+        method="model",
+        notices=notices,
+    )
+
+
+def _own_mean_value(summary: Summary) -> Array:
+    import numpy as np
+
+    repeat = summary.frequency > 0
+    shop = float(summary.monetary_value[repeat].mean()) if repeat.any() else 0.0
+    return np.asarray(np.where(repeat, summary.monetary_value, shop), dtype=np.float64)
+
+
+def make_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> Predictions:
+    """Model predictions when the fit is trusted, else the rules, with the reason why."""
+    if model.trusted:
+        try:
+            return model_predictions(summary, model, horizon_days)
+        except FitError as exc:
+            model.problems.append(str(exc))
+    predictions = rules_predictions(summary, horizon_days)
+    predictions.notices.append(
+        "; ".join(model.problems)
+        + ". Using transparent rules instead of the model: p_alive = usual gap / days since "
+        "the last order (capped at 1), expected orders from the customer's own past rate."
+    )
+    return predictions
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points (read the store, return records)
+
+
+@dataclass
+class PredictResult:
+    rows: list[dict[str, Any]]
+    method: str
+    notices: list[str]
+    fit: ModelFit
+
+
+def _check_horizon(horizon_days: float) -> None:
+    if not horizon_days > 0:
+        raise UsageError(f"--horizon must be a positive number of days, not {horizon_days:g}")
+
+
+def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:
+    """The summary of every customer with a countable order up to ``as_of``."""
+    _unit_days(time_unit)
+    columns = store.predict_summary_columns(to_iso(as_of), as_of.date().isoformat())
+    return summary_from_days(columns, time_unit=time_unit, as_of=as_of.date())
+
+
+def _require_customers(summary: Summary) -> None:
+    if len(summary) == 0:
+        raise RetainError(
+            f"no orders on or before {summary.as_of.isoformat()}; import orders first "
+            "('retain import orders FILE') or pass a later --as-of"
+        )
+
+
+def predict(
+    store: Store,
+    *,
+    as_of: str | None = None,
+    horizon_days: float = 90.0,
+    time_unit: str = "day",
+    limit: int | None = None,
+) -> PredictResult:
+    """One record per customer (:data:`PREDICT_COLUMNS`), sorted by predicted_clv, highest first."""
+    import numpy as np
+
+    _check_horizon(horizon_days)
+    summary = load_summary(store, parse_as_of(as_of), time_unit)
+    _require_customers(summary)
+    model = fit_models(summary)
+    predictions = make_predictions(summary, model, horizon_days)
+    clv = predictions.predicted_clv
+    order = np.lexsort((summary.customer_ref, -predictions.p_alive, -clv))
+    if limit is not None:
+        if limit < 0:
+            raise UsageError(f"--limit must be 0 or more, not {limit}")
+        order = order[:limit]
+    digits = 2 if time_unit == "week" else 0
+    columns: dict[str, list[Any]] = {
+        "frequency": summary.frequency[order].astype(np.int64).tolist(),
+        "recency": np.round(summary.recency[order], digits).tolist(),
+        "T": np.round(summary.T[order], digits).tolist(),
+        "monetary_value": np.round(summary.monetary_value[order], 2).tolist(),
+        "p_alive": np.round(predictions.p_alive[order], 4).tolist(),
+        "expected_orders": np.round(predictions.expected_orders[order], 4).tolist(),
+        "predicted_clv": np.round(clv[order], 2).tolist(),
+    }
+    if time_unit == "day":
+        columns["recency"] = [int(v) for v in columns["recency"]]
+        columns["T"] = [int(v) for v in columns["T"]]
+    index = order.tolist()
+    ids = [summary.customer_id[i] for i in index]
+    emails = [summary.email[i] for i in index]
+    risk = [predictions.churn_risk[i] for i in index]
+    method = [predictions.method] * len(index)
+    names = PREDICT_COLUMNS
+    rows = [
+        dict(zip(names, values, strict=True))
+        for values in zip(
+            ids,
+            emails,
+            columns["frequency"],
+            columns["recency"],
+            columns["T"],
+            columns["monetary_value"],
+            columns["p_alive"],
+            columns["expected_orders"],
+            columns["predicted_clv"],
+            risk,
+            method,
+            strict=True,
+        )
+    ]
+    return PredictResult(rows, predictions.method, predictions.notices, model)
+
+
+def fit(store: Store, *, as_of: str | None = None, time_unit: str = "day") -> ModelFit:
+    """Fit both models on the orders up to ``as_of``; see :meth:`ModelFit.as_dict`."""
+    summary = load_summary(store, parse_as_of(as_of), time_unit)
+    _require_customers(summary)
+    return fit_models(summary)
+
+
+# --------------------------------------------------------------------------------------------
+# Holdout check
+
+
+@dataclass
+class CheckResult:
+    """Calibration fit, predicted vs actual purchases in the holdout, by frequency bucket."""
+
+    totals: dict[str, Any]
+    buckets: list[dict[str, Any]]
+    method: str
+    notices: list[str]
+
+
+CHECK_BUCKET_COLUMNS = ["frequency", "customers", "predicted", "actual", "rules"]
+
+
+def holdout_comparison(
+    calibration_frequency: Array,
+    predicted: Array,
+    actual: Array,
+    rules: Array,
+    *,
+    top_bucket: int = 7,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Mean predicted vs actual holdout purchases by calibration repeat purchases 0..7+.
+
+    Returns the bucket rows (the last one, "all", over everyone) and error figures: MAE of
+    the model's and of the rules' per-customer predictions.
+    """
+    import numpy as np
+
+    x = np.minimum(np.asarray(calibration_frequency, dtype=np.int64), top_bucket)
+    rows: list[dict[str, Any]] = []
+    for bucket in range(top_bucket + 1):
+        mask = x == bucket
+        count = int(mask.sum())
+        rows.append(
+            {
+                "frequency": f"{bucket}+" if bucket == top_bucket else str(bucket),
+                "customers": count,
+                "predicted": round(float(predicted[mask].mean()), 3) if count else None,
+                "actual": round(float(actual[mask].mean()), 3) if count else None,
+                "rules": round(float(rules[mask].mean()), 3) if count else None,
+            }
+        )
+    rows.append(
+        {
+            "frequency": "all",
+            "customers": len(x),
+            "predicted": round(float(predicted.mean()), 3),
+            "actual": round(float(actual.mean()), 3),
+            "rules": round(float(rules.mean()), 3),
+        }
+    )
+    errors = {
+        "mae": float(np.abs(predicted - actual).mean()),
+        "mae_rules": float(np.abs(rules - actual).mean()),
+    }
+    return rows, errors
+
+
+def check(
+    store: Store,
+    *,
+    holdout_from: str,
+    holdout_to: str | None = None,
+    time_unit: str = "day",
+) -> CheckResult:
+    """Fit on the orders before ``holdout_from``, predict the holdout, compare with what happened.
+
+    Calibration: orders up to the end of the day before ``holdout_from``. Holdout: purchase
+    days from ``holdout_from`` to ``holdout_to`` (default: the last order day), inclusive,
+    counted for the customers known in the calibration period.
+    """
+    import numpy as np
+
+    start = _parse_day(holdout_from, "--holdout-from")
+    end_text = holdout_to if holdout_to is not None else store.predict_last_order_day()
+    if end_text is None:
+        raise RetainError("no orders in the database; import orders first")
+    end = _parse_day(end_text, "--holdout-to")
+    if end < start:
+        raise UsageError(
+            f"the holdout ends ({end.isoformat()}) before it starts ({start.isoformat()}); "
+            "pass a later --holdout-to"
+        )
+    calibration_end = start - timedelta(days=1)
+    summary = load_summary(store, parse_as_of(calibration_end.isoformat()), time_unit)
+    _require_customers(summary)
+    horizon_days = float((end - calibration_end).days)
+    model = fit_models(summary)
+    predictions = make_predictions(summary, model, horizon_days)
+    rules = rules_predictions(summary, horizon_days)
+    refs, counts = store.predict_holdout_counts(start.isoformat(), end.isoformat())
+    actual_by_ref = dict(zip(refs, counts, strict=True))
+    actual = np.array(
+        [actual_by_ref.get(ref, 0) for ref in summary.customer_ref.tolist()], dtype=np.float64
+    )
+    buckets, errors = holdout_comparison(
+        summary.frequency, predictions.expected_orders, actual, rules.expected_orders
+    )
+    predicted_total = float(predictions.expected_orders.sum())
+    actual_total = float(actual.sum())
+    totals = {
+        "calibration_end": calibration_end.isoformat(),
+        "holdout_from": start.isoformat(),
+        "holdout_to": end.isoformat(),
+        "holdout_days": int(horizon_days),
+        "customers": len(summary),
+        "repeat_customers": summary.repeat_customers,
+        "method": predictions.method,
+        "predicted_orders": round(predicted_total, 1),
+        "actual_orders": int(actual_total),
+        "predicted_vs_actual": round(predicted_total / actual_total, 3) if actual_total else None,
+        "mae": round(errors["mae"], 4),
+        "mae_rules": round(errors["mae_rules"], 4),
+    }
+    return CheckResult(totals, buckets, predictions.method, predictions.notices)
+
+
+def _parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None

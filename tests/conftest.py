@@ -50,3 +50,95 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture
+def campaign_shop(tmp_path: Path) -> Path:
+    """tests/data/campaigns copied to tmp_path, and a small shop in the database.
+
+    Customers (internal ids 1-5): ada (2 orders + 1 cancelled, consent), bob (no first
+    name, 1 order, consent), eve (a newline in her name, no consent), sue (consent but
+    suppressed), nora (no orders, consent). Returns the campaign file's path.
+    """
+    import shutil
+
+    shutil.copytree(DATA / "campaigns", tmp_path / "shop")
+    now = "2025-01-01T00:00:00Z"
+    with Store.open(tmp_path / "retain.db") as opened:
+        people = [
+            (1, "C1", "ada@example.com", "Ada", "Lovelace", 1),
+            (2, "C2", "bob@example.com", None, None, 1),
+            (3, "C3", "eve@example.com", "Eve\r\nBcc: victim@evil.example", "X", 0),
+            (4, "C4", "sue@example.com", "Sue", "Smith", 1),
+            (5, "C5", "nora@example.com", "Nora", None, 1),
+        ]
+        opened.db["customers"].insert_all(
+            {
+                "id": ref,
+                "customer_id": cid,
+                "email": email,
+                "first_name": first,
+                "last_name": last,
+                "accepts_marketing": consent,
+                "birthday": "1990-06-15" if ref == 1 else None,
+                "source": "test",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for ref, cid, email, first, last, consent in people
+        )
+        opened.db["suppressions"].insert(
+            {"email": "sue@example.com", "reason": "asked", "source": "cli", "created_at": now}
+        )
+        orders = [
+            (1, 1, "#1001", "2025-03-01T10:00:00Z", 2500, 0, None),
+            (2, 1, "#1002", "2025-05-01T10:00:00Z", 4000, 1000, None),
+            (3, 1, "#1003", "2025-06-01T10:00:00Z", 9900, 0, "2025-06-02T10:00:00Z"),
+            (4, 2, "#1004", "2025-04-10T10:00:00Z", 1250, 0, None),
+            (5, 3, "#1005", "2025-04-11T10:00:00Z", 500, 0, None),
+            (6, 4, "#1006", "2025-04-12T10:00:00Z", 700, 0, None),
+        ]
+        opened.db["orders"].insert_all(
+            {
+                "id": ref,
+                "order_key": f"test:{oid}",
+                "source": "test",
+                "order_id": oid,
+                "customer_ref": cust,
+                "ordered_at": at,
+                "currency": "USD",
+                "total_minor": total,
+                "refunded_minor": refunded,
+                "cancelled_at": cancelled,
+            }
+            for ref, cust, oid, at, total, refunded, cancelled in orders
+        )
+        opened.db["order_items"].insert_all(
+            [
+                {
+                    "order_ref": 2,
+                    "line_no": 1,
+                    "sku": "RYE",
+                    "name": "Rye loaf",
+                    "quantity": 2,
+                    "price_minor": 1500,
+                },
+                {
+                    "order_ref": 2,
+                    "line_no": 2,
+                    "sku": "BUN",
+                    "name": "Cinnamon buns",
+                    "quantity": 1,
+                    "price_minor": 1000,
+                },
+                {
+                    "order_ref": 3,
+                    "line_no": 1,
+                    "sku": "CAKE",
+                    "name": "Cake",
+                    "quantity": 1,
+                    "price_minor": 9900,
+                },
+            ]
+        )
+    return tmp_path / "shop" / "campaigns.yaml"

@@ -141,6 +141,67 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+def m002_segments(conn: sqlite3.Connection) -> None:
+    """Segment snapshots (membership per scheme and as-of date) and the analytics cache.
+
+    ``analytics_cache`` holds the countable orders as packed arrays, so that metrics, cohorts
+    and segments read one blob instead of a million rows. It is rebuilt when ``orders``
+    changes: inserts show in count/max(id); updates of the columns that matter and deletes
+    bump ``analytics_state.orders_version`` through the triggers below (per-row triggers on
+    INSERT are left out on purpose: they would slow every import).
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE segment_snapshots (
+            scheme TEXT NOT NULL,               -- rfm | lifecycle | custom
+            as_of TEXT NOT NULL,                -- YYYY-MM-DD
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            segment TEXT NOT NULL,
+            PRIMARY KEY (scheme, as_of, customer_ref)
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_snapshots_segment ON segment_snapshots(scheme, segment, as_of);
+
+        -- one row per stored snapshot (so an empty snapshot is still known to exist)
+        CREATE TABLE segment_snapshot_runs (
+            scheme TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            computed_at TEXT NOT NULL,
+            customers INTEGER NOT NULL,
+            PRIMARY KEY (scheme, as_of)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE analytics_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            orders_version INTEGER NOT NULL
+        );
+        INSERT INTO analytics_state (id, orders_version) VALUES (1, 0);
+
+        CREATE TABLE analytics_cache (
+            name TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            data BLOB NOT NULL
+        );
+
+        CREATE TRIGGER orders_analytics_update AFTER UPDATE OF
+            customer_ref, ordered_at, currency, total_minor, refunded_minor, cancelled_at
+        ON orders
+        WHEN OLD.customer_ref IS NOT NEW.customer_ref OR OLD.ordered_at IS NOT NEW.ordered_at
+            OR OLD.currency IS NOT NEW.currency OR OLD.total_minor IS NOT NEW.total_minor
+            OR OLD.refunded_minor IS NOT NEW.refunded_minor
+            OR OLD.cancelled_at IS NOT NEW.cancelled_at
+        BEGIN
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
+        END;
+
+        CREATE TRIGGER orders_analytics_delete AFTER DELETE ON orders
+        BEGIN
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
+        END;
+        """,
+    )
+
+
 def m003_send_ledger(conn: sqlite3.Connection) -> None:
     """The send ledger: one row per (campaign, step, customer, occurrence), and its states.
 
@@ -179,5 +240,6 @@ def m003_send_ledger(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Migration] = [
     m001_initial,
+    m002_segments,
     m003_send_ledger,
 ]

@@ -1,9 +1,216 @@
-"""Commands: customers."""
+"""Commands: ``customers list``, ``customers show``, ``status``, ``init`` and ``demo``."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+
+from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
+from retain_cli.cli.output import console, render_mapping, render_rows, write_json
+from retain_cli.customers import (
+    DEFAULT_SORT,
+    IMPORT_COLUMNS,
+    LIST_COLUMNS,
+    ORDER_COLUMNS,
+    SortKey,
+    customer_profile,
+    list_customers,
+    status,
+)
+from retain_cli.errors import EXIT_PARTIAL, UsageError
+from retain_cli.timeutil import parse_as_of
+
+customers_app = typer.Typer(
+    help="Look at your customers: a list with orders and spend, or one customer in full.",
+    no_args_is_help=True,
+)
+
+# a table is for reading: without --limit it stops here (csv and json give every row)
+TABLE_LIMIT = 100
+
+
+def _shown(path: Path) -> str:
+    """A path as the user will recognise it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@customers_app.command("list")
+def list_command(
+    ctx: typer.Context,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=0,
+            help=f"At most N customers (default: all; a table stops at {TABLE_LIMIT}).",
+        ),
+    ] = None,
+    sort: Annotated[
+        SortKey,
+        typer.Option("--sort", help="Order of the list; ties go to the most recent order."),
+    ] = DEFAULT_SORT,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """List customers with their orders and net spend, biggest spenders first.
+
+    orders and total_spent count orders that were not cancelled, minus refunds; customers
+    without orders show 0. Example:
+
+        retain customers list --limit 10 --sort last_order
+    """
+    store = open_store(ctx, db)
+    moment = parse_as_of(as_of) if as_of is not None else None
+    wanted = limit
+    if fmt is OutputFormat.table and limit is None:
+        wanted = TABLE_LIMIT + 1
+    rows = list_customers(store, limit=wanted, sort=sort, as_of=moment)
+    more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
+    rows = rows[:TABLE_LIMIT] if more else rows
+    render_rows(
+        rows, LIST_COLUMNS, fmt, empty="No customers yet; import some with 'retain import'."
+    )
+    if more:
+        console.print(
+            f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"
+        )
+
+
+@customers_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    customer: Annotated[
+        str, typer.Argument(help="E-mail address, customer id, or a platform's customer id.")
+    ],
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Show one customer: ids, consent, address, tags, sources, and every order.
+
+    Cancelled orders are listed with their cancelled_at and count for nothing. --format json
+    gives the profile with an orders_history list; --format csv gives the orders only.
+    Example:
+
+        retain customers show ada@example.com
+    """
+    store = open_store(ctx, db)
+    profile = customer_profile(store, customer)
+    if fmt is OutputFormat.json:
+        write_json(profile.as_json())
+        return
+    if fmt is OutputFormat.csv:
+        render_rows(profile.history, ORDER_COLUMNS, fmt)
+        return
+    render_mapping(profile.summary(), fmt, title=f"Customer {profile.customer_id}")
+    render_rows(profile.history, ORDER_COLUMNS, fmt, title="Orders", empty="No orders yet.")
+
+
+def status_command(
+    ctx: typer.Context,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Summarise the database: customers, consent, orders, date range, revenue, imports.
+
+    with_consent counts customers who accept marketing and are not suppressed; revenue is
+    net of refunds, cancelled orders left out. --format json adds recent_imports. Example:
+
+        retain status --format json
+    """
+    store = open_store(ctx, db)
+    report = status(store)
+    if fmt is OutputFormat.json:
+        write_json({**report.summary, "recent_imports": report.imports})
+        return
+    render_mapping(report.summary, fmt, title="retain status")
+    if fmt is OutputFormat.table:
+        render_rows(
+            report.imports, IMPORT_COLUMNS, fmt, title="Recent imports", empty="No imports yet."
+        )
+
+
+def init_command(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to set up (created if missing).", show_default=True)
+    ] = Path("."),
+) -> None:
+    """Set up a folder: retain.db, campaigns.yaml and templates/, never overwriting a file.
+
+    Files that already exist are kept as they are. Example:
+
+        retain init myshop && cd myshop && retain import customers customers_export.csv
+    """
+    from retain_cli.resources import init_project
+
+    result = init_project(directory)
+    for path in result.created:
+        console.print(f"created {escape(_shown(path))}")
+    for path in result.kept:
+        console.print(f"kept    {escape(_shown(path))} (already there)")
+    if result.missing_examples:
+        console.print("[dim]No example campaign file or templates in this install.[/dim]")
+
+
+def demo_command(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo shop.")] = Path("demo"),
+    customers: Annotated[
+        int, typer.Option("--customers", min=1, max=1_000_000, help="How many customers.")
+    ] = 500,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same shop.")] = 1,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today",
+            help="The day the demo takes as today, YYYY-MM-DD (default: the real today). "
+            "Orders run up to the day before; the same seed and day give identical files.",
+        ),
+    ] = None,
+) -> None:
+    """Create a sample bakery shop in a folder and import it, to try every command.
+
+    Runs init in DIR, writes Shopify customers and orders exports to DIR/exports/, and imports
+    them into DIR/retain.db. Example:
+
+        retain demo demo --customers 2000 --seed 7 && cd demo && retain status
+    """
+    from retain_cli.demo import run_demo
+
+    day = None
+    if today is not None:
+        try:
+            day = date.fromisoformat(today)
+        except ValueError:
+            raise UsageError(f"--today {today!r} is not a date; use YYYY-MM-DD") from None
+    result = run_demo(directory, customers=customers, seed=seed, today=day)
+    for path in result.init.created:
+        console.print(f"created {escape(_shown(path))}")
+    for path in result.exports:
+        console.print(f"wrote   {escape(_shown(path))}")
+    render_mapping(result.summary(), OutputFormat.table, title="Demo shop")
+    root = ctx.find_root().command
+    known = set(getattr(root, "commands", {}))
+    console.print("Next, try:")
+    console.print(f"  cd {escape(_shown(directory))}")
+    for command in result.next_commands:
+        if command.split()[1] in known:
+            console.print(f"  {escape(command)}")
+    if result.rejected:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(customers_app, name="customers")
+    app.command("status")(status_command)
+    app.command("init")(init_command)
+    app.command("demo")(demo_command)

@@ -1,9 +1,273 @@
-"""SQL for the customers domain (a mixin of :class:`retain_cli.store.Store`)."""
+"""SQL for the customers domain (a mixin of :class:`retain_cli.store.Store`).
+
+Customer lists, one customer's profile and order history, and the database summary behind
+``retain status``. Money comes back in integer minor units with its currency; converting to
+major units is the caller's job (``retain_cli.customers``).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
+from typing import Any
+
 from retain_cli.store.base import StoreBase
+
+# ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
+# Every one ends in a unique key so that the order is total and stable.
+LIST_SORTS: dict[str, str] = {
+    "total_spent": "total_minor DESC, last_order_at DESC, c.customer_id",
+    "orders": "orders DESC, total_minor DESC, c.customer_id",
+    "last_order": "last_order_at IS NULL, last_order_at DESC, c.customer_id",
+    "first_order": "first_order_at IS NULL, first_order_at, c.customer_id",
+    "name": "c.last_name IS NULL, c.last_name COLLATE NOCASE, c.first_name COLLATE NOCASE, "
+    "c.customer_id",
+    "email": "c.email IS NULL, c.email, c.customer_id",
+    "customer_id": "c.customer_id",
+}
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 class CustomerStore(StoreBase):
-    """Queries and writes for customers."""
+    """Queries for customers: lists, profiles, order history, and the status summary."""
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def customer_list(
+        self,
+        *,
+        sort: str = "total_spent",
+        limit: int | None = None,
+        refs: Collection[int] | None = None,
+        until: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Customers with their countable orders (``order_facts``), in minor units.
+
+        ``refs`` keeps only those internal ids (e.g. a segment's members); ``until`` (UTC ISO
+        text) ignores orders placed after it. Customers without orders have ``orders = 0``.
+        """
+        order_by = LIST_SORTS[sort]
+        params: list[Any] = []
+        facts_where = ""
+        if until is not None:
+            facts_where = "WHERE ordered_at <= ?"
+            params.append(until)
+        where = ""
+        if refs is not None:
+            where = "WHERE c.id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(sorted(refs)))
+        limit_sql = ""
+        if limit is not None:
+            limit_sql = "LIMIT ?"
+            params.append(limit)
+        sql = f"""
+            WITH agg AS (
+                SELECT customer_ref,
+                       count(*) AS orders,
+                       sum(net_minor) AS total_minor,
+                       max(currency) AS currency,
+                       count(DISTINCT currency) AS currencies,
+                       min(ordered_at) AS first_order_at,
+                       max(ordered_at) AS last_order_at
+                FROM order_facts
+                {facts_where}
+                GROUP BY customer_ref
+            )
+            SELECT c.id AS ref,
+                   c.customer_id,
+                   c.email,
+                   c.first_name,
+                   c.last_name,
+                   coalesce(agg.orders, 0) AS orders,
+                   coalesce(agg.total_minor, 0) AS total_minor,
+                   agg.currency,
+                   coalesce(agg.currencies, 0) AS currencies,
+                   agg.first_order_at,
+                   agg.last_order_at
+            FROM customers c
+            LEFT JOIN agg ON agg.customer_ref = c.id
+            {where}
+            ORDER BY {order_by}
+            {limit_sql}
+        """  # only fixed fragments are interpolated above; every value is a parameter
+        return _rows(self.conn.execute(sql, params))
+
+    def customer_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM customers").fetchone()[0])
+
+    # -- finding one customer --------------------------------------------------------------
+
+    def find_customer_ref(self, key: str) -> int | None:
+        """The internal id of the customer a user means by ``key``, or None.
+
+        Tried in order: e-mail (any case), ``customer_id``, any platform id in
+        ``customer_sources`` (with or without a spreadsheet's leading apostrophe).
+        """
+        text = key.strip()
+        bare = text.lstrip("'")
+        row = self.conn.execute(
+            """
+            SELECT id FROM (
+                SELECT id, 1 AS rank FROM customers WHERE email = lower(?)
+                UNION ALL
+                SELECT id, 2 FROM customers WHERE customer_id IN (?, ?)
+                UNION ALL
+                SELECT customer_ref, 3 FROM customer_sources WHERE source_id IN (?, ?)
+            )
+            ORDER BY rank, id
+            LIMIT 1
+            """,
+            (text, text, bare, text, bare),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def customer_candidates(self, fragment: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Customers whose e-mail, id or name contains ``fragment`` (for suggestions)."""
+        pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern += "%"
+        return _rows(
+            self.conn.execute(
+                """
+                SELECT customer_id, email, first_name, last_name FROM customers
+                WHERE email LIKE ? ESCAPE '\\' OR customer_id LIKE ? ESCAPE '\\'
+                   OR first_name LIKE ? ESCAPE '\\' OR last_name LIKE ? ESCAPE '\\'
+                   OR (first_name || ' ' || last_name) LIKE ? ESCAPE '\\'
+                ORDER BY customer_id
+                LIMIT ?
+                """,
+                (pattern, pattern, pattern, pattern, pattern, limit),
+            )
+        )
+
+    def customer_keys(self, limit: int) -> list[tuple[str, str | None]]:
+        """(customer_id, email) of up to ``limit`` customers, for fuzzy suggestions."""
+        return [
+            (str(r[0]), r[1])
+            for r in self.conn.execute(
+                "SELECT customer_id, email FROM customers ORDER BY id LIMIT ?", (limit,)
+            )
+        ]
+
+    # -- one customer's profile ------------------------------------------------------------
+
+    def customer_record(self, ref: int) -> dict[str, Any]:
+        """The ``customers`` row with its suppression (if any) joined on its address."""
+        rows = _rows(
+            self.conn.execute(
+                """
+                SELECT c.*, s.reason AS suppression_reason, s.source AS suppression_source,
+                       s.created_at AS suppressed_at
+                FROM customers c
+                LEFT JOIN suppressions s ON s.email = c.email
+                WHERE c.id = ?
+                """,
+                (ref,),
+            )
+        )
+        return rows[0]
+
+    def customer_source_ids(self, ref: int) -> list[dict[str, Any]]:
+        return _rows(
+            self.conn.execute(
+                "SELECT source, source_id FROM customer_sources WHERE customer_ref = ? "
+                "ORDER BY source, source_id",
+                (ref,),
+            )
+        )
+
+    def customer_orders(self, ref: int) -> list[dict[str, Any]]:
+        """Every order of one customer, cancelled ones included, oldest first."""
+        return _rows(
+            self.conn.execute(
+                """
+                SELECT id AS order_ref, order_id, source, ordered_at, currency,
+                       subtotal_minor, shipping_minor, tax_minor, discount_minor,
+                       total_minor, refunded_minor, financial_status, cancelled_at
+                FROM orders
+                WHERE customer_ref = ?
+                ORDER BY ordered_at, id
+                """,
+                (ref,),
+            )
+        )
+
+    def customer_order_items(self, ref: int) -> list[dict[str, Any]]:
+        """The line items of every order of one customer, in line order."""
+        return _rows(
+            self.conn.execute(
+                """
+                SELECT i.order_ref, i.line_no, i.sku, i.name, i.quantity, i.price_minor
+                FROM order_items i
+                JOIN orders o ON o.id = i.order_ref
+                WHERE o.customer_ref = ?
+                ORDER BY i.order_ref, i.line_no
+                """,
+                (ref,),
+            )
+        )
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status_counts(self) -> dict[str, Any]:
+        """Counts and date range over the whole database (one query per table)."""
+        customers = self.conn.execute(
+            """
+            SELECT count(*),
+                   coalesce(sum(c.accepts_marketing = 1 AND s.email IS NULL), 0)
+            FROM customers c
+            LEFT JOIN suppressions s ON s.email = c.email
+            """
+        ).fetchone()
+        suppressed = self.conn.execute("SELECT count(*) FROM suppressions").fetchone()[0]
+        orders = self.conn.execute(
+            """
+            SELECT count(*), coalesce(sum(cancelled_at IS NOT NULL), 0),
+                   coalesce(sum(refunded_minor > 0 AND cancelled_at IS NULL), 0),
+                   min(ordered_at), max(ordered_at)
+            FROM orders
+            """
+        ).fetchone()
+        items = self.conn.execute("SELECT count(*) FROM order_items").fetchone()[0]
+        return {
+            "customers": customers[0],
+            "with_consent": customers[1],
+            "suppressed": suppressed,
+            "orders": orders[0],
+            "cancelled": orders[1],
+            "refunded": orders[2],
+            "line_items": items,
+            "first_order_at": orders[3],
+            "last_order_at": orders[4],
+        }
+
+    def revenue_by_currency(self) -> list[dict[str, Any]]:
+        """Net revenue of countable orders per currency, the most used currency first."""
+        return _rows(
+            self.conn.execute(
+                """
+                SELECT currency, count(*) AS orders, sum(net_minor) AS net_minor,
+                       sum(refunded_minor) AS refunded_minor
+                FROM order_facts
+                GROUP BY currency
+                ORDER BY count(*) DESC, currency
+                """
+            )
+        )
+
+    def recent_imports(self, limit: int = 5) -> list[dict[str, Any]]:
+        return _rows(
+            self.conn.execute(
+                """
+                SELECT id, kind, source, file_name, rows, inserted, updated, unchanged,
+                       rejected, started_at, finished_at
+                FROM imports
+                ORDER BY started_at DESC, id DESC
+                LIMIT ?
+                """,
+                (limit,),
+            )
+        )

@@ -1,0 +1,806 @@
+"""A deterministic sample shop: a Berlin bakery and coffee bar, as Shopify would export it.
+
+``generate_shop`` simulates customers and orders; ``customers_csv`` and ``orders_csv`` write
+them in Shopify's customers (2024+) and orders (one row per line item) layouts; ``run_demo``
+sets a folder up with ``retain init``, writes the exports and imports them.
+
+How the shop behaves (so that every analysis has something to find):
+
+- Customers arrive over two years, more of them lately (the shop grows), and a few in the
+  last three weeks (so welcome and thank-you campaigns have someone to write to). About 8% sign
+  up for the newsletter and never order.
+- Each buyer orders at their own rate, drawn from a gamma distribution (a few regulars, many
+  occasional buyers), and after every order may drop out for good with their own probability
+  (beta distributed). That is the BG/NBD story: one-time buyers, loyal regulars and lapsed
+  customers all come out of it.
+- Demand is seasonal: a December peak (stollen and gingerbread appear), a summer dip, busy
+  Saturdays. Orders have one to six lines; some first orders use a WELCOME10 code.
+- About 1% of orders are cancelled and 2.5% (partly) refunded; about 30% of customers do not
+  accept marketing; about one in eight has a birthday in the customer note.
+
+Everything comes from one ``numpy`` generator and one seeded Faker per locale, so the same
+seed, customer count and "today" give byte-identical files (with the same Faker version).
+Only the e-mail domains reserved for examples are used (example.com, .net, .org, .example).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from retain_cli.errors import RetainError, UsageError
+from retain_cli.resources import DB_NAME, InitResult, init_project
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    IntArray = npt.NDArray[np.int64]
+    FloatArray = npt.NDArray[np.float64]
+
+HISTORY_DAYS = 730
+CURRENCY = "EUR"
+VENDOR = "Rosie's Bakery"
+EXPORTS_DIR = "exports"
+CUSTOMERS_FILE = "customers_export.csv"
+ORDERS_FILE = "orders_export_1.csv"
+
+CUSTOMER_HEADER = [
+    "Customer ID",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Accepts Email Marketing",
+    "Default Address Company",
+    "Default Address Address1",
+    "Default Address Address2",
+    "Default Address City",
+    "Default Address Province Code",
+    "Default Address Country Code",
+    "Default Address Zip",
+    "Default Address Phone",
+    "Phone",
+    "Accepts SMS Marketing",
+    "Total Spent",
+    "Total Orders",
+    "Note",
+    "Tax Exempt",
+    "Tags",
+]
+ORDER_HEADER = [
+    "Name",
+    "Email",
+    "Financial Status",
+    "Paid at",
+    "Fulfillment Status",
+    "Fulfilled at",
+    "Accepts Marketing",
+    "Currency",
+    "Subtotal",
+    "Shipping",
+    "Taxes",
+    "Total",
+    "Discount Code",
+    "Discount Amount",
+    "Shipping Method",
+    "Created at",
+    "Lineitem quantity",
+    "Lineitem name",
+    "Lineitem price",
+    "Lineitem compare at price",
+    "Lineitem sku",
+    "Lineitem requires shipping",
+    "Lineitem taxable",
+    "Lineitem fulfillment status",
+    "Billing Name",
+    "Billing Street",
+    "Billing Address1",
+    "Billing Address2",
+    "Billing Company",
+    "Billing City",
+    "Billing Zip",
+    "Billing Province",
+    "Billing Country",
+    "Billing Phone",
+    "Shipping Name",
+    "Shipping Street",
+    "Shipping Address1",
+    "Shipping Address2",
+    "Shipping Company",
+    "Shipping City",
+    "Shipping Zip",
+    "Shipping Province",
+    "Shipping Country",
+    "Shipping Phone",
+    "Notes",
+    "Note Attributes",
+    "Cancelled at",
+    "Payment Method",
+    "Payment Reference",
+    "Refunded Amount",
+    "Vendor",
+    "Outstanding Balance",
+    "Employee",
+    "Location",
+    "Device ID",
+    "Id",
+    "Tags",
+    "Risk Level",
+    "Source",
+    "Lineitem discount",
+    "Tax 1 Name",
+    "Tax 1 Value",
+    "Tax 2 Name",
+    "Tax 2 Value",
+    "Tax 3 Name",
+    "Tax 3 Value",
+    "Tax 4 Name",
+    "Tax 4 Value",
+    "Tax 5 Name",
+    "Tax 5 Value",
+    "Phone",
+    "Receipt Number",
+    "Duties",
+    "Billing Province Name",
+    "Shipping Province Name",
+    "Payment ID",
+    "Payment Terms Name",
+    "Next Payment Due At",
+    "Payment References",
+]
+_COL = {name: i for i, name in enumerate(ORDER_HEADER)}
+
+# sku, name, price in cents, weight most of the year, weight from 20 November to 31 December
+CATALOGUE: tuple[tuple[str, str, int, float, float], ...] = (
+    ("SOUR-01", "Country Sourdough Loaf", 650, 10, 8),
+    ("RYE-01", "Rye Sourdough Loaf", 595, 6, 5),
+    ("BAG-01", "Baguette", 320, 8, 6),
+    ("CRO-01", "Butter Croissant", 280, 10, 8),
+    ("PAC-01", "Pain au Chocolat", 310, 8, 6),
+    ("CIN-04", "Cinnamon Buns (box of 4)", 1200, 5, 6),
+    ("BRW-01", "Chocolate Brownie", 320, 5, 4),
+    ("FOC-01", "Rosemary Focaccia", 550, 4, 3),
+    ("COF-ESP", "House Espresso Beans 250g", 1150, 5, 6),
+    ("COF-FIL", "Ethiopia Filter Beans 250g", 1350, 3, 4),
+    ("GRA-01", "Honey Granola 500g", 890, 3, 3),
+    ("CAK-BD", "Birthday Cake (8 inch)", 3200, 1, 1),
+    ("MUG-01", "Rosie's Bakery Mug", 1400, 1, 3),
+    ("STO-01", "Christmas Stollen", 1800, 0, 12),
+    ("GIN-12", "Gingerbread Cookies (12)", 950, 0, 9),
+)
+WELCOME_CODE = "WELCOME10"
+SHIPPING_MINOR = 490
+FREE_SHIPPING_FROM_MINOR = 4000
+VAT_PERCENT = 7
+DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "post.example")
+# (Faker locale, share of customers)
+LOCALES = (("de_DE", 0.6), ("en_GB", 0.25), ("fr_FR", 0.15))
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    first_name: str
+    last_name: str
+    email: str
+    accepts_marketing: bool
+    company: str
+    address1: str
+    city: str
+    zip: str
+    phone: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    name: str
+    quantity: int
+    price_minor: int
+
+
+@dataclass(frozen=True)
+class Order:
+    name: str  # "#1001"
+    order_id: str  # Shopify's numeric Id
+    customer: int  # index into Shop.customers
+    email: str  # as written in the export (a few in another case)
+    created_at: datetime  # shop-local wall time, with its UTC offset
+    lines: tuple[Line, ...]
+    subtotal_minor: int
+    discount_code: str
+    discount_minor: int
+    shipping_minor: int
+    tax_minor: int
+    total_minor: int
+    refunded_minor: int
+    financial_status: str
+    cancelled_at: datetime | None
+    fulfilled_at: datetime | None
+    source: str  # web | pos
+
+
+@dataclass(frozen=True)
+class Shop:
+    today: date
+    customers: list[Customer]
+    orders: list[Order]
+    tags: list[str]
+
+    @property
+    def line_items(self) -> int:
+        return sum(len(o.lines) for o in self.orders)
+
+
+# -- time --------------------------------------------------------------------------------
+
+
+@functools.cache
+def _last_sunday(year: int, month: int) -> date:
+    day = date(year, month + 1, 1) - timedelta(days=1)
+    return day - timedelta(days=(day.weekday() + 1) % 7)
+
+
+def _berlin_offset(day: date) -> int:
+    """Hours ahead of UTC in Berlin on ``day`` (CEST from the last Sunday of March)."""
+    summer = _last_sunday(day.year, 3) <= day < _last_sunday(day.year, 10)
+    return 2 if summer else 1
+
+
+def _local(day: date, seconds: int) -> datetime:
+    offset = timezone(timedelta(hours=_berlin_offset(day)))
+    return datetime(day.year, day.month, day.day, tzinfo=offset) + timedelta(seconds=seconds)
+
+
+def shopify_time(moment: datetime) -> str:
+    """``2025-10-07 09:50:26 +0200``, the way Shopify's exports write times."""
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    m = moment
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d} "
+        f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    )
+
+
+def _money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+# -- people ------------------------------------------------------------------------------
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("ß", "ss")
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(c for c in decomposed if c.isascii() and (c.isalnum() or c in ".-"))
+    return kept.lower()
+
+
+def _people(n: int, seed: int, rng: np.random.Generator) -> list[Customer]:
+    """``n`` customers with seeded Faker names and addresses (pools, then numpy sampling)."""
+    from faker import Faker
+
+    locale_of = rng.choice(len(LOCALES), size=n, p=[share for _, share in LOCALES])
+    pools: list[tuple[list[str], list[str]]] = []
+    for i, (locale, _) in enumerate(LOCALES):
+        fake = Faker(locale)
+        fake.seed_instance(seed * 1000 + i)
+        firsts = sorted({fake.first_name() for _ in range(300)})
+        lasts = sorted({fake.last_name() for _ in range(400)})
+        pools.append((firsts, lasts))
+    place = Faker("de_DE")
+    place.seed_instance(seed * 1000 + 99)
+    streets = [place.street_address() for _ in range(400)]
+    towns = [(place.postcode(), place.city()) for _ in range(150)]
+    # most customers live in town: a few Berlin post codes, the rest spread over Germany
+    berlin = [(f"{10115 + 2 * k:05d}", "Berlin") for k in range(60)]
+    companies = [place.company() for _ in range(40)]
+
+    first_pick = rng.random(n)
+    last_pick = rng.random(n)
+    street_pick = rng.integers(0, len(streets), n)
+    in_berlin = rng.random(n) < 0.7
+    berlin_pick = rng.integers(0, len(berlin), n)
+    town_pick = rng.integers(0, len(towns), n)
+    with_company = rng.random(n) < 0.03
+    company_pick = rng.integers(0, len(companies), n)
+    domain_pick = rng.integers(0, len(DOMAINS), n)
+    email_style = rng.integers(0, 3, n)
+    consent = rng.random(n) < 0.7
+    with_phone = rng.random(n) < 0.55
+    phone_digits = rng.integers(1_000_000, 9_999_999, n)
+    with_birthday = rng.random(n) < 0.12
+    birth_day = rng.integers(0, 365, n)
+    birth_year = rng.integers(1950, 2005, n)
+    id_steps = rng.integers(1_000, 90_000, n)
+
+    customers: list[Customer] = []
+    used: set[str] = set()
+    customer_id = 7283748000000
+    for i in range(n):
+        firsts, lasts = pools[int(locale_of[i])]
+        first = firsts[int(first_pick[i] * len(firsts))]
+        last = lasts[int(last_pick[i] * len(lasts))]
+        local = [f"{first}.{last}", f"{first[0]}{last}", f"{first}{last[:1]}"][int(email_style[i])]
+        local = _ascii(local).strip(".-") or "customer"
+        email = f"{local}@{DOMAINS[int(domain_pick[i])]}"
+        k = 1
+        while email in used:
+            k += 1
+            email = f"{local}{k}@{DOMAINS[int(domain_pick[i])]}"
+        used.add(email)
+        postcode, city = berlin[int(berlin_pick[i])] if in_berlin[i] else towns[int(town_pick[i])]
+        note = ""
+        if with_birthday[i]:
+            born = date(int(birth_year[i]), 1, 1) + timedelta(days=int(birth_day[i]))
+            note = f"Birthday: {born.isoformat()}"
+        customer_id += int(id_steps[i])
+        customers.append(
+            Customer(
+                customer_id=str(customer_id),
+                first_name=first,
+                last_name=last,
+                email=email,
+                accepts_marketing=bool(consent[i]),
+                company=companies[int(company_pick[i])] if with_company[i] else "",
+                address1=streets[int(street_pick[i])],
+                city=city,
+                zip=postcode,
+                phone=f"+49 30 {int(phone_digits[i])}" if with_phone[i] else "",
+                note=note,
+            )
+        )
+    return customers
+
+
+# -- buying ------------------------------------------------------------------------------
+
+
+def _season(start: date, days: int) -> FloatArray:
+    """Relative demand per day: weekday pattern, December peak, summer dip."""
+    import numpy as np
+
+    weekday = np.array([0.8, 0.9, 0.9, 1.0, 1.2, 1.5, 0.7])
+    day_numbers = np.arange(days)
+    weekdays = (start.weekday() + day_numbers) % 7
+    doy = np.array([(start + timedelta(days=int(d))).timetuple().tm_yday for d in day_numbers])
+    to_christmas = np.minimum(np.abs(doy - 352), 365 - np.abs(doy - 352))
+    yearly = 1.0 + 1.1 * np.exp(-((to_christmas / 10.0) ** 2))
+    yearly -= 0.25 * np.exp(-(((doy - 215) / 20.0) ** 2))
+    result: FloatArray = weekday[weekdays] * yearly
+    return result
+
+
+def _purchases(n: int, rng: np.random.Generator, season: FloatArray) -> tuple[IntArray, FloatArray]:
+    """(customer index, time in days) of every purchase: BG/NBD-style, thinned by season."""
+    import numpy as np
+
+    horizon = float(len(season))
+    peak = float(season.max())
+    # arrivals: spread over the history, more lately (growth), some in the last three weeks
+    kind = rng.random(n)
+    first = np.where(
+        kind < 0.04,
+        horizon - rng.uniform(0.0, 21.0, n),
+        np.where(kind < 0.4, rng.uniform(0.0, horizon, n), horizon * rng.beta(1.6, 1.0, n)),
+    )
+    first = np.minimum(first, horizon - 1e-6)
+    rate = np.clip(rng.gamma(0.75, 1.0 / 22.0, n), 1e-6, 0.35)  # purchases per day
+    dropout = rng.beta(1.1, 3.5, n)  # chance of leaving for good after each purchase
+    max_orders = 150
+
+    owners = [np.arange(n)]
+    times = [first]
+    count = np.ones(n, dtype=np.int64)
+    t = first.copy()
+    active = np.flatnonzero(rng.random(n) >= dropout)
+    while active.size:
+        t[active] += rng.exponential(1.0, active.size) / (rate[active] * peak)
+        active = active[t[active] < horizon]
+        accept = rng.random(active.size) < season[t[active].astype(np.int64)] / peak
+        buyers = active[accept]
+        owners.append(buyers)
+        times.append(t[buyers].copy())
+        count[buyers] += 1
+        leaving = np.zeros(n, dtype=bool)
+        leaving[buyers[rng.random(buyers.size) < dropout[buyers]]] = True
+        leaving[count >= max_orders] = True
+        active = active[~leaving[active]]
+    return np.concatenate(owners).astype(np.int64), np.concatenate(times)
+
+
+def generate_shop(customers: int, seed: int, today: date) -> Shop:
+    """Simulate ``customers`` customers and their orders up to the day before ``today``."""
+    import numpy as np
+
+    if customers < 1:
+        raise UsageError("--customers must be at least 1")
+    rng = np.random.default_rng(seed)
+    people = _people(customers, seed, rng)
+    start = today - timedelta(days=HISTORY_DAYS)
+    season = _season(start, HISTORY_DAYS)
+
+    buyers = np.flatnonzero(rng.random(customers) >= 0.08)
+    owner_pos, when = _purchases(buyers.size, rng, season)
+    owner = buyers[owner_pos]
+    day = when.astype(np.int64)
+    # opening hours 07:00-19:00, busier in the morning
+    seconds = (7 * 3600 + rng.beta(1.4, 2.0, when.size) * 12 * 3600).astype(np.int64)
+    order = np.lexsort((owner, seconds, day))
+    owner, day, seconds = owner[order], day[order], seconds[order]
+    n_orders = owner.size
+
+    is_first = np.zeros(n_orders, dtype=bool)
+    is_first[np.unique(owner, return_index=True)[1]] = True  # each customer's first order
+
+    n_lines = 1 + np.minimum(rng.poisson(0.9, n_orders), 5)
+    total_lines = int(n_lines.sum())
+    normal = np.array([p[3] for p in CATALOGUE], dtype=float)
+    festive = np.array([p[4] for p in CATALOGUE], dtype=float)
+    pick_normal = rng.choice(len(CATALOGUE), total_lines, p=normal / normal.sum())
+    pick_festive = rng.choice(len(CATALOGUE), total_lines, p=festive / festive.sum())
+    extra_qty = np.where(rng.random(total_lines) < 0.25, rng.integers(1, 4, total_lines), 0)
+    welcome = rng.random(n_orders) < 0.35
+    shipped = rng.random(n_orders) < 0.15
+    from_web = rng.random(n_orders) < 0.6
+    cancel = rng.random(n_orders) < 0.012
+    refund = rng.random(n_orders) < 0.025
+    refund_full = rng.random(n_orders) < 0.4
+    hours_later = rng.uniform(0.5, 30.0, n_orders)
+    odd_case = rng.random(n_orders) < 0.02
+    order_id_steps = rng.integers(10_000, 5_000_000, n_orders)
+
+    orders: list[Order] = []
+    line_at = 0
+    order_id = 5829384756123
+    yesterday_end = _local(today, 0)
+    for k in range(n_orders):
+        c = int(owner[k])
+        d = start + timedelta(days=int(day[k]))
+        created = _local(d, int(seconds[k]))
+        festive_day = (d.month == 11 and d.day >= 20) or d.month == 12
+        picks = pick_festive if festive_day else pick_normal
+        merged: dict[int, int] = {}
+        for j in range(line_at, line_at + int(n_lines[k])):
+            product = int(picks[j])
+            merged[product] = merged.get(product, 0) + 1 + int(extra_qty[j])
+        line_at += int(n_lines[k])
+        lines = tuple(
+            Line(CATALOGUE[p][0], CATALOGUE[p][1], q, CATALOGUE[p][2]) for p, q in merged.items()
+        )
+        subtotal = sum(line.quantity * line.price_minor for line in lines)
+        code = WELCOME_CODE if is_first[k] and welcome[k] else ""
+        discount = round(subtotal / 10) if code else 0
+        shipping = SHIPPING_MINOR if shipped[k] and subtotal < FREE_SHIPPING_FROM_MINOR else 0
+        total = subtotal - discount + shipping
+        tax = round(total * VAT_PERCENT / (100 + VAT_PERCENT))
+        later = created + timedelta(hours=float(hours_later[k]))
+        cancelled_at = None
+        refunded = 0
+        status = "paid"
+        if cancel[k]:
+            cancelled_at = min(later, yesterday_end - timedelta(seconds=1))
+            status = "voided"
+        elif refund[k]:
+            if refund_full[k]:
+                refunded, status = total, "refunded"
+            else:
+                refunded = min(lines[0].price_minor, total)
+                status = "partially_refunded"
+        fulfilled_at = None
+        if cancelled_at is None and later < yesterday_end:
+            fulfilled_at = created + timedelta(hours=float(hours_later[k]) / 10)
+        email = people[c].email
+        if odd_case[k]:
+            email = email.capitalize() if k % 2 else f" {email.upper()}"
+        order_id += int(order_id_steps[k])
+        orders.append(
+            Order(
+                name=f"#{1001 + k}",
+                order_id=str(order_id),
+                customer=c,
+                email=email,
+                created_at=created,
+                lines=lines,
+                subtotal_minor=subtotal,
+                discount_code=code,
+                discount_minor=discount,
+                shipping_minor=shipping,
+                tax_minor=tax,
+                total_minor=total,
+                refunded_minor=refunded,
+                financial_status=status,
+                cancelled_at=cancelled_at,
+                fulfilled_at=fulfilled_at,
+                source="web" if from_web[k] or shipping else "pos",
+            )
+        )
+
+    spent = np.zeros(customers, dtype=np.int64)
+    for o in orders:
+        if o.cancelled_at is None:
+            spent[o.customer] += max(o.total_minor - o.refunded_minor, 0)
+    vip_from = float(np.quantile(spent[spent > 0], 0.95)) if (spent > 0).any() else 0.0
+    tags = []
+    for i, person in enumerate(people):
+        labels = []
+        if spent[i] > 0 and spent[i] >= vip_from:
+            labels.append("vip")
+        if person.accepts_marketing:
+            labels.append("newsletter")
+        if person.company:
+            labels.append("wholesale")
+        tags.append(", ".join(labels))
+    return Shop(today=today, customers=people, orders=orders, tags=tags)
+
+
+# -- writing the exports -----------------------------------------------------------------
+
+
+def _csv(header: Sequence[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _zip(code: str) -> str:
+    # Shopify prefixes codes that a spreadsheet would mangle (leading zero) with an apostrophe
+    return f"'{code}" if code.startswith("0") else code
+
+
+def customers_csv(shop: Shop) -> str:
+    """The Shopify customers export (2024+ layout) of the shop."""
+    spent: dict[int, int] = {}
+    counted: dict[int, int] = {}
+    for o in shop.orders:
+        if o.cancelled_at is None:
+            spent[o.customer] = spent.get(o.customer, 0) + max(o.total_minor - o.refunded_minor, 0)
+            counted[o.customer] = counted.get(o.customer, 0) + 1
+    rows = []
+    for i, c in enumerate(shop.customers):
+        rows.append(
+            [
+                f"'{c.customer_id}",
+                c.first_name,
+                c.last_name,
+                c.email,
+                "yes" if c.accepts_marketing else "no",
+                c.company,
+                c.address1,
+                "",
+                c.city,
+                "BE" if c.city == "Berlin" else "",
+                "DE",
+                _zip(c.zip),
+                "",
+                c.phone,
+                "no",
+                _money(spent.get(i, 0)),
+                str(counted.get(i, 0)),
+                c.note,
+                "no",
+                shop.tags[i],
+            ]
+        )
+    return _csv(CUSTOMER_HEADER, rows)
+
+
+def orders_csv(shop: Shop) -> str:
+    """The Shopify orders export of the shop: one row per line item, order fields on the first."""
+    width = len(ORDER_HEADER)
+    rows: list[list[str]] = []
+    for o in shop.orders:
+        person = shop.customers[o.customer]
+        created = shopify_time(o.created_at)
+        name = f"{person.first_name} {person.last_name}"
+        for j, line in enumerate(o.lines):
+            row = [""] * width
+            row[_COL["Name"]] = o.name
+            row[_COL["Email"]] = o.email
+            row[_COL["Created at"]] = created
+            row[_COL["Lineitem quantity"]] = str(line.quantity)
+            row[_COL["Lineitem name"]] = line.name
+            row[_COL["Lineitem price"]] = _money(line.price_minor)
+            row[_COL["Lineitem sku"]] = line.sku
+            row[_COL["Lineitem requires shipping"]] = "true" if o.shipping_minor else "false"
+            row[_COL["Lineitem taxable"]] = "true"
+            row[_COL["Lineitem fulfillment status"]] = "fulfilled" if o.fulfilled_at else "pending"
+            row[_COL["Vendor"]] = VENDOR
+            row[_COL["Lineitem discount"]] = "0.00"
+            if j == 0:
+                _order_fields(row, o, person, name, created)
+            rows.append(row)
+    return _csv(ORDER_HEADER, rows)
+
+
+def _order_fields(row: list[str], o: Order, person: Customer, name: str, created: str) -> None:
+    values: dict[str, str] = {
+        "Financial Status": o.financial_status,
+        "Paid at": created,
+        "Fulfillment Status": "fulfilled" if o.fulfilled_at else "unfulfilled",
+        "Fulfilled at": shopify_time(o.fulfilled_at) if o.fulfilled_at else "",
+        "Accepts Marketing": "yes" if person.accepts_marketing else "no",
+        "Currency": CURRENCY,
+        "Subtotal": _money(o.subtotal_minor),
+        "Shipping": _money(o.shipping_minor),
+        "Taxes": _money(o.tax_minor),
+        "Total": _money(o.total_minor),
+        "Discount Code": o.discount_code,
+        "Discount Amount": _money(o.discount_minor),
+        "Shipping Method": "Standard" if o.shipping_minor else "Local pickup",
+        "Billing Name": name,
+        "Billing Street": person.address1,
+        "Billing Address1": person.address1,
+        "Billing Company": person.company,
+        "Billing City": person.city,
+        "Billing Zip": _zip(person.zip),
+        "Billing Country": "DE",
+        "Cancelled at": shopify_time(o.cancelled_at) if o.cancelled_at else "",
+        "Payment Method": "Shopify Payments",
+        "Payment Reference": f"c{o.order_id[-8:]}.1",
+        "Refunded Amount": _money(o.refunded_minor),
+        "Outstanding Balance": "0.00",
+        "Id": o.order_id,
+        "Risk Level": "Low",
+        "Source": o.source,
+        "Tax 1 Name": f"VAT {VAT_PERCENT}%",
+        "Tax 1 Value": _money(o.tax_minor),
+        "Payment ID": f"pay_{o.order_id[-10:]}",
+        "Payment References": f"pay_{o.order_id[-10:]}",
+    }
+    if o.shipping_minor:
+        values.update(
+            {
+                "Shipping Name": name,
+                "Shipping Street": person.address1,
+                "Shipping Address1": person.address1,
+                "Shipping Company": person.company,
+                "Shipping City": person.city,
+                "Shipping Zip": _zip(person.zip),
+                "Shipping Country": "DE",
+            }
+        )
+    if o.source == "pos":
+        values["Location"] = "Rosie's Bakery, Oderberger Str."
+    for key, value in values.items():
+        row[_COL[key]] = value
+
+
+# -- the command -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``retain demo`` made: the folder, the exports and what their import did."""
+
+    directory: Path
+    database: Path
+    init: InitResult
+    exports: list[Path]
+    today: date
+    customers: int
+    orders: int
+    cancelled: int
+    refunded: int
+    line_items: int
+    first_order_at: str | None
+    last_order_at: str | None
+    imports: list[Any] = field(default_factory=list)
+    next_commands: list[str] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(int(getattr(r, "rejected", 0)) for r in self.imports)
+
+    def summary(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "folder": str(self.directory),
+            "today": self.today.isoformat(),
+            "customers": self.customers,
+            "orders": self.orders,
+            "cancelled": self.cancelled,
+            "refunded": self.refunded,
+            "line_items": self.line_items,
+            "first_order_at": self.first_order_at,
+            "last_order_at": self.last_order_at,
+        }
+        for result in self.imports:
+            data[f"imported {result.kind}"] = (
+                f"{result.inserted} new, {result.updated} updated, "
+                f"{result.unchanged} unchanged, {result.rejected} rejected"
+            )
+        return data
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_demo(
+    directory: Path,
+    *,
+    customers: int = 500,
+    seed: int = 1,
+    today: date | None = None,
+) -> DemoResult:
+    """Set ``directory`` up (``init``), write the demo exports and import them.
+
+    Running it again with the same seed, size and day rewrites the same files and the import
+    changes nothing. If the folder's database already holds other data, it refuses rather
+    than mixing two shops.
+    """
+    from retain_cli.importer import ImportOptions, import_file
+    from retain_cli.store import Store
+
+    if today is None:
+        today = datetime.now(UTC).date()
+    shop = generate_shop(customers, seed, today)
+    texts = {CUSTOMERS_FILE: customers_csv(shop), ORDERS_FILE: orders_csv(shop)}
+
+    init = init_project(directory)
+    database = directory / DB_NAME
+    exports_dir = directory / EXPORTS_DIR
+    paths = [exports_dir / name for name in texts]
+    same_files = all(p.exists() and p.read_text(encoding="utf-8") == texts[p.name] for p in paths)
+    with Store.open(database) as store:
+        held = store.customer_count()
+        if held and not same_files:
+            raise UsageError(
+                f"{database} already holds {held} customers that are not this demo's; "
+                "pass another folder, or delete this one first"
+            )
+        try:
+            exports_dir.mkdir(exist_ok=True)
+            for path in paths:
+                path.write_text(texts[path.name], encoding="utf-8", newline="")
+        except OSError as exc:
+            raise RetainError(f"cannot write the demo exports in {exports_dir}: {exc}") from exc
+        results = [
+            import_file(store, paths[0], "customers", ImportOptions(source="shopify_customers")),
+            import_file(store, paths[1], "orders", ImportOptions(source="shopify_orders")),
+        ]
+        top = store.customer_list(sort="total_spent", limit=1)
+
+    counted = [o for o in shop.orders if o.cancelled_at is None]
+    example = top[0]["email"] if top and top[0]["email"] else "<email>"
+    return DemoResult(
+        directory=directory,
+        database=database,
+        init=init,
+        exports=paths,
+        today=today,
+        customers=len(shop.customers),
+        orders=len(shop.orders),
+        cancelled=len(shop.orders) - len(counted),
+        refunded=sum(1 for o in counted if o.refunded_minor),
+        line_items=shop.line_items,
+        first_order_at=_utc_text(shop.orders[0].created_at) if shop.orders else None,
+        last_order_at=_utc_text(shop.orders[-1].created_at) if shop.orders else None,
+        imports=results,
+        next_commands=[
+            "retain status",
+            "retain customers list --limit 10",
+            f"retain customers show {example}",
+            "retain metrics",
+            "retain cohorts",
+            "retain segments",
+            "retain predict",
+            "retain campaigns check",
+            "retain plan",
+        ],
+    )

@@ -127,8 +127,9 @@ def format_date(value: Any, fmt: str | None = None) -> str:
 
 
 def one_line(text: str) -> str:
-    """Header-safe text: control characters (CR, LF, tab ...) become single spaces."""
-    return " ".join(_CONTROL.sub(" ", text).split())
+    """Header-safe text: control characters (CR, LF, tab ...) become single spaces, and
+    ``=?`` is broken up so customer data cannot smuggle in an RFC 2047 encoded word."""
+    return " ".join(_CONTROL.sub(" ", text).replace("=?", "= ?").split())
 
 
 # --- context ------------------------------------------------------------------------------
@@ -575,7 +576,12 @@ def build_message(
     unsubscribe = unsubscribe_url(sender, to_email)
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender.from_addr
-    msg["To"] = formataddr((one_line(to_name), to_email)) if to_name else to_email
+    name = one_line(to_name) if to_name else ""
+    try:
+        msg["To"] = formataddr((name, to_email)) if name else to_email
+    except ValueError:  # a display name the header parser cannot take: send without it
+        del msg["To"]
+        msg["To"] = to_email
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to
     msg["Subject"] = one_line(rendered.subject)

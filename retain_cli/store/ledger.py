@@ -1,9 +1,396 @@
-"""SQL for the ledger domain (a mixin of :class:`retain_cli.store.Store`)."""
+"""SQL for the send ledger (a mixin of :class:`retain_cli.store.Store`).
+
+One row per (campaign, step, customer, occurrence) in ``sends``. Every state change is its own
+short transaction, committed before the next step of the protocol happens: the audience is
+recorded (``planned`` / ``held_out``), a message is ``claimed`` before it goes to the server,
+and ``sent`` (with the server's reply) right after the reply. Rate limits, frequency caps and
+reports are computed from the same table, so they hold across runs and campaigns.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from retain_cli.store.base import StoreBase
+
+STATES = ("planned", "claimed", "sent", "failed", "ambiguous", "held_out", "skipped")
+SETTLED = ("sent", "failed", "ambiguous", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    """A ledger row the dispatcher works on."""
+
+    id: int
+    send_key: str
+    campaign: str
+    step: int
+    customer_ref: int
+    occurrence: str
+    email: str
+    state: str
+    attempts: int
+
+
+def _ids(values: Iterable[int]) -> str:
+    return json.dumps(list(values))
 
 
 class LedgerStore(StoreBase):
-    """Queries and writes for ledger."""
+    """Queries and writes for the send ledger."""
+
+    # --- recording the audience ----------------------------------------------------------
+
+    def ledger_record(self, rows: Sequence[dict[str, Any]], now: str) -> int:
+        """Insert planned / held_out rows; rows whose key exists are left alone. Returns new."""
+        if not rows:
+            return 0
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO sends (send_key, campaign, step, customer_ref, "
+                "occurrence, email, state, planned_at, updated_at) "
+                "VALUES (:send_key, :campaign, :step, :customer_ref, :occurrence, :email, "
+                ":state, :now, :now)",
+                [{**row, "now": now} for row in rows],
+            )
+            return conn.total_changes - before
+
+    def ledger_states(self, campaigns: Sequence[str]) -> dict[str, str]:
+        """send_key -> state for every row of these campaigns."""
+        rows = self.conn.execute(
+            "SELECT send_key, state FROM sends WHERE campaign IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(campaigns)),),
+        )
+        return dict(rows.fetchall())
+
+    def ledger_history(self, campaign: str) -> dict[int, dict[str, Any]]:
+        """Per customer_ref for one campaign: last time something was sent or held out, and
+        whether they are in the holdout."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, max(coalesce(sent_at, "
+            "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out') "
+            "  THEN planned_at END)), max(state = 'held_out') "
+            "FROM sends WHERE campaign = ? GROUP BY customer_ref",
+            (campaign,),
+        )
+        return {ref: {"last": last, "held_out": bool(held)} for ref, last, held in rows}
+
+    def ledger_step_states(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> state for one step of a campaign."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, occurrence, state, sent_at FROM sends "
+            "WHERE campaign = ? AND step = ?",
+            (campaign, step),
+        )
+        return {(ref, occ): state for ref, occ, state, _ in rows}
+
+    def ledger_step_sent_at(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> sent_at for the sent rows of one step."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, occurrence, sent_at FROM sends "
+            "WHERE campaign = ? AND step = ? AND state = 'sent'",
+            (campaign, step),
+        )
+        return {(ref, occ): sent_at for ref, occ, sent_at in rows}
+
+    def ledger_busy_customers(self, since: str) -> dict[int, str]:
+        """customer_ref -> latest sent_at at or after ``since`` (for the frequency cap), and
+        customers with a message waiting (planned or claimed: they count as busy now)."""
+        busy: dict[int, str] = {}
+        for ref, moment in self.conn.execute(
+            "SELECT customer_ref, max(sent_at) FROM sends WHERE sent_at >= ? GROUP BY customer_ref",
+            (since,),
+        ):
+            busy[ref] = moment
+        for (ref,) in self.conn.execute(
+            "SELECT DISTINCT customer_ref FROM sends WHERE state IN ('planned', 'claimed')"
+        ):
+            busy.setdefault(ref, "pending")
+        return busy
+
+    def ledger_last_sent(self, refs: Sequence[int], since: str) -> dict[int, str]:
+        """customer_ref -> latest sent_at at or after ``since``, for these customers."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, max(sent_at) FROM sends WHERE sent_at >= ? "
+            "AND customer_ref IN (SELECT value FROM json_each(?)) GROUP BY customer_ref",
+            (since, _ids(refs)),
+        )
+        return dict(rows.fetchall())
+
+    # --- the dispatcher's protocol -------------------------------------------------------
+
+    def ledger_recover_claimed(self, now: str) -> int:
+        """Rows left ``claimed`` by a run that died: outcome unknown -> ambiguous."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE sends SET state = 'ambiguous', updated_at = ?, error = "
+                "'outcome unknown: the run sending it stopped (killed or crashed) after "
+                "claiming it; check the mailbox, then retain sends resolve' "
+                "WHERE state = 'claimed'",
+                (now,),
+            )
+            return cursor.rowcount
+
+    def ledger_pending(self, campaigns: Sequence[str]) -> list[LedgerRow]:
+        """Planned rows of these campaigns, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id, send_key, campaign, step, customer_ref, occurrence, email, state, "
+            "attempts FROM sends WHERE state = 'planned' "
+            "AND campaign IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(list(campaigns)),),
+        )
+        return [LedgerRow(*row) for row in rows]
+
+    def ledger_pending_counts(self, campaigns: Sequence[str]) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT campaign, count(*) FROM sends WHERE state = 'planned' "
+            "AND campaign IN (SELECT value FROM json_each(?)) GROUP BY campaign",
+            (json.dumps(list(campaigns)),),
+        )
+        return dict(rows.fetchall())
+
+    def ledger_pending_rows(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
+        """Planned rows with the customer's id, for showing a plan."""
+        rows = self.conn.execute(
+            "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, s.email, "
+            "s.occurrence, s.planned_at FROM sends s JOIN customers c ON c.id = s.customer_ref "
+            "WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) "
+            "ORDER BY s.id",
+            (json.dumps(list(campaigns)),),
+        )
+        names = [d[0] for d in rows.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def ledger_claim(self, send_id: int, now: str) -> bool:
+        """planned -> claimed, committed before anything goes to the server."""
+        cursor = self.conn.execute(
+            "UPDATE sends SET state = 'claimed', attempts = attempts + 1, claimed_at = ?, "
+            "updated_at = ? WHERE id = ? AND state = 'planned'",
+            (now, now, send_id),
+        )
+        return cursor.rowcount == 1
+
+    def ledger_settle(
+        self,
+        send_id: int,
+        state: str,
+        now: str,
+        *,
+        error: str | None = None,
+        reply: str | None = None,
+        message_id: str | None = None,
+        extra_attempts: int = 0,
+    ) -> None:
+        """claimed (or planned) -> sent | failed | ambiguous | skipped | planned (released)."""
+        if state not in STATES:
+            raise ValueError(state)
+        self.conn.execute(
+            "UPDATE sends SET state = ?, error = ?, reply = coalesce(?, reply), "
+            "message_id = coalesce(?, message_id), "
+            "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
+            "attempts = attempts + ?, updated_at = ? WHERE id = ?",
+            (state, error, reply, message_id, state, now, extra_attempts, now, send_id),
+        )
+
+    def ledger_sent_since(self, since: str) -> list[str]:
+        """sent_at of every message sent at or after ``since`` (all campaigns), oldest first."""
+        rows = self.conn.execute(
+            "SELECT sent_at FROM sends WHERE sent_at >= ? ORDER BY sent_at", (since,)
+        )
+        return [r[0] for r in rows]
+
+    def ledger_count_sent_since(self, since: str) -> int:
+        row = self.conn.execute("SELECT count(*) FROM sends WHERE sent_at >= ?", (since,))
+        return int(row.fetchone()[0])
+
+    def mailability(self, refs: Sequence[int]) -> dict[int, tuple[str | None, bool, bool]]:
+        """customer_ref -> (current email, accepts_marketing, suppressed) for these customers."""
+        rows = self.conn.execute(
+            "SELECT c.id, c.email, coalesce(c.accepts_marketing, 0) = 1, "
+            "  EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) "
+            "FROM customers c WHERE c.id IN (SELECT value FROM json_each(?))",
+            (_ids(refs),),
+        )
+        return {ref: (email, bool(ok), bool(sup)) for ref, email, ok, sup in rows}
+
+    def suppress_bounce(self, email: str, reason: str, now: str) -> bool:
+        """Suppress an address whose mailbox does not exist; False if already suppressed."""
+        cursor = self.conn.execute(
+            "INSERT INTO suppressions (email, reason, source, created_at) "
+            "VALUES (?, ?, 'bounce', ?) ON CONFLICT (email) DO NOTHING",
+            (email.strip().lower(), reason[:300], now),
+        )
+        return cursor.rowcount == 1
+
+    def is_address_suppressed(self, email: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,))
+        return row.fetchone() is not None
+
+    # --- listing and settling by hand ------------------------------------------------------
+
+    def ledger_list(
+        self,
+        *,
+        campaign: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Ledger rows, newest first, with the customer's id."""
+        sql = (
+            "SELECT s.campaign, s.step, c.customer_id, s.email, s.state, s.attempts, "
+            "s.error, s.planned_at, s.sent_at, s.send_key AS key, s.message_id, s.reply "
+            "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if campaign is not None:
+            sql += " AND s.campaign = ?"
+            params.append(campaign)
+        if state is not None:
+            sql += " AND s.state = ?"
+            params.append(state)
+        sql += " ORDER BY s.id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def ledger_find(
+        self,
+        *,
+        key: str | None = None,
+        campaign: str | None = None,
+        states: Sequence[str] = ("ambiguous",),
+    ) -> list[LedgerRow]:
+        sql = (
+            "SELECT id, send_key, campaign, step, customer_ref, occurrence, email, state, "
+            "attempts FROM sends WHERE state IN (SELECT value FROM json_each(?))"
+        )
+        params: list[Any] = [json.dumps(list(states))]
+        if key is not None:
+            sql += " AND send_key = ?"
+            params.append(key)
+        if campaign is not None:
+            sql += " AND campaign = ?"
+            params.append(campaign)
+        return [LedgerRow(*row) for row in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def ledger_key_state(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT state FROM sends WHERE send_key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def ledger_resolve(self, ids: Sequence[int], state: str, now: str, note: str) -> int:
+        """Settle rows by hand: sent (sent_at = now if unknown), failed, or planned (retry)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE sends SET state = ?, error = ?, updated_at = ?, "
+                "sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, claimed_at, ?) "
+                "ELSE NULL END "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (state, note, now, state, now, _ids(ids)),
+            )
+            return cursor.rowcount
+
+    # --- report --------------------------------------------------------------------------
+
+    def ledger_campaign_counts(self, campaign: str | None) -> list[dict[str, Any]]:
+        """Per campaign: customers in each state."""
+        sql = (
+            "SELECT campaign, "
+            "count(DISTINCT CASE WHEN state = 'sent' THEN customer_ref END) AS recipients, "
+            "count(DISTINCT CASE WHEN state = 'held_out' THEN customer_ref END) AS held_out, "
+            "sum(state = 'sent') AS sent, sum(state = 'failed') AS failed, "
+            "sum(state = 'ambiguous') AS ambiguous, sum(state = 'planned') AS planned, "
+            "min(sent_at) AS first_sent, max(sent_at) AS last_sent "
+            "FROM sends"
+        )
+        params: list[Any] = []
+        if campaign is not None:
+            sql += " WHERE campaign = ?"
+            params.append(campaign)
+        cursor = self.conn.execute(sql + " GROUP BY campaign ORDER BY campaign", params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def ledger_outcomes(self, campaign: str, window_seconds: int, now: str) -> dict[str, Any]:
+        """Orders and net revenue within the window after each customer's reference time:
+        recipients (first sent_at of the campaign) against the holdout (when held out).
+        Only customers whose window has started; a window still open counts what is known."""
+        cursor = self.conn.execute(
+            """
+            WITH groups AS (
+                SELECT customer_ref,
+                       CASE WHEN max(state = 'held_out') = 1 THEN 'holdout'
+                            ELSE 'recipients' END AS grp,
+                       CASE WHEN max(state = 'held_out') = 1 THEN min(planned_at)
+                            ELSE min(sent_at) END AS ref_at
+                FROM sends
+                WHERE campaign = :campaign AND state IN ('sent', 'held_out')
+                GROUP BY customer_ref
+            ),
+            per_customer AS (
+                SELECT g.grp, g.customer_ref,
+                       count(f.order_ref) AS orders,
+                       coalesce(sum(f.net_minor), 0) AS revenue_minor
+                FROM groups g
+                LEFT JOIN order_facts f
+                  ON f.customer_ref = g.customer_ref
+                 AND f.ordered_at > g.ref_at
+                 AND f.ordered_at <= strftime('%Y-%m-%dT%H:%M:%SZ', g.ref_at,
+                                              '+' || :window || ' seconds')
+                 AND f.ordered_at <= :now
+                GROUP BY g.grp, g.customer_ref
+            )
+            SELECT grp, count(*) AS customers, sum(orders > 0) AS converted,
+                   sum(orders) AS orders, sum(revenue_minor) AS revenue_minor
+            FROM per_customer GROUP BY grp
+            """,
+            {"campaign": campaign, "window": window_seconds, "now": now},
+        )
+        out: dict[str, Any] = {}
+        for grp, customers, converted, orders, revenue in cursor:
+            out[grp] = {
+                "customers": customers,
+                "converted": converted or 0,
+                "orders": orders or 0,
+                "revenue_minor": revenue or 0,
+            }
+        return out
+
+    def shop_currency(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT currency FROM orders WHERE currency IS NOT NULL "
+            "GROUP BY currency ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # --- triggers --------------------------------------------------------------------------
+
+    def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:
+        """customer_ref -> first_order / last_order (UTC days, orders up to ``as_of``),
+        birthday, signup (day)."""
+        cursor = self.conn.execute(
+            """
+            SELECT c.id, f.first_day, f.last_day, c.birthday,
+                   substr(coalesce(c.source_created_at, c.created_at), 1, 10)
+            FROM customers c
+            LEFT JOIN (
+                SELECT customer_ref, min(order_day) AS first_day, max(order_day) AS last_day
+                FROM order_facts
+                WHERE ordered_at <= :as_of
+                  AND customer_ref IN (SELECT value FROM json_each(:refs))
+                GROUP BY customer_ref
+            ) f ON f.customer_ref = c.id
+            WHERE c.id IN (SELECT value FROM json_each(:refs))
+            """,
+            {"refs": _ids(refs), "as_of": as_of},
+        )
+        return {
+            ref: {"first_order": first, "last_order": last, "birthday": bday, "signup": signup}
+            for ref, first, last, bday, signup in cursor
+        }

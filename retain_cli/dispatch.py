@@ -1,0 +1,603 @@
+"""Sending what the ledger says is due: claim -> send -> mark, durably, in that order.
+
+The protocol, per message (every write is committed before the next step happens):
+
+1. the audience is recorded first (``planned``, or ``held_out`` for the control group);
+2. the row is ``claimed`` (committed), then the message goes to the server;
+3. the server's reply is recorded at once: ``sent`` (with the reply and Message-ID),
+   ``failed`` (5xx), ``ambiguous`` (handed over, no reply), or back to ``planned`` (4xx or a
+   dropped connection before the message was handed over, after retries with back-off).
+
+A run that dies leaves at most the one message it was sending ``claimed``; the next run marks
+it ``ambiguous`` (it may or may not have gone out: killed between the claim and the end of
+DATA looks the same as killed while waiting for the reply), and never sends it again by itself:
+``retain sends resolve`` settles it by hand. Only one run sends at a time (:class:`SendLock`).
+
+Limits come from the ledger, so they hold across runs and campaigns: per day is a rolling
+24 hours of ``sent_at``, per minute paces the run (it waits), the frequency cap looks at every
+campaign's sends to the customer; quiet hours stop a run (the rest stays planned for later).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from retain_cli.errors import SendError
+from retain_cli.store.ledger import LedgerRow
+from retain_cli.timeutil import from_iso, to_iso, utc_now
+from retain_cli.transports.base import (
+    AmbiguousFailure,
+    PermanentFailure,
+    TemporaryFailure,
+    Transport,
+)
+
+if TYPE_CHECKING:
+    from retain_cli.campaigns import CampaignConfig, Limits
+    from retain_cli.planner import Plan
+    from retain_cli.store import Store
+
+DEFAULT_BATCH_SIZE = 50
+MAX_TOTAL_ATTEMPTS = 10  # a message deferred this many times (over all runs) is given up
+
+# Builds the messages for a batch of ledger rows: row id -> message, or an error text.
+Builder = Callable[[Sequence[LedgerRow]], Mapping[int, EmailMessage | str]]
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Temporary failures: ``attempts`` tries per message per run, waiting ``backoff``
+    seconds before the first retry and doubling up to ``max_backoff``."""
+
+    attempts: int = 4
+    backoff: float = 2.0
+    max_backoff: float = 60.0
+
+    def delay(self, retry: int) -> float:
+        return float(min(self.backoff * (2**retry), self.max_backoff))
+
+
+@dataclass(slots=True)
+class SendResult:
+    """What one run did. Counts are messages (ledger rows) touched by this run."""
+
+    planned: int = 0  # new rows recorded by this run
+    held_out: int = 0  # new holdout rows recorded by this run
+    sent: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    recovered: int = 0  # rows a crashed run left claimed, now ambiguous
+    skipped: int = 0  # no longer mailable when their turn came
+    suppressed: int = 0  # addresses suppressed because the mailbox does not exist
+    deferred: int = 0  # still planned at the end (limits, retries, stopped early)
+    would_send: int = 0  # dry run: messages that would go out now
+    dry_run: bool = False
+    transport: str = ""
+    stopped: str | None = None  # why the run stopped before the queue was empty
+    transport_down: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """3 when some messages failed or their outcome is unknown; else 0."""
+        problems = self.failed or self.ambiguous or self.recovered or self.transport_down
+        return 3 if problems else 0
+
+    def summary(self) -> dict[str, object]:
+        data: dict[str, object] = {}
+        if self.dry_run:
+            data["would send"] = self.would_send
+        else:
+            data["sent"] = self.sent
+            data["failed"] = self.failed
+            data["ambiguous"] = self.ambiguous + self.recovered
+        data["deferred"] = self.deferred
+        data["held out"] = self.held_out
+        data["skipped"] = self.skipped
+        if self.suppressed:
+            data["suppressed (bounced)"] = self.suppressed
+        data["newly planned"] = self.planned
+        data["transport"] = self.transport
+        data["stopped"] = self.stopped or ""
+        return data
+
+
+# --- lock ----------------------------------------------------------------------------------
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".send.lock")
+
+
+@contextmanager
+def send_lock(db_path: Path) -> Iterator[None]:
+    """Keep a second ``retain send`` on the same database out while one runs.
+
+    An ``fcntl`` lock on ``<db>.send.lock``: the operating system releases it when the process
+    ends in any way (even SIGKILL), so a lock file left by a dead process is simply taken over.
+    The file holds the holder's pid, host and start time for the error message.
+    """
+    import fcntl
+
+    path = lock_path(db_path)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SendError(
+                f"another 'retain send' is already running on {db_path} ({holder}); "
+                "wait for it to finish (it holds the lock file "
+                f"{path.name}, released automatically when that process ends)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {to_iso(utc_now())}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+# --- limits --------------------------------------------------------------------------------
+
+
+def effective_limits(limits: Limits, transport: str) -> Limits:
+    """The limits a transport obeys. Rate limits and quiet hours protect the mail provider
+    account and customers' evenings; the outbox delivers to no one, so it obeys only the
+    per-customer frequency cap and the batch size (the demo then runs at any hour)."""
+    if transport != "outbox":
+        return limits
+    import dataclasses
+
+    return dataclasses.replace(limits, per_minute=None, per_day=None, quiet_hours=None)
+
+
+def in_quiet_hours(limits: Limits, moment: datetime) -> bool:
+    """Whether ``moment`` falls inside the quiet hours, on the wall clock of limits.timezone."""
+    if limits.quiet_hours is None:
+        return False
+    from zoneinfo import ZoneInfo
+
+    start, end = limits.quiet_hours
+    local = moment.astimezone(ZoneInfo(limits.timezone)).time().replace(tzinfo=None)
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def quiet_hours_text(limits: Limits) -> str:
+    assert limits.quiet_hours is not None
+    start, end = limits.quiet_hours
+    return (
+        f"quiet hours {start:%H:%M}-{end:%H:%M} ({limits.timezone}); "
+        f"nothing is sent until {end:%H:%M}"
+    )
+
+
+class _Pacer:
+    """Per-minute pacing and the per-day budget, counted from the ledger's sent_at."""
+
+    def __init__(
+        self,
+        store: Store,
+        limits: Limits,
+        now: Callable[[], datetime],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.limits = limits
+        self.now = now
+        self.sleep = sleep
+        moment = now()
+        self.recent: deque[datetime] = deque()
+        if limits.per_minute:
+            for text in store.ledger_sent_since(to_iso(moment - timedelta(seconds=60))):
+                self.recent.append(from_iso(text))
+        self.day_left: int | None = None
+        if limits.per_day:
+            used = store.ledger_count_sent_since(to_iso(moment - timedelta(hours=24)))
+            self.day_left = max(limits.per_day - used, 0)
+
+    def day_exhausted(self) -> bool:
+        return self.day_left is not None and self.day_left <= 0
+
+    def wait_for_slot(self) -> None:
+        per_minute = self.limits.per_minute
+        if not per_minute:
+            return
+        while True:
+            moment = self.now()
+            while self.recent and self.recent[0] <= moment - timedelta(seconds=60):
+                self.recent.popleft()
+            if len(self.recent) < per_minute:
+                return
+            wait = (self.recent[0] + timedelta(seconds=60) - moment).total_seconds()
+            self.sleep(max(wait, 0.05))
+
+    def record(self, moment: datetime) -> None:
+        if self.limits.per_minute:
+            self.recent.append(moment)
+        if self.day_left is not None:
+            self.day_left -= 1
+
+
+# --- the engine ----------------------------------------------------------------------------
+
+
+def dispatch(
+    store: Store,
+    transport: Transport,
+    build: Builder,
+    *,
+    sender: str,
+    limits: Limits,
+    campaigns: Sequence[str],
+    limit: int | None = None,
+    retry: RetryPolicy | None = None,
+    now: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+    result: SendResult | None = None,
+) -> SendResult:
+    """Send the planned rows of ``campaigns`` (oldest first) within the limits.
+
+    The caller holds the send lock and has recovered crashed claims. Returns the counts;
+    raises SendError only when sending cannot start (e.g. the SMTP login is refused).
+    """
+    retry = retry or RetryPolicy()
+    result = result or SendResult()
+    result.transport = transport.name
+    queue = store.ledger_pending(campaigns)
+    total = len(queue) if limit is None else min(len(queue), limit)
+    pacer = _Pacer(store, limits, now, sleep)
+    gap = limits.min_hours_between_messages
+    last_sent: dict[int, datetime] = {}
+    if gap:
+        since = to_iso(now() - timedelta(hours=gap))
+        refs = sorted({row.customer_ref for row in queue})
+        last_sent = {ref: from_iso(t) for ref, t in store.ledger_last_sent(refs, since).items()}
+    batch_size = limits.batch_size or DEFAULT_BATCH_SIZE
+    attempted = 0
+    position = 0
+    try:
+        while position < len(queue) and result.stopped is None:
+            if in_quiet_hours(limits, now()):
+                result.stopped = quiet_hours_text(limits)
+                break
+            if limit is not None and attempted >= limit:
+                result.stopped = f"--limit {limit} reached"
+                break
+            if pacer.day_exhausted():
+                result.stopped = (
+                    f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
+                    "the rest goes out on the next run"
+                )
+                break
+            # the next batch: rows whose customer is not inside the frequency cap
+            batch: list[LedgerRow] = []
+            moment = now()
+            while position < len(queue) and len(batch) < batch_size:
+                row = queue[position]
+                position += 1
+                previous = last_sent.get(row.customer_ref)
+                if gap and previous is not None and moment - previous < timedelta(hours=gap):
+                    continue  # stays planned: frequency cap
+                if limit is not None and attempted + len(batch) >= limit:
+                    position -= 1
+                    break
+                batch.append(row)
+            if not batch:
+                continue
+            batch = _drop_unmailable(store, batch, now, result)
+            messages = build(batch) if batch else {}
+            for row in batch:
+                if result.stopped is not None:
+                    break
+                if pacer.day_exhausted():
+                    result.stopped = (
+                        f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
+                        "the rest goes out on the next run"
+                    )
+                    break
+                if in_quiet_hours(limits, now()):
+                    result.stopped = quiet_hours_text(limits)
+                    break
+                message = messages.get(row.id)
+                if not isinstance(message, EmailMessage):
+                    error = message if isinstance(message, str) else "message was not built"
+                    store.ledger_settle(row.id, "failed", to_iso(now()), error=error)
+                    result.failed += 1
+                    result.errors.append(f"{row.send_key}: {error}")
+                    attempted += 1
+                    continue
+                pacer.wait_for_slot()
+                if not store.ledger_claim(row.id, to_iso(now())):
+                    continue  # settled by someone else meanwhile (resolve by hand)
+                attempted += 1
+                state = _deliver(store, transport, message, row, sender, retry, sleep, now, result)
+                if state == "sent":
+                    sent_at = now()
+                    pacer.record(sent_at)
+                    last_sent[row.customer_ref] = sent_at
+                if progress is not None:
+                    progress(attempted, total)
+            transport.close()  # one connection per batch
+    finally:
+        transport.close()
+    result.deferred = sum(store.ledger_pending_counts(campaigns).values())
+    return result
+
+
+def _drop_unmailable(
+    store: Store, batch: list[LedgerRow], now: Callable[[], datetime], result: SendResult
+) -> list[LedgerRow]:
+    """Consent is checked again right before sending: an opt-out since planning wins."""
+    status = store.mailability([row.customer_ref for row in batch])
+    keep = []
+    for row in batch:
+        email, accepts, suppressed = status.get(row.customer_ref, (None, False, False))
+        reason = None
+        if email is None:
+            reason = "customer no longer exists or has no e-mail address"
+        elif suppressed or store.is_address_suppressed(row.email):
+            reason = "opted out (suppressed) after it was planned"
+        elif not accepts:
+            reason = "no marketing consent any more"
+        if reason is None:
+            keep.append(row)
+            continue
+        store.ledger_settle(row.id, "skipped", to_iso(now()), error=reason)
+        result.skipped += 1
+    return keep
+
+
+def _deliver(
+    store: Store,
+    transport: Transport,
+    message: EmailMessage,
+    row: LedgerRow,
+    sender: str,
+    retry: RetryPolicy,
+    sleep: Callable[[float], None],
+    now: Callable[[], datetime],
+    result: SendResult,
+) -> str:
+    """Send one claimed message, retrying temporary failures; record the outcome."""
+    message_id = str(message.get("Message-ID") or "") or None
+    last: TemporaryFailure | None = None
+    tries = 0
+    for attempt in range(max(retry.attempts, 1)):
+        if attempt:
+            sleep(retry.delay(attempt - 1))
+        tries += 1
+        try:
+            reply = transport.send(message, sender, row.email)
+        except TemporaryFailure as exc:
+            last = exc
+            transport.close()  # reconnect for the next try
+            continue
+        except PermanentFailure as exc:
+            store.ledger_settle(
+                row.id, "failed", to_iso(now()), error=str(exc), extra_attempts=tries - 1
+            )
+            result.failed += 1
+            result.errors.append(f"{row.email}: {exc}")
+            if exc.mailbox_unknown and store.suppress_bounce(
+                row.email, f"mailbox does not exist ({exc})", to_iso(now())
+            ):
+                result.suppressed += 1
+            return "failed"
+        except AmbiguousFailure as exc:
+            store.ledger_settle(
+                row.id, "ambiguous", to_iso(now()), error=str(exc), extra_attempts=tries - 1
+            )
+            result.ambiguous += 1
+            result.errors.append(f"{row.email}: {exc}")
+            return "ambiguous"
+        store.ledger_settle(
+            row.id,
+            "sent",
+            to_iso(now()),
+            reply=reply,
+            message_id=message_id,
+            error=None,
+            extra_attempts=tries - 1,
+        )
+        result.sent += 1
+        return "sent"
+    assert last is not None
+    total_attempts = row.attempts + tries
+    if total_attempts >= MAX_TOTAL_ATTEMPTS:
+        error = f"gave up after {total_attempts} attempts: {last}"
+        store.ledger_settle(row.id, "failed", to_iso(now()), error=error, extra_attempts=tries - 1)
+        result.failed += 1
+        result.errors.append(f"{row.email}: {error}")
+        return "failed"
+    store.ledger_settle(
+        row.id, "planned", to_iso(now()), error=f"deferred: {last}", extra_attempts=tries - 1
+    )
+    if last.connection:
+        result.transport_down = True
+        result.stopped = str(last)
+    return "deferred"
+
+
+# --- a whole run -----------------------------------------------------------------------------
+
+
+def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
+    """The real builder: batch template contexts, compiled templates, our headers."""
+    from retain_cli.templating import Renderer, build_message, load_contexts
+
+    renderer = Renderer(config)
+
+    def build(rows: Sequence[LedgerRow]) -> dict[int, EmailMessage | str]:
+        contexts = load_contexts(store, config, [row.customer_ref for row in rows], as_of)
+        out: dict[int, EmailMessage | str] = {}
+        for row in rows:
+            try:
+                campaign = config.campaign(row.campaign)
+                step = campaign.step(row.step)
+                context = contexts[row.customer_ref]
+                rendered = renderer.render(campaign, step, context)
+                out[row.id] = build_message(
+                    config,
+                    campaign,
+                    step,
+                    rendered,
+                    to_email=row.email,
+                    to_name=_full_name(context),
+                    send_key=row.send_key,
+                )
+            except Exception as exc:  # one bad template or customer never stops the batch
+                out[row.id] = f"cannot build the message: {type(exc).__name__}: {exc}"
+        return out
+
+    return build
+
+
+def _full_name(context: Mapping[str, object]) -> str | None:
+    customer = context.get("customer")
+    if not isinstance(customer, Mapping):
+        return None
+    parts = [str(customer.get(k) or "").strip() for k in ("first_name", "last_name")]
+    name = " ".join(p for p in parts if p)
+    return name or None
+
+
+def make_transport(config: CampaignConfig, kind: str | None = None) -> Transport:
+    """The transport the campaign file names (or ``kind`` to override it)."""
+    from retain_cli.secrets import smtp_password
+    from retain_cli.transports.outbox import OutboxTransport
+    from retain_cli.transports.smtp import SmtpTransport
+
+    kind = kind or config.transport
+    if kind == "outbox":
+        return OutboxTransport(config.outbox_dir)
+    if config.smtp is None:
+        raise SendError(
+            f"{config.path}: transport.host is not set; add the SMTP server under transport "
+            "(host, port, security, username, password_env), or use --transport outbox"
+        )
+    return SmtpTransport(config.smtp, smtp_password(config.smtp))
+
+
+def run_send(
+    store: Store,
+    config: CampaignConfig,
+    *,
+    campaigns: Sequence[str] = (),
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    transport: Transport | str | None = None,
+    retry: RetryPolicy | None = None,
+    now: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+) -> SendResult:
+    """Everything ``retain send`` does: lock, recover, plan, record, send.
+
+    ``transport``: a Transport object, or "smtp"/"outbox" to override the campaign file.
+    ``as_of`` is the moment triggers are evaluated at (default: now); limits always use the
+    real clock ``now``.
+    """
+    from retain_cli.planner import make_plan, selected_campaigns
+
+    chosen = [c.name for c in selected_campaigns(config, campaigns)]
+    if isinstance(transport, str) or transport is None:
+        kind = transport or config.transport
+        if kind not in ("smtp", "outbox"):
+            raise SendError(f"unknown transport {kind!r}; use smtp or outbox")
+    else:
+        kind = transport.name
+    limits = effective_limits(config.limits, kind)
+    moment = as_of or now()
+    if dry_run:
+        plan = make_plan(store, config, campaigns=campaigns, as_of=moment, transport=kind)
+        result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
+        result.held_out = plan.count("held_out")
+        result.deferred = plan.count("deferred")
+        result.would_send = plan.count("due")
+        result.stopped = plan.quiet
+        if result.would_send:  # render them all: a template error shows up now, not at 3am
+            build = message_builder(store, config, moment)
+            rows = [
+                LedgerRow(
+                    i,
+                    it.send_key,
+                    it.campaign,
+                    it.step,
+                    it.customer_ref,
+                    it.occurrence,
+                    it.email or "",
+                    "planned",
+                    0,
+                )
+                for i, it in enumerate(plan.items)
+                if it.status == "due"
+            ]
+            for message in build(rows).values():
+                if isinstance(message, str):
+                    result.failed += 1
+                    result.errors.append(message)
+        return result
+    chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
+    assert chosen_transport is not None and not isinstance(chosen_transport, str)
+    with send_lock(store.path):
+        result = SendResult(transport=chosen_transport.name)
+        result.recovered = store.ledger_recover_claimed(to_iso(now()))
+        plan = make_plan(store, config, campaigns=campaigns, as_of=moment, transport=kind)
+        result.planned, result.held_out = record_plan(store, plan, now)
+        if in_quiet_hours(limits, now()):
+            result.stopped = quiet_hours_text(limits)
+            result.deferred = sum(store.ledger_pending_counts(chosen).values())
+            return result
+        if not store.ledger_pending_counts(chosen):
+            return result
+        try:
+            chosen_transport.open()
+        except TemporaryFailure as exc:
+            result.transport_down = True
+            result.stopped = str(exc)
+            result.deferred = sum(store.ledger_pending_counts(chosen).values())
+            return result
+        return dispatch(
+            store,
+            chosen_transport,
+            message_builder(store, config, moment),
+            sender=config.sender.from_email,
+            limits=limits,
+            campaigns=chosen,
+            limit=limit,
+            retry=retry,
+            now=now,
+            sleep=sleep,
+            progress=progress,
+            result=result,
+        )
+
+
+def _is_transport(value: object) -> bool:
+    return value is not None and not isinstance(value, str)
+
+
+def record_plan(store: Store, plan: Plan, now: Callable[[], datetime]) -> tuple[int, int]:
+    """Record the plan's due rows (planned) and holdout rows (held_out) in the ledger."""
+    rows = plan.ledger_rows()
+    planned = store.ledger_record([r for r in rows if r["state"] == "planned"], to_iso(now()))
+    held = store.ledger_record([r for r in rows if r["state"] == "held_out"], to_iso(now()))
+    return planned, held

@@ -1,0 +1,61 @@
+"""The one small interface every transport implements, and the three ways a send can fail.
+
+A transport never decides what to do about a failure; it says which kind it was:
+
+- :class:`TemporaryFailure`: the message certainly did not go out and may be tried again
+  (4xx reply, connection refused or dropped before the end of DATA was written);
+- :class:`PermanentFailure`: the server refused it for good (5xx); ``mailbox_unknown`` when the
+  address does not exist (550/551/553 to RCPT, or enhanced status 5.1.x);
+- :class:`AmbiguousFailure`: the whole message was handed over but no reply came (connection
+  lost or timed out while waiting for the answer to DATA). It may have been delivered.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from typing import Protocol
+
+
+class TransportFailure(Exception):
+    """A message was not (certainly) delivered; ``code`` is the SMTP reply code if any."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TemporaryFailure(TransportFailure):
+    """Not delivered; trying again later may work. ``connection`` when the server could not
+    be reached at all (then the rest of the run cannot go on either)."""
+
+    def __init__(self, message: str, code: int | None = None, *, connection: bool = False):
+        super().__init__(message, code)
+        self.connection = connection
+
+
+class PermanentFailure(TransportFailure):
+    """Refused for good."""
+
+    def __init__(self, message: str, code: int | None = None, *, mailbox_unknown: bool = False):
+        super().__init__(message, code)
+        self.mailbox_unknown = mailbox_unknown
+
+
+class AmbiguousFailure(TransportFailure):
+    """Handed over, outcome unknown: never retried automatically."""
+
+
+class Transport(Protocol):
+    """Sends fully built messages. ``send`` returns the server's reply (or a receipt)."""
+
+    name: str
+
+    def open(self) -> None:
+        """Connect (and log in). Raises TemporaryFailure(connection=True) or SendError."""
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+        """Hand one message over; raise a TransportFailure subclass if it did not go."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection (quietly; it may already be gone)."""

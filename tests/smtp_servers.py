@@ -1,0 +1,230 @@
+"""Real SMTP servers (aiosmtpd) on 127.0.0.1 for the sending tests and the benchmark.
+
+``SmtpServer`` is a sink that records every message it accepts, and can misbehave on
+purpose: reply 421/451 to the first N commands, refuse one mailbox with 550, drop the
+connection after receiving a message (before replying), answer slowly, or refuse logins.
+Run as a script (``python tests/smtp_servers.py PORT``) it is a plain sink in its own process
+that prints the number of messages received when stopped (for the benchmark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Message:
+        return message_from_bytes(self.data)
+
+
+@dataclass
+class Behaviour:
+    mail_replies: list[str] = field(default_factory=list)  # replies to the next MAIL FROMs
+    data_replies: list[str] = field(default_factory=list)  # replies to the next DATA ends
+    reject_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
+    drop_after_data: set[str] = field(default_factory=set)  # record, then drop: no reply
+    delay: float = 0.0  # seconds before answering each DATA
+    refuse_login: bool = False
+
+
+class Handler:
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.received: list[Received] = []
+        self.count = 0
+        self.lock = threading.Lock()
+        self.mail_commands = 0
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options):
+        self.mail_commands += 1
+        with self.lock:
+            reply = self.behaviour.mail_replies.pop(0) if self.behaviour.mail_replies else None
+        if reply:
+            if reply.startswith("421"):
+                await server.push(reply)
+                server.transport.close()
+                return "421 closing"  # not seen: the connection is closed
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options):
+        reply = self.behaviour.reject_rcpt.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        behaviour = self.behaviour
+        with self.lock:
+            reply = behaviour.data_replies.pop(0) if behaviour.data_replies else None
+        if reply:
+            return reply
+        data = bytes(envelope.original_content or envelope.content)
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data))
+            self.count += 1
+        if any(r.lower() in behaviour.drop_after_data for r in envelope.rcpt_tos):
+            server.transport.abort()  # the message is in, the reply never comes
+            await asyncio.sleep(3600)  # cancelled when the connection is gone
+        if behaviour.delay:
+            await asyncio.sleep(behaviour.delay)
+        return f"250 2.0.0 queued as {self.count}"
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [r for item in self.received for r in item.rcpt_tos]
+
+
+class SmtpServer:
+    """A running aiosmtpd server on 127.0.0.1; use as a context manager."""
+
+    def __init__(self, behaviour: Behaviour | None = None, *, auth: bool = False) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.handler = Handler(self.behaviour)
+        self.port = free_port()
+        kwargs: dict[str, Any] = {}
+        if auth:
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs
+        )
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism, data) -> Any:
+        login = getattr(data, "login", b"")
+        password = getattr(data, "password", b"")
+        self.handler.logins.append((bytes(login).decode(), bytes(password).decode()))
+        return AuthResult(success=not self.behaviour.refuse_login, handled=False)
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def recipients(self) -> list[str]:
+        return self.handler.recipients()
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def _main() -> None:
+    """A sink in its own process: ``python tests/smtp_servers.py PORT``; stop with SIGTERM."""
+    import signal
+
+    port = int(sys.argv[1])
+    handler = _CountingSink()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    print("ready", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    print(handler.count, flush=True)
+
+
+class _CountingSink:
+    """Counts messages without keeping them (the benchmark sends 10,000)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+if __name__ == "__main__":
+    _main()
+
+
+# --- helpers shared by the sending tests ----------------------------------------------------
+
+
+def add_customers(store: Any, emails: list[str], *, accepts: int = 1) -> list[int]:
+    """Insert customers directly (the importer is tested elsewhere); returns their refs."""
+    refs = []
+    for email in emails:
+        cursor = store.conn.execute(
+            "INSERT INTO customers (customer_id, email, first_name, accepts_marketing, source, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, 'test', '2025-01-01T00:00:00Z', "
+            "'2025-01-01T00:00:00Z')",
+            (email, email, email.split("@")[0].title(), accepts),
+        )
+        refs.append(int(cursor.lastrowid))
+    return refs
+
+
+def plan_rows(store: Any, campaign: str, emails: list[str], *, step: int = 1) -> None:
+    """Record planned ledger rows for these customers (as the planner would)."""
+    refs = dict(store.conn.execute("SELECT email, id FROM customers").fetchall())
+    store.ledger_record(
+        [
+            {
+                "send_key": f"{campaign}:{step}:{email}:1",
+                "campaign": campaign,
+                "step": step,
+                "customer_ref": refs[email],
+                "occurrence": "1",
+                "email": email,
+                "state": "planned",
+            }
+            for email in emails
+        ],
+        "2025-01-01T00:00:00Z",
+    )
+
+
+def simple_builder(sender: str = "shop@example.com"):
+    """A message builder for the engine tests: one short text message per row."""
+    from email.message import EmailMessage
+
+    def build(rows: Any) -> dict[int, EmailMessage | str]:
+        out: dict[int, EmailMessage | str] = {}
+        for row in rows:
+            msg = EmailMessage()
+            msg["From"] = sender
+            msg["To"] = row.email
+            msg["Subject"] = f"Hello {row.email}"
+            msg["Message-ID"] = f"<{row.id}.{row.campaign}@example.com>"
+            msg["X-Retain-Campaign"] = row.campaign
+            msg.set_content(f"Hi {row.email}\n.\n..a line starting with a dot\n")
+            out[row.id] = msg
+        return out
+
+    return build
+
+
+def states(store: Any) -> dict[str, str]:
+    """email -> ledger state."""
+    return dict(store.conn.execute("SELECT email, state FROM sends ORDER BY id").fetchall())

@@ -156,14 +156,14 @@ def test_syntax_error_names_file_and_line(tmp_path):
 
 def test_sandbox_refuses_python_internals(tmp_path):
     config, campaign, step, renderer = setup(
-        tmp_path, "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
+        tmp_path, "ok\n{{ ''.__class__.__mro__[1].__subclasses__() }}\n"
     )
     with pytest.raises(ConfigError) as info:
         renderer.render(campaign, step, context_with(config))
-    assert "t.txt.j2 line 1: undefined" in str(info.value) or "not allowed" in str(info.value)
-    config, campaign, step, renderer = setup(tmp_path, "{{ customer.email.format.__globals__ }}")
-    with pytest.raises(ConfigError, match="not allowed in a template|undefined"):
-        renderer.render(campaign, step, context_with(config))
+    assert str(info.value).endswith(
+        "campaign 'test': t.txt.j2 line 2: not allowed in a template: access to attribute "
+        "'__class__' of 'str' object is unsafe."
+    )
 
 
 def test_html_is_escaped_text_is_not(tmp_path):
@@ -261,7 +261,7 @@ def test_header_injection_through_customer_data_is_impossible(tmp_path, evil):
         config, campaign, step, rendered, to_email="eve@example.com", to_name=evil, send_key="k"
     )
     parsed = parse(msg)
-    assert [k.lower() for k in parsed.keys()] == [
+    assert [k.lower() for k in parsed] == [
         "from",
         "to",
         "reply-to",

@@ -323,6 +323,9 @@ def dispatch(
                     result.errors.append(f"{row.send_key}: {error}")
                     attempted += 1
                     continue
+                previous = last_sent.get(row.customer_ref)
+                if gap and previous is not None and now() - previous < timedelta(hours=gap):
+                    continue  # stays planned: frequency cap (sent earlier in this batch)
                 pacer.wait_for_slot()
                 if not store.ledger_claim(row.id, to_iso(now())):
                     continue  # settled by someone else meanwhile (resolve by hand)

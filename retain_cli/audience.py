@@ -93,7 +93,8 @@ def _features(store: Store, as_of: datetime) -> pd.DataFrame:
         last = pd.to_datetime(own["last_order_at"], utc=True, errors="coerce")
         own["days_since_last_order"] = (pd.Timestamp(as_of) - last).dt.days
     own["suppressed"] = own["suppressed"].astype(bool)
-    own["consent"] = (own["accepts_marketing"] == 1) & ~own["suppressed"]
+    has_email = own["email"].notna() & (own["email"].astype(str) != "")
+    own["consent"] = (own["accepts_marketing"] == 1) & ~own["suppressed"] & has_email
     return own
 
 

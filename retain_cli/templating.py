@@ -513,9 +513,14 @@ class Renderer:
 
 def _undefined_name(message: str) -> str:
     """Jinja's "'dict object' has no attribute 'frist_name'" -> "'frist_name' ..."."""
-    match = re.search(r"has no attribute '([^']+)'", message)
+    match = re.search(r"^'([^']*)' has no attribute '([^']+)'", message)
+    if match and match.group(1) == "None":
+        return (
+            f"{match.group(2)!r} of an empty value (this customer has no value there; "
+            "guard it with {% if ... %} or | default(...))"
+        )
     if match:
-        return f"{match.group(1)!r} (no such field; check the spelling)"
+        return f"{match.group(2)!r} (no such field; check the spelling)"
     match = re.search(r"'([^']+)' is undefined", message)
     if match:
         return f"{match.group(1)!r} (no such variable; check the spelling)"

@@ -164,10 +164,10 @@ def _show(item: object, number: int, total: int) -> str:
     html_part = msg.get_body(preferencelist=("html",))
     lines.append("")
     if text_part is not None:
-        lines.append(str(text_part.get_content()).rstrip("\n"))  # type: ignore[attr-defined]
+        lines.append(str(text_part.get_content()).rstrip("\n"))
     if html_part is not None:
         lines.append("")
-        lines.append(f"[HTML part: {len(str(html_part.get_content()))} characters]")  # type: ignore[attr-defined]
+        lines.append(f"[HTML part: {len(str(html_part.get_content()))} characters]")
     lines.append("")
     return "\n".join(lines)
 

@@ -32,7 +32,7 @@ class CampaignStore(StoreBase):
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def campaign_customer_features(self, as_of_iso: str) -> list[dict[str, Any]]:
-        """One row per customer with an e-mail: identity, consent and order features.
+        """One row per customer: identity, consent and order features.
 
         Orders are the countable ones (``order_facts``) placed by ``as_of_iso``.
         """
@@ -65,7 +65,6 @@ class CampaignStore(StoreBase):
                 WHERE ordered_at <= ?
                 GROUP BY customer_ref
             ) f ON f.customer_ref = c.id
-            WHERE c.email IS NOT NULL AND c.email != ''
             ORDER BY c.id
             """,
             (as_of_iso,),

@@ -604,3 +604,106 @@ def record_plan(store: Store, plan: Plan, now: Callable[[], datetime]) -> tuple[
     planned = store.ledger_record([r for r in rows if r["state"] == "planned"], to_iso(now()))
     held = store.ledger_record([r for r in rows if r["state"] == "held_out"], to_iso(now()))
     return planned, held
+
+
+# --- settling by hand, unsubscribing, cron ---------------------------------------------------
+
+RESOLVE_STATES = {"sent": "sent", "failed": "failed", "retry": "planned"}
+
+
+def resolve_sends(
+    store: Store,
+    *,
+    key: str | None,
+    campaign: str | None,
+    outcome: str,
+    now: datetime | None = None,
+) -> int:
+    """Settle ambiguous sends by hand (a key, or every ambiguous send of a campaign).
+
+    ``sent``: it did arrive (counts for limits and reports); ``failed``: it did not, leave it;
+    ``retry``: it did not, send it on the next run. A single key may also be a failed send
+    (to retry it). Returns the number of rows changed.
+    """
+    if outcome not in RESOLVE_STATES:
+        raise SendError(f"--as {outcome!r}: use sent, failed or retry")
+    if (key is None) == (campaign is None):
+        from retain_cli.errors import UsageError
+
+        raise UsageError("give either a send KEY or --campaign NAME (see 'retain sends')")
+    moment = to_iso(now or utc_now())
+    if key is not None:
+        state = store.ledger_key_state(key)
+        if state is None:
+            from retain_cli.errors import NotFound
+
+            raise NotFound(f"no send with key {key!r}; keys are listed by 'retain sends'")
+        allowed = ("ambiguous", "failed") if outcome == "retry" else ("ambiguous",)
+        if state not in allowed:
+            from retain_cli.errors import UsageError
+
+            raise UsageError(
+                f"send {key!r} is {state}, not ambiguous; only ambiguous sends are settled "
+                "by hand (a failed one may be retried with --as retry)"
+            )
+        rows = store.ledger_find(key=key, states=allowed)
+    else:
+        rows = store.ledger_find(campaign=campaign, states=("ambiguous",))
+    note = f"resolved by hand as {outcome} at {moment}"
+    return store.ledger_resolve([r.id for r in rows], RESOLVE_STATES[outcome], moment, note)
+
+
+def unsubscribe(store: Store, email: str, reason: str | None) -> bool:
+    """Suppress an address for every campaign at once. False if it already was."""
+    address = email.strip().lower()
+    if "@" not in address or any(c.isspace() for c in address):
+        from retain_cli.errors import UsageError
+
+        raise UsageError(f"{email!r} is not an e-mail address")
+    text = reason or "unsubscribed by hand"
+    suppress = getattr(store, "suppress", None)  # the importer's (suppressions domain)
+    if suppress is not None:
+        return bool(suppress(address, text, "cli"))
+    return store.suppress_address(address, text, "cli", to_iso(utc_now()))
+
+
+def cron_entry(
+    *,
+    at: str,
+    db: Path,
+    config: Path,
+    log: Path | None = None,
+    executable: str | None = None,
+) -> str:
+    """A crontab line for a nightly run: snapshot segments (for entered_segment triggers),
+    then send, appending both outputs to a log file. Absolute paths throughout."""
+    import shlex
+    import sys
+
+    from retain_cli.errors import UsageError
+
+    try:
+        hour, minute = (int(part) for part in at.split(":"))
+        if not (0 <= hour <= 23 and 0 <= minute <= 59) or len(at.split(":")[1]) != 2:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--at {at!r} is not a time; write HH:MM such as 06:30") from None
+    db = db.expanduser().absolute()
+    config = config.expanduser().absolute()
+    log = (log or db.with_name("retain-send.log")).expanduser().absolute()
+    if executable is None:
+        script = Path(sys.executable).with_name("retain")
+        command = (
+            shlex.quote(str(script))
+            if script.exists()
+            else f"{shlex.quote(sys.executable)} -m retain_cli"
+        )
+    else:
+        command = shlex.quote(executable)
+    q = shlex.quote
+    base = f"{command} --db {q(str(db))}"
+    return (
+        f"{minute} {hour} * * * cd {q(str(db.parent))} && "
+        f"{base} segments --format csv > /dev/null 2>> {q(str(log))}; "
+        f"{base} send --config {q(str(config))} --yes >> {q(str(log))} 2>&1"
+    )

@@ -188,24 +188,15 @@ def _entered_days(
     store: Store, segment: str, as_of: datetime, refs: Sequence[int]
 ) -> dict[int, date]:
     """customer_ref -> the day they (last) entered ``segment``, from segment snapshots."""
-    import importlib
+    from retain_cli.audience import segment_key
 
-    try:
-        segments_module = importlib.import_module("retain_cli.segments")
-    except ImportError:
-        return {}
-    entered = getattr(segments_module, "entered", None)
-    if entered is None:
-        return {}
-    found = entered(store, segment, as_of)
-    out: dict[int, date] = {}
-    items = found.items() if hasattr(found, "items") else found
-    for ref, when in items:
-        day = when if isinstance(when, date) else _day(str(when))
-        if day is not None:
-            out[int(ref)] = day if not isinstance(day, datetime) else day.date()
     wanted = set(refs)
-    return {ref: day for ref, day in out.items() if ref in wanted}
+    out: dict[int, date] = {}
+    for ref, day in store.segment_entries(segment_key(segment), as_of.date().isoformat()).items():
+        parsed = _day(day)
+        if ref in wanted and parsed is not None:
+            out[ref] = parsed
+    return out
 
 
 def make_plan(

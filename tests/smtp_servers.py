@@ -228,3 +228,68 @@ def simple_builder(sender: str = "shop@example.com"):
 def states(store: Any) -> dict[str, str]:
     """email -> ledger state."""
     return dict(store.conn.execute("SELECT email, state FROM sends ORDER BY id").fetchall())
+
+
+SHOP_AS_OF = "2025-06-10"
+
+
+def make_shop(store: Any, consenting: int = 20) -> None:
+    """A small shop for the planner and CLI tests (as of 2025-06-10).
+
+    c00..c{n}@example.org consent; c00-c04 placed their first order on 2025-06-07 (three
+    days before), the others on 2025-01-01; c05 has a birthday on 06-10. n1 has no consent,
+    s1 is suppressed, x1 has no e-mail address.
+    """
+    now = "2025-01-01T00:00:00Z"
+    people = [
+        (f"C{i:02d}", f"c{i:02d}@example.org", f"Cust{i:02d}", 1, "1990-06-10" if i == 5 else None)
+        for i in range(consenting)
+    ]
+    people += [
+        ("N1", "n1@example.org", "Nocon", 0, None),
+        ("S1", "s1@example.org", "Supp", 1, None),
+        ("X1", None, "Nomail", 1, None),
+    ]
+    store.db["customers"].insert_all(
+        {
+            "customer_id": cid,
+            "email": email,
+            "first_name": first,
+            "accepts_marketing": consent,
+            "birthday": birthday,
+            "source": "test",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for cid, email, first, consent, birthday in people
+    )
+    store.db["suppressions"].insert(
+        {"email": "s1@example.org", "reason": "asked", "source": "cli", "created_at": now}
+    )
+    refs = dict(store.conn.execute("SELECT customer_id, id FROM customers").fetchall())
+    orders = []
+    for cid, ref in refs.items():
+        recent = cid in {f"C{i:02d}" for i in range(5)}
+        orders.append(
+            {
+                "order_key": f"test:{cid}",
+                "source": "test",
+                "order_id": f"#{cid}",
+                "customer_ref": ref,
+                "ordered_at": "2025-06-07T10:00:00Z" if recent else "2025-01-01T10:00:00Z",
+                "currency": "USD",
+                "total_minor": 5000,
+                "refunded_minor": 0,
+            }
+        )
+    store.db["orders"].insert_all(orders)
+
+
+def add_order(store: Any, email: str, at: str, total_minor: int, refunded_minor: int = 0) -> None:
+    ref = store.conn.execute("SELECT id FROM customers WHERE email = ?", (email,)).fetchone()[0]
+    key = f"test:{email}:{at}"
+    store.conn.execute(
+        "INSERT INTO orders (order_key, source, order_id, customer_ref, ordered_at, currency, "
+        "total_minor, refunded_minor) VALUES (?, 'test', ?, ?, ?, 'USD', ?, ?)",
+        (key, key, ref, at, total_minor, refunded_minor),
+    )

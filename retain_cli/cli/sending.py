@@ -1,9 +1,408 @@
-"""Commands: sending."""
+"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``report``,
+``cron``."""
 
 from __future__ import annotations
 
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.markup import escape
+
+from retain_cli.cli.campaigns import ConfigOption
+from retain_cli.cli.options import (
+    AsOfOption,
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    QuietOption,
+    db_path,
+    open_store,
+)
+from retain_cli.cli.output import console, err_console, render_mapping, render_rows, write_json
+
+CampaignsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Campaign names (default: every enabled campaign).", show_default=False),
+]
+
+
+class TransportChoice(enum.StrEnum):
+    smtp = "smtp"
+    outbox = "outbox"
+
+
+class LedgerState(enum.StrEnum):
+    planned = "planned"
+    claimed = "claimed"
+    sent = "sent"
+    failed = "failed"
+    ambiguous = "ambiguous"
+    held_out = "held_out"
+    skipped = "skipped"
+
+
+class Outcome(enum.StrEnum):
+    sent = "sent"
+    failed = "failed"
+    retry = "retry"
+
+
+TransportOption = Annotated[
+    TransportChoice | None,
+    typer.Option(
+        "--transport",
+        help="Override the campaign file: smtp, or outbox (.eml files, sends nothing).",
+        show_default=False,
+    ),
+]
+
+PLAN_COLUMNS = ["campaign", "step", "customer_id", "email", "status", "reason", "key"]
+SUMMARY_COLUMNS = [
+    "campaign",
+    "due",
+    "held_out",
+    "deferred",
+    "left_out",
+    "why_deferred",
+    "why_left_out",
+]
+SENDS_COLUMNS = [
+    "campaign",
+    "step",
+    "customer_id",
+    "email",
+    "state",
+    "attempts",
+    "error",
+    "planned_at",
+    "sent_at",
+    "key",
+    "message_id",
+    "reply",
+]
+STATUS_ORDER = {"due": 0, "deferred": 1, "held_out": 2, "left_out": 3}
+STATE_STYLES = {
+    "sent": "green",
+    "due": "green",
+    "failed": "bold red",
+    "ambiguous": "bold yellow",
+    "deferred": "yellow",
+    "held_out": "cyan",
+    "planned": "",
+    "left_out": "dim",
+    "skipped": "dim",
+}
+
+
+def _style(value: Any) -> str:
+    return STATE_STYLES.get(str(value), "") or "default"
+
+
+def plan(
+    ctx: typer.Context,
+    campaigns: CampaignsArgument = None,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+    transport: TransportOption = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Rows of detail in the table.")
+    ] = 30,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Show who would get which message now, and who is left out and why.
+
+    Left out: no consent, opted out, already sent, repeat not due; held out: the campaign's
+    control group; deferred (sent by a later run): frequency cap, daily limit, quiet hours.
+    Nothing is recorded or sent. csv/json list every row (json adds the summary).
+
+    Example: retain plan win-back --format csv
+    """
+    from retain_cli.campaigns import config_path, load_config
+    from retain_cli.planner import make_plan
+    from retain_cli.timeutil import parse_as_of
+
+    loaded = load_config(config_path(config))
+    store = open_store(ctx, db)
+    result = make_plan(
+        store,
+        loaded,
+        campaigns=campaigns or (),
+        as_of=parse_as_of(as_of),
+        transport=transport.value if transport else None,
+    )
+    items = sorted(result.items, key=lambda i: (STATUS_ORDER[i.status], i.campaign, i.step))
+    rows = [item.as_row() for item in items]
+    if fmt is OutputFormat.csv:
+        render_rows(rows, PLAN_COLUMNS, fmt)
+        return
+    if fmt is OutputFormat.json:
+        write_json({"summary": result.summary(), "items": rows, "quiet_hours": result.quiet})
+        return
+    render_rows(
+        result.summary(),
+        SUMMARY_COLUMNS,
+        fmt,
+        title=f"Plan as of {result.as_of:%Y-%m-%d %H:%M} UTC",
+        empty="No enabled campaigns.",
+    )
+    if result.quiet:
+        console.print(f"[yellow]{escape(result.quiet)}[/]")
+    if rows and limit:
+        render_rows(rows[:limit], PLAN_COLUMNS[:-1], fmt, styles={"status": _style})
+        if len(rows) > limit:
+            console.print(
+                f"{len(rows) - limit:,} more rows; see them all with --format csv or --limit"
+            )
+
+
+def send(
+    ctx: typer.Context,
+    campaigns: CampaignsArgument = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan and render everything; send nothing.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="Send at most N messages in this run."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before sending.")] = False,
+    config: ConfigOption = None,
+    transport: TransportOption = None,
+    db: DbOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Evaluate triggers as of this date (limits use now)."),
+    ] = None,
+    quiet: QuietOption = False,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Send every message that is due, within the limits, exactly once.
+
+    The audience is recorded in the send ledger first; each message is claimed, sent, then
+    marked sent with the server's reply. In a terminal it shows the plan and asks first
+    (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
+    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends').
+
+    Example: retain send --yes
+    """
+    from retain_cli.campaigns import config_path, load_config
+    from retain_cli.dispatch import run_send
+    from retain_cli.planner import make_plan
+    from retain_cli.timeutil import parse_as_of
+
+    loaded = load_config(config_path(config))
+    store = open_store(ctx, db)
+    moment = parse_as_of(as_of) if as_of else None
+    kind = transport.value if transport else None
+    if not dry_run and not yes and sys.stdin.isatty():
+        preview = make_plan(
+            store,
+            loaded,
+            campaigns=campaigns or (),
+            as_of=moment or parse_as_of(None),
+            transport=kind,
+        )
+        waiting = preview.count("due")
+        render_rows(preview.summary(), SUMMARY_COLUMNS, OutputFormat.table, title="Plan")
+        if preview.quiet:
+            console.print(f"[yellow]{escape(preview.quiet)}[/]")
+        if waiting and not typer.confirm(
+            f"Send {waiting:,} messages through {kind or loaded.transport} now?", default=False
+        ):
+            err_console.print("Nothing sent.")
+            raise typer.Exit(0)
+    progress_bar = None
+    callback = None
+    if not quiet and err_console.is_terminal and fmt is OutputFormat.table:
+        from rich.progress import Progress
+
+        progress_bar = Progress(console=err_console, transient=True)
+        task = progress_bar.add_task("Sending", total=None)
+
+        def callback(done: int, total: int) -> None:
+            progress_bar.update(task, completed=done, total=total)
+
+        progress_bar.start()
+    try:
+        result = run_send(
+            store,
+            loaded,
+            campaigns=campaigns or (),
+            as_of=moment,
+            dry_run=dry_run,
+            limit=limit,
+            transport=kind,
+            progress=callback,
+        )
+    finally:
+        if progress_bar is not None:
+            progress_bar.stop()
+    render_mapping(result.summary(), fmt, title="Dry run" if dry_run else "Send summary")
+    for error in result.errors[:10]:
+        err_console.print(f"[red]{escape(error)}[/]")
+    if len(result.errors) > 10:
+        err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    if result.exit_code or (dry_run and result.failed):
+        raise typer.Exit(3)
+
+
+sends_app = typer.Typer(
+    help="The send ledger: who was sent what, when, and what the server said.",
+)
+
+
+@sends_app.callback(invoke_without_command=True)
+def sends(
+    ctx: typer.Context,
+    campaign: Annotated[str | None, typer.Option("--campaign", help="Only this campaign.")] = None,
+    state: Annotated[
+        LedgerState | None, typer.Option("--state", help="Only rows in this state.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="Newest N rows.")
+    ] = None,
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """List the send ledger, newest first (every state: planned, sent, failed, ambiguous,
+    held_out, skipped). Settle ambiguous sends with 'retain sends resolve'.
+
+    Example: retain sends --state ambiguous --format csv
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    store = open_store(ctx, db)
+    rows = store.ledger_list(campaign=campaign, state=state.value if state else None, limit=limit)
+    columns = SENDS_COLUMNS if fmt is not OutputFormat.table else SENDS_COLUMNS[:9]
+    render_rows(
+        rows,
+        columns,
+        fmt,
+        title="Send ledger",
+        styles={"state": _style},
+        empty="The send ledger is empty (nothing planned or sent yet).",
+    )
+
+
+@sends_app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    key: Annotated[
+        str | None, typer.Argument(help="The send's key (see 'retain sends').", show_default=False)
+    ] = None,
+    outcome: Annotated[
+        Outcome,
+        typer.Option("--as", help="sent: it arrived; failed: it did not; retry: send it again."),
+    ] = ...,  # type: ignore[assignment]
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="Every ambiguous send of this campaign.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Settle ambiguous sends by hand, after checking the mailbox or the provider's log.
+
+    Example: retain sends resolve 'win-back:1:1042:1' --as sent
+    """
+    from retain_cli.dispatch import resolve_sends
+
+    store = open_store(ctx, db)
+    changed = resolve_sends(store, key=key, campaign=campaign, outcome=outcome.value)
+    what = {"sent": "sent", "failed": "failed", "retry": "to retry on the next send"}
+    console.print(f"Resolved {changed:,} send(s) as {what[outcome.value]}.")
+
+
+def unsubscribe(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address to stop writing to.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept with the opt-out).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Stop every campaign from writing to an address, at once and for good.
+
+    Example: retain unsubscribe ada@example.com --reason "asked by phone"
+    """
+    from retain_cli.dispatch import unsubscribe as suppress
+
+    store = open_store(ctx, db)
+    if suppress(store, email, reason):
+        console.print(
+            f"Unsubscribed {escape(email.strip().lower())}: no campaign will write to it."
+        )
+    else:
+        console.print(f"{escape(email.strip().lower())} was already unsubscribed.")
+
+
+def report(
+    ctx: typer.Context,
+    campaign: Annotated[
+        str | None, typer.Argument(help="Only this campaign.", show_default=False)
+    ] = None,
+    window: Annotated[
+        str, typer.Option("--window", help="Orders counted this long after the send: 14d, 2w.")
+    ] = "14d",
+    db: DbOption = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """What each campaign earned, against its holdout.
+
+    Per campaign: recipients, held out, sent, failed; for recipients and the holdout, the
+    orders and revenue within the window after the send (refunds subtracted, cancelled
+    orders left out), conversion, revenue per customer, and the lift (recipients minus
+    holdout). The holdout's clock starts when they were held out.
+
+    Example: retain report win-back --window 30d
+    """
+    from retain_cli.report import COLUMNS, campaign_report, parse_window
+    from retain_cli.timeutil import utc_now
+
+    span = parse_window(window)
+    store = open_store(ctx, db)
+    rows = campaign_report(store, campaign, span, utc_now())
+    if fmt is not OutputFormat.table:
+        render_rows(rows, COLUMNS, fmt)
+        return
+    if not rows:
+        console.print("Nothing sent yet: run 'retain send' first.")
+        return
+    for row in rows:
+        render_mapping(
+            {k: row[k] for k in COLUMNS[1:]},
+            fmt,
+            title=f"{row['campaign']}: {window} after the send",
+        )
+
+
+def cron(
+    ctx: typer.Context,
+    at: Annotated[str, typer.Option("--at", help="Time of day for the run, HH:MM.")] = "09:00",
+    config: ConfigOption = None,
+    log: Annotated[
+        Path | None, typer.Option("--log", help="Log file (default: next to the database).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print a ready crontab line for a daily run (add it with 'crontab -e').
+
+    Example: retain cron --at 07:30
+    """
+    from retain_cli.campaigns import config_path
+    from retain_cli.dispatch import cron_entry
+
+    line = cron_entry(at=at, db=db_path(ctx, db), config=config_path(config), log=log)
+    typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("plan")(plan)
+    app.command("send")(send)
+    app.add_typer(sends_app, name="sends")
+    app.command("unsubscribe")(unsubscribe)
+    app.command("report")(report)
+    app.command("cron")(cron)

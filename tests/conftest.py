@@ -142,3 +142,66 @@ def campaign_shop(tmp_path: Path) -> Path:
             ]
         )
     return tmp_path / "shop" / "campaigns.yaml"
+
+
+class OrderMaker:
+    """Puts orders straight into a store (for analytics tests that need exact shapes).
+
+    ``add("ann@example.com", "2025-01-10", 10.0, refunded=0.0, cancelled=False)``; the
+    customer is created on first sight (internal ids in order of first appearance).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.refs: dict[str, int] = {}
+        self.count = 0
+
+    def customer(self, email: str, *, accepts_marketing: int | None = 1) -> int:
+        if email not in self.refs:
+            ref = len(self.refs) + 1
+            self.store.db["customers"].insert(
+                {
+                    "id": ref,
+                    "customer_id": email,
+                    "email": email,
+                    "accepts_marketing": accepts_marketing,
+                    "source": "test",
+                    "created_at": "2020-01-01T00:00:00Z",
+                    "updated_at": "2020-01-01T00:00:00Z",
+                }
+            )
+            self.refs[email] = ref
+        return self.refs[email]
+
+    def add(
+        self,
+        email: str,
+        when: str,
+        amount: float,
+        *,
+        refunded: float = 0.0,
+        cancelled: bool = False,
+        currency: str = "EUR",
+    ) -> None:
+        ref = self.customer(email)
+        self.count += 1
+        at = when if "T" in when else f"{when}T12:00:00Z"
+        self.store.db["orders"].insert(
+            {
+                "order_key": f"test:{self.count}",
+                "source": "test",
+                "order_id": str(self.count),
+                "customer_ref": ref,
+                "ordered_at": at,
+                "currency": currency,
+                "total_minor": round(amount * 100),
+                "refunded_minor": round(refunded * 100),
+                "cancelled_at": at if cancelled else None,
+            }
+        )
+
+
+@pytest.fixture
+def orders(store: Store) -> OrderMaker:
+    """Add orders to the test database one by one (see :class:`OrderMaker`)."""
+    return OrderMaker(store)

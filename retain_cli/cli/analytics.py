@@ -1,9 +1,413 @@
-"""Commands: analytics."""
+"""Commands: ``metrics``, ``explain``, ``cohorts``, ``segments`` (+ ``check``, ``moves``)."""
 
 from __future__ import annotations
 
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
+from retain_cli.cli.output import cell_text, console, render_rows, write_json
+from retain_cli.errors import EXIT_FAILED, EXIT_PARTIAL
+from retain_cli.timeutil import parse_as_of
+
+
+class PeriodChoice(enum.StrEnum):
+    d30 = "30d"
+    d90 = "90d"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class CohortBy(enum.StrEnum):
+    month = "month"
+    quarter = "quarter"
+    week = "week"
+
+
+class CohortValue(enum.StrEnum):
+    customers = "customers"
+    revenue = "revenue"
+
+
+class Scheme(enum.StrEnum):
+    rfm = "rfm"
+    lifecycle = "lifecycle"
+    custom = "custom"
+
+
+SchemeOption = Annotated[
+    Scheme, typer.Option("--scheme", help="rfm, lifecycle, or custom (from --segments).")
+]
+SegmentsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--segments",
+        envvar="RETAIN_SEGMENTS",
+        help="Custom segments YAML (default ./segments.yaml).",
+        show_default=False,
+    ),
+]
+
+
+# --- formatting for people ------------------------------------------------------------------
+
+
+def _display(value: Any, unit: str, currency: str = "") -> str:
+    if value is None:
+        return "-"
+    if unit == "rate":
+        return f"{float(value) * 100:.1f}%"
+    if unit == "money":
+        return f"{float(value):,.2f}" + (f" {currency}" if len(currency) == 3 else "")
+    if unit == "days":
+        return f"{float(value):g} days"
+    if unit == "number":
+        return f"{float(value):.2f}"
+    return cell_text(value)
+
+
+def _change(row: dict[str, Any], unit: str) -> str:
+    if row.get("change") is None:
+        return "-"
+    change = float(row["change"])
+    if unit == "rate":
+        return f"{change * 100:+.1f} pp"
+    pct = row.get("change_pct")
+    text = f"{pct * 100:+.1f}%" if pct is not None else ("+0" if change == 0 else "new")
+    colour = "green" if change > 0 else "red" if change < 0 else "dim"
+    return f"[{colour}]{escape(text)}[/]"
+
+
+# --- metrics and explain --------------------------------------------------------------------
+
+
+def metrics_command(
+    ctx: typer.Context,
+    as_of: AsOfOption = None,
+    period: Annotated[
+        PeriodChoice,
+        typer.Option(
+            "--period",
+            help="30d/90d: the N days up to as-of; month/quarter/year: the calendar period "
+            "containing as-of, up to as-of.",
+        ),
+    ] = PeriodChoice.d30,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Show the previous period beside it, and the change.")
+    ] = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Retention KPIs for a period: customers, retention and churn, revenue, AOV, repeat rate.
+
+    Cancelled orders are left out and refunds subtracted; 'retain explain METRIC' gives each
+    figure's exact definition. Example:
+
+        retain metrics --period month --compare --as-of 2025-09-30
+    """
+    from retain_cli.definitions import DEFINITIONS
+    from retain_cli.metrics import metrics
+
+    store = open_store(ctx, db)
+    report = metrics(store, parse_as_of(as_of), period.value, compare=compare)
+    rows = report.rows()
+    if fmt is OutputFormat.json:
+        write_json(
+            {
+                "as_of": report.period.end.isoformat(),
+                "period": _period_json(report.period),
+                "previous_period": _period_json(report.previous) if report.previous else None,
+                "currency": report.currency,
+                "metrics": rows,
+            }
+        )
+        return
+    if fmt is OutputFormat.csv:
+        render_rows(rows, list(rows[0]), fmt)
+        return
+    table = Table(
+        title=escape(f"Metrics, {report.period.label}"),
+        caption=escape(f"currency: {report.currency}") if report.currency else None,
+        header_style="bold",
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if report.previous is not None:
+        table.add_column(escape(f"previous ({report.previous.label})"), justify="right")
+        table.add_column("change", justify="right")
+    for row in rows:
+        unit = DEFINITIONS[row["metric"]].unit
+        cells = [escape(row["metric"]), escape(_display(row["value"], unit, report.currency))]
+        if report.previous is not None:
+            cells.append(escape(_display(row["previous"], unit, report.currency)))
+            cells.append(_change(row, unit))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _period_json(period: Any) -> dict[str, str]:
+    return {
+        "start": period.first_day.isoformat(),
+        "end": period.end.isoformat(),
+        "label": period.label,
+    }
+
+
+def explain_command(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A metric or term (default: all of them).", show_default=False),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Print the exact definition of each metric and term retain uses.
+
+    Example:
+
+        retain explain retention_rate
+    """
+    from retain_cli.definitions import explain
+
+    rows = [{"name": d.name, "unit": d.unit, "definition": d.text} for d in explain(name)]
+    if fmt is not OutputFormat.table:
+        render_rows(rows, ["name", "unit", "definition"], fmt)
+        return
+    for row in rows:
+        console.print(f"[bold]{escape(row['name'])}[/bold]")
+        console.print(f"  {escape(row['definition'])}\n")
+
+
+# --- cohorts --------------------------------------------------------------------------------
+
+
+def _shade(value: float | None, top: float) -> str:
+    if value is None or top <= 0:
+        return ""
+    x = max(0.0, min(1.0, value / top))
+    low, high = (242, 246, 242), (0, 104, 55)
+    rgb = [round(a + (b - a) * x) for a, b in zip(low, high, strict=True)]
+    ink = "white" if x > 0.55 else "black"
+    return f"{ink} on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def cohorts_command(
+    ctx: typer.Context,
+    by: Annotated[
+        CohortBy, typer.Option("--by", help="Cohort period: month, quarter or ISO week.")
+    ] = CohortBy.month,
+    value: Annotated[
+        CohortValue,
+        typer.Option(
+            "--value", help="customers: share of the cohort ordering; revenue: its net revenue."
+        ),
+    ] = CohortValue.customers,
+    last: Annotated[
+        int | None,
+        typer.Option("--last", min=0, help="Only the N most recent cohorts.", show_default=False),
+    ] = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Acquisition cohorts: cell (c, k) is the share of cohort c that ordered k periods later.
+
+    Cohorts are customers grouped by the period of their first order; csv and json have the
+    columns cohort, size, then one per period offset 0, 1, 2 ... Example:
+
+        retain cohorts --by quarter --value revenue --format csv
+    """
+    from retain_cli.metrics import cohorts
+
+    store = open_store(ctx, db)
+    result = cohorts(store, parse_as_of(as_of), by=by.value, value=value.value, last=last)
+    if fmt is not OutputFormat.table:
+        render_rows(result.rows, result.columns, fmt)
+        return
+    if not result.rows:
+        console.print("No orders yet; import some with 'retain import orders FILE'.")
+        return
+    offsets = [str(k) for k in result.offsets]
+    cells = [r[k] for r in result.rows for k in offsets[1:] if r.get(k) is not None]
+    if value is CohortValue.revenue:
+        cells += [r["0"] for r in result.rows if r.get("0") is not None]
+    top = max(cells, default=0.0)
+    unit = {"month": "months", "quarter": "quarters", "week": "weeks"}[by.value]
+    what = "share of the cohort ordering" if value is CohortValue.customers else "net revenue"
+    table = Table(
+        title=escape(f"Cohorts by first-order {by.value}: {what}, {unit} later"),
+        header_style="bold",
+    )
+    table.add_column("cohort")
+    table.add_column("size", justify="right")
+    for k in offsets:
+        table.add_column(k, justify="right")
+    for row in result.rows:
+        line = [escape(row["cohort"]), f"{row['size']:,}"]
+        for k in offsets:
+            cell = row.get(k)
+            if cell is None:
+                line.append("")
+                continue
+            text = f"{cell * 100:.0f}%" if value is CohortValue.customers else f"{cell:,.0f}"
+            style = "bold" if (k == "0" and value is CohortValue.customers) else _shade(cell, top)
+            line.append(f"[{style}]{text}[/]" if style else text)
+        table.add_row(*line)
+    console.print(table)
+
+
+# --- segments -------------------------------------------------------------------------------
+
+segments_app = typer.Typer(
+    help="Customer segments (RFM, lifecycle, custom): sizes, lint, and moves between dates.",
+)
+
+
+@segments_app.callback(invoke_without_command=True)
+def segments_command(
+    ctx: typer.Context,
+    scheme: SchemeOption = Scheme.rfm,
+    segments_file: SegmentsOption = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """One row per segment: segment, customers, share, revenue, avg_orders.
+
+    Each run keeps every customer's segment for its as-of day, for 'retain segments moves'
+    and campaign triggers. 'retain explain rfm' and 'retain explain lifecycle' give the rules.
+    Example:
+
+        retain segments --scheme lifecycle --as-of 2025-09-30
+    """
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {**(ctx.find_root().obj or {}), "segments": segments_file}
+        return
+    from retain_cli.segments import SegmentReport, segments_report
+
+    store = open_store(ctx, db)
+    report = segments_report(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
+    columns = list(SegmentReport.columns)
+    if fmt is not OutputFormat.table:
+        render_rows(report.rows, columns, fmt)
+        return
+    shown = [
+        {**r, "share": None if r["share"] is None else f"{r['share'] * 100:.1f}%"}
+        for r in report.rows
+    ]
+    render_rows(
+        shown,
+        columns,
+        fmt,
+        title=f"{scheme.value} segments as of {report.as_of.date().isoformat()} "
+        f"({report.customers:,} customers)",
+    )
+    if report.note:
+        console.print(escape(report.note), style="dim")
+
+
+@segments_app.command("check")
+def check_command(
+    ctx: typer.Context,
+    scheme: SchemeOption = Scheme.custom,
+    segments_file: SegmentsOption = None,
+    as_of: AsOfOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Lint a segment set: rules that never match, overlaps, customers or cells not covered.
+
+    Exit 0 when clean, 3 when there are warnings (a segment that can never match or matches
+    nobody, overlapping custom segments), 1 when a rule cannot be read. Without a database
+    only the rules are checked. Example:
+
+        retain segments check --segments segments.yaml
+    """
+    from retain_cli.cli.options import db_path
+    from retain_cli.segments import check_segments
+
+    segments_file = segments_file or (ctx.obj or {}).get("segments")
+    store = open_store(ctx, db) if db_path(ctx, db).exists() else None
+    findings = check_segments(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
+    rows = [f.row() for f in findings]
+    styles = {"level": lambda v: {"error": "red", "warning": "yellow"}.get(str(v), "dim")}
+    render_rows(
+        rows,
+        ["level", "segment", "finding"],
+        fmt,
+        title=f"segments check ({scheme.value})",
+        styles=styles,
+        empty="No problems found.",
+    )
+    if any(f.level == "error" for f in findings):
+        raise typer.Exit(EXIT_FAILED)
+    if any(f.level == "warning" for f in findings):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@segments_app.command("moves")
+def moves_command(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="Earlier date YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Later date YYYY-MM-DD.")],
+    scheme: SchemeOption = Scheme.lifecycle,
+    segments_file: SegmentsOption = None,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Transition matrix: how many customers moved from each segment to each other one.
+
+    Uses the snapshots kept by 'retain segments'; a date without one is computed from the
+    order history up to the end of that day (and kept). csv/json give one row per move:
+    from_segment, to_segment, customers. Example:
+
+        retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme rfm
+    """
+    from retain_cli.segments import moves, parse_day
+
+    segments_file = segments_file or (ctx.obj or {}).get("segments")
+    store = open_store(ctx, db)
+    result = moves(
+        store,
+        scheme.value,
+        parse_day(start, "--from"),
+        parse_day(end, "--to"),
+        segments_file=segments_file,
+    )
+    if fmt is not OutputFormat.table:
+        render_rows(result.rows(), ["from_segment", "to_segment", "customers"], fmt)
+        return
+    used = {name for pair, n in result.counts.items() if n for name in pair}
+    names = [s for s in result.segments if s in used]
+    table = Table(
+        title=escape(f"{scheme.value}: from {result.start} (rows) to {result.end} (columns)"),
+        header_style="bold",
+    )
+    table.add_column("from \\ to")
+    for name in names:
+        table.add_column(escape(name), justify="right")
+    table.add_column("total", justify="right")
+    for a in names:
+        counts = [result.counts.get((a, b), 0) for b in names]
+        if not sum(counts):
+            continue
+        line = [f"[bold]{escape(a)}[/bold]"]
+        for b, n in zip(names, counts, strict=True):
+            text = f"{n:,}" if n else ""
+            line.append(f"[bold]{text}[/bold]" if a == b and n else text)
+        line.append(f"{sum(counts):,}")
+        table.add_row(*line)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.command("metrics")(metrics_command)
+    app.command("explain")(explain_command)
+    app.command("cohorts")(cohorts_command)
+    app.add_typer(segments_app, name="segments")

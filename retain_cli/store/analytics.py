@@ -1,9 +1,150 @@
-"""SQL for the analytics domain (a mixin of :class:`retain_cli.store.Store`)."""
+"""SQL for the analytics domain (a mixin of :class:`retain_cli.store.Store`).
+
+Metrics, cohorts and segments all start from the countable orders (the ``order_facts``
+view). Reading a million rows through Python costs more than a second, so the rows are read
+once and kept packed in ``analytics_cache`` (see :func:`retain_cli.metrics.load_orders`);
+the fingerprint below says when that copy is stale.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 from retain_cli.store.base import StoreBase
+
+ORDERS_CACHE = "order_facts"
 
 
 class AnalyticsStore(StoreBase):
     """Queries and writes for analytics."""
+
+    # --- the countable orders and their packed copy ------------------------------------------
+
+    def orders_fingerprint(self) -> str:
+        """Changes whenever the countable orders may have changed.
+
+        Inserts change count/max(id); updates of the columns order_facts uses, and deletes,
+        bump ``analytics_state.orders_version`` (triggers from m002_segments).
+        """
+        count, max_id = self.conn.execute("SELECT count(*), max(id) FROM orders").fetchone()
+        (version,) = self.conn.execute(
+            "SELECT orders_version FROM analytics_state WHERE id = 1"
+        ).fetchone()
+        return f"{count}:{max_id}:{version}"
+
+    def cached_blob(self, name: str) -> tuple[str, bytes] | None:
+        row = self.conn.execute(
+            "SELECT fingerprint, data FROM analytics_cache WHERE name = ?", (name,)
+        ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def save_cached_blob(self, name: str, fingerprint: str, data: bytes) -> bool:
+        """Keep a packed copy; False (and nothing written) when the database is busy."""
+        try:
+            self.conn.execute(
+                "INSERT INTO analytics_cache (name, fingerprint, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                "data = excluded.data",
+                (name, fingerprint, data),
+            )
+        except sqlite3.OperationalError:
+            return False
+        return True
+
+    def order_fact_rows(self, *, with_currency: bool = False) -> sqlite3.Cursor:
+        """Every countable order: (customer_ref, unix seconds, net_minor[, currency]).
+
+        Returned as a cursor, so the caller can stream it into arrays. The query scans the
+        table (no index on ordered_at is used: a million index lookups are slower).
+        """
+        currency = ", upper(coalesce(currency, ''))" if with_currency else ""
+        return self.conn.execute(
+            f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
+            "FROM order_facts WHERE unixepoch(+ordered_at) IS NOT NULL"
+        )
+
+    def order_currencies(self) -> list[str]:
+        """Distinct currency codes of all orders (upper case; '' for none)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT upper(coalesce(currency, '')) FROM orders ORDER BY 1"
+            )
+        ]
+
+    # --- customers -------------------------------------------------------------------------
+
+    def customer_refs(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM customers ORDER BY id")]
+
+    def customer_feature_rows(self) -> list[tuple[Any, ...]]:
+        """(id, customer_id, email, accepts_marketing, birthday) for every customer."""
+        return self.conn.execute(
+            "SELECT id, customer_id, email, accepts_marketing, birthday FROM customers ORDER BY id"
+        ).fetchall()
+
+    # --- segment snapshots -----------------------------------------------------------------
+
+    def replace_segment_snapshot(
+        self,
+        scheme: str,
+        as_of: str,
+        members: Iterable[tuple[int, str]],
+        computed_at: str,
+    ) -> int:
+        """Store membership for (scheme, as_of day), replacing any earlier run for that day."""
+        with self.transaction() as conn:
+            conn.execute(
+                "DELETE FROM segment_snapshots WHERE scheme = ? AND as_of = ?", (scheme, as_of)
+            )
+            cursor = conn.executemany(
+                "INSERT INTO segment_snapshots (scheme, as_of, customer_ref, segment) "
+                "VALUES (?, ?, ?, ?)",
+                ((scheme, as_of, ref, segment) for ref, segment in members),
+            )
+            count = cursor.rowcount
+            conn.execute(
+                "INSERT INTO segment_snapshot_runs (scheme, as_of, computed_at, customers) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(scheme, as_of) DO UPDATE SET "
+                "computed_at = excluded.computed_at, customers = excluded.customers",
+                (scheme, as_of, computed_at, count),
+            )
+        return count
+
+    def segment_snapshot(self, scheme: str, as_of: str) -> list[tuple[int, str]] | None:
+        """(customer_ref, segment) of a stored snapshot, or None when there is none."""
+        run = self.conn.execute(
+            "SELECT 1 FROM segment_snapshot_runs WHERE scheme = ? AND as_of = ?", (scheme, as_of)
+        ).fetchone()
+        if run is None:
+            return None
+        return self.conn.execute(
+            "SELECT customer_ref, segment FROM segment_snapshots "
+            "WHERE scheme = ? AND as_of = ? ORDER BY customer_ref",
+            (scheme, as_of),
+        ).fetchall()
+
+    def segment_snapshot_days(self, scheme: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT as_of FROM segment_snapshot_runs WHERE scheme = ? ORDER BY as_of",
+                (scheme,),
+            )
+        ]
+
+    def segment_history(
+        self, scheme: str, refs: Sequence[int] | None = None, *, until: str
+    ) -> list[tuple[str, int, str]]:
+        """(as_of, customer_ref, segment) of every stored snapshot up to ``until``."""
+        rows = self.conn.execute(
+            "SELECT as_of, customer_ref, segment FROM segment_snapshots "
+            "WHERE scheme = ? AND as_of <= ? ORDER BY customer_ref, as_of",
+            (scheme, until),
+        ).fetchall()
+        if refs is None:
+            return rows
+        wanted = set(refs)
+        return [r for r in rows if r[1] in wanted]

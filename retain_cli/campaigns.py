@@ -777,7 +777,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
         if campaign.audience.where:
             problem = audience_module.check_where(campaign.audience.where)
             if problem:
-                problems.append(f"audience.where: {problem}")
+                problems.append(problem)
         contexts = [sample]
         checked_with = "sample customer"
         if store is not None and not problems:

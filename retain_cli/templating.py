@@ -17,10 +17,11 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr
+from email.utils import parseaddr as _parseaddr
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -57,9 +58,12 @@ CURRENCIES: dict[str, tuple[str, int, str, str, bool]] = {
 ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG"}
 DEFAULT_CURRENCY = "USD"
 
-# SMTP line endings; headers are never folded into encoded words (List-Unsubscribe must stay
-# readable), bodies longer than 998 characters a line are quoted-printable
-POLICY = SMTP.clone(max_line_length=998)
+
+@lru_cache(maxsize=64)
+def parseaddr(text: str) -> tuple[str, str]:
+    """email.utils.parseaddr, remembered (the sender's address is parsed for every message)."""
+    return _parseaddr(text)
+
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
 
@@ -83,11 +87,23 @@ def minor_digits(currency: str) -> int:
 
 def format_money(amount: Any, currency: str | None = None, *, minor: bool | None = None) -> str:
     """Format an amount: ints are minor units (1250 -> $12.50) unless ``minor=False``."""
-    code = (currency or DEFAULT_CURRENCY).upper()
     if amount is None:
         return ""
+    kind = type(amount)
+    if kind is int or kind is float:
+        return _money_cached(kind is int, amount, currency or DEFAULT_CURRENCY, minor)
     if isinstance(amount, bool):
         raise TypeError("money: expected a number, got true/false")
+    return _money(amount, currency or DEFAULT_CURRENCY, minor)
+
+
+@lru_cache(maxsize=8192)
+def _money_cached(_is_int: bool, amount: Any, currency: str, minor: bool | None) -> str:
+    return _money(amount, currency, minor)
+
+
+def _money(amount: Any, currency: str, minor: bool | None) -> str:
+    code = currency.upper()
     digits = minor_digits(code)
     is_minor = isinstance(amount, int) if minor is None else minor
     try:
@@ -107,6 +123,17 @@ def format_date(value: Any, fmt: str | None = None) -> str:
     """Format a date, datetime or ISO text; the default looks like ``7 October 2025``."""
     if value is None or value == "":
         return ""
+    if type(value) is str:
+        return _date_cached(value, fmt)
+    return _date(value, fmt)
+
+
+@lru_cache(maxsize=8192)
+def _date_cached(value: str, fmt: str | None) -> str:
+    return _date(value, fmt)
+
+
+def _date(value: Any, fmt: str | None) -> str:
     moment: date
     if isinstance(value, datetime | date):
         moment = value
@@ -159,7 +186,7 @@ def shop_context(config: CampaignConfig) -> dict[str, Any]:
 def _days_between(earlier: str | None, as_of: datetime) -> int | None:
     if not earlier:
         return None
-    return max((as_of - from_iso(earlier)).days, 0)
+    return max((as_of.astimezone(UTC).date() - from_iso(earlier).date()).days, 0)
 
 
 def _major(minor: int | None, currency: str) -> float | None:
@@ -414,6 +441,8 @@ class Renderer:
                 folders.add(step.template.parent)
         self.env = make_environment(sorted(folders))
         self._cache: dict[tuple[str, int], _Compiled] = {}
+        # a plain dict, not Jinja's ChainMap: every render copies the globals
+        self._globals: Any = dict(self.env.make_globals(None))
 
     def _where(self, campaign: Campaign, step: Step) -> str:
         label = f"{self.config.path}: campaign {campaign.name!r}"
@@ -435,7 +464,7 @@ class Renderer:
                 f"{self._where(campaign, step)}: {_display(path, self.config)} line "
                 f"{exc.lineno}: template syntax error: {exc.message}"
             ) from None
-        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        return self.env.template_class.from_code(self.env, code, self._globals)
 
     def compile(self, campaign: Campaign, step: Step) -> _Compiled:
         """The step's compiled subject, text and HTML templates (cached)."""
@@ -453,7 +482,7 @@ class Renderer:
                 f"{self._where(campaign, step)}: key 'subject': template syntax error: "
                 f"{exc.message}"
             ) from None
-        subject = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        subject = self.env.template_class.from_code(self.env, code, self._globals)
         text = self._compile_file(step.template, campaign, step)
         html = (
             self._compile_file(step.html_template, campaign, step) if step.html_template else None
@@ -558,6 +587,89 @@ def html_footer(config: CampaignConfig, unsubscribe: str) -> str:
 
 
 _EMAIL_OK = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+_MAX_LINE = 998
+
+
+class BuiltMessage(EmailMessage):
+    """An :class:`EmailMessage` whose wire form was built once, directly as bytes.
+
+    The standard library's header objects and generator cost milliseconds per message; this
+    keeps the headers readable (``msg["Message-ID"]``, ``msg.get("Subject")``) as plain
+    strings and returns the prepared bytes from :meth:`as_bytes` (CRLF line endings, pure
+    ASCII: non-ASCII text is quoted-printable or RFC 2047 encoded). Use :meth:`parsed` for a
+    fully parsed copy (parts, ``get_body``).
+    """
+
+    def __init__(self, raw: bytes, headers: Sequence[tuple[str, str]]) -> None:
+        from email.policy import compat32
+
+        super().__init__(policy=compat32)
+        self._headers = list(headers)  # compat32 keeps (name, str) pairs as they are
+        self._raw = raw
+
+    def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
+        linesep = getattr(policy, "linesep", "\r\n")
+        return self._raw if linesep == "\r\n" else self._raw.replace(b"\r\n", linesep.encode())
+
+    def __bytes__(self) -> bytes:
+        return self._raw
+
+    def as_string(
+        self, unixfrom: bool = False, maxheaderlen: int | None = None, policy: Any = None
+    ) -> str:
+        return self.as_bytes(policy=policy).decode("ascii")
+
+    def __str__(self) -> str:
+        return self._raw.decode("ascii")
+
+    def parsed(self) -> EmailMessage:
+        from email import policy as policies
+        from email.parser import BytesParser
+
+        message = BytesParser(policy=policies.default).parsebytes(self._raw)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+def _header_text(value: str) -> str:
+    """One-line header text, RFC 2047 encoded (and folded) only when it is not ASCII."""
+    value = one_line(value)
+    if value.isascii() and len(value) < 900:
+        return value
+    from email.header import Header
+
+    return Header(value, "utf-8" if not value.isascii() else "us-ascii").encode(
+        linesep="\r\n", maxlinelen=78
+    )
+
+
+def _address(name: str | None, email: str) -> str:
+    name = one_line(name) if name else ""
+    if not name:
+        return email
+    try:
+        return formataddr((name, email), charset="utf-8")
+    except (ValueError, UnicodeError):  # a name the formatter cannot take: send without it
+        return email
+
+
+def _part(text: str, subtype: str) -> bytes:
+    """Headers and body of one text part, CRLF line endings."""
+    import binascii
+
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if text.isascii() and max(map(len, lines)) <= _MAX_LINE:
+        encoding = "7bit"
+        body = "\r\n".join(lines).encode("ascii")
+    else:
+        encoding = "quoted-printable"
+        body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    ).encode("ascii")
+    return head + body + (b"" if body.endswith(b"\r\n") else b"\r\n")
 
 
 def build_message(
@@ -569,43 +681,56 @@ def build_message(
     to_email: str,
     to_name: str | None,
     send_key: str,
-) -> EmailMessage:
+) -> BuiltMessage:
     """The e-mail for one recipient, ready for ``as_bytes()`` (CRLF line endings).
 
     Every header value made from data (names, subject) is flattened to one line, so no
     customer field can add a header.
     """
-    if not _EMAIL_OK.match(to_email) or _CONTROL.search(to_email):
+    if not _EMAIL_OK.match(to_email) or _CONTROL.search(to_email) or not to_email.isascii():
         raise SendError(f"cannot send to {to_email!r}: not a valid e-mail address")
     sender = config.sender
     unsubscribe = unsubscribe_url(sender, to_email)
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = sender.from_addr
-    name = one_line(to_name) if to_name else ""
-    try:
-        msg["To"] = formataddr((name, to_email)) if name else to_email
-    except ValueError:  # a display name the header parser cannot take: send without it
-        del msg["To"]
-        msg["To"] = to_email
+    from_name, from_email = parseaddr(sender.from_addr)
+    headers: list[tuple[str, str]] = [
+        ("From", _address(from_name, from_email)),
+        ("To", _address(to_name, to_email)),
+    ]
     if sender.reply_to:
-        msg["Reply-To"] = sender.reply_to
-    msg["Subject"] = one_line(rendered.subject)
-    msg["Date"] = format_datetime(utc_now())
-    msg["Message-ID"] = message_id(send_key, sender.from_addr)
-    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["X-Retain-Campaign"] = campaign.name
-    msg["X-Retain-Step"] = str(step.index)
-    text = rendered.text.rstrip("\n") + text_footer(config, unsubscribe)
-    msg.set_content(text)
-    if rendered.html is not None:
+        reply_name, reply_email = parseaddr(sender.reply_to)
+        headers.append(("Reply-To", _address(reply_name, reply_email)))
+    headers += [
+        ("Subject", _header_text(rendered.subject)),
+        ("Date", format_datetime(utc_now())),
+        ("Message-ID", message_id(send_key, sender.from_addr)),
+        ("List-Unsubscribe", f"<{unsubscribe}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("X-Retain-Campaign", campaign.name),
+        ("X-Retain-Step", str(step.index)),
+        ("MIME-Version", "1.0"),
+    ]
+    text = _part(rendered.text.rstrip("\n") + text_footer(config, unsubscribe), "plain")
+    if rendered.html is None:
+        head, _, body = text.partition(b"\r\n\r\n")
+        for line in head.decode("ascii").split("\r\n"):
+            name, _, value = line.partition(": ")
+            headers.append((name, value))
+    else:
         footer = html_footer(config, unsubscribe)
-        html = rendered.html
-        lower = html.lower()
-        at = lower.rfind("</body>")
-        html = html[:at] + footer + html[at:] if at >= 0 else html + footer
-        msg.add_alternative(html, subtype="html")
-    return msg
+        html_text = rendered.html
+        at = html_text.lower().rfind("</body>")
+        html_text = html_text[:at] + footer + html_text[at:] if at >= 0 else html_text + footer
+        html = _part(html_text, "html")
+        seed = hashlib.sha256(f"{send_key}/boundary".encode()).hexdigest()
+        boundary = f"=_retain_{seed[:24]}"
+        while boundary.encode() in text or boundary.encode() in html:
+            seed = hashlib.sha256(seed.encode()).hexdigest()
+            boundary = f"=_retain_{seed[:24]}"
+        headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+        mark = f"--{boundary}\r\n".encode()
+        body = mark + text + mark + html + f"--{boundary}--\r\n".encode()
+    raw = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+    return BuiltMessage(raw + b"\r\n" + body, headers)
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -616,7 +741,7 @@ class Preview:
     email: str
     consent: bool
     step: int
-    message: EmailMessage
+    message: BuiltMessage
 
 
 def preview_messages(

@@ -252,4 +252,4 @@ def test_audience_members_keeps_non_consenting_rows(campaign_shop, db_path):
     assert list(frame["suppressed"]) == [False, False, False, True, False]
     assert list(frame["orders"]) == [2, 1, 1, 1, 0]
     assert frame.loc[1, "total_spent"] == 55.0
-    assert frame.loc[1, "days_since_last_order"] == 60
+    assert frame.loc[1, "days_since_last_order"] == 61  # 1 May to 1 July, in calendar days

@@ -272,9 +272,9 @@ def test_header_injection_through_customer_data_is_impossible(tmp_path, evil):
         "list-unsubscribe-post",
         "x-retain-campaign",
         "x-retain-step",
+        "mime-version",
         "content-type",
         "content-transfer-encoding",
-        "mime-version",
     ]
     assert parsed["Bcc"] is None
     assert [a.addr_spec for a in parsed["To"].addresses] == ["eve@example.com"]

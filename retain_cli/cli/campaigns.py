@@ -145,7 +145,7 @@ def _show(item: object, number: int, total: int) -> str:
     from retain_cli.templating import Preview
 
     assert isinstance(item, Preview)
-    msg = item.message
+    msg = item.message.parsed()
     note = "" if item.consent else "  (NOT SENT: no consent or opted out)"
     lines = [f"=== message {number} of {total}: step {item.step} to {item.email}{note} ==="]
     for name in (

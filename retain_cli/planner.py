@@ -187,16 +187,12 @@ def _day(text: str | None) -> date | None:
 def _entered_days(
     store: Store, segment: str, as_of: datetime, refs: Sequence[int]
 ) -> dict[int, date]:
-    """customer_ref -> the day they (last) entered ``segment``, from segment snapshots."""
-    from retain_cli.audience import segment_key
+    """customer_ref -> the day they (last) entered ``segment``, from segment snapshots (the
+    first snapshot is a baseline: a new install does not mail every current member)."""
+    from retain_cli.segments import entered_on
 
     wanted = set(refs)
-    out: dict[int, date] = {}
-    for ref, day in store.segment_entries(segment_key(segment), as_of.date().isoformat()).items():
-        parsed = _day(day)
-        if ref in wanted and parsed is not None:
-            out[ref] = parsed
-    return out
+    return {ref: day for ref, day in entered_on(store, segment, as_of).items() if ref in wanted}
 
 
 def make_plan(

@@ -171,4 +171,33 @@ def test_unknown_and_disabled_campaigns_are_refused(shop, config):
         make_plan(shop, config, campaigns=["paused"], as_of=AS_OF)
     assert str(caught2.value).startswith("campaign 'paused' is disabled (enabled: false in ")
     plan = make_plan(shop, config, as_of=AS_OF)
-    assert plan.campaigns == ["hello", "thanks", "birthday"]
+    assert plan.campaigns == ["hello", "thanks", "birthday", "vip"]
+
+
+def test_entered_segment_from_snapshots(shop, config):
+    refs = dict(shop.conn.execute("SELECT customer_id, id FROM customers").fetchall())
+    snapshots = {
+        "2025-06-01": {"C01": "loyal", "C02": "champions", "C03": "loyal"},  # the baseline
+        "2025-06-09": {"C01": "champions", "C02": "champions", "C03": "loyal"},
+        "2025-06-10": {"C01": "champions", "C02": "champions", "C03": "champions"},
+        "2025-06-11": {"C01": "champions", "C02": "champions", "C03": "champions"},
+    }
+    for day, members in snapshots.items():
+        shop.conn.execute(
+            "INSERT INTO segment_snapshot_runs VALUES ('rfm', ?, ?, ?)", (day, day, len(members))
+        )
+        shop.conn.executemany(
+            "INSERT INTO segment_snapshots VALUES ('rfm', ?, ?, ?)",
+            [(day, refs[cid], segment) for cid, segment in members.items()],
+        )
+    plan = make_plan(shop, config, campaigns=["vip"], as_of=AS_OF)
+    # C01 entered on 06-09 (due a day later); C02 was in from the baseline; C03 entered
+    # today and is due tomorrow
+    assert [(i.customer_id, i.status, i.occurrence) for i in plan.items] == [
+        ("C01", "due", "2025-06-09")
+    ]
+    tomorrow = make_plan(shop, config, campaigns=["vip"], as_of=parse_as_of("2025-06-11"))
+    assert {(i.customer_id, i.occurrence) for i in tomorrow.items} == {
+        ("C01", "2025-06-09"),
+        ("C03", "2025-06-10"),
+    }

@@ -97,6 +97,11 @@ STATE_STYLES = {
 }
 
 
+def _interactive() -> bool:
+    """A person at a terminal (cron has no terminal on stdin)."""
+    return sys.stdin.isatty()
+
+
 def _style(value: Any) -> str:
     return STATE_STYLES.get(str(value), "") or "default"
 
@@ -198,7 +203,7 @@ def send(
     store = open_store(ctx, db)
     moment = parse_as_of(as_of) if as_of else None
     kind = transport.value if transport else None
-    if not dry_run and not yes and sys.stdin.isatty():
+    if not dry_run and not yes and _interactive():
         preview = make_plan(
             store,
             loaded,

@@ -395,37 +395,6 @@ class LedgerStore(StoreBase):
             for ref, first, last, bday, signup in cursor
         }
 
-    def segment_entries(self, segment: str, as_of_day: str) -> dict[int, str]:
-        """customer_ref -> the latest snapshot day (up to ``as_of_day``) on which the customer
-        was in ``segment`` (any scheme; names compared as at_risk == "At Risk") and was not in
-        it in that scheme's previous snapshot. The first snapshot of a scheme is the baseline:
-        nobody "enters" on it (a new install does not mail every current member)."""
-        cursor = self.conn.execute(
-            """
-            WITH runs AS (
-                SELECT scheme, as_of,
-                       lag(as_of) OVER (PARTITION BY scheme ORDER BY as_of) AS previous
-                FROM segment_snapshot_runs WHERE as_of <= :as_of
-            ),
-            members AS (
-                SELECT scheme, as_of, customer_ref FROM segment_snapshots
-                WHERE replace(replace(replace(lower(segment), ' ', '_'), '-', '_'), '''', '')
-                      = :segment
-            )
-            SELECT m.customer_ref, max(m.as_of)
-            FROM members m
-            JOIN runs r ON r.scheme = m.scheme AND r.as_of = m.as_of AND r.previous IS NOT NULL
-            WHERE NOT EXISTS (
-                SELECT 1 FROM members p
-                WHERE p.scheme = m.scheme AND p.as_of = r.previous
-                  AND p.customer_ref = m.customer_ref
-            )
-            GROUP BY m.customer_ref
-            """,
-            {"segment": segment, "as_of": as_of_day},
-        )
-        return dict(cursor.fetchall())
-
     def suppress_address(self, email: str, reason: str, source: str, now: str) -> bool:
         """Suppress an address (for every campaign); False if it already was."""
         cursor = self.conn.execute(

@@ -131,16 +131,21 @@ def metrics_command(
     if fmt is OutputFormat.csv:
         render_rows(rows, list(rows[0]), fmt)
         return
+    notes = []
+    if report.previous is not None:
+        notes.append(f"previous: {report.previous.label}")
+    if report.currency:
+        notes.append(f"currency: {report.currency}")
     table = Table(
         title=escape(f"Metrics, {report.period.label}"),
-        caption=escape(f"currency: {report.currency}") if report.currency else None,
+        caption=escape("; ".join(notes)) if notes else None,
         header_style="bold",
     )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     if report.previous is not None:
-        table.add_column(escape(f"previous ({report.previous.label})"), justify="right")
-        table.add_column("change", justify="right")
+        table.add_column("previous", justify="right", no_wrap=True)
+        table.add_column("change", justify="right", no_wrap=True)
     for row in rows:
         unit = DEFINITIONS[row["metric"]].unit
         cells = [escape(row["metric"]), escape(_display(row["value"], unit, report.currency))]
@@ -233,20 +238,32 @@ def cohorts_command(
         console.print("No orders yet; import some with 'retain import orders FILE'.")
         return
     offsets = [str(k) for k in result.offsets]
+    cell_width = 7 if value is CohortValue.customers else 10
+    fits = max(1, (console.width - 22) // cell_width)
+    hidden = len(offsets) - fits
+    offsets = offsets[:fits]
     cells = [r[k] for r in result.rows for k in offsets[1:] if r.get(k) is not None]
     if value is CohortValue.revenue:
         cells += [r["0"] for r in result.rows if r.get("0") is not None]
     top = max(cells, default=0.0)
     unit = {"month": "months", "quarter": "quarters", "week": "weeks"}[by.value]
     what = "share of the cohort ordering" if value is CohortValue.customers else "net revenue"
+    console.print(
+        escape(f"Cohorts by first-order {by.value}: {what}, 0, 1, 2 ... {unit} later"),
+        style="bold",
+    )
     table = Table(
-        title=escape(f"Cohorts by first-order {by.value}: {what}, {unit} later"),
+        caption=escape(
+            f"{hidden} later {unit} not shown: use a wider terminal, --last N, or --format csv"
+        )
+        if hidden > 0
+        else None,
         header_style="bold",
     )
-    table.add_column("cohort")
-    table.add_column("size", justify="right")
+    table.add_column("cohort", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
     for k in offsets:
-        table.add_column(k, justify="right")
+        table.add_column(k, justify="right", no_wrap=True)
     for row in result.rows:
         line = [escape(row["cohort"]), f"{row['size']:,}"]
         for k in offsets:

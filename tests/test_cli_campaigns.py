@@ -253,3 +253,68 @@ def test_audience_members_keeps_non_consenting_rows(campaign_shop, db_path):
     assert list(frame["orders"]) == [2, 1, 1, 1, 0]
     assert frame.loc[1, "total_spent"] == 55.0
     assert frame.loc[1, "days_since_last_order"] == 61  # 1 May to 1 July, in calendar days
+
+
+def with_audience(config_file: Path, audience: str) -> None:
+    text = config_file.read_text().replace("audience: all", f"audience: {audience}", 1)
+    config_file.write_text(text)
+
+
+def test_where_filter_narrows_the_audience(cli, campaign_shop, db_path):
+    with_audience(campaign_shop, '{where: "orders >= 1 and total_spent < 10"}')
+    config = load_config(campaign_shop)
+    as_of = datetime(2025, 7, 1, tzinfo=UTC)
+    with Store.open(db_path) as store:
+        frame = audience_members(store, config, config.campaign("hello"), as_of)
+    # eve ($5) and sue ($7) match; bob spent $12.50, ada $55, nora nothing
+    assert list(frame["email"]) == ["eve@example.com", "sue@example.com"]
+    assert list(frame["consent"]) == [False, False]
+    result = cli("preview", "hello", "--config", str(campaign_shop), "--as-of", AS_OF)
+    assert result.exit_code == 0
+    assert result.stdout == "No one in the audience of 'hello' may be mailed now.\n"
+
+
+def test_segment_audience(cli, campaign_shop, db_path):
+    with_audience(campaign_shop, "{segment: prospect}")
+    config = load_config(campaign_shop)
+    as_of = datetime(2025, 7, 1, tzinfo=UTC)
+    with Store.open(db_path) as store:
+        frame = audience_members(store, config, config.campaign("hello"), as_of)
+    assert list(frame["email"]) == ["nora@example.com"]  # the only customer without orders
+    assert list(frame["segment"]) == ["prospect"]
+    result = cli("preview", "hello", "--config", str(campaign_shop), "--as-of", AS_OF)
+    assert result.exit_code == 0
+    assert "=== message 1 of 1: step 1 to nora@example.com ===" in result.stdout
+    assert "You have 0 orders worth $0.00." in result.stdout
+
+
+def test_check_reports_unknown_segment_and_bad_filter(cli, campaign_shop):
+    with_audience(campaign_shop, "{segment: at_riks}")
+    text = campaign_shop.read_text().replace(
+        "trigger: {after: signup, days: 0}",
+        'trigger: {after: signup, days: 0}\n    audience: {where: "orders >> 2"}',
+    )
+    campaign_shop.write_text(text)
+    result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "json")
+    assert result.exit_code == 1
+    hello, series = json.loads(result.stdout)
+    assert hello["status"] == series["status"] == "problem"
+    assert hello["problems"].startswith("unknown segment 'at_riks'; segments are: new, active, ")
+    assert series["problems"] == (
+        "audience.where: invalid rule at column 9: expected a field, number, quoted text or "
+        "true/false after '>', found '>'\n  orders >> 2\n          ^"
+    )
+    assert result.stderr == (
+        "Error: 2 of 2 campaigns have problems (hello, series); fix them and run "
+        "'retain campaigns check' again\n"
+    )
+
+
+def test_preview_with_unknown_segment_fails_clearly(cli, campaign_shop):
+    with_audience(campaign_shop, "{segment: at_riks}")
+    result = cli("preview", "hello", "--config", str(campaign_shop))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"Error: {campaign_shop}: campaign 'hello': key 'audience.segment': unknown segment "
+        "'at_riks'; segments are: new, active, "
+    )

@@ -359,3 +359,77 @@ def test_shipped_templates_render_for_real_and_sample_customers(campaign_shop, d
     assert "Order #1002 from 1 May 2025:" in text
     assert "2 x Rye loaf ($15.00)" in text
     assert "Total: $30.00" in text
+
+
+def test_non_ascii_subject_names_and_bodies_round_trip(tmp_path):
+    config, campaign, step, renderer = setup(
+        tmp_path,
+        "Grüße, {{ customer.first_name }}! Total: {{ 1250 | money('EUR') }}\n" + "x" * 1200 + "\n",
+        html="<p>Grüße, {{ customer.first_name }} — 🥐</p>\n",
+        subject="Für {{ customer.first_name }} 🥐",
+    )
+    context = context_with(config, first_name="Zoë")
+    rendered = renderer.render(campaign, step, context)
+    msg = build_message(
+        config,
+        campaign,
+        step,
+        rendered,
+        to_email="zoe@example.com",
+        to_name="Zoë Ünal",
+        send_key="k",
+    )
+    raw = msg.as_bytes()
+    assert raw.isascii()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = parse(msg)
+    assert parsed["Subject"] == "Für Zoë 🥐"
+    assert parsed["To"].addresses[0].display_name == "Zoë Ünal"
+    text = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Grüße, Zoë! Total: €12,50\n" + "x" * 1200 + "\n\n-- \n")
+    html = parsed.get_body(preferencelist=("html",)).get_content()
+    assert html.startswith("<p>Grüße, Zoë — 🥐</p>\r\n<hr>")
+    assert msg.as_string() == raw.decode("ascii")
+    assert msg.as_bytes(policy=policy.default.clone(linesep="\n")) == raw.replace(b"\r\n", b"\n")
+
+
+def test_headers_are_readable_on_the_message(tmp_path):
+    config, campaign, step, renderer = setup(tmp_path, "x\n")
+    rendered = renderer.render(campaign, step, context_with(config))
+    msg = build_message(
+        config, campaign, step, rendered, to_email="a@example.com", to_name=None, send_key="s:1:C:1"
+    )
+    assert msg["To"] == "a@example.com"
+    assert msg["X-Retain-Campaign"] == "test"
+    assert msg.get("Message-ID") == message_id("s:1:C:1", config.sender.from_addr)
+    assert msg.parsed().get_content_type() == "text/plain"
+
+
+def test_includes_resolve_next_to_the_template(tmp_path):
+    (tmp_path / "footer.txt.j2").write_text("Bye from {{ shop.name }}\n")
+    config, campaign, step, renderer = setup(tmp_path, "Hi\n{% include 'footer.txt.j2' %}")
+    rendered = renderer.render(campaign, step, context_with(config))
+    assert rendered.text == "Hi\nBye from Rosie's Bakery\n"
+
+
+def test_html_without_body_tag_gets_the_footer_appended(tmp_path):
+    config, campaign, step, renderer = setup(tmp_path, "x\n", html="<p>Hi</p>")
+    rendered = renderer.render(campaign, step, context_with(config))
+    msg = build_message(
+        config, campaign, step, rendered, to_email="a@example.com", to_name=None, send_key="k"
+    )
+    html = parse(msg).get_body(preferencelist=("html",)).get_content()
+    assert html.startswith('<p>Hi</p><hr><p style="font-size:12px;color:#666">Rosie&#39;s Bakery')
+
+
+def test_https_unsubscribe_in_headers(tmp_path):
+    config, campaign, step, renderer = setup(
+        tmp_path, "x\n", unsubscribe="https://rosies.example/unsubscribe"
+    )
+    rendered = renderer.render(campaign, step, context_with(config))
+    msg = build_message(
+        config, campaign, step, rendered, to_email="a@example.com", to_name=None, send_key="k"
+    )
+    assert parse(msg)["List-Unsubscribe"] == (
+        "<https://rosies.example/unsubscribe?email=a@example.com>"
+    )

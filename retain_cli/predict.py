@@ -29,8 +29,9 @@ are the entry points the CLI calls; they read the summary from the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from retain_cli.errors import RetainError, UsageError
@@ -102,30 +103,89 @@ class Summary:
         return int((self.frequency > 0).sum())
 
 
-def summary_from_days(
-    columns: dict[str, list[Any]], *, time_unit: str, as_of: date, minor_per_major: float = 100.0
-) -> Summary:
-    """Build a :class:`Summary` from the store's per-customer day counts.
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
-    ``columns`` holds equal-length lists: customer_ref, customer_id, email, n_days (distinct
-    order days), recency_days, age_days, repeat_minor (sum of the repeat days' net totals).
+
+def day_number(day: date) -> int:
+    """Days since 1970-01-01 (the day numbers the store gives orders)."""
+    return day.toordinal() - EPOCH_ORDINAL
+
+
+@dataclass
+class PurchaseDays:
+    """Orders grouped into purchase days, sorted by customer then day (arrays of equal length)."""
+
+    customer_ref: npt.NDArray[np.int64]
+    day: npt.NDArray[np.int64]
+    amount: Array  # the day's net total, major units
+    #: index of each customer's first purchase day in the arrays above, and their count
+    starts: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+
+
+def purchase_days(
+    refs: npt.NDArray[np.int64], days: npt.NDArray[np.int64], amounts: Array
+) -> PurchaseDays:
+    """Group order rows (customer_ref, day number, net amount) into one row per customer and day.
+
+    Vectorised: one sort on a combined integer key, then run boundaries; no Python loop.
     """
     import numpy as np
 
+    if len(refs) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return PurchaseDays(empty, empty, np.zeros(0), empty, empty)
+    low = int(days.min())
+    span = int(days.max()) - low + 1
+    key = refs * span + (days - low)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    day_starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    day_key = key[day_starts]
+    day_refs = day_key // span
+    day_amount = np.add.reduceat(np.asarray(amounts, dtype=np.float64)[order], day_starts)
+    starts = np.flatnonzero(np.r_[True, day_refs[1:] != day_refs[:-1]])
+    counts = np.diff(np.r_[starts, len(day_refs)])
+    return PurchaseDays(day_refs, day_key % span + low, day_amount, starts, counts)
+
+
+def summary_from_orders(
+    refs: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
+    amounts: Array,
+    keys: tuple[npt.NDArray[np.int64], list[Any], list[Any]],
+    *,
+    as_of: date,
+    time_unit: str,
+) -> Summary:
+    """The per-customer summary from countable orders (customer_ref, day number since
+    1970-01-01, net amount in major units; all on or before ``as_of``) and the customers'
+    keys ``(ids ascending, customer_id, email)``."""
+    import numpy as np
+
     unit = _unit_days(time_unit)
-    n_days = np.asarray(columns["n_days"], dtype=np.float64)
-    frequency = np.maximum(n_days - 1.0, 0.0)
-    repeat_minor = np.asarray(columns["repeat_minor"], dtype=np.float64)
+    grouped = purchase_days(refs, days, amounts)
+    starts, counts = grouped.starts, grouped.counts
+    ends = starts + counts - 1
+    first = grouped.day[starts]
+    frequency = (counts - 1).astype(np.float64)
+    if len(starts):
+        repeat_amount = np.add.reduceat(grouped.amount, starts) - grouped.amount[starts]
+    else:
+        repeat_amount = np.zeros(0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        monetary = np.where(frequency > 0, repeat_minor / minor_per_major / frequency, 0.0)
+        monetary = np.where(frequency > 0, repeat_amount / frequency, 0.0)
+    customer_refs = grouped.customer_ref[starts]
+    ids, customer_ids, emails = keys
+    where = np.searchsorted(ids, customer_refs).tolist()
     return Summary(
-        customer_ref=np.asarray(columns["customer_ref"], dtype=np.int64),
-        customer_id=list(columns["customer_id"]),
-        email=list(columns["email"]),
+        customer_ref=customer_refs,
+        customer_id=[customer_ids[i] for i in where],
+        email=[emails[i] for i in where],
         frequency=frequency,
-        recency=np.asarray(columns["recency_days"], dtype=np.float64) / unit,
-        T=np.asarray(columns["age_days"], dtype=np.float64) / unit,
-        monetary_value=monetary,
+        recency=(grouped.day[ends] - first) / unit,
+        T=(day_number(as_of) - first) / unit,
+        monetary_value=np.maximum(np.asarray(monetary, dtype=np.float64), 0.0),
         time_unit=time_unit,
         as_of=as_of,
     )
@@ -199,44 +259,88 @@ def _bgnbd_a4(params: BgNbdParams, x: Array, recency: Array) -> Array:
     return np.where(repeat, a4, -np.inf)
 
 
-def _bgnbd_objective(
-    theta: Array, x: Array, recency: Array, T: Array, ux: Array, ux_counts: Array
-) -> tuple[float, Array]:
-    """Mean negative log-likelihood and its gradient in log parameters."""
+@dataclass
+class _BgNbdData:
+    """The fit's data, split and pre-reduced once so that each evaluation is cheap.
+
+    Terms that depend on x alone are evaluated once per distinct x (weights = counts); the
+    customers who never repeated need only -r*log(alpha+T).
+    """
+
+    n: float
+    ux: Array  # distinct frequencies and how many customers have each
+    ux_counts: Array
+    T0: Array  # T of the customers with x == 0
+    x: Array  # x, t_x, T of the repeat customers
+    recency: Array
+    T: Array
+    x_index: npt.NDArray[np.intp]  # each repeat customer's x as an index into ux
+
+    @classmethod
+    def of(cls, frequency: Array, recency: Array, T: Array) -> _BgNbdData:
+        import numpy as np
+
+        x = np.asarray(frequency, dtype=np.float64)
+        ux, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+        repeat = x > 0
+        return cls(
+            n=float(len(x)),
+            ux=ux,
+            ux_counts=counts.astype(np.float64),
+            T0=np.asarray(T, dtype=np.float64)[~repeat],
+            x=x[repeat],
+            recency=np.asarray(recency, dtype=np.float64)[repeat],
+            T=np.asarray(T, dtype=np.float64)[repeat],
+            x_index=inverse.reshape(-1)[repeat],
+        )
+
+
+def _bgnbd_objective(theta: Array, data: _BgNbdData) -> tuple[float, Array]:
+    """Mean negative log-likelihood and its gradient in log parameters.
+
+    Per customer, LL = A1 + A2 + log(exp(A3) + exp(A4)) with A1 = lnG(r+x) - lnG(r) +
+    r ln(alpha), A2 = lnB(a, b+x) - lnB(a, b), A3 = -(r+x) ln(alpha+T), A4 = ln(a) -
+    ln(b+x-1) - (r+x) ln(alpha+t_x) (x > 0 only). With d = A4 - A3, the last term is
+    A3 + softplus(d) and its weights are w4 = expit(d), w3 = 1 - w4.
+    """
     import numpy as np
-    from scipy.special import betaln, digamma, gammaln
+    from scipy.special import betaln, digamma, expit, gammaln
 
     r, alpha, a, b = np.exp(theta)
-    n = float(len(x))
-    w = ux_counts / n  # terms that only depend on x are summed once per distinct x
-    ll_x = np.sum(w * (gammaln(r + ux) - gammaln(r) + betaln(a, b + ux) - betaln(a, b)))
-    ll_x += r * np.log(alpha)
+    n, ux, w = data.n, data.ux, data.ux_counts
+    x, t_x, T = data.x, data.recency, data.T
 
-    log_at = np.log(alpha + T)
-    log_ar = np.log(alpha + recency)
-    a3 = -(r + x) * log_at
-    repeat = x > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(
-            repeat,
-            np.log(a) - np.log(np.where(repeat, b + x - 1.0, 1.0)) - (r + x) * log_ar,
-            -np.inf,
-        )
-    mix = np.logaddexp(a3, a4)
-    ll = ll_x + mix.mean()
-    w3 = np.exp(a3 - mix)
-    w4 = 1.0 - w3
-
-    d_r = np.sum(w * (digamma(r + ux) - digamma(r))) + np.log(alpha)
-    d_r += np.mean(-w3 * log_at - w4 * log_ar)
-    d_alpha = r / alpha + np.mean(-(r + x) * (w3 / (alpha + T) + w4 / (alpha + recency)))
+    # terms of x alone, once per distinct x
+    ll = np.sum(w * (gammaln(r + ux) - gammaln(r) + betaln(a, b + ux) - betaln(a, b)))
+    ll += n * r * np.log(alpha)
     dig_ab = digamma(a + b)
     dig_abx = digamma(a + b + ux)
-    d_a = np.sum(w * (dig_ab - dig_abx)) + np.mean(w4) / a
+    d_r = np.sum(w * (digamma(r + ux) - digamma(r))) + n * np.log(alpha)
+    d_alpha = n * r / alpha
+    d_a = np.sum(w * (dig_ab - dig_abx))
     d_b = np.sum(w * (dig_ab + digamma(b + ux) - digamma(b) - dig_abx))
-    d_b -= np.mean(np.where(repeat, w4 / np.where(repeat, b + x - 1.0, 1.0), 0.0))
-    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
-    return -float(ll), -grad
+
+    # customers who never repeated: A3 only
+    log_at0 = np.log(alpha + data.T0)
+    ll -= r * np.sum(log_at0)
+    d_r -= np.sum(log_at0)
+    d_alpha -= r * np.sum(1.0 / (alpha + data.T0))
+
+    # repeat customers
+    with np.errstate(divide="ignore"):
+        log_bx = np.log(b + ux - 1.0)  # -inf for x = 0, never used below
+    rx = r + x
+    log_at = np.log(alpha + T)
+    log_ar = np.log(alpha + t_x)
+    d = np.log(a) - log_bx[data.x_index] + rx * (log_at - log_ar)
+    ll += np.sum(np.logaddexp(0.0, d) - rx * log_at)
+    w4 = expit(d)
+    d_r += np.sum(w4 * (log_at - log_ar) - log_at)
+    d_alpha -= np.sum(rx * ((1.0 - w4) / (alpha + T) + w4 / (alpha + t_x)))
+    d_a += np.sum(w4) / a
+    d_b -= np.sum(w4 / (b + x - 1.0))
+    grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b]) / n
+    return -float(ll) / n, -grad
 
 
 def fit_bgnbd(frequency: Array, recency: Array, T: Array) -> FitOutcome:
@@ -244,23 +348,17 @@ def fit_bgnbd(frequency: Array, recency: Array, T: Array) -> FitOutcome:
     import numpy as np
 
     x = np.asarray(frequency, dtype=np.float64)
-    t_x = np.asarray(recency, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     if len(x) == 0 or not (x > 0).any():
         raise FitError(
             "BG/NBD needs at least one repeat customer; nobody has ordered on two different days"
         )
-    ux, ux_counts = np.unique(x, return_counts=True)
     rate = x.sum() / max(T.sum(), 1e-9)
     start = np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, 1.0])
-    outcome = _minimize(
-        _bgnbd_objective,
-        start,
-        (x, t_x, T, ux, ux_counts.astype(np.float64)),
-        n=len(x),
-    )
-    r, alpha, a, b = (float(v) for v in np.exp(outcome[0]))
-    return FitOutcome(BgNbdParams(r, alpha, a, b), outcome[1], outcome[2])
+    data = _BgNbdData.of(x, recency, T)
+    theta, ll, problems = _minimize(_bgnbd_objective, start, (data,), n=len(x))
+    r, alpha, a, b = (float(v) for v in np.exp(theta))
+    return FitOutcome(BgNbdParams(r, alpha, a, b), ll, problems)
 
 
 def _minimize(
@@ -279,7 +377,7 @@ def _minimize(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+            options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
         )
         if not result.success:  # polish from where it stopped; a rounding-limited stop is fine
             result = minimize(
@@ -361,29 +459,65 @@ def gamma_gamma_log_likelihood(
     )
 
 
-def _gamma_gamma_objective(
-    theta: Array, x: Array, m: Array, log_m: Array, log_x: Array
-) -> tuple[float, Array]:
+@dataclass
+class _GammaGammaData:
+    """Repeat customers' x and mean spend m, with the sums the likelihood needs precomputed."""
+
+    n: float
+    ux: Array  # distinct x, their counts, and log x
+    ux_counts: Array
+    log_ux: Array
+    x: Array
+    xm: Array  # x * m per customer
+    sum_x_log_m: float
+    sum_log_m: float
+
+    @classmethod
+    def of(cls, x: Array, m: Array) -> _GammaGammaData:
+        import numpy as np
+
+        ux, counts = np.unique(x, return_counts=True)
+        log_m = np.log(m)
+        return cls(
+            n=float(len(x)),
+            ux=ux,
+            ux_counts=counts.astype(np.float64),
+            log_ux=np.log(ux),
+            x=x,
+            xm=x * m,
+            sum_x_log_m=float(np.sum(x * log_m)),
+            sum_log_m=float(np.sum(log_m)),
+        )
+
+
+def _gamma_gamma_objective(theta: Array, data: _GammaGammaData) -> tuple[float, Array]:
+    """Mean negative log-likelihood and gradient (log parameters) of Fader & Hardie (2013)
+    eq. 3: lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x - (px+q) ln(xm+v).
+    """
     import numpy as np
     from scipy.special import digamma, gammaln
 
     p, q, v = np.exp(theta)
-    px = p * x
-    log_xmv = np.log(x * m + v)
+    n, ux, w = data.n, data.ux, data.ux_counts
+    pux = p * ux
+    dig = digamma(pux + q)
+    xmv = data.xm + v
+    log_xmv = np.log(xmv)
+    sum_log_xmv = np.sum(log_xmv)
+    sum_x_log_xmv = np.sum(data.x * log_xmv)
+    inv = 1.0 / xmv
     ll = (
-        gammaln(px + q)
-        - gammaln(px)
-        - gammaln(q)
-        + q * np.log(v)
-        + (px - 1.0) * log_m
-        + px * log_x
-        - (px + q) * log_xmv
-    ).mean()
-    dig = digamma(px + q)
-    d_p = np.mean(x * (dig - digamma(px) + log_m + log_x - log_xmv))
-    d_q = np.mean(dig) - digamma(q) + np.log(v) - np.mean(log_xmv)
-    d_v = q / v - np.mean((px + q) / (x * m + v))
-    return -float(ll), -np.array([d_p * p, d_q * q, d_v * v])
+        np.sum(w * (gammaln(pux + q) - gammaln(pux) + pux * data.log_ux))
+        + n * (q * np.log(v) - gammaln(q))
+        + p * data.sum_x_log_m
+        - data.sum_log_m
+        - p * sum_x_log_xmv
+        - q * sum_log_xmv
+    )
+    d_p = np.sum(w * ux * (dig - digamma(pux) + data.log_ux)) + data.sum_x_log_m - sum_x_log_xmv
+    d_q = np.sum(w * dig) - n * digamma(q) + n * np.log(v) - sum_log_xmv
+    d_v = n * q / v - p * np.sum(data.x * inv) - q * np.sum(inv)
+    return -float(ll) / n, -np.array([d_p * p, d_q * q, d_v * v]) / n
 
 
 def fit_gamma_gamma(frequency: Array, monetary_value: Array) -> FitOutcome:
@@ -398,7 +532,7 @@ def fit_gamma_gamma(frequency: Array, monetary_value: Array) -> FitOutcome:
         raise FitError("Gamma-Gamma needs at least one repeat customer with a positive spend")
     start = np.log([1.0, 2.0, max(float(m.mean()), 1e-6)])
     theta, ll, problems = _minimize(
-        _gamma_gamma_objective, start, (x, m, np.log(m), np.log(x)), n=len(x)
+        _gamma_gamma_objective, start, (_GammaGammaData.of(x, m),), n=len(x)
     )
     p, q, v = (float(val) for val in np.exp(theta))
     if q <= 1.0:
@@ -663,10 +797,23 @@ def make_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> 
 
 @dataclass
 class PredictResult:
-    rows: list[dict[str, Any]]
+    """The per-customer predictions as columns (:data:`PREDICT_COLUMNS`), best first."""
+
+    columns: dict[str, list[Any]]
     method: str
     notices: list[str]
     fit: ModelFit
+
+    def __len__(self) -> int:
+        return len(self.columns["customer_id"])
+
+    def tuples(self) -> Iterator[tuple[Any, ...]]:
+        """One tuple per customer in :data:`PREDICT_COLUMNS` order (cheap for CSV)."""
+        return zip(*(self.columns[name] for name in PREDICT_COLUMNS), strict=True)
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per customer."""
+        return [dict(zip(PREDICT_COLUMNS, values, strict=True)) for values in self.tuples()]
 
 
 def _check_horizon(horizon_days: float) -> None:
@@ -674,11 +821,55 @@ def _check_horizon(horizon_days: float) -> None:
         raise UsageError(f"--horizon must be a positive number of days, not {horizon_days:g}")
 
 
+def load_orders(
+    store: Store, end: datetime, start: datetime | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Array]:
+    """Countable orders placed from ``start`` (default: the beginning) to ``end``, inclusive:
+    customer_ref, UTC day number (days since 1970-01-01) and net amount in major units.
+
+    Reuses the packed copy of the orders that metrics keep (:func:`retain_cli.metrics.
+    load_orders`) when it is current; otherwise reads them straight from the store, which is
+    faster than rebuilding that copy. Amounts are scaled by their currency's minor units.
+    """
+    import numpy as np
+
+    from retain_cli.metrics import OrderArrays, minor_digits
+    from retain_cli.metrics import load_orders as load_packed_orders
+
+    low = int(start.timestamp()) if start is not None else None
+    high = int(end.timestamp())
+    cached = store.cached_blob("order_facts")
+    packed: OrderArrays | None = None
+    digits: set[int] = set()
+    if cached is not None and cached[0] == store.orders_fingerprint():
+        packed = OrderArrays.unpack(cached[1])
+    else:
+        digits = {minor_digits(code) for code in store.order_currencies()}
+        if len(digits) > 1:  # minor units differ between currencies: let metrics scale each
+            packed = load_packed_orders(store)
+    if packed is not None:
+        keep = packed.t <= high
+        if low is not None:
+            keep &= packed.t >= low
+        amount = np.asarray(packed.amount[keep], dtype=np.float64)
+        return packed.customer[keep], packed.t[keep] // 86400, amount
+    rows = store.predict_order_days(to_iso(end), to_iso(start) if start else None)
+    scale = 10.0 ** -(digits.pop() if digits else 2)
+    return rows[:, 0], rows[:, 1], rows[:, 2].astype(np.float64) * scale
+
+
 def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:
     """The summary of every customer with a countable order up to ``as_of``."""
     _unit_days(time_unit)
-    columns = store.predict_summary_columns(to_iso(as_of), as_of.date().isoformat())
-    return summary_from_days(columns, time_unit=time_unit, as_of=as_of.date())
+    refs, days, amounts = load_orders(store, as_of)
+    return summary_from_orders(
+        refs,
+        days,
+        amounts,
+        store.predict_customer_keys(),
+        as_of=as_of.date(),
+        time_unit=time_unit,
+    )
 
 
 def _require_customers(summary: Summary) -> None:
@@ -725,29 +916,11 @@ def predict(
         columns["recency"] = [int(v) for v in columns["recency"]]
         columns["T"] = [int(v) for v in columns["T"]]
     index = order.tolist()
-    ids = [summary.customer_id[i] for i in index]
-    emails = [summary.email[i] for i in index]
-    risk = [predictions.churn_risk[i] for i in index]
-    method = [predictions.method] * len(index)
-    names = PREDICT_COLUMNS
-    rows = [
-        dict(zip(names, values, strict=True))
-        for values in zip(
-            ids,
-            emails,
-            columns["frequency"],
-            columns["recency"],
-            columns["T"],
-            columns["monetary_value"],
-            columns["p_alive"],
-            columns["expected_orders"],
-            columns["predicted_clv"],
-            risk,
-            method,
-            strict=True,
-        )
-    ]
-    return PredictResult(rows, predictions.method, predictions.notices, model)
+    columns["customer_id"] = [summary.customer_id[i] for i in index]
+    columns["email"] = [summary.email[i] for i in index]
+    columns["churn_risk"] = [predictions.churn_risk[i] for i in index]
+    columns["method"] = [predictions.method] * len(index)
+    return PredictResult(columns, predictions.method, predictions.notices, model)
 
 
 def fit(store: Store, *, as_of: str | None = None, time_unit: str = "day") -> ModelFit:
@@ -851,11 +1024,20 @@ def check(
     model = fit_models(summary)
     predictions = make_predictions(summary, model, horizon_days)
     rules = rules_predictions(summary, horizon_days)
-    refs, counts = store.predict_holdout_counts(start.isoformat(), end.isoformat())
-    actual_by_ref = dict(zip(refs, counts, strict=True))
-    actual = np.array(
-        [actual_by_ref.get(ref, 0) for ref in summary.customer_ref.tolist()], dtype=np.float64
+    holdout = purchase_days(
+        *load_orders(
+            store,
+            parse_as_of(end.isoformat()),
+            datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+        )
     )
+    actual = np.zeros(len(summary), dtype=np.float64)
+    refs = holdout.customer_ref[holdout.starts]
+    where = np.searchsorted(summary.customer_ref, refs)
+    known = (where < len(summary)) & (
+        summary.customer_ref[np.minimum(where, len(summary) - 1)] == refs
+    )
+    actual[where[known]] = holdout.counts[known]
     buckets, errors = holdout_comparison(
         summary.frequency, predictions.expected_orders, actual, rules.expected_orders
     )

@@ -66,8 +66,7 @@ def simulated():
 
 def test_bgnbd_gradient_matches_finite_differences(simulated):
     x, t_x, T, _ = simulated
-    ux, counts = np.unique(x, return_counts=True)
-    args = (x, t_x, T, ux, counts.astype(float))
+    args = (P._BgNbdData.of(x, t_x, T),)
     theta = np.log([0.4, 9.0, 1.3, 2.0])
     _, grad = P._bgnbd_objective(theta, *args)
     numeric = approx_fprime(theta, lambda th: P._bgnbd_objective(th, *args)[0], 1e-7)
@@ -77,7 +76,7 @@ def test_bgnbd_gradient_matches_finite_differences(simulated):
 def test_gamma_gamma_gradient_matches_finite_differences(simulated):
     x, _, _, m = simulated
     keep = x > 0
-    args = (x[keep], m[keep], np.log(m[keep]), np.log(x[keep]))
+    args = (P._GammaGammaData.of(x[keep], m[keep]),)
     theta = np.log([3.0, 2.5, 10.0])
     _, grad = P._gamma_gamma_objective(theta, *args)
     numeric = approx_fprime(theta, lambda th: P._gamma_gamma_objective(th, *args)[0], 1e-7)
@@ -86,9 +85,19 @@ def test_gamma_gamma_gradient_matches_finite_differences(simulated):
 
 def test_bgnbd_objective_is_the_mean_of_the_per_customer_likelihood(simulated):
     x, t_x, T, _ = simulated
-    ux, counts = np.unique(x, return_counts=True)
-    value, _ = P._bgnbd_objective(np.log([0.4, 9.0, 1.3, 2.0]), x, t_x, T, ux, counts * 1.0)
+    data = P._BgNbdData.of(x, t_x, T)
+    value, _ = P._bgnbd_objective(np.log([0.4, 9.0, 1.3, 2.0]), data)
     per_customer = P.bgnbd_log_likelihood(BgNbdParams(0.4, 9.0, 1.3, 2.0), x, t_x, T)
+    assert value == pytest.approx(-per_customer.mean(), rel=1e-12)
+
+
+def test_gamma_gamma_objective_is_the_mean_of_the_per_customer_likelihood(simulated):
+    x, _, _, m = simulated
+    keep = x > 0
+    value, _ = P._gamma_gamma_objective(
+        np.log([3.0, 2.5, 10.0]), P._GammaGammaData.of(x[keep], m[keep])
+    )
+    per_customer = P.gamma_gamma_log_likelihood(GammaGammaParams(3.0, 2.5, 10.0), x[keep], m[keep])
     assert value == pytest.approx(-per_customer.mean(), rel=1e-12)
 
 
@@ -301,19 +310,47 @@ def test_holdout_comparison_buckets():
     assert errors["mae_rules"] == pytest.approx(19 / 6)
 
 
-def test_summary_from_days_converts_units_and_money():
-    columns = {
-        "customer_ref": [1, 2],
-        "customer_id": ["a", "b"],
-        "email": ["a@x.com", None],
-        "n_days": [3, 1],
-        "recency_days": [14, 0],
-        "age_days": [21, 7],
-        "repeat_minor": [5000, 0],
-    }
-    s = P.summary_from_days(columns, time_unit="week", as_of=date(2025, 1, 1))
-    assert s.frequency.tolist() == [2.0, 0.0]
-    assert s.recency.tolist() == [2.0, 0.0]
-    assert s.T.tolist() == [3.0, 1.0]
-    assert s.monetary_value.tolist() == [25.0, 0.0]
+def test_summary_from_orders_groups_days_and_converts_units_and_money():
+    d0 = P.day_number(date(2025, 1, 1))
+    orders = np.array(
+        [
+            # customer 7: two orders on the first day (one purchase), then two more days
+            [7, d0, 1000],
+            [7, d0 + 14, 3000],
+            [7, d0, 500],
+            [7, d0 + 7, 2000],
+            # customer 3: one day, two orders
+            [3, d0 + 7, 100],
+            [3, d0 + 7, 200],
+        ],
+        dtype=np.int64,
+    )
+    refs, days, amounts = orders[:, 0], orders[:, 1], orders[:, 2] / 100
+    keys = (np.array([3, 5, 7]), ["c3", "c5", "c7"], ["three@x.com", None, "seven@x.com"])
+    s = P.summary_from_orders(refs, days, amounts, keys, as_of=date(2025, 1, 22), time_unit="week")
+    assert s.customer_ref.tolist() == [3, 7]
+    assert s.customer_id == ["c3", "c7"]
+    assert s.email == ["three@x.com", "seven@x.com"]
+    assert s.frequency.tolist() == [0.0, 2.0]
+    assert s.recency.tolist() == [0.0, 2.0]
+    assert s.T.tolist() == [2.0, 3.0]
+    # mean of the repeat days (20.00 and 30.00); the first day (15.00) is left out
+    assert s.monetary_value.tolist() == [0.0, 25.0]
     assert s.repeat_customers == 1
+    in_days = P.summary_from_orders(
+        refs, days, amounts, keys, as_of=date(2025, 1, 22), time_unit="day"
+    )
+    assert in_days.recency.tolist() == [0.0, 14.0] and in_days.T.tolist() == [14.0, 21.0]
+
+
+def test_summary_of_no_orders_is_empty():
+    none = np.zeros(0, dtype=np.int64)
+    s = P.summary_from_orders(
+        none,
+        none,
+        np.zeros(0),
+        (none, [], []),
+        as_of=date(2025, 1, 1),
+        time_unit="day",
+    )
+    assert len(s) == 0 and s.repeat_customers == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import enum
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -84,7 +86,14 @@ def predict_command(
         store, as_of=as_of, horizon_days=horizon, time_unit=time_unit.value, limit=wanted
     )
     _notices(result.notices)
-    rows = result.rows
+    if fmt is OutputFormat.csv:
+        # the same CSV render_rows writes, without a Python call per cell: this command
+        # can print hundreds of thousands of rows
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(PREDICT_COLUMNS)
+        writer.writerows(result.tuples())
+        return
+    rows = result.records()
     more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
     rows = rows[:TABLE_LIMIT] if more else rows
     render_rows(

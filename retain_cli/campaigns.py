@@ -137,7 +137,7 @@ class Trigger:
     segment: str | None = None  # for entered_segment
 
     def describe(self) -> str:
-        event = f"entered_segment {self.segment}" if self.segment else self.event
+        event = f"entering {self.segment}" if self.segment else self.event
         return f"{self.days}d after {event}"
 
 

@@ -1,9 +1,9 @@
 """Message templates: sandboxed Jinja2, the template context, and building the e-mail.
 
 Templates run in :class:`jinja2.sandbox.SandboxedEnvironment` with ``StrictUndefined``, so a
-misspelt variable is an error, never an empty string. ``None`` values (a customer without a
-first name) render as an empty string and count as missing for ``default``:
-``{{ customer.first_name | default('friend') }}``. HTML templates (``*.html.j2``) are
+misspelt variable is an error, never an empty string (also under ``default``). ``None``
+values (a customer without a first name) render as an empty string and count as missing for
+``default``: ``{{ customer.first_name | default('friend') }}``. HTML templates (``*.html.j2``) are
 autoescaped; text templates and subjects are not.
 
 Filters: ``money`` (ints are minor units, floats major units; the currency is the filter's
@@ -365,9 +365,13 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """``default`` for retain's contexts: every field is always there (None when empty), so
+    None takes the default and a name that does not exist at all is a typo, reported."""
     from jinja2 import Undefined
 
-    if isinstance(value, Undefined) or value is None or (boolean and not value):
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if value is None or (boolean and not value):
         return default_value
     return value
 

@@ -433,3 +433,14 @@ def test_https_unsubscribe_in_headers(tmp_path):
     assert parse(msg)["List-Unsubscribe"] == (
         "<https://rosies.example/unsubscribe?email=a@example.com>"
     )
+
+
+def test_default_does_not_hide_a_misspelt_name(tmp_path):
+    config, campaign, step, renderer = setup(
+        tmp_path, "Hi {{ customer.frist_name | default('friend') }}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        renderer.render(campaign, step, context_with(config))
+    assert str(info.value).endswith(
+        "t.txt.j2 line 1: undefined: 'frist_name' (no such field; check the spelling)"
+    )

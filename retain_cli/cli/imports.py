@@ -1,9 +1,239 @@
-"""Commands: imports."""
+"""Commands: ``retain import customers|orders|suppressions FILE``."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
 import typer
+from rich.markup import escape
+
+from retain_cli.cli.options import DbOption, FormatOption, OutputFormat, QuietOption, db_path
+from retain_cli.errors import EXIT_PARTIAL, UsageError
+
+import_app = typer.Typer(
+    help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).",
+    no_args_is_help=True,
+)
+
+FileArgument = Annotated[
+    Path, typer.Argument(help="The CSV export to import.", show_default=False, dir_okay=False)
+]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Force a layout instead of detecting it: shopify_customers, "
+        "shopify_customers_legacy, square_customers, woocommerce_customers, generic_customers, "
+        "shopify_orders, stripe_payments, generic_orders.",
+    ),
+]
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="FIELD=COLUMN: read FIELD (email, date, amount, order_id, ...) from COLUMN. "
+        "Repeatable.",
+        show_default=False,
+    ),
+]
+DateFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="How day/month dates are written: DD/MM/YYYY, MM/DD/YYYY, or a strptime format. "
+        "Needed only when the file does not show it.",
+    ),
+]
+DecimalCommaOption = Annotated[
+    bool, typer.Option("--decimal-comma", help="Amounts are written 1.204,00.")
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option("--encoding", help="File encoding (default UTF-8 with or without BOM)."),
+]
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option("--delimiter", help="Field separator when not a comma: ';', '|' or 'tab'."),
+]
+TimezoneOption = Annotated[
+    str, typer.Option("--timezone", help="Time zone of timestamps that carry no offset.")
+]
+StrictOption = Annotated[
+    bool, typer.Option("--strict", help="Fail (import nothing) if any row is bad.")
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
+]
+
+
+def _mapping(pairs: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise UsageError(f"--map {pair!r} must look like FIELD=COLUMN, e.g. --map email=Mail")
+        mapping[field.strip().lower()] = column.strip()
+    return mapping
+
+
+def _run(
+    ctx: typer.Context,
+    kind: Literal["customers", "orders", "suppressions"],
+    file: Path,
+    *,
+    db: Path | None,
+    fmt: OutputFormat,
+    quiet: bool,
+    source: str | None = None,
+    mapping: list[str] | None = None,
+    date_format: str | None = None,
+    decimal_comma: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    timezone: str = "UTC",
+    strict: bool = False,
+    dry_run: bool = False,
+) -> None:
+    from retain_cli.cli.output import err_console, render_mapping
+    from retain_cli.importer import ImportOptions, import_file
+    from retain_cli.store import Store
+
+    options = ImportOptions(
+        source=source,
+        mapping=_mapping(mapping),
+        date_format=date_format,
+        decimal_comma=decimal_comma,
+        encoding=encoding,
+        delimiter=delimiter,
+        timezone=timezone,
+        strict=strict,
+        dry_run=dry_run,
+    )
+    path = db_path(ctx, db)
+    # a dry run against a database that does not exist yet must not create it
+    store = Store.open(":memory:" if dry_run and not path.exists() else path, create=True)
+    show_progress = not quiet and fmt is OutputFormat.table and sys.stderr.isatty()
+    with store:
+        if show_progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            with Progress(
+                TextColumn(f"importing {escape(file.name)}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=None)
+
+                def advance(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = import_file(store, file, kind, options, progress=advance)
+        else:
+            result = import_file(store, file, kind, options)
+    summary = result.summary()
+    if fmt is OutputFormat.table:
+        title = f"{'Dry run: ' if dry_run else ''}{result.kind} from {file.name} ({result.source})"
+        render_mapping({k: v for k, v in summary.items() if v is not None}, fmt, title=title)
+        if result.rejected:
+            where = f" (see {result.rejects_file})" if result.rejects_file else ""
+            err_console.print(f"{result.rejected} row(s) rejected{escape(where)}")
+    else:
+        render_mapping(summary, fmt)
+    if result.rejected:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@import_app.command("customers")
+def import_customers(
+    ctx: typer.Context,
+    file: FileArgument,
+    source: SourceOption = None,
+    map_: MapOption = None,
+    date_format: DateFormatOption = None,
+    decimal_comma: DecimalCommaOption = False,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    timezone: TimezoneOption = "UTC",
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
+    quiet: QuietOption = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Import a customers export (Shopify, Square, WooCommerce, or any spreadsheet).
+
+    Customers are matched by the platform's customer id, else by e-mail; re-importing the
+    same file changes nothing. Rows that cannot be used go to FILE.rejects.csv (exit code 3).
+
+    Example: retain import customers customers_export.csv
+    """
+    _run(
+        ctx, "customers", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
+        date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
+        delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
+    )  # fmt: skip
+
+
+@import_app.command("orders")
+def import_orders(
+    ctx: typer.Context,
+    file: FileArgument,
+    source: SourceOption = None,
+    map_: MapOption = None,
+    date_format: DateFormatOption = None,
+    decimal_comma: DecimalCommaOption = False,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    timezone: TimezoneOption = "UTC",
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
+    quiet: QuietOption = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Import an orders export (Shopify orders, Stripe payments, or any spreadsheet).
+
+    Customers not yet known are created from the orders' e-mail and name. Orders without an
+    id get a stable one derived from the row, so re-importing adds nothing.
+
+    Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
+    """
+    _run(
+        ctx, "orders", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
+        date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
+        delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
+    )  # fmt: skip
+
+
+@import_app.command("suppressions")
+def import_suppressions(
+    ctx: typer.Context,
+    file: FileArgument,
+    map_: MapOption = None,
+    encoding: EncodingOption = None,
+    delimiter: DelimiterOption = None,
+    strict: StrictOption = False,
+    dry_run: DryRunOption = False,
+    quiet: QuietOption = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Import an opt-out list: an e-mail column (and optionally a reason).
+
+    The addresses are never mailed again, whatever later imports say.
+
+    Example: retain import suppressions unsubscribed.csv
+    """
+    _run(
+        ctx, "suppressions", file, db=db, fmt=fmt, quiet=quiet, mapping=map_,
+        encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run,
+    )  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    app.add_typer(import_app, name="import")

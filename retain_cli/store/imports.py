@@ -1,9 +1,304 @@
-"""SQL for the imports domain (a mixin of :class:`retain_cli.store.Store`)."""
+"""SQL for the imports domain (a mixin of :class:`retain_cli.store.Store`).
+
+Import history, customers and their platform ids as written by imports, orders and their line
+items, and suppressions (opt-outs, which no import can undo).
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
 from retain_cli.store.base import StoreBase
+from retain_cli.timeutil import utc_now_iso
+
+#: customer columns an import may write (the only names ever put into SQL text)
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "address1",
+    "address2",
+    "city",
+    "province",
+    "country",
+    "zip",
+    "birthday",
+    "tags",
+    "note",
+    "accepts_marketing",
+    "source_created_at",
+)
+
+#: order columns written by an import, in the order of the tuples given to upsert_orders
+ORDER_COLUMNS = (
+    "order_key",
+    "source",
+    "order_id",
+    "customer_ref",
+    "ordered_at",
+    "currency",
+    "subtotal_minor",
+    "shipping_minor",
+    "tax_minor",
+    "discount_minor",
+    "total_minor",
+    "refunded_minor",
+    "financial_status",
+    "cancelled_at",
+)
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class ImportStore(StoreBase):
     """Queries and writes for imports."""
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @contextmanager
+    def import_transaction(self, *, dry_run: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction for a whole import: committed at the end, or rolled back on any
+        error, Ctrl-C, or when ``dry_run`` (which so reports exact counts and writes nothing).
+        """
+        conn = self.conn
+        (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MB while the import runs
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.execute(f"PRAGMA cache_size={int(old_cache)}")
+            raise
+        conn.execute("ROLLBACK" if dry_run else "COMMIT")
+        conn.execute(f"PRAGMA cache_size={int(old_cache)}")
+
+    # -- import history ---------------------------------------------------------------------
+
+    def start_import(self, kind: str, source: str, file_name: str, file_hash: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO imports (kind, source, file_name, file_hash, started_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, source, file_name, file_hash, utc_now_iso()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_import(
+        self,
+        import_ref: int,
+        *,
+        rows: int,
+        inserted: int,
+        updated: int,
+        unchanged: int,
+        rejected: int,
+    ) -> None:
+        self.conn.execute(
+            "UPDATE imports SET rows = ?, inserted = ?, updated = ?, unchanged = ?, "
+            "rejected = ?, finished_at = ? WHERE id = ?",
+            (rows, inserted, updated, unchanged, rejected, utc_now_iso(), import_ref),
+        )
+
+    def import_history(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The most recent imports, newest first."""
+        cur = self.conn.execute(
+            "SELECT id, kind, source, file_name, file_hash, rows, inserted, updated, unchanged, "
+            "rejected, started_at, finished_at FROM imports ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    # -- suppressions -----------------------------------------------------------------------
+
+    def suppress(self, email: str, reason: str, source: str) -> bool:
+        """Add an address to the opt-out list; True if it was not there yet (idempotent)."""
+        cur = self.conn.execute(
+            "INSERT INTO suppressions (email, reason, source, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(email) DO NOTHING",
+            (email.strip().lower(), reason, source, utc_now_iso()),
+        )
+        return cur.rowcount == 1
+
+    def is_suppressed(self, email: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM suppressions WHERE email = ?", (email.strip().lower(),)
+        ).fetchone()
+        return row is not None
+
+    def effective_consent(self, email: str) -> bool:
+        """True when the customer with this address accepts marketing and is not suppressed."""
+        row = self.conn.execute(
+            "SELECT c.accepts_marketing = 1 AND s.email IS NULL FROM customers c "
+            "LEFT JOIN suppressions s ON s.email = c.email WHERE c.email = ?",
+            (email.strip().lower(),),
+        ).fetchone()
+        return bool(row and row[0])
+
+    def suppressed_emails(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT email FROM suppressions")}
+
+    # -- customers --------------------------------------------------------------------------
+
+    def customer_refs_by_email(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT email, id FROM customers WHERE email IS NOT NULL"))
+
+    def customer_refs_by_source(self, source: str) -> dict[str, int]:
+        return dict(
+            self.conn.execute(
+                "SELECT source_id, customer_ref FROM customer_sources WHERE source = ?", (source,)
+            )
+        )
+
+    def customer_ids_in_use(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT customer_id, id FROM customers"))
+
+    def customers_for_import(self) -> dict[int, dict[str, Any]]:
+        """Every customer's importable columns, by internal id."""
+        cur = self.conn.execute(f"SELECT id, {', '.join(CUSTOMER_COLUMNS)} FROM customers")
+        return {row[0]: dict(zip(CUSTOMER_COLUMNS, row[1:], strict=True)) for row in cur}
+
+    def insert_customer(self, values: Mapping[str, Any], source: str) -> int:
+        columns = [c for c in CUSTOMER_COLUMNS if c in values]
+        now = utc_now_iso()
+        cur = self.conn.execute(
+            f"INSERT INTO customers ({', '.join(columns)}, source, created_at, updated_at) "
+            f"VALUES ({', '.join('?' for _ in columns)}, ?, ?, ?)",
+            (*(values[c] for c in columns), source, now, now),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def insert_customers(
+        self,
+        rows: Sequence[tuple[str, str | None, str | None, str | None, int | None]],
+        source: str,
+    ) -> dict[str, int]:
+        """Bulk-create customers from ``(customer_id, email, first_name, last_name,
+        accepts_marketing)``; returns customer_id -> internal id for the new rows."""
+        if not rows:
+            return {}
+        (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()
+        now = utc_now_iso()
+        self.conn.executemany(
+            "INSERT INTO customers (customer_id, email, first_name, last_name, "
+            f"accepts_marketing, source, created_at, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, '{_literal(source)}', '{now}', '{now}')",
+            rows,
+        )
+        return dict(
+            self.conn.execute("SELECT customer_id, id FROM customers WHERE id > ?", (before,))
+        )
+
+    def update_customer(self, ref: int, changes: Mapping[str, Any]) -> None:
+        columns = [c for c in CUSTOMER_COLUMNS if c in changes]
+        if not columns:
+            return
+        self.conn.execute(
+            f"UPDATE customers SET {', '.join(f'{c} = ?' for c in columns)}, updated_at = ? "
+            "WHERE id = ?",
+            (*(changes[c] for c in columns), utc_now_iso(), ref),
+        )
+
+    def add_customer_sources(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Record ``(source, source_id, customer_ref)``; a known pair is left as it is."""
+        self.conn.executemany(
+            "INSERT INTO customer_sources (source, source_id, customer_ref) VALUES (?, ?, ?) "
+            "ON CONFLICT(source, source_id) DO NOTHING",
+            rows,
+        )
+
+    def set_customer_consent(self, rows: Iterable[tuple[int, int]]) -> int:
+        """``(accepts_marketing, customer_ref)`` pairs; returns how many changed."""
+        cur = self.conn.executemany(
+            "UPDATE customers SET accepts_marketing = ?1, updated_at = ?3 "
+            "WHERE id = ?2 AND accepts_marketing IS NOT ?1",
+            ((value, ref, utc_now_iso()) for value, ref in rows),
+        )
+        return cur.rowcount
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def count_orders(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM orders").fetchone()[0])
+
+    def upsert_orders(self, rows: Iterable[Sequence[Any]], import_ref: int) -> int:
+        """Insert or update orders (tuples in :data:`ORDER_COLUMNS` order) by ``order_key``.
+
+        A row equal to the stored one is left alone. Returns how many rows were inserted or
+        changed (the caller tells the two apart by counting orders before and after).
+        """
+        columns = ", ".join(ORDER_COLUMNS)
+        params = ", ".join("?" for _ in ORDER_COLUMNS)
+        updated = [c for c in ORDER_COLUMNS if c != "order_key"]
+        assignments = ", ".join(f"{c} = excluded.{c}" for c in updated)
+        changed = " OR ".join(f"orders.{c} IS NOT excluded.{c}" for c in updated)
+        cur = self.conn.executemany(
+            f"INSERT INTO orders ({columns}, import_ref) VALUES ({params}, {int(import_ref)}) "
+            f"ON CONFLICT(order_key) DO UPDATE SET {assignments}, import_ref = excluded.import_ref "
+            f"WHERE {changed}",
+            rows,
+        )
+        return cur.rowcount
+
+    def order_refs(self, keys: Sequence[str]) -> dict[str, int]:
+        """order_key -> internal id, for the keys that exist."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys):
+            found.update(
+                self.conn.execute(
+                    f"SELECT order_key, id FROM orders WHERE order_key IN "
+                    f"({', '.join('?' for _ in chunk)})",
+                    tuple(chunk),
+                )
+            )
+        return found
+
+    def order_items(self, refs: Sequence[int]) -> dict[int, list[tuple[Any, ...]]]:
+        """Line items ``(sku, name, quantity, price_minor)`` of orders, by order ref."""
+        items: dict[int, list[tuple[Any, ...]]] = {}
+        for chunk in _chunks(refs):
+            cur = self.conn.execute(
+                "SELECT order_ref, sku, name, quantity, price_minor FROM order_items "
+                f"WHERE order_ref IN ({', '.join('?' for _ in chunk)}) ORDER BY order_ref, line_no",
+                tuple(chunk),
+            )
+            for ref, *item in cur:
+                items.setdefault(ref, []).append(tuple(item))
+        return items
+
+    def replace_order_items(self, items: Mapping[int, Sequence[tuple[Any, ...]]]) -> None:
+        """Set the line items of each order (ref -> ``(sku, name, quantity, price_minor)``)."""
+        refs = list(items)
+        for chunk in _chunks(refs):
+            self.conn.execute(
+                f"DELETE FROM order_items WHERE order_ref IN ({', '.join('?' for _ in chunk)})",
+                tuple(chunk),
+            )
+        self.conn.executemany(
+            "INSERT INTO order_items (order_ref, line_no, sku, name, quantity, price_minor) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (ref, line_no, *item)
+                for ref, lines in items.items()
+                for line_no, item in enumerate(lines, start=1)
+            ),
+        )
+
+
+def _literal(text: str) -> str:
+    """A known identifier-like constant (a layout name) made safe to embed in SQL text."""
+    return text.replace("'", "''")

@@ -1,0 +1,1366 @@
+"""Importing shop exports: reading, layout detection, normalisation, rejects, writing.
+
+``import_file`` reads one CSV export, recognises its layout (see :mod:`retain_cli.layouts`),
+normalises every value (emails, ids, dates to UTC, money to minor units, consent), and writes
+customers, orders or suppressions in ONE transaction, so a failed or interrupted import leaves
+the database exactly as it was. Rows that cannot be used go to ``FILE.rejects.csv`` with their
+line number and the reason.
+
+Reading is columnar (pyarrow) and every value is parsed once per distinct value, so a
+million-row file costs little more than its distinct dates, amounts and e-mail addresses.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from retain_cli.errors import ImportFileError, UsageError
+from retain_cli.layouts import (
+    FIELD_TYPES,
+    GENERIC_BY_KIND,
+    LAYOUTS,
+    Kind,
+    Layout,
+    detect,
+    header_key,
+    layout_names,
+)
+from retain_cli.money import normalise_currency, parse_amount
+from retain_cli.store.imports import ORDER_COLUMNS
+from retain_cli.timeutil import ISO_FORMAT
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from retain_cli.store import Store
+
+Progress = Callable[[int, int], None]
+
+KINDS: tuple[Kind, ...] = ("customers", "orders", "suppressions")
+
+#: consent values (lower-cased); -1 is an explicit opt-out, which also suppresses the address
+CONSENT_VALUES: dict[str, int] = {
+    **dict.fromkeys(
+        ("yes", "y", "true", "t", "1", "subscribed", "opted in", "opt in", "accepted"), 1
+    ),
+    **dict.fromkeys(
+        (
+            "no",
+            "n",
+            "false",
+            "f",
+            "0",
+            "not subscribed",
+            "never subscribed",
+            "pending",
+            "not opted in",
+            "declined",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("unsubscribed", "opted out", "opt out", "revoked"), -1),
+}
+BOOL_VALUES: dict[str, bool] = {
+    **dict.fromkeys(("yes", "y", "true", "t", "1"), True),
+    **dict.fromkeys(("no", "n", "false", "f", "0"), False),
+}
+#: Stripe payment statuses that mean the money was taken
+STRIPE_SUCCEEDED = {"paid", "succeeded", "refunded", "partially refunded", "captured"}
+CANCELLED_STATUSES = {"cancelled", "canceled", "voided", "void"}
+_CANCELLED_FLAG = "\x00cancelled"
+
+_EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
+_ISO_DATE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[T ]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_DMY_DATE = re.compile(
+    r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})"
+    r"(?:[T ,]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*([AP]M)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_BIRTHDAY = re.compile(r"(?:(\d{4})|-)?-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DELIMITER_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file. Every option has the default a plain export needs."""
+
+    source: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    decimal_comma: bool = False
+    encoding: str | None = None
+    timezone: str = "UTC"
+    strict: bool = False
+    dry_run: bool = False
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did. For orders, inserted/updated/unchanged count orders (a Shopify
+    order spans several rows); ``skipped`` counts rows that are fine but not orders (failed
+    or test payments) or are blank."""
+
+    kind: str
+    source: str
+    file: Path
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    customers_created: int
+    rejects_file: Path | None
+    dry_run: bool
+    skipped: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """The result as a flat mapping (for tables and JSON)."""
+        return {
+            "file": str(self.file),
+            "kind": self.kind,
+            "source": self.source,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "skipped": self.skipped,
+            "customers_created": self.customers_created,
+            "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+            "dry_run": self.dry_run,
+        }
+
+
+def rejects_path(path: Path) -> Path:
+    """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv``."""
+    return path.with_name(path.name + ".rejects.csv")
+
+
+# --------------------------------------------------------------------------------------------
+# reading the file
+
+
+@dataclass
+class _Source:
+    path: Path
+    data: bytes  # UTF-8, no BOM
+    text: str
+    sha256: str
+    header: list[str]
+    delimiter: str
+    headerless: bool = False
+
+
+def _fail(path: Path, message: str) -> ImportFileError:
+    return ImportFileError(f"{path}: {message}")
+
+
+def _delimiter_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+    value = named.get(value.lower(), value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter {value!r} must be one character (or 'tab')")
+    return value
+
+
+def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
+    if not path.exists():
+        raise _fail(path, "file not found; check the path")
+    if path.is_dir():
+        raise _fail(path, "is a folder, not a CSV file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
+    if not raw.removeprefix(codecs.BOM_UTF8).strip():
+        raise _fail(path, "the file is empty; export it again from your shop")
+    if b"\x00" in raw[:8192] and options.encoding is None:
+        raise _fail(
+            path,
+            "looks like a binary file (a spreadsheet such as .xlsx?), not CSV; "
+            "export or save it as CSV (or pass --encoding utf-16 if it is UTF-16 text)",
+        )
+    digest = hashlib.sha256(raw).hexdigest()
+    if options.encoding is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise _fail(
+                path,
+                f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
+                "pass --encoding with the file's encoding, e.g. --encoding cp1252",
+            ) from None
+        data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+    else:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:
+            raise UsageError(
+                f"unknown --encoding {options.encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
+            ) from None
+        try:
+            text = raw.decode(options.encoding).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise _fail(
+                path, f"cannot be read as {options.encoding} ({exc.reason} at byte {exc.start})"
+            ) from None
+        data = text.encode("utf-8")
+    if not text.strip():
+        raise _fail(path, "the file is empty; export it again from your shop")
+
+    forced = _delimiter_option(options.delimiter)
+    delimiter = forced or ","
+    head = text[:65536]
+    try:
+        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
+    except (csv.Error, StopIteration) as exc:
+        raise _fail(path, f"cannot read the header line ({exc})") from None
+    header = [h.strip() for h in header]
+    first_line = head.split("\n", 1)[0]
+    if len(header) == 1 and forced is None:
+        for other in (";", "\t", "|"):
+            if other in first_line:
+                name = _DELIMITER_NAMES[other]
+                flag = "tab" if other == "\t" else other
+                raise _fail(
+                    path,
+                    f"the header has a single column but looks {name}-separated "
+                    f"({first_line.count(other)} {name}s in it); pass --delimiter '{flag}' "
+                    "(or save the file as comma-separated CSV)",
+                )
+    headerless = False
+    if kind == "suppressions" and len(header) == 1 and _EMAIL.fullmatch(header[0]):
+        headerless = True  # a bare list of addresses
+    elif all(not h for h in header):
+        raise _fail(path, "the first line is blank; it must be the header with the column names")
+    return _Source(path, data, text, digest, header, delimiter, headerless)
+
+
+def _read_table(source: _Source, columns: Sequence[int]) -> tuple[pa.Table, int]:
+    """The used columns as strings (named c<index>), and how many rows had the wrong number
+    of fields (skipped here; found again with their line numbers for the rejects file)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(len(source.header))]
+    wanted = [names[i] for i in sorted(set(columns))]
+    invalid = 0
+
+    def on_invalid(_row: Any) -> str:
+        nonlocal invalid
+        invalid += 1
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(source.data),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=0 if source.headerless else 1, block_size=1 << 22
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=source.delimiter,
+                newlines_in_values=b'"' in source.data,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(wanted, pa.string()),
+                include_columns=wanted,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+        raise _fail(source.path, f"cannot be read as CSV ({exc})") from None
+    return table, invalid
+
+
+def _scan_lines(
+    source: _Source, wanted: set[int]
+) -> tuple[dict[int, tuple[int, list[str]]], list[tuple[int, list[str], str]]]:
+    """Physical line numbers (the header is line 1) and original fields of the data rows in
+    ``wanted`` (row indexes as read by pyarrow), plus every row with a wrong field count."""
+    reader = csv.reader(io.StringIO(source.text), delimiter=source.delimiter)
+    ncols = len(source.header)
+    if not source.headerless:
+        next(reader)
+    end = reader.line_num
+    index = 0
+    found: dict[int, tuple[int, list[str]]] = {}
+    invalid: list[tuple[int, list[str], str]] = []
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        if not record:
+            continue
+        if len(record) != ncols:
+            reason = f"expected {ncols} fields, found {len(record)}"
+            invalid.append((start, record, reason))
+            continue
+        if index in wanted:
+            found[index] = (start, record)
+        index += 1
+    return found, invalid
+
+
+# --------------------------------------------------------------------------------------------
+# layout and columns
+
+
+def _choose_layout(source: _Source, kind: Kind, options: ImportOptions) -> Layout:
+    if options.source:
+        layout = LAYOUTS.get(options.source)
+        if layout is None:
+            raise UsageError(
+                f"unknown --source {options.source!r}; choose one of: "
+                + ", ".join(layout_names(kind))
+            )
+        if layout.kind != kind:
+            raise UsageError(
+                f"--source {layout.name} is a layout for {layout.kind}; "
+                f"use 'retain import {layout.kind}' for this file"
+            )
+        return layout
+    if source.headerless:
+        return GENERIC_BY_KIND[kind]
+    layout, other = detect([header_key(h) for h in source.header], kind)
+    if other is not None:
+        raise _fail(
+            source.path,
+            f"this looks like a {other.label} export, which holds {other.kind}, not {kind}; "
+            f"use 'retain import {other.kind} {source.path}' (or --source to force a layout)",
+        )
+    return layout
+
+
+def _find_columns(source: _Source, layout: Layout, options: ImportOptions) -> dict[str, int]:
+    """field -> column index, from the layout's headers and --map."""
+    if source.headerless:
+        return {"email": 0}
+    keys = [header_key(h) for h in source.header]
+    found: dict[str, int] = {}
+    for name in layout.fields:
+        for header in layout.columns.get(name, ()):
+            if header in keys:
+                found[name] = keys.index(header)
+                break
+    shown = ", ".join(repr(h) for h in source.header)
+    for name, column in options.mapping.items():
+        if name not in layout.fields:
+            raise UsageError(
+                f"--map {name}={column}: unknown field {name!r} for {layout.kind}; "
+                f"fields are: {', '.join(layout.fields)}"
+            )
+        if column in source.header:
+            found[name] = source.header.index(column)
+        elif header_key(column) in keys:
+            found[name] = keys.index(header_key(column))
+        else:
+            raise _fail(
+                source.path, f"--map {name}={column}: no column {column!r}; the columns are {shown}"
+            )
+    for name in layout.required:
+        if name not in found:
+            raise _missing(source, layout, (name,), shown)
+    for group in layout.one_of:
+        if not any(name in found for name in group):
+            raise _missing(source, layout, group, shown)
+    return found
+
+
+def _missing(source: _Source, layout: Layout, names: Sequence[str], shown: str) -> ImportFileError:
+    wanted = " or ".join(names)
+    looked = sorted({h for n in names for h in layout.columns.get(n, ())})
+    hint = f" (looked for {', '.join(repr(h) for h in looked[:8])})" if looked else ""
+    return _fail(
+        source.path,
+        f"no column for the required field {wanted} in this {layout.label} file{hint}; "
+        f"pass --map {names[0]}=<column> (the columns are {shown})",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# normalising values
+
+
+class _Dates:
+    """Reads dates and timestamps into stored UTC text, with the file's day/month order."""
+
+    def __init__(self, options: ImportOptions) -> None:
+        self.strptime: str | None = None
+        self.dayfirst: bool | None = None
+        try:
+            from zoneinfo import ZoneInfo
+
+            self.zone: tzinfo = (
+                UTC if options.timezone.upper() == "UTC" else ZoneInfo(options.timezone)
+            )
+        except (ValueError, KeyError, OSError) as exc:
+            raise UsageError(
+                f"unknown --timezone {options.timezone!r} ({exc.__class__.__name__}); "
+                "use a name like Europe/Berlin or America/New_York"
+            ) from None
+        fmt = options.date_format
+        if fmt:
+            if "%" in fmt:
+                self.strptime = fmt
+            else:
+                letters = re.sub(r"[^A-Za-z]", "", fmt).upper()
+                if letters.startswith("D"):
+                    self.dayfirst = True
+                elif letters.startswith("M"):
+                    self.dayfirst = False
+                elif not letters.startswith("Y"):
+                    raise UsageError(
+                        f"--date-format {fmt!r} not understood; use DD/MM/YYYY, MM/DD/YYYY, "
+                        "YYYY-MM-DD or a strptime format such as %d.%m.%Y %H:%M"
+                    )
+        self.explicit = fmt is not None
+
+    def settle_order(self, path: Path, samples: Mapping[str, Sequence[str]]) -> None:
+        """Decide day-first or month-first from the file itself, or fail: never guess."""
+        if self.explicit:
+            return
+        proof: dict[bool, tuple[str, str]] = {}
+        unsure: tuple[str, str] | None = None
+        for column, values in samples.items():
+            for value in values:
+                match = _DMY_DATE.match(value)
+                if match is None:
+                    continue
+                first, second = int(match[1]), int(match[2])
+                if first > 12:
+                    proof.setdefault(True, (column, value))
+                elif second > 12:
+                    proof.setdefault(False, (column, value))
+                elif first != second and unsure is None:
+                    unsure = (column, value)
+        fix = "pass --date-format DD/MM/YYYY or --date-format MM/DD/YYYY"
+        if True in proof and False in proof:
+            (col_a, day), (col_b, month) = proof[True], proof[False]
+            raise _fail(
+                path,
+                f"dates are written both day-first ({day!r} in column {col_a!r}) and "
+                f"month-first ({month!r} in column {col_b!r}); fix the file or {fix}",
+            )
+        if proof:
+            self.dayfirst = next(iter(proof))
+        elif unsure is not None:
+            column, value = unsure
+            raise _fail(
+                path,
+                f"column {column!r} has dates like {value!r} that can be read day-first or "
+                f"month-first, and no date in the file tells which; {fix}",
+            )
+
+    def parse(self, text: str, zone: tzinfo | None = None) -> str:
+        zone = zone or self.zone
+        if self.strptime:
+            try:
+                moment = datetime.strptime(text, self.strptime)
+            except ValueError:
+                pass
+            else:
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=zone)
+                return moment.astimezone(UTC).strftime(ISO_FORMAT)
+        match = _ISO_DATE.fullmatch(text)
+        meridiem = None
+        if match:
+            year, month, day = int(match[1]), int(match[2]), int(match[3])
+            hour, minute, second, offset = match[4], match[5], match[6], match[7]
+        else:
+            match = _DMY_DATE.fullmatch(text)
+            if match is None:
+                hint = f" with --date-format {self.strptime!r}" if self.strptime else ""
+                raise ValueError(
+                    f"cannot read date {text!r}{hint} (use YYYY-MM-DD, a day/month date with "
+                    "--date-format, or a strptime --date-format)"
+                )
+            first, second_part, year = int(match[1]), int(match[2]), int(match[3])
+            if len(match[3]) == 2:
+                year += 2000
+            dayfirst = self.dayfirst
+            if dayfirst is None:
+                dayfirst = first > 12
+            day, month = (first, second_part) if dayfirst else (second_part, first)
+            hour, minute, second, meridiem, offset = (
+                match[4],
+                match[5],
+                match[6],
+                match[7],
+                match[8],
+            )
+        h = int(hour) if hour else 0
+        if meridiem:
+            if h > 12:
+                raise ValueError(f"cannot read time in {text!r}")
+            h = h % 12 + (12 if meridiem.upper() == "PM" else 0)
+        try:
+            moment = datetime(year, month, day, h, int(minute or 0), int(second or 0))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a valid date") from None
+        tz: tzinfo
+        if offset is None:
+            tz = zone
+        elif offset.upper() in ("Z", "UTC", "GMT"):
+            tz = UTC
+        else:
+            digits = offset[1:].replace(":", "")
+            delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            tz = timezone(-delta if offset[0] == "-" else delta)
+        return moment.replace(tzinfo=tz).astimezone(UTC).strftime(ISO_FORMAT)
+
+
+def _email(text: str) -> str:
+    value = text.strip().lower()
+    if value.startswith("mailto:"):
+        value = value[7:]
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"invalid email {text!r}")
+    return value
+
+
+def _consent(text: str) -> int:
+    value = CONSENT_VALUES.get(text.strip().lower())
+    if value is None:
+        raise ValueError(f"cannot read marketing consent {text!r} (expected yes or no)")
+    return value
+
+
+def _bool(text: str) -> bool:
+    value = BOOL_VALUES.get(text.strip().lower())
+    if value is None:
+        raise ValueError(f"cannot read {text!r} as true or false")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        number = float(text.replace(",", ""))
+    except ValueError:
+        raise ValueError(f"cannot read {text!r} as a whole number") from None
+    if number != int(number):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(number)
+
+
+def _birthday(text: str) -> str:
+    match = _BIRTHDAY.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"cannot read birthday {text!r} (use YYYY-MM-DD or --MM-DD)")
+    year, month, day = match[1], int(match[2]), int(match[3])
+    try:
+        date(int(year) if year else 2000, month, day)
+    except ValueError:
+        raise ValueError(f"birthday {text!r} is not a valid date") from None
+    return f"{year}-{month:02d}-{day:02d}" if year else f"--{month:02d}-{day:02d}"
+
+
+def _currency(text: str) -> str:
+    code = normalise_currency(text) or ""
+    if not _CURRENCY.fullmatch(code):
+        raise ValueError(f"currency {text!r} is not a 3-letter code such as USD")
+    return code
+
+
+def _id(text: str) -> str:
+    return text.lstrip("'").strip()
+
+
+class _Frame:
+    """The file's used columns, normalised field by field, with the first error per row."""
+
+    def __init__(self, source: _Source, table: pa.Table, columns: Mapping[str, int]) -> None:
+        import pyarrow.compute as pc
+
+        self.source = source
+        self.columns = columns
+        self.n = table.num_rows
+        self.raw: dict[str, pa.Array] = {}
+        blank = None
+        for name, index in columns.items():
+            column = table.column(f"c{index}").combine_chunks()
+            trimmed = pc.utf8_trim_whitespace(column)
+            self.raw[name] = trimmed
+        for index in sorted(set(columns.values())):
+            is_blank = pc.equal(pc.utf8_trim_whitespace(table.column(f"c{index}")), "")
+            blank = is_blank if blank is None else pc.and_(blank, is_blank)
+        self.blank: list[bool] = (
+            blank.to_pylist() if blank is not None and self.n else [False] * self.n
+        )
+        self.values: dict[str, list[Any]] = {}
+        self.errors: dict[int, tuple[str, str]] = {}
+
+    def header(self, name: str) -> str:
+        return self.source.header[self.columns[name]]
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def get(self, name: str) -> list[Any]:
+        """Normalised values of a field (None where blank or not in the file)."""
+        values = self.values.get(name)
+        if values is None:
+            return [None] * self.n
+        return values
+
+    def reject(self, row: int, name: str | None, reason: str) -> None:
+        if row not in self.errors:
+            self.errors[row] = (self.header(name) if name else "", reason)
+
+    def map_unique(
+        self, name: str, parse: Callable[[str], Any], key: pa.Array | None = None
+    ) -> None:
+        """Parse each distinct value of a field once; errors reject the rows holding them."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        column = self.raw[name] if key is None else key
+        encoded = pc.dictionary_encode(column)
+        uniques = encoded.dictionary.to_pylist()
+        out: list[Any] = []
+        bad: dict[int, str] = {}
+        for position, text in enumerate(uniques):
+            if not text or (key is not None and text.startswith("\x1f")):
+                out.append(None)
+                continue
+            try:
+                out.append(parse(text))
+            except ValueError as exc:
+                out.append(None)
+                bad[position] = str(exc)
+        indices: np.ndarray = encoded.indices.to_numpy(zero_copy_only=False)
+        lookup = np.empty(len(out), dtype=object)
+        lookup[:] = out
+        self.values[name] = lookup[indices].tolist() if len(out) else [None] * self.n
+        if bad:
+            rows = np.nonzero(np.isin(indices, np.fromiter(bad, dtype=indices.dtype)))[0]
+            for row in rows.tolist():
+                self.reject(row, name, bad[int(indices[row])])
+
+    def map_vector(self, name: str, values: pa.Array) -> None:
+        """Store an already-normalised column (blank -> None)."""
+        import pyarrow.compute as pc
+
+        self.values[name] = pc.if_else(pc.equal(values, ""), None, values).to_pylist()
+
+    def normalise(self, layout: Layout, options: ImportOptions, dates: _Dates) -> None:
+        import pyarrow.compute as pc
+
+        date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
+        samples = {
+            self.header(n): [v for v in pc.unique(self.raw[n]).to_pylist() if v]
+            for n in date_fields
+        }
+        dates.settle_order(self.source.path, samples)
+        for name in self.columns:
+            kind = FIELD_TYPES[name]
+            raw = self.raw[name]
+            if kind == "id" or kind == "zip":
+                self.map_vector(
+                    name, pc.utf8_trim_whitespace(pc.replace_substring_regex(raw, "^'+", ""))
+                )
+            elif kind == "text":
+                self.map_vector(name, raw)
+            elif kind == "email":
+                self.map_unique(name, _email)
+            elif kind == "date":
+                zone = UTC if name in layout.utc_fields else None
+                self.map_unique(name, partial(dates.parse, zone=zone))
+            elif kind == "cancelled":
+                self.map_unique(name, lambda t: _cancelled(t, dates))
+            elif kind == "consent":
+                self.map_unique(name, _consent)
+            elif kind == "bool":
+                self.map_unique(name, _bool)
+            elif kind == "int":
+                self.map_unique(name, _int)
+            elif kind == "birthday":
+                self.map_unique(name, _birthday)
+            elif kind == "currency":
+                self.map_unique(name, _currency)
+        for name in self.columns:
+            if FIELD_TYPES[name] != "money":
+                continue
+            comma = options.decimal_comma
+            if "currency" in self.columns:
+                key = pc.binary_join_element_wise(
+                    self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
+                )
+                self.map_unique(name, partial(_money_pair, decimal_comma=comma), key=key)
+            else:
+                self.map_unique(name, partial(parse_amount, decimal_comma=comma))
+
+
+def _money_pair(text: str, decimal_comma: bool) -> int:
+    amount, _, currency = text.rpartition("\x1f")
+    return parse_amount(amount, currency or None, decimal_comma=decimal_comma)
+
+
+def _cancelled(text: str, dates: _Dates) -> str | None:
+    flag = BOOL_VALUES.get(text.lower())
+    if flag is not None or text.lower() in CANCELLED_STATUSES:
+        return _CANCELLED_FLAG if flag is not False else None
+    return dates.parse(text)
+
+
+def _split_name(full: str | None) -> tuple[str | None, str | None]:
+    if not full:
+        return None, None
+    first, _, last = full.strip().partition(" ")
+    return first or None, last.strip() or None
+
+
+# --------------------------------------------------------------------------------------------
+# the import
+
+
+class _Rejected(Exception):
+    pass
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    kind: Literal["customers", "orders", "suppressions"],
+    options: ImportOptions = ImportOptions(),
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import one export file; see the module docstring. Raises ImportFileError (nothing
+    written) when the file cannot be used, or with --strict when any row is bad."""
+    path = Path(path)
+    if kind not in KINDS:
+        raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+    source = _load(path, kind, options)
+    layout = _choose_layout(source, kind, options)
+    columns = _find_columns(source, layout, options)
+    dates = _Dates(options)
+    table, invalid_count = _read_table(source, list(columns.values()))
+    frame = _Frame(source, table, columns)
+    del table
+    frame.normalise(layout, options, dates)
+    total = frame.n + invalid_count
+    if progress:
+        progress(0, total)
+
+    with store.import_transaction(dry_run=options.dry_run):
+        import_ref = store.start_import(kind, layout.name, path.name, source.sha256)
+        writer: _Writer
+        if kind == "orders":
+            writer = _OrdersWriter(store, frame, layout, import_ref, progress, total)
+        elif kind == "customers":
+            writer = _CustomersWriter(store, frame, layout, import_ref, progress, total)
+        else:
+            writer = _SuppressionsWriter(store, frame, layout, import_ref, progress, total)
+        writer.run()
+        rejected_rows = sorted(frame.errors)
+        rejected = len(rejected_rows) + invalid_count
+        rejects_file = None
+        if rejected:
+            rows_out, invalid = _reject_rows(source, frame, rejected_rows, bool(invalid_count))
+            if options.strict:
+                line, _record, column, reason = rows_out[0]
+                where = f", column {column!r}" if column else ""
+                raise _fail(
+                    path,
+                    f"line {line}{where}: {reason}; nothing was imported (--strict). Fix the "
+                    f"row, or run without --strict to import the good rows and get the bad "
+                    f"ones in {rejects_path(path).name}",
+                )
+            if not options.dry_run:
+                rejects_file = _write_rejects(source, rows_out)
+            del invalid
+        elif not options.dry_run:
+            stale = rejects_path(path)
+            if stale.exists():
+                stale.unlink(missing_ok=True)
+        store.finish_import(
+            import_ref,
+            rows=total,
+            inserted=writer.inserted,
+            updated=writer.updated,
+            unchanged=writer.unchanged,
+            rejected=rejected,
+        )
+    if progress:
+        progress(total, total)
+    return ImportResult(
+        kind=kind,
+        source=layout.name,
+        file=path,
+        rows=total,
+        inserted=writer.inserted,
+        updated=writer.updated,
+        unchanged=writer.unchanged,
+        rejected=rejected,
+        customers_created=writer.customers_created,
+        rejects_file=rejects_file,
+        dry_run=options.dry_run,
+        skipped=writer.skipped,
+    )
+
+
+def _reject_rows(
+    source: _Source, frame: _Frame, rows: Sequence[int], has_invalid: bool
+) -> tuple[list[tuple[int, list[str], str, str]], int]:
+    """(line, original fields, column, reason) of every rejected row, in file order."""
+    found, invalid = _scan_lines(source, set(rows))
+    out = [(found[row][0], found[row][1], *frame.errors[row]) for row in rows if row in found]
+    out.extend((line, record, "", reason) for line, record, reason in invalid)
+    out.sort(key=lambda item: item[0])
+    return out, len(invalid)
+
+
+def _write_rejects(source: _Source, rows: Sequence[tuple[int, list[str], str, str]]) -> Path:
+    target = rejects_path(source.path)
+    header = list(source.header) if not source.headerless else ["email"]
+    width = len(header)
+    try:
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*header, "line", "reason"])
+            for line, record, column, reason in rows:
+                fields = (record + [""] * width)[:width] if len(record) <= width else record
+                why = f"{column}: {reason}" if column else reason
+                writer.writerow([*fields[:width], line, why])
+    except OSError as exc:
+        raise _fail(
+            source.path, f"cannot write the rejects file {target} ({exc.strerror})"
+        ) from None
+    return target
+
+
+# --------------------------------------------------------------------------------------------
+# writers: one per kind, all inside the import transaction
+
+
+class _Writer:
+    def __init__(
+        self,
+        store: Store,
+        frame: _Frame,
+        layout: Layout,
+        import_ref: int,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        self.store = store
+        self.frame = frame
+        self.layout = layout
+        self.import_ref = import_ref
+        self.progress = progress
+        self.total = total
+        self.inserted = self.updated = self.unchanged = self.skipped = 0
+        self.customers_created = 0
+        self.suppressions: list[tuple[str, str]] = []
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def tick(self, done: int) -> None:
+        if self.progress:
+            self.progress(min(done, self.total), self.total)
+
+
+class _SuppressionsWriter(_Writer):
+    def run(self) -> None:
+        frame = self.frame
+        emails, reasons = frame.get("email"), frame.get("reason")
+        default = f"opt-out list {frame.source.path.name}"
+        for row in range(frame.n):
+            if frame.blank[row]:
+                self.skipped += 1
+                continue
+            if row in frame.errors:
+                continue
+            email = emails[row]
+            if email is None:
+                frame.reject(row, "email", "no email address")
+                continue
+            if self.store.suppress(email, reasons[row] or default, "import"):
+                self.inserted += 1
+            else:
+                self.unchanged += 1
+            if row % 1000 == 0:
+                self.tick(row)
+
+
+def _apply_consent(
+    store: Store, email: str | None, old: int | None, new: int | None, layout: Layout
+) -> tuple[int | None, bool]:
+    """The accepts_marketing value to store and whether an opt-out was newly recorded.
+
+    An explicit opt-out (Square "Unsubscribed"), or a customer who had consent and now has
+    not, puts the address in ``suppressions``, which no later import can undo.
+    """
+    if new is None:
+        return old, False
+    stored = 1 if new == 1 else 0
+    suppressed = False
+    if email and (new == -1 or (old == 1 and new == 0)):
+        reason = (
+            f"unsubscribed in {layout.label} export"
+            if new == -1
+            else f"marketing consent withdrawn in {layout.label} export"
+        )
+        suppressed = store.suppress(email, reason, layout.name)
+    return stored, suppressed
+
+
+class _CustomersWriter(_Writer):
+    def run(self) -> None:
+        store, frame, layout = self.store, self.frame, self.layout
+        existing = store.customers_for_import()
+        by_email = {c["email"]: ref for ref, c in existing.items() if c["email"]}
+        by_id = {c["customer_id"]: ref for ref, c in existing.items()}
+        by_source = store.customer_refs_by_source(layout.platform)
+        fields = {name: frame.get(name) for name in layout.fields}
+        seen: dict[int, int] = {}
+        links: list[tuple[str, str, int]] = []
+        for row in range(frame.n):
+            if row % 1000 == 0:
+                self.tick(row)
+            if frame.blank[row]:
+                self.skipped += 1
+                continue
+            if row in frame.errors:
+                continue
+            values = {name: column[row] for name, column in fields.items()}
+            platform_id, email = values["customer_id"], values["email"]
+            if not platform_id and not email:
+                frame.reject(row, None, "no email address and no customer id")
+                continue
+            first, last = values["first_name"], values["last_name"]
+            if values["name"] and not (first or last):
+                first, last = _split_name(values["name"])
+            data = {
+                "first_name": first,
+                "last_name": last,
+                "phone": values["phone"],
+                "company": values["company"],
+                "address1": values["address1"],
+                "address2": values["address2"],
+                "city": values["city"],
+                "province": values["province"],
+                "country": values["country"],
+                "zip": values["zip"],
+                "birthday": values["birthday"],
+                "tags": values["tags"],
+                "note": values["note"],
+                "source_created_at": values["created_at"],
+            }
+            consent = values["accepts_marketing"]
+            ref = None
+            if platform_id:
+                ref = by_source.get(platform_id)
+            if ref is None and email:
+                ref = by_email.get(email)
+            if ref is None and platform_id:
+                ref = by_id.get(platform_id)
+            if ref is not None and ref in seen:
+                frame.reject(
+                    row,
+                    "email" if email else "customer_id",
+                    "the same customer appears "
+                    "more than once in the file; only the first row was used",
+                )
+                continue
+            if ref is None:
+                new = {k: v for k, v in data.items() if v is not None}
+                stored, _ = _apply_consent(store, email, None, consent, layout)
+                new.update(customer_id=platform_id or email, email=email, accepts_marketing=stored)
+                ref = store.insert_customer(new, layout.name)
+                existing[ref] = {**dict.fromkeys(data), **new}
+                if email:
+                    by_email[email] = ref
+                by_id[new["customer_id"]] = ref
+                self.inserted += 1
+                self.customers_created += 1
+            else:
+                current = existing[ref]
+                changes = {k: v for k, v in data.items() if v is not None and current[k] != v}
+                if email and current["email"] != email:
+                    owner = by_email.get(email)
+                    if owner is not None and owner != ref:
+                        frame.reject(
+                            row,
+                            "email",
+                            f"address {email} already belongs to customer "
+                            f"{existing[owner]['customer_id']}, not to {platform_id}",
+                        )
+                        continue
+                    changes["email"] = email
+                    by_email.pop(current["email"], None)
+                    by_email[email] = ref
+                if (
+                    platform_id
+                    and current["customer_id"] != platform_id
+                    and current["customer_id"] in (current["email"], email)
+                    and platform_id not in by_id
+                ):
+                    changes["customer_id"] = platform_id
+                    by_id.pop(current["customer_id"], None)
+                    by_id[platform_id] = ref
+                stored, suppressed = _apply_consent(
+                    store, email or current["email"], current["accepts_marketing"], consent, layout
+                )
+                if stored != current["accepts_marketing"]:
+                    changes["accepts_marketing"] = stored
+                linked = bool(platform_id) and platform_id not in by_source
+                if changes:
+                    store.update_customer(ref, changes)
+                    current.update(changes)
+                if changes or suppressed or linked:
+                    self.updated += 1
+                else:
+                    self.unchanged += 1
+            seen[ref] = row
+            if platform_id and platform_id not in by_source:
+                by_source[platform_id] = ref
+                links.append((layout.platform, platform_id, ref))
+        store.add_customer_sources(links)
+
+
+@dataclass
+class _Order:
+    row: int
+    order_id: str
+    values: dict[str, Any]
+    rows: list[int] = field(default_factory=list)
+    items: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class _OrdersWriter(_Writer):
+    def run(self) -> None:
+        frame = self.frame
+        grouped = frame.has("item_name") or frame.has("item_sku")
+        orders = self._group() if grouped else self._single()
+        if not orders:
+            return
+        refs = self._resolve_customers(orders)
+        self._write(orders, refs, grouped)
+
+    # orders from rows ----------------------------------------------------------------------
+
+    def _check(self, row: int, values: Mapping[str, Any]) -> str | None:
+        """Why an order row cannot be used (or None)."""
+        if values["date"] is None:
+            return "date"
+        if values["amount"] is None:
+            return "amount"
+        if values["email"] is None and values["customer_id"] is None:
+            return "email"
+        return None
+
+    def _skip_payment(self, values: Mapping[str, Any]) -> bool:
+        if self.layout.name != "stripe_payments":
+            return False
+        status = (values.get("status") or "").lower()
+        if values.get("mode") and str(values["mode"]).lower() == "test":
+            return True
+        if status:
+            return status not in STRIPE_SUCCEEDED
+        return values.get("captured") is False
+
+    def _single(self) -> list[_Order]:
+        frame = self.frame
+        names = [n for n in self.layout.fields if not n.startswith("item_")]
+        extra = [n for n in ("captured", "mode") if frame.has(n)]
+        columns = {n: frame.get(n) for n in (*names, *extra)}
+        orders: list[_Order] = []
+        seen: dict[str, int] = {}
+        occurrences: dict[str, int] = {}
+        missing = {
+            "date": "no date",
+            "amount": "no amount",
+            "email": "no email address or customer id",
+        }
+        for row in range(frame.n):
+            if frame.blank[row]:
+                self.skipped += 1
+                continue
+            if row in frame.errors:
+                continue
+            values = {n: column[row] for n, column in columns.items()}
+            problem = self._check(row, values)
+            if problem:
+                frame.reject(row, problem if frame.has(problem) else None, missing[problem])
+                continue
+            if self._skip_payment(values):
+                self.skipped += 1
+                continue
+            order_id = values["order_id"]
+            if order_id is None:
+                identity = "\x1f".join(
+                    str(values[n] or "")
+                    for n in ("customer_id", "email", "date", "amount", "currency")
+                )
+                number = occurrences.get(identity, 0) + 1
+                occurrences[identity] = number
+                digest = hashlib.sha1(f"{identity}\x1f{number}".encode()).hexdigest()
+                order_id = f"row-{digest[:16]}"
+            elif order_id in seen:
+                frame.reject(
+                    row,
+                    "order_id",
+                    f"order {order_id} appears more than once in the file; "
+                    "only its first row was used",
+                )
+                continue
+            seen[order_id] = row
+            orders.append(_Order(row, order_id, values, [row]))
+        return orders
+
+    def _group(self) -> list[_Order]:
+        frame = self.frame
+        names = [n for n in self.layout.fields if not n.startswith("item_")]
+        columns = {n: frame.get(n) for n in names}
+        items = [frame.get(n) for n in ("item_sku", "item_name", "item_quantity", "item_price")]
+        ids = frame.get("order_id")
+        by_id: dict[str, _Order] = {}
+        order: list[_Order] = []
+        for row in range(frame.n):
+            if frame.blank[row]:
+                self.skipped += 1
+                continue
+            order_id = ids[row]
+            if order_id is None:
+                frame.reject(row, "order_id", "no order id")
+                continue
+            current = by_id.get(order_id)
+            if current is None:
+                values = {n: column[row] for n, column in columns.items()}
+                current = by_id[order_id] = _Order(row, order_id, values)
+                order.append(current)
+            current.rows.append(row)
+            sku, name, quantity, price = (column[row] for column in items)
+            if sku or name:
+                current.items.append((sku, name, 1 if quantity is None else quantity, price))
+        kept: list[_Order] = []
+        for item in order:
+            bad = next((r for r in item.rows if r in frame.errors), None)
+            if bad is None:
+                problem = self._check(item.row, item.values)
+                if problem:
+                    messages = {
+                        "date": "no date on the order's first row",
+                        "amount": "no total on the order's first row",
+                        "email": "no email address",
+                    }
+                    frame.reject(item.row, problem, messages[problem])
+                    bad = item.row
+            if bad is not None:
+                for row in item.rows:
+                    frame.reject(row, "order_id", f"order {item.order_id} has a rejected row")
+                continue
+            kept.append(item)
+        return kept
+
+    # customers -----------------------------------------------------------------------------
+
+    def _resolve_customers(self, orders: Sequence[_Order]) -> list[int]:
+        """The customer ref of every order, creating unknown customers from the orders."""
+        store, layout = self.store, self.layout
+        by_email = store.customer_refs_by_email()
+        by_source = (
+            store.customer_refs_by_source(layout.platform) if self.frame.has("customer_id") else {}
+        )
+        by_id: dict[str, int] | None = None
+        planned: dict[str, list[Any]] = {}  # new customer_id -> [cid, email, first, last, consent]
+        planned_email: dict[str, str] = {}
+        keys: list[Any] = []
+        links: dict[str, Any] = {}
+        upgrades: dict[int, str] = {}
+        latest_consent: dict[Any, tuple[str, int]] = {}
+        cache: dict[tuple[str | None, str | None], Any] = {}
+        for item in orders:
+            values = item.values
+            cid, email = values["customer_id"], values["email"]
+            pair = (cid, email)
+            key = cache.get(pair)
+            if key is None:
+                ref = by_source.get(cid) if cid else None
+                if ref is None and email:
+                    ref = by_email.get(email)
+                    if ref is not None and cid:
+                        if by_id is None:
+                            by_id = store.customer_ids_in_use()
+                        if by_id.get(email) == ref and cid not in by_id:
+                            upgrades[ref] = cid
+                            by_id[cid] = ref
+                if ref is None and (cid or email):
+                    if by_id is None:
+                        by_id = store.customer_ids_in_use()
+                    ref = by_id.get(cid or email)
+                if ref is not None:
+                    key = ref
+                else:
+                    new_id = cid or email
+                    if email and email in planned_email:
+                        new_id = planned_email[email]
+                    if cid and cid in planned and cid != new_id:
+                        new_id = cid
+                    entry = planned.get(new_id)
+                    if entry is None:
+                        entry = planned[new_id] = [new_id, email, None, None, None]
+                        if email:
+                            planned_email[email] = new_id
+                    key = ("new", new_id)
+                if cid and cid not in by_source:
+                    links[cid] = key
+                cache[pair] = key
+            keys.append(key)
+            if isinstance(key, tuple):
+                entry = planned[key[1]]
+                if entry[2] is None and entry[3] is None:
+                    first, last = values.get("first_name"), values.get("last_name")
+                    if values.get("name") and not (first or last) and "@" not in values["name"]:
+                        first, last = _split_name(values["name"])
+                    entry[2], entry[3] = first, last
+            consent = values.get("accepts_marketing")
+            if consent is not None:
+                stamp = values["date"]
+                previous = latest_consent.get(key)
+                if previous is None or previous[0] <= stamp:
+                    latest_consent[key] = (stamp, consent)
+        for key, (_stamp, consent) in latest_consent.items():
+            if isinstance(key, tuple):
+                planned[key[1]][4] = consent
+        new_rows = []
+        for entry in planned.values():
+            consent = entry[4]
+            if consent == -1 and entry[1]:
+                store.suppress(entry[1], f"unsubscribed in {layout.label} export", layout.name)
+            new_rows.append(
+                (
+                    entry[0],
+                    entry[1],
+                    entry[2],
+                    entry[3],
+                    None if consent is None else int(consent == 1),
+                )
+            )
+        created = store.insert_customers(new_rows, layout.name)
+        self.customers_created = len(created)
+        for ref, cid in upgrades.items():
+            store.update_customer(ref, {"customer_id": cid})
+        existing_consent = [
+            (k, c) for k, (_s, c) in latest_consent.items() if not isinstance(k, tuple)
+        ]
+        if existing_consent:
+            current = store.customers_for_import()
+            changes = []
+            for ref, consent in existing_consent:
+                customer = current[ref]
+                stored, _ = _apply_consent(
+                    store, customer["email"], customer["accepts_marketing"], consent, layout
+                )
+                if stored is not None:
+                    changes.append((stored, ref))
+            store.set_customer_consent(changes)
+        resolved = [created[k[1]] if isinstance(k, tuple) else k for k in keys]
+        store.add_customer_sources(
+            (layout.platform, cid, created[k[1]] if isinstance(k, tuple) else k)
+            for cid, k in links.items()
+        )
+        return resolved
+
+    # writing -------------------------------------------------------------------------------
+
+    def _tuples(self, orders: Sequence[_Order], refs: Sequence[int]) -> list[tuple[Any, ...]]:
+        prefix = f"{self.layout.platform}:"
+        name = self.layout.name
+        out = []
+        for item, ref in zip(orders, refs, strict=True):
+            v = item.values
+            cancelled = v.get("cancelled")
+            status = v.get("status")
+            lowered = status.lower() if status else None
+            if cancelled == _CANCELLED_FLAG or (
+                cancelled is None and lowered in CANCELLED_STATUSES and name == "generic_orders"
+            ):
+                cancelled = v["date"]
+            refunded = v.get("refunded")
+            if refunded is None:
+                refunded = v["amount"] if lowered == "refunded" else 0
+            out.append(
+                (
+                    prefix + item.order_id,
+                    name,
+                    item.order_id,
+                    ref,
+                    v["date"],
+                    v.get("currency"),
+                    v.get("subtotal"),
+                    v.get("shipping"),
+                    v.get("tax"),
+                    v.get("discount"),
+                    v["amount"],
+                    refunded,
+                    lowered,
+                    cancelled,
+                )
+            )
+        return out
+
+    def _write(self, orders: Sequence[_Order], refs: Sequence[int], grouped: bool) -> None:
+        store = self.store
+        rows = self._tuples(orders, refs)
+        assert len(ORDER_COLUMNS) == len(rows[0])
+        if not grouped:
+            before = store.count_orders()
+            changed = 0
+            step = 50_000
+            for start in range(0, len(rows), step):
+                changed += store.upsert_orders(rows[start : start + step], self.import_ref)
+                self.tick(start + step)
+            self.inserted = store.count_orders() - before
+            self.updated = changed - self.inserted
+            self.unchanged = len(rows) - changed
+            return
+        keys = [row[0] for row in rows]
+        known = store.order_refs(keys)
+        old_items = store.order_items(list(known.values()))
+        plain, items_changed = [], []
+        for item, row in zip(orders, rows, strict=True):
+            ref = known.get(row[0])
+            if ref is not None and old_items.get(ref, []) != item.items:
+                items_changed.append(row)
+            else:
+                plain.append(row)
+        changed = store.upsert_orders(plain, self.import_ref)
+        store.upsert_orders(items_changed, self.import_ref)
+        new = len(keys) - len(known)
+        self.inserted = new
+        self.updated = (changed - new) + len(items_changed)
+        self.unchanged = len(rows) - self.inserted - self.updated
+        write_keys = {row[0] for row in items_changed} | {k for k in keys if k not in known}
+        if write_keys:
+            ids = store.order_refs(sorted(write_keys))
+            store.replace_order_items(
+                {
+                    ids[row[0]]: item.items
+                    for item, row in zip(orders, rows, strict=True)
+                    if row[0] in write_keys
+                }
+            )

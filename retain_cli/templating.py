@@ -501,19 +501,24 @@ class Renderer:
     def render(self, campaign: Campaign, step: Step, context: Mapping[str, Any]) -> Rendered:
         """Subject, text and HTML for one customer. Template errors raise ConfigError."""
         compiled = self.compile(campaign, step)
+        # one shared namespace for the three templates (Template.render would copy it each time)
         values = {
+            **self._globals,
             **context,
             "campaign": {"name": campaign.name, "step": step.index, "steps": len(campaign.steps)},
         }
         part = "subject"
         try:
-            subject = one_line(compiled.subject.render(values))
-            part = str(step.template)
-            text = compiled.text.render(values)
-            html = None
-            if compiled.html is not None:
-                part = str(step.html_template)
-                html = compiled.html.render(values)
+            try:
+                subject = one_line(_run(compiled.subject, values))
+                part = str(step.template)
+                text = _run(compiled.text, values)
+                html = None
+                if compiled.html is not None:
+                    part = str(step.html_template)
+                    html = _run(compiled.html, values)
+            except Exception:
+                self.env.handle_exception()  # re-raises with template file names and lines
         except Exception as exc:  # undefined names, sandbox violations, filter errors
             raise self._render_error(exc, campaign, step, compiled, part) from None
         return Rendered(subject=subject, text=text, html=html)
@@ -544,6 +549,10 @@ class Renderer:
         return ConfigError(f"{self._where(campaign, step)}: {place}: {detail}")
 
 
+def _run(template: Template, values: dict[str, Any]) -> str:
+    return "".join(template.root_render_func(template.new_context(values, shared=True)))
+
+
 def _undefined_name(message: str) -> str:
     """Jinja's "'dict object' has no attribute 'frist_name'" -> "'frist_name' ..."."""
     match = re.search(r"^'([^']*)' has no attribute '([^']+)'", message)
@@ -569,25 +578,59 @@ def message_id(send_key: str, from_addr: str) -> str:
     return f"<{digest}@{domain}>"
 
 
-def text_footer(config: CampaignConfig, unsubscribe: str) -> str:
-    shop = shop_context(config)
-    return (
-        f"\n\n-- \n{shop['name']}\n{config.sender.address}\n"
-        f"You receive this because you are a customer of {shop['name']}.\n"
-        f"Unsubscribe: {unsubscribe}\n"
+@lru_cache(maxsize=16)
+def _footers(sender: Sender) -> tuple[str, str, str, str]:
+    """Text and HTML footer, each split around the recipient's unsubscribe link."""
+    from markupsafe import escape
+
+    name, email = parseaddr(sender.from_addr)
+    shop = name or email
+    text = (
+        f"\n\n-- \n{shop}\n{sender.address}\n"
+        f"You receive this because you are a customer of {shop}.\nUnsubscribe: ",
+        "\n",
     )
+    html = (
+        '<hr><p style="font-size:12px;color:#666">'
+        f"{escape(shop)}<br>{escape(sender.address)}<br>"
+        f"You receive this because you are a customer of {escape(shop)}. "
+        '<a href="',
+        '">Unsubscribe</a></p>',
+    )
+    return text[0], text[1], html[0], html[1]
+
+
+def text_footer(config: CampaignConfig, unsubscribe: str) -> str:
+    before, after, _, _ = _footers(config.sender)
+    return f"{before}{unsubscribe}{after}"
 
 
 def html_footer(config: CampaignConfig, unsubscribe: str) -> str:
     from markupsafe import escape
 
-    shop = shop_context(config)
-    return (
-        '<hr><p style="font-size:12px;color:#666">'
-        f"{escape(shop['name'])}<br>{escape(config.sender.address)}<br>"
-        f"You receive this because you are a customer of {escape(shop['name'])}. "
-        f'<a href="{escape(unsubscribe)}">Unsubscribe</a></p>'
-    )
+    _, _, before, after = _footers(config.sender)
+    return f"{before}{escape(unsubscribe)}{after}"
+
+
+@lru_cache(maxsize=16)
+def _sender_headers(sender: Sender) -> tuple[tuple[str, str], ...]:
+    from_name, from_email = parseaddr(sender.from_addr)
+    headers = [("From", _address(from_name, from_email))]
+    if sender.reply_to:
+        reply_name, reply_email = parseaddr(sender.reply_to)
+        headers.append(("Reply-To", _address(reply_name, reply_email)))
+    return tuple(headers)
+
+
+_DATE_CACHE: list[Any] = [None, ""]
+
+
+def _date_header() -> str:
+    """RFC 5322 date of now, computed once a second."""
+    now = utc_now()
+    if _DATE_CACHE[0] != now:
+        _DATE_CACHE[:] = [now, format_datetime(now)]
+    return str(_DATE_CACHE[1])
 
 
 _EMAIL_OK = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
@@ -661,9 +704,10 @@ def _part(text: str, subtype: str) -> bytes:
     """Headers and body of one text part, CRLF line endings."""
     import binascii
 
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    if text.isascii() and max(map(len, lines)) <= _MAX_LINE:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n") if text.isascii() else None
+    if lines is not None and max(map(len, lines)) <= _MAX_LINE:
         encoding = "7bit"
         body = "\r\n".join(lines).encode("ascii")
     else:
@@ -695,17 +739,13 @@ def build_message(
         raise SendError(f"cannot send to {to_email!r}: not a valid e-mail address")
     sender = config.sender
     unsubscribe = unsubscribe_url(sender, to_email)
-    from_name, from_email = parseaddr(sender.from_addr)
+    sender_headers = _sender_headers(sender)
     headers: list[tuple[str, str]] = [
-        ("From", _address(from_name, from_email)),
+        sender_headers[0],
         ("To", _address(to_name, to_email)),
-    ]
-    if sender.reply_to:
-        reply_name, reply_email = parseaddr(sender.reply_to)
-        headers.append(("Reply-To", _address(reply_name, reply_email)))
-    headers += [
+        *sender_headers[1:],
         ("Subject", _header_text(rendered.subject)),
-        ("Date", format_datetime(utc_now())),
+        ("Date", _date_header()),
         ("Message-ID", message_id(send_key, sender.from_addr)),
         ("List-Unsubscribe", f"<{unsubscribe}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -722,7 +762,9 @@ def build_message(
     else:
         footer = html_footer(config, unsubscribe)
         html_text = rendered.html
-        at = html_text.lower().rfind("</body>")
+        at = html_text.rfind("</body>")
+        if at < 0:
+            at = html_text.rfind("</BODY>")
         html_text = html_text[:at] + footer + html_text[at:] if at >= 0 else html_text + footer
         html = _part(html_text, "html")
         seed = hashlib.sha256(f"{send_key}/boundary".encode()).hexdigest()

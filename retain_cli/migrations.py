@@ -144,6 +144,10 @@ def m001_initial(conn: sqlite3.Connection) -> None:
 def m002_segments(conn: sqlite3.Connection) -> None:
     """Segment snapshots (membership per scheme and as-of date) and the analytics cache.
 
+    ``segment_snapshots`` (scheme, as_of, customer_ref, segment) is a view over compact
+    per-segment sets, so that keeping a snapshot of 200,000 customers costs milliseconds;
+    rows inserted into the view are appended to the sets.
+
     ``analytics_cache`` holds the countable orders as packed arrays, so that metrics, cohorts
     and segments read one blob instead of a million rows. It is rebuilt when ``orders``
     changes: inserts show in count/max(id); updates of the columns that matter and deletes
@@ -153,14 +157,32 @@ def m002_segments(conn: sqlite3.Connection) -> None:
     run_script(
         conn,
         """
-        CREATE TABLE segment_snapshots (
+        -- membership per (scheme, as-of day, segment): the customer_refs as a JSON array, so
+        -- a snapshot of 200,000 customers is written as a dozen rows, in milliseconds
+        CREATE TABLE segment_snapshot_sets (
             scheme TEXT NOT NULL,               -- rfm | lifecycle | custom
             as_of TEXT NOT NULL,                -- YYYY-MM-DD
-            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
             segment TEXT NOT NULL,
-            PRIMARY KEY (scheme, as_of, customer_ref)
+            customers INTEGER NOT NULL,
+            members TEXT NOT NULL,              -- JSON array of customers.id
+            PRIMARY KEY (scheme, as_of, segment)
         ) WITHOUT ROWID;
-        CREATE INDEX segment_snapshots_segment ON segment_snapshots(scheme, segment, as_of);
+
+        -- the same, one row per customer; inserting into it appends to the sets
+        CREATE VIEW segment_snapshots AS
+        SELECT s.scheme, s.as_of, CAST(j.value AS INTEGER) AS customer_ref, s.segment
+        FROM segment_snapshot_sets s, json_each(s.members) j;
+
+        CREATE TRIGGER segment_snapshots_insert INSTEAD OF INSERT ON segment_snapshots
+        BEGIN
+            UPDATE segment_snapshot_sets
+            SET customers = customers + 1,
+                members = json_insert(members, '$[#]', NEW.customer_ref)
+            WHERE scheme = NEW.scheme AND as_of = NEW.as_of AND segment = NEW.segment;
+            INSERT INTO segment_snapshot_sets (scheme, as_of, segment, customers, members)
+            SELECT NEW.scheme, NEW.as_of, NEW.segment, 1, json_array(NEW.customer_ref)
+            WHERE changes() = 0;
+        END;
 
         -- one row per stored snapshot (so an empty snapshot is still known to exist)
         CREATE TABLE segment_snapshot_runs (
@@ -231,7 +253,8 @@ def m003_send_ledger(conn: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL,
             UNIQUE (campaign, step, customer_ref, occurrence)
         );
-        CREATE INDEX sends_state ON sends(state, campaign);
+        -- no index on state: every state change would rewrite it twice (a third of the
+        -- cost of a ledger write); the queries by state run once per run
         CREATE INDEX sends_sent_at ON sends(sent_at) WHERE sent_at IS NOT NULL;
         CREATE INDEX sends_customer ON sends(customer_ref, campaign);
         """,

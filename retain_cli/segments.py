@@ -17,6 +17,7 @@ Each ``retain segments`` run keeps its membership per (scheme, as-of day) in the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -611,8 +612,23 @@ def segments_report(
 
 
 def _save(store: Store, scheme: str, day: date, membership: pd.Series) -> int:
-    pairs = zip(membership.index.tolist(), membership.tolist(), strict=True)
-    return store.replace_segment_snapshot(scheme, day.isoformat(), pairs, utc_now_iso())
+    import numpy as np
+
+    refs = membership.index.to_numpy(dtype=np.int64)
+    names = membership.to_numpy(dtype=object)
+    groups: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    if len(refs):
+        order = np.argsort(names.astype(str), kind="stable")
+        refs, names = refs[order], names[order]
+        cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
+        for chunk_refs, chunk_names in zip(
+            np.split(refs, cuts), np.split(names, cuts), strict=True
+        ):
+            name = str(chunk_names[0])
+            groups[name] = json.dumps(np.sort(chunk_refs).tolist())
+            counts[name] = len(chunk_refs)
+    return store.replace_segment_snapshot(scheme, day.isoformat(), groups, counts, utc_now_iso())
 
 
 def snapshot(
@@ -638,7 +654,10 @@ def membership_on(
     if stored is None:
         snapshot(store, scheme, day, segments_file=segments_file)
         stored = store.segment_snapshot(scheme, day.isoformat()) or []
-    return dict(stored)
+    out: dict[int, str] = {}
+    for name, members in stored:
+        out.update(dict.fromkeys(json.loads(members), name))
+    return out
 
 
 def entered(
@@ -662,22 +681,19 @@ def entered_on(
     """For members of segment ``name`` at ``as_of``: the day of the stored snapshot in which
     they most recently entered it (they were outside it in the snapshot before). Members
     with no such transition in the stored snapshots are left out: the first snapshot is a
-    baseline, not an entry."""
+    baseline, not an entry. The snapshot for the as-of day is computed if missing."""
     scheme, segment = find_segment(name, segments_file)
-    today = as_of.date()
-    current = membership_on(store, scheme, today, segments_file=segments_file)
-    members = [ref for ref, s in current.items() if s == segment]
+    today = as_of.date().isoformat()
+    membership_on(store, scheme, as_of.date(), segments_file=segments_file)
+    days = store.segment_snapshot_days(scheme, until=today)
+    history = store.segment_history(scheme, segment, until=today)
+    sets = [set(json.loads(history[d])) if d in history else set() for d in days]
     out: dict[int, date] = {}
-    previous_ref, previous_in = None, False
-    for day, ref, seg in store.segment_history(scheme, members, until=today.isoformat()):
-        inside = seg == segment
-        if ref != previous_ref:
-            previous_ref, previous_in = ref, inside
-            continue
-        if inside and not previous_in:
+    for day, before, after in zip(days[1:], sets, sets[1:], strict=False):
+        for ref in after - before:
             out[ref] = date.fromisoformat(day)
-        previous_in = inside
-    return out
+    current = sets[-1] if sets else set()
+    return {ref: day for ref, day in out.items() if ref in current}
 
 
 @dataclass

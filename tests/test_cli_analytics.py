@@ -175,7 +175,12 @@ def test_segments_csv_columns_and_snapshot(cli, shop):
     }
     days = shop.store.segment_snapshot_days("lifecycle")
     assert days == ["2025-03-31"]
-    assert len(shop.store.segment_snapshot("lifecycle", "2025-03-31")) == 4
+    stored = shop.store.conn.execute(
+        "SELECT customer_ref, segment FROM segment_snapshots "
+        "WHERE scheme = 'lifecycle' AND as_of = '2025-03-31' ORDER BY customer_ref"
+    ).fetchall()
+    assert [ref for ref, _ in stored] == [1, 2, 3, 4]
+    assert stored[3] == (4, "prospect")  # dan
 
 
 def test_segments_table_shows_the_rules(cli, shop):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -225,11 +226,16 @@ def test_segments_report_rows_and_snapshot(shop):
     }
     assert rows["prospect"]["avg_orders"] == 0.0 and rows["prospect"]["revenue"] == 0.0
     assert report.saved == total
-    stored = shop.store.segment_snapshot("lifecycle", AS_OF)
-    assert len(stored) == total
+    stored = membership_on(shop.store, "lifecycle", date(2025, 6, 30))
+    assert stored == assign(shop.store, "lifecycle", parse_as_of(AS_OF)).to_dict()
+    groups = dict(shop.store.segment_snapshot("lifecycle", AS_OF))
+    assert json.loads(groups["new"]) == sorted(
+        [shop.refs["r00@example.com"], shop.refs["new@example.com"]]
+    )
     # the same day again replaces, it does not add
     segments_report(shop.store, "lifecycle", parse_as_of(AS_OF))
-    assert len(shop.store.segment_snapshot("lifecycle", AS_OF)) == total
+    count = "SELECT count(*) FROM segment_snapshots WHERE scheme = 'lifecycle'"
+    assert shop.store.conn.execute(count).fetchone()[0] == total
     assert shop.store.segment_snapshot_days("lifecycle") == [AS_OF]
 
 
@@ -405,3 +411,23 @@ def test_check_rfm_grid():
     assert findings[0].finding == "all 125 (R, F, M) cells belong to exactly one segment"
     assert all(f.level == "info" for f in findings)
     assert sum(int(f.finding.split()[0]) for f in findings[1:]) == 125
+
+
+def test_snapshot_rows_can_be_written_one_customer_at_a_time(store):
+    """segment_snapshots is a per-customer view over compact sets, and accepts inserts."""
+    store.conn.execute(
+        "INSERT INTO segment_snapshot_runs VALUES ('rfm', '2025-01-01', '2025-01-01', 3)"
+    )
+    store.conn.executemany(
+        "INSERT INTO segment_snapshots VALUES ('rfm', '2025-01-01', ?, ?)",
+        [(1, "loyal"), (2, "champions"), (3, "loyal")],
+    )
+    assert membership_on(store, "rfm", date(2025, 1, 1)) == {
+        1: "loyal",
+        3: "loyal",
+        2: "champions",
+    }
+    sets = store.conn.execute(
+        "SELECT segment, customers, members FROM segment_snapshot_sets ORDER BY segment"
+    ).fetchall()
+    assert sets == [("champions", 1, "[2]"), ("loyal", 2, "[1,3]")]

@@ -9,7 +9,7 @@ the fingerprint below says when that copy is stale.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -91,60 +91,60 @@ class AnalyticsStore(StoreBase):
         self,
         scheme: str,
         as_of: str,
-        members: Iterable[tuple[int, str]],
+        groups: Mapping[str, str],
+        counts: Mapping[str, int],
         computed_at: str,
     ) -> int:
-        """Store membership for (scheme, as_of day), replacing any earlier run for that day."""
+        """Store membership for (scheme, as_of day), replacing any earlier run for that day.
+
+        ``groups`` maps each segment to its members as a JSON array of customer_refs."""
+        total = sum(counts.values())
         with self.transaction() as conn:
             conn.execute(
-                "DELETE FROM segment_snapshots WHERE scheme = ? AND as_of = ?", (scheme, as_of)
+                "DELETE FROM segment_snapshot_sets WHERE scheme = ? AND as_of = ?", (scheme, as_of)
             )
-            cursor = conn.executemany(
-                "INSERT INTO segment_snapshots (scheme, as_of, customer_ref, segment) "
-                "VALUES (?, ?, ?, ?)",
-                ((scheme, as_of, ref, segment) for ref, segment in members),
+            conn.executemany(
+                "INSERT INTO segment_snapshot_sets (scheme, as_of, segment, customers, members) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(scheme, as_of, name, counts[name], members) for name, members in groups.items()],
             )
-            count = cursor.rowcount
             conn.execute(
                 "INSERT INTO segment_snapshot_runs (scheme, as_of, computed_at, customers) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT(scheme, as_of) DO UPDATE SET "
                 "computed_at = excluded.computed_at, customers = excluded.customers",
-                (scheme, as_of, computed_at, count),
+                (scheme, as_of, computed_at, total),
             )
-        return count
+        return total
 
-    def segment_snapshot(self, scheme: str, as_of: str) -> list[tuple[int, str]] | None:
-        """(customer_ref, segment) of a stored snapshot, or None when there is none."""
+    def segment_snapshot(self, scheme: str, as_of: str) -> list[tuple[str, str]] | None:
+        """(segment, JSON array of customer_refs) of a stored snapshot; None if there is none."""
         run = self.conn.execute(
             "SELECT 1 FROM segment_snapshot_runs WHERE scheme = ? AND as_of = ?", (scheme, as_of)
         ).fetchone()
         if run is None:
             return None
         return self.conn.execute(
-            "SELECT customer_ref, segment FROM segment_snapshots "
-            "WHERE scheme = ? AND as_of = ? ORDER BY customer_ref",
+            "SELECT segment, members FROM segment_snapshot_sets "
+            "WHERE scheme = ? AND as_of = ? ORDER BY segment",
             (scheme, as_of),
         ).fetchall()
 
-    def segment_snapshot_days(self, scheme: str) -> list[str]:
+    def segment_snapshot_days(self, scheme: str, *, until: str | None = None) -> list[str]:
         return [
             r[0]
             for r in self.conn.execute(
-                "SELECT as_of FROM segment_snapshot_runs WHERE scheme = ? ORDER BY as_of",
-                (scheme,),
+                "SELECT as_of FROM segment_snapshot_runs WHERE scheme = ? AND as_of <= ? "
+                "ORDER BY as_of",
+                (scheme, until or "9999-12-31"),
             )
         ]
 
-    def segment_history(
-        self, scheme: str, refs: Sequence[int] | None = None, *, until: str
-    ) -> list[tuple[str, int, str]]:
-        """(as_of, customer_ref, segment) of every stored snapshot up to ``until``."""
-        rows = self.conn.execute(
-            "SELECT as_of, customer_ref, segment FROM segment_snapshots "
-            "WHERE scheme = ? AND as_of <= ? ORDER BY customer_ref, as_of",
-            (scheme, until),
-        ).fetchall()
-        if refs is None:
-            return rows
-        wanted = set(refs)
-        return [r for r in rows if r[1] in wanted]
+    def segment_history(self, scheme: str, segment: str, *, until: str) -> dict[str, str]:
+        """as_of day -> JSON array of the segment's members, for stored days up to ``until``."""
+        return dict(
+            self.conn.execute(
+                "SELECT as_of, members FROM segment_snapshot_sets "
+                "WHERE scheme = ? AND segment = ? AND as_of <= ? ORDER BY as_of",
+                (scheme, segment, until),
+            ).fetchall()
+        )

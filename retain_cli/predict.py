@@ -833,29 +833,18 @@ def load_orders(
     """
     import numpy as np
 
-    from retain_cli.metrics import OrderArrays, minor_digits
-    from retain_cli.metrics import load_orders as load_packed_orders
+    from retain_cli.metrics import OrderArrays
 
-    low = int(start.timestamp()) if start is not None else None
-    high = int(end.timestamp())
     cached = store.cached_blob("order_facts")
-    packed: OrderArrays | None = None
-    digits: set[int] = set()
     if cached is not None and cached[0] == store.orders_fingerprint():
         packed = OrderArrays.unpack(cached[1])
-    else:
-        digits = {minor_digits(code) for code in store.order_currencies()}
-        if len(digits) > 1:  # minor units differ between currencies: let metrics scale each
-            packed = load_packed_orders(store)
-    if packed is not None:
-        keep = packed.t <= high
-        if low is not None:
-            keep &= packed.t >= low
+        keep = packed.t <= int(end.timestamp())
+        if start is not None:
+            keep &= packed.t >= int(start.timestamp())
         amount = np.asarray(packed.amount[keep], dtype=np.float64)
         return packed.customer[keep], packed.t[keep] // 86400, amount
     rows = store.predict_order_days(to_iso(end), to_iso(start) if start else None)
-    scale = 10.0 ** -(digits.pop() if digits else 2)
-    return rows[:, 0], rows[:, 1], rows[:, 2].astype(np.float64) * scale
+    return rows[:, 0], rows[:, 1], rows[:, 2] / 1000.0
 
 
 def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:

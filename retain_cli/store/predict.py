@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from retain_cli.money import MINOR_UNITS
 from retain_cli.store.base import StoreBase
 
 if TYPE_CHECKING:
@@ -22,11 +23,18 @@ if TYPE_CHECKING:
 CHUNK_ORDERS = 1_000_000
 
 # day: whole days since 1970-01-01 of the UTC timestamp (the day in order_day); julianday
-# works on every SQLite version Python ships with. The unary + keeps SQLite from walking the
-# ordered_at index and fetching rows one by one: a plain scan of the chunk is much faster.
+# works on every SQLite version Python ships with. amount: the net total in thousandths of
+# the currency's major unit, whatever its minor unit (JPY 0 decimals, KWD 3, most 2). The
+# unary + keeps SQLite from walking the ordered_at index and fetching rows one by one: a plain
+# scan of the chunk is much faster.
 _ORDER_DAYS_SQL = """
 SELECT group_concat(
-    customer_ref || ' ' || CAST(julianday(ordered_at) - 2440587.5 AS INTEGER) || ' ' || net_minor,
+    customer_ref || ' ' || CAST(julianday(ordered_at) - 2440587.5 AS INTEGER) || ' ' ||
+    (net_minor * CASE
+        WHEN upper(currency) IN ({zero}) THEN 1000
+        WHEN upper(currency) IN ({three}) THEN 1
+        ELSE 10
+    END),
     ' '
 )
 FROM order_facts
@@ -35,17 +43,37 @@ WHERE order_ref >= :first AND order_ref < :stop
 """
 
 
+def _order_days_sql() -> str:
+    def listed(digits: int) -> str:
+        codes = sorted(code for code, units in MINOR_UNITS.items() if units == digits)
+        return ", ".join(f"'{code}'" for code in codes) or "NULL"
+
+    return _ORDER_DAYS_SQL.format(zero=listed(0), three=listed(3))
+
+
+# customer_id and email leave SQLite as two joined strings (split in C); if a value contains
+# the separator the counts disagree and the rows are fetched one by one instead
+_SEPARATOR = "\x1f"
+_KEYS_SQL = """
+SELECT count(*), group_concat(id, ' '), group_concat(customer_id, char(31)),
+       group_concat(coalesce(email, ''), char(31))
+FROM (SELECT id, customer_id, email FROM customers ORDER BY id)
+"""
+
+
 class PredictStore(StoreBase):
     """Queries for predict: countable orders by customer and day, and the customers' keys."""
 
     def predict_order_days(self, end: str, start: str | None = None) -> npt.NDArray[np.int64]:
         """Countable orders with ``start <= ordered_at <= end`` (ISO timestamps) as an
-        ``(n, 3)`` int64 array: customer_ref, UTC day number (days since 1970-01-01), net_minor.
+        ``(n, 3)`` int64 array: customer_ref, UTC day number (days since 1970-01-01), net
+        amount in thousandths of the major unit (USD 12.34 -> 12340, JPY 500 -> 500000).
         """
         import numpy as np
 
         low, high = self.conn.execute("SELECT min(id), max(id) FROM orders").fetchone()
         parts = []
+        sql = _order_days_sql()
         if low is not None:
             for first in range(low, high + 1, CHUNK_ORDERS):
                 params = {
@@ -54,23 +82,27 @@ class PredictStore(StoreBase):
                     "start": start or "",
                     "end": end,
                 }
-                text = self.conn.execute(_ORDER_DAYS_SQL, params).fetchone()[0]
+                text = self.conn.execute(sql, params).fetchone()[0]
                 if text:
                     parts.append(np.fromstring(text, dtype=np.int64, sep=" "))
         flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         return flat.reshape(-1, 3)
 
     def predict_customer_keys(self) -> tuple[npt.NDArray[np.int64], list[Any], list[Any]]:
-        """Every customer's internal id (ascending), customer_id and email."""
+        """Every customer's internal id (ascending), customer_id and email (None if none)."""
         import numpy as np
 
-        rows = self.conn.execute(
-            "SELECT id, customer_id, email FROM customers ORDER BY id"
-        ).fetchall()
-        if not rows:
+        count, ids, customer_ids, emails = self.conn.execute(_KEYS_SQL).fetchone()
+        if not count:
             return np.zeros(0, dtype=np.int64), [], []
-        ids, customer_ids, emails = zip(*rows, strict=True)
-        return np.asarray(ids, dtype=np.int64), list(customer_ids), list(emails)
+        id_array = np.fromstring(ids, dtype=np.int64, sep=" ")
+        split_ids = customer_ids.split(_SEPARATOR)
+        split_emails = emails.split(_SEPARATOR)
+        if len(split_ids) == count and len(split_emails) == count and len(id_array) == count:
+            return id_array, split_ids, [email or None for email in split_emails]
+        rows = self.conn.execute("SELECT id, customer_id, email FROM customers ORDER BY id")
+        id_list, id_texts, email_list = zip(*rows, strict=True)
+        return np.asarray(id_list, dtype=np.int64), list(id_texts), list(email_list)
 
     def predict_last_order_day(self) -> str | None:
         """The day of the latest countable order, or None when there is none."""

@@ -103,6 +103,7 @@ def main() -> None:
             refs = list(range(1, n + 1))
 
             started = time.perf_counter()
+            cpu_started = time.process_time()
             renderer = Renderer(config)
             sent = 0
             for at in range(0, n, BATCH):
@@ -122,12 +123,19 @@ def main() -> None:
                     outbox.send(message, config.sender.from_email, customer["email"])
                     sent += 1
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             outbox.close()
         files = sum(1 for _ in (work / "outbox").rglob("*.eml"))
         rate = sent / elapsed
+        cpu_rate = sent / cpu if cpu > 0 else float("inf")
         print(f"messages: {sent} rendered and written ({files} .eml files) in {elapsed:.2f}s")
         print(f"throughput: {rate:,.0f} messages/s (contexts + render + build + .eml)")
         print(f"ratio to the {TARGET:,.0f} messages/s target: {rate / TARGET:.2f}x")
+        # on a busy machine the wall clock also counts other processes; this does not
+        print(
+            f"on this process's CPU time ({cpu:.2f}s): {cpu_rate:,.0f} messages/s, "
+            f"ratio {cpu_rate / TARGET:.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

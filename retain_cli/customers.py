@@ -182,45 +182,25 @@ class StatusReport:
 
 # -- money -------------------------------------------------------------------------------
 
-# ISO 4217 currencies without minor units (amounts are stored as whole units)
-_ZERO_DECIMAL = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "UYI",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
-)
-_THREE_DECIMAL = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
-
 
 def minor_digits(currency: str | None) -> int:
     """How many decimals a currency's minor unit has (2 when unknown)."""
-    code = (currency or "").upper()
-    if code in _ZERO_DECIMAL:
-        return 0
-    if code in _THREE_DECIMAL:
-        return 3
-    return 2
+    from retain_cli.money import minor_units
+
+    return minor_units(currency)
 
 
 def to_major(minor: int | None, currency: str | None) -> float:
     """Integer minor units as a major-unit amount (``1295, "EUR"`` -> ``12.95``)."""
     digits = minor_digits(currency)
     return round((minor or 0) / 10**digits, digits)
+
+
+def _scales() -> dict[str, int]:
+    """Divisors from minor to major units for currencies without two decimals."""
+    from retain_cli.money import MINOR_UNITS
+
+    return {code: 10**digits for code, digits in MINOR_UNITS.items() if digits != 2}
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -245,7 +225,9 @@ def list_customers(
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be 0 or more, not {limit}")
     until = to_iso(as_of) if as_of is not None else None
-    rows = store.customer_list(sort=str(sort), limit=limit, refs=refs, until=until)
+    rows = store.customer_list(
+        sort=str(sort), limit=limit, refs=refs, until=until, scales=_scales()
+    )
     return [
         CustomerRow(
             ref=r["ref"],
@@ -263,6 +245,27 @@ def list_customers(
 
 
 # -- one customer ------------------------------------------------------------------------
+
+
+def _close_spellings(text: str, pool: Sequence[str], limit: int) -> list[str]:
+    """Entries of ``pool`` spelled like ``text``; for addresses, the part before @ must be
+    close too (else every address at the same domain would match)."""
+    local = text.split("@")[0]
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(text)
+    scored = []
+    for candidate in pool:
+        matcher.set_seq1(candidate.lower())
+        if matcher.real_quick_ratio() < 0.75 or matcher.quick_ratio() < 0.75:
+            continue
+        ratio = matcher.ratio()
+        if ratio < 0.75:
+            continue
+        other = candidate.lower().split("@")[0]
+        if difflib.SequenceMatcher(None, local, other).ratio() < 0.6:
+            continue
+        scored.append((-ratio, candidate))
+    return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
 def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
@@ -285,7 +288,7 @@ def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
 
     # close spellings among (a bounded number of) all customers, for typos in the address
     pool = [email or cid for cid, email in store.customer_keys(20_000)]
-    for match in difflib.get_close_matches(text, pool, n=limit, cutoff=0.75):
+    for match in _close_spellings(text, pool, limit):
         found.setdefault(match, match.lower())
     ranked = sorted(found, key=lambda name: (-score(name), name))
     return ranked[:limit]

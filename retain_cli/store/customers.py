@@ -8,7 +8,7 @@ major units is the caller's job (``retain_cli.customers``).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -16,13 +16,13 @@ from retain_cli.store.base import StoreBase
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
 # Every one ends in a unique key so that the order is total and stable.
 LIST_SORTS: dict[str, str] = {
-    "total_spent": "total_minor DESC, last_order_at DESC, c.customer_id",
-    "orders": "orders DESC, total_minor DESC, c.customer_id",
+    "total_spent": "total_major DESC, last_order_at DESC, c.customer_id",
+    "orders": "orders DESC, total_major DESC, c.customer_id",
     "last_order": "last_order_at IS NULL, last_order_at DESC, c.customer_id",
     "first_order": "first_order_at IS NULL, first_order_at, c.customer_id",
-    "name": "c.last_name IS NULL, c.last_name COLLATE NOCASE, c.first_name COLLATE NOCASE, "
-    "c.customer_id",
-    "email": "c.email IS NULL, c.email, c.customer_id",
+    "name": "coalesce(c.last_name, '') = '', c.last_name COLLATE NOCASE, "
+    "c.first_name COLLATE NOCASE, c.customer_id",
+    "email": "coalesce(c.email, '') = '', c.email, c.customer_id",
     "customer_id": "c.customer_id",
 }
 
@@ -44,26 +44,29 @@ class CustomerStore(StoreBase):
         limit: int | None = None,
         refs: Collection[int] | None = None,
         until: str | None = None,
+        scales: Mapping[str, int] | None = None,
     ) -> list[dict[str, Any]]:
         """Customers with their countable orders (``order_facts``), in minor units.
 
         ``refs`` keeps only those internal ids (e.g. a segment's members); ``until`` (UTC ISO
         text) ignores orders placed after it. Customers without orders have ``orders = 0``.
+        ``scales`` maps currencies whose minor unit is not 1/100 to their divisor, so that
+        sorting by spend compares major units (``{"JPY": 1}``).
         """
         order_by = LIST_SORTS[sort]
-        params: list[Any] = []
+        params: dict[str, Any] = {"scales": json.dumps(dict(scales or {}))}
         facts_where = ""
         if until is not None:
-            facts_where = "WHERE ordered_at <= ?"
-            params.append(until)
+            facts_where = "WHERE ordered_at <= :until"
+            params["until"] = until
         where = ""
         if refs is not None:
-            where = "WHERE c.id IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps(sorted(refs)))
+            where = "WHERE c.id IN (SELECT value FROM json_each(:refs))"
+            params["refs"] = json.dumps(sorted(refs))
         limit_sql = ""
         if limit is not None:
-            limit_sql = "LIMIT ?"
-            params.append(limit)
+            limit_sql = "LIMIT :limit"
+            params["limit"] = limit
         sql = f"""
             WITH agg AS (
                 SELECT customer_ref,
@@ -84,6 +87,8 @@ class CustomerStore(StoreBase):
                    c.last_name,
                    coalesce(agg.orders, 0) AS orders,
                    coalesce(agg.total_minor, 0) AS total_minor,
+                   coalesce(agg.total_minor, 0) * 1.0
+                       / coalesce(json_extract(:scales, '$.' || agg.currency), 100) AS total_major,
                    agg.currency,
                    coalesce(agg.currencies, 0) AS currencies,
                    agg.first_order_at,

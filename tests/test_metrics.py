@@ -12,6 +12,7 @@ import pytest
 from retain_cli.errors import UsageError
 from retain_cli.metrics import (
     METRIC_NAMES,
+    ORDERS_CACHE,
     OrderArrays,
     Period,
     compute_cohorts,
@@ -168,7 +169,7 @@ def test_packed_orders_follow_every_change(orders):
     orders.add("a@example.com", "2024-03-01", 10)
     assert load_orders(store).amount.tolist() == [10.0]
     fingerprint = store.orders_fingerprint()
-    assert store.cached_blob("order_facts")[0] == fingerprint
+    assert store.cached_blob(ORDERS_CACHE)[0] == fingerprint
     assert load_orders(store).amount.tolist() == [10.0]  # from the cache, unchanged
     orders.add("a@example.com", "2024-03-02", 5)  # insert
     assert load_orders(store).amount.tolist() == [10.0, 5.0]

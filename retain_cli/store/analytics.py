@@ -14,8 +14,6 @@ from typing import Any
 
 from retain_cli.store.base import StoreBase
 
-ORDERS_CACHE = "order_facts"
-
 
 class AnalyticsStore(StoreBase):
     """Queries and writes for analytics."""

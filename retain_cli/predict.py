@@ -327,8 +327,8 @@ def _bgnbd_objective(theta: Array, data: _BgNbdData) -> tuple[float, Array]:
     d_alpha -= r * np.sum(1.0 / (alpha + data.T0))
 
     # repeat customers
-    with np.errstate(divide="ignore"):
-        log_bx = np.log(b + ux - 1.0)  # -inf for x = 0, never used below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_bx = np.log(b + ux - 1.0)  # not finite for x = 0, never used below
     rx = r + x
     log_at = np.log(alpha + T)
     log_ar = np.log(alpha + t_x)
@@ -623,22 +623,20 @@ def fit_models(summary: Summary) -> ModelFit:
             f"{'' if repeat == 1 else 's'} (customers who ordered on two or more days); "
             f"the models need at least {MIN_REPEAT_CUSTOMERS}"
         )
-    if repeat > 0:
+    else:
         bgnbd = fit_bgnbd(summary.frequency, summary.recency, summary.T)
         problems.extend(f"BG/NBD: {p}" for p in bgnbd.problems)
         if bgnbd.ok and abs(bgnbd.params.a - 1.0) < 1e-6:
             problems.append("BG/NBD: a = 1 exactly; expected orders are undefined there")
     spenders = int(((summary.frequency > 0) & (summary.monetary_value > 0)).sum())
-    if spenders > 0:
+    if spenders < MIN_REPEAT_CUSTOMERS:
+        gg_problems.append(
+            f"Gamma-Gamma: {spenders} repeat customer{'' if spenders == 1 else 's'} with a "
+            f"positive spend; the model needs at least {MIN_REPEAT_CUSTOMERS}"
+        )
+    else:
         gamma_gamma = fit_gamma_gamma(summary.frequency, summary.monetary_value)
         gg_problems.extend(f"Gamma-Gamma: {p}" for p in gamma_gamma.problems)
-        if spenders < MIN_REPEAT_CUSTOMERS:
-            gg_problems.append(
-                f"Gamma-Gamma: only {spenders} repeat customers with a positive spend; "
-                f"need {MIN_REPEAT_CUSTOMERS}"
-            )
-    else:
-        gg_problems.append("Gamma-Gamma: no repeat customer with a positive spend")
     return ModelFit(
         customers=len(summary),
         repeat_customers=repeat,

@@ -43,7 +43,7 @@ HorizonOption = Annotated[
 
 def _notices(notices: list[str]) -> None:
     for notice in notices:
-        err_console.print(f"[yellow]Notice:[/yellow] {escape(notice)}")
+        err_console.print(f"[yellow]Notice:[/yellow] {escape(notice)}", soft_wrap=True)
 
 
 def _risk_style(value: Any) -> str:

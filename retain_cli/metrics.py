@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import UsageError
+from retain_cli.money import minor_units
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,36 +32,10 @@ PERIODS = ("30d", "90d", "month", "quarter", "year")
 COHORT_UNITS = ("month", "quarter", "week")
 COHORT_VALUES = ("customers", "revenue")
 
-# ISO 4217 currencies without minor units (amounts are stored in minor units)
-_ZERO_DECIMAL = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "UYI",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
-)
-_THREE_DECIMAL = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
-
 
 def minor_digits(currency: str | None) -> int:
-    code = (currency or "").upper()
-    if code in _ZERO_DECIMAL:
-        return 0
-    return 3 if code in _THREE_DECIMAL else 2
+    """Decimals of a currency's minor unit (JPY 0, EUR 2, KWD 3; 2 when unknown)."""
+    return minor_units(currency)
 
 
 # --- the countable orders, packed -------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -299,3 +300,40 @@ def test_segments_help_lists_subcommands(cli):
     result = cli("segments", "--help")
     assert result.exit_code == 0
     assert "check" in result.stdout and "moves" in result.stdout
+
+
+# --- from a real export, through the importer -----------------------------------------------
+
+BAKERY = Path(__file__).parent / "data" / "analytics" / "bakery_orders.csv"
+
+
+@pytest.fixture
+def bakery(cli):
+    result = cli("import", "orders", str(BAKERY))
+    assert result.exit_code == 0, result.output
+    return cli
+
+
+def test_metrics_of_an_imported_export(bakery):
+    result = bakery("metrics", "--period", "month", "--as-of", "2025-03-31", "-f", "json")
+    assert result.exit_code == 0, result.output
+    values = {m["metric"]: m["value"] for m in json.loads(result.stdout)["metrics"]}
+    assert values["customers"] == 6  # dan's only order was cancelled
+    assert values["orders"] == 6  # eve's fully refunded order still counts, with 0
+    assert values["revenue"] == 171.75  # 27.25 + 0 + 9.50 + 14 + 22 + 99
+    assert (values["new_customers"], values["returning_customers"]) == (3, 2)
+    assert values["median_days_between_orders"] == 28.0  # ann 28, 28, 28; bob 34; cat 34
+
+
+def test_customers_list_by_segment(bakery):
+    result = bakery(
+        "customers", "list", "--segment", "active", "--as-of", "2025-03-31", "-f", "csv"
+    )
+    assert result.exit_code == 0, result.output
+    assert [r["email"] for r in rows_of(result.stdout)] == ["ann@example.com", "cat@example.com"]
+    result = bakery("customers", "list", "--segment", "at risk", "--as-of", "2025-03-31")
+    assert result.exit_code == 0
+    assert "bob@example.com" in result.stdout and "ann@example.com" not in result.stdout
+    result = bakery("customers", "list", "--segment", "vips")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: unknown segment 'vips'; segments are: new, active,")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -33,6 +34,20 @@ customers_app = typer.Typer(
 TABLE_LIMIT = 100
 
 
+def _short_times(rows: Sequence[Mapping[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """For a table: order times as dates, others to the minute (csv and json keep full UTC)."""
+    out = []
+    for row in rows:
+        copy = dict(row)
+        for key in keys:
+            value = copy.get(key)
+            if isinstance(value, str) and len(value) >= 16:
+                short = value[:10] if key.endswith("order_at") else value[:16]
+                copy[key] = short.replace("T", " ")
+        out.append(copy)
+    return out
+
+
 def _shown(path: Path) -> str:
     """A path as the user will recognise it: relative to the current folder when inside it."""
     try:
@@ -58,6 +73,24 @@ def list_command(
         typer.Option("--sort", help="Order of the list; ties go to the most recent order."),
     ] = DEFAULT_SORT,
     as_of: AsOfOption = None,
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            "--segment",
+            help="Only the members of this segment at --as-of (at_risk, champions, rfm:lost, "
+            "a custom one; see 'retain segments').",
+            show_default=False,
+        ),
+    ] = None,
+    segments_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--segments",
+            envvar="RETAIN_SEGMENTS",
+            help="Custom segments YAML for --segment (default ./segments.yaml).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
@@ -67,18 +100,30 @@ def list_command(
     without orders show 0. Example:
 
         retain customers list --limit 10 --sort last_order
+        retain customers list --segment at_risk --format csv
     """
     store = open_store(ctx, db)
     moment = parse_as_of(as_of) if as_of is not None else None
     wanted = limit
     if fmt is OutputFormat.table and limit is None:
         wanted = TABLE_LIMIT + 1
-    rows = list_customers(store, limit=wanted, sort=sort, as_of=moment)
+    refs = None
+    if segment is not None:
+        from retain_cli.segments import segment_members
+
+        when = moment if moment is not None else parse_as_of(None)
+        refs = segment_members(store, segment, when, segments_file)
+    rows = list_customers(store, limit=wanted, sort=sort, as_of=moment, refs=refs)
     more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
     rows = rows[:TABLE_LIMIT] if more else rows
-    render_rows(
-        rows, LIST_COLUMNS, fmt, empty="No customers yet; import some with 'retain import'."
-    )
+    empty = "No customers yet; import some with 'retain import'."
+    if segment is not None:
+        empty = f"No customers in segment {segment!r}."
+    if limit == 0:
+        empty = "Nothing to show."
+    if fmt is OutputFormat.table:
+        rows = _short_times(rows, "first_order_at", "last_order_at")
+    render_rows(rows, LIST_COLUMNS, fmt, empty=empty)
     if more:
         console.print(
             f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"
@@ -133,9 +178,8 @@ def status_command(
         return
     render_mapping(report.summary, fmt, title="retain status")
     if fmt is OutputFormat.table:
-        render_rows(
-            report.imports, IMPORT_COLUMNS, fmt, title="Recent imports", empty="No imports yet."
-        )
+        imports = _short_times(report.imports, "started_at")
+        render_rows(imports, IMPORT_COLUMNS, fmt, title="Recent imports", empty="No imports yet.")
 
 
 def init_command(

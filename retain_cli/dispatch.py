@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 50
 MAX_TOTAL_ATTEMPTS = 10  # a message deferred this many times (over all runs) is given up
 
-# Builds the messages for a batch of ledger rows: row id -> message, or an error text.
+# Builds the messages for a batch of ledger rows: row id -> message, or an error text
+# (a Mapping, so that messages may be built lazily, when first asked for).
 Builder = Callable[[Sequence[LedgerRow]], Mapping[int, EmailMessage | str]]
 Progress = Callable[[int, int], None]
 
@@ -272,48 +273,40 @@ def dispatch(
     batch_size = limits.batch_size or DEFAULT_BATCH_SIZE
     attempted = 0
     position = 0
+    daily = (
+        f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
+        "the rest goes out on the next run"
+    )
+
+    def next_batch() -> list[LedgerRow]:
+        """The next rows whose customer is not inside the frequency cap right now."""
+        nonlocal position
+        batch: list[LedgerRow] = []
+        moment = now()
+        while position < len(queue) and len(batch) < batch_size:
+            row = queue[position]
+            position += 1
+            previous = last_sent.get(row.customer_ref)
+            if gap and previous is not None and moment - previous < timedelta(hours=gap):
+                continue  # stays planned: frequency cap
+            batch.append(row)
+        return batch
+
     try:
-        while position < len(queue) and result.stopped is None:
-            if in_quiet_hours(limits, now()):
-                result.stopped = quiet_hours_text(limits)
-                break
-            if limit is not None and attempted >= limit:
-                result.stopped = f"--limit {limit} reached"
-                break
-            if pacer.day_exhausted():
-                result.stopped = (
-                    f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
-                    "the rest goes out on the next run"
-                )
-                break
-            # the next batch: rows whose customer is not inside the frequency cap
-            batch: list[LedgerRow] = []
-            moment = now()
-            while position < len(queue) and len(batch) < batch_size:
-                row = queue[position]
-                position += 1
-                previous = last_sent.get(row.customer_ref)
-                if gap and previous is not None and moment - previous < timedelta(hours=gap):
-                    continue  # stays planned: frequency cap
-                if limit is not None and attempted + len(batch) >= limit:
-                    position -= 1
-                    break
-                batch.append(row)
+        while result.stopped is None:
+            batch = next_batch()
             if not batch:
-                continue
+                break
             batch = _drop_unmailable(store, batch, now, result)
-            messages = build(batch) if batch else {}
-            for row in batch:
-                if result.stopped is not None:
-                    break
-                if pacer.day_exhausted():
-                    result.stopped = (
-                        f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
-                        "the rest goes out on the next run"
-                    )
-                    break
-                if in_quiet_hours(limits, now()):
+            messages = build(batch)
+            for index, row in enumerate(batch):
+                if limit is not None and attempted >= limit:
+                    result.stopped = f"--limit {limit} reached"
+                elif pacer.day_exhausted():
+                    result.stopped = daily
+                elif in_quiet_hours(limits, now()):
                     result.stopped = quiet_hours_text(limits)
+                if result.stopped is not None:
                     break
                 message = messages.get(row.id)
                 if not isinstance(message, EmailMessage):
@@ -330,7 +323,18 @@ def dispatch(
                 if not store.ledger_claim(row.id, to_iso(now())):
                     continue  # settled by someone else meanwhile (resolve by hand)
                 attempted += 1
-                state = _deliver(store, transport, message, row, sender, retry, sleep, now, result)
+                following = batch[index + 1].id if index + 1 < len(batch) else None
+
+                def idle(
+                    key: int | None = following,
+                    built: Mapping[int, EmailMessage | str] = messages,
+                ) -> None:
+                    if key is not None:
+                        built.get(key)  # build the next one while the server works
+
+                state = _deliver(
+                    store, transport, message, row, sender, retry, sleep, now, result, idle
+                )
                 if state == "sent":
                     sent_at = now()
                     pacer.record(sent_at)
@@ -348,14 +352,14 @@ def _drop_unmailable(
     store: Store, batch: list[LedgerRow], now: Callable[[], datetime], result: SendResult
 ) -> list[LedgerRow]:
     """Consent is checked again right before sending: an opt-out since planning wins."""
-    status = store.mailability([row.customer_ref for row in batch])
+    status = store.mailability([(row.customer_ref, row.email) for row in batch])
     keep = []
     for row in batch:
-        email, accepts, suppressed = status.get(row.customer_ref, (None, False, False))
+        has_email, accepts, suppressed = status.get(row.customer_ref, (False, False, False))
         reason = None
-        if email is None:
+        if not has_email:
             reason = "customer no longer exists or has no e-mail address"
-        elif suppressed or store.is_address_suppressed(row.email):
+        elif suppressed:
             reason = "opted out (suppressed) after it was planned"
         elif not accepts:
             reason = "no marketing consent any more"
@@ -377,6 +381,7 @@ def _deliver(
     sleep: Callable[[float], None],
     now: Callable[[], datetime],
     result: SendResult,
+    idle: Callable[[], None] | None = None,
 ) -> str:
     """Send one claimed message, retrying temporary failures; record the outcome."""
     message_id = str(message.get("Message-ID") or "") or None
@@ -387,7 +392,7 @@ def _deliver(
             sleep(retry.delay(attempt - 1))
         tries += 1
         try:
-            reply = transport.send(message, sender, row.email)
+            reply = transport.send(message, sender, row.email, idle=idle)
         except TemporaryFailure as exc:
             last = exc
             transport.close()  # reconnect for the next try
@@ -441,33 +446,64 @@ def _deliver(
 # --- a whole run -----------------------------------------------------------------------------
 
 
+class _LazyMessages(Mapping[int, "EmailMessage | str"]):
+    """A batch's messages, each built the first time it is asked for (then kept).
+
+    The dispatcher asks for the next message while the server is still working on the
+    current one (between the end of DATA and its reply), so rendering costs no wall time.
+    A message that cannot be built is the error text instead (it fails alone).
+    """
+
+    def __init__(
+        self, rows: Sequence[LedgerRow], make: Callable[[LedgerRow], EmailMessage]
+    ) -> None:
+        self._rows = {row.id: row for row in rows}
+        self._make = make
+        self._built: dict[int, EmailMessage | str] = {}
+
+    def __getitem__(self, key: int) -> EmailMessage | str:
+        if key not in self._built:
+            row = self._rows[key]
+            try:
+                self._built[key] = self._make(row)
+            except Exception as exc:  # one bad template or customer never stops the batch
+                self._built[key] = f"cannot build the message: {type(exc).__name__}: {exc}"
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
     """The real builder: batch template contexts, compiled templates, our headers."""
     from retain_cli.templating import Renderer, build_message, load_contexts
 
     renderer = Renderer(config)
 
-    def build(rows: Sequence[LedgerRow]) -> dict[int, EmailMessage | str]:
+    def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
         contexts = load_contexts(store, config, [row.customer_ref for row in rows], as_of)
-        out: dict[int, EmailMessage | str] = {}
-        for row in rows:
-            try:
-                campaign = config.campaign(row.campaign)
-                step = campaign.step(row.step)
-                context = contexts[row.customer_ref]
-                rendered = renderer.render(campaign, step, context)
-                out[row.id] = build_message(
-                    config,
-                    campaign,
-                    step,
-                    rendered,
-                    to_email=row.email,
-                    to_name=_full_name(context),
-                    send_key=row.send_key,
-                )
-            except Exception as exc:  # one bad template or customer never stops the batch
-                out[row.id] = f"cannot build the message: {type(exc).__name__}: {exc}"
-        return out
+
+        def make(row: LedgerRow) -> EmailMessage:
+            campaign = config.campaign(row.campaign)
+            step = campaign.step(row.step)
+            context = contexts.get(row.customer_ref)
+            if context is None:
+                raise SendError("the customer no longer exists or has no e-mail address")
+            rendered = renderer.render(campaign, step, context)
+            return build_message(
+                config,
+                campaign,
+                step,
+                rendered,
+                to_email=row.email,
+                to_name=_full_name(context),
+                send_key=row.send_key,
+            )
+
+        return _LazyMessages(rows, make)
 
     return build
 

@@ -207,15 +207,17 @@ class LedgerStore(StoreBase):
         row = self.conn.execute("SELECT count(*) FROM sends WHERE sent_at >= ?", (since,))
         return int(row.fetchone()[0])
 
-    def mailability(self, refs: Sequence[int]) -> dict[int, tuple[str | None, bool, bool]]:
-        """customer_ref -> (current email, accepts_marketing, suppressed) for these customers."""
-        rows = self.conn.execute(
-            "SELECT c.id, c.email, coalesce(c.accepts_marketing, 0) = 1, "
-            "  EXISTS (SELECT 1 FROM suppressions s WHERE s.email = c.email) "
-            "FROM customers c WHERE c.id IN (SELECT value FROM json_each(?))",
-            (_ids(refs),),
+    def mailability(self, rows: Sequence[tuple[int, str]]) -> dict[int, tuple[bool, bool, bool]]:
+        """For (customer_ref, ledger email) pairs: customer_ref -> (has an e-mail address,
+        accepts marketing, suppressed: the current or the planned address)."""
+        cursor = self.conn.execute(
+            "SELECT c.id, c.email IS NOT NULL, coalesce(c.accepts_marketing, 0) = 1, "
+            "  EXISTS (SELECT 1 FROM suppressions s "
+            "          WHERE s.email IN (c.email, json_extract(r.value, '$[1]'))) "
+            "FROM json_each(?) r JOIN customers c ON c.id = json_extract(r.value, '$[0]')",
+            (json.dumps([list(row) for row in rows]),),
         )
-        return {ref: (email, bool(ok), bool(sup)) for ref, email, ok, sup in rows}
+        return {ref: (bool(has), bool(ok), bool(sup)) for ref, has, ok, sup in cursor}
 
     def suppress_bounce(self, email: str, reason: str, now: str) -> bool:
         """Suppress an address whose mailbox does not exist; False if already suppressed."""

@@ -12,6 +12,7 @@ A transport never decides what to do about a failure; it says which kind it was:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -53,8 +54,19 @@ class Transport(Protocol):
     def open(self) -> None:
         """Connect (and log in). Raises TemporaryFailure(connection=True) or SendError."""
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
-        """Hand one message over; raise a TransportFailure subclass if it did not go."""
+    def send(
+        self,
+        message: EmailMessage,
+        sender: str,
+        recipient: str,
+        *,
+        idle: Callable[[], None] | None = None,
+    ) -> str:
+        """Hand one message over; raise a TransportFailure subclass if it did not go.
+
+        ``idle`` (optional) is called while the server works on the message (after it was
+        handed over, before its reply is read): the caller prepares the next one then.
+        """
         ...
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -30,7 +31,14 @@ class OutboxTransport:
                 "set transport.outbox in the campaign file to a folder you can write"
             ) from None
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+    def send(
+        self,
+        message: EmailMessage,
+        sender: str,
+        recipient: str,
+        *,
+        idle: Callable[[], None] | None = None,
+    ) -> str:
         ident = str(message.get("Message-ID") or f"{sender}>{recipient}>{message['Subject']}")
         name = hashlib.sha256(ident.encode()).hexdigest()[:24] + ".eml"
         campaign = str(message.get("X-Retain-Campaign") or "mail")
@@ -44,6 +52,8 @@ class OutboxTransport:
             os.replace(temp, target)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write {target}: {exc.strerror}") from None
+        if idle is not None:
+            idle()
         return f"250 written to {target}"
 
     def close(self) -> None:

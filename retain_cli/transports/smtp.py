@@ -15,6 +15,7 @@ import contextlib
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -125,7 +126,14 @@ class SmtpTransport:
             with contextlib.suppress(OSError):
                 smtp.close()
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+    def send(
+        self,
+        message: EmailMessage,
+        sender: str,
+        recipient: str,
+        *,
+        idle: Callable[[], None] | None = None,
+    ) -> str:
         if self._smtp is None:
             self.open()
         smtp = self._smtp
@@ -152,6 +160,8 @@ class SmtpTransport:
                 f"connection to {self.where} lost before the message was handed over ({exc})"
             ) from None
         # Everything is written; from here on the server may have accepted it.
+        if idle is not None:
+            idle()  # the caller's work overlaps the server's (the reply waits in the socket)
         try:
             code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:

@@ -1,0 +1,209 @@
+"""Sending throughput: retain's dispatch against a bare smtplib loop, same sink, same run.
+
+A local aiosmtpd sink runs in its own process (tests/smtp_servers.py; on two cores the sink
+is the bottleneck). Then, for N messages of the test campaign ``hello``:
+
+1. peer: the N messages built beforehand (bytes), sent with ``smtplib.SMTP.sendmail`` in a
+   loop over one connection;
+2. retain: ``dispatch`` from the ledger: contexts, rendering and building in batches,
+   claim -> send -> mark sent per message (two committed ledger writes each), one SMTP
+   connection per batch (``limits.batch_size``, default 50), no rate limit.
+
+Prints both rates and the ratio (target: retain >= 80% of smtplib); also retain with the
+messages pre-built (ledger and protocol overhead alone).
+
+Usage: .venv/bin/python bench/send.py [N [ROUNDS]]   (default 10000 in 5 rounds; try 1000)
+
+The three variants take turns in ROUNDS rounds of N/ROUNDS messages each, so that other
+work on the machine slows them alike.
+"""
+
+from __future__ import annotations
+
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from smtp_servers import free_port  # noqa: E402
+
+from retain_cli.campaigns import Limits, load_config  # noqa: E402
+from retain_cli.dispatch import dispatch, message_builder  # noqa: E402
+from retain_cli.store import Store  # noqa: E402
+from retain_cli.store.ledger import LedgerRow  # noqa: E402
+from retain_cli.timeutil import parse_as_of  # noqa: E402
+from retain_cli.transports.smtp import SmtpTransport  # noqa: E402
+
+TARGET = 0.80
+SENDER = "hello@rosies.example"
+
+
+def make_shop(store: Store, n: int, campaign: str) -> None:
+    now = "2025-01-01T00:00:00Z"
+    store.db["customers"].insert_all(
+        (
+            {
+                "id": i,
+                "customer_id": f"C{i}",
+                "email": f"customer{i}@example.com",
+                "first_name": f"Name{i}",
+                "accepts_marketing": 1,
+                "source": "bench",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(1, n + 1)
+        ),
+        batch_size=5000,
+    )
+    store.db["orders"].insert_all(
+        (
+            {
+                "id": i,
+                "order_key": f"bench:{i}",
+                "source": "bench",
+                "order_id": f"#{i}",
+                "customer_ref": i,
+                "ordered_at": "2025-03-01T10:00:00Z",
+                "currency": "USD",
+                "total_minor": 2500 + i % 1000,
+                "refunded_minor": 0,
+            }
+            for i in range(1, n + 1)
+        ),
+        batch_size=5000,
+    )
+
+
+def plan(store: Store, ids: range, campaign: str, occurrence: str) -> None:
+    store.ledger_record(
+        [
+            {
+                "send_key": f"{campaign}:1:C{i}:{occurrence}",
+                "campaign": campaign,
+                "step": 1,
+                "customer_ref": i,
+                "occurrence": occurrence,
+                "email": f"customer{i}@example.com",
+                "state": "planned",
+            }
+            for i in ids
+        ],
+        "2025-06-01T00:00:00Z",
+    )
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    per_round = max(n // rounds, 1)
+    n = per_round * rounds
+    port = free_port()
+    sink = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "smtp_servers.py"), str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None
+    assert sink.stdout.readline().strip() == "ready"
+    folder = Path(tempfile.mkdtemp(prefix="retain-bench-send-"))
+    times = {"smtplib": 0.0, "retain": 0.0, "retain_prebuilt": 0.0}
+    try:
+        shutil.copytree(REPO / "tests" / "data" / "sending", folder / "shop")
+        path = folder / "shop" / "campaigns.yaml"
+        text = path.read_text().replace(
+            "  type: outbox\n",
+            f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n",
+        )
+        path.write_text(text)
+        config = load_config(path)
+        settings = config.smtp
+        assert settings is not None
+        as_of = parse_as_of("2025-06-10")
+        store = Store.open(folder / "retain.db")
+        make_shop(store, n, "hello")
+        build = message_builder(store, config, as_of)
+        prebuilt: dict[str, EmailMessage] = {}  # email -> the message, built beforehand
+        for start in range(1, n + 1, 500):
+            rows = [
+                LedgerRow(
+                    i,
+                    f"hello:1:C{i}:peer",
+                    "hello",
+                    1,
+                    i,
+                    "peer",
+                    f"customer{i}@example.com",
+                    "planned",
+                    0,
+                )
+                for i in range(start, min(start + 500, n + 1))
+            ]
+            for key, message in build(rows).items():
+                assert not isinstance(message, str), message
+                prebuilt[f"customer{key}@example.com"] = message
+        wire = {email: message.as_bytes() for email, message in prebuilt.items()}
+
+        # Rounds alternate the three so that a busy neighbour on the machine slows all alike.
+        for r in range(rounds):
+            ids = range(r * per_round + 1, (r + 1) * per_round + 1)
+            # peer: pre-built messages, a bare smtplib loop over one connection
+            began = time.perf_counter()
+            smtp = smtplib.SMTP("127.0.0.1", port)
+            for i in ids:
+                email = f"customer{i}@example.com"
+                smtp.sendmail(SENDER, [email], wire[email])
+            smtp.quit()
+            times["smtplib"] += time.perf_counter() - began
+
+            # retain: dispatch from the ledger, contexts + rendering + building included
+            plan(store, ids, "hello", f"r{r}")
+            began = time.perf_counter()
+            result = dispatch(
+                store,
+                SmtpTransport(settings, None),
+                message_builder(store, config, as_of),
+                sender=config.sender.from_email,
+                limits=Limits(),
+                campaigns=["hello"],
+            )
+            times["retain"] += time.perf_counter() - began
+            assert result.sent == per_round, result
+
+            # retain with the messages built beforehand: ledger and protocol overhead alone
+            plan(store, ids, "hello", f"p{r}")
+            began = time.perf_counter()
+            again = dispatch(
+                store,
+                SmtpTransport(settings, None),
+                lambda batch: {row.id: prebuilt[row.email] for row in batch},
+                sender=config.sender.from_email,
+                limits=Limits(),
+                campaigns=["hello"],
+            )
+            times["retain_prebuilt"] += time.perf_counter() - began
+            assert again.sent == per_round, again
+        store.close()
+    finally:
+        sink.terminate()
+        received = int((sink.communicate(timeout=30)[0] or "0").strip().splitlines()[-1])
+        shutil.rmtree(folder, ignore_errors=True)
+    assert received == 3 * n, f"the sink got {received} messages, expected {3 * n}"
+    peer, ours, bare = times["smtplib"], times["retain"], times["retain_prebuilt"]
+    print(f"messages per variant:             {n:,} ({rounds} interleaved rounds)")
+    print(f"smtplib loop (pre-built):         {n / peer:8,.0f} msg/s")
+    print(f"retain dispatch (render+ledger):  {n / ours:8,.0f} msg/s")
+    print(f"retain dispatch (pre-built):      {n / bare:8,.0f} msg/s")
+    print(f"ratio retain / smtplib:           {peer / ours:8.2f}  (target >= {TARGET:.2f})")
+    print(f"ratio retain pre-built / smtplib: {peer / bare:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

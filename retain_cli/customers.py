@@ -283,14 +283,16 @@ def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
             full = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
             found[name] = f"{name} {full}".lower()
 
-    def score(name: str) -> float:
-        return difflib.SequenceMatcher(None, text, found.get(name, name).lower()).ratio()
+    def score(name: str) -> tuple[float, float]:
+        # the part before @ decides (addresses at one domain all look alike), then the rest
+        near = difflib.SequenceMatcher(None, local, name.lower().split("@")[0]).ratio()
+        return near, difflib.SequenceMatcher(None, text, found[name]).ratio()
 
     # close spellings among (a bounded number of) all customers, for typos in the address
     pool = [email or cid for cid, email in store.customer_keys(20_000)]
     for match in _close_spellings(text, pool, limit):
         found.setdefault(match, match.lower())
-    ranked = sorted(found, key=lambda name: (-score(name), name))
+    ranked = sorted(found, key=lambda name: (tuple(-x for x in score(name)), name))
     return ranked[:limit]
 
 

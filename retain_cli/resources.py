@@ -26,7 +26,10 @@ CONFIG_NAME = "campaigns.yaml"
 
 def resource_roots() -> list[Path]:
     """Folders that may hold the examples, most specific first (duplicates removed)."""
-    roots = [Path(__file__).resolve().parents[1]]
+    roots = []
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists():  # a source or editable checkout, not site-packages
+        roots.append(checkout)
     prefixes = [sys.prefix, sysconfig.get_path("data"), site.getuserbase()]
     roots += [Path(prefix) / "share" / "retain" for prefix in prefixes if prefix]
     return list(dict.fromkeys(roots))

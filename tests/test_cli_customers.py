@@ -268,6 +268,8 @@ def test_list_table_escapes_names_and_stops_at_the_table_limit(cli, shop, monkey
     assert result.exit_code == 0, result.output
     assert "[red]O'Brien[/red]" in result.stdout  # printed as text, not as Rich markup
     assert "71.91" in result.stdout and "First" not in result.stdout
+    assert "2026-01-15" in result.stdout and "2026-01-15T" not in result.stdout  # dates only
+    assert cli("customers", "list", "--limit", "0").stdout == "Nothing to show.\n"
 
     monkeypatch.setattr(customers_cli, "TABLE_LIMIT", 2)
     result = cli("customers", "list")

@@ -121,9 +121,9 @@ def list_command(
         empty = f"No customers in segment {segment!r}."
     if limit == 0:
         empty = "Nothing to show."
-    if fmt is OutputFormat.table:
-        rows = _short_times(rows, "first_order_at", "last_order_at")
-    render_rows(rows, LIST_COLUMNS, fmt, empty=empty)
+    table = fmt is OutputFormat.table
+    shown = _short_times(rows, "first_order_at", "last_order_at") if table else rows
+    render_rows(shown, LIST_COLUMNS, fmt, empty=empty)
     if more:
         console.print(
             f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"

@@ -444,3 +444,56 @@ def test_default_does_not_hide_a_misspelt_name(tmp_path):
     assert str(info.value).endswith(
         "t.txt.j2 line 1: undefined: 'frist_name' (no such field; check the spelling)"
     )
+
+
+HEADER_NAMES = [
+    "from",
+    "to",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "x-retain-campaign",
+    "x-retain-step",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+]
+
+
+def test_no_customer_text_can_add_a_header(tmp_path):
+    """Property: whatever a name holds, the parsed message has exactly our headers."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    config, campaign, step, renderer = setup(
+        tmp_path, "Hi {{ customer.first_name }}\n", subject="For {{ customer.first_name }}"
+    )
+    base = context_with(config)
+    pieces = st.sampled_from(["\r\n", "\n", "\r", "Bcc: x@evil.example", "=?utf-8?q?", ":", "é"])
+    # an explicit alphabet: ASCII, control characters and some non-ASCII (and no need for
+    # Hypothesis's Unicode tables, which would be rebuilt in every temporary HOME)
+    alphabet = st.sampled_from(
+        [chr(c) for c in range(0, 128)] + list("éüß—🥐\u2028\u2029\u0085\x85\u00a0")
+    )
+    text = st.text(alphabet=alphabet, max_size=20)
+    names = st.lists(st.one_of(text, pieces), max_size=8).map("".join)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(name=names)
+    def check(name: str) -> None:
+        context = {**base, "customer": {**base["customer"], "first_name": name}}
+        rendered = renderer.render(campaign, step, context)
+        msg = build_message(
+            config, campaign, step, rendered, to_email="a@example.com", to_name=name, send_key="k"
+        )
+        raw = msg.as_bytes()
+        assert raw.isascii()
+        parsed = parse(msg)
+        assert [k.lower() for k in parsed] == HEADER_NAMES
+        assert [a.addr_spec for a in parsed["To"].addresses] == ["a@example.com"]
+        assert not parsed.defects
+
+    check()

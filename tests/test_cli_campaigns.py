@@ -318,3 +318,25 @@ def test_preview_with_unknown_segment_fails_clearly(cli, campaign_shop):
         f"Error: {campaign_shop}: campaign 'hello': key 'audience.segment': unknown segment "
         "'at_riks'; segments are: new, active, "
     )
+
+
+def test_check_reports_unknown_trigger_segment(cli, campaign_shop):
+    text = campaign_shop.read_text().replace(
+        "trigger: {after: signup, days: 0}",
+        "trigger: {after: entered_segment, segment: champs, days: 0}",
+    )
+    campaign_shop.write_text(text)
+    result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "json")
+    assert result.exit_code == 1
+    series = json.loads(result.stdout)[1]
+    assert series["campaign"] == "series"
+    assert series["problems"].startswith("unknown segment 'champs'; segments are: ")
+    assert "champions" in series["problems"]
+
+
+def test_check_table_output(cli, campaign_shop):
+    result = cli("campaigns", "check", "--config", str(campaign_shop), "--as-of", AS_OF)
+    assert result.exit_code == 0
+    assert "Check of" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if "│ hello" in line]
+    assert len(lines) == 1 and "│ OK " in lines[0]

@@ -171,7 +171,28 @@ def test_unknown_and_disabled_campaigns_are_refused(shop, config):
         make_plan(shop, config, campaigns=["paused"], as_of=AS_OF)
     assert str(caught2.value).startswith("campaign 'paused' is disabled (enabled: false in ")
     plan = make_plan(shop, config, as_of=AS_OF)
-    assert plan.campaigns == ["hello", "thanks", "birthday", "vip"]
+    assert plan.campaigns == ["hello", "thanks", "birthday", "vip", "welcome"]
+
+
+def test_signup_is_known_from_the_platform_or_a_later_import(shop, config):
+    shop.conn.execute(
+        "INSERT INTO imports (kind, source, file_name, file_hash, started_at, finished_at) "
+        "VALUES ('customers', 'test', 'first.csv', 'x', '2025-01-01T00:00:00Z', "
+        "'2025-01-01T00:00:05Z')"
+    )
+    shop.conn.execute(
+        "UPDATE customers SET source_created_at = '2025-06-09T08:00:00Z' WHERE customer_id = 'C07'"
+    )
+    shop.conn.execute(
+        "UPDATE customers SET created_at = '2025-06-10T07:00:00Z' WHERE customer_id = 'C08'"
+    )
+    plan = make_plan(shop, config, campaigns=["welcome"], as_of=AS_OF)
+    # C07 signed up (the platform says) yesterday; C08 came in a later import today; the
+    # others were in the first import: their signup is unknown, nobody is "welcomed"
+    assert {(i.customer_id, i.occurrence) for i in plan.items} == {
+        ("C07", "2025-06-09"),
+        ("C08", "2025-06-10"),
+    }
 
 
 def test_entered_segment_from_snapshots(shop, config):

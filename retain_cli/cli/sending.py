@@ -83,6 +83,7 @@ SENDS_COLUMNS = [
     "message_id",
     "reply",
 ]
+SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
 STATUS_ORDER = {"due": 0, "deferred": 1, "held_out": 2, "left_out": 3}
 STATE_STYLES = {
     "sent": "green",
@@ -282,7 +283,7 @@ def sends(
         return
     store = open_store(ctx, db)
     rows = store.ledger_list(campaign=campaign, state=state.value if state else None, limit=limit)
-    columns = SENDS_COLUMNS if fmt is not OutputFormat.table else SENDS_COLUMNS[:9]
+    columns = SENDS_COLUMNS if fmt is not OutputFormat.table else SENDS_TABLE
     render_rows(
         rows,
         columns,

@@ -375,11 +375,20 @@ class LedgerStore(StoreBase):
 
     def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:
         """customer_ref -> first_order / last_order (UTC days, orders up to ``as_of``),
-        birthday, signup (day)."""
+        birthday, signup (day).
+
+        signup: when the platform says the customer signed up; else, for customers retain
+        first saw in a later import than the database's first one, the day of that import
+        (the first import is a baseline: importing a shop must not "welcome" everyone)."""
         cursor = self.conn.execute(
             """
             SELECT c.id, f.first_day, f.last_day, c.birthday,
-                   substr(coalesce(c.source_created_at, c.created_at), 1, 10)
+                   CASE
+                     WHEN c.source_created_at IS NOT NULL THEN substr(c.source_created_at, 1, 10)
+                     WHEN c.created_at > (SELECT min(coalesce(finished_at, started_at))
+                                          FROM imports)
+                     THEN substr(c.created_at, 1, 10)
+                   END
             FROM customers c
             LEFT JOIN (
                 SELECT customer_ref, min(order_day) AS first_day, max(order_day) AS last_day

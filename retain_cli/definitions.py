@@ -175,9 +175,11 @@ _DEFINITIONS = [
         "rfm",
         "term",
         "RFM scores 1-5: R from days since the last order (fewer is better), F from the number "
-        "of countable orders, M from net spend (to the cent). Scores are quintiles by mid-rank: "
-        "customers with equal values always get equal scores, at the quintile where the middle "
-        "of their tie group falls (all equal -> 3; with 60% one-time buyers they score F=2). "
+        "of countable orders, M from net spend (to the cent). Score = 1 + floor(5 * b / n), b = "
+        "customers with a strictly lower value, n = customers with orders: the usual quintiles, "
+        "and equal values always get equal scores. With few distinct values the lowest always "
+        "scores 1 and scores skip rather than invent differences (60% with 1 order, 20% with 2, "
+        "20% with 3 score F = 1, 4, 5). "
         "Segment = R x FM grid, FM = (F + M) / 2 rounded half up: R5: new_customers, "
         "potential_loyalists, potential_loyalists, loyal, champions; R4: promising, "
         "potential_loyalists, potential_loyalists, loyal, champions; R3: about_to_sleep, "

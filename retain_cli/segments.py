@@ -88,11 +88,12 @@ def rfm_segment(r: int, f: int, m: int) -> str:
 def quintile_scores(values: np.ndarray) -> np.ndarray:
     """Scores 1-5 by quintile, higher value -> higher score, ties always scored alike.
 
-    Each group of equal values is placed at the middle of its run in the sorted order
-    (mid-rank): score = 1 + floor(5 * (below + equal / 2) / n), capped at 5. With many
-    distinct values this is the usual quintile split; with few, every tie group gets the
-    quintile its middle falls in (e.g. when 60% of customers have 1 order, 20% have 2 and 20%
-    have 3+, they score 2, 4 and 5); all values equal -> everyone scores 3.
+    A customer's score is 1 + floor(5 * b / n), b being the number of customers with a
+    strictly lower value (the rank with ties, then the quintile it falls in). With many
+    distinct values this is the usual split into fifths. With few, the lowest value always
+    scores 1 and each tie group takes the quintile where it starts, so scores skip numbers
+    rather than invent differences: when 60% of customers have 1 order, 20% have 2 and 20%
+    have 3, they score 1, 4 and 5; when all values are equal, everyone scores 1.
     """
     import numpy as np
 
@@ -101,8 +102,7 @@ def quintile_scores(values: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     below = np.cumsum(counts) - counts
-    middle = (below + counts / 2.0) / n
-    scores = np.minimum(np.floor(middle * 5).astype(np.int64) + 1, 5)
+    scores = np.minimum(below * 5 // n + 1, 5).astype(np.int64)
     return scores[inverse.reshape(-1)]
 
 

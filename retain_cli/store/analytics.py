@@ -146,3 +146,7 @@ class AnalyticsStore(StoreBase):
                 (scheme, segment, until),
             ).fetchall()
         )
+
+    def clear_cached_blobs(self) -> None:
+        """Forget every packed copy (they are rebuilt on the next read)."""
+        self.conn.execute("DELETE FROM analytics_cache")

@@ -430,3 +430,28 @@ def test_summary_rows(tmp_path):
             "enabled": True,
         },
     ]
+
+
+def test_explicit_html_template(tmp_path):
+    (tmp_path / "fancy.html.j2").write_text("<p>Hi</p>")
+    text = MINIMAL + "    html_template: fancy.html.j2\n"
+    config = load_config(write(tmp_path, text))
+    assert config.campaigns[0].steps[0].html_template == tmp_path / "fancy.html.j2"
+    missing = MINIMAL + "    html_template: nope.html.j2\n"
+    assert error_of(tmp_path, missing) == (
+        "campaigns.yaml: campaign 'one': key 'html_template': template 'nope.html.j2' not "
+        f"found (looked for {tmp_path}/nope.html.j2; paths are relative to the campaign "
+        "file's folder)"
+    )
+
+
+def test_security_no_means_none_and_empty_file(tmp_path):
+    text = MINIMAL.replace(
+        "campaigns:", "transport: {type: smtp, host: localhost, security: no}\ncampaigns:"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.smtp is not None
+    assert (config.smtp.security, config.smtp.port) == ("none", 25)
+    assert error_of(tmp_path, "") == (
+        "campaigns.yaml: must be a mapping with sender, transport, limits and campaigns"
+    )

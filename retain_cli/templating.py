@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
     from retain_cli.store import Store
 
-# symbol, decimals, decimal separator, thousands separator, symbol after the amount
+# how an amount reads in an e-mail: symbol, decimals (as in retain_cli.money), decimal
+# separator, thousands separator, symbol after the amount. Others: "KWD 1,234.500".
 CURRENCIES: dict[str, tuple[str, int, str, str, bool]] = {
     "USD": ("$", 2, ".", ",", False),
     "CAD": ("CA$", 2, ".", ",", False),
@@ -55,7 +56,6 @@ CURRENCIES: dict[str, tuple[str, int, str, str, bool]] = {
     "BRL": ("R$", 2, ",", ".", False),
     "MXN": ("MX$", 2, ".", ",", False),
 }
-ZERO_DECIMAL = {"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG"}
 DEFAULT_CURRENCY = "USD"
 
 
@@ -79,10 +79,10 @@ class Rendered:
 
 
 def minor_digits(currency: str) -> int:
-    currency = currency.upper()
-    if currency in CURRENCIES:
-        return CURRENCIES[currency][1]
-    return 0 if currency in ZERO_DECIMAL else 2
+    """Decimals of a currency, as the database stores it (see :mod:`retain_cli.money`)."""
+    from retain_cli.money import minor_units
+
+    return minor_units(currency)
 
 
 def format_money(amount: Any, currency: str | None = None, *, minor: bool | None = None) -> str:

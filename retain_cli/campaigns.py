@@ -757,7 +757,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
 
     Templates are rendered against a built-in sample customer and, when ``store`` is given,
     against the first customer of the campaign's audience. Returns one row per campaign:
-    ``campaign``, ``status`` (``OK`` or ``problem``) and ``problems`` (text, "" if none).
+    ``campaign``, ``status`` (``OK`` or ``problem``), ``rendered_for`` (``sample`` and the real
+    customer's e-mail, if any) and ``problems`` (text, "" if none).
     """
     from retain_cli import audience as audience_module
     from retain_cli import templating
@@ -779,7 +780,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
             if problem:
                 problems.append(problem)
         contexts = [sample]
-        checked_with = "sample customer"
+        checked_with = "sample"
         if store is not None and not problems:
             try:
                 members = audience_module.audience_members(store, config, campaign, as_of)
@@ -791,7 +792,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 real = templating.load_contexts(store, config, [ref], as_of)
                 if ref in real:
                     contexts.append(real[ref])
-                    checked_with += f" and {members.iloc[0]['email']}"
+                    checked_with += f", {members.iloc[0]['email']}"
         for step in campaign.steps:
             for context in contexts:
                 try:
@@ -805,7 +806,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
             {
                 "campaign": campaign.name,
                 "status": "problem" if problems else "OK",
-                "checked": checked_with,
+                "rendered_for": checked_with,
                 "problems": "\n".join(problems),
             }
         )

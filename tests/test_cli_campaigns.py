@@ -84,13 +84,13 @@ def test_check_ok_renders_against_sample_and_real_customer(cli, campaign_shop):
         {
             "campaign": "hello",
             "status": "OK",
-            "checked": "sample customer and ada@example.com",
+            "rendered_for": "sample, ada@example.com",
             "problems": "",
         },
         {
             "campaign": "series",
             "status": "OK",
-            "checked": "sample customer and ada@example.com",
+            "rendered_for": "sample, ada@example.com",
             "problems": "",
         },
     ]
@@ -100,7 +100,7 @@ def test_check_without_database_uses_the_sample(cli, campaign_shop, db_path):
     db_path.unlink()
     result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "csv")
     assert result.exit_code == 0, result.output
-    assert "hello,OK,sample customer," in result.stdout
+    assert "hello,OK,sample," in result.stdout
     assert not db_path.exists()
 
 
@@ -114,7 +114,7 @@ def test_check_fails_on_a_misspelt_variable(cli, campaign_shop):
     assert rows[1] == {
         "campaign": "series",
         "status": "problem",
-        "checked": "sample customer and ada@example.com",
+        "rendered_for": "sample, ada@example.com",
         "problems": "step 2: templates/step2.txt.j2 line 3: undefined: 'frist_name' "
         "(no such field; check the spelling)",
     }
@@ -133,7 +133,7 @@ def test_check_fails_on_a_real_customer_only_problem(cli, campaign_shop):
     assert json.loads(result.stdout)[0] == {
         "campaign": "hello",
         "status": "problem",
-        "checked": "sample customer and ada@example.com",
+        "rendered_for": "sample, ada@example.com",
         "problems": "templates/hello.txt.j2 line 1: undefined: 'split' of an empty value "
         "(this customer has no value there; guard it with {% if ... %} or | default(...))",
     }

@@ -81,7 +81,7 @@ def check(
     rows = check_campaigns(loaded, store, moment)
     render_rows(
         rows,
-        ["campaign", "status", "checked", "problems"],
+        ["campaign", "status", "rendered_for", "problems"],
         fmt,
         title=f"Check of {loaded.path}",
         styles={"status": lambda s: "green" if s == "OK" else "bold red"},

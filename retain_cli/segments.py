@@ -256,10 +256,7 @@ def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
     ).set_index("customer_ref")
     frame = frame.astype({"customer_id": object, "email": object, "birthday": object})
     frame.index = frame.index.astype(np.int64)
-    marketing = frame["accepts_marketing"]
-    frame["accepts_marketing"] = pd.array(
-        [None if v is None or pd.isna(v) else bool(v) for v in marketing], dtype="boolean"
-    )
+    frame["accepts_marketing"] = frame["accepts_marketing"].astype("boolean")
     per = pd.DataFrame(
         {
             "orders": core.order_count,

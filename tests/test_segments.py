@@ -184,7 +184,9 @@ def test_rfm_assignment_covers_everyone_deterministically(shop):
 
 
 def test_customer_features(shop):
+    unknown = shop.customer("unknown@example.com", accepts_marketing=None)
     frame = customer_features(shop.store, parse_as_of(AS_OF))
+    assert pd.isna(frame.loc[unknown, "accepts_marketing"])
     assert frame.index.name == "customer_ref"
     assert list(frame.columns) == [
         "customer_id",
@@ -207,7 +209,8 @@ def test_customer_features(shop):
     late = frame.loc[refs["late@example.com"]]  # its only order is after as-of
     assert late["orders"] == 0 and late["total_spent"] == 0.0
     assert pd.isna(late["last_order_at"]) and pd.isna(late["days_since_last_order"])
-    assert frame["accepts_marketing"].tolist()[-1] is False  # nobody: accepts_marketing 0
+    assert frame.loc[refs["nobody@example.com"], "accepts_marketing"] == False  # noqa: E712
+    assert frame.loc[refs["new@example.com"], "accepts_marketing"] == True  # noqa: E712
     assert str(frame["accepts_marketing"].dtype) == "boolean"
 
 

@@ -16,7 +16,10 @@ How the shop behaves (so that every analysis has something to find):
 - Demand is seasonal: a December peak (stollen and gingerbread appear), a summer dip, busy
   Saturdays. Orders have one to six lines; some first orders use a WELCOME10 code.
 - About 1% of orders are cancelled and 2.5% (partly) refunded; about 30% of customers do not
-  accept marketing; about one in eight has a birthday in the customer note.
+  accept marketing. Shopify's customers export has no birthday column, so about one in eight
+  customers is in a "birthday club" sign-up sheet (``birthday_club.csv``: Email, Birthday,
+  some without the year), imported after the customers; two of them have their birthday on
+  "today", so the birthday campaign has someone to greet.
 
 Everything comes from one ``numpy`` generator and one seeded Faker per locale, so the same
 seed, customer count and "today" give byte-identical files (with the same Faker version).
@@ -51,6 +54,7 @@ VENDOR = "Rosie's Bakery"
 EXPORTS_DIR = "exports"
 CUSTOMERS_FILE = "customers_export.csv"
 ORDERS_FILE = "orders_export_1.csv"
+BIRTHDAYS_FILE = "birthday_club.csv"
 
 CUSTOMER_HEADER = [
     "Customer ID",
@@ -180,6 +184,12 @@ SHIPPING_MINOR = 490
 FREE_SHIPPING_FROM_MINOR = 4000
 VAT_PERCENT = 7
 DOMAINS = ("example.com", "example.net", "example.org", "mail.example", "post.example")
+NOTES = (
+    "Prefers oat milk",
+    "Allergic to nuts",
+    "Collects on Saturdays",
+    "Ask about the sourdough class",
+)
 # (Faker locale, share of customers)
 LOCALES = (("de_DE", 0.6), ("en_GB", 0.25), ("fr_FR", 0.15))
 
@@ -197,6 +207,7 @@ class Customer:
     zip: str
     phone: str
     note: str
+    birthday: str  # YYYY-MM-DD, --MM-DD when the year was not given, or ""
 
 
 @dataclass(frozen=True)
@@ -287,8 +298,9 @@ def _ascii(text: str) -> str:
     return kept.lower()
 
 
-def _people(n: int, seed: int, rng: np.random.Generator) -> list[Customer]:
+def _people(n: int, seed: int, today: date, rng: np.random.Generator) -> list[Customer]:
     """``n`` customers with seeded Faker names and addresses (pools, then numpy sampling)."""
+    import numpy as np
     from faker import Faker
 
     locale_of = rng.choice(len(LOCALES), size=n, p=[share for _, share in LOCALES])
@@ -323,6 +335,11 @@ def _people(n: int, seed: int, rng: np.random.Generator) -> list[Customer]:
     with_birthday = rng.random(n) < 0.12
     birth_day = rng.integers(0, 365, n)
     birth_year = rng.integers(1950, 2005, n)
+    no_year = rng.random(n) < 0.3
+    with_note = rng.random(n) < 0.05
+    note_pick = rng.integers(0, len(NOTES), n)
+    # two club members have their birthday today (at most; a tiny shop may have fewer)
+    born_today = set(np.flatnonzero(with_birthday)[:2].tolist())
     id_steps = rng.integers(1_000, 90_000, n)
 
     customers: list[Customer] = []
@@ -341,10 +358,14 @@ def _people(n: int, seed: int, rng: np.random.Generator) -> list[Customer]:
             email = f"{local}{k}@{DOMAINS[int(domain_pick[i])]}"
         used.add(email)
         postcode, city = berlin[int(berlin_pick[i])] if in_berlin[i] else towns[int(town_pick[i])]
-        note = ""
+        birthday = ""
         if with_birthday[i]:
             born = date(int(birth_year[i]), 1, 1) + timedelta(days=int(birth_day[i]))
-            note = f"Birthday: {born.isoformat()}"
+            if i in born_today:
+                day = 28 if (today.month, today.day) == (2, 29) else today.day
+                born = date(int(birth_year[i]), today.month, day)
+            birthday = f"--{born:%m-%d}" if no_year[i] else born.isoformat()
+        note = NOTES[int(note_pick[i])] if with_note[i] else ""
         customer_id += int(id_steps[i])
         customers.append(
             Customer(
@@ -359,6 +380,7 @@ def _people(n: int, seed: int, rng: np.random.Generator) -> list[Customer]:
                 zip=postcode,
                 phone=f"+49 30 {int(phone_digits[i])}" if with_phone[i] else "",
                 note=note,
+                birthday=birthday,
             )
         )
     return customers
@@ -427,7 +449,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
     if customers < 1:
         raise UsageError("--customers must be at least 1")
     rng = np.random.default_rng(seed)
-    people = _people(customers, seed, rng)
+    people = _people(customers, seed, today, rng)
     start = today - timedelta(days=HISTORY_DAYS)
     season = _season(start, HISTORY_DAYS)
 
@@ -598,6 +620,12 @@ def customers_csv(shop: Shop) -> str:
     return _csv(CUSTOMER_HEADER, rows)
 
 
+def birthdays_csv(shop: Shop) -> str:
+    """The birthday club sign-up sheet: e-mail and birthday of the members."""
+    rows = [[c.email, c.birthday] for c in shop.customers if c.birthday]
+    return _csv(["Email", "Birthday"], rows)
+
+
 def orders_csv(shop: Shop) -> str:
     """The Shopify orders export of the shop: one row per line item, order fields on the first."""
     width = len(ORDER_HEADER)
@@ -718,7 +746,7 @@ class DemoResult:
             "last_order_at": self.last_order_at,
         }
         for result in self.imports:
-            data[f"imported {result.kind}"] = (
+            data[f"imported {result.file.name}"] = (
                 f"{result.inserted} new, {result.updated} updated, "
                 f"{result.unchanged} unchanged, {result.rejected} rejected"
             )
@@ -750,7 +778,11 @@ def run_demo(
     if today is None:
         today = datetime.now(UTC).date()
     shop = generate_shop(customers, seed, today)
-    texts = {CUSTOMERS_FILE: customers_csv(shop), ORDERS_FILE: orders_csv(shop)}
+    texts = {
+        CUSTOMERS_FILE: customers_csv(shop),
+        ORDERS_FILE: orders_csv(shop),
+        BIRTHDAYS_FILE: birthdays_csv(shop),
+    }
 
     init = init_project(directory)
     database = directory / DB_NAME
@@ -773,6 +805,7 @@ def run_demo(
         results = [
             import_file(store, paths[0], "customers", ImportOptions(source="shopify_customers")),
             import_file(store, paths[1], "orders", ImportOptions(source="shopify_orders")),
+            import_file(store, paths[2], "customers", ImportOptions(source="generic_customers")),
         ]
         top = store.customer_list(sort="total_spent", limit=1)
 

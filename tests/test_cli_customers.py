@@ -483,6 +483,9 @@ def test_demo_is_deterministic_and_the_database_matches_its_files(cli, tmp_path,
     )
     spent = sum(int(c["Total Spent"].replace(".", "")) for c in customers)
     assert _count(db, "SELECT sum(net_minor) FROM order_facts") == spent
+    club = _csv_rows((folder / "exports" / "birthday_club.csv").read_text())
+    assert club and set(club[0]) == {"Email", "Birthday"}
+    assert _count(db, "SELECT count(*) FROM customers WHERE birthday IS NOT NULL") == len(club)
 
     out = first.stdout
     assert "created one/retain.db" in out
@@ -498,7 +501,7 @@ def test_demo_again_in_the_same_folder_changes_nothing(cli, tmp_path, fake_examp
     again = _demo(cli, "shop")
     assert again.exit_code == 0, again.output
     assert "created" not in again.stdout
-    assert "imported orders" in again.stdout and "0 new" in again.stdout
+    assert "imported orders_export_1.csv" in again.stdout and "0 new" in again.stdout
     assert _count(db, "SELECT count(*) FROM orders") == before
 
 

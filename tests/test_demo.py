@@ -13,6 +13,7 @@ import pytest
 from retain_cli.demo import (
     CUSTOMER_HEADER,
     ORDER_HEADER,
+    birthdays_csv,
     customers_csv,
     generate_shop,
     orders_csv,
@@ -150,7 +151,6 @@ def test_shop_has_every_kind_of_customer(shop_files):
     assert any(r["Discount Code"] == "WELCOME10" for r in firsts)
     opted_out = sum(1 for c in customers if c["Accepts Email Marketing"] == "no")
     assert 0.15 * len(customers) < opted_out < 0.45 * len(customers)
-    assert any(c["Note"].startswith("Birthday: ") for c in customers)
 
 
 def test_december_is_the_busiest_month(shop_files):
@@ -208,3 +208,15 @@ def test_shopify_time_keeps_the_offset():
 def test_at_least_one_customer():
     with pytest.raises(UsageError, match="at least 1"):
         generate_shop(0, 1, TODAY)
+
+
+def test_birthday_club_members_are_customers_and_two_were_born_today():
+    shop = generate_shop(300, 2, TODAY)
+    rows = list(csv.DictReader(io.StringIO(birthdays_csv(shop))))
+    emails = {c.email for c in shop.customers}
+    assert 15 <= len(rows) <= 75
+    assert all(r["Email"] in emails for r in rows)
+    assert all(re.fullmatch(r"(\d{4}|-)-\d\d-\d\d", r["Birthday"]) for r in rows)
+    assert any(r["Birthday"].startswith("--") for r in rows)
+    assert any(not r["Birthday"].startswith("--") for r in rows)
+    assert sum(1 for r in rows if r["Birthday"].endswith(f"{TODAY:-%m-%d}")) >= 2

@@ -34,16 +34,17 @@ customers_app = typer.Typer(
 TABLE_LIMIT = 100
 
 
-def _short_times(rows: Sequence[Mapping[str, Any]], *keys: str) -> list[dict[str, Any]]:
-    """For a table: order times as dates, others to the minute (csv and json keep full UTC)."""
+def _short_times(
+    rows: Sequence[Mapping[str, Any]], *keys: str, minutes: bool = False
+) -> list[dict[str, Any]]:
+    """For a table: timestamps as dates (or to the minute); csv and json keep full UTC text."""
     out = []
     for row in rows:
         copy = dict(row)
         for key in keys:
             value = copy.get(key)
             if isinstance(value, str) and len(value) >= 16:
-                short = value[:10] if key.endswith("order_at") else value[:16]
-                copy[key] = short.replace("T", " ")
+                copy[key] = value[:16].replace("T", " ") if minutes else value[:10]
         out.append(copy)
     return out
 
@@ -156,7 +157,8 @@ def show_command(
         render_rows(profile.history, ORDER_COLUMNS, fmt)
         return
     render_mapping(profile.summary(), fmt, title=f"Customer {profile.customer_id}")
-    render_rows(profile.history, ORDER_COLUMNS, fmt, title="Orders", empty="No orders yet.")
+    history = _short_times(profile.history, "ordered_at", "cancelled_at")
+    render_rows(history, ORDER_COLUMNS, fmt, title="Orders", empty="No orders yet.")
 
 
 def status_command(
@@ -178,7 +180,7 @@ def status_command(
         return
     render_mapping(report.summary, fmt, title="retain status")
     if fmt is OutputFormat.table:
-        imports = _short_times(report.imports, "started_at")
+        imports = _short_times(report.imports, "started_at", minutes=True)
         render_rows(imports, IMPORT_COLUMNS, fmt, title="Recent imports", empty="No imports yet.")
 
 

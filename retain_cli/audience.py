@@ -21,8 +21,11 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 
-def _features(store: Store, as_of: datetime) -> pd.DataFrame:
-    """The segments module's customer features, plus names and suppression, plus consent."""
+def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
+    """Every customer: the segments module's features, plus names, suppression and consent.
+
+    Pass it to :func:`audience_members` as ``features`` to compute it once for many campaigns.
+    """
     import pandas as pd
 
     from retain_cli.segments import customer_features
@@ -64,17 +67,23 @@ def check_where(text: str) -> str | None:
 
 
 def audience_members(
-    store: Store, config: CampaignConfig, campaign: Campaign, as_of: datetime
+    store: Store,
+    config: CampaignConfig,
+    campaign: Campaign,
+    as_of: datetime,
+    *,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """customer_ref-indexed features of the campaign's audience, with ``consent``.
 
     Columns include customer_id, email, first_name, last_name, orders, total_spent,
     days_since_last_order, segment (for segment audiences), suppressed and consent.
+    ``features`` is :func:`customer_frame` for the same ``as_of``, if already computed.
     """
     from retain_cli.filters import compile_filter
     from retain_cli.segments import find_segment, segment_members
 
-    frame = _features(store, as_of)
+    frame = (customer_frame(store, as_of) if features is None else features).copy()
     audience = campaign.audience
     label = f"{config.path}: campaign {campaign.name!r}"
     frame["segment"] = None

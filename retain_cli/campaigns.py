@@ -766,6 +766,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
     renderer = templating.Renderer(config)
     sample = templating.sample_context(config, as_of)
     rows: list[dict[str, Any]] = []
+    features = None
     for campaign in config.campaigns:
         problems: list[str] = []
         segment_names = [campaign.audience.segment]
@@ -782,8 +783,12 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
         contexts = [sample]
         checked_with = "sample"
         if store is not None and not problems:
+            if features is None:
+                features = audience_module.customer_frame(store, as_of)
             try:
-                members = audience_module.audience_members(store, config, campaign, as_of)
+                members = audience_module.audience_members(
+                    store, config, campaign, as_of, features=features
+                )
             except ConfigError as exc:
                 problems.append(str(exc))
                 members = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from retain_cli.cli.options import (
 )
 from retain_cli.cli.output import render_rows
 from retain_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from retain_cli.templating import Preview
 
 ConfigOption = Annotated[
     Path | None,
@@ -141,10 +144,8 @@ def preview(
         typer.echo(_show(item, number, len(previews)))
 
 
-def _show(item: object, number: int, total: int) -> str:
-    from retain_cli.templating import Preview
-
-    assert isinstance(item, Preview)
+def _show(item: Preview, number: int, total: int) -> str:
+    """One previewed message: its main headers, its text part, and the HTML part's size."""
     msg = item.message.parsed()
     note = "" if item.consent else "  (NOT SENT: no consent or opted out)"
     lines = [f"=== message {number} of {total}: step {item.step} to {item.email}{note} ==="]

@@ -181,7 +181,8 @@ def status_command(
     render_mapping(report.summary, fmt, title="retain status")
     if fmt is OutputFormat.table:
         imports = _short_times(report.imports, "started_at", minutes=True)
-        render_rows(imports, IMPORT_COLUMNS, fmt, title="Recent imports", empty="No imports yet.")
+        columns = [c for c in IMPORT_COLUMNS if c != "source"]  # json keeps it
+        render_rows(imports, columns, fmt, title="Recent imports", empty="No imports yet.")
 
 
 def init_command(

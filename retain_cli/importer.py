@@ -36,7 +36,6 @@ from retain_cli.layouts import (
     layout_names,
 )
 from retain_cli.money import normalise_currency, parse_amount
-from retain_cli.store.imports import ORDER_COLUMNS
 from retain_cli.timeutil import ISO_FORMAT
 
 if TYPE_CHECKING:
@@ -163,11 +162,15 @@ def rejects_path(path: Path) -> Path:
 class _Source:
     path: Path
     data: bytes  # UTF-8, no BOM
-    text: str
     sha256: str
     header: list[str]
     delimiter: str
     headerless: bool = False
+
+    @property
+    def text(self) -> str:
+        """The whole file as text (decoded on demand: only needed for rejects)."""
+        return self.data.decode("utf-8")
 
 
 def _fail(path: Path, message: str) -> ImportFileError:
@@ -232,6 +235,7 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
     forced = _delimiter_option(options.delimiter)
     delimiter = forced or ","
     head = text[:65536]
+    del text
     try:
         header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
     except (csv.Error, StopIteration) as exc:
@@ -254,7 +258,7 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         headerless = True  # a bare list of addresses
     elif all(not h for h in header):
         raise _fail(path, "the first line is blank; it must be the header with the column names")
-    return _Source(path, data, text, digest, header, delimiter, headerless)
+    return _Source(path, data, digest, header, delimiter, headerless)
 
 
 def _read_table(source: _Source, columns: Sequence[int]) -> tuple[pa.Table, int]:
@@ -1043,102 +1047,105 @@ class _CustomersWriter(_Writer):
 
 @dataclass
 class _Order:
+    """One order of a grouped (line-item) export such as Shopify's."""
+
     row: int
     order_id: str
-    values: dict[str, Any]
     rows: list[int] = field(default_factory=list)
     items: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+#: the order-level fields, in the order the writer reads them
+_ORDER_FIELDS = (
+    "order_id",
+    "customer_id",
+    "email",
+    "first_name",
+    "last_name",
+    "name",
+    "date",
+    "amount",
+    "currency",
+    "subtotal",
+    "shipping",
+    "tax",
+    "discount",
+    "refunded",
+    "status",
+    "cancelled",
+    "accepts_marketing",
+)
+_MISSING = {
+    "date": "no date",
+    "amount": "no amount",
+    "email": "no email address or customer id",
+}
+
+
 class _OrdersWriter(_Writer):
+    """Orders, column by column: a million-row file never becomes a million Python objects
+    beyond the tuples handed to SQLite one chunk at a time."""
+
     def run(self) -> None:
         frame = self.frame
         grouped = frame.has("item_name") or frame.has("item_sku")
-        orders = self._group() if grouped else self._single()
-        if not orders:
+        groups: list[_Order] | None = None
+        if grouped:
+            groups = self._group()
+            good = [item.row for item in groups]
+        else:
+            good = self._single()
+        if not good:
             return
-        refs = self._resolve_customers(orders)
-        self._write(orders, refs, grouped)
+        cols = {name: _pick(self.frame.get(name), good, frame.n) for name in _ORDER_FIELDS}
+        if groups is None:
+            cols["order_id"] = self._order_ids(good, cols)
+            keep = self._drop_duplicates(good, cols["order_id"])
+            if keep is not None:
+                good = [good[i] for i in keep]
+                cols = {name: [values[i] for i in keep] for name, values in cols.items()}
+        refs = self._resolve_customers(cols)
+        rows = self._tuples(cols, refs)
+        if groups is None:
+            self._write_plain(rows)
+        else:
+            self._write_grouped(rows, groups)
 
-    # orders from rows ----------------------------------------------------------------------
+    # which rows are orders -----------------------------------------------------------------
 
-    def _check(self, row: int, values: Mapping[str, Any]) -> str | None:
-        """Why an order row cannot be used (or None)."""
-        if values["date"] is None:
-            return "date"
-        if values["amount"] is None:
-            return "amount"
-        if values["email"] is None and values["customer_id"] is None:
-            return "email"
-        return None
-
-    def _skip_payment(self, values: Mapping[str, Any]) -> bool:
-        if self.layout.name != "stripe_payments":
-            return False
-        status = (values.get("status") or "").lower()
-        if values.get("mode") and str(values["mode"]).lower() == "test":
-            return True
-        if status:
-            return status not in STRIPE_SUCCEEDED
-        return values.get("captured") is False
-
-    def _single(self) -> list[_Order]:
+    def _single(self) -> list[int]:
+        """Indexes of the rows that are usable orders; rejects and skips the others."""
         frame = self.frame
-        names = [n for n in self.layout.fields if not n.startswith("item_")]
-        extra = [n for n in ("captured", "mode") if frame.has(n)]
-        columns = {n: frame.get(n) for n in (*names, *extra)}
-        orders: list[_Order] = []
-        seen: dict[str, int] = {}
-        occurrences: dict[str, int] = {}
-        missing = {
-            "date": "no date",
-            "amount": "no amount",
-            "email": "no email address or customer id",
-        }
+        dates, amounts = frame.get("date"), frame.get("amount")
+        emails, cids = frame.get("email"), frame.get("customer_id")
+        blank, errors = frame.blank, frame.errors
+        payments = self.layout.name == "stripe_payments"
+        statuses, captured, modes = frame.get("status"), frame.get("captured"), frame.get("mode")
+        good: list[int] = []
         for row in range(frame.n):
-            if frame.blank[row]:
+            if blank[row]:
                 self.skipped += 1
+            elif row in errors:
                 continue
-            if row in frame.errors:
-                continue
-            values = {n: column[row] for n, column in columns.items()}
-            problem = self._check(row, values)
-            if problem:
-                frame.reject(row, problem if frame.has(problem) else None, missing[problem])
-                continue
-            if self._skip_payment(values):
+            elif dates[row] is None:
+                frame.reject(row, "date", _MISSING["date"])
+            elif amounts[row] is None:
+                frame.reject(row, "amount", _MISSING["amount"])
+            elif emails[row] is None and cids[row] is None:
+                frame.reject(row, "email" if frame.has("email") else None, _MISSING["email"])
+            elif payments and not _succeeded(statuses[row], captured[row], modes[row]):
                 self.skipped += 1
-                continue
-            order_id = values["order_id"]
-            if order_id is None:
-                identity = "\x1f".join(
-                    str(values[n] or "")
-                    for n in ("customer_id", "email", "date", "amount", "currency")
-                )
-                number = occurrences.get(identity, 0) + 1
-                occurrences[identity] = number
-                digest = hashlib.sha1(f"{identity}\x1f{number}".encode()).hexdigest()
-                order_id = f"row-{digest[:16]}"
-            elif order_id in seen:
-                frame.reject(
-                    row,
-                    "order_id",
-                    f"order {order_id} appears more than once in the file; "
-                    "only its first row was used",
-                )
-                continue
-            seen[order_id] = row
-            orders.append(_Order(row, order_id, values, [row]))
-        return orders
+            else:
+                good.append(row)
+        return good
 
     def _group(self) -> list[_Order]:
+        """Line-item exports: rows grouped by order id; the first row carries the order."""
         frame = self.frame
-        names = [n for n in self.layout.fields if not n.startswith("item_")]
-        columns = {n: frame.get(n) for n in names}
         items = [frame.get(n) for n in ("item_sku", "item_name", "item_quantity", "item_price")]
         ids = frame.get("order_id")
         by_id: dict[str, _Order] = {}
-        order: list[_Order] = []
+        groups: list[_Order] = []
         for row in range(frame.n):
             if frame.blank[row]:
                 self.skipped += 1
@@ -1149,218 +1156,310 @@ class _OrdersWriter(_Writer):
                 continue
             current = by_id.get(order_id)
             if current is None:
-                values = {n: column[row] for n, column in columns.items()}
-                current = by_id[order_id] = _Order(row, order_id, values)
-                order.append(current)
+                current = by_id[order_id] = _Order(row, order_id)
+                groups.append(current)
             current.rows.append(row)
             sku, name, quantity, price = (column[row] for column in items)
             if sku or name:
                 current.items.append((sku, name, 1 if quantity is None else quantity, price))
+        dates, amounts = frame.get("date"), frame.get("amount")
+        emails, cids = frame.get("email"), frame.get("customer_id")
         kept: list[_Order] = []
-        for item in order:
-            bad = next((r for r in item.rows if r in frame.errors), None)
+        for order in groups:
+            bad = next((r for r in order.rows if r in frame.errors), None)
+            first = order.row
             if bad is None:
-                problem = self._check(item.row, item.values)
+                problem = (
+                    "date"
+                    if dates[first] is None
+                    else "amount"
+                    if amounts[first] is None
+                    else "email"
+                    if emails[first] is None and cids[first] is None
+                    else None
+                )
                 if problem:
-                    messages = {
-                        "date": "no date on the order's first row",
-                        "amount": "no total on the order's first row",
-                        "email": "no email address",
-                    }
-                    frame.reject(item.row, problem, messages[problem])
-                    bad = item.row
+                    frame.reject(first, problem, f"{_MISSING[problem]} on the order's first row")
+                    bad = first
             if bad is not None:
-                for row in item.rows:
-                    frame.reject(row, "order_id", f"order {item.order_id} has a rejected row")
+                for row in order.rows:
+                    frame.reject(row, "order_id", f"order {order.order_id} has a rejected row")
                 continue
-            kept.append(item)
+            kept.append(order)
         return kept
+
+    def _order_ids(self, good: Sequence[int], cols: Mapping[str, list[Any]]) -> list[Any]:
+        """The file's order ids, and a stable id derived from the row where there is none:
+        the same row always gets the same id, and identical rows are told apart by how many
+        times they occurred before."""
+        ids = cols["order_id"]
+        if all(value is not None for value in ids):
+            return ids
+        out = list(ids)
+        seen: dict[str, int] = {}
+        parts = [cols[n] for n in ("customer_id", "email", "date", "amount", "currency")]
+        for i, value in enumerate(ids):
+            if value is not None:
+                continue
+            identity = "\x1f".join("" if p[i] is None else str(p[i]) for p in parts)
+            number = seen.get(identity, 0) + 1
+            seen[identity] = number
+            digest = hashlib.sha1(f"{identity}\x1f{number}".encode()).hexdigest()
+            out[i] = f"row-{digest[:16]}"
+        return out
+
+    def _drop_duplicates(self, good: Sequence[int], ids: Sequence[str]) -> list[int] | None:
+        """Positions to keep when an order id occurs more than once (later rows rejected)."""
+        if len(set(ids)) == len(ids):
+            return None
+        first: dict[str, int] = {}
+        keep: list[int] = []
+        for position, order_id in enumerate(ids):
+            if order_id in first:
+                self.frame.reject(
+                    good[position],
+                    "order_id",
+                    f"order {order_id} appears more than once in the file; "
+                    "only its first row was used",
+                )
+            else:
+                first[order_id] = position
+                keep.append(position)
+        return keep
 
     # customers -----------------------------------------------------------------------------
 
-    def _resolve_customers(self, orders: Sequence[_Order]) -> list[int]:
-        """The customer ref of every order, creating unknown customers from the orders."""
+    def _resolve_customers(self, cols: Mapping[str, list[Any]]) -> list[int]:
+        """The customer ref of every order, creating unknown customers from the orders.
+
+        Known by platform id (customer_sources) first, then by e-mail, then by customer_id.
+        A platform id seen for an e-mail whose customer has no platform id yet becomes that
+        customer's customer_id.
+        """
         store, layout = self.store, self.layout
+        cids, emails = cols["customer_id"], cols["email"]
+        with_ids = any(value is not None for value in cids)
+        keys: list[Any] = list(zip(cids, emails, strict=True)) if with_ids else emails
+        unique = list(dict.fromkeys(keys))
         by_email = store.customer_refs_by_email()
-        by_source = (
-            store.customer_refs_by_source(layout.platform) if self.frame.has("customer_id") else {}
-        )
+        by_source = store.customer_refs_by_source(layout.platform) if with_ids else {}
         by_id: dict[str, int] | None = None
-        planned: dict[str, list[Any]] = {}  # new customer_id -> [cid, email, first, last, consent]
-        planned_email: dict[str, str] = {}
-        keys: list[Any] = []
-        links: dict[str, Any] = {}
+        resolved: dict[Any, int | str] = {}  # key -> ref, or the customer_id of a new one
+        planned: dict[str, list[Any]] = {}  # customer_id -> [customer_id, email, first, last]
+        planned_by_email: dict[str, str] = {}
         upgrades: dict[int, str] = {}
-        latest_consent: dict[Any, tuple[str, int]] = {}
-        cache: dict[tuple[str | None, str | None], Any] = {}
-        for item in orders:
-            values = item.values
-            cid, email = values["customer_id"], values["email"]
-            pair = (cid, email)
-            key = cache.get(pair)
-            if key is None:
-                ref = by_source.get(cid) if cid else None
-                if ref is None and email:
-                    ref = by_email.get(email)
-                    if ref is not None and cid:
-                        if by_id is None:
-                            by_id = store.customer_ids_in_use()
-                        if by_id.get(email) == ref and cid not in by_id:
-                            upgrades[ref] = cid
-                            by_id[cid] = ref
-                if ref is None and (cid or email):
-                    if by_id is None:
-                        by_id = store.customer_ids_in_use()
-                    ref = by_id.get(cid or email)
-                if ref is not None:
-                    key = ref
-                else:
+        links: dict[str, int | str] = {}
+        for key in unique:
+            cid, email = key if with_ids else (None, key)
+            ref: int | None = by_source.get(cid) if cid else None
+            if ref is None and email:
+                ref = by_email.get(email)
+            if by_id is None and (ref is None or (cid and cid not in by_source)):
+                by_id = store.customer_ids_in_use()
+            if ref is None and by_id is not None:
+                ref = by_id.get(cid or email)
+            if (
+                ref is not None
+                and cid
+                and by_id is not None
+                and by_id.get(email) == ref
+                and cid not in by_id
+                and ref not in upgrades
+            ):
+                upgrades[ref] = cid
+                by_id[cid] = ref
+            target: int | str
+            if ref is not None:
+                target = ref
+            else:
+                new_id = planned_by_email.get(email) if email else None
+                if new_id is None:
                     new_id = cid or email
-                    if email and email in planned_email:
-                        new_id = planned_email[email]
-                    if cid and cid in planned and cid != new_id:
-                        new_id = cid
-                    entry = planned.get(new_id)
-                    if entry is None:
-                        entry = planned[new_id] = [new_id, email, None, None, None]
-                        if email:
-                            planned_email[email] = new_id
-                    key = ("new", new_id)
-                if cid and cid not in by_source:
-                    links[cid] = key
-                cache[pair] = key
-            keys.append(key)
-            if isinstance(key, tuple):
-                entry = planned[key[1]]
-                if entry[2] is None and entry[3] is None:
-                    first, last = values.get("first_name"), values.get("last_name")
-                    if values.get("name") and not (first or last) and "@" not in values["name"]:
-                        first, last = _split_name(values["name"])
-                    entry[2], entry[3] = first, last
-            consent = values.get("accepts_marketing")
-            if consent is not None:
-                stamp = values["date"]
-                previous = latest_consent.get(key)
-                if previous is None or previous[0] <= stamp:
-                    latest_consent[key] = (stamp, consent)
-        for key, (_stamp, consent) in latest_consent.items():
-            if isinstance(key, tuple):
-                planned[key[1]][4] = consent
+                    planned[new_id] = [new_id, email, None, None]
+                    if email:
+                        planned_by_email[email] = new_id
+                target = new_id
+            resolved[key] = target
+            if cid and cid not in by_source:
+                links.setdefault(cid, target)
+        if planned:
+            self._name_new_customers(cols, keys, resolved, planned)
+        consent = self._latest_consent(cols, keys, resolved)
         new_rows = []
-        for entry in planned.values():
-            consent = entry[4]
-            if consent == -1 and entry[1]:
-                store.suppress(entry[1], f"unsubscribed in {layout.label} export", layout.name)
-            new_rows.append(
-                (
-                    entry[0],
-                    entry[1],
-                    entry[2],
-                    entry[3],
-                    None if consent is None else int(consent == 1),
-                )
-            )
+        for customer_id, email, first, last in planned.values():
+            value = consent.pop(customer_id, None)
+            if value == -1 and email:
+                store.suppress(email, f"unsubscribed in {layout.label} export", layout.name)
+            stored = None if value is None else int(value == 1)
+            new_rows.append((customer_id, email, first, last, stored))
         created = store.insert_customers(new_rows, layout.name)
         self.customers_created = len(created)
         for ref, cid in upgrades.items():
             store.update_customer(ref, {"customer_id": cid})
-        existing_consent = [
-            (k, c) for k, (_s, c) in latest_consent.items() if not isinstance(k, tuple)
-        ]
-        if existing_consent:
-            current = store.customers_for_import()
-            changes = []
-            for ref, consent in existing_consent:
-                customer = current[ref]
-                stored, _ = _apply_consent(
-                    store, customer["email"], customer["accepts_marketing"], consent, layout
-                )
-                if stored is not None:
-                    changes.append((stored, ref))
-            store.set_customer_consent(changes)
-        resolved = [created[k[1]] if isinstance(k, tuple) else k for k in keys]
+        if consent:
+            self._update_consent(consent)
         store.add_customer_sources(
-            (layout.platform, cid, created[k[1]] if isinstance(k, tuple) else k)
-            for cid, k in links.items()
+            (layout.platform, cid, created[t] if isinstance(t, str) else t)
+            for cid, t in links.items()
         )
-        return resolved
+        lookup = {k: (created[t] if isinstance(t, str) else t) for k, t in resolved.items()}
+        return [lookup[k] for k in keys]
+
+    def _name_new_customers(
+        self,
+        cols: Mapping[str, list[Any]],
+        keys: Sequence[Any],
+        resolved: Mapping[Any, int | str],
+        planned: Mapping[str, list[Any]],
+    ) -> None:
+        firsts, lasts, names = cols["first_name"], cols["last_name"], cols["name"]
+        if not any(v is not None for v in (*firsts[:1], *lasts[:1], *names[:1])) and not (
+            self.frame.has("first_name") or self.frame.has("last_name") or self.frame.has("name")
+        ):
+            return
+        for i, key in enumerate(keys):
+            target = resolved[key]
+            if not isinstance(target, str):
+                continue
+            entry = planned[target]
+            if entry[2] is not None or entry[3] is not None:
+                continue
+            first, last = firsts[i], lasts[i]
+            full = names[i]
+            if full and not (first or last) and "@" not in full:
+                first, last = _split_name(full)
+            entry[2], entry[3] = first, last
+
+    def _latest_consent(
+        self, cols: Mapping[str, list[Any]], keys: Sequence[Any], resolved: Mapping[Any, Any]
+    ) -> dict[Any, int]:
+        """Per customer (ref, or customer_id if new), the consent of their latest order."""
+        if not self.frame.has("accepts_marketing"):
+            return {}
+        latest: dict[Any, tuple[str, int]] = {}
+        for key, value, stamp in zip(keys, cols["accepts_marketing"], cols["date"], strict=True):
+            if value is None:
+                continue
+            target = resolved[key]
+            previous = latest.get(target)
+            if previous is None or previous[0] <= stamp:
+                latest[target] = (stamp, value)
+        return {target: value for target, (_stamp, value) in latest.items()}
+
+    def _update_consent(self, consent: Mapping[Any, int]) -> None:
+        current = self.store.customers_for_import()
+        changes = []
+        for ref, value in consent.items():
+            customer = current[ref]
+            stored, _ = _apply_consent(
+                self.store, customer["email"], customer["accepts_marketing"], value, self.layout
+            )
+            if stored is not None:
+                changes.append((stored, ref))
+        self.store.set_customer_consent(changes)
 
     # writing -------------------------------------------------------------------------------
 
-    def _tuples(self, orders: Sequence[_Order], refs: Sequence[int]) -> list[tuple[Any, ...]]:
-        prefix = f"{self.layout.platform}:"
-        name = self.layout.name
-        out = []
-        for item, ref in zip(orders, refs, strict=True):
-            v = item.values
-            cancelled = v.get("cancelled")
-            status = v.get("status")
-            lowered = status.lower() if status else None
-            if cancelled == _CANCELLED_FLAG or (
-                cancelled is None and lowered in CANCELLED_STATUSES and name == "generic_orders"
-            ):
-                cancelled = v["date"]
-            refunded = v.get("refunded")
-            if refunded is None:
-                refunded = v["amount"] if lowered == "refunded" else 0
-            out.append(
-                (
-                    prefix + item.order_id,
-                    name,
-                    item.order_id,
-                    ref,
-                    v["date"],
-                    v.get("currency"),
-                    v.get("subtotal"),
-                    v.get("shipping"),
-                    v.get("tax"),
-                    v.get("discount"),
-                    v["amount"],
-                    refunded,
-                    lowered,
-                    cancelled,
-                )
-            )
-        return out
+    def _tuples(self, cols: Mapping[str, list[Any]], refs: list[int]) -> list[tuple[Any, ...]]:
+        """Rows for :meth:`ImportStore.upsert_orders` (ORDER_COLUMNS order)."""
+        from itertools import repeat
 
-    def _write(self, orders: Sequence[_Order], refs: Sequence[int], grouped: bool) -> None:
+        n = len(refs)
+        prefix = f"{self.layout.platform}:"
+        ids = cols["order_id"]
+        statuses = [s.lower() if s else None for s in cols["status"]]
+        if not self.frame.has("status"):
+            statuses = cols["status"]
+        cancelled = cols["cancelled"]
+        if self.frame.has("cancelled") or self.frame.has("status"):
+            generic = self.layout.name == "generic_orders"
+            cancelled = [
+                d
+                if (c == _CANCELLED_FLAG or (c is None and generic and s in CANCELLED_STATUSES))
+                else c
+                for c, s, d in zip(cancelled, statuses, cols["date"], strict=True)
+            ]
+        refunded: Sequence[Any]
+        if self.frame.has("refunded") or self.frame.has("status"):
+            refunded = [
+                r if r is not None else (a if s == "refunded" else 0)
+                for r, s, a in zip(cols["refunded"], statuses, cols["amount"], strict=True)
+            ]
+        else:
+            refunded = list(repeat(0, n))
+        return list(
+            zip(
+                [prefix + i for i in ids],
+                repeat(self.layout.name, n),
+                ids,
+                refs,
+                cols["date"],
+                cols["currency"],
+                cols["subtotal"],
+                cols["shipping"],
+                cols["tax"],
+                cols["discount"],
+                cols["amount"],
+                refunded,
+                statuses,
+                cancelled,
+                strict=False,
+            )
+        )
+
+    def _write_plain(self, rows: list[tuple[Any, ...]]) -> None:
         store = self.store
-        rows = self._tuples(orders, refs)
-        assert len(ORDER_COLUMNS) == len(rows[0])
-        if not grouped:
-            before = store.count_orders()
-            changed = 0
-            step = 50_000
+        before = store.count_orders()
+        changed = 0
+        step = 50_000
+        with store.orders_bulk_load(len(rows) > max(50_000, before)):
             for start in range(0, len(rows), step):
                 changed += store.upsert_orders(rows[start : start + step], self.import_ref)
                 self.tick(start + step)
-            self.inserted = store.count_orders() - before
-            self.updated = changed - self.inserted
-            self.unchanged = len(rows) - changed
-            return
+        self.inserted = store.count_orders() - before
+        self.updated = changed - self.inserted
+        self.unchanged = len(rows) - changed
+
+    def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
+        store = self.store
         keys = [row[0] for row in rows]
         known = store.order_refs(keys)
         old_items = store.order_items(list(known.values()))
         plain, items_changed = [], []
-        for item, row in zip(orders, rows, strict=True):
+        for order, row in zip(groups, rows, strict=True):
             ref = known.get(row[0])
-            if ref is not None and old_items.get(ref, []) != item.items:
+            if ref is not None and old_items.get(ref, []) != order.items:
                 items_changed.append(row)
             else:
                 plain.append(row)
         changed = store.upsert_orders(plain, self.import_ref)
         store.upsert_orders(items_changed, self.import_ref)
-        new = len(keys) - len(known)
-        self.inserted = new
-        self.updated = (changed - new) + len(items_changed)
+        self.inserted = len(keys) - len(known)
+        self.updated = (changed - self.inserted) + len(items_changed)
         self.unchanged = len(rows) - self.inserted - self.updated
-        write_keys = {row[0] for row in items_changed} | {k for k in keys if k not in known}
-        if write_keys:
-            ids = store.order_refs(sorted(write_keys))
+        write = {row[0] for row in items_changed} | {k for k in keys if k not in known}
+        if write:
+            ids = store.order_refs(sorted(write))
             store.replace_order_items(
                 {
-                    ids[row[0]]: item.items
-                    for item, row in zip(orders, rows, strict=True)
-                    if row[0] in write_keys
+                    ids[row[0]]: order.items
+                    for order, row in zip(groups, rows, strict=True)
+                    if row[0] in write
                 }
             )
+
+
+def _pick(values: list[Any], rows: Sequence[int], n: int) -> list[Any]:
+    """``values`` at ``rows`` (the list itself when every row is kept)."""
+    if len(rows) == n:
+        return values
+    return [values[r] for r in rows]
+
+
+def _succeeded(status: str | None, captured: bool | None, mode: str | None) -> bool:
+    """A Stripe payment that took money (not failed, not uncaptured, not a test)."""
+    if mode and mode.lower() == "test":
+        return False
+    if status:
+        return status.lower() in STRIPE_SUCCEEDED
+    return captured is not False

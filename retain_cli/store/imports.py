@@ -70,20 +70,45 @@ class ImportStore(StoreBase):
     def import_transaction(self, *, dry_run: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction for a whole import: committed at the end, or rolled back on any
         error, Ctrl-C, or when ``dry_run`` (which so reports exact counts and writes nothing).
+
+        Foreign-key checks are off meanwhile (the importer only writes references it has just
+        resolved in the same transaction) and the page cache is larger; both are restored.
         """
         conn = self.conn
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MB while the import runs
+        (old_fk,) = conn.execute("PRAGMA foreign_keys").fetchone()
+        conn.execute("PRAGMA cache_size=-131072")  # 128 MB while the import runs
         conn.execute("PRAGMA temp_store=MEMORY")
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("PRAGMA foreign_keys=OFF")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("ROLLBACK" if dry_run else "COMMIT")
+        finally:
+            conn.execute(f"PRAGMA foreign_keys={'ON' if old_fk else 'OFF'}")
             conn.execute(f"PRAGMA cache_size={int(old_cache)}")
-            raise
-        conn.execute("ROLLBACK" if dry_run else "COMMIT")
-        conn.execute(f"PRAGMA cache_size={int(old_cache)}")
+
+    @contextmanager
+    def orders_bulk_load(self, enabled: bool) -> Iterator[None]:
+        """For a load much larger than the table: drop the secondary indexes of ``orders``
+        and build them again at the end (sorting once is far cheaper than a million random
+        index inserts). Inside the import transaction, so an interruption undoes it."""
+        if not enabled:
+            yield
+            return
+        indexes = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' "
+            "AND sql IS NOT NULL AND sql NOT LIKE '%UNIQUE%'"
+        ).fetchall()
+        for name, _sql in indexes:
+            self.conn.execute(f'DROP INDEX "{name}"')
+        yield
+        for _name, sql in indexes:
+            self.conn.execute(sql)
 
     # -- import history ---------------------------------------------------------------------
 

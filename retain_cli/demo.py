@@ -793,8 +793,8 @@ def run_demo(
         held = store.customer_count()
         if held and not same_files:
             raise UsageError(
-                f"{database} already holds {held} customers that are not this demo's; "
-                "pass another folder, or delete this one first"
+                f"{database} already holds {held} customers that are not this demo's "
+                "(another seed, size or day); pass another folder, or delete this one first"
             )
         try:
             exports_dir.mkdir(exist_ok=True)

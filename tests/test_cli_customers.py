@@ -511,8 +511,8 @@ def test_demo_refuses_to_mix_two_shops(cli, tmp_path, fake_examples):
     result = cli("demo", "shop", "--customers", "60", "--seed", "4", "--today", TODAY)
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: shop/retain.db already holds 60 customers that are not this demo's; "
-        "pass another folder, or delete this one first\n"
+        "Error: shop/retain.db already holds 60 customers that are not this demo's "
+        "(another seed, size or day); pass another folder, or delete this one first\n"
     )
     assert (tmp_path / "shop" / "exports" / "orders_export_1.csv").read_bytes() == orders
 

@@ -124,6 +124,19 @@ def test_init_on_a_file_fails_and_changes_nothing(cli, tmp_path, fake_examples):
     assert (tmp_path / "shop").read_text() == "not a folder"
 
 
+def test_init_on_a_file_that_is_not_a_database_fails(cli, tmp_path, fake_examples):
+    (tmp_path / "shop").mkdir()
+    junk = b"these are not the bytes of a SQLite database, " * 4
+    (tmp_path / "shop" / "retain.db").write_bytes(junk)
+    result = cli("init", "shop")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: shop/retain.db is not a retain database (file is not a database)\n"
+    )
+    assert (tmp_path / "shop" / "retain.db").read_bytes() == junk
+    assert not (tmp_path / "shop" / "campaigns.yaml").exists()
+
+
 def test_init_copies_the_repositorys_examples(cli, tmp_path):
     example = REPO / "campaigns.example.yaml"
     templates = sorted((REPO / "templates").glob("*.j2"))

@@ -282,7 +282,18 @@ def test_segments_check_without_database_checks_the_rules(cli, tmp_path):
 
 
 def test_segments_moves(cli, shop):
-    result = cli("segments", "moves", "--from", "2025-02-15", "--to", "2025-03-31", "-f", "csv")
+    result = cli(
+        "segments",
+        "moves",
+        "--from",
+        "2025-02-15",
+        "--to",
+        "2025-03-31",
+        "--scheme",
+        "lifecycle",
+        "-f",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     rows = rows_of(result.stdout)
     assert list(rows[0]) == ["from_segment", "to_segment", "customers"]
@@ -290,7 +301,7 @@ def test_segments_moves(cli, shop):
     assert {"from_segment": "prospect", "to_segment": "new", "customers": "1"} in rows  # cat
     assert shop.store.segment_snapshot_days("lifecycle") == ["2025-02-15", "2025-03-31"]
     result = cli("segments", "moves", "--from", "2025-02-15", "--to", "2025-03-31")
-    assert "lifecycle: from 2025-02-15 (rows) to 2025-03-31 (columns)" in result.stdout
+    assert "rfm: from 2025-02-15 (rows) to 2025-03-31 (columns)" in result.stdout  # default
     result = cli("segments", "moves", "--from", "2025-03-31", "--to", "2025-02-15")
     assert result.exit_code == 2
     assert result.stderr == "Error: --to 2025-02-15 is before --from 2025-03-31; swap them\n"
@@ -300,6 +311,7 @@ def test_segments_help_lists_subcommands(cli):
     result = cli("segments", "--help")
     assert result.exit_code == 0
     assert "check" in result.stdout and "moves" in result.stdout
+    assert "retain segments --scheme lifecycle --as-of 2025-09-30" in result.stdout
 
 
 # --- from a real export, through the importer -----------------------------------------------

@@ -280,9 +280,7 @@ def cohorts_command(
 
 # --- segments -------------------------------------------------------------------------------
 
-segments_app = typer.Typer(
-    help="Customer segments (RFM, lifecycle, custom): sizes, lint, and moves between dates.",
-)
+segments_app = typer.Typer()
 
 
 @segments_app.callback(invoke_without_command=True)
@@ -294,11 +292,11 @@ def segments_command(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """One row per segment: segment, customers, share, revenue, avg_orders.
+    """Customer segments (RFM, lifecycle, custom): one row per segment; check; moves.
 
-    Each run keeps every customer's segment for its as-of day, for 'retain segments moves'
-    and campaign triggers. 'retain explain rfm' and 'retain explain lifecycle' give the rules.
-    Example:
+    Columns: segment, customers, share, revenue, avg_orders. Each run keeps every customer's
+    segment for its as-of day, for 'retain segments moves' and campaign triggers. 'retain
+    explain rfm' and 'retain explain lifecycle' give the rules. Example:
 
         retain segments --scheme lifecycle --as-of 2025-09-30
     """
@@ -372,7 +370,7 @@ def moves_command(
     ctx: typer.Context,
     start: Annotated[str, typer.Option("--from", help="Earlier date YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Later date YYYY-MM-DD.")],
-    scheme: SchemeOption = Scheme.lifecycle,
+    scheme: SchemeOption = Scheme.rfm,
     segments_file: SegmentsOption = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
@@ -383,7 +381,7 @@ def moves_command(
     order history up to the end of that day (and kept). csv/json give one row per move:
     from_segment, to_segment, customers. Example:
 
-        retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme rfm
+        retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme lifecycle
     """
     from retain_cli.segments import moves, parse_day
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retain_cli.errors import SendError
-from retain_cli.store.ledger import LedgerRow
+from retain_cli.store.ledger import LedgerRow, Settle
 from retain_cli.timeutil import from_iso, to_iso, utc_now
 from retain_cli.transports.base import (
     AmbiguousFailure,
@@ -292,6 +292,15 @@ def dispatch(
             batch.append(row)
         return batch
 
+    outcome: list[Settle] = []  # the last message's outcome, not committed yet
+
+    def flush_with() -> Settle | None:
+        return outcome.pop() if outcome else None
+
+    def flush() -> None:
+        if outcome:
+            store.ledger_advance(outcome.pop(), None, to_iso(now()))
+
     try:
         while result.stopped is None:
             batch = next_batch()
@@ -319,9 +328,9 @@ def dispatch(
                 previous = last_sent.get(row.customer_ref)
                 if gap and previous is not None and now() - previous < timedelta(hours=gap):
                     continue  # stays planned: frequency cap (sent earlier in this batch)
-                pacer.wait_for_slot()
-                if not store.ledger_claim(row.id, to_iso(now())):
-                    continue  # settled by someone else meanwhile (resolve by hand)
+                if limits.per_minute:
+                    flush()  # nothing waits uncommitted while the pacer sleeps
+                    pacer.wait_for_slot()
                 attempted += 1
                 following = batch[index + 1].id if index + 1 < len(batch) else None
 
@@ -332,17 +341,24 @@ def dispatch(
                     if key is not None:
                         built.get(key)  # build the next one while the server works
 
-                state = _deliver(
-                    store, transport, message, row, sender, retry, sleep, now, result, idle
+                claim = _Claim(store, row, now, flush_with)
+                state, sent = _deliver(
+                    store, transport, message, row, sender, retry, sleep, now, result, claim, idle
                 )
+                if sent is not None:
+                    # committed together with the next claim (one commit per message), or
+                    # at the end of the batch, whichever comes first
+                    outcome.append(sent)
                 if state == "sent":
                     sent_at = now()
                     pacer.record(sent_at)
                     last_sent[row.customer_ref] = sent_at
                 if progress is not None:
                     progress(attempted, total)
+            flush()
             transport.close()  # one connection per batch
     finally:
+        flush()
         transport.close()
     result.deferred = sum(store.ledger_pending_counts(campaigns).values())
     return result
@@ -371,6 +387,34 @@ def _drop_unmailable(
     return keep
 
 
+class _Claim:
+    """Claims a row (planned -> claimed, committed) when the transport is about to hand the
+    message over, together with the previous message's outcome: one commit per message."""
+
+    def __init__(
+        self,
+        store: Store,
+        row: LedgerRow,
+        now: Callable[[], datetime],
+        previous: Callable[[], Settle | None],
+    ) -> None:
+        self.store = store
+        self.row = row
+        self.now = now
+        self.previous = previous
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        if not self.store.ledger_advance(self.previous(), self.row.id, to_iso(self.now())):
+            raise SendError(
+                f"send {self.row.send_key} changed in the ledger during this run; "
+                "is another program writing to the database?"
+            )
+        self.done = True
+
+
 def _deliver(
     store: Store,
     transport: Transport,
@@ -381,66 +425,67 @@ def _deliver(
     sleep: Callable[[float], None],
     now: Callable[[], datetime],
     result: SendResult,
+    claim: _Claim,
     idle: Callable[[], None] | None = None,
-) -> str:
-    """Send one claimed message, retrying temporary failures; record the outcome."""
+) -> tuple[str, Settle | None]:
+    """Send one message (claimed by ``claim`` just before it is handed over), retrying
+    temporary failures. Failures are recorded at once; a success is returned for the caller
+    to record together with its next claim."""
     message_id = str(message.get("Message-ID") or "") or None
     last: TemporaryFailure | None = None
     tries = 0
+
+    def settle(state: str, error: str | None) -> None:
+        extra = tries - 1 if claim.done else tries  # the claim counted one attempt
+        store.ledger_settle(row.id, state, to_iso(now()), error=error, extra_attempts=extra)
+
     for attempt in range(max(retry.attempts, 1)):
         if attempt:
             sleep(retry.delay(attempt - 1))
         tries += 1
         try:
-            reply = transport.send(message, sender, row.email, idle=idle)
+            reply = transport.send(message, sender, row.email, before_data=claim, idle=idle)
         except TemporaryFailure as exc:
             last = exc
             transport.close()  # reconnect for the next try
             continue
         except PermanentFailure as exc:
-            store.ledger_settle(
-                row.id, "failed", to_iso(now()), error=str(exc), extra_attempts=tries - 1
-            )
+            settle("failed", str(exc))
             result.failed += 1
             result.errors.append(f"{row.email}: {exc}")
             if exc.mailbox_unknown and store.suppress_bounce(
                 row.email, f"mailbox does not exist ({exc})", to_iso(now())
             ):
                 result.suppressed += 1
-            return "failed"
+            return "failed", None
         except AmbiguousFailure as exc:
-            store.ledger_settle(
-                row.id, "ambiguous", to_iso(now()), error=str(exc), extra_attempts=tries - 1
-            )
+            settle("ambiguous", str(exc))
             result.ambiguous += 1
             result.errors.append(f"{row.email}: {exc}")
-            return "ambiguous"
-        store.ledger_settle(
+            return "ambiguous", None
+        result.sent += 1
+        sent = Settle(
             row.id,
             "sent",
             to_iso(now()),
             reply=reply,
             message_id=message_id,
-            error=None,
             extra_attempts=tries - 1,
         )
-        result.sent += 1
-        return "sent"
+        return "sent", sent
     assert last is not None
     total_attempts = row.attempts + tries
     if total_attempts >= MAX_TOTAL_ATTEMPTS:
         error = f"gave up after {total_attempts} attempts: {last}"
-        store.ledger_settle(row.id, "failed", to_iso(now()), error=error, extra_attempts=tries - 1)
+        settle("failed", error)
         result.failed += 1
         result.errors.append(f"{row.email}: {error}")
-        return "failed"
-    store.ledger_settle(
-        row.id, "planned", to_iso(now()), error=f"deferred: {last}", extra_attempts=tries - 1
-    )
+        return "failed", None
+    settle("planned", f"deferred: {last}")
     if last.connection:
         result.transport_down = True
         result.stopped = str(last)
-    return "deferred"
+    return "deferred", None
 
 
 # --- a whole run -----------------------------------------------------------------------------

@@ -35,6 +35,19 @@ class LedgerRow:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """An outcome to record for a row (see :meth:`LedgerStore.ledger_settle`)."""
+
+    send_id: int
+    state: str
+    now: str
+    error: str | None = None
+    reply: str | None = None
+    message_id: str | None = None
+    extra_attempts: int = 0
+
+
 def _ids(values: Iterable[int]) -> str:
     return json.dumps(list(values))
 
@@ -195,6 +208,22 @@ class LedgerStore(StoreBase):
             "attempts = attempts + ?, updated_at = ? WHERE id = ?",
             (state, error, reply, message_id, state, now, extra_attempts, now, send_id),
         )
+
+    def ledger_advance(self, settle: Settle | None, claim_id: int | None, now: str) -> bool:
+        """One transaction: record the previous message's outcome (if any) and claim the
+        next one (planned -> claimed). False when the row to claim is no longer planned."""
+        with self.transaction():
+            if settle is not None:
+                self.ledger_settle(
+                    settle.send_id,
+                    settle.state,
+                    settle.now,
+                    error=settle.error,
+                    reply=settle.reply,
+                    message_id=settle.message_id,
+                    extra_attempts=settle.extra_attempts,
+                )
+            return claim_id is None or self.ledger_claim(claim_id, now)
 
     def ledger_sent_since(self, since: str) -> list[str]:
         """sent_at of every message sent at or after ``since`` (all campaigns), oldest first."""

@@ -37,8 +37,11 @@ class OutboxTransport:
         sender: str,
         recipient: str,
         *,
+        before_data: Callable[[], None] | None = None,
         idle: Callable[[], None] | None = None,
     ) -> str:
+        if before_data is not None:
+            before_data()
         ident = str(message.get("Message-ID") or f"{sender}>{recipient}>{message['Subject']}")
         name = hashlib.sha256(ident.encode()).hexdigest()[:24] + ".eml"
         campaign = str(message.get("X-Retain-Campaign") or "mail")

@@ -132,6 +132,7 @@ class SmtpTransport:
         sender: str,
         recipient: str,
         *,
+        before_data: Callable[[], None] | None = None,
         idle: Callable[[], None] | None = None,
     ) -> str:
         if self._smtp is None:
@@ -143,7 +144,20 @@ class SmtpTransport:
             data += b"\r\n"
         data = _DOTS.sub(b"..", data) + b".\r\n"
         try:
-            code, reply = smtp.mail(sender)
+            smtp.putcmd("mail", f"FROM:{smtplib.quoteaddr(sender)}")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            self.close()
+            raise TemporaryFailure(
+                f"connection to {self.where} lost before the message was handed over ({exc})"
+            ) from None
+        if before_data is not None:
+            try:
+                before_data()  # e.g. the ledger commit, while the server answers MAIL FROM
+            except BaseException:
+                self.close()
+                raise
+        try:
+            code, reply = smtp.getreply()
             if code != 250:
                 raise self._after_refusal(code, reply, "MAIL")
             code, reply = smtp.rcpt(recipient)

@@ -610,20 +610,21 @@ def segments_report(
 
 def _save(store: Store, scheme: str, day: date, membership: pd.Series) -> int:
     import numpy as np
+    import pandas as pd
 
     refs = membership.index.to_numpy(dtype=np.int64)
-    names = membership.to_numpy(dtype=object)
+    codes, names = pd.factorize(membership.to_numpy(dtype=object))
     groups: dict[str, str] = {}
     counts: dict[str, int] = {}
     if len(refs):
-        order = np.argsort(names.astype(str), kind="stable")
-        refs, names = refs[order], names[order]
-        cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
-        for chunk_refs, chunk_names in zip(
-            np.split(refs, cuts), np.split(names, cuts), strict=True
+        order = np.argsort(codes, kind="stable")  # refs stay ascending within a segment
+        refs, codes = refs[order], codes[order]
+        cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        for chunk_refs, chunk_codes in zip(
+            np.split(refs, cuts), np.split(codes, cuts), strict=True
         ):
-            name = str(chunk_names[0])
-            groups[name] = json.dumps(np.sort(chunk_refs).tolist())
+            name = str(names[chunk_codes[0]])
+            groups[name] = json.dumps(chunk_refs.tolist())
             counts[name] = len(chunk_refs)
     return store.replace_segment_snapshot(scheme, day.isoformat(), groups, counts, utc_now_iso())
 

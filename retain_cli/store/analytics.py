@@ -8,6 +8,7 @@ the fingerprint below says when that copy is stale.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
@@ -23,14 +24,15 @@ class AnalyticsStore(StoreBase):
     def orders_fingerprint(self) -> str:
         """Changes whenever the countable orders may have changed.
 
-        Inserts change count/max(id); updates of the columns order_facts uses, and deletes,
-        bump ``analytics_state.orders_version`` (triggers from m002_segments).
+        Every insert raises max(id) (rows get the next id; imports never reuse one); updates
+        of the columns order_facts uses, and deletes, bump ``analytics_state.orders_version``
+        (triggers from m002_segments). Both lookups are instant, unlike count(*).
         """
-        count, max_id = self.conn.execute("SELECT count(*), max(id) FROM orders").fetchone()
+        (max_id,) = self.conn.execute("SELECT max(id) FROM orders").fetchone()
         (version,) = self.conn.execute(
             "SELECT orders_version FROM analytics_state WHERE id = 1"
         ).fetchone()
-        return f"{count}:{max_id}:{version}"
+        return f"{max_id}:{version}"
 
     def cached_blob(self, name: str) -> tuple[str, bytes] | None:
         row = self.conn.execute(
@@ -75,7 +77,12 @@ class AnalyticsStore(StoreBase):
     # --- customers -------------------------------------------------------------------------
 
     def customer_refs(self) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM customers ORDER BY id")]
+        """Every customers.id, ascending (one JSON value: far faster than 200,000 rows)."""
+        (text,) = self.conn.execute(
+            "SELECT json_group_array(id) FROM (SELECT id FROM customers ORDER BY id)"
+        ).fetchone()
+        refs: list[int] = json.loads(text)
+        return refs
 
     def customer_feature_rows(self) -> list[tuple[Any, ...]]:
         """(id, customer_id, email, accepts_marketing, birthday) for every customer."""

@@ -382,23 +382,26 @@ def _find_columns(source: _Source, layout: Layout, options: ImportOptions) -> di
             raise _fail(
                 source.path, f"--map {name}={column}: no column {column!r}; the columns are {shown}"
             )
-    for name in layout.required:
-        if name not in found:
-            raise _missing(source, layout, (name,), shown)
-    for group in layout.one_of:
-        if not any(name in found for name in group):
-            raise _missing(source, layout, group, shown)
+    missing = [(name,) for name in layout.required if name not in found]
+    missing += [group for group in layout.one_of if not any(n in found for n in group)]
+    if missing:
+        raise _missing(source, layout, missing, shown)
     return found
 
 
-def _missing(source: _Source, layout: Layout, names: Sequence[str], shown: str) -> ImportFileError:
-    wanted = " or ".join(names)
-    looked = sorted({h for n in names for h in layout.columns.get(n, ())})
+def _missing(
+    source: _Source, layout: Layout, groups: Sequence[tuple[str, ...]], shown: str
+) -> ImportFileError:
+    """Name every required field that was not found, where it was looked for, and the fix."""
+    wanted = ", ".join(" or ".join(group) for group in groups)
+    looked = sorted({h for group in groups for n in group for h in layout.columns.get(n, ())})
     hint = f" (looked for {', '.join(repr(h) for h in looked[:8])})" if looked else ""
+    fix = " ".join(f"--map {group[0]}=<column>" for group in groups)
+    plural = "s" if len(groups) > 1 else ""
     return _fail(
         source.path,
-        f"no column for the required field {wanted} in this {layout.label} file{hint}; "
-        f"pass --map {names[0]}=<column> (the columns are {shown})",
+        f"no column for the required field{plural} {wanted} in this {layout.label} file"
+        f"{hint}; pass {fix} (the columns are {shown})",
     )
 
 

@@ -96,6 +96,8 @@ ORDER_FIELDS = (
     "status",
     "cancelled",
     "accepts_marketing",
+    "captured",
+    "mode",
     "item_name",
     "item_sku",
     "item_quantity",

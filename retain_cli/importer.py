@@ -382,7 +382,7 @@ def _find_columns(source: _Source, layout: Layout, options: ImportOptions) -> di
             raise _fail(
                 source.path, f"--map {name}={column}: no column {column!r}; the columns are {shown}"
             )
-    missing = [(name,) for name in layout.required if name not in found]
+    missing: list[tuple[str, ...]] = [(n,) for n in layout.required if n not in found]
     missing += [group for group in layout.one_of if not any(n in found for n in group)]
     if missing:
         raise _missing(source, layout, missing, shown)

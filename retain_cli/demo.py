@@ -19,7 +19,9 @@ How the shop behaves (so that every analysis has something to find):
   accept marketing. Shopify's customers export has no birthday column, so about one in eight
   customers is in a "birthday club" sign-up sheet (``birthday_club.csv``: Email, Birthday,
   some without the year), imported after the customers; two of them have their birthday on
-  "today", so the birthday campaign has someone to greet.
+  "today", so the birthday campaign has someone to greet. About 3% of the customers who
+  accept marketing have since unsubscribed: they are in ``unsubscribes.csv``, the mailing
+  tool's opt-out list, imported as suppressions (no campaign may write to them).
 
 Everything comes from one ``numpy`` generator and one seeded Faker per locale, so the same
 seed, customer count and "today" give byte-identical files (with the same Faker version).
@@ -55,6 +57,7 @@ EXPORTS_DIR = "exports"
 CUSTOMERS_FILE = "customers_export.csv"
 ORDERS_FILE = "orders_export_1.csv"
 BIRTHDAYS_FILE = "birthday_club.csv"
+UNSUBSCRIBES_FILE = "unsubscribes.csv"
 
 CUSTOMER_HEADER = [
     "Customer ID",
@@ -190,6 +193,7 @@ NOTES = (
     "Collects on Saturdays",
     "Ask about the sourdough class",
 )
+UNSUBSCRIBE_REASONS = ("unsubscribe link", "asked in the shop", "too many e-mails")
 # (Faker locale, share of customers)
 LOCALES = (("de_DE", 0.6), ("en_GB", 0.25), ("fr_FR", 0.15))
 
@@ -208,6 +212,7 @@ class Customer:
     phone: str
     note: str
     birthday: str  # YYYY-MM-DD, --MM-DD when the year was not given, or ""
+    unsubscribed: str  # why they left the mailing list since the last Shopify sync, or ""
 
 
 @dataclass(frozen=True)
@@ -337,6 +342,8 @@ def _people(n: int, seed: int, today: date, rng: np.random.Generator) -> list[Cu
     birth_year = rng.integers(1950, 2005, n)
     no_year = rng.random(n) < 0.3
     with_note = rng.random(n) < 0.05
+    leaving = rng.random(n) < 0.03
+    leave_pick = rng.integers(0, len(UNSUBSCRIBE_REASONS), n)
     note_pick = rng.integers(0, len(NOTES), n)
     # two club members have their birthday today (at most; a tiny shop may have fewer)
     born_today = set(np.flatnonzero(with_birthday)[:2].tolist())
@@ -381,6 +388,9 @@ def _people(n: int, seed: int, today: date, rng: np.random.Generator) -> list[Cu
                 phone=f"+49 30 {int(phone_digits[i])}" if with_phone[i] else "",
                 note=note,
                 birthday=birthday,
+                unsubscribed=(
+                    UNSUBSCRIBE_REASONS[int(leave_pick[i])] if consent[i] and leaving[i] else ""
+                ),
             )
         )
     return customers
@@ -626,6 +636,12 @@ def birthdays_csv(shop: Shop) -> str:
     return _csv(["Email", "Birthday"], rows)
 
 
+def unsubscribes_csv(shop: Shop) -> str:
+    """The mailing tool's list of addresses that unsubscribed (an opt-out list)."""
+    rows = [[c.email, c.unsubscribed] for c in shop.customers if c.unsubscribed]
+    return _csv(["Email", "Reason"], rows)
+
+
 def orders_csv(shop: Shop) -> str:
     """The Shopify orders export of the shop: one row per line item, order fields on the first."""
     width = len(ORDER_HEADER)
@@ -782,6 +798,7 @@ def run_demo(
         CUSTOMERS_FILE: customers_csv(shop),
         ORDERS_FILE: orders_csv(shop),
         BIRTHDAYS_FILE: birthdays_csv(shop),
+        UNSUBSCRIBES_FILE: unsubscribes_csv(shop),
     }
 
     init = init_project(directory)
@@ -806,6 +823,7 @@ def run_demo(
             import_file(store, paths[0], "customers", ImportOptions(source="shopify_customers")),
             import_file(store, paths[1], "orders", ImportOptions(source="shopify_orders")),
             import_file(store, paths[2], "customers", ImportOptions(source="generic_customers")),
+            import_file(store, paths[3], "suppressions", ImportOptions(source="suppressions")),
         ]
         top = store.customer_list(sort="total_spent", limit=1)
 

@@ -499,6 +499,12 @@ def test_demo_is_deterministic_and_the_database_matches_its_files(cli, tmp_path,
     club = _csv_rows((folder / "exports" / "birthday_club.csv").read_text())
     assert club and set(club[0]) == {"Email", "Birthday"}
     assert _count(db, "SELECT count(*) FROM customers WHERE birthday IS NOT NULL") == len(club)
+    gone = _csv_rows((folder / "exports" / "unsubscribes.csv").read_text())
+    assert _count(db, "SELECT count(*) FROM suppressions") == len(gone)
+    status = json.loads(cli("status", "--db", str(db), "-f", "json").stdout)
+    consenting = {c["Email"] for c in customers if c["Accepts Email Marketing"] == "yes"}
+    assert status["suppressed"] == len(gone)
+    assert status["with_consent"] == len(consenting - {g["Email"] for g in gone})
 
     out = first.stdout
     assert "created one/retain.db" in out

@@ -18,6 +18,7 @@ from retain_cli.demo import (
     generate_shop,
     orders_csv,
     shopify_time,
+    unsubscribes_csv,
 )
 from retain_cli.errors import UsageError
 
@@ -220,3 +221,16 @@ def test_birthday_club_members_are_customers_and_two_were_born_today():
     assert any(r["Birthday"].startswith("--") for r in rows)
     assert any(not r["Birthday"].startswith("--") for r in rows)
     assert sum(1 for r in rows if r["Birthday"].endswith(f"{TODAY:-%m-%d}")) >= 2
+
+
+def test_unsubscribed_customers_had_said_yes_in_shopify():
+    shop = generate_shop(400, 2, TODAY)
+    rows = list(csv.DictReader(io.StringIO(unsubscribes_csv(shop))))
+    consent = {c.email: c.accepts_marketing for c in shop.customers}
+    assert 3 <= len(rows) <= 25
+    assert all(consent[r["Email"]] for r in rows)
+    assert {r["Reason"] for r in rows} <= {
+        "unsubscribe link",
+        "asked in the shop",
+        "too many e-mails",
+    }

@@ -115,33 +115,68 @@ def _seconds(moment: Any) -> int:
 
 
 def load_orders(store: Store) -> OrderArrays:
-    """The countable orders, from the packed copy when it is current, else rebuilt and kept."""
+    """The countable orders, from the packed copy when it is current, else rebuilt and kept.
+
+    When orders were only added since the copy was made (the usual nightly import), only the
+    new ones are read from SQLite and merged in."""
+    max_id, version = store.orders_state()
+    fingerprint = f"{max_id}:{version}"
+    cached = store.cached_blob(ORDERS_CACHE)
+    if cached is not None:
+        if cached[0] == fingerprint:
+            return OrderArrays.unpack(cached[1])
+        old_max, old_version = _parse_fingerprint(cached[0])
+        if old_version == version and old_max is not None and old_max < max_id:
+            # amounts are in major units already, so currencies can mix freely
+            merged = _merge(OrderArrays.unpack(cached[1]), _read_orders(store, old_max))
+            store.save_cached_blob(ORDERS_CACHE, fingerprint, merged.pack())
+            return merged
+    orders = _read_orders(store, 0)
+    store.save_cached_blob(ORDERS_CACHE, fingerprint, orders.pack())
+    return orders
+
+
+def _parse_fingerprint(text: str) -> tuple[int | None, int | None]:
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None, None
+    return int(parts[0]), int(parts[1])
+
+
+def _read_orders(store: Store, after_id: int) -> OrderArrays:
+    """Countable orders with an id above ``after_id``, read from SQLite."""
     import numpy as np
 
-    fingerprint = store.orders_fingerprint()
-    cached = store.cached_blob(ORDERS_CACHE)
-    if cached is not None and cached[0] == fingerprint:
-        return OrderArrays.unpack(cached[1])
-    codes = store.order_currencies()
+    codes = store.order_currencies(after_id=after_id)
     named = tuple(c for c in codes if c)
     digits = {minor_digits(c) for c in codes}
     if len(digits) <= 1:
         flat = np.fromiter(
-            itertools.chain.from_iterable(store.order_fact_rows()), dtype=np.int64
+            itertools.chain.from_iterable(store.order_fact_rows(after_id=after_id)),
+            dtype=np.int64,
         ).reshape(-1, 3)
         amount = flat[:, 2].astype(np.float64) / 10.0 ** (digits.pop() if digits else 2)
-        orders = OrderArrays.sorted(flat[:, 0].copy(), flat[:, 1].copy(), amount, named)
-    else:  # currencies with different minor units: scale each order by its own
-        rows = store.order_fact_rows(with_currency=True).fetchall()
-        scale = {c: 10.0 ** -minor_digits(c) for c in codes}
-        orders = OrderArrays.sorted(
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.array([r[1] for r in rows], dtype=np.int64),
-            np.array([r[2] * scale[r[3]] for r in rows], dtype=np.float64),
-            named,
-        )
-    store.save_cached_blob(ORDERS_CACHE, fingerprint, orders.pack())
-    return orders
+        return OrderArrays.sorted(flat[:, 0].copy(), flat[:, 1].copy(), amount, named)
+    # currencies with different minor units: scale each order by its own
+    rows = store.order_fact_rows(after_id=after_id, with_currency=True).fetchall()
+    scale = {c: 10.0 ** -minor_digits(c) for c in codes}
+    return OrderArrays.sorted(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.int64),
+        np.array([r[2] * scale[r[3]] for r in rows], dtype=np.float64),
+        named,
+    )
+
+
+def _merge(old: OrderArrays, new: OrderArrays) -> OrderArrays:
+    import numpy as np
+
+    return OrderArrays.sorted(
+        np.concatenate([old.customer, new.customer]),
+        np.concatenate([old.t, new.t]),
+        np.concatenate([old.amount, new.amount]),
+        tuple(sorted(set(old.currencies) | set(new.currencies))),
+    )
 
 
 def currency_label(orders: OrderArrays) -> str:

@@ -310,3 +310,20 @@ def test_cohorts_reject_unknown_units():
     with pytest.raises(UsageError, match="--by 'day' is not one of month, quarter, week"):
         compute_cohorts(orders, parse_as_of("2025-01-07"), "day")
     assert compute_cohorts(orders, parse_as_of("2025-01-07")).rows == []
+
+
+def test_new_orders_are_merged_into_the_packed_copy(orders):
+    store = orders.store
+    orders.add("a@example.com", "2024-03-05", 10)
+    orders.add("b@example.com", "2024-03-01", 20)
+    assert load_orders(store).customer.tolist() == [1, 2]
+    orders.add("a@example.com", "2024-03-02", 5)  # earlier than a's first: order is kept
+    orders.add("y@example.com", "2024-03-03", 700, currency="JPY")  # stored as 70000 minor
+    merged = load_orders(store)
+    assert merged.customer.tolist() == [1, 1, 2, 3]
+    assert merged.amount.tolist() == [5.0, 10.0, 20.0, 70000.0]
+    assert merged.currencies == ("EUR", "JPY")
+    store.clear_cached_blobs()
+    rebuilt = load_orders(store)
+    assert rebuilt.amount.tolist() == merged.amount.tolist()
+    assert rebuilt.t.tolist() == merged.t.tolist()

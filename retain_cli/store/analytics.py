@@ -21,8 +21,9 @@ class AnalyticsStore(StoreBase):
 
     # --- the countable orders and their packed copy ------------------------------------------
 
-    def orders_fingerprint(self) -> str:
-        """Changes whenever the countable orders may have changed.
+    def orders_state(self) -> tuple[int, int]:
+        """(max(orders.id), change version): together they change whenever the countable
+        orders may have changed.
 
         Every insert raises max(id) (rows get the next id; imports never reuse one); updates
         of the columns order_facts uses, and deletes, bump ``analytics_state.orders_version``
@@ -32,6 +33,10 @@ class AnalyticsStore(StoreBase):
         (version,) = self.conn.execute(
             "SELECT orders_version FROM analytics_state WHERE id = 1"
         ).fetchone()
+        return int(max_id or 0), int(version)
+
+    def orders_fingerprint(self) -> str:
+        max_id, version = self.orders_state()
         return f"{max_id}:{version}"
 
     def cached_blob(self, name: str) -> tuple[str, bytes] | None:
@@ -53,24 +58,27 @@ class AnalyticsStore(StoreBase):
             return False
         return True
 
-    def order_fact_rows(self, *, with_currency: bool = False) -> sqlite3.Cursor:
-        """Every countable order: (customer_ref, unix seconds, net_minor[, currency]).
+    def order_fact_rows(self, *, after_id: int = 0, with_currency: bool = False) -> sqlite3.Cursor:
+        """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
+        net_minor[, currency]).
 
         Returned as a cursor, so the caller can stream it into arrays. The query scans the
-        table (no index on ordered_at is used: a million index lookups are slower).
+        table by id (no index on ordered_at is used: a million index lookups are slower).
         """
         currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
             f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
-            "FROM order_facts WHERE unixepoch(+ordered_at) IS NOT NULL"
+            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
+            (after_id,),
         )
 
-    def order_currencies(self) -> list[str]:
-        """Distinct currency codes of all orders (upper case; '' for none)."""
+    def order_currencies(self, *, after_id: int = 0) -> list[str]:
+        """Distinct currency codes of the orders with an id above ``after_id`` ('' for none)."""
         return [
             r[0]
             for r in self.conn.execute(
-                "SELECT DISTINCT upper(coalesce(currency, '')) FROM orders ORDER BY 1"
+                "SELECT DISTINCT upper(coalesce(currency, '')) FROM orders WHERE id > ? ORDER BY 1",
+                (after_id,),
             )
         ]
 

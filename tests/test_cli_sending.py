@@ -288,3 +288,53 @@ def test_killed_mid_batch_then_rerun_sends_everyone_exactly_once(shop, db_path):
     assert set(received) - ambiguous == sent  # every sent one arrived
     # the ambiguous one was killed while waiting for the server's reply: it did arrive
     assert ambiguous <= set(received)
+
+
+def test_missing_password_fails_before_anything_is_claimed(cli, shop, db_path, monkeypatch):
+    monkeypatch.setenv("SHOP_PW_UNSET", "")
+    with SmtpServer(auth=True) as server:
+        config = use_smtp(shop, server.port)
+        text = config.read_text().replace(
+            "  timeout: 5\n", "  timeout: 5\n  username: shop@example.com\n"
+        )
+        config.write_text(
+            text.replace("  timeout: 5\n", "  timeout: 5\n  password_env: SHOP_PW_UNSET\n")
+        )
+        result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: no SMTP password for shop@example.com: set the environment variable "
+        "SHOP_PW_UNSET (transport.password_env)"
+    )
+    assert server.recipients() == []
+    assert ledger(db_path) == {}  # the password is looked up before anything is recorded
+
+
+def test_refused_login_through_the_cli_keeps_the_password_secret(cli, shop, monkeypatch):
+    monkeypatch.setenv("RETAIN_SMTP_PASSWORD", "hunter2-very-secret")
+    with SmtpServer(Behaviour(refuse_login=True), auth=True) as server:
+        config = use_smtp(shop, server.port)
+        config.write_text(
+            config.read_text().replace("  timeout: 5\n", "  timeout: 5\n  username: shop\n")
+        )
+        result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+    assert result.stderr.startswith(
+        f"Error: SMTP login to 127.0.0.1:{server.port} as shop was refused"
+    )
+
+
+def test_smtp_transport_without_a_host_says_what_to_add(cli, shop):
+    result = cli("send", "--yes", "--transport", "smtp", "--config", str(shop))
+    assert result.exit_code == 1
+    assert "transport.host is not set" in result.stderr
+    assert "or use --transport outbox" in result.stderr
+
+
+def test_server_down_exits_3_and_keeps_the_messages_planned(cli, shop, db_path):
+    config = use_smtp(shop, SmtpServer().port)  # nothing listens there
+    result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
+    assert result.exit_code == 3
+    assert "cannot connect to SMTP server 127.0.0.1" in result.stdout
+    assert set(ledger(db_path).values()) == {"planned", "held_out"}

@@ -318,6 +318,8 @@ def _scan_lines(
             continue
         if len(record) != ncols:
             reason = f"expected {ncols} fields, found {len(record)}"
+            if len(record) > ncols:
+                reason += f" (extra: {', '.join(repr(f) for f in record[ncols:])})"
             invalid.append((start, record, reason))
             continue
         if index in wanted:

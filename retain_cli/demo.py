@@ -22,6 +22,9 @@ How the shop behaves (so that every analysis has something to find):
   "today", so the birthday campaign has someone to greet. About 3% of the customers who
   accept marketing have since unsubscribed: they are in ``unsubscribes.csv``, the mailing
   tool's opt-out list, imported as suppressions (no campaign may write to them).
+- About 2% more people signed up to the newsletter on the website in the last week and have
+  not ordered yet (``newsletter_signups.csv``, with their signup time, imported last): the
+  welcome series has someone to write to.
 
 Everything comes from one ``numpy`` generator and one seeded Faker per locale, so the same
 seed, customer count and "today" give byte-identical files (with the same Faker version).
@@ -35,7 +38,7 @@ import functools
 import io
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,7 @@ CUSTOMERS_FILE = "customers_export.csv"
 ORDERS_FILE = "orders_export_1.csv"
 BIRTHDAYS_FILE = "birthday_club.csv"
 UNSUBSCRIBES_FILE = "unsubscribes.csv"
+SIGNUPS_FILE = "newsletter_signups.csv"
 
 CUSTOMER_HEADER = [
     "Customer ID",
@@ -250,6 +254,7 @@ class Shop:
     customers: list[Customer]
     orders: list[Order]
     tags: list[str]
+    signups: list[tuple[Customer, datetime]] = field(default_factory=list)
 
     @property
     def line_items(self) -> int:
@@ -459,7 +464,19 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
     if customers < 1:
         raise UsageError("--customers must be at least 1")
     rng = np.random.default_rng(seed)
-    people = _people(customers, seed, today, rng)
+    n_signups = max(2, round(customers * 0.02))
+    everyone = _people(customers + n_signups, seed, today, rng)
+    people = everyone[:customers]
+    # newsletter sign-ups of the last week who have not ordered yet (welcome campaign)
+    signup_days = rng.integers(1, 8, n_signups)
+    signup_seconds = rng.integers(8 * 3600, 22 * 3600, n_signups)
+    signups = [
+        (
+            replace(person, accepts_marketing=True, unsubscribed=""),
+            _local(today - timedelta(days=int(signup_days[k])), int(signup_seconds[k])),
+        )
+        for k, person in enumerate(everyone[customers:])
+    ]
     start = today - timedelta(days=HISTORY_DAYS)
     season = _season(start, HISTORY_DAYS)
 
@@ -574,7 +591,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
         if person.company:
             labels.append("wholesale")
         tags.append(", ".join(labels))
-    return Shop(today=today, customers=people, orders=orders, tags=tags)
+    return Shop(today=today, customers=people, orders=orders, tags=tags, signups=signups)
 
 
 # -- writing the exports -----------------------------------------------------------------
@@ -640,6 +657,15 @@ def unsubscribes_csv(shop: Shop) -> str:
     """The mailing tool's list of addresses that unsubscribed (an opt-out list)."""
     rows = [[c.email, c.unsubscribed] for c in shop.customers if c.unsubscribed]
     return _csv(["Email", "Reason"], rows)
+
+
+def signups_csv(shop: Shop) -> str:
+    """The website's newsletter form: people who signed up lately and have not ordered yet."""
+    rows = [
+        [person.email, person.first_name, person.last_name, "yes", _utc_text(when) or ""]
+        for person, when in shop.signups
+    ]
+    return _csv(["Email", "First Name", "Last Name", "Accepts Marketing", "Signup Date"], rows)
 
 
 def orders_csv(shop: Shop) -> str:
@@ -762,10 +788,10 @@ class DemoResult:
             "last_order_at": self.last_order_at,
         }
         for result in self.imports:
-            data[f"imported {result.file.name}"] = (
-                f"{result.inserted} new, {result.updated} updated, "
-                f"{result.unchanged} unchanged, {result.rejected} rejected"
-            )
+            text = f"{result.inserted} new, {result.updated} updated, {result.unchanged} unchanged"
+            if result.rejected:
+                text += f", {result.rejected} rejected"
+            data[f"imported {result.file.name}"] = text
         return data
 
 
@@ -799,6 +825,7 @@ def run_demo(
         ORDERS_FILE: orders_csv(shop),
         BIRTHDAYS_FILE: birthdays_csv(shop),
         UNSUBSCRIBES_FILE: unsubscribes_csv(shop),
+        SIGNUPS_FILE: signups_csv(shop),
     }
 
     init = init_project(directory)
@@ -824,6 +851,7 @@ def run_demo(
             import_file(store, paths[1], "orders", ImportOptions(source="shopify_orders")),
             import_file(store, paths[2], "customers", ImportOptions(source="generic_customers")),
             import_file(store, paths[3], "suppressions", ImportOptions(source="suppressions")),
+            import_file(store, paths[4], "customers", ImportOptions(source="generic_customers")),
         ]
         top = store.customer_list(sort="total_spent", limit=1)
 
@@ -835,7 +863,7 @@ def run_demo(
         init=init,
         exports=paths,
         today=today,
-        customers=len(shop.customers),
+        customers=len(shop.customers) + len(shop.signups),
         orders=len(shop.orders),
         cancelled=len(shop.orders) - len(counted),
         refunded=sum(1 for o in counted if o.refunded_minor),

@@ -483,7 +483,10 @@ def test_demo_is_deterministic_and_the_database_matches_its_files(cli, tmp_path,
     lines = _csv_rows((folder / "exports" / "orders_export_1.csv").read_text())
     orders = [r for r in lines if r["Financial Status"]]
     db = folder / "retain.db"
-    assert _count(db, "SELECT count(*) FROM customers") == len(customers) == 60
+    signups = _csv_rows((folder / "exports" / "newsletter_signups.csv").read_text())
+    assert len(customers) == 60 and len(signups) == 2
+    assert _count(db, "SELECT count(*) FROM customers") == len(customers) + len(signups)
+    assert _count(db, "SELECT count(*) FROM customers WHERE source_created_at IS NOT NULL") == 2
     assert _count(db, "SELECT count(*) FROM orders") == len({r["Name"] for r in lines})
     assert _count(db, "SELECT count(*) FROM orders") == len(orders)
     assert _count(db, "SELECT count(*) FROM order_items") == len(lines)
@@ -504,6 +507,7 @@ def test_demo_is_deterministic_and_the_database_matches_its_files(cli, tmp_path,
     status = json.loads(cli("status", "--db", str(db), "-f", "json").stdout)
     consenting = {c["Email"] for c in customers if c["Accepts Email Marketing"] == "yes"}
     assert status["suppressed"] == len(gone)
+    consenting |= {s["Email"] for s in signups}
     assert status["with_consent"] == len(consenting - {g["Email"] for g in gone})
 
     out = first.stdout
@@ -530,7 +534,7 @@ def test_demo_refuses_to_mix_two_shops(cli, tmp_path, fake_examples):
     result = cli("demo", "shop", "--customers", "60", "--seed", "4", "--today", TODAY)
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: shop/retain.db already holds 60 customers that are not this demo's "
+        "Error: shop/retain.db already holds 62 customers that are not this demo's "
         "(another seed, size or day); pass another folder, or delete this one first\n"
     )
     assert (tmp_path / "shop" / "exports" / "orders_export_1.csv").read_bytes() == orders

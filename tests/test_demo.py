@@ -18,6 +18,7 @@ from retain_cli.demo import (
     generate_shop,
     orders_csv,
     shopify_time,
+    signups_csv,
     unsubscribes_csv,
 )
 from retain_cli.errors import UsageError
@@ -234,3 +235,15 @@ def test_unsubscribed_customers_had_said_yes_in_shopify():
         "asked in the shop",
         "too many e-mails",
     }
+
+
+def test_newsletter_signups_are_new_people_from_the_last_week():
+    shop = generate_shop(300, 2, TODAY)
+    rows = list(csv.DictReader(io.StringIO(signups_csv(shop))))
+    assert len(rows) == 6
+    known = {c.email for c in shop.customers}
+    assert not {r["Email"] for r in rows} & known
+    assert all(r["Accepts Marketing"] == "yes" for r in rows)
+    days = {r["Signup Date"][:10] for r in rows}
+    week = {(TODAY - timedelta(days=d)).isoformat() for d in range(1, 9)}
+    assert days <= week

@@ -29,6 +29,7 @@ are the entry points the CLI calls; they read the summary from the store.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +56,9 @@ RISK_LOW = 0.7
 RISK_MEDIUM = 0.3
 #: usual gap assumed when nobody in the shop has ordered twice yet (rules only)
 DEFAULT_GAP_DAYS = 365.0
+#: from this many customers on, fits start from the optimum of a sample of about this size
+WARM_START_FROM = 60_000
+WARM_START_SAMPLE = 20_000
 #: parameters are optimised as logs within +-LOG_BOUND; ending near a bound is not trusted
 LOG_BOUND = 15.0
 
@@ -353,32 +357,106 @@ def fit_bgnbd(frequency: Array, recency: Array, T: Array) -> FitOutcome:
         raise FitError(
             "BG/NBD needs at least one repeat customer; nobody has ordered on two different days"
         )
+    t_x = np.asarray(recency, dtype=np.float64)
     rate = x.sum() / max(T.sum(), 1e-9)
     start = np.log([1.0, 1.0 / max(rate, 1e-6), 1.0, 1.0])
-    data = _BgNbdData.of(x, recency, T)
-    theta, ll, problems = _minimize(_bgnbd_objective, start, (data,), n=len(x))
+    sample = _warm_start_sample(len(x))
+    part = None
+    if sample is not None and (x[sample] > 0).any():
+        part = _BgNbdData.of(x[sample], t_x[sample], T[sample])
+    data = _BgNbdData.of(x, t_x, T)
+    theta, ll, problems = _fit(_bgnbd_objective, start, data, part)
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     return FitOutcome(BgNbdParams(r, alpha, a, b), ll, problems)
 
 
-def _minimize(
-    objective: Any, start: Array, args: tuple[Any, ...], *, n: int
+def _warm_start_sample(n: int) -> slice | None:
+    """For many customers, a regular sample (every k-th) to fit first (see :func:`_fit`)."""
+    if n < WARM_START_FROM:
+        return None
+    return slice(None, None, n // WARM_START_SAMPLE)
+
+
+def _fit(
+    objective: Any, start: Array, data: Any, sample: Any | None
 ) -> tuple[Array, float, list[str]]:
-    """L-BFGS-B on a mean negative log-likelihood; returns (theta, total LL, problems)."""
+    """Maximise a likelihood; returns (log parameters, total log-likelihood, problems).
+
+    ``objective(theta, data)`` gives the mean negative log-likelihood and its gradient. With
+    a ``sample`` of the data (many customers), the sample is fitted first; from its optimum,
+    BFGS on all the data, seeded with the sample's inverse Hessian (the curvature of a mean
+    hardly depends on the sample), converges in a few evaluations instead of fifteen or so.
+    """
+    import numpy as np
+
+    if sample is not None:
+        theta, _, problems = _minimize(objective, start, (sample,), n=1)
+        hessian = _hessian(objective, theta, sample)
+        if (
+            not problems
+            and np.all(np.isfinite(hessian))
+            and np.all(np.linalg.eigvalsh(hessian) > 0)
+        ):
+            inverse = np.linalg.inv(hessian)
+            symmetric: Array = np.asarray((inverse + inverse.T) / 2, dtype=np.float64)
+            return _minimize(objective, theta, (data,), n=data.n, hess_inv=symmetric)
+    return _minimize(objective, start, (data,), n=data.n)
+
+
+def _hessian(objective: Any, theta: Array, data: Any, step: float = 1e-4) -> Array:
+    """The Hessian of ``objective`` at ``theta``, by central differences of its gradient."""
+    import numpy as np
+
+    k = len(theta)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        shift = np.zeros(k)
+        shift[i] = step
+        hessian[:, i] = (objective(theta + shift, data)[1] - objective(theta - shift, data)[1]) / (
+            2 * step
+        )
+    return np.asarray((hessian + hessian.T) / 2, dtype=np.float64)
+
+
+def _minimize(
+    objective: Any,
+    start: Array,
+    args: tuple[Any, ...],
+    *,
+    n: float,
+    hess_inv: Array | None = None,
+) -> tuple[Array, float, list[str]]:
+    """Minimise a mean negative log-likelihood: BFGS when an inverse Hessian to start from is
+    given, else (or if that fails) L-BFGS-B. Returns (theta, total LL, problems)."""
     import numpy as np
     from scipy.optimize import minimize
 
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    with np.errstate(over="ignore", under="ignore"):
-        result = minimize(
-            objective,
-            start,
-            args=args,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
-        )
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        result = None
+        if hess_inv is not None:
+            result = minimize(
+                objective,
+                start,
+                args=args,
+                jac=True,
+                method="BFGS",
+                options={"hess_inv0": hess_inv, "gtol": 1e-9, "maxiter": 200},
+            )
+            if not (result.success or _gradient_small(result)) or np.any(
+                np.abs(result.x) > LOG_BOUND
+            ):
+                result = None
+        if result is None:
+            result = minimize(
+                objective,
+                start,
+                args=args,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
+            )
         if not result.success:  # polish from where it stopped; a rounding-limited stop is fine
             result = minimize(
                 objective,
@@ -391,14 +469,19 @@ def _minimize(
             )
     theta = np.asarray(result.x, dtype=np.float64)
     problems: list[str] = []
-    grad_small = bool(np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) < 1e-5)
     if not np.isfinite(result.fun):
         problems.append("the log-likelihood is not finite")
-    elif not (result.success or grad_small):
+    elif not (result.success or _gradient_small(result)):
         problems.append(f"the optimizer did not converge ({result.message})")
     if np.any(np.abs(theta) > LOG_BOUND - 0.05):
         problems.append("a parameter ended at its bound (the data cannot pin it down)")
     return theta, -float(result.fun) * n, problems
+
+
+def _gradient_small(result: Any) -> bool:
+    import numpy as np
+
+    return bool(np.all(np.isfinite(result.jac)) and np.max(np.abs(result.jac)) < 1e-5)
 
 
 def bgnbd_p_alive(params: BgNbdParams, frequency: Array, recency: Array, T: Array) -> Array:
@@ -531,9 +614,9 @@ def fit_gamma_gamma(frequency: Array, monetary_value: Array) -> FitOutcome:
     if len(x) == 0:
         raise FitError("Gamma-Gamma needs at least one repeat customer with a positive spend")
     start = np.log([1.0, 2.0, max(float(m.mean()), 1e-6)])
-    theta, ll, problems = _minimize(
-        _gamma_gamma_objective, start, (_GammaGammaData.of(x, m),), n=len(x)
-    )
+    sample = _warm_start_sample(len(x))
+    part = _GammaGammaData.of(x[sample], m[sample]) if sample is not None else None
+    theta, ll, problems = _fit(_gamma_gamma_objective, start, _GammaGammaData.of(x, m), part)
     p, q, v = (float(val) for val in np.exp(theta))
     if q <= 1.0:
         problems.append(f"q = {q:.3g} <= 1, so the average spend has no finite mean")
@@ -826,14 +909,15 @@ def load_orders(
     customer_ref, UTC day number (days since 1970-01-01) and net amount in major units.
 
     Reuses the packed copy of the orders that metrics keep (:func:`retain_cli.metrics.
-    load_orders`) when it is current; otherwise reads them straight from the store, which is
-    faster than rebuilding that copy. Amounts are scaled by their currency's minor units.
+    load_orders`) when it is current; otherwise reads them straight from the store (faster
+    than rebuilding that copy), while this thread loads scipy. Amounts are scaled by their
+    currency's minor units.
     """
     import numpy as np
 
-    from retain_cli.metrics import OrderArrays
+    from retain_cli.metrics import ORDERS_CACHE, OrderArrays
 
-    cached = store.cached_blob("order_facts")
+    cached = store.cached_blob(ORDERS_CACHE)
     if cached is not None and cached[0] == store.orders_fingerprint():
         packed = OrderArrays.unpack(cached[1])
         keep = packed.t <= int(end.timestamp())
@@ -841,7 +925,14 @@ def load_orders(
             keep &= packed.t >= int(start.timestamp())
         amount = np.asarray(packed.amount[keep], dtype=np.float64)
         return packed.customer[keep], packed.t[keep] // 86400, amount
-    rows = store.predict_order_days(to_iso(end), to_iso(start) if start else None)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        scan = pool.submit(store.predict_order_days, to_iso(end), to_iso(start) if start else None)
+        for module in ("scipy.special", "scipy.optimize"):  # needed next; loaded meanwhile
+            importlib.import_module(module)
+
+        rows = scan.result()
     return rows[:, 0], rows[:, 1], rows[:, 2] / 1000.0
 
 
@@ -944,8 +1035,9 @@ def holdout_comparison(
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Mean predicted vs actual holdout purchases by calibration repeat purchases 0..7+.
 
-    Returns the bucket rows (the last one, "all", over everyone) and error figures: MAE of
-    the model's and of the rules' per-customer predictions.
+    Returns the bucket rows (the last one, "all", over everyone) and error figures: the mean
+    absolute error and the root mean squared error of the per-customer predictions, for the
+    predictions made and for the rules (a baseline).
     """
     import numpy as np
 
@@ -975,6 +1067,8 @@ def holdout_comparison(
     errors = {
         "mae": float(np.abs(predicted - actual).mean()),
         "mae_rules": float(np.abs(rules - actual).mean()),
+        "rmse": float(np.sqrt(np.square(predicted - actual).mean())),
+        "rmse_rules": float(np.sqrt(np.square(rules - actual).mean())),
     }
     return rows, errors
 
@@ -1043,6 +1137,8 @@ def check(
         "predicted_vs_actual": round(predicted_total / actual_total, 3) if actual_total else None,
         "mae": round(errors["mae"], 4),
         "mae_rules": round(errors["mae_rules"], 4),
+        "rmse": round(errors["rmse"], 4),
+        "rmse_rules": round(errors["rmse_rules"], 4),
     }
     return CheckResult(totals, buckets, predictions.method, predictions.notices)
 

@@ -320,3 +320,28 @@ def test_bad_as_of(cli, small_shop):
     result = cli("predict", "--as-of", "31/01/2025")
     assert result.exit_code == 2
     assert result.stderr == "Error: --as-of '31/01/2025' is not a date; use YYYY-MM-DD\n"
+
+
+# --- the CSV writer of `retain predict` -----------------------------------------------------
+
+
+@pytest.mark.parametrize("special", ["", "Smith, J", 'say "hi"', "two\nlines"])
+def test_csv_columns_match_csv_writer(capsys, special):
+    import io
+
+    from retain_cli.cli.predict import write_csv_columns
+
+    columns = {
+        "customer_id": ["c1", special or "c2", "c3"],
+        "email": ["a@x.com", None, "c@x.com"],
+        "frequency": [3, 0, 12],
+        "p_alive": [0.5, 1e-05, 0.9999],
+        "predicted_clv": [3000.0, 0.0, 12.35],
+    }
+    names = list(columns)
+    write_csv_columns(columns, names)
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*columns.values(), strict=True))
+    assert capsys.readouterr().out == expected.getvalue()

@@ -308,6 +308,8 @@ def test_holdout_comparison_buckets():
     assert rows[8]["customers"] == 6
     assert errors["mae"] == pytest.approx((0.1 + 0.7 + 0 + 1 + 1 + 1) / 6)
     assert errors["mae_rules"] == pytest.approx(19 / 6)
+    assert errors["rmse"] == pytest.approx(np.sqrt((0.01 + 0.49 + 0 + 1 + 1 + 1) / 6))
+    assert errors["rmse_rules"] == pytest.approx(np.sqrt((1 + 1 + 9 + 16 + 100) / 6))
 
 
 def test_summary_from_orders_groups_days_and_converts_units_and_money():

@@ -41,6 +41,32 @@ HorizonOption = Annotated[
 ]
 
 
+def write_csv_columns(columns: dict[str, list[Any]], names: list[str]) -> None:
+    """The CSV ``render_rows`` writes, built a column at a time: this command can print
+    hundreds of thousands of rows, and ``csv.writer`` spends most of its time deciding per
+    cell whether to quote. Cells that would need quoting send everything through it."""
+    texts: list[list[str]] = []
+    for name in names:
+        values = columns[name]
+        first = values[0] if values else None
+        if isinstance(first, float):  # numeric columns are all of one type
+            texts.append(list(map(repr, values)))
+        elif isinstance(first, int):
+            texts.append(list(map(str, values)))
+        else:
+            text = ["" if v is None else str(v) for v in values]
+            joined = "".join(text)
+            if any(mark in joined for mark in (",", '"', "\n", "\r")):
+                writer = csv.writer(sys.stdout, lineterminator="\n")
+                writer.writerow(names)
+                writer.writerows(zip(*(columns[n] for n in names), strict=True))
+                return
+            texts.append(text)
+    sys.stdout.write(",".join(names) + "\n")
+    if texts and texts[0]:
+        sys.stdout.write("\n".join(map(",".join, zip(*texts, strict=True))) + "\n")
+
+
 def _notices(notices: list[str]) -> None:
     for notice in notices:
         err_console.print(f"[yellow]Notice:[/yellow] {escape(notice)}", soft_wrap=True)
@@ -87,11 +113,7 @@ def predict_command(
     )
     _notices(result.notices)
     if fmt is OutputFormat.csv:
-        # the same CSV render_rows writes, without a Python call per cell: this command
-        # can print hundreds of thousands of rows
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(PREDICT_COLUMNS)
-        writer.writerows(result.tuples())
+        write_csv_columns(result.columns, PREDICT_COLUMNS)
         return
     rows = result.records()
     more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
@@ -169,9 +191,9 @@ def check_command(
 
     Fits on orders up to the day before --holdout-from, predicts each of those customers'
     purchase days from --holdout-from to --holdout-to, and compares with the real ones: the
-    totals, the mean per customer by calibration repeat purchases (0..7+), and the mean
-    absolute error per customer (mae; mae_rules is the same for the simple rules, a
-    baseline the model should beat). --format csv gives the bucket table. Example:
+    totals, the mean per customer by calibration repeat purchases (0..7+), and the error per
+    customer: mean absolute (mae) and root mean squared (rmse), with the same for the simple
+    rules beside them as a baseline. --format csv gives the bucket table. Example:
 
         retain predict check --holdout-from 2025-01-01
     """

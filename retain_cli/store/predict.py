@@ -10,6 +10,9 @@ three times faster than building a million Python tuples.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.money import MINOR_UNITS
@@ -19,8 +22,11 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-#: orders per chunk read from SQLite (bounds the size of one group_concat string)
+#: orders per slice read from SQLite (bounds the size of one group_concat string)
 CHUNK_ORDERS = 1_000_000
+#: threads reading slices; tables smaller than two PARALLEL_FROM slices use one
+SCAN_THREADS = 2
+PARALLEL_FROM = 100_000
 
 # day: whole days since 1970-01-01 of the UTC timestamp (the day in order_day); julianday
 # works on every SQLite version Python ships with. amount: the net total in thousandths of
@@ -68,25 +74,48 @@ class PredictStore(StoreBase):
         """Countable orders with ``start <= ordered_at <= end`` (ISO timestamps) as an
         ``(n, 3)`` int64 array: customer_ref, UTC day number (days since 1970-01-01), net
         amount in thousandths of the major unit (USD 12.34 -> 12340, JPY 500 -> 500000).
+
+        Large tables are read in slices of order ids by two threads, each with its own
+        read-only connection (SQLite runs without holding Python's GIL), so this method may
+        also be called from a thread other than the store's.
         """
         import numpy as np
 
-        low, high = self.conn.execute("SELECT min(id), max(id) FROM orders").fetchone()
-        parts = []
+        with self._reader() as conn:
+            low, high = conn.execute("SELECT min(id), max(id) FROM orders").fetchone()
+        if low is None:
+            return np.zeros((0, 3), dtype=np.int64)
+        size = high - low + 1
+        step = min(CHUNK_ORDERS, max(-(-size // SCAN_THREADS), PARALLEL_FROM))
+        slices = [(first, min(first + step, high + 1)) for first in range(low, high + 1, step)]
         sql = _order_days_sql()
-        if low is not None:
-            for first in range(low, high + 1, CHUNK_ORDERS):
-                params = {
-                    "first": first,
-                    "stop": first + CHUNK_ORDERS,
-                    "start": start or "",
-                    "end": end,
-                }
-                text = self.conn.execute(sql, params).fetchone()[0]
-                if text:
-                    parts.append(np.fromstring(text, dtype=np.int64, sep=" "))
+
+        def scan(bounds: tuple[int, int]) -> str | None:
+            with self._reader() as conn:
+                params = {"first": bounds[0], "stop": bounds[1], "start": start or "", "end": end}
+                text: str | None = conn.execute(sql, params).fetchone()[0]
+                return text
+
+        if len(slices) == 1:
+            texts = [scan(slices[0])]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(SCAN_THREADS) as pool:
+                texts = list(pool.map(scan, slices))
+        parts = [np.fromstring(text, dtype=np.int64, sep=" ") for text in texts if text]
         flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         return flat.reshape(-1, 3)
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own (usable from any thread), closed afterwards."""
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def predict_customer_keys(self) -> tuple[npt.NDArray[np.int64], list[Any], list[Any]]:
         """Every customer's internal id (ascending), customer_id and email (None if none)."""

@@ -135,7 +135,8 @@ def list_command(
 def show_command(
     ctx: typer.Context,
     customer: Annotated[
-        str, typer.Argument(help="E-mail address, customer id, or a platform's customer id.")
+        str,
+        typer.Argument(help="E-mail address, customer id, or a platform's customer id."),
     ],
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
@@ -187,12 +188,16 @@ def status_command(
 
 def init_command(
     directory: Annotated[
-        Path, typer.Argument(help="Folder to set up (created if missing).", show_default=True)
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Folder to set up (created if missing).", show_default=True
+        ),
     ] = Path("."),
 ) -> None:
     """Set up a folder: retain.db, campaigns.yaml and templates/, never overwriting a file.
 
-    Files that already exist are kept as they are. Example:
+    Files that already exist are kept as they are. The database is always DIR/retain.db
+    (--db and RETAIN_DB do not apply). Example:
 
         retain init myshop && cd myshop && retain import customers customers_export.csv
     """
@@ -209,7 +214,9 @@ def init_command(
 
 def demo_command(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(help="Folder for the demo shop.")] = Path("demo"),
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder for the demo shop.")
+    ] = Path("demo"),
     customers: Annotated[
         int, typer.Option("--customers", min=1, max=1_000_000, help="How many customers.")
     ] = 500,
@@ -225,8 +232,9 @@ def demo_command(
 ) -> None:
     """Create a sample bakery shop in a folder and import it, to try every command.
 
-    Runs init in DIR, writes Shopify customers and orders exports to DIR/exports/, and imports
-    them into DIR/retain.db. Example:
+    Runs init in DIR, writes Shopify customers and orders exports (and a birthday sheet, an
+    opt-out list and newsletter sign-ups) to DIR/exports/, and imports them into
+    DIR/retain.db (--db and RETAIN_DB do not apply). Example:
 
         retain demo demo --customers 2000 --seed 7 && cd demo && retain status
     """

@@ -1,6 +1,7 @@
 """Message templates: sandboxed Jinja2, the template context, and building the e-mail.
 
-Templates run in :class:`jinja2.sandbox.SandboxedEnvironment` with ``StrictUndefined``, so a
+Templates run in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` (no access to Python
+internals, no changing lists or dicts) with ``StrictUndefined``, so a
 misspelt variable is an error, never an empty string (also under ``default``). ``None``
 values (a customer without a first name) render as an empty string and count as missing for
 ``default``: ``{{ customer.first_name | default('friend') }}``. HTML templates (``*.html.j2``) are
@@ -156,6 +157,8 @@ def _date(value: Any, fmt: str | None) -> str:
 def one_line(text: str) -> str:
     """Header-safe text: control characters (CR, LF, tab ...) become single spaces, and
     ``=?`` is broken up so customer data cannot smuggle in an RFC 2047 encoded word."""
+    if text.isprintable() and "=?" not in text and "  " not in text and text.strip() == text:
+        return text  # the usual case, already clean
     return " ".join(_CONTROL.sub(" ", text).replace("=?", "= ?").split())
 
 
@@ -165,11 +168,14 @@ def one_line(text: str) -> str:
 def unsubscribe_url(sender: Sender, email: str) -> str:
     """The recipient's own unsubscribe link (mailto: with their address, or https ?email=)."""
     base = sender.unsubscribe
-    if base.startswith("mailto:"):
-        joiner = "&" if "?" in base else "?"
-        return f"{base}{joiner}subject={quote('unsubscribe ' + email, safe='@')}"
+    quoted = email if _URL_SAFE.fullmatch(email) else quote(email, safe="@")
     joiner = "&" if "?" in base else "?"
-    return f"{base}{joiner}email={quote(email, safe='@')}"
+    if base.startswith("mailto:"):
+        return f"{base}{joiner}subject=unsubscribe%20{quoted}"
+    return f"{base}{joiner}email={quoted}"
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~@-]+")  # what quote(..., safe="@") leaves as it is
 
 
 def shop_context(config: CampaignConfig) -> dict[str, Any]:
@@ -383,7 +389,7 @@ def _finalize(value: Any) -> Any:
 def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
     """The sandboxed environment every template and subject is compiled in."""
     from jinja2 import FileSystemLoader, StrictUndefined, pass_context
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def autoescape(name: str | None) -> bool:
         return bool(name) and str(name).endswith((".html.j2", ".html", ".htm"))
@@ -393,7 +399,7 @@ def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
         code = currency or ctx.get("currency") or DEFAULT_CURRENCY
         return format_money(amount, code, minor=minor)
 
-    class DictFirstEnvironment(SandboxedEnvironment):
+    class DictFirstEnvironment(ImmutableSandboxedEnvironment):
         """``order.items`` means the key ``items``, not the dict method."""
 
         def getattr(self, obj: Any, attribute: str) -> Any:
@@ -431,6 +437,7 @@ class _Compiled:
     text: Template
     html: Template | None
     labels: dict[str, str]  # jinja file name -> what to call it in errors
+    campaign: dict[str, Any]  # the ``campaign`` variable
 
 
 class Renderer:
@@ -494,7 +501,8 @@ class Renderer:
         labels = {subject_name: "subject", str(step.template): _display(step.template, self.config)}
         if step.html_template:
             labels[str(step.html_template)] = _display(step.html_template, self.config)
-        compiled = _Compiled(subject, text, html, labels)
+        about = {"name": campaign.name, "step": step.index, "steps": len(campaign.steps)}
+        compiled = _Compiled(subject, text, html, labels, about)
         self._cache[key] = compiled
         return compiled
 
@@ -502,11 +510,7 @@ class Renderer:
         """Subject, text and HTML for one customer. Template errors raise ConfigError."""
         compiled = self.compile(campaign, step)
         # one shared namespace for the three templates (Template.render would copy it each time)
-        values = {
-            **self._globals,
-            **context,
-            "campaign": {"name": campaign.name, "step": step.index, "steps": len(campaign.steps)},
-        }
+        values = {**self._globals, **context, "campaign": compiled.campaign}
         part = "subject"
         try:
             try:

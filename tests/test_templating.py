@@ -497,3 +497,13 @@ def test_no_customer_text_can_add_a_header(tmp_path):
         assert not parsed.defects
 
     check()
+
+
+def test_templates_cannot_change_shared_data(tmp_path):
+    config, campaign, step, renderer = setup(tmp_path, "{{ campaign.update({'name': 'x'}) }}\n")
+    with pytest.raises(ConfigError) as info:
+        renderer.render(campaign, step, context_with(config))
+    assert str(info.value).endswith(
+        "t.txt.j2 line 1: not allowed in a template: access to attribute 'update' of 'dict' "
+        "object is unsafe."
+    )

@@ -301,6 +301,9 @@ def _campaign_items(
         s.index: store.ledger_step_states(campaign.name, s.index) for s in campaign.steps
     }
     first_sent = store.ledger_step_sent_at(campaign.name, first_step.index) if later_steps else {}
+    sent_occurrences: dict[int, list[str]] = {}
+    for sent_ref, sent_occurrence in first_sent:
+        sent_occurrences.setdefault(sent_ref, []).append(sent_occurrence)
 
     items: list[PlanItem] = []
     columns = list(frame.columns)
@@ -363,15 +366,16 @@ def _campaign_items(
         today = today_local if trigger is not None and trigger.event == "birthday" else today_utc
         offset = trigger.days if trigger is not None else 0
 
-        # later steps of an occurrence whose first step went out
-        for step in later_steps:
-            if (ref, occurrence) not in first_sent:
+        # later steps of an occurrence whose first step went out (the current event's; for
+        # a campaign without a trigger, every occurrence of step 1 sent to the customer)
+        started = [occurrence] if trigger is not None else sorted(sent_occurrences.get(ref, ()))
+        for step, began in ((s, o) for s in later_steps for o in started):
+            if (ref, began) not in first_sent:
                 continue
-            state = step_states[step.index].get((ref, occurrence))
-            if state is not None:
+            if step_states[step.index].get((ref, began)) is not None:
                 continue  # already recorded: nothing new to say
             if trigger is None:
-                due_day = from_iso(first_sent[(ref, occurrence)]).date() + timedelta(
+                due_day = from_iso(first_sent[(ref, began)]).date() + timedelta(
                     days=step.days - first_step.days
                 )
             else:
@@ -379,13 +383,13 @@ def _campaign_items(
             if today < due_day or (catch_up is not None and today > due_day + timedelta(catch_up)):
                 continue
             if not email:
-                items.append(item(step.index, occurrence, LEFT_OUT, "no e-mail address"))
+                items.append(item(step.index, began, LEFT_OUT, "no e-mail address"))
             elif suppressed:
-                items.append(item(step.index, occurrence, LEFT_OUT, "opted out"))
+                items.append(item(step.index, began, LEFT_OUT, "opted out"))
             elif not consent:
-                items.append(item(step.index, occurrence, LEFT_OUT, "no consent"))
+                items.append(item(step.index, began, LEFT_OUT, "no consent"))
             else:
-                items.append(item(step.index, occurrence, DUE))
+                items.append(item(step.index, began, DUE))
 
         # the first step
         due_day = event_day + timedelta(days=offset + first_step.days)

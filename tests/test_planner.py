@@ -222,3 +222,38 @@ def test_entered_segment_from_snapshots(shop, config):
         ("C01", "2025-06-09"),
         ("C03", "2025-06-10"),
     }
+
+
+def test_steps_of_a_repeating_campaign_without_trigger(shop, tmp_path):
+    shutil.copytree(DATA, tmp_path / "series")
+    path = tmp_path / "series" / "campaigns.yaml"
+    text = path.read_text().split("campaigns:\n")[0] + (
+        "campaigns:\n"
+        "  - name: series\n"
+        "    audience: all\n"
+        "    repeat: 30d\n"
+        "    steps:\n"
+        "      - {days: 0, subject: One, template: templates/hello.txt.j2}\n"
+        "      - {days: 3, subject: Two, template: templates/follow_up.txt.j2}\n"
+    )
+    path.write_text(text)
+    config = load_config(path)
+    first = make_plan(shop, config, as_of=parse_as_of("2025-06-01"))
+    assert {i.occurrence for i in first.items if i.status == "due"} == {"2025-06-01"}
+    record_plan(shop, first, lambda: AS_OF)
+    shop.conn.execute(
+        "UPDATE sends SET state = 'sent', sent_at = '2025-06-01T09:00:00Z' "
+        "WHERE customer_ref = (SELECT id FROM customers WHERE customer_id = 'C00')"
+    )
+    shop.conn.execute("UPDATE sends SET state = 'skipped' WHERE state = 'planned'")
+    early = make_plan(shop, config, as_of=parse_as_of("2025-06-03"))
+    assert [i for i in early.items if i.status == "due" and i.customer_id == "C00"] == []
+    later = make_plan(shop, config, as_of=parse_as_of("2025-06-05"))
+    due = [(i.step, i.occurrence) for i in later.items if i.customer_id == "C00"]
+    assert (2, "2025-06-01") in due
+    reasons = {i.customer_id: i.reason for i in later.items if i.step == 1}
+    assert reasons["C00"].startswith("repeat not due (last 2025-06-01T09:00:00Z)")
+    again = make_plan(shop, config, as_of=parse_as_of("2025-07-02"))
+    assert ("C00", 1, "2025-07-02") in {
+        (i.customer_id, i.step, i.occurrence) for i in again.items if i.status == "due"
+    }

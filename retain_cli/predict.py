@@ -90,8 +90,8 @@ class Summary:
     """One entry per customer with a countable order by the as-of date (arrays of equal length)."""
 
     customer_ref: npt.NDArray[np.int64]
-    customer_id: list[str]
-    email: list[str | None]
+    customer_id: npt.NDArray[np.object_]  # str
+    email: npt.NDArray[np.object_]  # str or None
     frequency: Array
     recency: Array
     T: Array
@@ -181,11 +181,11 @@ def summary_from_orders(
         monetary = np.where(frequency > 0, repeat_amount / frequency, 0.0)
     customer_refs = grouped.customer_ref[starts]
     ids, customer_ids, emails = keys
-    where = np.searchsorted(ids, customer_refs).tolist()
+    where = np.searchsorted(ids, customer_refs)
     return Summary(
         customer_ref=customer_refs,
-        customer_id=[customer_ids[i] for i in where],
-        email=[emails[i] for i in where],
+        customer_id=np.asarray(customer_ids, dtype=object)[where],
+        email=np.asarray(emails, dtype=object)[where],
         frequency=frequency,
         recency=(grouped.day[ends] - first) / unit,
         T=(day_number(as_of) - first) / unit,
@@ -806,8 +806,9 @@ def risk_bands(score: Array) -> list[str]:
     """low (>= 0.7), medium (>= 0.3) or high churn risk."""
     import numpy as np
 
-    bands = np.where(score >= RISK_LOW, "low", np.where(score >= RISK_MEDIUM, "medium", "high"))
-    return [str(b) for b in bands.tolist()]
+    labels = np.array(["high", "medium", "low"], dtype=object)
+    band = (score >= RISK_MEDIUM).astype(np.intp) + (score >= RISK_LOW)
+    return list(labels[band].tolist())
 
 
 def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> Predictions:
@@ -938,16 +939,15 @@ def load_orders(
 
 def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:
     """The summary of every customer with a countable order up to ``as_of``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     _unit_days(time_unit)
-    refs, days, amounts = load_orders(store, as_of)
-    return summary_from_orders(
-        refs,
-        days,
-        amounts,
-        store.predict_customer_keys(),
-        as_of=as_of.date(),
-        time_unit=time_unit,
-    )
+    with ThreadPoolExecutor(1) as pool:
+        keys = pool.submit(store.predict_customer_keys)  # SQLite works while numpy does
+        refs, days, amounts = load_orders(store, as_of)
+        return summary_from_orders(
+            refs, days, amounts, keys.result(), as_of=as_of.date(), time_unit=time_unit
+        )
 
 
 def _require_customers(summary: Summary) -> None:
@@ -980,25 +980,30 @@ def predict(
         if limit < 0:
             raise UsageError(f"--limit must be 0 or more, not {limit}")
         order = order[:limit]
-    digits = 2 if time_unit == "week" else 0
+    digits = 0 if time_unit == "day" else 2
     columns: dict[str, list[Any]] = {
         "frequency": summary.frequency[order].astype(np.int64).tolist(),
-        "recency": np.round(summary.recency[order], digits).tolist(),
-        "T": np.round(summary.T[order], digits).tolist(),
+        "recency": _rounded(summary.recency[order], digits),
+        "T": _rounded(summary.T[order], digits),
         "monetary_value": np.round(summary.monetary_value[order], 2).tolist(),
         "p_alive": np.round(predictions.p_alive[order], 4).tolist(),
         "expected_orders": np.round(predictions.expected_orders[order], 4).tolist(),
         "predicted_clv": np.round(clv[order], 2).tolist(),
     }
-    if time_unit == "day":
-        columns["recency"] = [int(v) for v in columns["recency"]]
-        columns["T"] = [int(v) for v in columns["T"]]
-    index = order.tolist()
-    columns["customer_id"] = [summary.customer_id[i] for i in index]
-    columns["email"] = [summary.email[i] for i in index]
-    columns["churn_risk"] = [predictions.churn_risk[i] for i in index]
-    columns["method"] = [predictions.method] * len(index)
+    columns["customer_id"] = summary.customer_id[order].tolist()
+    columns["email"] = summary.email[order].tolist()
+    columns["churn_risk"] = np.asarray(predictions.churn_risk, dtype=object)[order].tolist()
+    columns["method"] = [predictions.method] * len(order)
     return PredictResult(columns, predictions.method, predictions.notices, model)
+
+
+def _rounded(values: Array, digits: int) -> list[Any]:
+    """Rounded for output: whole numbers (days) as ints, others as floats."""
+    import numpy as np
+
+    if digits == 0:
+        return list(np.round(values).astype(np.int64).tolist())
+    return list(np.round(values, digits).tolist())
 
 
 def fit(store: Store, *, as_of: str | None = None, time_unit: str = "day") -> ModelFit:

@@ -46,8 +46,8 @@ def summary_of(x, recency, T, monetary=None, unit="day") -> Summary:
     n = len(x)
     return Summary(
         customer_ref=np.arange(1, n + 1, dtype=np.int64),
-        customer_id=[f"c{i}" for i in range(n)],
-        email=[f"c{i}@example.com" for i in range(n)],
+        customer_id=np.array([f"c{i}" for i in range(n)], dtype=object),
+        email=np.array([f"c{i}@example.com" for i in range(n)], dtype=object),
         frequency=np.asarray(x, dtype=float),
         recency=np.asarray(recency, dtype=float),
         T=np.asarray(T, dtype=float),
@@ -331,8 +331,8 @@ def test_summary_from_orders_groups_days_and_converts_units_and_money():
     keys = (np.array([3, 5, 7]), ["c3", "c5", "c7"], ["three@x.com", None, "seven@x.com"])
     s = P.summary_from_orders(refs, days, amounts, keys, as_of=date(2025, 1, 22), time_unit="week")
     assert s.customer_ref.tolist() == [3, 7]
-    assert s.customer_id == ["c3", "c7"]
-    assert s.email == ["three@x.com", "seven@x.com"]
+    assert s.customer_id.tolist() == ["c3", "c7"]
+    assert s.email.tolist() == ["three@x.com", "seven@x.com"]
     assert s.frequency.tolist() == [0.0, 2.0]
     assert s.recency.tolist() == [0.0, 2.0]
     assert s.T.tolist() == [2.0, 3.0]

@@ -151,10 +151,15 @@ def test_cohorts_table_and_last(cli, shop):
     assert result.stdout == "cohort,size,0\n2025-03,1,1.0\n"
 
 
-def test_cohorts_of_an_empty_shop(cli, store):
+def test_an_empty_shop(cli, store):
     result = cli("cohorts")
     assert result.exit_code == 0
     assert "No orders yet" in result.stdout
+    result = cli("segments", "moves", "--from", "2025-01-01", "--to", "2025-02-01")
+    assert result.exit_code == 0
+    assert "No customers yet" in result.stdout
+    result = cli("segments", "--scheme", "lifecycle", "-f", "csv")
+    assert result.stdout.splitlines()[1] == "new,0,,0.0,"
 
 
 # --- segments -------------------------------------------------------------------------------

@@ -397,6 +397,9 @@ def moves_command(
     if fmt is not OutputFormat.table:
         render_rows(result.rows(), ["from_segment", "to_segment", "customers"], fmt)
         return
+    if not any(result.counts.values()):
+        console.print("No customers yet; import some with 'retain import'.")
+        return
     used = {name for pair, n in result.counts.items() if n for name in pair}
     names = [s for s in result.segments if s in used]
     table = Table(

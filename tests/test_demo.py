@@ -247,3 +247,25 @@ def test_newsletter_signups_are_new_people_from_the_last_week():
     days = {r["Signup Date"][:10] for r in rows}
     week = {(TODAY - timedelta(days=d)).isoformat() for d in range(1, 9)}
     assert days <= week
+
+
+def test_same_files_from_separate_processes(tmp_path):
+    """Nothing depends on hash order or the process: two runs with different hash seeds."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from datetime import date; from retain_cli import demo; "
+        "s = demo.generate_shop(80, 9, date(2026, 6, 30)); "
+        "sys.stdout.write(demo.customers_csv(s) + demo.orders_csv(s) + demo.birthdays_csv(s)"
+        " + demo.unsubscribes_csv(s) + demo.signups_csv(s))"
+    )
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        run = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, env=env, check=True, cwd=tmp_path
+        )
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 10_000

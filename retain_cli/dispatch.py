@@ -611,7 +611,9 @@ def run_send(
     limits = effective_limits(config.limits, kind)
     moment = as_of or now()
     if dry_run:
-        plan = make_plan(store, config, campaigns=campaigns, as_of=moment, transport=kind)
+        plan = make_plan(
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+        )
         result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
         result.held_out = plan.count("held_out")
         result.deferred = plan.count("deferred")
@@ -644,7 +646,9 @@ def run_send(
     with send_lock(store.path):
         result = SendResult(transport=chosen_transport.name)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
-        plan = make_plan(store, config, campaigns=campaigns, as_of=moment, transport=kind)
+        plan = make_plan(
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+        )
         result.planned, result.held_out = record_plan(store, plan, now)
         if in_quiet_hours(limits, now()):
             result.stopped = quiet_hours_text(limits)

@@ -202,22 +202,28 @@ def make_plan(
     campaigns: Sequence[str] = (),
     as_of: datetime,
     transport: str | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """Everyone due now for each chosen campaign, and everyone left out with the reason."""
+    """Everyone due for each chosen campaign, and everyone left out with the reason.
+
+    Triggers are evaluated at ``as_of``; the limits (quiet hours, frequency cap, daily
+    budget) at ``now`` (default: the real time; the moment a send would happen)."""
     from retain_cli.audience import audience_members
     from retain_cli.dispatch import effective_limits, in_quiet_hours, quiet_hours_text
+    from retain_cli.timeutil import utc_now
 
+    moment = now or utc_now()
     chosen = selected_campaigns(config, campaigns)
     plan = Plan(as_of=as_of, campaigns=[c.name for c in chosen])
     limits = effective_limits(config.limits, transport or config.transport)
-    if in_quiet_hours(limits, as_of):
+    if in_quiet_hours(limits, moment):
         plan.quiet = quiet_hours_text(limits)
     gap = limits.min_hours_between_messages
     busy: dict[int, str] = {}
     if gap:
-        busy = store.ledger_busy_customers(to_iso(as_of - timedelta(hours=gap)))
+        busy = store.ledger_busy_customers(to_iso(moment - timedelta(hours=gap)))
     if limits.per_day:
-        used = store.ledger_count_sent_since(to_iso(as_of - timedelta(hours=24)))
+        used = store.ledger_count_sent_since(to_iso(moment - timedelta(hours=24)))
         plan.day_budget = max(limits.per_day - used, 0)
 
     # messages recorded by earlier runs and not sent yet come first

@@ -257,3 +257,25 @@ def test_steps_of_a_repeating_campaign_without_trigger(shop, tmp_path):
     assert ("C00", 1, "2025-07-02") in {
         (i.customer_id, i.step, i.occurrence) for i in again.items if i.status == "due"
     }
+
+
+def test_quiet_hours_are_judged_at_the_time_of_sending_not_as_of(shop, tmp_path):
+    shutil.copytree(DATA, tmp_path / "quiet")
+    path = tmp_path / "quiet" / "campaigns.yaml"
+    text = path.read_text().replace("  type: outbox\n", "  type: smtp\n  host: 127.0.0.1\n")
+    quiet = 'limits:\n  quiet_hours: "21:00-08:00"\n  timezone: Europe/Berlin\ncampaigns:\n'
+    path.write_text(text.replace("campaigns:\n", quiet, 1))
+    config = load_config(path)
+    noon = datetime(2025, 6, 10, 10, 0, tzinfo=UTC)  # 12:00 in Berlin
+    late = datetime(2025, 6, 10, 20, 0, tzinfo=UTC)  # 22:00 in Berlin
+    day = make_plan(shop, config, campaigns=["thanks"], as_of=AS_OF, now=noon)
+    assert day.quiet is None and day.count("due") == 5
+    night = make_plan(shop, config, campaigns=["thanks"], as_of=AS_OF, now=late)
+    assert night.count("due") == 0 and night.count("deferred") == 5
+    assert {i.reason for i in night.items} == {
+        "quiet hours 21:00-08:00 (Europe/Berlin); nothing is sent until 08:00"
+    }
+    outbox = make_plan(
+        shop, config, campaigns=["thanks"], as_of=AS_OF, now=late, transport="outbox"
+    )
+    assert outbox.count("due") == 5

@@ -210,20 +210,38 @@ class LedgerStore(StoreBase):
         )
 
     def ledger_advance(self, settle: Settle | None, claim_id: int | None, now: str) -> bool:
-        """One transaction: record the previous message's outcome (if any) and claim the
-        next one (planned -> claimed). False when the row to claim is no longer planned."""
-        with self.transaction():
-            if settle is not None:
-                self.ledger_settle(
-                    settle.send_id,
-                    settle.state,
-                    settle.now,
-                    error=settle.error,
-                    reply=settle.reply,
-                    message_id=settle.message_id,
-                    extra_attempts=settle.extra_attempts,
-                )
-            return claim_id is None or self.ledger_claim(claim_id, now)
+        """One statement, so one commit: record the previous message's outcome (if any) and
+        claim the next one (planned -> claimed). False when that row is no longer planned."""
+        if settle is not None and settle.state not in STATES:
+            raise ValueError(settle.state)
+        cursor = self.conn.execute(
+            """
+            UPDATE sends SET
+                state = CASE WHEN id = :claim THEN 'claimed' ELSE :state END,
+                attempts = attempts + CASE WHEN id = :claim THEN 1 ELSE :extra END,
+                claimed_at = CASE WHEN id = :claim THEN :now ELSE claimed_at END,
+                error = CASE WHEN id = :claim THEN error ELSE :error END,
+                reply = CASE WHEN id = :claim THEN reply ELSE coalesce(:reply, reply) END,
+                message_id = CASE WHEN id = :claim THEN message_id
+                                  ELSE coalesce(:message_id, message_id) END,
+                sent_at = CASE WHEN id != :claim AND :state = 'sent' THEN :settled_at
+                               ELSE sent_at END,
+                updated_at = :now
+            WHERE (id = :claim AND state = 'planned') OR id = :settle
+            """,
+            {
+                "claim": -1 if claim_id is None else claim_id,
+                "settle": -1 if settle is None else settle.send_id,
+                "state": settle.state if settle else None,
+                "extra": settle.extra_attempts if settle else 0,
+                "error": settle.error if settle else None,
+                "reply": settle.reply if settle else None,
+                "message_id": settle.message_id if settle else None,
+                "settled_at": settle.now if settle else None,
+                "now": now,
+            },
+        )
+        return cursor.rowcount == (settle is not None) + (claim_id is not None)
 
     def ledger_sent_since(self, since: str) -> list[str]:
         """sent_at of every message sent at or after ``since`` (all campaigns), oldest first."""

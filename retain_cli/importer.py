@@ -36,6 +36,7 @@ from retain_cli.layouts import (
     layout_names,
 )
 from retain_cli.money import normalise_currency, parse_amount
+from retain_cli.store.imports import ORDER_COLUMNS
 from retain_cli.timeutil import ISO_FORMAT
 
 if TYPE_CHECKING:
@@ -206,15 +207,15 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         )
     digest = hashlib.sha256(raw).hexdigest()
     if options.encoding is None:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
+        data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+        bad = _utf8_error(data)
+        if bad is not None:
             raise _fail(
                 path,
-                f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
+                f"is not UTF-8 text (byte 0x{data[bad]:02x} at position {bad}); "
                 "pass --encoding with the file's encoding, e.g. --encoding cp1252",
-            ) from None
-        data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
+            )
+        text = codecs.getincrementaldecoder("utf-8")().decode(data[:65536])
     else:
         try:
             codecs.lookup(options.encoding)
@@ -231,6 +232,7 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         data = text.encode("utf-8")
     if not text.strip():
         raise _fail(path, "the file is empty; export it again from your shop")
+    del raw
 
     forced = _delimiter_option(options.delimiter)
     delimiter = forced or ","
@@ -259,6 +261,22 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
     elif all(not h for h in header):
         raise _fail(path, "the first line is blank; it must be the header with the column names")
     return _Source(path, data, digest, header, delimiter, headerless)
+
+
+def _utf8_error(data: bytes) -> int | None:
+    """Offset of the first byte that is not valid UTF-8 (None if all is), without holding a
+    decoded copy of a big file in memory."""
+    if data.isascii():
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 22
+    for start in range(0, len(data), step):
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(data[start : start + step], final=start + step >= len(data))
+        except UnicodeDecodeError as exc:
+            return start - pending + exc.start
+    return None
 
 
 def _read_table(source: _Source, columns: Sequence[int]) -> tuple[pa.Table, int]:
@@ -768,6 +786,7 @@ def import_file(
     frame = _Frame(source, table, columns)
     del table
     frame.normalise(layout, options, dates)
+    frame.raw.clear()
     total = frame.n + invalid_count
     if progress:
         progress(0, total)
@@ -1110,10 +1129,13 @@ class _OrdersWriter(_Writer):
                 good = [good[i] for i in keep]
                 cols = {name: [values[i] for i in keep] for name, values in cols.items()}
         refs = self._resolve_customers(cols)
-        rows = self._tuples(cols, refs)
+        del cols["first_name"], cols["last_name"], cols["name"], cols["email"]
+        columns = self._columns(cols, refs)
+        del cols
         if groups is None:
-            self._write_plain(rows)
+            self._write_plain(columns)
         else:
+            rows = list(zip(*(columns[c] for c in ORDER_COLUMNS), strict=True))
             self._write_grouped(rows, groups)
 
     # which rows are orders -----------------------------------------------------------------
@@ -1365,16 +1387,13 @@ class _OrdersWriter(_Writer):
 
     # writing -------------------------------------------------------------------------------
 
-    def _tuples(self, cols: Mapping[str, list[Any]], refs: list[int]) -> list[tuple[Any, ...]]:
-        """Rows for :meth:`ImportStore.upsert_orders` (ORDER_COLUMNS order)."""
-        from itertools import repeat
-
+    def _columns(self, cols: Mapping[str, list[Any]], refs: list[int]) -> dict[str, list[Any]]:
+        """The orders as columns named like the table's (see ORDER_COLUMNS)."""
         n = len(refs)
-        prefix = f"{self.layout.platform}:"
         ids = cols["order_id"]
-        statuses = [s.lower() if s else None for s in cols["status"]]
-        if not self.frame.has("status"):
-            statuses = cols["status"]
+        statuses = cols["status"]
+        if self.frame.has("status"):
+            statuses = [s.lower() if s else None for s in statuses]
         cancelled = cols["cancelled"]
         if self.frame.has("cancelled") or self.frame.has("status"):
             generic = self.layout.name == "generic_orders"
@@ -1384,72 +1403,82 @@ class _OrdersWriter(_Writer):
                 else c
                 for c, s, d in zip(cancelled, statuses, cols["date"], strict=True)
             ]
-        refunded: Sequence[Any]
+        refunded: list[Any]
         if self.frame.has("refunded") or self.frame.has("status"):
             refunded = [
                 r if r is not None else (a if s == "refunded" else 0)
                 for r, s, a in zip(cols["refunded"], statuses, cols["amount"], strict=True)
             ]
         else:
-            refunded = list(repeat(0, n))
-        return list(
-            zip(
-                [prefix + i for i in ids],
-                repeat(self.layout.name, n),
-                ids,
-                refs,
-                cols["date"],
-                cols["currency"],
-                cols["subtotal"],
-                cols["shipping"],
-                cols["tax"],
-                cols["discount"],
-                cols["amount"],
-                refunded,
-                statuses,
-                cancelled,
-                strict=False,
-            )
-        )
+            refunded = [0] * n
+        return {
+            "order_id": ids,
+            "customer_ref": refs,
+            "ordered_at": cols["date"],
+            "currency": cols["currency"],
+            "subtotal_minor": cols["subtotal"],
+            "shipping_minor": cols["shipping"],
+            "tax_minor": cols["tax"],
+            "discount_minor": cols["discount"],
+            "total_minor": cols["amount"],
+            "refunded_minor": refunded,
+            "financial_status": statuses,
+            "cancelled_at": cancelled,
+        }
 
-    def _write_plain(self, rows: list[tuple[Any, ...]]) -> None:
-        store = self.store
+    def _write_plain(self, columns: dict[str, list[Any]]) -> None:
+        """Upsert; or, when no order of this platform exists yet, a plain insert of only the
+        columns that hold something (the common first import of a big file)."""
+        store, source = self.store, self.layout.name
+        n = len(columns["order_id"])
+        prefix = f"{self.layout.platform}:"
         before = store.count_orders()
-        changed = 0
         step = 50_000
-        with store.orders_bulk_load(len(rows) > max(50_000, before)):
-            for start in range(0, len(rows), step):
-                changed += store.upsert_orders(rows[start : start + step], self.import_ref)
+        fresh = not store.has_orders(prefix)
+        if fresh:
+            names = [c for c in ORDER_COLUMNS if columns[c].count(None) != n]
+        else:
+            names = list(ORDER_COLUMNS)
+        changed = 0
+        with store.orders_bulk_load(n > max(50_000, before)):
+            for start in range(0, n, step):
+                chunk = list(zip(*(columns[c][start : start + step] for c in names), strict=True))
+                if fresh:
+                    changed += store.insert_orders(names, chunk, self.import_ref, source, prefix)
+                else:
+                    changed += store.upsert_orders(chunk, self.import_ref, source, prefix)
+                del chunk
                 self.tick(start + step)
         self.inserted = store.count_orders() - before
         self.updated = changed - self.inserted
-        self.unchanged = len(rows) - changed
+        self.unchanged = n - changed
 
     def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
-        store = self.store
-        keys = [row[0] for row in rows]
+        store, source = self.store, self.layout.name
+        prefix = f"{self.layout.platform}:"
+        keys = [prefix + row[0] for row in rows]
         known = store.order_refs(keys)
         old_items = store.order_items(list(known.values()))
         plain, items_changed = [], []
-        for order, row in zip(groups, rows, strict=True):
-            ref = known.get(row[0])
+        for order, row, key in zip(groups, rows, keys, strict=True):
+            ref = known.get(key)
             if ref is not None and old_items.get(ref, []) != order.items:
                 items_changed.append(row)
             else:
                 plain.append(row)
-        changed = store.upsert_orders(plain, self.import_ref)
-        store.upsert_orders(items_changed, self.import_ref)
+        changed = store.upsert_orders(plain, self.import_ref, source, prefix)
+        store.upsert_orders(items_changed, self.import_ref, source, prefix)
         self.inserted = len(keys) - len(known)
         self.updated = (changed - self.inserted) + len(items_changed)
         self.unchanged = len(rows) - self.inserted - self.updated
-        write = {row[0] for row in items_changed} | {k for k in keys if k not in known}
+        write = {prefix + row[0] for row in items_changed} | {k for k in keys if k not in known}
         if write:
             ids = store.order_refs(sorted(write))
             store.replace_order_items(
                 {
-                    ids[row[0]]: order.items
-                    for order, row in zip(groups, rows, strict=True)
-                    if row[0] in write
+                    ids[key]: order.items
+                    for order, key in zip(groups, keys, strict=True)
+                    if key in write
                 }
             )
 

@@ -35,10 +35,9 @@ CUSTOMER_COLUMNS = (
     "source_created_at",
 )
 
-#: order columns written by an import, in the order of the tuples given to upsert_orders
+#: order columns written by an import, in the order of the tuples given to upsert_orders;
+#: order_key is not among them: it is built in SQL as key_prefix || order_id
 ORDER_COLUMNS = (
-    "order_key",
-    "source",
     "order_id",
     "customer_ref",
     "ordered_at",
@@ -77,7 +76,7 @@ class ImportStore(StoreBase):
         conn = self.conn
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
         (old_fk,) = conn.execute("PRAGMA foreign_keys").fetchone()
-        conn.execute("PRAGMA cache_size=-131072")  # 128 MB while the import runs
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MB while the import runs
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA foreign_keys=OFF")
         try:
@@ -217,6 +216,7 @@ class ImportStore(StoreBase):
         if not rows:
             return {}
         (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()
+        rows = sorted(rows, key=lambda row: row[0])  # index inserts in order: much cheaper
         now = utc_now_iso()
         self.conn.executemany(
             "INSERT INTO customers (customer_id, email, first_name, last_name, "
@@ -260,21 +260,55 @@ class ImportStore(StoreBase):
     def count_orders(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM orders").fetchone()[0])
 
-    def upsert_orders(self, rows: Iterable[Sequence[Any]], import_ref: int) -> int:
-        """Insert or update orders (tuples in :data:`ORDER_COLUMNS` order) by ``order_key``.
+    def has_orders(self, key_prefix: str) -> bool:
+        """Whether any order_key starts with ``key_prefix`` (e.g. ``'shopify:'``)."""
+        end = key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)
+        row = self.conn.execute(
+            "SELECT 1 FROM orders WHERE order_key >= ? AND order_key < ? LIMIT 1",
+            (key_prefix, end),
+        ).fetchone()
+        return row is not None
 
-        A row equal to the stored one is left alone. Returns how many rows were inserted or
-        changed (the caller tells the two apart by counting orders before and after).
+    def upsert_orders(
+        self, rows: Iterable[Sequence[Any]], import_ref: int, source: str, key_prefix: str
+    ) -> int:
+        """Insert or update orders (tuples in :data:`ORDER_COLUMNS` order) by ``order_key``
+        (``key_prefix`` + order_id). A row equal to the stored one is left alone.
+
+        Returns how many rows were inserted or changed (the caller tells the two apart by
+        counting orders before and after).
         """
-        columns = ", ".join(ORDER_COLUMNS)
-        params = ", ".join("?" for _ in ORDER_COLUMNS)
-        updated = [c for c in ORDER_COLUMNS if c != "order_key"]
+        params = ", ".join(f"?{i}" for i in range(1, len(ORDER_COLUMNS) + 1))
+        updated = [*ORDER_COLUMNS[1:], "source"]
         assignments = ", ".join(f"{c} = excluded.{c}" for c in updated)
         changed = " OR ".join(f"orders.{c} IS NOT excluded.{c}" for c in updated)
         cur = self.conn.executemany(
-            f"INSERT INTO orders ({columns}, import_ref) VALUES ({params}, {int(import_ref)}) "
-            f"ON CONFLICT(order_key) DO UPDATE SET {assignments}, import_ref = excluded.import_ref "
-            f"WHERE {changed}",
+            f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref) "
+            f"VALUES ('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', "
+            f"{int(import_ref)}) ON CONFLICT(order_key) DO UPDATE SET {assignments}, "
+            f"import_ref = excluded.import_ref WHERE {changed}",
+            rows,
+        )
+        return cur.rowcount
+
+    def insert_orders(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        import_ref: int,
+        source: str,
+        key_prefix: str,
+    ) -> int:
+        """Insert new orders (no key may exist yet), giving only ``columns`` (a subset of
+        :data:`ORDER_COLUMNS` starting with order_id; the others keep their defaults)."""
+        unknown = set(columns) - set(ORDER_COLUMNS)
+        if unknown or columns[0] != "order_id":
+            raise ValueError(f"bad order columns: {list(columns)}")
+        params = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
+        cur = self.conn.executemany(
+            f"INSERT INTO orders (order_key, {', '.join(columns)}, source, import_ref) "
+            f"VALUES ('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', "
+            f"{int(import_ref)})",
             rows,
         )
         return cur.rowcount

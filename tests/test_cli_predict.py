@@ -345,3 +345,24 @@ def test_csv_columns_match_csv_writer(capsys, special):
     writer.writerow(names)
     writer.writerows(zip(*columns.values(), strict=True))
     assert capsys.readouterr().out == expected.getvalue()
+
+
+def test_customer_keys_survive_the_separator_in_data(cli, small_shop, store, monkeypatch):
+    import retain_cli.store.predict as store_predict
+
+    fast = store.predict_customer_keys()
+    # a separator that occurs in the data: the counts disagree, rows are read one by one
+    monkeypatch.setattr(store_predict, "_SEPARATOR", "@")
+    slow = store.predict_customer_keys()
+    assert fast[0].tolist() == slow[0].tolist() == [1, 2, 3, 4]
+    assert fast[1] == slow[1]
+    assert (
+        fast[2]
+        == slow[2]
+        == [
+            "ann@example.com",
+            "bob@example.com",
+            "cy@example.com",
+            "dee@example.com",
+        ]
+    )

@@ -6,6 +6,8 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 
 from retain_cli import predict as P
@@ -356,3 +358,39 @@ def test_summary_of_no_orders_is_empty():
         time_unit="day",
     )
     assert len(s) == 0 and s.repeat_customers == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 6),  # customer_ref
+            st.integers(0, 400),  # day offset
+            st.integers(0, 50_000),  # net amount in cents
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(0, 100),
+)
+def test_summary_invariants(orders, extra_days):
+    rows = np.array(orders, dtype=np.int64)
+    d0 = P.day_number(date(2024, 1, 1))
+    as_of = date.fromordinal(date(2024, 1, 1).toordinal() + int(rows[:, 1].max()) + extra_days)
+    keys = (np.arange(1, 7), [f"c{i}" for i in range(1, 7)], [None] * 6)
+    s = P.summary_from_orders(
+        rows[:, 0], rows[:, 1] + d0, rows[:, 2] / 100, keys, as_of=as_of, time_unit="day"
+    )
+    assert sorted(s.customer_ref.tolist()) == sorted(set(rows[:, 0].tolist()))
+    assert np.all((s.recency >= 0) & (s.recency <= s.T))
+    assert np.all(s.frequency >= 0) and np.all(s.monetary_value >= 0)
+    for ref, x, recency, T, m in zip(
+        s.customer_ref, s.frequency, s.recency, s.T, s.monetary_value, strict=True
+    ):
+        mine = rows[rows[:, 0] == ref]
+        days = sorted(set(mine[:, 1].tolist()))
+        assert x == len(days) - 1
+        assert recency == days[-1] - days[0]
+        assert (as_of - date(2024, 1, 1)).days - days[0] == T
+        repeat = mine[mine[:, 1] > days[0], 2].sum() / 100
+        assert m == pytest.approx(repeat / x if x else 0.0)

@@ -54,7 +54,7 @@ def write_csv_columns(columns: dict[str, list[Any]], names: list[str]) -> None:
         elif isinstance(first, int):
             texts.append(list(map(str, values)))
         else:
-            text = ["" if v is None else str(v) for v in values]
+            text = ["" if v is None else str(v) for v in values] if None in values else values
             joined = "".join(text)
             if any(mark in joined for mark in (",", '"', "\n", "\r")):
                 writer = csv.writer(sys.stdout, lineterminator="\n")

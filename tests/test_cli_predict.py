@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from retain_cli.cli.main import app
 from retain_cli.predict import PREDICT_COLUMNS
+from retain_cli.store.predict import PredictStore
 
 DATA = Path(__file__).parent / "data"
 CDNOW = DATA / "cdnow" / "cdnow_orders.csv"
@@ -366,3 +367,15 @@ def test_customer_keys_survive_the_separator_in_data(cli, small_shop, store, mon
             "dee@example.com",
         ]
     )
+
+
+def test_predict_reuses_the_orders_metrics_packed(cli, small_shop, monkeypatch):
+    args = ("predict", "--as-of", "2025-01-31", "--format", "csv")
+    read_from_store = cli(*args).stdout
+    assert cli("metrics", "--as-of", "2025-01-31", "--format", "json").exit_code == 0
+
+    def no_scan(*_args, **_kwargs):
+        raise AssertionError("the packed orders are current; no scan expected")
+
+    monkeypatch.setattr(PredictStore, "predict_order_days", no_scan)
+    assert cli(*args).stdout == read_from_store

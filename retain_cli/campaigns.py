@@ -793,6 +793,9 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 problems.append(str(exc))
                 members = None
             if members is not None and len(members):
+                # the first customer who would get it, else the first member at all
+                consenting = members[members["consent"]]
+                members = consenting if len(consenting) else members
                 ref = int(members.index[0])
                 real = templating.load_contexts(store, config, [ref], as_of)
                 if ref in real:

@@ -340,3 +340,14 @@ def test_check_table_output(cli, campaign_shop):
     assert "Check of" in result.stdout
     lines = [line for line in result.stdout.splitlines() if "│ hello" in line]
     assert len(lines) == 1 and "│ OK " in lines[0]
+
+
+def test_check_renders_for_the_first_customer_who_would_get_it(cli, campaign_shop):
+    with_audience(campaign_shop, '{where: "total_spent < 10"}')  # eve, sue, nora
+    result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["rendered_for"] == "sample, nora@example.com"
+    text = campaign_shop.read_text().replace("total_spent < 10", "orders >= 1 and total_spent < 10")
+    campaign_shop.write_text(text)  # eve (no consent) and sue (opted out): the first of them
+    result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "json")
+    assert json.loads(result.stdout)[0]["rendered_for"] == "sample, eve@example.com"

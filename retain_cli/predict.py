@@ -694,32 +694,42 @@ class ModelFit:
 
 
 def fit_models(summary: Summary) -> ModelFit:
-    """Fit BG/NBD and Gamma-Gamma to a summary; never raises for data that is merely thin."""
+    """Fit BG/NBD and Gamma-Gamma to a summary; never raises for data that is merely thin.
+
+    The two fits are independent and run side by side (numpy and scipy's special functions
+    work without holding Python's GIL).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     repeat = summary.repeat_customers
     problems: list[str] = []
     gg_problems: list[str] = []
     bgnbd: FitOutcome | None = None
     gamma_gamma: FitOutcome | None = None
-    if repeat < MIN_REPEAT_CUSTOMERS:
-        problems.append(
-            f"too little data for a trustworthy fit: {repeat} repeat customer"
-            f"{'' if repeat == 1 else 's'} (customers who ordered on two or more days); "
-            f"the models need at least {MIN_REPEAT_CUSTOMERS}"
-        )
-    else:
-        bgnbd = fit_bgnbd(summary.frequency, summary.recency, summary.T)
-        problems.extend(f"BG/NBD: {p}" for p in bgnbd.problems)
-        if bgnbd.ok and abs(bgnbd.params.a - 1.0) < 1e-6:
-            problems.append("BG/NBD: a = 1 exactly; expected orders are undefined there")
     spenders = int(((summary.frequency > 0) & (summary.monetary_value > 0)).sum())
-    if spenders < MIN_REPEAT_CUSTOMERS:
-        gg_problems.append(
-            f"Gamma-Gamma: {spenders} repeat customer{'' if spenders == 1 else 's'} with a "
-            f"positive spend; the model needs at least {MIN_REPEAT_CUSTOMERS}"
-        )
-    else:
-        gamma_gamma = fit_gamma_gamma(summary.frequency, summary.monetary_value)
-        gg_problems.extend(f"Gamma-Gamma: {p}" for p in gamma_gamma.problems)
+    with ThreadPoolExecutor(1) as pool:
+        gg_fit = None
+        if spenders >= MIN_REPEAT_CUSTOMERS:
+            gg_fit = pool.submit(fit_gamma_gamma, summary.frequency, summary.monetary_value)
+        if repeat < MIN_REPEAT_CUSTOMERS:
+            problems.append(
+                f"too little data for a trustworthy fit: {repeat} repeat customer"
+                f"{'' if repeat == 1 else 's'} (customers who ordered on two or more days); "
+                f"the models need at least {MIN_REPEAT_CUSTOMERS}"
+            )
+        else:
+            bgnbd = fit_bgnbd(summary.frequency, summary.recency, summary.T)
+            problems.extend(f"BG/NBD: {p}" for p in bgnbd.problems)
+            if bgnbd.ok and abs(bgnbd.params.a - 1.0) < 1e-6:
+                problems.append("BG/NBD: a = 1 exactly; expected orders are undefined there")
+        if gg_fit is None:
+            gg_problems.append(
+                f"Gamma-Gamma: {spenders} repeat customer{'' if spenders == 1 else 's'} with a "
+                f"positive spend; the model needs at least {MIN_REPEAT_CUSTOMERS}"
+            )
+        else:
+            gamma_gamma = gg_fit.result()
+            gg_problems.extend(f"Gamma-Gamma: {p}" for p in gamma_gamma.problems)
     return ModelFit(
         customers=len(summary),
         repeat_customers=repeat,

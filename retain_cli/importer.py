@@ -167,11 +167,15 @@ class _Source:
     header: list[str]
     delimiter: str
     headerless: bool = False
+    encoding: str | None = None
 
     @property
     def text(self) -> str:
-        """The whole file as text (decoded on demand: only needed for rejects)."""
-        return self.data.decode("utf-8")
+        """The whole file as text, read again on demand (only rejects need it)."""
+        raw = self.path.read_bytes()
+        if self.encoding is None:
+            return raw.decode("utf-8-sig")
+        return raw.decode(self.encoding).removeprefix("\ufeff")
 
 
 def _fail(path: Path, message: str) -> ImportFileError:
@@ -260,7 +264,13 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         headerless = True  # a bare list of addresses
     elif all(not h for h in header):
         raise _fail(path, "the first line is blank; it must be the header with the column names")
-    return _Source(path, data, digest, header, delimiter, headerless)
+    return _Source(path, data, digest, header, delimiter, headerless, options.encoding)
+
+
+def _release_arrow_memory() -> None:
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _utf8_error(data: bytes) -> int | None:
@@ -614,6 +624,10 @@ def _id(text: str) -> str:
     return text.lstrip("'").strip()
 
 
+#: field kinds trimmed column-wise (the others are trimmed per distinct value)
+_TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
+
+
 class _Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
 
@@ -627,10 +641,12 @@ class _Frame:
         blank = None
         for name, index in columns.items():
             column = table.column(f"c{index}").combine_chunks()
-            trimmed = pc.utf8_trim_whitespace(column)
-            self.raw[name] = trimmed
+            if FIELD_TYPES[name] in _TRIM_VECTORISED:
+                column = pc.utf8_trim_whitespace(column)
+            self.raw[name] = column  # other kinds are trimmed once per distinct value
         for index in sorted(set(columns.values())):
-            is_blank = pc.equal(pc.utf8_trim_whitespace(table.column(f"c{index}")), "")
+            column = table.column(f"c{index}")
+            is_blank = pc.or_(pc.equal(pc.utf8_length(column), 0), pc.utf8_is_space(column))
             blank = is_blank if blank is None else pc.and_(blank, is_blank)
         self.blank: list[bool] = (
             blank.to_pylist() if blank is not None and self.n else [False] * self.n
@@ -668,6 +684,8 @@ class _Frame:
         out: list[Any] = []
         bad: dict[int, str] = {}
         for position, text in enumerate(uniques):
+            if key is None:
+                text = text.strip()
             if not text or (key is not None and text.startswith("\x1f")):
                 out.append(None)
                 continue
@@ -783,10 +801,12 @@ def import_file(
     columns = _find_columns(source, layout, options)
     dates = _Dates(options)
     table, invalid_count = _read_table(source, list(columns.values()))
+    source.data = b""  # free it: a big file is read again only if rows are rejected
     frame = _Frame(source, table, columns)
     del table
     frame.normalise(layout, options, dates)
     frame.raw.clear()
+    _release_arrow_memory()
     total = frame.n + invalid_count
     if progress:
         progress(0, total)
@@ -1114,6 +1134,7 @@ class _OrdersWriter(_Writer):
         frame = self.frame
         grouped = frame.has("item_name") or frame.has("item_sku")
         groups: list[_Order] | None = None
+        good: Sequence[int]
         if grouped:
             groups = self._group()
             good = [item.row for item in groups]
@@ -1140,7 +1161,7 @@ class _OrdersWriter(_Writer):
 
     # which rows are orders -----------------------------------------------------------------
 
-    def _single(self) -> list[int]:
+    def _single(self) -> Sequence[int]:
         """Indexes of the rows that are usable orders; rejects and skips the others."""
         frame = self.frame
         dates, amounts = frame.get("date"), frame.get("amount")
@@ -1164,7 +1185,7 @@ class _OrdersWriter(_Writer):
                 self.skipped += 1
             else:
                 good.append(row)
-        return good
+        return range(frame.n) if len(good) == frame.n else good
 
     def _group(self) -> list[_Order]:
         """Line-item exports: rows grouped by order id; the first row carries the order."""
@@ -1269,7 +1290,9 @@ class _OrdersWriter(_Writer):
         keys: list[Any] = list(zip(cids, emails, strict=True)) if with_ids else emails
         unique = list(dict.fromkeys(keys))
         by_email = store.customer_refs_by_email()
-        by_source = store.customer_refs_by_source(layout.platform) if with_ids else {}
+        if not with_ids:
+            return self._resolve_by_email(cols, emails, unique, by_email)
+        by_source = store.customer_refs_by_source(layout.platform)
         by_id: dict[str, int] | None = None
         resolved: dict[Any, int | str] = {}  # key -> ref, or the customer_id of a new one
         planned: dict[str, list[Any]] = {}  # customer_id -> [customer_id, email, first, last]
@@ -1331,6 +1354,44 @@ class _OrdersWriter(_Writer):
         )
         lookup = {k: (created[t] if isinstance(t, str) else t) for k, t in resolved.items()}
         return [lookup[k] for k in keys]
+
+    def _resolve_by_email(
+        self,
+        cols: Mapping[str, list[Any]],
+        emails: list[Any],
+        unique: list[Any],
+        by_email: dict[str, int],
+    ) -> list[int]:
+        """The common case, kept lean for big files: customers known by e-mail only."""
+        store, layout = self.store, self.layout
+        planned: dict[str, list[Any]] = {}
+        missing = [email for email in unique if email not in by_email]
+        if missing:
+            by_id = store.customer_ids_in_use()
+            for email in missing:
+                ref = by_id.get(email)
+                if ref is not None:
+                    by_email[email] = ref
+                else:
+                    planned[email] = [email, email, None, None]
+        resolved: dict[Any, int | str] = {e: by_email.get(e, e) for e in unique}
+        if planned:
+            self._name_new_customers(cols, emails, resolved, planned)
+        consent = self._latest_consent(cols, emails, resolved)
+        new_rows = []
+        for customer_id, email, first, last in planned.values():
+            value = consent.pop(customer_id, None)
+            if value == -1:
+                store.suppress(email, f"unsubscribed in {layout.label} export", layout.name)
+            new_rows.append(
+                (customer_id, email, first, last, None if value is None else int(value == 1))
+            )
+        created = store.insert_customers(new_rows, layout.name)
+        self.customers_created = len(created)
+        by_email.update(created)
+        if consent:
+            self._update_consent(consent)
+        return [by_email[email] for email in emails]
 
     def _name_new_customers(
         self,

@@ -42,3 +42,25 @@ def test_read_command_without_database_says_how_to_fix(cli, tmp_path):
     assert "no database at" in result.stderr
     assert "retain init" in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_db_before_the_command_beats_the_environment(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RETAIN_DB", str(tmp_path / "from-env.db"))
+    result = cli("--db", str(tmp_path / "typed.db"), "status")
+    assert result.exit_code == 1
+    assert f"no database at {tmp_path / 'typed.db'}" in result.stderr
+
+
+def test_db_after_the_command_beats_the_one_before(cli, tmp_path):
+    result = cli("--db", str(tmp_path / "a.db"), "status", "--db", str(tmp_path / "b.db"))
+    assert result.exit_code == 1
+    assert f"no database at {tmp_path / 'b.db'}" in result.stderr
+
+
+def test_help_does_not_import_pandas():
+    import subprocess
+    import sys
+
+    code = "import sys, retain_cli.cli.main; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

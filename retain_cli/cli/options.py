@@ -42,13 +42,19 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress ba
 
 
 def db_path(ctx: typer.Context, db: Path | None) -> Path:
-    """The command's --db, else the one given before the command, else ./retain.db."""
-    if db is not None:
+    """Which database a command uses.
+
+    ``--db`` typed after the command wins; then ``--db`` typed before it (``retain --db X
+    status``); then ``RETAIN_DB``; then ./retain.db.
+    """
+    source = ctx.get_parameter_source("db")
+    if db is not None and source is not None and source.name == "COMMANDLINE":
         return db
     root = ctx.find_root()
-    if isinstance(root.obj, dict) and root.obj.get("db") is not None:
-        return Path(root.obj["db"])
-    return DEFAULT_DB
+    root_db = root.obj.get("db") if isinstance(root.obj, dict) else None
+    if root_db is not None:
+        return Path(root_db)
+    return db if db is not None else DEFAULT_DB
 
 
 def open_store(ctx: typer.Context, db: Path | None, *, create: bool = False) -> Store:

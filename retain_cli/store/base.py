@@ -5,14 +5,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import NoDatabase, RetainError
 from retain_cli.migrations import MIGRATIONS
 from retain_cli.timeutil import utc_now_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class StoreBase:
@@ -25,7 +27,17 @@ class StoreBase:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The same connection as a sqlite-utils Database, for introspection.
+
+        Imported on first use: sqlite-utils pulls in pandas, which would slow every command's
+        start-up by about a second.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Any:

@@ -379,3 +379,21 @@ def test_predict_reuses_the_orders_metrics_packed(cli, small_shop, monkeypatch):
 
     monkeypatch.setattr(PredictStore, "predict_order_days", no_scan)
     assert cli(*args).stdout == read_from_store
+
+
+def test_options_before_a_sub_command_are_not_silently_ignored(cli, small_shop):
+    result = cli("predict", "--as-of", "2025-01-31", "--format", "json", "fit")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --as-of, --format before 'fit' would be ignored; write them after: "
+        "retain predict fit --as-of ...\n"
+    )
+
+
+def test_db_before_a_sub_command_is_used(cli, small_shop, db_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("RETAIN_DB", str(tmp_path / "elsewhere.db"))
+    result = cli(
+        "predict", "--db", str(db_path), "fit", "--as-of", "2025-01-31", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["customers"] == 4

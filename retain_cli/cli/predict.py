@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
 from retain_cli.cli.output import console, err_console, render_mapping, render_rows
+from retain_cli.errors import UsageError
 
 predict_app = typer.Typer(
     help="Predicted orders, churn risk and lifetime value per customer (BG/NBD + Gamma-Gamma)."
@@ -101,6 +102,26 @@ def predict_command(
         retain predict --horizon 180 --limit 20
     """
     if ctx.invoked_subcommand is not None:
+        given = [
+            option
+            for option, value, default in (
+                ("--as-of", as_of, None),
+                ("--horizon", horizon, 90),
+                ("--time-unit", time_unit, TimeUnit.day),
+                ("--limit", limit, None),
+                ("--format", fmt, OutputFormat.table),
+            )
+            if value != default
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} before '{ctx.invoked_subcommand}' would be ignored; "
+                f"write {'it' if len(given) == 1 else 'them'} after: retain predict "
+                f"{ctx.invoked_subcommand} {given[0]} ..."
+            )
+        root = ctx.find_root()
+        if db is not None and isinstance(root.obj, dict):
+            root.obj["db"] = db  # the sub-command's own --db, when not given, falls back to it
         return
     from retain_cli.predict import PREDICT_COLUMNS, predict
 

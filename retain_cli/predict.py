@@ -7,8 +7,10 @@ The models
 - Gamma-Gamma (Fader & Hardie 2013, "The Gamma-Gamma model of monetary value") for the value
   of a purchase: z ~ Gamma(p, nu), nu ~ Gamma(q, v), independent of the purchase process.
 
-Both are fitted by maximum likelihood (scipy L-BFGS-B on log parameters, analytic gradients,
-log-likelihoods written with gammaln/betaln/logaddexp so that they stay finite).
+Both are fitted by maximum likelihood with scipy.optimize on log parameters (L-BFGS-B; for
+many customers, BFGS from the optimum of a sample, see :func:`_fit`), with analytic gradients
+and log-likelihoods written with gammaln/betaln/logaddexp so that they stay finite. A fit that
+does not converge or ends at a bound is reported, never used silently.
 
 The per-customer summary ("RFM" in the papers' sense) counts *purchase days*: several orders
 on one day are one purchase whose value is their sum.

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -119,12 +119,24 @@ def rfm_scores(
     )
 
 
+def rfm_codes(r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`rfm_segment`, as indexes into :data:`RFM_SEGMENTS`."""
+    import numpy as np
+
+    index = {name: i for i, name in enumerate(RFM_SEGMENTS)}
+    table = np.array(
+        [[index[RFM_GRID[row][col]] for col in range(5)] for row in range(1, 6)], dtype=np.int64
+    )
+    if len(r) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return table[np.asarray(r) - 1, (np.asarray(f) + np.asarray(m) + 1) // 2 - 1]
+
+
 def rfm_segments(r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Vectorised :func:`rfm_segment` (object array of names)."""
     import numpy as np
 
-    table = np.array([[RFM_GRID[rr][c] for c in range(5)] for rr in range(1, 6)], dtype=object)
-    return table[r - 1, (f + m + 1) // 2 - 1]
+    return np.array(RFM_SEGMENTS, dtype=object)[rfm_codes(r, f, m)]
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -179,18 +191,28 @@ def lifecycle_thresholds(orders: OrderArrays) -> LifecycleThresholds:
     return LifecycleThresholds(gap, measured, len(gaps))
 
 
+def lifecycle_codes(
+    days_since_last: np.ndarray, days_since_first: np.ndarray, thresholds: LifecycleThresholds
+) -> np.ndarray:
+    """Indexes into :data:`LIFECYCLE_SEGMENTS` (customers with orders)."""
+    import numpy as np
+
+    g = thresholds.gap
+    last = np.asarray(days_since_last)
+    return np.select(
+        [np.asarray(days_since_first) <= g, last <= g, last <= 2 * g, last <= 4 * g],
+        [0, 1, 2, 3],
+        default=4,
+    ).astype(np.int64)
+
+
 def lifecycle_segments(
     days_since_last: np.ndarray, days_since_first: np.ndarray, thresholds: LifecycleThresholds
 ) -> np.ndarray:
     import numpy as np
 
-    g = thresholds.gap
-    r = np.asarray(days_since_last)
-    return np.select(
-        [np.asarray(days_since_first) <= g, r <= g, r <= 2 * g, r <= 4 * g],
-        ["new", "active", "at_risk", "lapsing"],
-        default="lost",
-    ).astype(object)
+    codes = lifecycle_codes(days_since_last, days_since_first, thresholds)
+    return np.array(LIFECYCLE_SEGMENTS, dtype=object)[codes]
 
 
 # --- features -------------------------------------------------------------------------------
@@ -447,60 +469,93 @@ def find_segment(name: str, segments_file: Path | None = None) -> tuple[str, str
 # --- assignment -----------------------------------------------------------------------------
 
 
-def _series(refs: Iterable[int], names: Iterable[Any]) -> pd.Series:
+@dataclass(frozen=True)
+class Membership:
+    """Who is in which segment: ``refs`` ascending, ``codes`` index into ``names``.
+
+    Kept in numpy so that ``retain segments`` (rfm, lifecycle) never needs pandas."""
+
+    refs: np.ndarray  # int64 customer_ref, ascending
+    codes: np.ndarray  # int64, index into names
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def series(self) -> pd.Series:
+        """customer_ref -> segment name."""
+        import numpy as np
+        import pandas as pd
+
+        labels = np.array(self.names, dtype=object)[self.codes] if len(self.refs) else []
+        return pd.Series(
+            np.asarray(labels, dtype=object),
+            index=pd.Index(self.refs, name="customer_ref"),
+            name="segment",
+            dtype=object,
+        )
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """segment -> its customer_refs (ascending), for segments with members."""
+        import numpy as np
+
+        order = np.argsort(self.codes, kind="stable")  # refs stay ascending in a segment
+        refs, codes = self.refs[order], self.codes[order]
+        cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+        return {
+            self.names[int(chunk_codes[0])]: chunk_refs
+            for chunk_refs, chunk_codes in zip(
+                np.split(refs, cuts), np.split(codes, cuts), strict=True
+            )
+            if len(chunk_refs)
+        }
+
+
+def _with_prospects(core: Core, codes: np.ndarray, names: Sequence[str]) -> Membership:
+    """Add every customer without orders as ``prospect`` (the last name)."""
     import numpy as np
-    import pandas as pd
 
-    return pd.Series(
-        np.asarray(list(names) if not hasattr(names, "dtype") else names, dtype=object),
-        index=pd.Index(np.asarray(refs, dtype=np.int64), name="customer_ref"),
-        name="segment",
-        dtype=object,
-    )
-
-
-def _with_prospects(core: Core, names: np.ndarray) -> pd.Series:
-    import numpy as np
-
-    known = _series(core.customer, names)
     prospects = np.setdiff1d(core.all_refs, core.customer, assume_unique=True)
-    if len(prospects) == 0:
-        return known
-    import pandas as pd
+    refs = np.concatenate([core.customer, prospects])
+    all_codes = np.concatenate(
+        [np.asarray(codes, dtype=np.int64), np.full(len(prospects), len(names) - 1)]
+    )
+    order = np.argsort(refs, kind="stable")
+    return Membership(refs[order], all_codes[order], tuple(names))
 
-    combined = pd.concat([known, _series(prospects, [PROSPECT] * len(prospects))])
-    return combined.sort_index()
 
-
-def assign_core(
+def membership_of(
     core: Core, scheme: str, *, segments_file: Path | None = None, store: Store | None = None
-) -> pd.Series:
+) -> Membership:
+
     if scheme == "rfm":
         r, f, m = rfm_scores(core.days_since_last, core.order_count, core.total)
-        return _with_prospects(core, rfm_segments(r, f, m))
+        return _with_prospects(core, rfm_codes(r, f, m), [*RFM_SEGMENTS, PROSPECT])
     if scheme == "lifecycle":
         thresholds = lifecycle_thresholds(core.orders)
-        names = lifecycle_segments(core.days_since_last, core.days_since_first, thresholds)
-        return _with_prospects(core, names)
+        codes = lifecycle_codes(core.days_since_last, core.days_since_first, thresholds)
+        return _with_prospects(core, codes, [*LIFECYCLE_SEGMENTS, PROSPECT])
     if scheme == "custom":
         if store is None:
             raise ValueError("custom segments need the store")
-        frame = customer_features(store, core.as_of)
-        return assign_custom(frame, load_custom_segments(segments_file))
+        segments = load_custom_segments(segments_file)
+        return assign_custom(customer_features(store, core.as_of), segments)
     raise UsageError(f"unknown scheme {scheme!r}; schemes are {', '.join(SCHEMES)}")
 
 
-def assign_custom(frame: pd.DataFrame, segments: Sequence[CustomSegment]) -> pd.Series:
-    """customer_ref -> the first custom segment (file order) whose rule matches."""
+def assign_custom(frame: pd.DataFrame, segments: Sequence[CustomSegment]) -> Membership:
+    """Each customer in the first custom segment (file order) whose rule matches."""
     import numpy as np
 
     taken = np.zeros(len(frame), dtype=bool)
-    names = np.full(len(frame), None, dtype=object)
-    for segment in segments:
+    codes = np.full(len(frame), -1, dtype=np.int64)
+    for number, segment in enumerate(segments):
         hit = segment.rule.mask(frame).to_numpy(dtype=bool) & ~taken
-        names[hit] = segment.name
+        codes[hit] = number
         taken |= hit
-    return _series(frame.index[taken], names[taken])
+    refs = frame.index.to_numpy(dtype=np.int64)
+    order = np.argsort(refs[taken], kind="stable")
+    return Membership(refs[taken][order], codes[taken][order], tuple(s.name for s in segments))
 
 
 def assign(
@@ -509,7 +564,7 @@ def assign(
     """customer_ref -> segment name. rfm and lifecycle cover every customer (``prospect``
     without orders); custom covers the customers some segment matches."""
     core = core_features(store, as_of)
-    return assign_core(core, scheme, segments_file=segments_file, store=store)
+    return membership_of(core, scheme, segments_file=segments_file, store=store).series()
 
 
 def segment_members(
@@ -517,8 +572,10 @@ def segment_members(
 ) -> list[int]:
     """The customer_refs in segment ``name`` (see :func:`find_segment`) at ``as_of``."""
     scheme, segment = find_segment(name, segments_file)
-    series = assign(store, scheme, as_of, segments_file=segments_file)
-    return [int(r) for r in series.index[series.to_numpy() == segment]]
+    core = core_features(store, as_of)
+    membership = membership_of(core, scheme, segments_file=segments_file, store=store)
+    members = membership.groups().get(segment)
+    return [] if members is None else [int(r) for r in members]
 
 
 # --- the segments table ---------------------------------------------------------------------
@@ -537,46 +594,34 @@ class SegmentReport:
 
 
 def summarise_segments(
-    core: Core, membership: pd.Series, order: Sequence[str], *, include_unmatched: bool
+    core: Core, membership: Membership, *, include_unmatched: bool
 ) -> list[dict[str, Any]]:
-    import pandas as pd
+    """One row per segment (in the scheme's order): segment, customers, share, revenue
+    (net, all orders up to as-of), avg_orders; ``(none)`` for the unmatched when asked."""
+    import numpy as np
 
-    per = pd.DataFrame(
-        {"orders": core.order_count, "revenue": core.total},
-        index=pd.Index(core.customer, name="customer_ref"),
-    )
-    frame = (
-        pd.DataFrame({"segment": membership})
-        .join(per, how="left")
-        .fillna({"orders": 0, "revenue": 0.0})
-    )
+    size = len(membership.names) + 1  # the last slot: no segment
+    codes = np.full(len(core.all_refs), size - 1, dtype=np.int64)
+    where = np.searchsorted(core.all_refs, membership.refs)
+    codes[where] = membership.codes
+    buyers = codes[np.searchsorted(core.all_refs, core.customer)]
+    customers = np.bincount(codes, minlength=size)
+    revenue = np.bincount(buyers, weights=core.total, minlength=size)
+    orders = np.bincount(buyers, weights=core.order_count, minlength=size)
+    names = [*membership.names, NO_SEGMENT]
     total = len(core.all_refs)
-    grouped = frame.groupby("segment", sort=False).agg(
-        customers=("orders", "size"), revenue=("revenue", "sum"), orders=("orders", "sum")
-    )
-    names = list(order)
-    if include_unmatched:
-        names.append(NO_SEGMENT)
-        others = per.index.difference(membership.index)
-        grouped.loc[NO_SEGMENT] = [
-            total - len(frame),
-            float(per.loc[others, "revenue"].sum()),
-            int(per.loc[others, "orders"].sum()),
-        ]
-    table: dict[Any, Any] = grouped.to_dict("index")
     rows = []
-    for name in names:
-        found = table.get(name, {})
-        customers = int(found.get("customers", 0))
-        revenue = float(found.get("revenue", 0.0))
-        orders = float(found.get("orders", 0.0))
+    for i, name in enumerate(names):
+        if i == size - 1 and not include_unmatched:
+            break
+        count = int(customers[i])
         rows.append(
             {
                 "segment": name,
-                "customers": customers,
-                "share": round(customers / total, 4) if total else None,
-                "revenue": round(revenue, 2),
-                "avg_orders": round(orders / customers, 2) if customers else None,
+                "customers": count,
+                "share": round(count / total, 4) if total else None,
+                "revenue": round(float(revenue[i]), 2),
+                "avg_orders": round(float(orders[i]) / count, 2) if count else None,
             }
         )
     return rows
@@ -594,38 +639,22 @@ def segments_report(
     if scheme not in SCHEMES:
         raise UsageError(f"--scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
     core = core_features(store, as_of)
-    membership = assign_core(core, scheme, segments_file=segments_file, store=store)
+    membership = membership_of(core, scheme, segments_file=segments_file, store=store)
     note = ""
     if scheme == "lifecycle":
         note = lifecycle_thresholds(core.orders).describe()
     elif scheme == "rfm":
         note = "scores 1-5 by quintile (ties scored alike); segment from R and FM = (F+M)/2"
-    order = scheme_segments(scheme, segments_file)
-    rows = summarise_segments(core, membership, order, include_unmatched=scheme == "custom")
+    rows = summarise_segments(core, membership, include_unmatched=scheme == "custom")
     report = SegmentReport(scheme, as_of, rows, len(core.all_refs), note)
     if save:
         report.saved = _save(store, scheme, as_of.date(), membership)
     return report
 
 
-def _save(store: Store, scheme: str, day: date, membership: pd.Series) -> int:
-    import numpy as np
-    import pandas as pd
-
-    refs = membership.index.to_numpy(dtype=np.int64)
-    codes, names = pd.factorize(membership.to_numpy(dtype=object))
-    groups: dict[str, str] = {}
-    counts: dict[str, int] = {}
-    if len(refs):
-        order = np.argsort(codes, kind="stable")  # refs stay ascending within a segment
-        refs, codes = refs[order], codes[order]
-        cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-        for chunk_refs, chunk_codes in zip(
-            np.split(refs, cuts), np.split(codes, cuts), strict=True
-        ):
-            name = str(names[chunk_codes[0]])
-            groups[name] = json.dumps(chunk_refs.tolist())
-            counts[name] = len(chunk_refs)
+def _save(store: Store, scheme: str, day: date, membership: Membership) -> int:
+    groups = {name: json.dumps(refs.tolist()) for name, refs in membership.groups().items()}
+    counts = {name: len(refs) for name, refs in membership.groups().items()}
     return store.replace_segment_snapshot(scheme, day.isoformat(), groups, counts, utc_now_iso())
 
 
@@ -634,7 +663,8 @@ def snapshot(
 ) -> int:
     """Compute and keep membership for the as-of day (idempotent: replaces that day's)."""
     moment = _end_of(as_of)
-    membership = assign(store, scheme, moment, segments_file=segments_file)
+    core = core_features(store, moment)
+    membership = membership_of(core, scheme, segments_file=segments_file, store=store)
     return _save(store, scheme, moment.date(), membership)
 
 

@@ -327,3 +327,11 @@ def test_new_orders_are_merged_into_the_packed_copy(orders):
     rebuilt = load_orders(store)
     assert rebuilt.amount.tolist() == merged.amount.tolist()
     assert rebuilt.t.tolist() == merged.t.tolist()
+
+
+def test_orders_without_currency_count_in_cents(orders):
+    orders.add("a@example.com", "2024-03-01", 12.5, currency=None)
+    orders.add("b@example.com", "2024-03-02", 1.25, currency="kwd")  # 3 decimals: 12.5 stored
+    packed = load_orders(orders.store)
+    assert packed.amount.tolist() == [12.5, 0.125]
+    assert packed.currencies == ("KWD",)

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import re
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -652,6 +653,7 @@ class _Frame:
             blank.to_pylist() if blank is not None and self.n else [False] * self.n
         )
         self.values: dict[str, list[Any]] = {}
+        self.arrays: dict[str, pa.Array] = {}
         self.errors: dict[int, tuple[str, str]] = {}
 
     def header(self, name: str) -> str:
@@ -664,6 +666,9 @@ class _Frame:
         """Normalised values of a field (None where blank or not in the file)."""
         values = self.values.get(name)
         if values is None:
+            if name in self.arrays:
+                values = self.values[name] = self.arrays[name].to_pylist()
+                return values
             return [None] * self.n
         return values
 
@@ -707,7 +712,13 @@ class _Frame:
         """Store an already-normalised column (blank -> None)."""
         import pyarrow.compute as pc
 
-        self.values[name] = pc.if_else(pc.equal(values, ""), None, values).to_pylist()
+        normalised = pc.if_else(pc.equal(values, ""), None, values)
+        if name == "order_id":
+            # a million distinct ids are kept in Arrow and turned into Python strings one
+            # chunk at a time, as they are written
+            self.arrays[name] = normalised
+        else:
+            self.values[name] = normalised.to_pylist()
 
     def normalise(self, layout: Layout, options: ImportOptions, dates: _Dates) -> None:
         import pyarrow.compute as pc
@@ -1142,8 +1153,29 @@ class _OrdersWriter(_Writer):
             good = self._single()
         if not good:
             return
-        cols = {name: _pick(self.frame.get(name), good, frame.n) for name in _ORDER_FIELDS}
-        if groups is None:
+        ids = frame.arrays.get("order_id") if groups is None else None
+        if ids is not None and ids.null_count == 0:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if len(good) != frame.n:
+                ids = ids.take(pa.array(good, type=pa.int64()))
+            if pc.count_distinct(ids).as_py() != len(ids):
+                ids = None  # duplicates: found and rejected below, in Python
+            _release_arrow_memory()
+        else:
+            ids = None
+        nones = [None] * len(good)  # one shared list for every field the file lacks
+        cols: dict[str, Any] = {
+            name: _pick(self.frame.get(name), good, frame.n)
+            if frame.has(name) or name in frame.values
+            else nones
+            for name in _ORDER_FIELDS
+            if not (name == "order_id" and ids is not None)
+        }
+        if ids is not None:
+            cols["order_id"] = ids
+        elif groups is None:
             cols["order_id"] = self._order_ids(good, cols)
             keep = self._drop_duplicates(good, cols["order_id"])
             if keep is not None:
@@ -1277,7 +1309,7 @@ class _OrdersWriter(_Writer):
 
     # customers -----------------------------------------------------------------------------
 
-    def _resolve_customers(self, cols: Mapping[str, list[Any]]) -> list[int]:
+    def _resolve_customers(self, cols: Mapping[str, list[Any]]) -> Sequence[int]:
         """The customer ref of every order, creating unknown customers from the orders.
 
         Known by platform id (customer_sources) first, then by e-mail, then by customer_id.
@@ -1361,7 +1393,7 @@ class _OrdersWriter(_Writer):
         emails: list[Any],
         unique: list[Any],
         by_email: dict[str, int],
-    ) -> list[int]:
+    ) -> Sequence[int]:
         """The common case, kept lean for big files: customers known by e-mail only."""
         store, layout = self.store, self.layout
         planned: dict[str, list[Any]] = {}
@@ -1391,7 +1423,7 @@ class _OrdersWriter(_Writer):
         by_email.update(created)
         if consent:
             self._update_consent(consent)
-        return [by_email[email] for email in emails]
+        return array("q", [by_email[email] for email in emails])
 
     def _name_new_customers(
         self,
@@ -1448,7 +1480,7 @@ class _OrdersWriter(_Writer):
 
     # writing -------------------------------------------------------------------------------
 
-    def _columns(self, cols: Mapping[str, list[Any]], refs: list[int]) -> dict[str, list[Any]]:
+    def _columns(self, cols: Mapping[str, Any], refs: Sequence[int]) -> dict[str, Any]:
         """The orders as columns named like the table's (see ORDER_COLUMNS)."""
         n = len(refs)
         ids = cols["order_id"]
@@ -1487,7 +1519,7 @@ class _OrdersWriter(_Writer):
             "cancelled_at": cancelled,
         }
 
-    def _write_plain(self, columns: dict[str, list[Any]]) -> None:
+    def _write_plain(self, columns: dict[str, Any]) -> None:
         """Upsert; or, when no order of this platform exists yet, a plain insert of only the
         columns that hold something (the common first import of a big file)."""
         store, source = self.store, self.layout.name
@@ -1497,13 +1529,14 @@ class _OrdersWriter(_Writer):
         step = 50_000
         fresh = not store.has_orders(prefix)
         if fresh:
-            names = [c for c in ORDER_COLUMNS if columns[c].count(None) != n]
+            names = [c for c in ORDER_COLUMNS if _nulls(columns[c]) != n]
         else:
             names = list(ORDER_COLUMNS)
         changed = 0
         with store.orders_bulk_load(n > max(50_000, before)):
             for start in range(0, n, step):
-                chunk = list(zip(*(columns[c][start : start + step] for c in names), strict=True))
+                parts = (_slice(columns[c], start, start + step) for c in names)
+                chunk = list(zip(*parts, strict=True))
                 if fresh:
                     changed += store.insert_orders(names, chunk, self.import_ref, source, prefix)
                 else:
@@ -1542,6 +1575,22 @@ class _OrdersWriter(_Writer):
                     if key in write
                 }
             )
+
+
+def _nulls(values: Any) -> int:
+    """How many values are None (a list or an Arrow array)."""
+    if isinstance(values, array):
+        return 0
+    return values.count(None) if isinstance(values, list) else int(values.null_count)
+
+
+def _slice(values: Any, start: int, stop: int) -> list[Any]:
+    """``values[start:stop]`` as a list (from a list or an Arrow array)."""
+    if isinstance(values, list):
+        return values[start:stop]
+    if isinstance(values, array):
+        return values[start:stop].tolist()
+    return list(values.slice(start, stop - start).to_pylist())
 
 
 def _pick(values: list[Any], rows: Sequence[int], n: int) -> list[Any]:

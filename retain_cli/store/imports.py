@@ -76,7 +76,7 @@ class ImportStore(StoreBase):
         conn = self.conn
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
         (old_fk,) = conn.execute("PRAGMA foreign_keys").fetchone()
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MB while the import runs
+        conn.execute("PRAGMA cache_size=-49152")  # 48 MB while the import runs
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA foreign_keys=OFF")
         try:

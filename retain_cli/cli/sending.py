@@ -256,9 +256,7 @@ def send(
         raise typer.Exit(3)
 
 
-sends_app = typer.Typer(
-    help="The send ledger: who was sent what, when, and what the server said.",
-)
+sends_app = typer.Typer()
 
 
 @sends_app.callback(invoke_without_command=True)
@@ -274,8 +272,11 @@ def sends(
     db: DbOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """List the send ledger, newest first (every state: planned, sent, failed, ambiguous,
-    held_out, skipped). Settle ambiguous sends with 'retain sends resolve'.
+    """The send ledger: who was sent what, when, and what the server said.
+
+    Newest first, every state: planned, claimed, sent, failed, ambiguous, held_out, skipped.
+    csv/json add the key, Message-ID and reply. Settle ambiguous sends with
+    'retain sends resolve'.
 
     Example: retain sends --state ambiguous --format csv
     """

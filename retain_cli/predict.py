@@ -942,11 +942,14 @@ def load_orders(
 
     with ThreadPoolExecutor(1) as pool:
         scan = pool.submit(store.predict_order_days, to_iso(end), to_iso(start) if start else None)
-        for module in ("scipy.special", "scipy.optimize"):  # needed next; loaded meanwhile
-            importlib.import_module(module)
-
+        _import_scipy()  # needed next; loaded while SQLite reads
         rows = scan.result()
     return rows[:, 0], rows[:, 1], rows[:, 2] / 1000.0
+
+
+def _import_scipy() -> None:
+    for module in ("scipy.special", "scipy.optimize"):
+        importlib.import_module(module)
 
 
 def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:
@@ -957,6 +960,7 @@ def load_summary(store: Store, as_of: datetime, time_unit: str) -> Summary:
     with ThreadPoolExecutor(1) as pool:
         keys = pool.submit(store.predict_customer_keys)  # SQLite works while numpy does
         refs, days, amounts = load_orders(store, as_of)
+        _import_scipy()  # (already done while reading, unless the packed orders were used)
         return summary_from_orders(
             refs, days, amounts, keys.result(), as_of=as_of.date(), time_unit=time_unit
         )

@@ -58,21 +58,29 @@ class AnalyticsStore(StoreBase):
             return False
         return True
 
-    def order_fact_rows(self, *, after_id: int = 0) -> sqlite3.Cursor:
+    def order_fact_rows(self, *, after_id: int = 0, with_currency: bool = False) -> sqlite3.Cursor:
         """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
-        net_minor, currency code as one integer: the three letters' code points in base 256,
-        0 for none).
+        net_minor[, currency]).
 
-        Integers only, so the caller can stream the cursor straight into an array. The query
-        scans the table by id (an index on ordered_at would mean a million lookups).
+        Returned as a cursor, so the caller can stream integers straight into an array. The
+        query scans the table by id (an index on ordered_at would mean a million lookups).
         """
+        currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
-            "SELECT customer_ref, unixepoch(ordered_at), net_minor, "
-            "coalesce(unicode(substr(currency, 1, 1)) * 65536 "
-            "+ unicode(substr(currency, 2, 1)) * 256 + unicode(substr(currency, 3, 1)), 0) "
+            f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
             "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
             (after_id,),
         )
+
+    def order_currencies(self, *, after_id: int = 0) -> list[str]:
+        """Distinct currency codes of the orders with an id above ``after_id`` ('' for none)."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT upper(coalesce(currency, '')) FROM orders WHERE id > ? ORDER BY 1",
+                (after_id,),
+            )
+        ]
 
     # --- customers -------------------------------------------------------------------------
 

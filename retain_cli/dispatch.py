@@ -3,10 +3,13 @@
 The protocol, per message (every write is committed before the next step happens):
 
 1. the audience is recorded first (``planned``, or ``held_out`` for the control group);
-2. the row is ``claimed`` (committed), then the message goes to the server;
-3. the server's reply is recorded at once: ``sent`` (with the reply and Message-ID),
+2. the row is ``claimed`` (committed) before any of the message reaches the server (while
+   the server answers MAIL FROM, so the commit costs no wall time);
+3. the server's reply is recorded right after it: ``sent`` (with the reply and Message-ID),
    ``failed`` (5xx), ``ambiguous`` (handed over, no reply), or back to ``planned`` (4xx or a
    dropped connection before the message was handed over, after retries with back-off).
+   A ``sent`` outcome is committed in the same statement as the next message's claim (or at
+   the end of the batch, or before the pacer sleeps): one commit per message.
 
 A run that dies leaves at most the one message it was sending ``claimed``; the next run marks
 it ``ambiguous`` (it may or may not have gone out: killed between the claim and the end of

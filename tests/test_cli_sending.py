@@ -364,3 +364,19 @@ def test_happy_path_through_smtp_every_message_once_with_headers(cli, shop, db_p
     with Store.open(db_path) as store:
         ids = dict(store.conn.execute("SELECT message_id, state FROM sends WHERE state = 'sent'"))
     assert {m["Message-ID"] for m in hello} <= set(ids)
+
+
+def test_temporary_failures_are_retried_as_configured(cli, shop, db_path):
+    behaviour = Behaviour(data_replies=["451 4.3.0 try later", "451 4.3.0 try later"])
+    args = ["send", "hello", "--yes", "--as-of", SHOP_AS_OF, "--backoff", "0", "-f", "json"]
+    with SmtpServer(behaviour) as server:
+        config = use_smtp(shop, server.port)
+        once = cli(*args, "--config", str(config), "--retries", "0", "--limit", "1")
+        assert once.exit_code == 0, once.output
+        assert json.loads(once.stdout)["sent"] == 0  # deferred: tried once, 451
+        again = cli(*args, "--config", str(config), "--retries", "1")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["sent"] == len(CONSENTING - HELD)
+    with Store.open(db_path) as store:
+        attempts = store.conn.execute("SELECT max(attempts) FROM sends").fetchone()[0]
+    assert attempts == 3  # 451 (first run), 451, then accepted (second run)

@@ -183,6 +183,16 @@ def send(
         str | None,
         typer.Option("--as-of", help="Evaluate triggers as of this date (limits use now)."),
     ] = None,
+    retries: Annotated[
+        int,
+        typer.Option("--retries", min=0, max=10, help="Retries of a temporary SMTP failure."),
+    ] = 3,
+    backoff: Annotated[
+        float,
+        typer.Option(
+            "--backoff", min=0, help="Seconds before the first retry (doubling, up to 60)."
+        ),
+    ] = 2.0,
     quiet: QuietOption = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -196,7 +206,7 @@ def send(
     Example: retain send --yes
     """
     from retain_cli.campaigns import config_path, load_config
-    from retain_cli.dispatch import run_send
+    from retain_cli.dispatch import RetryPolicy, run_send
     from retain_cli.planner import make_plan
     from retain_cli.timeutil import parse_as_of
 
@@ -242,6 +252,7 @@ def send(
             dry_run=dry_run,
             limit=limit,
             transport=kind,
+            retry=RetryPolicy(attempts=retries + 1, backoff=backoff),
             progress=callback,
         )
     finally:

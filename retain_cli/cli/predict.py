@@ -14,9 +14,8 @@ from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFor
 from retain_cli.cli.output import console, err_console, render_mapping, render_rows
 from retain_cli.errors import UsageError
 
-predict_app = typer.Typer(
-    help="Predicted orders, churn risk and lifetime value per customer (BG/NBD + Gamma-Gamma)."
-)
+# the help is the callback's docstring (with its definitions and example)
+predict_app = typer.Typer()
 
 # a table is for reading: without --limit it stops here (csv and json give every row)
 TABLE_LIMIT = 100
@@ -90,7 +89,7 @@ def predict_command(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Predict each customer's orders, chance of still being a customer, and value.
+    """Predict each customer's orders, churn risk and value (BG/NBD + Gamma-Gamma).
 
     One row per customer with an order by --as-of, highest predicted_clv first: frequency
     (repeat purchase days), recency and T (age at the last purchase and at --as-of),

@@ -150,7 +150,7 @@ def m002_segments(conn: sqlite3.Connection) -> None:
 
     ``analytics_cache`` holds the countable orders as packed arrays, so that metrics, cohorts
     and segments read one blob instead of a million rows. It is rebuilt when ``orders``
-    changes: inserts show in count/max(id); updates of the columns that matter and deletes
+    changes: inserts raise max(id); updates of the columns that matter and deletes
     bump ``analytics_state.orders_version`` through the triggers below (per-row triggers on
     INSERT are left out on purpose: they would slow every import).
     """

@@ -847,8 +847,8 @@ def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) ->
     else:
         value = _own_mean_value(summary)
         notices.append(
-            "order values come from each customer's own average (shop average for one-time "
-            "buyers), not Gamma-Gamma: " + "; ".join(model.gamma_gamma_problems)
+            "order values come from each customer's own average (the shop's for one-time "
+            "buyers) instead of the spend model. " + "; ".join(model.gamma_gamma_problems)
         )
     score = np.where(x > 0, p_alive, rules_alive_score(summary))
     return Predictions(

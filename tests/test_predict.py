@@ -394,3 +394,23 @@ def test_summary_invariants(orders, extra_days):
         assert (as_of - date(2024, 1, 1)).days - days[0] == T
         repeat = mine[mine[:, 1] > days[0], 2].sum() / 100
         assert m == pytest.approx(repeat / x if x else 0.0)
+
+
+def test_without_a_spend_model_values_come_from_own_averages(simulated):
+    x, t_x, T, _ = simulated
+    spend = np.where(x > 0, 40.0, 0.0)
+    spend[np.flatnonzero(x > 0)[20:]] = 0.0  # only 20 repeat customers with a spend
+    summary = summary_of(x, t_x, T, spend)
+    model = P.fit_models(summary)
+    assert model.trusted and model.gamma_gamma is None
+    assert model.as_dict()["problems"] == [
+        "Gamma-Gamma: 20 repeat customers with a positive spend; the model needs at least 30"
+    ]
+    predictions = P.make_predictions(summary, model, 90)
+    assert predictions.method == "model"
+    assert predictions.notices[0].startswith(
+        "order values come from each customer's own average (the shop's for one-time "
+        "buyers) instead of the spend model. Gamma-Gamma: 20 repeat customers"
+    )
+    shop_average = spend[x > 0].mean()
+    np.testing.assert_allclose(predictions.expected_value, np.where(x > 0, spend, shop_average))

@@ -792,6 +792,7 @@ class Preview:
     consent: bool
     step: int
     message: BuiltMessage
+    not_sent: str | None = None  # why send would not write to them (None: it would)
 
 
 def preview_messages(
@@ -818,16 +819,20 @@ def preview_messages(
         if ref is None:
             raise NotFound(f"no customer with e-mail {email.strip().lower()!r}")
         members = audience_members(store, config, campaign, as_of)
-        consent = bool(members.loc[ref, "consent"]) if ref in members.index else False
-        chosen = [(ref, consent)]
+        if ref not in members.index:
+            chosen = [(ref, False)]
+            not_sent: str | None = f"not in the audience of {campaign.name!r}"
+        else:
+            chosen = [(ref, bool(members.loc[ref, "consent"]))]
+            not_sent = None if chosen[0][1] else "no consent or opted out"
         segments: dict[int, str] = {}
-        segments = {}
         if ref in members.index and members.loc[ref, "segment"]:
             segments[ref] = str(members.loc[ref, "segment"])
     else:
         members = audience_members(store, config, campaign, as_of)
         members = members[members["consent"]].head(max(limit, 0))
         chosen = [(int(r), True) for r in members.index]
+        not_sent = None
         segments = {int(str(r)): str(s) for r, s in members["segment"].items() if s}
     contexts = load_contexts(store, config, [r for r, _ in chosen], as_of, segments=segments)
     renderer = Renderer(config)
@@ -848,5 +853,5 @@ def preview_messages(
                 to_name=customer["name"],
                 send_key=f"{campaign.name}:{current.index}:{customer['customer_id']}:preview",
             )
-            out.append(Preview(customer["email"], consent, current.index, message))
+            out.append(Preview(customer["email"], consent, current.index, message, not_sent))
     return out

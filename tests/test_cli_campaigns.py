@@ -199,6 +199,27 @@ def test_preview_customer_without_consent_is_marked(cli, campaign_shop):
     assert 'To: "Eve Bcc: victim@evil.example X" <eve@example.com>\n' in result.stdout
 
 
+def test_preview_customer_outside_the_audience_is_marked_as_such(cli, campaign_shop):
+    # bob has consent and one order: an audience of repeat buyers leaves him out, and the
+    # preview must say that, not blame his consent
+    text = campaign_shop.read_text().replace(
+        "    audience: all\n", '    audience: {where: "orders >= 2"}\n', 1
+    )
+    campaign_shop.write_text(text)
+    result = cli(
+        "preview", "hello", "--customer", "bob@example.com", "--config", str(campaign_shop)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "=== message 1 of 1: step 1 to bob@example.com  "
+        "(NOT SENT: not in the audience of 'hello') ===\n"
+    )
+    result = cli(
+        "preview", "hello", "--customer", "ada@example.com", "--config", str(campaign_shop)
+    )
+    assert result.stdout.startswith("=== message 1 of 1: step 1 to ada@example.com ===\n")
+
+
 def test_preview_limit(cli, campaign_shop):
     result = cli("preview", "series", "-n", "1", "--config", str(campaign_shop))
     assert result.exit_code == 0

@@ -147,7 +147,7 @@ def preview(
 def _show(item: Preview, number: int, total: int) -> str:
     """One previewed message: its main headers, its text part, and the HTML part's size."""
     msg = item.message.parsed()
-    note = "" if item.consent else "  (NOT SENT: no consent or opted out)"
+    note = "" if item.not_sent is None else f"  (NOT SENT: {item.not_sent})"
     lines = [f"=== message {number} of {total}: step {item.step} to {item.email}{note} ==="]
     for name in (
         "From",

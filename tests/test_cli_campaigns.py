@@ -372,3 +372,11 @@ def test_check_renders_for_the_first_customer_who_would_get_it(cli, campaign_sho
     campaign_shop.write_text(text)  # eve (no consent) and sue (opted out): the first of them
     result = cli("campaigns", "check", "--config", str(campaign_shop), "-f", "json")
     assert json.loads(result.stdout)[0]["rendered_for"] == "sample, eve@example.com"
+
+
+def test_campaigns_group_help_has_an_example(cli):
+    result = cli("campaigns", "--help")
+    assert result.exit_code == 0
+    assert "Example: retain campaigns check --config campaigns.yaml" in result.stdout
+    listing = cli("--help").stdout
+    assert "campaigns   " in listing and "Example: retain campaigns" not in listing

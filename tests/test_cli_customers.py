@@ -545,3 +545,12 @@ def test_demo_bad_today_is_a_usage_error(cli, tmp_path):
     assert result.exit_code == 2
     assert result.stderr == "Error: --today '30/06/2026' is not a date; use YYYY-MM-DD\n"
     assert not (tmp_path / "shop").exists()
+
+
+def test_customers_group_help_has_an_example(cli):
+    result = cli("customers", "--help")
+    assert result.exit_code == 0
+    assert "Example: retain customers show ada@example.com" in result.stdout
+    # the parent's command list keeps only the one-line summary
+    listing = cli("--help").stdout
+    assert "customers   " in listing and "Example: retain customers" not in listing

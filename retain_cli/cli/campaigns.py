@@ -32,7 +32,10 @@ ConfigOption = Annotated[
 ]
 
 campaigns_app = typer.Typer(
-    help="Campaign files: list the campaigns, check them before anything is sent.",
+    help=(
+        "Campaign files: list the campaigns, check them before anything is sent.\n\n"
+        "Example: retain campaigns check --config campaigns.yaml"
+    ),
     no_args_is_help=True,
 )
 

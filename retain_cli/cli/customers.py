@@ -26,7 +26,10 @@ from retain_cli.errors import EXIT_PARTIAL, UsageError
 from retain_cli.timeutil import parse_as_of
 
 customers_app = typer.Typer(
-    help="Look at your customers: a list with orders and spend, or one customer in full.",
+    help=(
+        "Look at your customers: a list with orders and spend, or one customer in full.\n\n"
+        "Example: retain customers show ada@example.com"
+    ),
     no_args_is_help=True,
 )
 

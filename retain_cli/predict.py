@@ -61,8 +61,10 @@ DEFAULT_GAP_DAYS = 365.0
 #: from this many customers on, fits start from the optimum of a sample of about this size
 WARM_START_FROM = 60_000
 WARM_START_SAMPLE = 20_000
-#: parameters are optimised as logs within +-LOG_BOUND; ending near a bound is not trusted
+#: parameters are optimised as logs within +-LOG_BOUND; a shape parameter beyond
+#: +-EXTREME_LOG (1e-5 .. 1e5) makes a fit untrusted
 LOG_BOUND = 15.0
+EXTREME_LOG = 11.5
 
 PREDICT_COLUMNS = [
     "customer_id",
@@ -368,6 +370,7 @@ def fit_bgnbd(frequency: Array, recency: Array, T: Array) -> FitOutcome:
         part = _BgNbdData.of(x[sample], t_x[sample], T[sample])
     data = _BgNbdData.of(x, t_x, T)
     theta, ll, problems = _fit(_bgnbd_objective, start, data, part)
+    problems += _extremes(theta, shape=[True, False, True, True])  # alpha is a time scale
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     return FitOutcome(BgNbdParams(r, alpha, a, b), ll, problems)
 
@@ -478,6 +481,21 @@ def _minimize(
     if np.any(np.abs(theta) > LOG_BOUND - 0.05):
         problems.append("a parameter ended at its bound (the data cannot pin it down)")
     return theta, -float(result.fun) * n, problems
+
+
+def _extremes(theta: Array, *, shape: list[bool]) -> list[str]:
+    """A problem when a shape parameter (not a time or money scale) is below 1e-5 or above
+    1e5: the likelihood is flat there and the data cannot pin the model down."""
+    import numpy as np
+
+    if np.any((np.abs(theta) > EXTREME_LOG) & np.array(shape)) and not np.any(
+        np.abs(theta) > LOG_BOUND - 0.05
+    ):
+        return [
+            "a parameter went to an extreme (below 1e-5 or above 1e5): the data cannot pin it "
+            "down (for example, nobody seems to stop buying)"
+        ]
+    return []
 
 
 def _gradient_small(result: Any) -> bool:
@@ -615,11 +633,18 @@ def fit_gamma_gamma(frequency: Array, monetary_value: Array) -> FitOutcome:
     x, m = x[keep], m[keep]
     if len(x) == 0:
         raise FitError("Gamma-Gamma needs at least one repeat customer with a positive spend")
-    start = np.log([1.0, 2.0, max(float(m.mean()), 1e-6)])
+    # fitted on spend in units of its mean (a dollar and a dong fit alike); v scales back, and
+    # the log-likelihood of the spend itself is that of the scaled spend - n ln(unit)
+    unit = float(m.mean())
+    m = m / unit
+    start = np.log([1.0, 2.0, 1.0])
     sample = _warm_start_sample(len(x))
     part = _GammaGammaData.of(x[sample], m[sample]) if sample is not None else None
     theta, ll, problems = _fit(_gamma_gamma_objective, start, _GammaGammaData.of(x, m), part)
+    problems += _extremes(theta, shape=[True, True, False])
+    ll -= len(x) * np.log(unit)
     p, q, v = (float(val) for val in np.exp(theta))
+    v *= unit
     if q <= 1.0:
         problems.append(f"q = {q:.3g} <= 1, so the average spend has no finite mean")
     return FitOutcome(GammaGammaParams(p, q, v), ll, problems)

@@ -414,3 +414,30 @@ def test_without_a_spend_model_values_come_from_own_averages(simulated):
     )
     shop_average = spend[x > 0].mean()
     np.testing.assert_allclose(predictions.expected_value, np.where(x > 0, spend, shop_average))
+
+
+def test_a_fit_at_an_extreme_is_not_trusted():
+    # everybody bought on the last day: nobody seems to stop buying, so a -> 0, b -> infinity
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 10, 200).astype(float)
+    T = rng.integers(100, 300, 200).astype(float)
+    summary = summary_of(x, T, T, np.full(200, 30.0))
+    model = P.fit_models(summary)
+    assert not model.trusted
+    assert model.problems == [
+        "BG/NBD: a parameter went to an extreme (below 1e-5 or above 1e5): the data cannot pin "
+        "it down (for example, nobody seems to stop buying)"
+    ]
+    assert P.make_predictions(summary, model, 90).method == "rules"
+
+
+def test_gamma_gamma_does_not_depend_on_the_currency_unit(simulated):
+    x, _, _, m = simulated
+    cents = P.fit_gamma_gamma(x, m)
+    dong = P.fit_gamma_gamma(x, m * 25_000)
+    assert dong.ok and cents.ok
+    assert dong.params.p == pytest.approx(cents.params.p, rel=1e-6)
+    assert dong.params.q == pytest.approx(cents.params.q, rel=1e-6)
+    assert dong.params.v == pytest.approx(cents.params.v * 25_000, rel=1e-6)
+    n = int((x > 0).sum())
+    assert dong.log_likelihood == pytest.approx(cents.log_likelihood - n * np.log(25_000))

@@ -654,6 +654,8 @@ class _Frame:
         )
         self.values: dict[str, list[Any]] = {}
         self.arrays: dict[str, pa.Array] = {}
+        #: per field parsed by distinct value: (row -> distinct index, parsed distinct values)
+        self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self.errors: dict[int, tuple[str, str]] = {}
 
     def header(self, name: str) -> str:
@@ -703,6 +705,7 @@ class _Frame:
         lookup = np.empty(len(out), dtype=object)
         lookup[:] = out
         self.values[name] = lookup[indices].tolist() if len(out) else [None] * self.n
+        self.codes[name] = (indices, out)
         if bad:
             rows = np.nonzero(np.isin(indices, np.fromiter(bad, dtype=indices.dtype)))[0]
             for row in rows.tolist():
@@ -1188,7 +1191,8 @@ class _OrdersWriter(_Writer):
         if groups is None:
             self._write_plain(columns)
         else:
-            rows = list(zip(*(columns[c] for c in ORDER_COLUMNS), strict=True))
+            n = len(refs)
+            rows = list(zip(*(_slice(columns[c], 0, n) for c in ORDER_COLUMNS), strict=True))
             self._write_grouped(rows, groups)
 
     # which rows are orders -----------------------------------------------------------------
@@ -1318,7 +1322,7 @@ class _OrdersWriter(_Writer):
 
     # customers -----------------------------------------------------------------------------
 
-    def _resolve_customers(self, cols: Mapping[str, list[Any]]) -> Sequence[int]:
+    def _resolve_customers(self, cols: Mapping[str, list[Any]]) -> Any:
         """The customer ref of every order, creating unknown customers from the orders.
 
         Known by platform id (customer_sources) first, then by e-mail, then by customer_id.
@@ -1329,10 +1333,13 @@ class _OrdersWriter(_Writer):
         cids, emails = cols["customer_id"], cols["email"]
         with_ids = cids.count(None) != len(cids)
         keys: list[Any] = list(zip(cids, emails, strict=True)) if with_ids else emails
-        unique = list(dict.fromkeys(keys))
         by_email = store.customer_refs_by_email()
         if not with_ids:
-            return self._resolve_by_email(cols, emails, unique, by_email)
+            codes = self.frame.codes.get("email") if len(emails) == self.frame.n else None
+            distinct = codes[1] if codes is not None else emails
+            unique = [e for e in dict.fromkeys(distinct) if e is not None]
+            return self._resolve_by_email(cols, emails, unique, by_email, codes)
+        unique = list(dict.fromkeys(keys))
         by_source = store.customer_refs_by_source(layout.platform)
         by_id: dict[str, int] | None = None
         resolved: dict[Any, int | str] = {}  # key -> ref, or the customer_id of a new one
@@ -1402,7 +1409,8 @@ class _OrdersWriter(_Writer):
         emails: list[Any],
         unique: list[Any],
         by_email: dict[str, int],
-    ) -> Sequence[int]:
+        codes: tuple[np.ndarray, list[Any]] | None,
+    ) -> Any:
         """The common case, kept lean for big files: customers known by e-mail only."""
         store, layout = self.store, self.layout
         planned: dict[str, list[Any]] = {}
@@ -1432,6 +1440,14 @@ class _OrdersWriter(_Writer):
         by_email.update(created)
         if consent:
             self._update_consent(consent)
+        if codes is not None:  # every row kept: map distinct addresses, then take by row
+            import numpy as np
+
+            indices, distinct = codes
+            refs = np.fromiter(
+                (-1 if e is None else by_email[e] for e in distinct), np.int64, len(distinct)
+            )
+            return refs[indices]
         return array("q", [by_email[email] for email in emails])
 
     def _name_new_customers(
@@ -1588,7 +1604,7 @@ class _OrdersWriter(_Writer):
 
 def _nulls(values: Any) -> int:
     """How many values are None (a list or an Arrow array)."""
-    if isinstance(values, array):
+    if isinstance(values, array) or hasattr(values, "dtype"):
         return 0
     return values.count(None) if isinstance(values, list) else int(values.null_count)
 
@@ -1597,8 +1613,8 @@ def _slice(values: Any, start: int, stop: int) -> list[Any]:
     """``values[start:stop]`` as a list (from a list or an Arrow array)."""
     if isinstance(values, list):
         return values[start:stop]
-    if isinstance(values, array):
-        return values[start:stop].tolist()
+    if isinstance(values, array) or hasattr(values, "dtype"):  # array or numpy
+        return list(values[start:stop].tolist())
     return list(values.slice(start, stop - start).to_pylist())
 
 

@@ -516,3 +516,15 @@ def test_table_summary_is_readable(cli, tmp_path):
     assert result.exit_code == 0
     assert "orders from generic_orders.csv (generic_orders)" in result.stdout
     assert "inserted" in result.stdout
+
+
+def test_one_row_per_order_shopify_file(cli, db_path, tmp_path):
+    # every row kept and every order one row: the fast by-email path feeds the grouped writer
+    lines = (FORMATS / "shopify_orders.csv").read_text().splitlines()
+    single = write(tmp_path / "one.csv", "\n".join(lines[:2]) + "\n")
+    assert cli("import", "orders", str(single)).exit_code == 0
+    assert rows(
+        db_path,
+        "SELECT o.order_key, typeof(o.customer_ref), c.email, i.sku FROM orders o "
+        "JOIN customers c ON c.id = o.customer_ref JOIN order_items i ON i.order_ref = o.id",
+    ) == [("shopify:#1001", "integer", "ada@example.com", "RYE-01")]

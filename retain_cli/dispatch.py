@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow, Settle
@@ -304,13 +304,24 @@ def dispatch(
         if outcome:
             store.ledger_advance(outcome.pop(), None, to_iso(now()))
 
+    # The next batch is built in a worker thread while this one is on the wire: the sending
+    # thread mostly waits for the server, with the GIL released (SQLite and sockets).
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def build_all(rows: list[LedgerRow]) -> Mapping[int, EmailMessage | str]:
+        return dict(build(rows))  # a lazy mapping is built here, in the worker
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retain-build")
+    upcoming = next_batch()
+    building: Future[Mapping[int, EmailMessage | str]] | None = (
+        pool.submit(build_all, upcoming) if upcoming else None
+    )
     try:
-        while result.stopped is None:
-            batch = next_batch()
-            if not batch:
-                break
+        while building is not None and result.stopped is None:
+            batch, messages = upcoming, building.result()
+            upcoming = next_batch()
+            building = pool.submit(build_all, upcoming) if upcoming else None
             batch = _drop_unmailable(store, batch, now, result)
-            messages = build(batch)
             for index, row in enumerate(batch):
                 if limit is not None and attempted >= limit:
                     result.stopped = f"--limit {limit} reached"
@@ -361,6 +372,7 @@ def dispatch(
             flush()
             transport.close()  # one connection per batch
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         flush()
         transport.close()
     result.deferred = sum(store.ledger_pending_counts(campaigns).values())
@@ -527,12 +539,26 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
 
 def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
     """The real builder: batch template contexts, compiled templates, our headers."""
+    import threading
+
     from retain_cli.templating import Renderer, build_message, load_contexts
 
     renderer = Renderer(config)
+    owner = threading.get_ident()
+    local = threading.local()
+
+    def connection() -> Store:
+        """The caller's store in its thread; another thread (dispatch builds ahead in one)
+        gets a connection of its own: SQLite connections stay in the thread that made them."""
+        if threading.get_ident() == owner:
+            return store
+        opened = getattr(local, "store", None)
+        if opened is None:
+            opened = local.store = type(store).open(store.path, create=False)
+        return cast("Store", opened)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
-        contexts = load_contexts(store, config, [row.customer_ref for row in rows], as_of)
+        contexts = load_contexts(connection(), config, [row.customer_ref for row in rows], as_of)
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)

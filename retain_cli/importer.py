@@ -723,6 +723,21 @@ class _Frame:
         else:
             self.values[name] = normalised.to_pylist()
 
+    def _fill_currency(self) -> None:
+        """Line-item exports give the currency on an order's first row only; the item prices
+        on the other rows are in that currency too (it matters for JPY and the like)."""
+        import pyarrow as pa
+
+        ids = self.raw["order_id"].to_pylist()
+        codes = self.raw["currency"].to_pylist()
+        seen: dict[str, str] = {}
+        for row, (order_id, code) in enumerate(zip(ids, codes, strict=True)):
+            if code:
+                seen.setdefault(order_id, code)
+            elif order_id in seen:
+                codes[row] = seen[order_id]
+        self.raw["currency"] = pa.array(codes, type=pa.string())
+
     def normalise(self, layout: Layout, options: ImportOptions, dates: _Dates) -> None:
         import pyarrow.compute as pc
 
@@ -758,6 +773,12 @@ class _Frame:
                 self.map_unique(name, _birthday)
             elif kind == "currency":
                 self.map_unique(name, _currency)
+        if (
+            "currency" in self.columns
+            and "order_id" in self.columns
+            and ("item_name" in self.columns or "item_sku" in self.columns)
+        ):
+            self._fill_currency()
         for name in self.columns:
             if FIELD_TYPES[name] != "money":
                 continue

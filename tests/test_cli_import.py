@@ -528,3 +528,19 @@ def test_one_row_per_order_shopify_file(cli, db_path, tmp_path):
         "SELECT o.order_key, typeof(o.customer_ref), c.email, i.sku FROM orders o "
         "JOIN customers c ON c.id = o.customer_ref JOIN order_items i ON i.order_ref = o.id",
     ) == [("shopify:#1001", "integer", "ada@example.com", "RYE-01")]
+
+
+def test_line_item_prices_use_the_orders_currency(cli, db_path, tmp_path):
+    # the currency is only on the order's first row; the second item is still yen
+    text = (FORMATS / "shopify_orders.csv").read_text()
+    text = text.replace(",EUR,", ",JPY,").replace("12.95", "1295").replace("34.00", "3400")
+    text = text.replace("59.90", "5990").replace("53.91", "5391").replace("5.99", "599")
+    source = write(tmp_path / "yen.csv", text)
+    assert cli("import", "orders", str(source)).exit_code == 0
+    assert rows(db_path, "SELECT currency, total_minor, discount_minor FROM orders") == [
+        ("JPY", 5391, 599)
+    ]
+    assert rows(db_path, "SELECT sku, price_minor FROM order_items ORDER BY line_no") == [
+        ("RYE-01", 1295),
+        ("CIN-04", 3400),
+    ]

@@ -16,6 +16,9 @@ it ``ambiguous`` (it may or may not have gone out: killed between the claim and 
 DATA looks the same as killed while waiting for the reply), and never sends it again by itself:
 ``retain sends resolve`` settles it by hand. Only one run sends at a time (:class:`SendLock`).
 
+While one batch is sent, the next one is built (contexts, templates, headers) in a worker
+thread with its own SQLite connection; the sending thread mostly waits for the server then.
+
 Limits come from the ledger, so they hold across runs and campaigns: per day is a rolling
 24 hours of ``sent_at``, per minute paces the run (it waits), the frequency cap looks at every
 campaign's sends to the customer; quiet hours stop a run (the rest stays planned for later).
@@ -322,7 +325,7 @@ def dispatch(
             upcoming = next_batch()
             building = pool.submit(build_all, upcoming) if upcoming else None
             batch = _drop_unmailable(store, batch, now, result)
-            for index, row in enumerate(batch):
+            for row in batch:
                 if limit is not None and attempted >= limit:
                     result.stopped = f"--limit {limit} reached"
                 elif pacer.day_exhausted():
@@ -346,18 +349,9 @@ def dispatch(
                     flush()  # nothing waits uncommitted while the pacer sleeps
                     pacer.wait_for_slot()
                 attempted += 1
-                following = batch[index + 1].id if index + 1 < len(batch) else None
-
-                def idle(
-                    key: int | None = following,
-                    built: Mapping[int, EmailMessage | str] = messages,
-                ) -> None:
-                    if key is not None:
-                        built.get(key)  # build the next one while the server works
-
                 claim = _Claim(store, row, now, flush_with)
                 state, sent = _deliver(
-                    store, transport, message, row, sender, retry, sleep, now, result, claim, idle
+                    store, transport, message, row, sender, retry, sleep, now, result, claim
                 )
                 if sent is not None:
                     # committed together with the next claim (one commit per message), or
@@ -441,7 +435,6 @@ def _deliver(
     now: Callable[[], datetime],
     result: SendResult,
     claim: _Claim,
-    idle: Callable[[], None] | None = None,
 ) -> tuple[str, Settle | None]:
     """Send one message (claimed by ``claim`` just before it is handed over), retrying
     temporary failures. Failures are recorded at once; a success is returned for the caller
@@ -459,7 +452,7 @@ def _deliver(
             sleep(retry.delay(attempt - 1))
         tries += 1
         try:
-            reply = transport.send(message, sender, row.email, before_data=claim, idle=idle)
+            reply = transport.send(message, sender, row.email, before_data=claim)
         except TemporaryFailure as exc:
             last = exc
             transport.close()  # reconnect for the next try
@@ -507,11 +500,9 @@ def _deliver(
 
 
 class _LazyMessages(Mapping[int, "EmailMessage | str"]):
-    """A batch's messages, each built the first time it is asked for (then kept).
-
-    The dispatcher asks for the next message while the server is still working on the
-    current one (between the end of DATA and its reply), so rendering costs no wall time.
-    A message that cannot be built is the error text instead (it fails alone).
+    """A batch's messages, each built the first time it is asked for (then kept); the
+    dispatcher has them all built in its worker thread, ahead of sending. A message that
+    cannot be built is the error text instead (it fails alone).
     """
 
     def __init__(

@@ -61,16 +61,13 @@ class Transport(Protocol):
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
-        idle: Callable[[], None] | None = None,
     ) -> str:
         """Hand one message over; raise a TransportFailure subclass if it did not go.
 
         ``before_data`` (optional) is called once the transaction has started (MAIL FROM
         written, its reply not read yet) and always before any of the message is handed
         over: the caller commits its claim on the message then, while the server works.
-        If it raises, nothing is handed over. ``idle`` (optional) is called while the server
-        works on the message (after it was handed over, before its reply is read): the
-        caller prepares the next one then.
+        If it raises, nothing is handed over.
         """
         ...
 

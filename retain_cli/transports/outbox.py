@@ -38,7 +38,6 @@ class OutboxTransport:
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
-        idle: Callable[[], None] | None = None,
     ) -> str:
         if before_data is not None:
             before_data()
@@ -55,8 +54,6 @@ class OutboxTransport:
             os.replace(temp, target)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write {target}: {exc.strerror}") from None
-        if idle is not None:
-            idle()
         return f"250 written to {target}"
 
     def close(self) -> None:

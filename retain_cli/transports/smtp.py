@@ -144,7 +144,6 @@ class SmtpTransport:
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
-        idle: Callable[[], None] | None = None,
     ) -> str:
         if self._smtp is None:
             self.open()
@@ -186,8 +185,6 @@ class SmtpTransport:
                 f"connection to {self.where} lost before the message was handed over ({exc})"
             ) from None
         # Everything is written; from here on the server may have accepted it.
-        if idle is not None:
-            idle()  # the caller's work overlaps the server's (the reply waits in the socket)
         try:
             code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:

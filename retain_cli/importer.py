@@ -1576,6 +1576,10 @@ class _OrdersWriter(_Writer):
         fresh = not store.has_orders(prefix)
         if fresh:
             names = [c for c in ORDER_COLUMNS if _nulls(columns[c]) != n]
+            if isinstance(columns["refunded_minor"], list) and (
+                columns["refunded_minor"].count(0) == n
+            ):
+                names.remove("refunded_minor")  # the column's default
         else:
             names = list(ORDER_COLUMNS)
         changed = 0

@@ -621,10 +621,6 @@ def _currency(text: str) -> str:
     return code
 
 
-def _id(text: str) -> str:
-    return text.lstrip("'").strip()
-
-
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
 _TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
 
@@ -813,10 +809,6 @@ def _split_name(full: str | None) -> tuple[str | None, str | None]:
 
 # --------------------------------------------------------------------------------------------
 # the import
-
-
-class _Rejected(Exception):
-    pass
 
 
 def import_file(

@@ -461,8 +461,8 @@ def _deliver(
             settle("failed", str(exc))
             result.failed += 1
             result.errors.append(f"{row.email}: {exc}")
-            if exc.mailbox_unknown and store.suppress_bounce(
-                row.email, f"mailbox does not exist ({exc})", to_iso(now())
+            if exc.mailbox_unknown and store.suppress(
+                row.email, f"mailbox does not exist ({exc})"[:300], "bounce"
             ):
                 result.suppressed += 1
             return "failed", None
@@ -766,10 +766,7 @@ def unsubscribe(store: Store, email: str, reason: str | None) -> bool:
 
         raise UsageError(f"{email!r} is not an e-mail address")
     text = reason or "unsubscribed by hand"
-    suppress = getattr(store, "suppress", None)  # the importer's (suppressions domain)
-    if suppress is not None:
-        return bool(suppress(address, text, "cli"))
-    return store.suppress_address(address, text, "cli", to_iso(utc_now()))
+    return store.suppress(address, text, "cli")
 
 
 def cron_entry(

@@ -266,19 +266,6 @@ class LedgerStore(StoreBase):
         )
         return {ref: (bool(has), bool(ok), bool(sup)) for ref, has, ok, sup in cursor}
 
-    def suppress_bounce(self, email: str, reason: str, now: str) -> bool:
-        """Suppress an address whose mailbox does not exist; False if already suppressed."""
-        cursor = self.conn.execute(
-            "INSERT INTO suppressions (email, reason, source, created_at) "
-            "VALUES (?, ?, 'bounce', ?) ON CONFLICT (email) DO NOTHING",
-            (email.strip().lower(), reason[:300], now),
-        )
-        return cursor.rowcount == 1
-
-    def is_address_suppressed(self, email: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM suppressions WHERE email = ?", (email,))
-        return row.fetchone() is not None
-
     # --- listing and settling by hand ------------------------------------------------------
 
     def ledger_list(
@@ -452,12 +439,3 @@ class LedgerStore(StoreBase):
             ref: {"first_order": first, "last_order": last, "birthday": bday, "signup": signup}
             for ref, first, last, bday, signup in cursor
         }
-
-    def suppress_address(self, email: str, reason: str, source: str, now: str) -> bool:
-        """Suppress an address (for every campaign); False if it already was."""
-        cursor = self.conn.execute(
-            "INSERT INTO suppressions (email, reason, source, created_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
-            (email.strip().lower(), reason[:300], source, now),
-        )
-        return cursor.rowcount == 1

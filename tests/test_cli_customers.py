@@ -137,6 +137,23 @@ def test_init_on_a_file_that_is_not_a_database_fails(cli, tmp_path, fake_example
     assert not (tmp_path / "shop" / "campaigns.yaml").exists()
 
 
+def test_init_says_when_the_other_commands_will_use_another_database(cli, tmp_path, fake_examples):
+    # init always creates DIR/retain.db; a --db (or RETAIN_DB) pointing elsewhere would
+    # leave the owner with "no database at shop.db; run 'retain init'" right after init
+    result = cli("--db", "shop.db", "init", "myshop")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "myshop" / "retain.db").exists()
+    assert not (tmp_path / "shop.db").exists()
+    assert result.stderr == (
+        "Note: init created myshop/retain.db, but --db/RETAIN_DB points the other commands "
+        "at shop.db; run them with --db myshop/retain.db (or change RETAIN_DB)\n"
+    )
+    # RETAIN_DB (tmp_path/retain.db, set by the isolated fixture) is the folder's database
+    result = cli("init")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
 def test_init_copies_the_repositorys_examples(cli, tmp_path):
     example = REPO / "campaigns.example.yaml"
     templates = sorted((REPO / "templates").glob("*.j2"))

@@ -189,7 +189,22 @@ def status_command(
         render_rows(imports, columns, fmt, title="Recent imports", empty="No imports yet.")
 
 
+def _note_other_database(ctx: typer.Context, created: Path) -> None:
+    """Warn when --db or RETAIN_DB sends the other commands to another file than ``created``."""
+    root = ctx.find_root().obj
+    chosen = root.get("db") if isinstance(root, dict) else None
+    if chosen is None or Path(chosen).resolve() == created.resolve():
+        return
+    where = _shown(created)
+    typer.echo(
+        f"Note: {ctx.info_name} created {where}, but --db/RETAIN_DB points the other "
+        f"commands at {_shown(Path(chosen))}; run them with --db {where} (or change RETAIN_DB)",
+        err=True,
+    )
+
+
 def init_command(
+    ctx: typer.Context,
     directory: Annotated[
         Path,
         typer.Argument(
@@ -213,6 +228,7 @@ def init_command(
         console.print(f"kept    {escape(_shown(path))} (already there)")
     if result.missing_examples:
         console.print("[dim]No example campaign file or templates in this install.[/dim]")
+    _note_other_database(ctx, directory / "retain.db")
 
 
 def demo_command(
@@ -262,6 +278,7 @@ def demo_command(
     for command in result.next_commands:
         if command.split()[1] in known:
             console.print(f"  {escape(command)}")
+    _note_other_database(ctx, directory / "retain.db")
     if result.rejected:
         raise typer.Exit(EXIT_PARTIAL)
 

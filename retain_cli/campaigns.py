@@ -796,6 +796,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 # the first customer who would get it, else the first member at all
                 consenting = members[members["consent"]]
                 members = consenting if len(consenting) else members
+                members = audience_module.trigger_applies_first(members, campaign)
                 ref = int(members.index[0])
                 real = templating.load_contexts(store, config, [ref], as_of)
                 if ref in real:

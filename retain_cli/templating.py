@@ -810,7 +810,7 @@ def preview_messages(
     Uses the same :class:`Renderer` and :func:`build_message` as sending; the send key is
     ``<campaign>:<step>:<customer_id>:preview``.
     """
-    from retain_cli.audience import audience_members
+    from retain_cli.audience import audience_members, trigger_applies_first
 
     campaign = config.campaign(campaign_name)
     steps = [campaign.step(step)] if step is not None else list(campaign.steps)
@@ -830,7 +830,8 @@ def preview_messages(
             segments[ref] = str(members.loc[ref, "segment"])
     else:
         members = audience_members(store, config, campaign, as_of)
-        members = members[members["consent"]].head(max(limit, 0))
+        members = trigger_applies_first(members[members["consent"]], campaign)
+        members = members.head(max(limit, 0))
         chosen = [(int(r), True) for r in members.index]
         not_sent = None
         segments = {int(str(r)): str(s) for r, s in members["segment"].items() if s}

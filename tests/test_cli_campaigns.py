@@ -380,3 +380,48 @@ def test_campaigns_group_help_has_an_example(cli):
     assert "Example: retain campaigns check --config campaigns.yaml" in result.stdout
     listing = cli("--help").stdout
     assert "campaigns   " in listing and "Example: retain campaigns" not in listing
+
+
+def test_preview_and_check_prefer_customers_the_trigger_applies_to(cli, campaign_shop, tmp_path):
+    # a thank-you for the first order should be shown for a customer who has ordered, not
+    # for nora (consent, no orders), who comes first in the audience
+    text = campaign_shop.read_text().replace(
+        "    audience: all\n", "    audience: all\n    trigger: {after: first_order, days: 0}\n", 1
+    )
+    campaign_shop.write_text(text)
+    with Store.open(tmp_path / "retain.db") as opened:
+        opened.db.execute("UPDATE customers SET accepts_marketing = 0 WHERE id IN (1, 2)")
+        opened.db["customers"].insert(
+            {
+                "id": 6,
+                "customer_id": "C6",
+                "email": "zed@example.com",
+                "first_name": "Zed",
+                "accepts_marketing": 1,
+                "source": "test",
+                "created_at": "2025-01-01T00:00:00Z",
+                "updated_at": "2025-01-01T00:00:00Z",
+            }
+        )
+        opened.db["orders"].insert(
+            {
+                "id": 7,
+                "order_key": "test:#1007",
+                "source": "test",
+                "order_id": "#1007",
+                "customer_ref": 6,
+                "ordered_at": "2025-06-20T10:00:00Z",
+                "currency": "USD",
+                "total_minor": 800,
+                "refunded_minor": 0,
+            }
+        )
+        opened.conn.commit()
+    result = cli("preview", "hello", "-n", "1", "--config", str(campaign_shop), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("=== message 1 of 1: step 1 to zed@example.com ===\n")
+    result = cli(
+        "campaigns", "check", "--config", str(campaign_shop), "--as-of", AS_OF, "-f", "json"
+    )
+    rows = {row["campaign"]: row for row in json.loads(result.stdout)}
+    assert rows["hello"]["rendered_for"] == "sample, zed@example.com"

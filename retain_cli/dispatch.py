@@ -769,6 +769,28 @@ def unsubscribe(store: Store, email: str, reason: str | None) -> bool:
     return store.suppress(address, text, "cli")
 
 
+def cron_advice(config: Path) -> list[str]:
+    """What a cron run needs that an interactive shell has: cron starts with an empty
+    environment, so a password kept in an environment variable is not there. Returns comment
+    lines for the crontab (never the password itself)."""
+    from retain_cli.campaigns import load_config
+    from retain_cli.secrets import DEFAULT_KEYRING_SERVICE, DEFAULT_PASSWORD_ENV
+
+    if not config.exists():
+        return [f"# note: {config} does not exist yet; 'retain init' writes one"]
+    settings = load_config(config)
+    smtp = settings.smtp
+    if settings.transport != "smtp" or smtp is None or smtp.username is None:
+        return []
+    env = smtp.password_env or DEFAULT_PASSWORD_ENV
+    service = smtp.keyring_service or DEFAULT_KEYRING_SERVICE
+    return [
+        f"# cron does not see your shell's {env}: store the SMTP password in the system",
+        f"# keyring once ('keyring set {service} {smtp.username}'), or set {env}=... at the",
+        "# top of this crontab (then keep the crontab private: crontab files are yours only).",
+    ]
+
+
 def cron_entry(
     *,
     at: str,

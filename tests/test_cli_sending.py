@@ -245,7 +245,11 @@ def test_report_compares_recipients_with_the_holdout(cli, shop, db_path):
 def test_cron_prints_a_ready_line_with_absolute_paths(cli, tmp_path):
     result = cli("cron", "--at", "06:30", "--config", "campaigns.yaml", "--db", "shop.db")
     assert result.exit_code == 0
-    line = result.stdout.strip()
+    note, line = result.stdout.strip().splitlines()
+    assert (
+        note
+        == f"# note: {tmp_path / 'campaigns.yaml'} does not exist yet; 'retain init' writes one"
+    )
     assert line.startswith(f"30 6 * * * cd {tmp_path} && ")
     retain = Path(sys.executable).with_name("retain")
     assert (
@@ -255,6 +259,20 @@ def test_cron_prints_a_ready_line_with_absolute_paths(cli, tmp_path):
     bad = cli("cron", "--at", "25:00")
     assert bad.exit_code == 2
     assert "--at '25:00' is not a time; write HH:MM" in bad.stderr
+
+
+def test_cron_says_where_the_smtp_password_must_come_from(cli, shop, monkeypatch):
+    use_smtp(shop, 2525)
+    text = shop.read_text().replace("  timeout: 5\n", "  timeout: 5\n  username: me@x.example\n")
+    shop.write_text(text)
+    monkeypatch.setenv("RETAIN_SMTP_PASSWORD", "s3cret-value")
+    result = cli("cron", "--config", str(shop))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("# cron does not see your shell's RETAIN_SMTP_PASSWORD")
+    assert "keyring set retain me@x.example" in lines[1]
+    assert lines[-1].startswith("0 9 * * * ")
+    assert "s3cret-value" not in result.output
 
 
 def test_killed_mid_batch_then_rerun_sends_everyone_exactly_once(shop, db_path):

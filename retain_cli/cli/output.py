@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from retain_cli.cli.options import OutputFormat
 
@@ -70,7 +71,11 @@ def render_rows(
     table = Table(title=escape(title) if title else None, header_style="bold")
     for column in columns:
         numeric = any(isinstance(r.get(column), int | float) for r in rows[:50])
-        table.add_column(escape(column), justify="right" if numeric else "left")
+        # numbers stay whole on one line; text folds rather than being cut ("wojcie…")
+        if numeric:
+            table.add_column(escape(column), justify="right", no_wrap=True)
+        else:
+            table.add_column(escape(column), overflow="fold")
     for row in rows:
         cells = []
         for column in columns:
@@ -90,8 +95,10 @@ def render_mapping(data: Mapping[str, Any], fmt: OutputFormat, *, title: str | N
         write_csv([data], list(data))
         return
     table = Table(title=escape(title) if title else None, show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for key, value in data.items():
-        table.add_row(escape(key), escape(cell_text(value)))
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        text = escape(cell_text(value))
+        table.add_row(escape(key), Text.from_markup(text, justify="right") if number else text)
     console.print(table)

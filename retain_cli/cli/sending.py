@@ -410,9 +410,12 @@ def cron(
     Example: retain cron --at 07:30
     """
     from retain_cli.campaigns import config_path
-    from retain_cli.dispatch import cron_entry
+    from retain_cli.dispatch import cron_advice, cron_entry
 
-    line = cron_entry(at=at, db=db_path(ctx, db), config=config_path(config), log=log)
+    path = config_path(config)
+    line = cron_entry(at=at, db=db_path(ctx, db), config=path, log=log)
+    for note in cron_advice(path.expanduser().absolute()):
+        typer.echo(note)
     typer.echo(line)
 
 

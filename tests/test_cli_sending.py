@@ -398,3 +398,11 @@ def test_temporary_failures_are_retried_as_configured(cli, shop, db_path):
     with Store.open(db_path) as store:
         attempts = store.conn.execute("SELECT max(attempts) FROM sends").fetchone()[0]
     assert attempts == 3  # 451 (first run), 451, then accepted (second run)
+
+
+def test_sends_filter_that_matches_nothing_says_so(cli, db_path):
+    Store.open(db_path).close()
+    result = cli("sends", "--campaign", "nosuch", "--state", "failed")
+    assert result.exit_code == 0
+    assert "No sends match --campaign 'nosuch' and --state 'failed'." in result.stdout
+    assert "The send ledger is empty" in cli("sends").stdout

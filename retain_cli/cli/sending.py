@@ -302,7 +302,17 @@ def sends(
         fmt,
         title="Send ledger",
         styles={"state": _style},
-        empty="The send ledger is empty (nothing planned or sent yet).",
+        empty=(
+            "No sends match "
+            + " and ".join(
+                f"{name} {value!r}"
+                for name, value in (("--campaign", campaign), ("--state", state and state.value))
+                if value
+            )
+            + "."
+            if campaign or state
+            else "The send ledger is empty (nothing planned or sent yet)."
+        ),
     )
 
 

@@ -811,6 +811,10 @@ def _split_name(full: str | None) -> tuple[str | None, str | None]:
 # the import
 
 
+#: from this many rows on, an import runs with a rollback journal (see import_transaction)
+_BULK_ROWS = 50_000
+
+
 def import_file(
     store: Store,
     path: Path,
@@ -838,7 +842,7 @@ def import_file(
     if progress:
         progress(0, total)
 
-    with store.import_transaction(dry_run=options.dry_run):
+    with store.import_transaction(dry_run=options.dry_run, bulk=frame.n >= _BULK_ROWS):
         import_ref = store.start_import(kind, layout.name, path.name, source.sha256)
         writer: _Writer
         if kind == "orders":

@@ -66,6 +66,92 @@ def test_interrupted_import_leaves_the_database_as_it_was(store, tmp_path):
     assert "orders_ordered_at" in str(plan)
 
 
+def big_orders(path: Path, rows: int = 60_000) -> Path:
+    lines = [f"K{i},k{i % 70}@x.com,2025-02-{1 + i % 28:02d},{i}.00" for i in range(rows)]
+    path.write_text("order_id,email,date,amount\n" + "\n".join(lines) + "\n")
+    return path
+
+
+#: imports FILE into DB in a child process that SIGKILLs itself once 50,000 orders are written
+KILLED_IMPORT = r"""
+import os, signal, sys
+from pathlib import Path
+from retain_cli.importer import import_file
+from retain_cli.store import Store
+
+store = Store.open(sys.argv[1])
+
+def progress(done, total):
+    if done >= 50_000:
+        mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        print(mode, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+import_file(store, Path(sys.argv[2]), "orders", progress=progress)
+print("not killed", flush=True)
+"""
+
+
+def state(db_path: Path) -> tuple[object, ...]:
+    with Store.open(db_path) as opened:
+        conn = opened.conn
+        return (
+            conn.execute("PRAGMA journal_mode").fetchone()[0],
+            conn.execute("PRAGMA integrity_check").fetchone()[0],
+            conn.execute("SELECT group_concat(order_key) FROM orders").fetchone()[0],
+            conn.execute("SELECT group_concat(email) FROM customers").fetchone()[0],
+            count(opened, "imports"),
+            sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master")),
+        )
+
+
+def test_killed_bulk_import_is_rolled_back_on_the_next_open(db_path, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    with Store.open(db_path) as opened:
+        import_file(opened, FORMATS / "generic_orders.csv", "orders")
+    before = state(db_path)
+    assert before[:2] == ("wal", "ok")
+    big = big_orders(tmp_path / "big.csv")
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IMPORT, str(db_path), str(big)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    # the big import ran with a rollback journal, and died with it hot
+    assert child.stdout == "delete\n"
+    journal = db_path.with_name(db_path.name + "-journal")
+    assert journal.exists() and journal.stat().st_size > 0
+    assert state(db_path) == before  # played back on open, and in WAL again
+    assert not journal.exists()
+    with Store.open(db_path) as opened:
+        assert import_file(opened, big, "orders").inserted == 60_000
+        assert opened.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert count(opened, "orders") == 60_001
+
+
+def test_bulk_import_stays_in_wal_while_another_connection_is_open(db_path, tmp_path):
+    big = big_orders(tmp_path / "big.csv")
+    with Store.open(db_path) as reader, Store.open(db_path) as opened:
+        assert import_file(opened, big, "orders").inserted == 60_000
+        # the reader was never locked out: WAL all along
+        assert count(reader, "orders") == 60_000
+        assert opened.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert not db_path.with_name(db_path.name + "-journal").exists()
+
+
+def test_bulk_import_returns_the_database_to_wal(store, tmp_path):
+    result = import_file(store, big_orders(tmp_path / "big.csv"), "orders")
+    assert (result.inserted, result.customers_created) == (60_000, 70)
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_dry_run_on_the_library(store):
     result = import_file(
         store, FORMATS / "shopify_orders.csv", "orders", ImportOptions(dry_run=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -66,12 +66,21 @@ class ImportStore(StoreBase):
     # -- transactions -----------------------------------------------------------------------
 
     @contextmanager
-    def import_transaction(self, *, dry_run: bool = False) -> Iterator[sqlite3.Connection]:
+    def import_transaction(
+        self, *, dry_run: bool = False, bulk: bool = False
+    ) -> Iterator[sqlite3.Connection]:
         """One transaction for a whole import: committed at the end, or rolled back on any
         error, Ctrl-C, or when ``dry_run`` (which so reports exact counts and writes nothing).
 
         Foreign-key checks are off meanwhile (the importer only writes references it has just
         resolved in the same transaction) and the page cache is larger; both are restored.
+
+        ``bulk`` (a big file): when no other connection has the database open, it is switched
+        from WAL to a rollback journal for the import and back to WAL after it, so that each
+        new page is written once (into the file) instead of twice (into the WAL, then again
+        by the checkpoint). The rollback journal keeps the import all-or-nothing: a process
+        killed mid-import leaves a hot journal that SQLite plays back on the next open (which
+        also switches the database back to WAL, see :meth:`StoreBase.open`).
         """
         conn = self.conn
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
@@ -79,6 +88,7 @@ class ImportStore(StoreBase):
         conn.execute("PRAGMA cache_size=-49152")  # 48 MB while the import runs
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA foreign_keys=OFF")
+        rollback_journal = bulk and not dry_run and self._use_rollback_journal()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -88,8 +98,33 @@ class ImportStore(StoreBase):
                 raise
             conn.execute("ROLLBACK" if dry_run else "COMMIT")
         finally:
+            if rollback_journal:
+                self._back_to_wal()
             conn.execute(f"PRAGMA foreign_keys={'ON' if old_fk else 'OFF'}")
             conn.execute(f"PRAGMA cache_size={int(old_cache)}")
+
+    def _use_rollback_journal(self) -> bool:
+        """Switch a WAL database to a rollback journal; False (still in WAL) when another
+        connection has it open (the switch needs the database to itself: no waiting)."""
+        conn = self.conn
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            return False
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        return str(mode).lower() == "delete"
+
+    def _back_to_wal(self) -> None:
+        """After a bulk import. Should another connection hold the database just now, it is
+        left in rollback mode: the next :meth:`StoreBase.open` switches it back."""
+        with suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA journal_mode=WAL").fetchone()
 
     @contextmanager
     def orders_bulk_load(self, enabled: bool) -> Iterator[None]:

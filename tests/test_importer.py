@@ -241,3 +241,32 @@ def test_iso_timestamps_read_back_exactly(moment):
     moment = moment.replace(microsecond=0)
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
     assert _Dates(ImportOptions()).parse(text) == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(
+                r"\A ?(MAILTO:|mailto:)?[a-zA-Z0-9.+_'-]{0,6}@[a-zA-Z0-9.-]{0,6}\.?[a-z]{0,3} ?\Z"
+            ),
+            st.text(alphabet=st.characters(max_codepoint=0x2030), max_size=12),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_emails_read_column_wise_as_one_by_one(texts):
+    import pyarrow as pa
+
+    from retain_cli.importer import _email, _plain_emails
+
+    def one(text: str) -> str | None:
+        try:
+            return _email(text)
+        except ValueError:
+            return None
+
+    for text, fast in zip(texts, _plain_emails(pa.array(texts)).to_pylist(), strict=True):
+        assert fast is None or fast == one(text)
+        if text.isascii() and text.isprintable() and " " not in text and text:
+            assert fast == one(text)  # the common values are never left to Python

@@ -1461,9 +1461,18 @@ class _OrdersWriter(_Writer):
         """The common case, kept lean for big files: customers known by e-mail only."""
         store, layout = self.store, self.layout
         planned: dict[str, list[Any]] = {}
-        missing = [email for email in unique if email not in by_email]
+        missing = [email for email in unique if email not in by_email] if by_email else unique
         if missing:
             by_id = store.customer_ids_in_use()
+            if not by_id and not self._names_or_consent():
+                # no customer known, nothing to take from the orders but their addresses
+                new = sorted(missing)  # (index inserts in order)
+                created = store.insert_customers(
+                    [(e, e, None, None, None) for e in new], layout.name
+                )
+                self.customers_created = len(created)
+                by_email.update(created)
+                return self._refs_by_email(emails, by_email, codes)
             for email in missing:
                 ref = by_id.get(email)
                 if ref is not None:
@@ -1487,6 +1496,18 @@ class _OrdersWriter(_Writer):
         by_email.update(created)
         if consent:
             self._update_consent(consent)
+        return self._refs_by_email(emails, by_email, codes)
+
+    def _names_or_consent(self) -> bool:
+        """Whether the orders bring anything for their customers beyond the address."""
+        frame = self.frame
+        return any(frame.has(n) for n in ("first_name", "last_name", "name", "accepts_marketing"))
+
+    @staticmethod
+    def _refs_by_email(
+        emails: list[Any], by_email: Mapping[str, int], codes: tuple[np.ndarray, list[Any]] | None
+    ) -> Any:
+        """The customer ref of each order."""
         if codes is not None:  # every row kept: map distinct addresses, then take by row
             import numpy as np
 

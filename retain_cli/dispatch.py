@@ -16,8 +16,9 @@ it ``ambiguous`` (it may or may not have gone out: killed between the claim and 
 DATA looks the same as killed while waiting for the reply), and never sends it again by itself:
 ``retain sends resolve`` settles it by hand. Only one run sends at a time (:class:`SendLock`).
 
-While one batch is sent, the next one is built (contexts, templates, headers) in a worker
-thread with its own SQLite connection; the sending thread mostly waits for the server then.
+Messages are built in the sending thread, one ahead: message k+1 while the server takes in
+message k (between the end of its DATA and the reply), so rendering costs little wall time;
+a worker thread would compete for the GIL with the protocol and slow every reply down.
 
 Limits come from the ledger, so they hold across runs and campaigns: per day is a rolling
 24 hours of ``sent_at``, per minute paces the run (it waits), the frequency cap looks at every
@@ -299,33 +300,25 @@ def dispatch(
         return batch
 
     outcome: list[Settle] = []  # the last message's outcome, not committed yet
+    stamp = _Stamp(now)
 
     def flush_with() -> Settle | None:
         return outcome.pop() if outcome else None
 
     def flush() -> None:
         if outcome:
-            store.ledger_advance(outcome.pop(), None, to_iso(now()))
+            store.ledger_advance(outcome.pop(), None, stamp())
 
-    # The next batch is built in a worker thread while this one is on the wire: the sending
-    # thread mostly waits for the server, with the GIL released (SQLite and sockets).
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    def build_all(rows: list[LedgerRow]) -> Mapping[int, EmailMessage | str]:
-        return dict(build(rows))  # a lazy mapping is built here, in the worker
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retain-build")
-    upcoming = next_batch()
-    building: Future[Mapping[int, EmailMessage | str]] | None = (
-        pool.submit(build_all, upcoming) if upcoming else None
-    )
+    # Messages are built in this thread while the server works: the next message of the
+    # batch while the server takes in the current one (between the end of DATA and its
+    # reply), so rendering costs little wall time and no thread competes for the GIL.
     try:
-        while building is not None and result.stopped is None:
-            batch, messages = upcoming, building.result()
+        upcoming = next_batch()
+        while upcoming and result.stopped is None:
+            batch = _drop_unmailable(store, upcoming, now, result)
             upcoming = next_batch()
-            building = pool.submit(build_all, upcoming) if upcoming else None
-            batch = _drop_unmailable(store, batch, now, result)
-            for row in batch:
+            messages = build(batch) if batch else {}
+            for index, row in enumerate(batch):
                 if limit is not None and attempted >= limit:
                     result.stopped = f"--limit {limit} reached"
                 elif pacer.day_exhausted():
@@ -337,7 +330,7 @@ def dispatch(
                 message = messages.get(row.id)
                 if not isinstance(message, EmailMessage):
                     error = message if isinstance(message, str) else "message was not built"
-                    store.ledger_settle(row.id, "failed", to_iso(now()), error=error)
+                    store.ledger_settle(row.id, "failed", stamp(), error=error)
                     result.failed += 1
                     result.errors.append(f"{row.send_key}: {error}")
                     attempted += 1
@@ -349,9 +342,20 @@ def dispatch(
                     flush()  # nothing waits uncommitted while the pacer sleeps
                     pacer.wait_for_slot()
                 attempted += 1
-                claim = _Claim(store, row, now, flush_with)
+                claim = _Claim(store, row, stamp, flush_with)
+                ahead = _Ahead(messages, batch[index + 1].id) if index + 1 < len(batch) else None
                 state, sent = _deliver(
-                    store, transport, message, row, sender, retry, sleep, now, result, claim
+                    store,
+                    transport,
+                    message,
+                    row,
+                    sender,
+                    retry,
+                    sleep,
+                    stamp,
+                    result,
+                    claim,
+                    ahead,
                 )
                 if sent is not None:
                     # committed together with the next claim (one commit per message), or
@@ -366,7 +370,6 @@ def dispatch(
             flush()
             transport.close()  # one connection per batch
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         flush()
         transport.close()
     result.deferred = sum(store.ledger_pending_counts(campaigns).values())
@@ -396,6 +399,38 @@ def _drop_unmailable(
     return keep
 
 
+class _Stamp:
+    """``to_iso(now())``, formatted once per second of the clock (a ledger write needs two
+    or three timestamps per message; ``now`` has whole seconds)."""
+
+    __slots__ = ("moment", "now", "text")
+
+    def __init__(self, now: Callable[[], datetime]) -> None:
+        self.now = now
+        self.moment: datetime | None = None
+        self.text = ""
+
+    def __call__(self) -> str:
+        moment = self.now()
+        if moment != self.moment:
+            self.moment, self.text = moment, to_iso(moment)
+        return self.text
+
+
+class _Ahead:
+    """Builds the batch's next message (lazily built mappings keep it) while the server
+    takes in the current one: called between the end of DATA and its reply."""
+
+    __slots__ = ("key", "messages")
+
+    def __init__(self, messages: Mapping[int, EmailMessage | str], key: int) -> None:
+        self.messages = messages
+        self.key = key
+
+    def __call__(self) -> None:
+        self.messages.get(self.key)  # a message that cannot be built is kept as its error
+
+
 class _Claim:
     """Claims a row (planned -> claimed, committed) when the transport is about to hand the
     message over, together with the previous message's outcome: one commit per message."""
@@ -404,19 +439,19 @@ class _Claim:
         self,
         store: Store,
         row: LedgerRow,
-        now: Callable[[], datetime],
+        stamp: Callable[[], str],
         previous: Callable[[], Settle | None],
     ) -> None:
         self.store = store
         self.row = row
-        self.now = now
+        self.stamp = stamp
         self.previous = previous
         self.done = False
 
     def __call__(self) -> None:
         if self.done:
             return
-        if not self.store.ledger_advance(self.previous(), self.row.id, to_iso(self.now())):
+        if not self.store.ledger_advance(self.previous(), self.row.id, self.stamp()):
             raise SendError(
                 f"send {self.row.send_key} changed in the ledger during this run; "
                 "is another program writing to the database?"
@@ -432,9 +467,10 @@ def _deliver(
     sender: str,
     retry: RetryPolicy,
     sleep: Callable[[float], None],
-    now: Callable[[], datetime],
+    stamp: Callable[[], str],
     result: SendResult,
     claim: _Claim,
+    ahead: Callable[[], None] | None = None,
 ) -> tuple[str, Settle | None]:
     """Send one message (claimed by ``claim`` just before it is handed over), retrying
     temporary failures. Failures are recorded at once; a success is returned for the caller
@@ -445,14 +481,16 @@ def _deliver(
 
     def settle(state: str, error: str | None) -> None:
         extra = tries - 1 if claim.done else tries  # the claim counted one attempt
-        store.ledger_settle(row.id, state, to_iso(now()), error=error, extra_attempts=extra)
+        store.ledger_settle(row.id, state, stamp(), error=error, extra_attempts=extra)
 
     for attempt in range(max(retry.attempts, 1)):
         if attempt:
             sleep(retry.delay(attempt - 1))
         tries += 1
         try:
-            reply = transport.send(message, sender, row.email, before_data=claim)
+            reply = transport.send(
+                message, sender, row.email, before_data=claim, awaiting_reply=ahead
+            )
         except TemporaryFailure as exc:
             last = exc
             transport.close()  # reconnect for the next try
@@ -475,7 +513,7 @@ def _deliver(
         sent = Settle(
             row.id,
             "sent",
-            to_iso(now()),
+            stamp(),
             reply=reply,
             message_id=message_id,
             extra_attempts=tries - 1,
@@ -501,7 +539,7 @@ def _deliver(
 
 class _LazyMessages(Mapping[int, "EmailMessage | str"]):
     """A batch's messages, each built the first time it is asked for (then kept); the
-    dispatcher has them all built in its worker thread, ahead of sending. A message that
+    dispatcher has each built while the server takes in the message before it. A message that
     cannot be built is the error text instead (it fails alone).
     """
 
@@ -532,14 +570,15 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
     """The real builder: batch template contexts, compiled templates, our headers."""
     import threading
 
-    from retain_cli.templating import Renderer, build_message, load_contexts
+    from retain_cli.templating import Renderer, build_message, load_contexts, shop_currency
 
     renderer = Renderer(config)
     owner = threading.get_ident()
     local = threading.local()
+    currency: list[str] = []
 
     def connection() -> Store:
-        """The caller's store in its thread; another thread (dispatch builds ahead in one)
+        """The caller's store in its thread; another thread (a caller may build ahead in one)
         gets a connection of its own: SQLite connections stay in the thread that made them."""
         if threading.get_ident() == owner:
             return store
@@ -549,7 +588,11 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
         return cast("Store", opened)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
-        contexts = load_contexts(connection(), config, [row.customer_ref for row in rows], as_of)
+        db = connection()
+        if not currency:
+            currency.append(shop_currency(db))  # once per run: it scans every order
+        refs = [row.customer_ref for row in rows]
+        contexts = load_contexts(db, config, refs, as_of, default_currency=currency[0])
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)

@@ -275,6 +275,11 @@ def customer_context(
     }
 
 
+def shop_currency(store: Store) -> str:
+    """The currency amounts without one are shown in: the shop's most used one."""
+    return store.template_currency() or DEFAULT_CURRENCY
+
+
 def load_contexts(
     store: Store,
     config: CampaignConfig,
@@ -282,11 +287,14 @@ def load_contexts(
     as_of: datetime,
     *,
     segments: Mapping[int, str] | None = None,
+    default_currency: str | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Template contexts for a batch of customers (by internal id), in a few queries.
 
     Customers without an e-mail address are left out. ``segments`` optionally maps a
     customer to their segment name (the audience knows it); otherwise ``segment`` is None.
+    ``default_currency``: the shop's currency when the caller knows it already (looking it
+    up scans every order; a sender asks once per run, not once per batch).
     """
     refs = list(dict.fromkeys(int(r) for r in customer_refs))
     if not refs:
@@ -298,7 +306,7 @@ def load_contexts(
     items: dict[int, list[dict[str, Any]]] = {}
     for item in store.template_order_items([o["order_ref"] for o in last_orders.values()]):
         items.setdefault(item["order_ref"], []).append(item)
-    default_currency = store.template_currency() or DEFAULT_CURRENCY
+    default_currency = default_currency or shop_currency(store)
     shop = shop_context(config)
     out: dict[int, dict[str, Any]] = {}
     for customer in customers:

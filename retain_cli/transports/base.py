@@ -61,6 +61,7 @@ class Transport(Protocol):
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
+        awaiting_reply: Callable[[], None] | None = None,
     ) -> str:
         """Hand one message over; raise a TransportFailure subclass if it did not go.
 
@@ -68,6 +69,10 @@ class Transport(Protocol):
         written, its reply not read yet) and always before any of the message is handed
         over: the caller commits its claim on the message then, while the server works.
         If it raises, nothing is handed over.
+
+        ``awaiting_reply`` (optional, must not raise) is called once the whole message is
+        handed over, before its reply is read: the caller prepares its next message then,
+        while the server takes this one in. A transport without such a wait may skip it.
         """
         ...
 

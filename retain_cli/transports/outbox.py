@@ -38,6 +38,7 @@ class OutboxTransport:
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
+        awaiting_reply: Callable[[], None] | None = None,
     ) -> str:
         if before_data is not None:
             before_data()

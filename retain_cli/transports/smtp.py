@@ -144,6 +144,7 @@ class SmtpTransport:
         recipient: str,
         *,
         before_data: Callable[[], None] | None = None,
+        awaiting_reply: Callable[[], None] | None = None,
     ) -> str:
         if self._smtp is None:
             self.open()
@@ -185,6 +186,8 @@ class SmtpTransport:
                 f"connection to {self.where} lost before the message was handed over ({exc})"
             ) from None
         # Everything is written; from here on the server may have accepted it.
+        if awaiting_reply is not None:
+            awaiting_reply()  # e.g. build the next message while the server takes this one
         try:
             code, reply = smtp.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:

@@ -7,7 +7,7 @@ is the bottleneck). Then, for N messages of the test campaign ``hello``:
    loop over one connection;
 2. retain: ``dispatch`` from the ledger: contexts, rendering and building in batches,
    claim -> send -> mark sent per message (two committed ledger writes each), one SMTP
-   connection per batch (``limits.batch_size``, default 50), no rate limit.
+   connection per batch (``limits.batch_size``, default 100), no rate limit.
 
 Prints both rates and the ratio (target: retain >= 80% of smtplib); also retain with the
 messages pre-built (ledger and protocol overhead alone).

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from retain_cli.planner import Plan
     from retain_cli.store import Store
 
-DEFAULT_BATCH_SIZE = 50
+DEFAULT_BATCH_SIZE = 100  # messages per SMTP connection (a new one costs a few round trips)
 MAX_TOTAL_ATTEMPTS = 10  # a message deferred this many times (over all runs) is given up
 
 # Builds the messages for a batch of ledger rows: row id -> message, or an error text
@@ -323,7 +323,7 @@ def dispatch(
                     result.stopped = f"--limit {limit} reached"
                 elif pacer.day_exhausted():
                     result.stopped = daily
-                elif in_quiet_hours(limits, now()):
+                elif limits.quiet_hours is not None and in_quiet_hours(limits, now()):
                     result.stopped = quiet_hours_text(limits)
                 if result.stopped is not None:
                     break
@@ -361,7 +361,7 @@ def dispatch(
                     # committed together with the next claim (one commit per message), or
                     # at the end of the batch, whichever comes first
                     outcome.append(sent)
-                if state == "sent":
+                if state == "sent" and (gap or limits.per_minute or limits.per_day):
                     sent_at = now()
                     pacer.record(sent_at)
                     last_sent[row.customer_ref] = sent_at

@@ -62,6 +62,8 @@ class SmtpTransport:
         self._password = password
         self._client: Any = None
         self._smtp: smtplib.SMTP | None = None
+        self._policies: dict[int, tuple[Any, Any]] = {}  # id(policy) -> (policy, CRLF clone)
+        self._angles: dict[str, str] = {}  # the sender's <address>, formatted once
 
     @property
     def where(self) -> str:
@@ -150,12 +152,17 @@ class SmtpTransport:
             self.open()
         smtp = self._smtp
         assert smtp is not None
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        data = message.as_bytes(policy=self._crlf(message.policy))
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
-        data = _DOTS.sub(b"..", data) + b".\r\n"
+        if data.startswith(b".") or b"\n." in data:
+            data = _DOTS.sub(b"..", data)
+        data += b".\r\n"
+        mail_from = self._angles.get(sender)
+        if mail_from is None:
+            mail_from = self._angles[sender] = _angle(sender)
         try:
-            smtp.putcmd("mail", f"FROM:{_angle(sender)}")
+            smtp.putcmd("mail", f"FROM:{mail_from}")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()
             raise TemporaryFailure(
@@ -199,6 +206,14 @@ class SmtpTransport:
         if code != 250:
             raise self._after_refusal(code, reply, "end of DATA")
         return f"{code} {_text(reply)}"
+
+    def _crlf(self, policy: Any) -> Any:
+        """The message's policy with CRLF line endings (cloned once per policy, not per
+        message)."""
+        known = self._policies.get(id(policy))
+        if known is None or known[0] is not policy:
+            known = self._policies[id(policy)] = (policy, policy.clone(linesep="\r\n"))
+        return known[1]
 
     def _after_refusal(
         self, code: int, reply: bytes, stage: str

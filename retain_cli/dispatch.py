@@ -312,66 +312,69 @@ def dispatch(
     # Messages are built in this thread while the server works: the next message of the
     # batch while the server takes in the current one (between the end of DATA and its
     # reply), so rendering costs little wall time and no thread competes for the GIL.
-    try:
-        upcoming = next_batch()
-        while upcoming and result.stopped is None:
-            batch = _drop_unmailable(store, upcoming, now, result)
+    with store.ledger_sending():  # checkpoints the WAL once, at the end
+        try:
             upcoming = next_batch()
-            messages = build(batch) if batch else {}
-            for index, row in enumerate(batch):
-                if limit is not None and attempted >= limit:
-                    result.stopped = f"--limit {limit} reached"
-                elif pacer.day_exhausted():
-                    result.stopped = daily
-                elif limits.quiet_hours is not None and in_quiet_hours(limits, now()):
-                    result.stopped = quiet_hours_text(limits)
-                if result.stopped is not None:
-                    break
-                message = messages.get(row.id)
-                if not isinstance(message, EmailMessage):
-                    error = message if isinstance(message, str) else "message was not built"
-                    store.ledger_settle(row.id, "failed", stamp(), error=error)
-                    result.failed += 1
-                    result.errors.append(f"{row.send_key}: {error}")
+            while upcoming and result.stopped is None:
+                batch = _drop_unmailable(store, upcoming, now, result)
+                upcoming = next_batch()
+                messages = build(batch) if batch else {}
+                for index, row in enumerate(batch):
+                    if limit is not None and attempted >= limit:
+                        result.stopped = f"--limit {limit} reached"
+                    elif pacer.day_exhausted():
+                        result.stopped = daily
+                    elif limits.quiet_hours is not None and in_quiet_hours(limits, now()):
+                        result.stopped = quiet_hours_text(limits)
+                    if result.stopped is not None:
+                        break
+                    message = messages.get(row.id)
+                    if not isinstance(message, EmailMessage):
+                        error = message if isinstance(message, str) else "message was not built"
+                        store.ledger_settle(row.id, "failed", stamp(), error=error)
+                        result.failed += 1
+                        result.errors.append(f"{row.send_key}: {error}")
+                        attempted += 1
+                        continue
+                    previous = last_sent.get(row.customer_ref)
+                    if gap and previous is not None and now() - previous < timedelta(hours=gap):
+                        continue  # stays planned: frequency cap (sent earlier in this batch)
+                    if limits.per_minute:
+                        flush()  # nothing waits uncommitted while the pacer sleeps
+                        pacer.wait_for_slot()
                     attempted += 1
-                    continue
-                previous = last_sent.get(row.customer_ref)
-                if gap and previous is not None and now() - previous < timedelta(hours=gap):
-                    continue  # stays planned: frequency cap (sent earlier in this batch)
-                if limits.per_minute:
-                    flush()  # nothing waits uncommitted while the pacer sleeps
-                    pacer.wait_for_slot()
-                attempted += 1
-                claim = _Claim(store, row, stamp, flush_with)
-                ahead = _Ahead(messages, batch[index + 1].id) if index + 1 < len(batch) else None
-                state, sent = _deliver(
-                    store,
-                    transport,
-                    message,
-                    row,
-                    sender,
-                    retry,
-                    sleep,
-                    stamp,
-                    result,
-                    claim,
-                    ahead,
-                )
-                if sent is not None:
-                    # committed together with the next claim (one commit per message), or
-                    # at the end of the batch, whichever comes first
-                    outcome.append(sent)
-                if state == "sent" and (gap or limits.per_minute or limits.per_day):
-                    sent_at = now()
-                    pacer.record(sent_at)
-                    last_sent[row.customer_ref] = sent_at
-                if progress is not None:
-                    progress(attempted, total)
+                    claim = _Claim(store, row, stamp, flush_with)
+                    ahead = (
+                        _Ahead(messages, batch[index + 1].id) if index + 1 < len(batch) else None
+                    )
+                    state, sent = _deliver(
+                        store,
+                        transport,
+                        message,
+                        row,
+                        sender,
+                        retry,
+                        sleep,
+                        stamp,
+                        result,
+                        claim,
+                        ahead,
+                    )
+                    if sent is not None:
+                        # committed together with the next claim (one commit per message), or
+                        # at the end of the batch, whichever comes first
+                        outcome.append(sent)
+                    if state == "sent" and (gap or limits.per_minute or limits.per_day):
+                        sent_at = now()
+                        pacer.record(sent_at)
+                        last_sent[row.customer_ref] = sent_at
+                    if progress is not None:
+                        progress(attempted, total)
+                flush()
+                transport.close()  # one connection per batch
+        finally:
             flush()
-            transport.close()  # one connection per batch
-    finally:
-        flush()
-        transport.close()
+            transport.close()
     result.deferred = sum(store.ledger_pending_counts(campaigns).values())
     return result
 

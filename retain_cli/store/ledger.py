@@ -10,7 +10,9 @@ reports are computed from the same table, so they hold across runs and campaigns
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +179,20 @@ class LedgerStore(StoreBase):
         )
         names = [d[0] for d in rows.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    @contextmanager
+    def ledger_sending(self, pages: int = 10_000) -> Iterator[None]:
+        """While a run sends: move the WAL into the database file every ``pages`` pages
+        instead of every 1,000 (a checkpoint flushes the file to disk, which costs more than
+        a hundred ledger writes); one checkpoint at the end. Commits stay as durable."""
+        (before,) = self.conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
+            with suppress(sqlite3.OperationalError):  # busy: the next writer checkpoints
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def ledger_claim(self, send_id: int, now: str) -> bool:
         """planned -> claimed, committed before anything goes to the server."""

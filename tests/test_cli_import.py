@@ -204,8 +204,7 @@ def test_ambiguous_dates_fail_instead_of_guessing(cli, db_path, tmp_path, body, 
     result = cli("import", "orders", str(source))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {source}: {message}")
-    assert rows(db_path, "SELECT count(*) FROM orders") == [(0,)]
-    assert rows(db_path, "SELECT count(*) FROM imports") == [(0,)]
+    assert not db_path.exists()  # a failed first import leaves no database behind
 
 
 def test_day_month_order_from_the_file_or_the_option(cli, db_path, tmp_path):
@@ -244,7 +243,7 @@ def test_semicolon_file_fails_with_the_fix_then_imports_with_it(cli, db_path, tm
         f"Error: {source}: the header has a single column but looks semicolon-separated "
         "(3 semicolons in it); pass --delimiter ';' (or save the file as comma-separated CSV)\n"
     )
-    assert rows(db_path, "SELECT count(*) FROM imports") == [(0,)]
+    assert not db_path.exists()  # a failed first import leaves no database behind
     ok = cli("import", "orders", str(source), "--delimiter", ";", "--decimal-comma")
     assert ok.exit_code == 0
     assert rows(db_path, "SELECT total_minor FROM orders") == [(120450,)]
@@ -544,3 +543,31 @@ def test_line_item_prices_use_the_orders_currency(cli, db_path, tmp_path):
         ("RYE-01", 1295),
         ("CIN-04", 3400),
     ]
+
+
+def test_a_folder_is_a_clear_error_not_a_usage_panel(cli, tmp_path):
+    (tmp_path / "adir.csv").mkdir()
+    result = cli("import", "orders", "adir.csv")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "adir.csv" in result.stderr
+    assert "is a folder, not a CSV file" in result.stderr
+
+
+def test_failed_import_into_a_new_database_leaves_no_database(cli, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    for name in ("missing.csv", "empty.csv"):
+        result = cli("--db", "new.db", "import", "orders", name)
+        assert result.exit_code == 1, result.output
+        assert not list(tmp_path.glob("new.db*"))
+
+
+def test_failed_import_into_an_existing_database_keeps_it(cli, tmp_path):
+    (tmp_path / "ok.csv").write_text(
+        "order_id,email,date,amount\nA-1,a@example.com,2025-01-02,10\n"
+    )
+    assert cli("--db", "shop.db", "import", "orders", "ok.csv").exit_code == 0
+    assert cli("--db", "shop.db", "import", "orders", "missing.csv").exit_code == 1
+    assert (tmp_path / "shop.db").exists()
+    shown = cli("--db", "shop.db", "customers", "list", "--format", "csv")
+    assert "a@example.com" in shown.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -12,14 +12,16 @@ from rich.markup import escape
 from retain_cli.cli.options import DbOption, FormatOption, OutputFormat, QuietOption, db_path
 from retain_cli.errors import EXIT_PARTIAL, UsageError
 
+if TYPE_CHECKING:
+    from retain_cli.importer import ImportOptions, ImportResult
+    from retain_cli.store import Store
+
 import_app = typer.Typer(
     help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).",
     no_args_is_help=True,
 )
 
-FileArgument = Annotated[
-    Path, typer.Argument(help="The CSV export to import.", show_default=False, dir_okay=False)
-]
+FileArgument = Annotated[Path, typer.Argument(help="The CSV export to import.", show_default=False)]
 SourceOption = Annotated[
     str | None,
     typer.Option(
@@ -78,6 +80,47 @@ def _mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
+def _wants_progress(quiet: bool, fmt: OutputFormat) -> bool:
+    return not quiet and fmt is OutputFormat.table and sys.stderr.isatty()
+
+
+def _import(
+    store: Store,
+    file: Path,
+    kind: Literal["customers", "orders", "suppressions"],
+    options: ImportOptions,
+    *,
+    progress: bool,
+) -> ImportResult:
+    """Run the import (closing the store), with a progress bar on a terminal."""
+    from retain_cli.cli.output import err_console
+    from retain_cli.importer import import_file
+
+    with store:
+        if not progress:
+            return import_file(store, file, kind, options)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn(f"importing {escape(file.name)}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("import", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return import_file(store, file, kind, options, progress=advance)
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def _run(
     ctx: typer.Context,
     kind: Literal["customers", "orders", "suppressions"],
@@ -97,7 +140,7 @@ def _run(
     dry_run: bool = False,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
-    from retain_cli.importer import ImportOptions, import_file
+    from retain_cli.importer import ImportOptions
     from retain_cli.store import Store
 
     options = ImportOptions(
@@ -112,28 +155,16 @@ def _run(
         dry_run=dry_run,
     )
     path = db_path(ctx, db)
-    # a dry run against a database that does not exist yet must not create it
-    store = Store.open(":memory:" if dry_run and not path.exists() else path, create=True)
-    show_progress = not quiet and fmt is OutputFormat.table and sys.stderr.isatty()
-    with store:
-        if show_progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            with Progress(
-                TextColumn(f"importing {escape(file.name)}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=err_console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("import", total=None)
-
-                def advance(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                result = import_file(store, file, kind, options, progress=advance)
-        else:
-            result = import_file(store, file, kind, options)
+    # a dry run against a database that does not exist yet must not create it, and a failed
+    # import into a new database leaves no database behind
+    new_database = not path.exists()
+    store = Store.open(":memory:" if dry_run and new_database else path, create=True)
+    try:
+        result = _import(store, file, kind, options, progress=_wants_progress(quiet, fmt))
+    except BaseException:
+        if new_database and not dry_run:
+            _remove_database(path)
+        raise
     summary = result.summary()
     if fmt is OutputFormat.table:
         title = f"{'Dry run: ' if dry_run else ''}{result.kind} from {file.name} ({result.source})"

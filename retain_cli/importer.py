@@ -911,6 +911,13 @@ def import_file(
             unchanged=writer.unchanged,
             rejected=rejected,
         )
+    if kind == "orders" and not options.dry_run and (writer.inserted or writer.updated):
+        # Keep the packed copy of the orders that metrics, segments, cohorts and predict read
+        # current, so the first of them after a big import is as fast as any other (after a
+        # nightly import only the new orders are read and merged in).
+        from retain_cli.metrics import load_orders
+
+        load_orders(store)
     if progress:
         progress(total, total)
     return ImportResult(

@@ -571,3 +571,24 @@ def test_failed_import_into_an_existing_database_keeps_it(cli, tmp_path):
     assert (tmp_path / "shop.db").exists()
     shown = cli("--db", "shop.db", "customers", "list", "--format", "csv")
     assert "a@example.com" in shown.stdout
+
+
+def test_orders_import_leaves_the_analytics_copy_current(cli, db_path, tmp_path):
+    from retain_cli.metrics import ORDERS_CACHE
+    from retain_cli.store import Store
+
+    first = tmp_path / "a.csv"
+    first.write_text("order_id,email,date,amount\nA-1,a@example.com,2025-01-02,10\n")
+    second = tmp_path / "b.csv"
+    second.write_text("order_id,email,date,amount\nA-2,b@example.com,2025-02-03,12.50\n")
+    for path in (first, second):
+        assert cli("import", "orders", str(path), "--quiet").exit_code == 0
+        with Store.open(db_path) as store:
+            max_id, version = store.orders_state()
+            cached = store.cached_blob(ORDERS_CACHE)
+            assert cached is not None and cached[0] == f"{max_id}:{version}"
+    dry = tmp_path / "c.csv"
+    dry.write_text("order_id,email,date,amount\nA-3,c@example.com,2025-03-03,5\n")
+    assert cli("import", "orders", str(dry), "--dry-run").exit_code == 0
+    with Store.open(db_path) as store:
+        assert store.cached_blob(ORDERS_CACHE)[0] == f"{store.orders_state()[0]}:0"

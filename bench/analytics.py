@@ -11,10 +11,13 @@ imported with retain's importer into a fresh database.
 Timed, once each, as a subprocess of the CLI (Python start-up and imports included), with
 ``--format csv`` to /dev/null:
 - ``retain --version``: the start-up floor every command pays;
-- ``retain metrics --compare`` right after the import (cold: the countable orders are read
-  from SQLite once and packed into ``analytics_cache``);
-- then warm: ``retain metrics --compare``, ``retain segments`` (rfm, including writing the
-  snapshot), ``retain segments --scheme lifecycle``, ``retain cohorts``.
+- ``retain metrics --compare`` right after the import (the import has already packed the
+  countable orders into ``analytics_cache``, as every orders import does);
+- then ``retain metrics --compare``, ``retain segments`` (rfm, including writing the
+  snapshot), ``retain segments --scheme lifecycle``, ``retain cohorts``;
+- last, for information, ``retain metrics`` after the packed copy was dropped by hand (the
+  cost of reading a million orders from SQLite again; users do not meet it, since every
+  import refreshes the copy, except on a database made by an older version).
 
 The target is 2 seconds per command; the ratio printed is wall seconds / 2 s (at most 1.0
 passes). The CPU seconds of each command are printed too: on a shared machine they show what
@@ -116,16 +119,20 @@ def main() -> None:
         csv = ("--format", "csv")
         runs = [
             ("retain --version (start-up floor)", ("--version",)),
-            ("metrics --compare (cold: packs orders)", ("metrics", "--compare", *as_of, *csv)),
+            ("metrics --compare (first after import)", ("metrics", "--compare", *as_of, *csv)),
             ("metrics --compare", ("metrics", "--compare", *as_of, *csv)),
             ("segments (rfm, saves snapshot)", ("segments", *as_of, *csv)),
             ("segments --scheme lifecycle", ("segments", "--scheme", "lifecycle", *as_of, *csv)),
             ("cohorts", ("cohorts", *as_of, *csv)),
+            # not a case users meet (every orders import refreshes the packed copy): the cost
+            # of re-reading a million orders, e.g. the first run on a database made by an
+            # older version
+            ("metrics, packed copy dropped by hand", ("metrics", "--compare", *as_of, *csv)),
         ]
         print(f"load average before the runs: {os.getloadavg()[0]:.2f} (2 cores)")
         print(f"\n{'command':<42} {'wall s':>7} {'cpu s':>6} {'wall/2s':>8}")
         for label, args in runs:
-            if "cold" in label:
+            if "dropped by hand" in label:
                 clear_cache(db)
             seconds, cpu = timed(db, *args)
             if args == ("--version",):

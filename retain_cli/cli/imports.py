@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 import_app = typer.Typer(
-    help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).",
+    help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).\n\n"
+    "The layout is detected from the header; re-importing a file changes nothing.\n\n"
+    "Example: retain import orders orders_export.csv",
     no_args_is_help=True,
 )
 

@@ -397,3 +397,19 @@ def test_db_before_a_sub_command_is_used(cli, small_shop, db_path, tmp_path, mon
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["customers"] == 4
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [round(v * 0.37 - 40.0, 2) for v in range(2000)] + [0.0, -0.0, 1e12 + 0.25],
+        [round(v / 7.0, 4) for v in range(-3000, 3000)] + [0.0001, -0.0001, 123456789.5],
+        [0.1, 1 / 3, 2.0],  # not rounded to 2 or 4 decimals
+        [1e15, 2.5],  # too many digits for the shortcut
+        [float("nan"), float("inf"), 1.0],
+    ],
+)
+def test_float_texts_are_repr(values: list[float]) -> None:
+    from retain_cli.cli.predict import float_texts
+
+    assert float_texts(values) == [repr(v) for v in values]

@@ -413,3 +413,10 @@ def test_float_texts_are_repr(values: list[float]) -> None:
     from retain_cli.cli.predict import float_texts
 
     assert float_texts(values) == [repr(v) for v in values]
+
+
+@pytest.mark.parametrize("values", [[3, 0, 7, 7, 1, 2, 5, 4], [5, -1, 2], [10**12, 3], []])
+def test_int_texts_are_str(values: list[int]) -> None:
+    from retain_cli.cli.predict import int_texts
+
+    assert int_texts(values) == [str(v) for v in values]

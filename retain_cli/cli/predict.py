@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import enum
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,10 @@ from rich.markup import escape
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
 from retain_cli.cli.output import console, err_console, render_mapping, render_rows
 from retain_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 # the help is the callback's docstring (with its definitions and example)
 predict_app = typer.Typer()
@@ -52,7 +56,7 @@ def write_csv_columns(columns: dict[str, list[Any]], names: list[str]) -> None:
         if isinstance(first, float):  # numeric columns are all of one type
             texts.append(float_texts(values))
         elif isinstance(first, int):
-            texts.append(list(map(str, values)))
+            texts.append(int_texts(values))
         else:
             text = ["" if v is None else str(v) for v in values] if None in values else values
             joined = "".join(text)
@@ -90,16 +94,22 @@ def float_texts(values: list[float]) -> list[str]:
     magnitude = np.abs(k).astype(np.int64)
     whole, part = np.divmod(magnitude, 10**digits)
     fractions = np.array(_fraction_texts(digits), dtype=object)
-    top = int(whole.max()) if len(whole) else 0
-    if top < len(whole):  # few distinct whole parts: look them up too
-        wholes = np.array(list(map(str, range(top + 1))), dtype=object)[whole]
-    else:
-        wholes = np.array(list(map(str, whole.tolist())), dtype=object)
-    texts = wholes + fractions[part]
+    texts = np.array(int_texts(whole), dtype=object) + fractions[part]
     negative = np.signbit(array)
     if negative.any():
         texts[negative] = "-" + texts[negative]
     return list(texts.tolist())
+
+
+def int_texts(values: list[int] | npt.NDArray[np.int64]) -> list[str]:
+    """``str`` of each integer; looked up in a table when they are small and many."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=np.int64)
+    if len(array) and int(array.min()) >= 0 and int(array.max()) < len(array):
+        table = np.array(list(map(str, range(int(array.max()) + 1))), dtype=object)
+        return list(table[array].tolist())
+    return list(map(str, array.tolist() if isinstance(values, np.ndarray) else values))
 
 
 def _fraction_texts(digits: int) -> list[str]:

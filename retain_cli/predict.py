@@ -966,6 +966,15 @@ def load_orders(
     return rows[:, 0], rows[:, 1], rows[:, 2] / 1000.0
 
 
+def preload_scipy() -> None:
+    """Start loading the parts of scipy the fits use (~0.6 s) in a thread, so that opening
+    the store and reading the orders happen meanwhile; whoever imports them next waits for
+    that thread only as long as it still needs."""
+    import threading
+
+    threading.Thread(target=_import_scipy, name="import scipy").start()
+
+
 def _import_scipy() -> None:
     for module in ("scipy.special", "scipy.optimize"):
         importlib.import_module(module)

@@ -172,8 +172,9 @@ def predict_command(
         if db is not None and isinstance(root.obj, dict):
             root.obj["db"] = db  # the sub-command's own --db, when not given, falls back to it
         return
-    from retain_cli.predict import PREDICT_COLUMNS, predict
+    from retain_cli.predict import PREDICT_COLUMNS, predict, preload_scipy
 
+    preload_scipy()
     store = open_store(ctx, db)
     wanted = limit
     if fmt is OutputFormat.table and limit is None:

@@ -916,9 +916,10 @@ def make_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> 
 
 @dataclass
 class PredictResult:
-    """The per-customer predictions as columns (:data:`PREDICT_COLUMNS`), best first."""
+    """The per-customer predictions as columns (:data:`PREDICT_COLUMNS`), best first: numpy
+    arrays (int64, float64 already rounded for output, or object for text)."""
 
-    columns: dict[str, list[Any]]
+    columns: dict[str, npt.NDArray[Any]]
     method: str
     notices: list[str]
     fit: ModelFit
@@ -928,7 +929,7 @@ class PredictResult:
 
     def tuples(self) -> Iterator[tuple[Any, ...]]:
         """One tuple per customer in :data:`PREDICT_COLUMNS` order (cheap for CSV)."""
-        return zip(*(self.columns[name] for name in PREDICT_COLUMNS), strict=True)
+        return zip(*(self.columns[name].tolist() for name in PREDICT_COLUMNS), strict=True)
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per customer."""
@@ -1029,29 +1030,29 @@ def predict(
             raise UsageError(f"--limit must be 0 or more, not {limit}")
         order = order[:limit]
     digits = 0 if time_unit == "day" else 2
-    columns: dict[str, list[Any]] = {
-        "frequency": summary.frequency[order].astype(np.int64).tolist(),
+    columns: dict[str, npt.NDArray[Any]] = {
+        "frequency": summary.frequency[order].astype(np.int64),
         "recency": _rounded(summary.recency[order], digits),
         "T": _rounded(summary.T[order], digits),
-        "monetary_value": np.round(summary.monetary_value[order], 2).tolist(),
-        "p_alive": np.round(predictions.p_alive[order], 4).tolist(),
-        "expected_orders": np.round(predictions.expected_orders[order], 4).tolist(),
-        "predicted_clv": np.round(clv[order], 2).tolist(),
+        "monetary_value": np.round(summary.monetary_value[order], 2),
+        "p_alive": np.round(predictions.p_alive[order], 4),
+        "expected_orders": np.round(predictions.expected_orders[order], 4),
+        "predicted_clv": np.round(clv[order], 2),
     }
-    columns["customer_id"] = summary.customer_id[order].tolist()
-    columns["email"] = summary.email[order].tolist()
-    columns["churn_risk"] = np.asarray(predictions.churn_risk, dtype=object)[order].tolist()
-    columns["method"] = [predictions.method] * len(order)
+    columns["customer_id"] = summary.customer_id[order]
+    columns["email"] = summary.email[order]
+    columns["churn_risk"] = np.asarray(predictions.churn_risk, dtype=object)[order]
+    columns["method"] = np.full(len(order), predictions.method, dtype=object)
     return PredictResult(columns, predictions.method, predictions.notices, model)
 
 
-def _rounded(values: Array, digits: int) -> list[Any]:
-    """Rounded for output: whole numbers (days) as ints, others as floats."""
+def _rounded(values: Array, digits: int) -> npt.NDArray[Any]:
+    """Rounded for output: whole numbers (days) as int64, others as float64."""
     import numpy as np
 
     if digits == 0:
-        return list(np.round(values).astype(np.int64).tolist())
-    return list(np.round(values, digits).tolist())
+        return np.round(values).astype(np.int64)
+    return np.round(values, digits)
 
 
 def fit(store: Store, *, as_of: str | None = None, time_unit: str = "day") -> ModelFit:

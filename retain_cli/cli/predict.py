@@ -45,25 +45,30 @@ HorizonOption = Annotated[
 ]
 
 
-def write_csv_columns(columns: dict[str, list[Any]], names: list[str]) -> None:
-    """The CSV ``render_rows`` writes, built a column at a time: this command can print
-    hundreds of thousands of rows, and ``csv.writer`` spends most of its time deciding per
-    cell whether to quote. Cells that would need quoting send everything through it."""
+def write_csv_columns(columns: dict[str, Any], names: list[str]) -> None:
+    """The CSV ``render_rows`` writes, built a column at a time from numpy arrays (or lists,
+    each of one type): this command can print hundreds of thousands of rows, and
+    ``csv.writer`` spends most of its time deciding per cell whether to quote. Cells that
+    would need quoting send everything through it."""
     texts: list[list[str]] = []
     for name in names:
-        values = columns[name]
-        first = values[0] if values else None
-        if isinstance(first, float):  # numeric columns are all of one type
-            texts.append(float_texts(values))
-        elif isinstance(first, int):
-            texts.append(int_texts(values))
+        column = columns[name]
+        kind = None if isinstance(column, list) else column.dtype.kind
+        if kind is None and column:
+            first = column[0]
+            kind = "f" if isinstance(first, float) else "i" if isinstance(first, int) else "O"
+        if kind == "f":
+            texts.append(float_texts(column))
+        elif kind in ("i", "u"):
+            texts.append(int_texts(column))
         else:
+            values = _as_list(column)
             text = ["" if v is None else str(v) for v in values] if None in values else values
             joined = "".join(text)
             if any(mark in joined for mark in (",", '"', "\n", "\r")):
                 writer = csv.writer(sys.stdout, lineterminator="\n")
                 writer.writerow(names)
-                writer.writerows(zip(*(columns[n] for n in names), strict=True))
+                writer.writerows(zip(*(_as_list(columns[n]) for n in names), strict=True))
                 return
             texts.append(text)
     sys.stdout.write(",".join(names) + "\n")
@@ -71,7 +76,11 @@ def write_csv_columns(columns: dict[str, list[Any]], names: list[str]) -> None:
         sys.stdout.write("\n".join(map(",".join, zip(*texts, strict=True))) + "\n")
 
 
-def float_texts(values: list[float]) -> list[str]:
+def _as_list(column: Any) -> list[Any]:
+    return column if isinstance(column, list) else list(column.tolist())
+
+
+def float_texts(values: list[float] | npt.NDArray[np.float64]) -> list[str]:
     """``repr`` of each value, ten times faster for values rounded to 2 or 4 decimals.
 
     Such a value is the double nearest k / 10**d for an integer k; when |k| < 10**15 (at
@@ -90,7 +99,7 @@ def float_texts(values: list[float]) -> list[str]:
         if exact:
             break
     else:
-        return list(map(repr, values))
+        return list(map(repr, array.tolist()))
     magnitude = np.abs(k).astype(np.int64)
     whole, part = np.divmod(magnitude, 10**digits)
     fractions = np.array(_fraction_texts(digits), dtype=object)

@@ -277,7 +277,7 @@ def customer_context(
 
 def shop_currency(store: Store) -> str:
     """The currency amounts without one are shown in: the shop's most used one."""
-    return store.template_currency() or DEFAULT_CURRENCY
+    return store.shop_currency() or DEFAULT_CURRENCY
 
 
 def load_contexts(

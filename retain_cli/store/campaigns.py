@@ -145,8 +145,10 @@ class CampaignStore(StoreBase):
             )
         return out
 
-    def template_currency(self) -> str | None:
-        """The shop's most used order currency, if any order has one."""
+    def shop_currency(self) -> str | None:
+        """The shop's most used order currency, if any order has one (ties: alphabetical).
+
+        Used for template amounts without a currency and for campaign reports."""
         row = self.conn.execute(
             "SELECT currency FROM orders WHERE currency IS NOT NULL "
             "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1"

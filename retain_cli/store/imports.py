@@ -207,9 +207,6 @@ class ImportStore(StoreBase):
         ).fetchone()
         return bool(row and row[0])
 
-    def suppressed_emails(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT email FROM suppressions")}
-
     # -- customers --------------------------------------------------------------------------
 
     def customer_refs_by_email(self) -> dict[str, int]:

@@ -414,13 +414,6 @@ class LedgerStore(StoreBase):
             }
         return out
 
-    def shop_currency(self) -> str | None:
-        row = self.conn.execute(
-            "SELECT currency FROM orders WHERE currency IS NOT NULL "
-            "GROUP BY currency ORDER BY count(*) DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     # --- triggers --------------------------------------------------------------------------
 
     def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:

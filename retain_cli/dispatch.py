@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow, Settle
@@ -570,32 +570,20 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
 
 
 def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
-    """The real builder: batch template contexts, compiled templates, our headers."""
-    import threading
+    """The real builder: batch template contexts, compiled templates, our headers.
 
+    Called in the sending thread (messages are built while the server takes in the previous
+    one), so it uses the caller's connection."""
     from retain_cli.templating import Renderer, build_message, load_contexts, shop_currency
 
     renderer = Renderer(config)
-    owner = threading.get_ident()
-    local = threading.local()
     currency: list[str] = []
 
-    def connection() -> Store:
-        """The caller's store in its thread; another thread (a caller may build ahead in one)
-        gets a connection of its own: SQLite connections stay in the thread that made them."""
-        if threading.get_ident() == owner:
-            return store
-        opened = getattr(local, "store", None)
-        if opened is None:
-            opened = local.store = type(store).open(store.path, create=False)
-        return cast("Store", opened)
-
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
-        db = connection()
         if not currency:
-            currency.append(shop_currency(db))  # once per run: it scans every order
+            currency.append(shop_currency(store))  # once per run: it scans every order
         refs = [row.customer_ref for row in rows]
-        contexts = load_contexts(db, config, refs, as_of, default_currency=currency[0])
+        contexts = load_contexts(store, config, refs, as_of, default_currency=currency[0])
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)

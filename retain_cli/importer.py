@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import hashlib
+import importlib.abc
 import io
 import re
+import sys
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import partial
@@ -36,6 +40,7 @@ from retain_cli.layouts import (
     header_key,
     layout_names,
 )
+from retain_cli.metrics import OrderArrays, countable_orders
 from retain_cli.money import normalise_currency, parse_amount
 from retain_cli.store.imports import ORDER_COLUMNS
 from retain_cli.timeutil import ISO_FORMAT
@@ -270,6 +275,43 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
     return _Source(path, data, digest, header, delimiter, headerless, options.encoding)
 
 
+def _arrow_without_pandas() -> None:
+    """Keep pyarrow from importing pandas, which an import never gives it (0.3-0.4 s).
+
+    pyarrow looks for pandas the first time it converts values, and imports it if it can.
+    That first look is made to fail; pyarrow looks again, and finds pandas, if it is ever
+    asked for a pandas conversion."""
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    blocker = _NoPandas()
+    sys.meta_path.insert(0, blocker)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(blocker)
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == "pandas":
+            raise ModuleNotFoundError("pandas is not needed here", name=fullname)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while an import holds millions of objects that cannot form
+    cycles: it would walk them again and again (half a second on a million orders)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _release_arrow_memory() -> None:
     import pyarrow as pa
 
@@ -298,6 +340,7 @@ def _read_table(source: _Source, columns: Sequence[int]) -> tuple[pa.Table, int]
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    _arrow_without_pandas()
     names = [f"c{i}" for i in range(len(source.header))]
     wanted = [names[i] for i in sorted(set(columns))]
     invalid = 0
@@ -854,7 +897,17 @@ def import_file(
 ) -> ImportResult:
     """Import one export file; see the module docstring. Raises ImportFileError (nothing
     written) when the file cannot be used, or with --strict when any row is bad."""
-    path = Path(path)
+    with _collector_paused():
+        return _import_file(store, Path(path), kind, options, progress)
+
+
+def _import_file(
+    store: Store,
+    path: Path,
+    kind: Literal["customers", "orders", "suppressions"],
+    options: ImportOptions,
+    progress: Progress | None,
+) -> ImportResult:
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     source = _load(path, kind, options)
@@ -911,13 +964,8 @@ def import_file(
             unchanged=writer.unchanged,
             rejected=rejected,
         )
-    if kind == "orders" and not options.dry_run and (writer.inserted or writer.updated):
-        # Keep the packed copy of the orders that metrics, segments, cohorts and predict read
-        # current, so the first of them after a big import is as fast as any other (after a
-        # nightly import only the new orders are read and merged in).
-        from retain_cli.metrics import load_orders
-
-        load_orders(store)
+        if not options.dry_run:
+            writer.refresh_analytics()
     if progress:
         progress(total, total)
     return ImportResult(
@@ -992,6 +1040,10 @@ class _Writer:
 
     def run(self) -> None:
         raise NotImplementedError
+
+    def refresh_analytics(self) -> None:
+        """Bring the packed copies that analytics read up to date (inside the import's
+        transaction, so they commit with it)."""
 
     def tick(self, done: int) -> None:
         if self.progress:
@@ -1197,6 +1249,25 @@ _MISSING = {
 class _OrdersWriter(_Writer):
     """Orders, column by column: a million-row file never becomes a million Python objects
     beyond the tuples handed to SQLite one chunk at a time."""
+
+    #: the countable orders among those inserted, when the import only inserted orders
+    added: OrderArrays | None = None
+    #: orders_state() before the import
+    state_before: tuple[int, int] = (0, 0)
+
+    def refresh_analytics(self) -> None:
+        """Keep the packed copy of the orders that metrics, segments, cohorts and predict
+        read current, so the first of them after a big import is as fast as any other: the
+        orders this import inserted are merged in from memory; after updates, the copy is
+        read again from the database."""
+        from retain_cli.metrics import add_orders, load_orders
+
+        if not (self.inserted or self.updated):
+            return
+        if self.added is not None and not self.updated:
+            add_orders(self.store, self.state_before, self.added)
+        else:
+            load_orders(self.store)
 
     def run(self) -> None:
         frame = self.frame
@@ -1626,6 +1697,7 @@ class _OrdersWriter(_Writer):
         n = len(columns["order_id"])
         prefix = f"{self.layout.platform}:"
         before = store.count_orders()
+        self.state_before = store.orders_state()
         step = 50_000
         fresh = not store.has_orders(prefix)
         if fresh:
@@ -1639,17 +1711,28 @@ class _OrdersWriter(_Writer):
         changed = 0
         with store.orders_bulk_load(n > max(50_000, before)):
             for start in range(0, n, step):
-                parts = (_slice(columns[c], start, start + step) for c in names)
-                chunk = list(zip(*parts, strict=True))
                 if fresh:
-                    changed += store.insert_orders(names, chunk, self.import_ref, source, prefix)
+                    part = {c: _slice(columns[c], start, start + step) for c in names}
+                    changed += store.insert_orders(part, self.import_ref, source, prefix)
+                    del part
                 else:
+                    parts = (_slice(columns[c], start, start + step) for c in names)
+                    chunk = list(zip(*parts, strict=True))
                     changed += store.upsert_orders(chunk, self.import_ref, source, prefix)
-                del chunk
+                    del chunk
                 self.tick(start + step)
         self.inserted = store.count_orders() - before
         self.updated = changed - self.inserted
         self.unchanged = n - changed
+        if fresh:
+            self.added = countable_orders(
+                columns["customer_ref"],
+                columns["ordered_at"],
+                columns["total_minor"],
+                None if "refunded_minor" not in names else columns["refunded_minor"],
+                None if "cancelled_at" not in names else columns["cancelled_at"],
+                None if "currency" not in names else columns["currency"],
+            )
 
     def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
         store, source = self.store, self.layout.name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,70 @@ def load_orders(store: Store) -> OrderArrays:
     orders = _read_orders(store, 0)
     store.save_cached_blob(ORDERS_CACHE, fingerprint, orders.pack())
     return orders
+
+
+def add_orders(store: Store, before: tuple[int, int], added: OrderArrays) -> None:
+    """Bring the packed copy up to date after an import that only inserted orders.
+
+    ``before`` is :meth:`Store.orders_state` before the import and ``added`` the countable
+    orders among those inserted (see :func:`countable_orders`): merged into the copy kept as
+    of ``before``, they need not be read back from SQLite. Anything else (orders updated, a
+    copy older than ``before``) rebuilds the copy from the database."""
+    max_id, version = store.orders_state()
+    cached = store.cached_blob(ORDERS_CACHE)
+    if version == before[1] and before[0] == 0:
+        merged = OrderArrays.sorted(added.customer, added.t, added.amount, added.currencies)
+    elif version == before[1] and cached is not None and cached[0] == f"{before[0]}:{before[1]}":
+        merged = _merge(OrderArrays.unpack(cached[1]), added)
+    else:
+        load_orders(store)
+        return
+    store.save_cached_blob(ORDERS_CACHE, f"{max_id}:{version}", merged.pack())
+
+
+def countable_orders(
+    customer: Any,
+    ordered_at: Sequence[str],
+    total: Sequence[int],
+    refunded: Sequence[int] | None,
+    cancelled: Sequence[str | None] | None,
+    currency: Sequence[str | None] | None,
+) -> OrderArrays:
+    """Orders as the importer holds them (columns of the orders table: ISO ``ordered_at``,
+    amounts in minor units) -> the countable ones, packed. The in-memory twin of the
+    ``order_facts`` view: cancelled orders left out, refunds subtracted (never below zero).
+    ``None`` for a column means the file had none (nothing refunded or cancelled, no
+    currency)."""
+    import numpy as np
+
+    n = len(ordered_at)
+    stamps = dict.fromkeys(ordered_at)
+    seconds = (
+        np.array([text[:19] for text in stamps], dtype="datetime64[s]").astype(np.int64)
+        if stamps
+        else np.zeros(0, np.int64)
+    )
+    position = dict(zip(stamps, range(len(stamps)), strict=True))
+    t = seconds[np.fromiter((position[text] for text in ordered_at), np.int64, n)]
+    net = np.fromiter(total, np.int64, n)
+    if refunded is not None:
+        net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)
+    codes = dict.fromkeys(
+        "" if code is None else code.upper() for code in (currency if currency else [None])
+    )
+    digits = {minor_digits(code) for code in codes}
+    if len(digits) == 1:
+        scaled: Any = 10.0 ** -digits.pop()
+    else:
+        assert currency is not None
+        scale = {code: 10.0 ** -minor_digits(code) for code in codes}
+        scaled = np.fromiter((scale["" if c is None else c.upper()] for c in currency), float, n)
+    amount = net * scaled
+    refs = np.asarray(customer, dtype=np.int64)
+    if cancelled is not None:
+        keep = np.fromiter((c is None for c in cancelled), bool, n)
+        refs, t, amount = refs[keep], t[keep], amount[keep]
+    return OrderArrays.sorted(refs, t, amount, tuple(sorted(c for c in codes if c)))
 
 
 def _parse_fingerprint(text: str) -> tuple[int | None, int | None]:

@@ -56,14 +56,14 @@ def test_interrupted_import_leaves_the_database_as_it_was(store, tmp_path):
     assert calls[0] == 0
     assert (count(store, "orders"), count(store, "customers"), count(store, "imports")) == (1, 1, 1)
     names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"orders_customer", "orders_ordered_at"} <= names
+    assert "orders_customer" in names
     # and the same file then imports completely, with its indexes rebuilt
     result = import_file(store, big, "orders")
     assert (result.inserted, count(store, "customers")) == (120_000, 51)
     plan = store.conn.execute(
-        "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE ordered_at > '2025'"
+        "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE customer_ref = 3"
     ).fetchall()
-    assert "orders_ordered_at" in str(plan)
+    assert "orders_customer" in str(plan)
 
 
 def big_orders(path: Path, rows: int = 60_000) -> Path:

@@ -335,3 +335,39 @@ def test_orders_without_currency_count_in_cents(orders):
     packed = load_orders(orders.store)
     assert packed.amount.tolist() == [12.5, 0.125]
     assert packed.currencies == ("KWD",)
+
+
+def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monkeypatch):
+    """The first import of a platform's orders packs them from memory (countable_orders);
+    the result must be what reading order_facts back gives: cancelled orders out, refunds
+    subtracted but never below zero, each currency scaled by its own minor units."""
+    from retain_cli.importer import import_file
+    from retain_cli.metrics import _read_orders
+
+    rows = [
+        "order_id,email,date,amount,currency,refunded,cancelled at",
+        "1,a@example.com,2024-03-01 10:00:00,10.00,EUR,,",
+        "2,a@example.com,2024-03-05 10:00:00,20.00,EUR,5.00,",
+        "3,b@example.com,2024-03-02T09:30:00+02:00,1200,JPY,,",
+        "4,b@example.com,2024-03-03,7.50,eur,9.00,",  # refund above the total: net 0
+        "5,c@example.com,2024-03-04,30.00,USD,,2024-03-05",  # cancelled
+        "6,c@example.com,2024-02-04,3.25,,,",  # no currency
+    ]
+    export = tmp_path / "orders.csv"
+    export.write_text("\n".join(rows) + "\n")
+    assert store.cached_blob(ORDERS_CACHE) is None
+
+    def not_read_back(*_args):
+        raise AssertionError("the import read its orders back from SQLite")
+
+    monkeypatch.setattr("retain_cli.metrics._read_orders", not_read_back)
+    result = import_file(store, export, "orders")
+    monkeypatch.undo()
+    assert result.inserted == 6
+    fingerprint, data = store.cached_blob(ORDERS_CACHE)
+    assert fingerprint == store.orders_fingerprint()
+    packed, read = OrderArrays.unpack(data), _read_orders(store, 0)
+    assert packed.currencies == read.currencies == ("EUR", "JPY", "USD")
+    assert packed.customer.tolist() == read.customer.tolist()
+    assert packed.t.tolist() == read.t.tolist()
+    assert packed.amount.tolist() == read.amount.tolist() == [10.0, 20.0 - 5.0, 1200.0, 0.0, 3.25]

@@ -6,9 +6,11 @@ items, and suppressions (opt-outs, which no import can undo).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -53,6 +55,47 @@ ORDER_COLUMNS = (
 )
 
 _CHUNK = 500
+
+#: rows per INSERT statement in bulk writes: one statement of 64 rows costs far less per row
+#: than 64 executions of a one-row statement (1,000,000 orders: 1.4 s instead of 3.3 s)
+_ROWS_PER_STATEMENT = 64
+
+_PARAMETER = re.compile(r"\?(\d+)")
+
+
+def _insert_rows(conn: sqlite3.Connection, head: str, row: str, flat: list[Any], width: int) -> int:
+    """Run ``head VALUES row, row, ...`` over ``flat`` (``width`` values per row, row after
+    row), many rows per statement. ``row`` is one row's tuple with parameters numbered
+    ``?1`` to ``?width``; returns how many rows were written."""
+
+    def statement(rows: int) -> str:
+        shifted = (_PARAMETER.sub(partial(_shift, width * j), row) for j in range(rows))
+        return f"{head} VALUES {', '.join(shifted)}"
+
+    size = _ROWS_PER_STATEMENT * width
+    whole = len(flat) - len(flat) % size
+    written = 0
+    if whole:
+        cur = conn.executemany(
+            statement(_ROWS_PER_STATEMENT), (flat[i : i + size] for i in range(0, whole, size))
+        )
+        written += cur.rowcount
+    if whole < len(flat):
+        written += conn.execute(statement((len(flat) - whole) // width), flat[whole:]).rowcount
+    return written
+
+
+def _shift(offset: int, match: re.Match[str]) -> str:
+    return f"?{int(match.group(1)) + offset}"
+
+
+def _interleave(columns: Sequence[Sequence[Any]]) -> list[Any]:
+    """Columns of equal length as one flat list, row after row."""
+    width = len(columns)
+    flat: list[Any] = [None] * (width * len(columns[0]))
+    for i, column in enumerate(columns):
+        flat[i::width] = column
+    return flat
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -250,15 +293,20 @@ class ImportStore(StoreBase):
         (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()
         rows = sorted(rows, key=lambda row: row[0])  # index inserts in order: much cheaper
         now = utc_now_iso()
-        self.conn.executemany(
+        written = _insert_rows(
+            self.conn,
             "INSERT INTO customers (customer_id, email, first_name, last_name, "
-            f"accepts_marketing, source, created_at, updated_at) "
-            f"VALUES (?, ?, ?, ?, ?, '{_literal(source)}', '{now}', '{now}')",
-            rows,
+            "accepts_marketing, source, created_at, updated_at)",
+            f"(?1, ?2, ?3, ?4, ?5, '{_literal(source)}', '{now}', '{now}')",
+            _interleave(list(zip(*rows, strict=True))),
+            5,
         )
-        return dict(
-            self.conn.execute("SELECT customer_id, id FROM customers WHERE id > ?", (before,))
-        )
+        # a new row's id is one more than the largest id so far (no AUTOINCREMENT, see
+        # https://sqlite.org/autoinc.html), so the ids follow the insert order
+        (after,) = self.conn.execute("SELECT max(id) FROM customers").fetchone()
+        if written != len(rows) or after != before + len(rows):
+            raise RuntimeError("customers were not numbered in insert order")
+        return {row[0]: before + 1 + i for i, row in enumerate(rows)}
 
     def update_customer(self, ref: int, changes: Mapping[str, Any]) -> None:
         columns = [c for c in CUSTOMER_COLUMNS if c in changes]
@@ -325,25 +373,26 @@ class ImportStore(StoreBase):
 
     def insert_orders(
         self,
-        columns: Sequence[str],
-        rows: Iterable[Sequence[Any]],
+        columns: Mapping[str, Sequence[Any]],
         import_ref: int,
         source: str,
         key_prefix: str,
     ) -> int:
-        """Insert new orders (no key may exist yet), giving only ``columns`` (a subset of
-        :data:`ORDER_COLUMNS` starting with order_id; the others keep their defaults)."""
-        unknown = set(columns) - set(ORDER_COLUMNS)
-        if unknown or columns[0] != "order_id":
-            raise ValueError(f"bad order columns: {list(columns)}")
-        params = ", ".join(f"?{i}" for i in range(1, len(columns) + 1))
-        cur = self.conn.executemany(
-            f"INSERT INTO orders (order_key, {', '.join(columns)}, source, import_ref) "
-            f"VALUES ('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', "
-            f"{int(import_ref)})",
-            rows,
+        """Insert new orders (no key may exist yet), given column-wise: ``columns`` maps names
+        from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; the other columns
+        keep their defaults."""
+        names = list(columns)
+        unknown = set(names) - set(ORDER_COLUMNS)
+        if unknown or names[0] != "order_id":
+            raise ValueError(f"bad order columns: {names}")
+        params = ", ".join(f"?{i}" for i in range(1, len(names) + 1))
+        return _insert_rows(
+            self.conn,
+            f"INSERT INTO orders (order_key, {', '.join(names)}, source, import_ref)",
+            f"('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', {int(import_ref)})",
+            _interleave([columns[name] for name in names]),
+            len(names),
         )
-        return cur.rowcount
 
     def order_refs(self, keys: Sequence[str]) -> dict[str, int]:
         """order_key -> internal id, for the keys that exist."""

@@ -41,7 +41,7 @@ from retain_cli.layouts import (
     layout_names,
 )
 from retain_cli.metrics import OrderArrays, countable_orders
-from retain_cli.money import normalise_currency, parse_amount
+from retain_cli.money import MINOR_UNITS, normalise_currency, parse_amount
 from retain_cli.store.imports import ORDER_COLUMNS
 from retain_cli.timeutil import ISO_FORMAT
 
@@ -635,6 +635,24 @@ def _plain_emails(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.and_(plain, valid), lowered, None)
 
 
+def _plain_amounts(values: pa.Array) -> pa.Array:
+    """:func:`parse_amount` column-wise for the common values, in minor units: digits with
+    at most two decimals after a dot (``12``, ``1204.5``, ``0.99``), followed, in the keys
+    that pair an amount with its currency, by ``\x1f`` and a currency with two decimals (or
+    none). Null for any other value (left to :func:`parse_amount`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pattern = r"^(?P<units>\d{1,15})(?:\.(?P<cents>\d{1,2}))?(?:\x1f(?P<currency>[A-Z]{3})?)?$"
+    parts = pc.extract_regex(values, pattern)
+    units = pc.cast(pc.struct_field(parts, "units"), pa.int64())
+    cents = pc.cast(pc.utf8_rpad(pc.struct_field(parts, "cents"), 2, "0"), pa.int64())
+    minor = pc.add(pc.multiply(units, 100), pc.coalesce(cents, 0))
+    others = [code for code, digits in MINOR_UNITS.items() if digits != 2]
+    other_units = pc.is_in(pc.struct_field(parts, "currency"), pa.array(others, pa.string()))
+    return pc.if_else(pc.fill_null(other_units, False), None, minor)
+
+
 def _consent(text: str) -> int:
     value = CONSENT_VALUES.get(text.strip().lower())
     if value is None:
@@ -749,7 +767,7 @@ class _Frame:
         column = self.raw[name] if key is None else key
         encoded = pc.dictionary_encode(column)
         positions: Iterable[int]
-        if vectorised is not None and key is None:
+        if vectorised is not None:
             parsed = vectorised(encoded.dictionary)
             out: list[Any] = parsed.to_pylist()
             positions = np.flatnonzero(parsed.is_null().to_numpy(zero_copy_only=False)).tolist()
@@ -820,9 +838,9 @@ class _Frame:
             kind = FIELD_TYPES[name]
             raw = self.raw[name]
             if kind == "id" or kind == "zip":
-                self.map_vector(
-                    name, pc.utf8_trim_whitespace(pc.replace_substring_regex(raw, "^'+", ""))
-                )
+                if pc.any(pc.starts_with(raw, "'")).as_py():
+                    raw = pc.replace_substring_regex(raw, "^'+", "")
+                self.map_vector(name, pc.utf8_trim_whitespace(raw))
             elif kind == "text":
                 self.map_vector(name, raw)
             elif kind == "email":
@@ -856,9 +874,18 @@ class _Frame:
                 key = pc.binary_join_element_wise(
                     self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
                 )
-                self.map_unique(name, partial(_money_pair, decimal_comma=comma), key=key)
+                self.map_unique(
+                    name,
+                    partial(_money_pair, decimal_comma=comma),
+                    key=key,
+                    vectorised=None if comma else _plain_amounts,
+                )
             else:
-                self.map_unique(name, partial(parse_amount, decimal_comma=comma))
+                self.map_unique(
+                    name,
+                    partial(parse_amount, decimal_comma=comma),
+                    vectorised=None if comma else _plain_amounts,
+                )
 
 
 def _money_pair(text: str, decimal_comma: bool) -> int:
@@ -1284,11 +1311,10 @@ class _OrdersWriter(_Writer):
         ids = frame.arrays.get("order_id") if groups is None else None
         if ids is not None and ids.null_count == 0:
             import pyarrow as pa
-            import pyarrow.compute as pc
 
             if len(good) != frame.n:
                 ids = ids.take(pa.array(good, type=pa.int64()))
-            if pc.count_distinct(ids).as_py() != len(ids):
+            if not _all_distinct(ids):
                 ids = None  # duplicates: found and rejected below, in Python
             _release_arrow_memory()
         else:
@@ -1762,6 +1788,19 @@ class _OrdersWriter(_Writer):
                     if key in write
                 }
             )
+
+
+def _all_distinct(values: pa.Array) -> bool:
+    """Whether no value repeats: at once when they are in strictly increasing or decreasing
+    order (as exports list their orders), else by counting."""
+    import pyarrow.compute as pc
+
+    if len(values) > 1:
+        before, after = values.slice(0, len(values) - 1), values.slice(1)
+        for ordered in (pc.less, pc.greater):
+            if pc.all(ordered(before, after)).as_py():
+                return True
+    return bool(pc.count_distinct(values).as_py() == len(values))
 
 
 def _nulls(values: Any) -> int:

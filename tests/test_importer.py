@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retain_cli.errors import ImportFileError, UsageError
 from retain_cli.importer import ImportOptions, ImportResult, _Dates, import_file
+from retain_cli.money import parse_amount
 from retain_cli.store import Store
 
 FORMATS = Path(__file__).parent / "data" / "import"
@@ -270,3 +271,47 @@ def test_emails_read_column_wise_as_one_by_one(texts):
         assert fast is None or fast == one(text)
         if text.isascii() and text.isprintable() and " " not in text and text:
             assert fast == one(text)  # the common values are never left to Python
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[-(]?[0-9]{0,6}([.,][0-9]{0,4})?[)]?", fullmatch=True),
+            st.sampled_from([None, "", "USD", "EUR", "JPY", "KWD", "XYZ", "usd"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_column_wise_amounts_agree_with_parse_amount(pairs):
+    """The fast path for plain amounts gives what parse_amount gives, or leaves it to it."""
+    import pyarrow as pa
+
+    from retain_cli.importer import _plain_amounts
+
+    keys = [text if code is None else f"{text}\x1f{code}" for text, code in pairs]
+    for (text, code), fast in zip(pairs, _plain_amounts(pa.array(keys)).to_pylist(), strict=True):
+        if fast is not None:
+            assert fast == parse_amount(text, code or None)
+
+
+@pytest.mark.parametrize(
+    ("ids", "distinct"),
+    [
+        (["A1", "A2", "A3"], True),
+        (["A3", "A2", "A1"], True),
+        (["A1", "A1", "A2"], False),
+        (["A2", "A1", "A2"], False),
+        (["9", "10", "11"], True),  # not in string order: counted
+        (["9", "10", "9"], False),
+        (["A1"], True),
+        ([], True),
+    ],
+)
+def test_order_ids_are_checked_for_repeats(ids, distinct):
+    import pyarrow as pa
+
+    from retain_cli.importer import _all_distinct
+
+    assert _all_distinct(pa.array(ids, pa.string())) is distinct

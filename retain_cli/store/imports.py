@@ -129,7 +129,6 @@ class ImportStore(StoreBase):
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
         (old_fk,) = conn.execute("PRAGMA foreign_keys").fetchone()
         conn.execute("PRAGMA cache_size=-49152")  # 48 MB while the import runs
-        conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA foreign_keys=OFF")
         rollback_journal = bulk and not dry_run and self._use_rollback_journal()
         try:

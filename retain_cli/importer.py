@@ -1616,9 +1616,10 @@ class _OrdersWriter(_Writer):
             import numpy as np
 
             indices, distinct = codes
-            refs = np.fromiter(
-                (-1 if e is None else by_email[e] for e in distinct), np.int64, len(distinct)
-            )
+            known: Mapping[Any, int] = by_email
+            if None in distinct:
+                known = {**by_email, None: -1}
+            refs = np.fromiter(map(known.__getitem__, distinct), np.int64, len(distinct))
             return refs[indices]
         return array("q", [by_email[email] for email in emails])
 

@@ -151,7 +151,7 @@ def add_orders(store: Store, before: tuple[int, int], added: OrderArrays) -> Non
     max_id, version = store.orders_state()
     cached = store.cached_blob(ORDERS_CACHE)
     if version == before[1] and before[0] == 0:
-        merged = OrderArrays.sorted(added.customer, added.t, added.amount, added.currencies)
+        merged = added
     elif version == before[1] and cached is not None and cached[0] == f"{before[0]}:{before[1]}":
         merged = _merge(OrderArrays.unpack(cached[1]), added)
     else:
@@ -183,7 +183,7 @@ def countable_orders(
         else np.zeros(0, np.int64)
     )
     position = dict(zip(stamps, range(len(stamps)), strict=True))
-    t = seconds[np.fromiter((position[text] for text in ordered_at), np.int64, n)]
+    t = seconds[np.fromiter(map(position.__getitem__, ordered_at), np.int64, n)]
     net = np.fromiter(total, np.int64, n)
     if refunded is not None:
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)

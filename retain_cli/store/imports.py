@@ -305,7 +305,7 @@ class ImportStore(StoreBase):
         (after,) = self.conn.execute("SELECT max(id) FROM customers").fetchone()
         if written != len(rows) or after != before + len(rows):
             raise RuntimeError("customers were not numbered in insert order")
-        return {row[0]: before + 1 + i for i, row in enumerate(rows)}
+        return dict(zip((row[0] for row in rows), range(before + 1, after + 1), strict=True))
 
     def update_customer(self, ref: int, changes: Mapping[str, Any]) -> None:
         columns = [c for c in CUSTOMER_COLUMNS if c in changes]

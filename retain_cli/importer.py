@@ -813,14 +813,33 @@ class _Frame:
                 key = pc.binary_join_element_wise(
                     self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
                 )
-                self.map_unique(name, partial(_money_pair, decimal_comma=comma), key=key)
+                pair = partial(_money_pair, decimal_comma=comma, field=name)
+                self.map_unique(name, pair, key=key)
             else:
-                self.map_unique(name, partial(parse_amount, decimal_comma=comma))
+                self.map_unique(name, partial(_money, decimal_comma=comma, field=name))
 
 
-def _money_pair(text: str, decimal_comma: bool) -> int:
+#: money fields that cannot be negative, and what to tell the user instead
+_NOT_NEGATIVE = {
+    "amount": "negative total {!r} is not an order; refunds belong in the refunded column "
+    "(or a refund export)",
+    "refunded": "negative refunded amount {!r}; write a refund as a positive amount",
+}
+
+
+def _money(
+    text: str, decimal_comma: bool, field: str | None = None, currency: str | None = None
+) -> int:
+    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE)."""
+    value = parse_amount(text, currency, decimal_comma=decimal_comma)
+    if value < 0 and field in _NOT_NEGATIVE:
+        raise ValueError(_NOT_NEGATIVE[field].format(text.strip()))
+    return value
+
+
+def _money_pair(text: str, decimal_comma: bool, field: str | None = None) -> int:
     amount, _, currency = text.rpartition("\x1f")
-    return parse_amount(amount, currency or None, decimal_comma=decimal_comma)
+    return _money(amount, decimal_comma, field, currency or None)
 
 
 def _cancelled(text: str, dates: _Dates) -> str | None:

@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple]:
     with sqlite3.connect(db) as conn:
@@ -62,4 +64,55 @@ def test_an_older_export_cannot_undo_a_refund_or_a_cancellation(cli, db_path, tm
         ("1001", 1500, None),
         ("1002", 0, "2025-01-03T00:00:00Z"),
         ("1003", 0, "2025-01-05T00:00:00Z"),
+    ]
+
+
+# -- negative totals and refunds ----------------------------------------------------------------
+
+
+def read_rejects(path: Path) -> list[list[str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.parametrize("currency", [True, False])
+def test_negative_totals_and_refunds_are_rejected(cli, db_path, tmp_path, currency):
+    lines = [
+        "order_id,email,date,amount,refunded",
+        "N1,a@x.com,2025-01-01,-12.50,0",
+        "N2,a@x.com,2025-01-02,20.00,-5.00",
+        "N3,a@x.com,2025-01-03,(7.00),0",
+        "N4,a@x.com,2025-01-04,30.00,5.00",
+    ]
+    if currency:
+        lines = [lines[0] + ",currency"] + [line + ",EUR" for line in lines[1:]]
+    source = write(tmp_path / "o.csv", "\n".join(lines) + "\n")
+    result = cli("import", "orders", str(source), "--format", "json")
+    assert result.exit_code == 3, result.output
+    got = summary(result)
+    assert (got["rows"], got["inserted"], got["rejected"]) == (4, 1, 3)
+    rejects = read_rejects(tmp_path / "o.csv.rejects.csv")
+    assert [(r[0], r[-2], r[-1]) for r in rejects[1:]] == [
+        (
+            "N1",
+            "2",
+            "amount: negative total '-12.50' is not an order; refunds belong in the refunded "
+            "column (or a refund export)",
+        ),
+        (
+            "N2",
+            "3",
+            "refunded: negative refunded amount '-5.00'; write a refund as a positive amount",
+        ),
+        (
+            "N3",
+            "4",
+            "amount: negative total '(7.00)' is not an order; refunds belong in the refunded "
+            "column (or a refund export)",
+        ),
+    ]
+    assert rows(db_path, "SELECT order_id, total_minor, refunded_minor FROM orders") == [
+        ("N4", 3000, 500)
     ]

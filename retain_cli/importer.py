@@ -206,14 +206,23 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         raise _fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
     if not raw.removeprefix(codecs.BOM_UTF8).strip():
         raise _fail(path, "the file is empty; export it again from your shop")
-    if b"\x00" in raw[:8192] and options.encoding is None:
+    encoding = options.encoding
+    # Excel's "Unicode Text" (and other UTF-16 text) starts with a byte order mark
+    utf16 = (
+        encoding is None
+        and raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        and not raw.startswith(codecs.BOM_UTF32_LE)
+    )
+    if utf16:
+        encoding = "utf-16"  # the codec reads the byte order from the mark
+    if b"\x00" in raw[:8192] and encoding is None:
         raise _fail(
             path,
             "looks like a binary file (a spreadsheet such as .xlsx?), not CSV; "
             "export or save it as CSV (or pass --encoding utf-16 if it is UTF-16 text)",
         )
     digest = hashlib.sha256(raw).hexdigest()
-    if options.encoding is None:
+    if encoding is None:
         data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
         bad = _utf8_error(data)
         if bad is not None:
@@ -225,16 +234,16 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         text = codecs.getincrementaldecoder("utf-8")().decode(data[:65536])
     else:
         try:
-            codecs.lookup(options.encoding)
+            codecs.lookup(encoding)
         except LookupError:
             raise UsageError(
-                f"unknown --encoding {options.encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
+                f"unknown --encoding {encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
             ) from None
         try:
-            text = raw.decode(options.encoding).removeprefix("\ufeff")
+            text = raw.decode(encoding).removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
             raise _fail(
-                path, f"cannot be read as {options.encoding} ({exc.reason} at byte {exc.start})"
+                path, f"cannot be read as {encoding} ({exc.reason} at byte {exc.start})"
             ) from None
         data = text.encode("utf-8")
     if not text.strip():
@@ -245,12 +254,18 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
     delimiter = forced or ","
     head = text[:65536]
     del text
-    try:
-        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
-    except (csv.Error, StopIteration) as exc:
-        raise _fail(path, f"cannot read the header line ({exc})") from None
-    header = [h.strip() for h in header]
+
+    def read_header() -> list[str]:
+        try:
+            return [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
+        except (csv.Error, StopIteration) as exc:
+            raise _fail(path, f"cannot read the header line ({exc})") from None
+
+    header = read_header()
     first_line = head.split("\n", 1)[0]
+    if len(header) == 1 and forced is None and utf16 and "\t" in first_line:
+        delimiter = "\t"  # Excel saves "Unicode Text" tab-separated
+        header = read_header()
     if len(header) == 1 and forced is None:
         for other in (";", "\t", "|"):
             if other in first_line:
@@ -267,7 +282,7 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         headerless = True  # a bare list of addresses
     elif all(not h for h in header):
         raise _fail(path, "the first line is blank; it must be the header with the column names")
-    return _Source(path, data, digest, header, delimiter, headerless, options.encoding)
+    return _Source(path, data, digest, header, delimiter, headerless, encoding)
 
 
 def _release_arrow_memory() -> None:

@@ -3,6 +3,7 @@ spreadsheets, decimal commas, negative amounts, UTF-16 text, older exports, opt-
 
 from __future__ import annotations
 
+import codecs
 import json
 import sqlite3
 from pathlib import Path
@@ -116,3 +117,68 @@ def test_negative_totals_and_refunds_are_rejected(cli, db_path, tmp_path, curren
     assert rows(db_path, "SELECT order_id, total_minor, refunded_minor FROM orders") == [
         ("N4", 3000, 500)
     ]
+
+
+# -- UTF-16 text (Excel's "Unicode Text") -------------------------------------------------------
+
+UNICODE_TEXT = (
+    "Email\tFirst Name\tCity\tAccepts Marketing\r\n"
+    "J\u00fcrgen@X.com\tJ\u00fcrgen\tM\u00fcnchen\tyes\r\n"
+    "not-an-address\tNo\tOne\tno\r\n"
+    "zoe@x.com\tZo\u00eb\tK\u00f8benhavn\tno\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "encode,options",
+    [
+        (lambda text: text.encode("utf-16"), []),  # BOM + the machine's order (LE)
+        (lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"), []),
+        (lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"), []),
+        (lambda text: codecs.BOM_UTF16_LE + text.encode("utf-16-le"), ["--delimiter", "tab"]),
+        (lambda text: text.replace("\t", ",").encode("utf-16"), []),  # comma-separated
+    ],
+    ids=["utf16", "le", "be", "le-tab-option", "comma"],
+)
+def test_utf16_text_with_a_bom_is_read_without_options(cli, db_path, tmp_path, encode, options):
+    source = tmp_path / "customers.txt"
+    source.write_bytes(encode(UNICODE_TEXT))
+    result = cli("import", "customers", str(source), "--format", "json", *options)
+    assert result.exit_code == 3, result.output
+    got = summary(result)
+    assert (got["source"], got["rows"], got["inserted"], got["rejected"]) == (
+        "shopify_customers_legacy",
+        3,
+        2,
+        1,
+    )
+    assert rows(
+        db_path, "SELECT email, first_name, city, accepts_marketing FROM customers ORDER BY 1"
+    ) == [
+        ("j\u00fcrgen@x.com", "J\u00fcrgen", "M\u00fcnchen", 1),
+        ("zoe@x.com", "Zo\u00eb", "K\u00f8benhavn", 0),
+    ]
+    rejects = read_rejects(tmp_path / "customers.txt.rejects.csv")
+    assert rejects[1] == [
+        "not-an-address",
+        "No",
+        "One",
+        "no",
+        "3",
+        "Email: invalid email 'not-an-address'",
+    ]
+
+
+def test_utf16_without_a_bom_still_needs_the_encoding_option(cli, db_path, tmp_path):
+    source = tmp_path / "customers.txt"
+    source.write_bytes(UNICODE_TEXT.encode("utf-16-le"))
+    result = cli("import", "customers", str(source))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {source}: looks like a binary file")
+    assert "pass --encoding utf-16 if it is UTF-16 text" in result.stderr
+    assert not db_path.exists()
+    forced = cli(
+        "import", "customers", str(source), "--encoding", "utf-16-le", "--delimiter", "tab"
+    )
+    assert forced.exit_code == 3, forced.output
+    assert rows(db_path, "SELECT count(*) FROM customers") == [(2,)]

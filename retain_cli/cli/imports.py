@@ -55,7 +55,10 @@ DecimalCommaOption = Annotated[
 ]
 EncodingOption = Annotated[
     str | None,
-    typer.Option("--encoding", help="File encoding (default UTF-8 with or without BOM)."),
+    typer.Option(
+        "--encoding",
+        help="File encoding (default: UTF-8 with or without BOM, or UTF-16 with a BOM).",
+    ),
 ]
 DelimiterOption = Annotated[
     str | None,

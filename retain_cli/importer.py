@@ -653,6 +653,16 @@ def _currency(text: str) -> str:
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
 _TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
 
+#: a long number as a spreadsheet shows it (7.28375E+12): the digits past the first few lost
+_SCIENTIFIC = r"^'*[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}$"
+#: the fields a spreadsheet mangles that way, what they hold, and what that breaks
+_SCIENTIFIC_FIELDS = {
+    "customer_id": ("customer ids", ", so different customers would become one"),
+    "order_id": ("order ids", ", so different orders would become one"),
+    "phone": ("phone numbers", ""),
+    "zip": ("zip codes", ""),
+}
+
 
 class _Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
@@ -779,9 +789,33 @@ class _Frame:
                 codes[row] = seen[order_id]
         self.raw["currency"] = pa.array(codes, type=pa.string())
 
+    def refuse_scientific_ids(self) -> None:
+        """Fail when a spreadsheet turned ids into rounded numbers such as ``7.28375E+12``
+        (see :data:`_SCIENTIFIC`): imported as they are, different customers become one."""
+        import pyarrow.compute as pc
+
+        for name, (what, harm) in _SCIENTIFIC_FIELDS.items():
+            if name not in self.columns:
+                continue
+            matches = pc.match_substring_regex(self.raw[name], _SCIENTIFIC)
+            row = pc.index(matches, True).as_py()
+            if row < 0:
+                continue
+            value = self.raw[name][row].as_py()
+            found, _invalid = _scan_lines(self.source, {row})
+            where = f" on line {found[row][0]}" if row in found else ""
+            raise _fail(
+                self.source.path,
+                f"column {self.header(name)!r} holds {what} in scientific notation "
+                f"(e.g. {value!r}{where}): a spreadsheet rounded them and their last digits "
+                f"are lost{harm}; nothing was imported. Re-export from the shop, or format "
+                "the column as Text in the spreadsheet before saving as CSV",
+            )
+
     def normalise(self, layout: Layout, options: ImportOptions, dates: _Dates) -> None:
         import pyarrow.compute as pc
 
+        self.refuse_scientific_ids()
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
         samples = {
             self.header(n): [v for v in pc.unique(self.raw[n]).to_pylist() if v]

@@ -182,3 +182,96 @@ def test_utf16_without_a_bom_still_needs_the_encoding_option(cli, db_path, tmp_p
     )
     assert forced.exit_code == 3, forced.output
     assert rows(db_path, "SELECT count(*) FROM customers") == [(2,)]
+
+
+# -- ids a spreadsheet turned into 7.28375E+12 --------------------------------------------------
+
+FIX = (
+    "nothing was imported. Re-export from the shop, or format the column as Text in the "
+    "spreadsheet before saving as CSV\n"
+)
+
+
+def test_customer_ids_in_scientific_notation_fail_up_front(cli, db_path, tmp_path):
+    source = write(
+        tmp_path / "c.csv",
+        "email,customer id,first name\n"
+        "ada@x.com,1001,Ada\n"
+        "bob@x.com,7.28375E+12,Bob\n"
+        "cy@x.com,7.28375E+12,Cy\n",
+    )
+    result = cli("import", "customers", str(source))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {source}: column 'customer id' holds customer ids in scientific notation "
+        "(e.g. '7.28375E+12' on line 3): a spreadsheet rounded them and their last digits are "
+        "lost, so different customers would become one; " + FIX
+    )
+    assert not db_path.exists()  # nothing written, not even an empty database
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (
+            "order_id,email,date,amount\n"
+            "O1,a@x.com,2025-01-01,3\n"
+            "1.00234E+11,b@x.com,2025-01-02,5\n",
+            "column 'order_id' holds order ids in scientific notation (e.g. '1.00234E+11' on "
+            "line 3): a spreadsheet rounded them and their last digits are lost, so different "
+            "orders would become one; ",
+        ),
+        (
+            "order_id,customer id,email,date,amount\n"
+            "O1,C1,a@x.com,2025-01-01,3\n"
+            "O2,'4.9E+12 ,b@x.com,2025-01-02,5\n",
+            "column 'customer id' holds customer ids in scientific notation (e.g. \"'4.9E+12\" "
+            "on line 3): a spreadsheet rounded them and their last digits are lost, so "
+            "different customers would become one; ",
+        ),
+    ],
+)
+def test_order_ids_in_scientific_notation_fail_and_change_nothing(
+    cli, db_path, tmp_path, body, message
+):
+    good = write(tmp_path / "good.csv", "order_id,email,date,amount\nO0,a@x.com,2025-01-01,1\n")
+    assert cli("import", "orders", str(good)).exit_code == 0
+    tables = ("orders", "customers", "imports")
+    before = {t: rows(db_path, f"SELECT * FROM {t}") for t in tables}
+    source = write(tmp_path / "o.csv", body)
+    result = cli("import", "orders", str(source))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {source}: {message}{FIX}"
+    assert {t: rows(db_path, f"SELECT * FROM {t}") for t in tables} == before
+
+
+def test_phone_and_zip_in_scientific_notation_fail(cli, tmp_path):
+    source = write(
+        tmp_path / "c.csv",
+        'email,phone,zip\nada@x.com,+49 30 1234567,10115\nbob@x.com,"4,91512E+12",10117\n',
+    )
+    result = cli("import", "customers", str(source))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {source}: column 'phone' holds phone numbers in scientific notation "
+        "(e.g. '4,91512E+12' on line 3): a spreadsheet rounded them and their last digits are "
+        "lost; " + FIX
+    )
+    zips = write(tmp_path / "z.csv", "email,zip\nada@x.com,1E+5\n")
+    result = cli("import", "customers", str(zips))
+    assert result.exit_code == 1
+    assert "column 'zip' holds zip codes in scientific notation (e.g. '1E+5' on line 2)" in (
+        result.stderr
+    )
+
+
+def test_plain_long_ids_and_e_in_ids_are_fine(cli, db_path, tmp_path):
+    source = write(
+        tmp_path / "c.csv",
+        "email,customer id,zip\nada@x.com,7283748237101,E1 6AN\nbob@x.com,1E5-B,SW1E 5\n",
+    )
+    assert cli("import", "customers", str(source)).exit_code == 0
+    assert rows(db_path, "SELECT customer_id, zip FROM customers ORDER BY 1") == [
+        ("1E5-B", "SW1E 5"),
+        ("7283748237101", "E1 6AN"),
+    ]

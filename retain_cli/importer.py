@@ -854,6 +854,7 @@ class _Frame:
             and ("item_name" in self.columns or "item_sku" in self.columns)
         ):
             self._fill_currency()
+        money: list[tuple[str, pa.Array]] = []
         for name in self.columns:
             if FIELD_TYPES[name] != "money":
                 continue
@@ -864,8 +865,65 @@ class _Frame:
                 )
                 pair = partial(_money_pair, decimal_comma=comma, field=name)
                 self.map_unique(name, pair, key=key)
+                money.append((name, key))
             else:
                 self.map_unique(name, partial(_money, decimal_comma=comma, field=name))
+                money.append((name, self.raw[name]))
+        if money and self.errors and not options.decimal_comma:
+            self.refuse_decimal_comma(money)
+
+    def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
+        """Fail when (nearly) every amount that tells is written with a decimal comma
+        (``12,50``, ``1.204,00``) and --decimal-comma was not given: rejecting each row
+        would not help anyone. Amounts that read the same either way (``12``) do not tell.
+
+        ``money``: (field, amounts) with ``amount\x1fCURRENCY`` where the file has a
+        currency column."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        comma_only = others = 0
+        examples: dict[str, list[str]] = {}
+        for name, column in money:
+            counts = pc.value_counts(column)
+            texts = counts.field("values").to_pylist()
+            for text, n in zip(texts, counts.field("counts").to_pylist(), strict=True):
+                amount, sep, currency = text.rpartition("\x1f")
+                if not sep:
+                    amount, currency = text, ""
+                if not amount.strip():
+                    continue
+                dot = _amount_or_none(amount, currency, decimal_comma=False)
+                comma = _amount_or_none(amount, currency, decimal_comma=True)
+                if dot is not None and dot == comma:
+                    continue
+                if dot is None and comma is not None:
+                    comma_only += n
+                    examples.setdefault(name, []).append(text)
+                else:
+                    others += n
+        if not comma_only or comma_only < 0.9 * (comma_only + others):
+            return
+        names = sorted(examples, key=lambda n: self.columns[n])
+        column = dict(money)[names[0]]
+        row = pc.index(pc.is_in(column, value_set=pa.array(examples[names[0]])), True).as_py()
+        value = self.raw[names[0]][row].as_py()
+        found, _invalid = _scan_lines(self.source, {row})
+        where = f" on line {found[row][0]}" if row in found else ""
+        shown = ", ".join(repr(self.header(n)) for n in names)
+        raise _fail(
+            self.source.path,
+            f"the amounts in column{'s' if len(names) > 1 else ''} {shown} are written with a "
+            f"decimal comma (e.g. {value!r}{where}); nothing was imported. Pass "
+            "--decimal-comma to read them",
+        )
+
+
+def _amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | None:
+    try:
+        return parse_amount(amount, currency or None, decimal_comma=decimal_comma)
+    except ValueError:
+        return None
 
 
 #: money fields that cannot be negative, and what to tell the user instead

@@ -275,3 +275,82 @@ def test_plain_long_ids_and_e_in_ids_are_fine(cli, db_path, tmp_path):
         ("1E5-B", "SW1E 5"),
         ("7283748237101", "E1 6AN"),
     ]
+
+
+# -- decimal commas without --decimal-comma -----------------------------------------------------
+
+
+def test_a_decimal_comma_file_fails_up_front_and_names_the_option(cli, db_path, tmp_path):
+    source = write(
+        tmp_path / "eu.csv",
+        "order_id;email;date;amount\n"
+        "E1;a@x.com;2025-01-01;7\n"
+        "E2;a@x.com;2025-01-02;1.204,50\n"
+        "E3;b@x.com;2025-01-03;12,50\n"
+        "E4;b@x.com;2025-01-04;0,99\n",
+    )
+    result = cli("import", "orders", str(source), "--delimiter", ";")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {source}: the amounts in column 'amount' are written with a decimal comma "
+        "(e.g. '1.204,50' on line 3); nothing was imported. Pass --decimal-comma to read them\n"
+    )
+    assert not db_path.exists()
+    strict = cli("import", "orders", str(source), "--delimiter", ";", "--strict")
+    assert strict.exit_code == 1
+    assert "are written with a decimal comma" in strict.stderr
+    ok = cli("import", "orders", str(source), "--delimiter", ";", "--decimal-comma")
+    assert ok.exit_code == 0, ok.output
+    assert rows(db_path, "SELECT order_id, total_minor FROM orders ORDER BY 1") == [
+        ("E1", 700),
+        ("E2", 120450),
+        ("E3", 1250),
+        ("E4", 99),
+    ]
+
+
+def test_decimal_commas_in_several_columns_with_a_currency(cli, db_path, tmp_path):
+    source = write(
+        tmp_path / "eu.csv",
+        "order_id,email,date,subtotal,amount,currency\n"
+        'E1,a@x.com,2025-01-01,"10,00","12,50",EUR\n'
+        'E2,a@x.com,2025-01-02,"1.250","1.200",JPY\n'  # yen: 1.250 is a thousand and more
+        "E3,a@x.com,2025-01-03,5,5,EUR\n",
+    )
+    result = cli("import", "orders", str(source))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {source}: the amounts in columns 'subtotal', 'amount' are written with a "
+        "decimal comma (e.g. '10,00' on line 2); nothing was imported. Pass --decimal-comma to "
+        "read them\n"
+    )
+    assert cli("import", "orders", str(source), "--decimal-comma").exit_code == 0
+    assert rows(db_path, "SELECT order_id, subtotal_minor, total_minor FROM orders ORDER BY 1") == [
+        ("E1", 1000, 1250),
+        ("E2", 1250, 1200),
+        ("E3", 500, 500),
+    ]
+
+
+def test_a_few_decimal_comma_amounts_among_good_ones_are_rejected_rows(cli, db_path, tmp_path):
+    good = "".join(f"G{i},a@x.com,2025-01-{i + 1:02d},{i}.50\n" for i in range(1, 10))
+    source = write(
+        tmp_path / "o.csv",
+        "order_id,email,date,amount\n" + good + 'B1,a@x.com,2025-02-01,"12,50"\n',
+    )
+    result = cli("import", "orders", str(source), "--format", "json")
+    assert result.exit_code == 3, result.output
+    got = summary(result)
+    assert (got["inserted"], got["rejected"]) == (9, 1)
+    rejects = read_rejects(tmp_path / "o.csv.rejects.csv")
+    assert rejects[1:] == [
+        [
+            "B1",
+            "a@x.com",
+            "2025-02-01",
+            "12,50",
+            "11",
+            "amount: amount '12,50' looks like it uses a decimal comma; pass --decimal-comma",
+        ]
+    ]
+    assert rows(db_path, "SELECT count(*), sum(total_minor) FROM orders") == [(9, 4950)]

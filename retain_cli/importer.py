@@ -4,7 +4,8 @@
 normalises every value (emails, ids, dates to UTC, money to minor units, consent), and writes
 customers, orders or suppressions in ONE transaction, so a failed or interrupted import leaves
 the database exactly as it was. Rows that cannot be used go to ``FILE.rejects.csv`` with their
-line number and the reason.
+line number and the reason. A customer whose only problem is an unreadable optional value
+(birthday, consent, sign-up date) is imported without it and listed in ``FILE.warnings.csv``.
 
 Reading is columnar (pyarrow) and every value is parsed once per distinct value, so a
 million-row file costs little more than its distinct dates, amounts and e-mail addresses.
@@ -134,6 +135,9 @@ class ImportResult:
     rejects_file: Path | None
     dry_run: bool
     skipped: int = 0
+    #: rows imported with an unreadable optional value left out (customers)
+    warnings: int = 0
+    warnings_file: Path | None = None
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -146,9 +150,11 @@ class ImportResult:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "warnings": self.warnings,
             "skipped": self.skipped,
             "customers_created": self.customers_created,
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+            "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,
         }
 
@@ -156,6 +162,12 @@ class ImportResult:
 def rejects_path(path: Path) -> Path:
     """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv``."""
     return path.with_name(path.name + ".rejects.csv")
+
+
+def warnings_path(path: Path) -> Path:
+    """Where the rows of ``path`` imported with a value left out are listed:
+    ``FILE.warnings.csv``."""
+    return path.with_name(path.name + ".warnings.csv")
 
 
 # --------------------------------------------------------------------------------------------
@@ -667,6 +679,10 @@ _SCIENTIFIC_FIELDS = {
 class _Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
 
+    #: customers imported with an unreadable optional value left out: row -> [(column,
+    #: reason)] (set by :meth:`normalise`)
+    warnings: dict[int, list[tuple[str, str]]]
+
     def __init__(self, source: _Source, table: pa.Table, columns: Mapping[str, int]) -> None:
         import pyarrow.compute as pc
 
@@ -822,6 +838,16 @@ class _Frame:
             for n in date_fields
         }
         dates.settle_order(self.source.path, samples)
+        # customers: an unreadable optional value (birthday, consent, sign-up date) is left
+        # out and noted in self.warnings; the row is still imported
+        lenient = layout.kind == "customers"
+        unreadable: dict[str, dict[str, str]] = {}
+
+        def optional(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+            if not lenient:
+                return parse
+            return partial(_parse_or_note, parse, unreadable.setdefault(name, {}))
+
         for name in self.columns:
             kind = FIELD_TYPES[name]
             raw = self.raw[name]
@@ -835,19 +861,23 @@ class _Frame:
                 self.map_unique(name, _email, vectorised=_plain_emails)
             elif kind == "date":
                 zone = UTC if name in layout.utc_fields else None
-                self.map_unique(name, partial(dates.parse, zone=zone))
+                self.map_unique(name, optional(name, partial(dates.parse, zone=zone)))
             elif kind == "cancelled":
                 self.map_unique(name, lambda t: _cancelled(t, dates))
             elif kind == "consent":
-                self.map_unique(name, _consent)
+                self.map_unique(name, optional(name, _consent))
             elif kind == "bool":
                 self.map_unique(name, _bool)
             elif kind == "int":
                 self.map_unique(name, _int)
             elif kind == "birthday":
-                self.map_unique(name, _birthday)
+                self.map_unique(name, optional(name, _birthday))
             elif kind == "currency":
                 self.map_unique(name, _currency)
+        self.warnings = {}
+        for name, bad in unreadable.items():
+            if bad:
+                self.note_unreadable(name, bad)
         if (
             "currency" in self.columns
             and "order_id" in self.columns
@@ -871,6 +901,19 @@ class _Frame:
                 money.append((name, self.raw[name]))
         if money and self.errors and not options.decimal_comma:
             self.refuse_decimal_comma(money)
+
+    def note_unreadable(self, name: str, bad: Mapping[str, str]) -> None:
+        """Add a warning to every row whose ``name`` value (stripped) is in ``bad``."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(self.raw[name])
+        texts = [text.strip() for text in encoded.dictionary.to_pylist()]
+        codes = [code for code, text in enumerate(texts) if text in bad]
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        header = self.header(name)
+        for row in np.flatnonzero(np.isin(indices, codes)).tolist():
+            self.warnings.setdefault(row, []).append((header, bad[texts[indices[row]]]))
 
     def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
         """Fail when (nearly) every amount that tells is written with a decimal comma
@@ -917,6 +960,15 @@ class _Frame:
             f"decimal comma (e.g. {value!r}{where}); nothing was imported. Pass "
             "--decimal-comma to read them",
         )
+
+
+def _parse_or_note(parse: Callable[[str], Any], bad: dict[str, str], text: str) -> Any:
+    """``parse(text)``, or None with the reason noted in ``bad`` (see _Frame.normalise)."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        bad[text] = str(exc)
+        return None
 
 
 def _amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | None:
@@ -1029,6 +1081,7 @@ def import_file(
             stale = rejects_path(path)
             if stale.exists():
                 stale.unlink(missing_ok=True)
+        warned, warnings_file = _report_warnings(source, frame, options)
         store.finish_import(
             import_ref,
             rows=total,
@@ -1059,7 +1112,34 @@ def import_file(
         rejects_file=rejects_file,
         dry_run=options.dry_run,
         skipped=writer.skipped,
+        warnings=warned,
+        warnings_file=warnings_file,
     )
+
+
+def _report_warnings(
+    source: _Source, frame: _Frame, options: ImportOptions
+) -> tuple[int, Path | None]:
+    """How many imported rows had a value left out, and the FILE.warnings.csv listing them
+    (None on a dry run or when there are none: a stale one is removed). With --strict, a
+    value left out fails the import like a bad row."""
+    path = source.path
+    rows = sorted(set(frame.warnings) - set(frame.errors))  # rejected rows are not imported
+    if not rows:
+        if not options.dry_run:
+            warnings_path(path).unlink(missing_ok=True)
+        return 0, None
+    found, _invalid = _scan_lines(source, set(rows))
+    notes = [(found[row][0], found[row][1], frame.warnings[row]) for row in rows if row in found]
+    if options.strict:
+        line, _record, ((column, reason), *_more) = notes[0]
+        raise _fail(
+            path,
+            f"line {line}, column {column!r}: {reason}; nothing was imported (--strict). Fix "
+            "the value, or run without --strict to import the customer without it (listed in "
+            f"{warnings_path(path).name})",
+        )
+    return len(rows), None if options.dry_run else _write_warnings(source, notes)
 
 
 def _reject_rows(
@@ -1074,20 +1154,50 @@ def _reject_rows(
 
 
 def _write_rejects(source: _Source, rows: Sequence[tuple[int, list[str], str, str]]) -> Path:
-    target = rejects_path(source.path)
+    return _write_lines(
+        source,
+        rejects_path(source.path),
+        "reason",
+        (
+            (line, record, f"{column}: {reason}" if column else reason)
+            for line, record, column, reason in rows
+        ),
+    )
+
+
+def _write_warnings(
+    source: _Source, rows: Sequence[tuple[int, list[str], list[tuple[str, str]]]]
+) -> Path:
+    """``FILE.warnings.csv``: the rows imported with a value left out, like a rejects file
+    (so it can be fixed and imported again)."""
+    return _write_lines(
+        source,
+        warnings_path(source.path),
+        "warning",
+        (
+            (line, record, "; ".join(f"{c}: {r} (imported without it)" for c, r in notes))
+            for line, record, notes in rows
+        ),
+    )
+
+
+def _write_lines(
+    source: _Source, target: Path, last: str, rows: Iterable[tuple[int, list[str], str]]
+) -> Path:
+    """The original fields of some rows, their ``line`` and a ``last`` column, as CSV."""
     header = list(source.header) if not source.headerless else ["email"]
     width = len(header)
+    kind = "rejects" if last == "reason" else "warnings"
     try:
         with target.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow([*header, "line", "reason"])
-            for line, record, column, reason in rows:
+            writer.writerow([*header, "line", last])
+            for line, record, why in rows:
                 fields = (record + [""] * width)[:width] if len(record) <= width else record
-                why = f"{column}: {reason}" if column else reason
                 writer.writerow([*fields[:width], line, why])
     except OSError as exc:
         raise _fail(
-            source.path, f"cannot write the rejects file {target} ({exc.strerror})"
+            source.path, f"cannot write the {kind} file {target} ({exc.strerror})"
         ) from None
     return target
 

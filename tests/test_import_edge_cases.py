@@ -354,3 +354,95 @@ def test_a_few_decimal_comma_amounts_among_good_ones_are_rejected_rows(cli, db_p
         ]
     ]
     assert rows(db_path, "SELECT count(*), sum(total_minor) FROM orders") == [(9, 4950)]
+
+
+# -- an unreadable optional customer value leaves the value out, not the customer ---------------
+
+CUSTOMERS = (
+    "email,customer id,first name,birthday,accepts marketing,created at\n"
+    "ada@x.com,C1,Ada,1985-13-01,yes,2024-01-05\n"
+    "bob@x.com,C2,Bob,1990-02-03,maybe,2024-02-30\n"
+    "bad-email,C3,Cy,1985-13-01,yes,2024-01-01\n"
+    "dee@x.com,C4,Dee,--07-04,no,2024-03-01\n"
+)
+
+
+def test_bad_optional_customer_values_are_left_out_and_listed(cli, db_path, tmp_path):
+    source = write(tmp_path / "c.csv", CUSTOMERS)
+    result = cli("import", "customers", str(source), "--format", "json")
+    assert result.exit_code == 3
+    got = summary(result)
+    assert (got["inserted"], got["rejected"], got["warnings"]) == (3, 1, 2)
+    assert got["warnings_file"] == str(tmp_path / "c.csv.warnings.csv")
+    assert rows(
+        db_path,
+        "SELECT customer_id, first_name, birthday, accepts_marketing, source_created_at "
+        "FROM customers ORDER BY 1",
+    ) == [
+        ("C1", "Ada", None, 1, "2024-01-05T00:00:00Z"),
+        ("C2", "Bob", "1990-02-03", None, None),
+        ("C4", "Dee", "--07-04", 0, "2024-03-01T00:00:00Z"),
+    ]
+    warnings = read_rejects(tmp_path / "c.csv.warnings.csv")
+    assert warnings == [
+        ["email", "customer id", "first name", "birthday", "accepts marketing", "created at",
+         "line", "warning"],
+        ["ada@x.com", "C1", "Ada", "1985-13-01", "yes", "2024-01-05", "2",
+         "birthday: birthday '1985-13-01' is not a valid date (imported without it)"],
+        ["bob@x.com", "C2", "Bob", "1990-02-03", "maybe", "2024-02-30", "3",
+         "accepts marketing: cannot read marketing consent 'maybe' (expected yes or no) "
+         "(imported without it); created at: '2024-02-30' is not a valid date (imported "
+         "without it)"],
+    ]  # fmt: skip
+    # a required value still rejects the row (and its bad birthday is no warning)
+    rejects = read_rejects(tmp_path / "c.csv.rejects.csv")
+    assert [(r[0], r[-2], r[-1]) for r in rejects[1:]] == [
+        ("bad-email", "4", "email: invalid email 'bad-email'")
+    ]
+    # fixed in the shop and exported again: the values come in, the listing goes
+    write(source, CUSTOMERS.replace("1985-13-01", "1985-12-01").replace("maybe", "no")
+          .replace("2024-02-30", "2024-02-03").replace("bad-email", "cy@x.com"))  # fmt: skip
+    again = cli("import", "customers", str(source), "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert (summary(again)["warnings"], summary(again)["warnings_file"]) == (0, None)
+    assert not (tmp_path / "c.csv.warnings.csv").exists()
+    query = "SELECT customer_id, birthday, accepts_marketing FROM customers ORDER BY 1"
+    assert rows(db_path, query) == [
+        ("C1", "1985-12-01", 1),
+        ("C2", "1990-02-03", 0),
+        ("C3", "1985-12-01", 1),
+        ("C4", "--07-04", 0),
+    ]
+
+
+def test_an_unreadable_consent_keeps_the_stored_one(cli, db_path, tmp_path):
+    header = "Customer ID,First Name,Last Name,Email,Accepts Email Marketing\n"
+    source = write(tmp_path / "c.csv", header + "101,Ada,L,ada@x.com,yes\n")
+    assert cli("import", "customers", str(source)).exit_code == 0
+    write(source, header + "101,Ada,Lovelace,ada@x.com,sometimes\n")
+    result = cli("import", "customers", str(source))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"1 row(s) imported with an unreadable value left out (see {tmp_path / 'c.csv'}"
+        ".warnings.csv)\n"
+    )
+    assert rows(db_path, "SELECT last_name, accepts_marketing FROM customers") == [("Lovelace", 1)]
+    assert rows(db_path, "SELECT count(*) FROM suppressions") == [(0,)]
+
+
+def test_strict_fails_on_a_value_left_out_and_dry_run_only_counts(cli, db_path, tmp_path):
+    source = write(tmp_path / "c.csv", CUSTOMERS.replace("bad-email", "cy@x.com"))
+    strict = cli("import", "customers", str(source), "--strict")
+    assert strict.exit_code == 1
+    assert strict.stderr == (
+        f"Error: {source}: line 2, column 'birthday': birthday '1985-13-01' is not a valid date; "
+        "nothing was imported (--strict). Fix the value, or run without --strict to import the "
+        "customer without it (listed in c.csv.warnings.csv)\n"
+    )
+    assert not db_path.exists()
+    dry = cli("import", "customers", str(source), "--dry-run", "--format", "json")
+    assert dry.exit_code == 3
+    assert (summary(dry)["inserted"], summary(dry)["warnings"]) == (4, 3)
+    assert summary(dry)["warnings_file"] is None
+    assert not (tmp_path / "c.csv.warnings.csv").exists()
+    assert not db_path.exists()

@@ -177,9 +177,15 @@ def _run(
         if result.rejected:
             where = f" (see {result.rejects_file})" if result.rejects_file else ""
             err_console.print(f"{result.rejected} row(s) rejected{escape(where)}")
+        if result.warnings:
+            where = f" (see {result.warnings_file})" if result.warnings_file else ""
+            err_console.print(
+                f"{result.warnings} row(s) imported with an unreadable value left out"
+                f"{escape(where)}"
+            )
     else:
         render_mapping(summary, fmt)
-    if result.rejected:
+    if result.rejected or result.warnings:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -204,6 +210,8 @@ def import_customers(
 
     Customers are matched by the platform's customer id, else by e-mail; re-importing the
     same file changes nothing. Rows that cannot be used go to FILE.rejects.csv (exit code 3).
+    An unreadable birthday, consent or sign-up date is left out, the customer imported, and
+    the row listed in FILE.warnings.csv (exit code 3 as well).
 
     Example: retain import customers customers_export.csv
     """

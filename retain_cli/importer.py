@@ -115,6 +115,9 @@ class ImportOptions:
     strict: bool = False
     dry_run: bool = False
     delimiter: str | None = None
+    #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
+    #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class ImportResult:
     #: rows imported with an unreadable optional value left out (customers)
     warnings: int = 0
     warnings_file: Path | None = None
+    #: suppressions: the source recorded with the new addresses
+    origin: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -156,6 +161,7 @@ class ImportResult:
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
             "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,
+            **({"origin": self.origin} if self.origin is not None else {}),
         }
 
 
@@ -1035,6 +1041,7 @@ def import_file(
     path = Path(path)
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+    origin = _origin(kind, options)
     source = _load(path, kind, options)
     layout = _choose_layout(source, kind, options)
     columns = _find_columns(source, layout, options)
@@ -1058,7 +1065,9 @@ def import_file(
         elif kind == "customers":
             writer = _CustomersWriter(store, frame, layout, import_ref, progress, total)
         else:
-            writer = _SuppressionsWriter(store, frame, layout, import_ref, progress, total)
+            writer = _SuppressionsWriter(
+                store, frame, layout, import_ref, progress, total, origin=origin or "import"
+            )
         writer.run()
         rejected_rows = sorted(frame.errors)
         rejected = len(rejected_rows) + invalid_count
@@ -1114,7 +1123,23 @@ def import_file(
         skipped=writer.skipped,
         warnings=warned,
         warnings_file=warnings_file,
+        origin=(origin or "import") if kind == "suppressions" else None,
     )
+
+
+def _origin(kind: Kind, options: ImportOptions) -> str | None:
+    """The checked ``options.origin`` (see ImportOptions)."""
+    if options.origin is None:
+        return None
+    if kind != "suppressions":
+        raise UsageError(f"an origin is recorded for suppressions only, not for {kind}")
+    origin = options.origin.strip()
+    if not origin or not origin.isprintable():
+        raise UsageError(
+            f"--source {options.origin!r} must name where the opt-outs come from, "
+            "e.g. --source mailchimp"
+        )
+    return origin
 
 
 def _report_warnings(
@@ -1235,6 +1260,10 @@ class _Writer:
 
 
 class _SuppressionsWriter(_Writer):
+    def __init__(self, *args: Any, origin: str) -> None:
+        super().__init__(*args)
+        self.origin = origin  # recorded as suppressions.source
+
     def run(self) -> None:
         frame = self.frame
         emails, reasons = frame.get("email"), frame.get("reason")
@@ -1249,7 +1278,7 @@ class _SuppressionsWriter(_Writer):
             if email is None:
                 frame.reject(row, "email", "no email address")
                 continue
-            if self.store.suppress(email, reasons[row] or default, "import"):
+            if self.store.suppress(email, reasons[row] or default, self.origin):
                 self.inserted += 1
             else:
                 self.unchanged += 1

@@ -446,3 +446,38 @@ def test_strict_fails_on_a_value_left_out_and_dry_run_only_counts(cli, db_path, 
     assert summary(dry)["warnings_file"] is None
     assert not (tmp_path / "c.csv.warnings.csv").exists()
     assert not db_path.exists()
+
+
+# -- where an opt-out list came from ------------------------------------------------------------
+
+
+def test_suppressions_source_records_where_the_opt_outs_came_from(cli, db_path, tmp_path):
+    first = write(tmp_path / "mc.csv", "Email Address,Reason\nA@x.com,unsubscribed\nb@x.com,\n")
+    result = cli("import", "suppressions", str(first), "--source", "mailchimp", "--format", "json")
+    assert result.exit_code == 0, result.output
+    got = summary(result)
+    assert (got["source"], got["origin"], got["inserted"]) == ("suppressions", "mailchimp", 2)
+    second = write(tmp_path / "old.csv", "email\nb@x.com\nc@x.com\n")
+    got = summary(cli("import", "suppressions", str(second), "--format", "json"))
+    assert (got["origin"], got["inserted"], got["unchanged"]) == ("import", 1, 1)
+    assert rows(db_path, "SELECT email, reason, source FROM suppressions ORDER BY 1") == [
+        ("a@x.com", "unsubscribed", "mailchimp"),
+        ("b@x.com", "opt-out list mc.csv", "mailchimp"),  # the first source stays
+        ("c@x.com", "opt-out list old.csv", "import"),
+    ]
+    assert rows(db_path, "SELECT kind, source, file_name FROM imports ORDER BY id") == [
+        ("suppressions", "suppressions", "mc.csv"),
+        ("suppressions", "suppressions", "old.csv"),
+    ]
+
+
+def test_suppressions_source_must_name_something(cli, db_path, tmp_path):
+    source = write(tmp_path / "mc.csv", "email\na@x.com\n")
+    result = cli("import", "suppressions", str(source), "--source", " ")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --source ' ' must name where the opt-outs come from, e.g. --source mailchimp\n"
+    )
+    assert not db_path.exists()
+    shown = cli("import", "suppressions", "--help")
+    assert "Where the opt-outs come from" in shown.stdout

@@ -33,6 +33,15 @@ SourceOption = Annotated[
         "shopify_orders, stripe_payments, generic_orders.",
     ),
 ]
+OriginOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Where the opt-outs come from, e.g. mailchimp: recorded with each new address "
+        "(default: import). Opt-out lists have one layout, so there is none to force.",
+        show_default=False,
+    ),
+]
 MapOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -143,6 +152,7 @@ def _run(
     timezone: str = "UTC",
     strict: bool = False,
     dry_run: bool = False,
+    origin: str | None = None,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
     from retain_cli.importer import ImportOptions
@@ -158,6 +168,7 @@ def _run(
         timezone=timezone,
         strict=strict,
         dry_run=dry_run,
+        origin=origin,
     )
     path = db_path(ctx, db)
     # a dry run against a database that does not exist yet must not create it, and a failed
@@ -257,6 +268,7 @@ def import_orders(
 def import_suppressions(
     ctx: typer.Context,
     file: FileArgument,
+    source: OriginOption = None,
     map_: MapOption = None,
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
@@ -268,13 +280,14 @@ def import_suppressions(
 ) -> None:
     """Import an opt-out list: an e-mail column (and optionally a reason).
 
-    The addresses are never mailed again, whatever later imports say.
+    The addresses are never mailed again, whatever later imports say. --source records
+    where they came from (an address already on the list keeps its first source).
 
-    Example: retain import suppressions unsubscribed.csv
+    Example: retain import suppressions unsubscribed.csv --source mailchimp
     """
     _run(
         ctx, "suppressions", file, db=db, fmt=fmt, quiet=quiet, mapping=map_,
-        encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run,
+        encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run, origin=source,
     )  # fmt: skip
 
 

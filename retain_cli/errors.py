@@ -1,7 +1,8 @@
 """Errors the library raises. The CLI turns each into ``Error: ...`` and its exit code.
 
-Exit codes: 0 ok, 1 failed (nothing changed), 2 usage error, 3 finished with some rows or
-messages not processed (that one is not an error: commands return it from their results).
+Exit codes: 0 ok, 1 failed (nothing changed), 2 usage error, 3 finished with some rows,
+values or messages not processed (that one is not an error: commands return it from their
+results).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 normalises every value (emails, ids, dates to UTC, money to minor units, consent), and writes
 customers, orders or suppressions in ONE transaction, so a failed or interrupted import leaves
 the database exactly as it was. Rows that cannot be used go to ``FILE.rejects.csv`` with their
-line number and the reason.
+line number and the reason. A customer whose only problem is an unreadable optional value
+(birthday, consent, sign-up date) is imported without it and listed in ``FILE.warnings.csv``.
 
 Reading is columnar (pyarrow) and every value is parsed once per distinct value, so a
 million-row file costs little more than its distinct dates, amounts and e-mail addresses.
@@ -119,6 +120,9 @@ class ImportOptions:
     strict: bool = False
     dry_run: bool = False
     delimiter: str | None = None
+    #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
+    #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,11 @@ class ImportResult:
     rejects_file: Path | None
     dry_run: bool
     skipped: int = 0
+    #: rows imported with an unreadable optional value left out (customers)
+    warnings: int = 0
+    warnings_file: Path | None = None
+    #: suppressions: the source recorded with the new addresses
+    origin: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -151,16 +160,25 @@ class ImportResult:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "warnings": self.warnings,
             "skipped": self.skipped,
             "customers_created": self.customers_created,
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+            "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,
+            **({"origin": self.origin} if self.origin is not None else {}),
         }
 
 
 def rejects_path(path: Path) -> Path:
     """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv``."""
     return path.with_name(path.name + ".rejects.csv")
+
+
+def warnings_path(path: Path) -> Path:
+    """Where the rows of ``path`` imported with a value left out are listed:
+    ``FILE.warnings.csv``."""
+    return path.with_name(path.name + ".warnings.csv")
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,14 +229,23 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         raise _fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
     if not raw.removeprefix(codecs.BOM_UTF8).strip():
         raise _fail(path, "the file is empty; export it again from your shop")
-    if b"\x00" in raw[:8192] and options.encoding is None:
+    encoding = options.encoding
+    # Excel's "Unicode Text" (and other UTF-16 text) starts with a byte order mark
+    utf16 = (
+        encoding is None
+        and raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+        and not raw.startswith(codecs.BOM_UTF32_LE)
+    )
+    if utf16:
+        encoding = "utf-16"  # the codec reads the byte order from the mark
+    if b"\x00" in raw[:8192] and encoding is None:
         raise _fail(
             path,
             "looks like a binary file (a spreadsheet such as .xlsx?), not CSV; "
             "export or save it as CSV (or pass --encoding utf-16 if it is UTF-16 text)",
         )
     digest = hashlib.sha256(raw).hexdigest()
-    if options.encoding is None:
+    if encoding is None:
         data = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
         bad = _utf8_error(data)
         if bad is not None:
@@ -230,16 +257,16 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         text = codecs.getincrementaldecoder("utf-8")().decode(data[:65536])
     else:
         try:
-            codecs.lookup(options.encoding)
+            codecs.lookup(encoding)
         except LookupError:
             raise UsageError(
-                f"unknown --encoding {options.encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
+                f"unknown --encoding {encoding!r}; try utf-8, cp1252, latin-1 or utf-16"
             ) from None
         try:
-            text = raw.decode(options.encoding).removeprefix("\ufeff")
+            text = raw.decode(encoding).removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
             raise _fail(
-                path, f"cannot be read as {options.encoding} ({exc.reason} at byte {exc.start})"
+                path, f"cannot be read as {encoding} ({exc.reason} at byte {exc.start})"
             ) from None
         data = text.encode("utf-8")
     if not text.strip():
@@ -250,12 +277,18 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
     delimiter = forced or ","
     head = text[:65536]
     del text
-    try:
-        header = next(csv.reader(io.StringIO(head), delimiter=delimiter))
-    except (csv.Error, StopIteration) as exc:
-        raise _fail(path, f"cannot read the header line ({exc})") from None
-    header = [h.strip() for h in header]
+
+    def read_header() -> list[str]:
+        try:
+            return [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
+        except (csv.Error, StopIteration) as exc:
+            raise _fail(path, f"cannot read the header line ({exc})") from None
+
+    header = read_header()
     first_line = head.split("\n", 1)[0]
+    if len(header) == 1 and forced is None and utf16 and "\t" in first_line:
+        delimiter = "\t"  # Excel saves "Unicode Text" tab-separated
+        header = read_header()
     if len(header) == 1 and forced is None:
         for other in (";", "\t", "|"):
             if other in first_line:
@@ -272,7 +305,7 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
         headerless = True  # a bare list of addresses
     elif all(not h for h in header):
         raise _fail(path, "the first line is blank; it must be the header with the column names")
-    return _Source(path, data, digest, header, delimiter, headerless, options.encoding)
+    return _Source(path, data, digest, header, delimiter, headerless, encoding)
 
 
 def _arrow_without_pandas() -> None:
@@ -699,9 +732,23 @@ def _currency(text: str) -> str:
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
 _TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
 
+#: a long number as a spreadsheet shows it (7.28375E+12): the digits past the first few lost
+_SCIENTIFIC = r"^'*[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}$"
+#: the fields a spreadsheet mangles that way, what they hold, and what that breaks
+_SCIENTIFIC_FIELDS = {
+    "customer_id": ("customer ids", ", so different customers would become one"),
+    "order_id": ("order ids", ", so different orders would become one"),
+    "phone": ("phone numbers", ""),
+    "zip": ("zip codes", ""),
+}
+
 
 class _Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
+
+    #: customers imported with an unreadable optional value left out: row -> [(column,
+    #: reason)] (set by :meth:`normalise`)
+    warnings: dict[int, list[tuple[str, str]]]
 
     def __init__(self, source: _Source, table: pa.Table, columns: Mapping[str, int]) -> None:
         import pyarrow.compute as pc
@@ -841,15 +888,49 @@ class _Frame:
                 codes[row] = seen[order_id]
         self.raw["currency"] = pa.array(codes, type=pa.string())
 
+    def refuse_scientific_ids(self) -> None:
+        """Fail when a spreadsheet turned ids into rounded numbers such as ``7.28375E+12``
+        (see :data:`_SCIENTIFIC`): imported as they are, different customers become one."""
+        import pyarrow.compute as pc
+
+        for name, (what, harm) in _SCIENTIFIC_FIELDS.items():
+            if name not in self.columns:
+                continue
+            matches = pc.match_substring_regex(self.raw[name], _SCIENTIFIC)
+            row = pc.index(matches, True).as_py()
+            if row < 0:
+                continue
+            value = self.raw[name][row].as_py()
+            found, _invalid = _scan_lines(self.source, {row})
+            where = f" on line {found[row][0]}" if row in found else ""
+            raise _fail(
+                self.source.path,
+                f"column {self.header(name)!r} holds {what} in scientific notation "
+                f"(e.g. {value!r}{where}): a spreadsheet rounded them and their last digits "
+                f"are lost{harm}; nothing was imported. Re-export from the shop, or format "
+                "the column as Text in the spreadsheet before saving as CSV",
+            )
+
     def normalise(self, layout: Layout, options: ImportOptions, dates: _Dates) -> None:
         import pyarrow.compute as pc
 
+        self.refuse_scientific_ids()
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
         samples = {
             self.header(n): [v for v in pc.unique(self.raw[n]).to_pylist() if v]
             for n in date_fields
         }
         dates.settle_order(self.source.path, samples)
+        # customers: an unreadable optional value (birthday, consent, sign-up date) is left
+        # out and noted in self.warnings; the row is still imported
+        lenient = layout.kind == "customers"
+        unreadable: dict[str, dict[str, str]] = {}
+
+        def optional(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
+            if not lenient:
+                return parse
+            return partial(_parse_or_note, parse, unreadable.setdefault(name, {}))
+
         for name in self.columns:
             kind = FIELD_TYPES[name]
             raw = self.raw[name]
@@ -863,25 +944,30 @@ class _Frame:
                 self.map_unique(name, _email, vectorised=_plain_emails)
             elif kind == "date":
                 zone = UTC if name in layout.utc_fields else None
-                self.map_unique(name, partial(dates.parse, zone=zone))
+                self.map_unique(name, optional(name, partial(dates.parse, zone=zone)))
             elif kind == "cancelled":
                 self.map_unique(name, lambda t: _cancelled(t, dates))
             elif kind == "consent":
-                self.map_unique(name, _consent)
+                self.map_unique(name, optional(name, _consent))
             elif kind == "bool":
                 self.map_unique(name, _bool)
             elif kind == "int":
                 self.map_unique(name, _int)
             elif kind == "birthday":
-                self.map_unique(name, _birthday)
+                self.map_unique(name, optional(name, _birthday))
             elif kind == "currency":
                 self.map_unique(name, _currency)
+        self.warnings = {}
+        for name, bad in unreadable.items():
+            if bad:
+                self.note_unreadable(name, bad)
         if (
             "currency" in self.columns
             and "order_id" in self.columns
             and ("item_name" in self.columns or "item_sku" in self.columns)
         ):
             self._fill_currency()
+        money: list[tuple[str, pa.Array]] = []
         for name in self.columns:
             if FIELD_TYPES[name] != "money":
                 continue
@@ -890,23 +976,117 @@ class _Frame:
                 key = pc.binary_join_element_wise(
                     self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
                 )
-                self.map_unique(
-                    name,
-                    partial(_money_pair, decimal_comma=comma),
-                    key=key,
-                    vectorised=None if comma else _plain_amounts,
-                )
+                pair = partial(_money_pair, decimal_comma=comma, field=name)
+                vectorised = None if comma else _plain_amounts
+                self.map_unique(name, pair, key=key, vectorised=vectorised)
+                money.append((name, key))
             else:
                 self.map_unique(
                     name,
-                    partial(parse_amount, decimal_comma=comma),
+                    partial(_money, decimal_comma=comma, field=name),
                     vectorised=None if comma else _plain_amounts,
                 )
+                money.append((name, self.raw[name]))
+        if money and self.errors and not options.decimal_comma:
+            self.refuse_decimal_comma(money)
+
+    def note_unreadable(self, name: str, bad: Mapping[str, str]) -> None:
+        """Add a warning to every row whose ``name`` value (stripped) is in ``bad``."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(self.raw[name])
+        texts = [text.strip() for text in encoded.dictionary.to_pylist()]
+        codes = [code for code, text in enumerate(texts) if text in bad]
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        header = self.header(name)
+        for row in np.flatnonzero(np.isin(indices, codes)).tolist():
+            self.warnings.setdefault(row, []).append((header, bad[texts[indices[row]]]))
+
+    def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
+        """Fail when (nearly) every amount that tells is written with a decimal comma
+        (``12,50``, ``1.204,00``) and --decimal-comma was not given: rejecting each row
+        would not help anyone. Amounts that read the same either way (``12``) do not tell.
+
+        ``money``: (field, amounts) with ``amount\x1fCURRENCY`` where the file has a
+        currency column."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        comma_only = others = 0
+        examples: dict[str, list[str]] = {}
+        for name, column in money:
+            counts = pc.value_counts(column)
+            texts = counts.field("values").to_pylist()
+            for text, n in zip(texts, counts.field("counts").to_pylist(), strict=True):
+                amount, sep, currency = text.rpartition("\x1f")
+                if not sep:
+                    amount, currency = text, ""
+                if not amount.strip():
+                    continue
+                dot = _amount_or_none(amount, currency, decimal_comma=False)
+                comma = _amount_or_none(amount, currency, decimal_comma=True)
+                if dot is not None and dot == comma:
+                    continue
+                if dot is None and comma is not None:
+                    comma_only += n
+                    examples.setdefault(name, []).append(text)
+                else:
+                    others += n
+        if not comma_only or comma_only < 0.9 * (comma_only + others):
+            return
+        names = sorted(examples, key=lambda n: self.columns[n])
+        column = dict(money)[names[0]]
+        row = pc.index(pc.is_in(column, value_set=pa.array(examples[names[0]])), True).as_py()
+        value = self.raw[names[0]][row].as_py()
+        found, _invalid = _scan_lines(self.source, {row})
+        where = f" on line {found[row][0]}" if row in found else ""
+        shown = ", ".join(repr(self.header(n)) for n in names)
+        raise _fail(
+            self.source.path,
+            f"the amounts in column{'s' if len(names) > 1 else ''} {shown} are written with a "
+            f"decimal comma (e.g. {value!r}{where}); nothing was imported. Pass "
+            "--decimal-comma to read them",
+        )
 
 
-def _money_pair(text: str, decimal_comma: bool) -> int:
+def _parse_or_note(parse: Callable[[str], Any], bad: dict[str, str], text: str) -> Any:
+    """``parse(text)``, or None with the reason noted in ``bad`` (see _Frame.normalise)."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        bad[text] = str(exc)
+        return None
+
+
+def _amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | None:
+    try:
+        return parse_amount(amount, currency or None, decimal_comma=decimal_comma)
+    except ValueError:
+        return None
+
+
+#: money fields that cannot be negative, and what to tell the user instead
+_NOT_NEGATIVE = {
+    "amount": "negative total {!r} is not an order; refunds belong in the refunded column "
+    "(or a refund export)",
+    "refunded": "negative refunded amount {!r}; write a refund as a positive amount",
+}
+
+
+def _money(
+    text: str, decimal_comma: bool, field: str | None = None, currency: str | None = None
+) -> int:
+    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE)."""
+    value = parse_amount(text, currency, decimal_comma=decimal_comma)
+    if value < 0 and field in _NOT_NEGATIVE:
+        raise ValueError(_NOT_NEGATIVE[field].format(text.strip()))
+    return value
+
+
+def _money_pair(text: str, decimal_comma: bool, field: str | None = None) -> int:
     amount, _, currency = text.rpartition("\x1f")
-    return parse_amount(amount, currency or None, decimal_comma=decimal_comma)
+    return _money(amount, decimal_comma, field, currency or None)
 
 
 def _cancelled(text: str, dates: _Dates) -> str | None:
@@ -953,6 +1133,7 @@ def _import_file(
 ) -> ImportResult:
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
+    origin = _origin(kind, options)
     source = _load(path, kind, options)
     layout = _choose_layout(source, kind, options)
     columns = _find_columns(source, layout, options)
@@ -976,7 +1157,9 @@ def _import_file(
         elif kind == "customers":
             writer = _CustomersWriter(store, frame, layout, import_ref, progress, total)
         else:
-            writer = _SuppressionsWriter(store, frame, layout, import_ref, progress, total)
+            writer = _SuppressionsWriter(
+                store, frame, layout, import_ref, progress, total, origin=origin or "import"
+            )
         writer.run()
         rejected_rows = sorted(frame.errors)
         rejected = len(rejected_rows) + invalid_count
@@ -999,6 +1182,7 @@ def _import_file(
             stale = rejects_path(path)
             if stale.exists():
                 stale.unlink(missing_ok=True)
+        warned, warnings_file = _report_warnings(source, frame, options)
         store.finish_import(
             import_ref,
             rows=total,
@@ -1024,7 +1208,50 @@ def _import_file(
         rejects_file=rejects_file,
         dry_run=options.dry_run,
         skipped=writer.skipped,
+        warnings=warned,
+        warnings_file=warnings_file,
+        origin=(origin or "import") if kind == "suppressions" else None,
     )
+
+
+def _origin(kind: Kind, options: ImportOptions) -> str | None:
+    """The checked ``options.origin`` (see ImportOptions)."""
+    if options.origin is None:
+        return None
+    if kind != "suppressions":
+        raise UsageError(f"an origin is recorded for suppressions only, not for {kind}")
+    origin = options.origin.strip()
+    if not origin or not origin.isprintable():
+        raise UsageError(
+            f"--source {options.origin!r} must name where the opt-outs come from, "
+            "e.g. --source mailchimp"
+        )
+    return origin
+
+
+def _report_warnings(
+    source: _Source, frame: _Frame, options: ImportOptions
+) -> tuple[int, Path | None]:
+    """How many imported rows had a value left out, and the FILE.warnings.csv listing them
+    (None on a dry run or when there are none: a stale one is removed). With --strict, a
+    value left out fails the import like a bad row."""
+    path = source.path
+    rows = sorted(set(frame.warnings) - set(frame.errors))  # rejected rows are not imported
+    if not rows:
+        if not options.dry_run:
+            warnings_path(path).unlink(missing_ok=True)
+        return 0, None
+    found, _invalid = _scan_lines(source, set(rows))
+    notes = [(found[row][0], found[row][1], frame.warnings[row]) for row in rows if row in found]
+    if options.strict:
+        line, _record, ((column, reason), *_more) = notes[0]
+        raise _fail(
+            path,
+            f"line {line}, column {column!r}: {reason}; nothing was imported (--strict). Fix "
+            "the value, or run without --strict to import the customer without it (listed in "
+            f"{warnings_path(path).name})",
+        )
+    return len(rows), None if options.dry_run else _write_warnings(source, notes)
 
 
 def _reject_rows(
@@ -1039,20 +1266,50 @@ def _reject_rows(
 
 
 def _write_rejects(source: _Source, rows: Sequence[tuple[int, list[str], str, str]]) -> Path:
-    target = rejects_path(source.path)
+    return _write_lines(
+        source,
+        rejects_path(source.path),
+        "reason",
+        (
+            (line, record, f"{column}: {reason}" if column else reason)
+            for line, record, column, reason in rows
+        ),
+    )
+
+
+def _write_warnings(
+    source: _Source, rows: Sequence[tuple[int, list[str], list[tuple[str, str]]]]
+) -> Path:
+    """``FILE.warnings.csv``: the rows imported with a value left out, like a rejects file
+    (so it can be fixed and imported again)."""
+    return _write_lines(
+        source,
+        warnings_path(source.path),
+        "warning",
+        (
+            (line, record, "; ".join(f"{c}: {r} (imported without it)" for c, r in notes))
+            for line, record, notes in rows
+        ),
+    )
+
+
+def _write_lines(
+    source: _Source, target: Path, last: str, rows: Iterable[tuple[int, list[str], str]]
+) -> Path:
+    """The original fields of some rows, their ``line`` and a ``last`` column, as CSV."""
     header = list(source.header) if not source.headerless else ["email"]
     width = len(header)
+    kind = "rejects" if last == "reason" else "warnings"
     try:
         with target.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow([*header, "line", "reason"])
-            for line, record, column, reason in rows:
+            writer.writerow([*header, "line", last])
+            for line, record, why in rows:
                 fields = (record + [""] * width)[:width] if len(record) <= width else record
-                why = f"{column}: {reason}" if column else reason
                 writer.writerow([*fields[:width], line, why])
     except OSError as exc:
         raise _fail(
-            source.path, f"cannot write the rejects file {target} ({exc.strerror})"
+            source.path, f"cannot write the {kind} file {target} ({exc.strerror})"
         ) from None
     return target
 
@@ -1094,6 +1351,10 @@ class _Writer:
 
 
 class _SuppressionsWriter(_Writer):
+    def __init__(self, *args: Any, origin: str) -> None:
+        super().__init__(*args)
+        self.origin = origin  # recorded as suppressions.source
+
     def run(self) -> None:
         frame = self.frame
         emails, reasons = frame.get("email"), frame.get("reason")
@@ -1108,7 +1369,7 @@ class _SuppressionsWriter(_Writer):
             if email is None:
                 frame.reject(row, "email", "no email address")
                 continue
-            if self.store.suppress(email, reasons[row] or default, "import"):
+            if self.store.suppress(email, reasons[row] or default, self.origin):
                 self.inserted += 1
             else:
                 self.unchanged += 1

@@ -447,16 +447,18 @@ def test_square_unsubscribed_is_suppressed_and_birthdays_are_kept(cli, db_path, 
         "SQ3,Cy,V,cy@x.com,1991-02-03,Subscribed\n",
     )
     result = cli("import", "customers", str(source), "--format", "json")
-    assert result.exit_code == 3
+    assert result.exit_code == 3  # a birthday left out
     assert rows(db_path, "SELECT customer_id, birthday, accepts_marketing FROM customers") == [
         ("SQ1", "--06-23", 0),
+        ("SQ2", None, 1),
         ("SQ3", "1991-02-03", 1),
     ]
     assert rows(db_path, "SELECT email, source FROM suppressions") == [
         ("alan@x.com", "square_customers")
     ]
-    rejects = (tmp_path / "square.csv.rejects.csv").read_text()
-    assert "Birthday: birthday '1990-02-29' is not a valid date" in rejects
+    assert not (tmp_path / "square.csv.rejects.csv").exists()
+    warnings = (tmp_path / "square.csv.warnings.csv").read_text()
+    assert "Birthday: birthday '1990-02-29' is not a valid date (imported without it)" in warnings
 
 
 def test_opt_out_is_sticky_across_imports(cli, db_path, tmp_path):

@@ -33,6 +33,15 @@ SourceOption = Annotated[
         "shopify_orders, stripe_payments, generic_orders.",
     ),
 ]
+OriginOption = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Where the opt-outs come from, e.g. mailchimp: recorded with each new address "
+        "(default: import). Opt-out lists have one layout, so there is none to force.",
+        show_default=False,
+    ),
+]
 MapOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -55,7 +64,10 @@ DecimalCommaOption = Annotated[
 ]
 EncodingOption = Annotated[
     str | None,
-    typer.Option("--encoding", help="File encoding (default UTF-8 with or without BOM)."),
+    typer.Option(
+        "--encoding",
+        help="File encoding (default: UTF-8 with or without BOM, or UTF-16 with a BOM).",
+    ),
 ]
 DelimiterOption = Annotated[
     str | None,
@@ -140,6 +152,7 @@ def _run(
     timezone: str = "UTC",
     strict: bool = False,
     dry_run: bool = False,
+    origin: str | None = None,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
     from retain_cli.importer import ImportOptions
@@ -155,6 +168,7 @@ def _run(
         timezone=timezone,
         strict=strict,
         dry_run=dry_run,
+        origin=origin,
     )
     path = db_path(ctx, db)
     # a dry run against a database that does not exist yet must not create it, and a failed
@@ -174,9 +188,15 @@ def _run(
         if result.rejected:
             where = f" (see {result.rejects_file})" if result.rejects_file else ""
             err_console.print(f"{result.rejected} row(s) rejected{escape(where)}")
+        if result.warnings:
+            where = f" (see {result.warnings_file})" if result.warnings_file else ""
+            err_console.print(
+                f"{result.warnings} row(s) imported with an unreadable value left out"
+                f"{escape(where)}"
+            )
     else:
         render_mapping(summary, fmt)
-    if result.rejected:
+    if result.rejected or result.warnings:
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -201,6 +221,8 @@ def import_customers(
 
     Customers are matched by the platform's customer id, else by e-mail; re-importing the
     same file changes nothing. Rows that cannot be used go to FILE.rejects.csv (exit code 3).
+    An unreadable birthday, consent or sign-up date is left out, the customer imported, and
+    the row listed in FILE.warnings.csv (exit code 3 as well).
 
     Example: retain import customers customers_export.csv
     """
@@ -246,6 +268,7 @@ def import_orders(
 def import_suppressions(
     ctx: typer.Context,
     file: FileArgument,
+    source: OriginOption = None,
     map_: MapOption = None,
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
@@ -257,13 +280,14 @@ def import_suppressions(
 ) -> None:
     """Import an opt-out list: an e-mail column (and optionally a reason).
 
-    The addresses are never mailed again, whatever later imports say.
+    The addresses are never mailed again, whatever later imports say. --source records
+    where they came from (an address already on the list keeps its first source).
 
-    Example: retain import suppressions unsubscribed.csv
+    Example: retain import suppressions unsubscribed.csv --source mailchimp
     """
     _run(
         ctx, "suppressions", file, db=db, fmt=fmt, quiet=quiet, mapping=map_,
-        encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run,
+        encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run, origin=source,
     )  # fmt: skip
 
 

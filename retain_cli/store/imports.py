@@ -354,13 +354,22 @@ class ImportStore(StoreBase):
         """Insert or update orders (tuples in :data:`ORDER_COLUMNS` order) by ``order_key``
         (``key_prefix`` + order_id). A row equal to the stored one is left alone.
 
+        Refunds only grow and a cancellation stays: an existing order keeps the larger of
+        the stored and the incoming ``refunded_minor`` and its stored ``cancelled_at``, so
+        re-importing an older export cannot undo a later refund or cancellation.
+
         Returns how many rows were inserted or changed (the caller tells the two apart by
         counting orders before and after).
         """
         params = ", ".join(f"?{i}" for i in range(1, len(ORDER_COLUMNS) + 1))
         updated = [*ORDER_COLUMNS[1:], "source"]
-        assignments = ", ".join(f"{c} = excluded.{c}" for c in updated)
-        changed = " OR ".join(f"orders.{c} IS NOT excluded.{c}" for c in updated)
+        kept = {
+            "refunded_minor": "max(orders.refunded_minor, excluded.refunded_minor)",
+            "cancelled_at": "coalesce(orders.cancelled_at, excluded.cancelled_at)",
+        }
+        value = {c: kept.get(c, f"excluded.{c}") for c in updated}
+        assignments = ", ".join(f"{c} = {value[c]}" for c in updated)
+        changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated)
         cur = self.conn.executemany(
             f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref) "
             f"VALUES ('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', "

@@ -2,8 +2,9 @@
 
 The audience is every customer (``audience: all``) or the members of a segment, narrowed by
 an optional ``where`` filter (:mod:`retain_cli.filters`). Nobody is dropped for lack of
-consent here: the frame carries ``consent`` (``accepts_marketing = 1``, an e-mail address,
-and not suppressed) and ``suppressed``, so the planner can report who is left out and why.
+consent here: the frame carries ``consent`` (the store's ``customer_consent`` view:
+``accepts_marketing = 1``, an e-mail address, and not suppressed) and ``suppressed``, so the
+planner can report who is left out and why.
 """
 
 from __future__ import annotations
@@ -31,16 +32,14 @@ def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
     from retain_cli.segments import customer_features
 
     frame = customer_features(store, as_of)
-    extra = ["first_name", "last_name", "suppressed", "total_spent_minor"]
+    extra = ["first_name", "last_name", "suppressed", "consent", "total_spent_minor"]
     own = pd.DataFrame(store.campaign_customer_features(to_iso(as_of)))
     if own.empty:
         own = pd.DataFrame(columns=["customer_ref", *extra])
     own = own.set_index("customer_ref")[extra]
     frame = frame.join(own, how="left")
     frame["suppressed"] = frame["suppressed"].fillna(0).astype(bool)
-    has_email = frame["email"].notna() & (frame["email"].astype(str) != "")
-    marketing = frame["accepts_marketing"].fillna(False).astype(bool)
-    frame["consent"] = marketing & ~frame["suppressed"] & has_email
+    frame["consent"] = frame["consent"].fillna(0).astype(bool)
     return frame
 
 

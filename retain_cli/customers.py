@@ -401,7 +401,7 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
         accepts_marketing=None if consent is None else bool(consent),
         suppressed=suppression is not None,
         suppression=suppression,
-        can_email=consent == 1 and suppression is None and bool(record["email"]),
+        can_email=bool(record["consent"]),
         source=record["source"],
         sources=store.customer_source_ids(ref),
         signed_up_at=record["source_created_at"],

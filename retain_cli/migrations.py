@@ -279,9 +279,37 @@ def m004_order_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_customer_consent(conn: sqlite3.Connection) -> None:
+    """``customer_consent``: the one definition of who may get marketing mail.
+
+    A customer may be mailed (``consent`` = 1) when they said yes (``accepts_marketing = 1``;
+    0 and unknown are no), have an e-mail address, and that address is not in
+    ``suppressions``. The parts are columns too (``has_email``, ``marketing``,
+    ``suppressed``), so a caller can say why someone is left out; every column is 0 or 1.
+    Status counts, imports, the audience and the sender read consent from here only.
+    """
+    run_script(
+        conn,
+        """
+        CREATE VIEW customer_consent AS
+        SELECT
+            c.id AS customer_ref,
+            c.email,
+            coalesce(c.email <> '', 0) AS has_email,
+            coalesce(c.accepts_marketing = 1, 0) AS marketing,
+            s.email IS NOT NULL AS suppressed,
+            coalesce(c.email <> '', 0) AND coalesce(c.accepts_marketing = 1, 0)
+                AND s.email IS NULL AS consent
+        FROM customers c
+        LEFT JOIN suppressions s ON s.email = c.email;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
     m003_send_ledger,
     m004_order_indexes,
+    m005_customer_consent,
 ]

@@ -172,8 +172,9 @@ def status_command(
 ) -> None:
     """Summarise the database: customers, consent, orders, date range, revenue, imports.
 
-    with_consent counts customers who accept marketing and are not suppressed; revenue is
-    net of refunds, cancelled orders left out. --format json adds recent_imports. Example:
+    with_consent counts customers who accept marketing, have an e-mail address and are not
+    suppressed (who the campaigns may mail); revenue is net of refunds, cancelled orders left
+    out. --format json adds recent_imports. Example:
 
         retain status --format json
     """

@@ -32,7 +32,7 @@ class CampaignStore(StoreBase):
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def campaign_customer_features(self, as_of_iso: str) -> list[dict[str, Any]]:
-        """One row per customer: identity, consent and order features.
+        """One row per customer: identity, consent (``customer_consent``) and order features.
 
         Orders are the countable ones (``order_facts``) placed by ``as_of_iso``.
         """
@@ -48,13 +48,14 @@ class CampaignStore(StoreBase):
                 c.accepts_marketing,
                 c.source_created_at,
                 c.created_at,
-                (s.email IS NOT NULL) AS suppressed,
+                v.suppressed,
+                v.consent,
                 coalesce(f.orders, 0) AS orders,
                 coalesce(f.net_minor, 0) AS total_spent_minor,
                 f.first_order_at,
                 f.last_order_at
             FROM customers c
-            LEFT JOIN suppressions s ON s.email = c.email
+            JOIN customer_consent v ON v.customer_ref = c.id
             LEFT JOIN (
                 SELECT customer_ref,
                        count(*) AS orders,

@@ -160,13 +160,15 @@ class CustomerStore(StoreBase):
     # -- one customer's profile ------------------------------------------------------------
 
     def customer_record(self, ref: int) -> dict[str, Any]:
-        """The ``customers`` row with its suppression (if any) joined on its address."""
+        """The ``customers`` row with its suppression (if any) joined on its address, and
+        ``consent`` (``customer_consent``: may get marketing mail)."""
         rows = _rows(
             self.conn.execute(
                 """
                 SELECT c.*, s.reason AS suppression_reason, s.source AS suppression_source,
-                       s.created_at AS suppressed_at
+                       s.created_at AS suppressed_at, v.consent
                 FROM customers c
+                JOIN customer_consent v ON v.customer_ref = c.id
                 LEFT JOIN suppressions s ON s.email = c.email
                 WHERE c.id = ?
                 """,
@@ -221,10 +223,7 @@ class CustomerStore(StoreBase):
         """Counts and date range over the whole database (one query per table)."""
         customers = self.conn.execute(
             """
-            SELECT count(*),
-                   coalesce(sum(c.accepts_marketing = 1 AND s.email IS NULL), 0)
-            FROM customers c
-            LEFT JOIN suppressions s ON s.email = c.email
+            SELECT count(*), coalesce(sum(consent), 0) FROM customer_consent
             """
         ).fetchone()
         suppressed = self.conn.execute("SELECT count(*) FROM suppressions").fetchone()[0]

@@ -241,10 +241,10 @@ class ImportStore(StoreBase):
         return row is not None
 
     def effective_consent(self, email: str) -> bool:
-        """True when the customer with this address accepts marketing and is not suppressed."""
+        """True when the customer with this address may get marketing mail
+        (``customer_consent``: accepts marketing and the address is not suppressed)."""
         row = self.conn.execute(
-            "SELECT c.accepts_marketing = 1 AND s.email IS NULL FROM customers c "
-            "LEFT JOIN suppressions s ON s.email = c.email WHERE c.email = ?",
+            "SELECT consent FROM customer_consent WHERE email = ?",
             (email.strip().lower(),),
         ).fetchone()
         return bool(row and row[0])

@@ -272,12 +272,15 @@ class LedgerStore(StoreBase):
 
     def mailability(self, rows: Sequence[tuple[int, str]]) -> dict[int, tuple[bool, bool, bool]]:
         """For (customer_ref, ledger email) pairs: customer_ref -> (has an e-mail address,
-        accepts marketing, suppressed: the current or the planned address)."""
+        accepts marketing, suppressed: the current or the planned address).
+
+        The first three are ``customer_consent``'s parts (all true = consent); the planned
+        address is looked up too, since the customer's address may have changed since."""
         cursor = self.conn.execute(
-            "SELECT c.id, c.email IS NOT NULL, coalesce(c.accepts_marketing, 0) = 1, "
-            "  EXISTS (SELECT 1 FROM suppressions s "
-            "          WHERE s.email IN (c.email, json_extract(r.value, '$[1]'))) "
-            "FROM json_each(?) r JOIN customers c ON c.id = json_extract(r.value, '$[0]')",
+            "SELECT v.customer_ref, v.has_email, v.marketing, v.suppressed OR "
+            "  EXISTS (SELECT 1 FROM suppressions s WHERE s.email = json_extract(r.value, '$[1]')) "
+            "FROM json_each(?) r "
+            "JOIN customer_consent v ON v.customer_ref = json_extract(r.value, '$[0]')",
             (json.dumps([list(row) for row in rows]),),
         )
         return {ref: (bool(has), bool(ok), bool(sup)) for ref, has, ok, sup in cursor}

@@ -68,6 +68,25 @@ def test_an_older_export_cannot_undo_a_refund_or_a_cancellation(cli, db_path, tm
     ]
 
 
+def test_an_older_export_cannot_undo_a_refunded_status(cli, db_path, tmp_path):
+    header = "order_id,email,date,amount,refunded,status\n"
+    newer = write(tmp_path / "b.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,refunded\n")
+    older = write(tmp_path / "a.csv", header + "1001,a@x.com,2025-01-01,50.00,0,paid\n")
+    assert cli("import", "orders", str(newer)).exit_code == 0
+    got = summary(cli("import", "orders", str(older), "--format", "json"))
+    assert (got["updated"], got["unchanged"]) == (0, 1)
+    query = "SELECT refunded_minor, financial_status FROM orders"
+    assert rows(db_path, query) == [(5000, "refunded")]
+    # the same refund with a corrected status is an update
+    fixed = write(tmp_path / "c.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,Refunded\n")
+    assert summary(cli("import", "orders", str(fixed), "--format", "json"))["unchanged"] == 1
+    partly = write(
+        tmp_path / "d.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,partially_refunded\n"
+    )
+    assert summary(cli("import", "orders", str(partly), "--format", "json"))["updated"] == 1
+    assert rows(db_path, query) == [(5000, "partially_refunded")]
+
+
 # -- negative totals and refunds ----------------------------------------------------------------
 
 

@@ -356,16 +356,25 @@ class ImportStore(StoreBase):
 
         Refunds only grow and a cancellation stays: an existing order keeps the larger of
         the stored and the incoming ``refunded_minor`` and its stored ``cancelled_at``, so
-        re-importing an older export cannot undo a later refund or cancellation.
+        re-importing an older export cannot undo a later refund or cancellation; nor its
+        ``financial_status`` ("refunded" back to "paid"), kept from the stored row when the
+        incoming one is older in this sense.
 
         Returns how many rows were inserted or changed (the caller tells the two apart by
         counting orders before and after).
         """
         params = ", ".join(f"?{i}" for i in range(1, len(ORDER_COLUMNS) + 1))
         updated = [*ORDER_COLUMNS[1:], "source"]
+        older = (
+            "(excluded.refunded_minor < orders.refunded_minor "
+            "OR (excluded.cancelled_at IS NULL AND orders.cancelled_at IS NOT NULL))"
+        )
         kept = {
             "refunded_minor": "max(orders.refunded_minor, excluded.refunded_minor)",
             "cancelled_at": "coalesce(orders.cancelled_at, excluded.cancelled_at)",
+            "financial_status": (
+                f"CASE WHEN {older} THEN orders.financial_status ELSE excluded.financial_status END"
+            ),
         }
         value = {c: kept.get(c, f"excluded.{c}") for c in updated}
         assignments = ", ".join(f"{c} = {value[c]}" for c in updated)

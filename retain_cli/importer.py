@@ -102,6 +102,22 @@ _DMY_DATE = re.compile(
     r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
+# the same two shapes for Arrow's RE2 (parse_many), ASCII only and with named fields
+_TIME_RE2 = r"(?:[T ]+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,]\d+)?)?"
+_OFFSET_RE2 = r"\s*(?P<off>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*$"
+_ISO_DATE_RE2 = (
+    r"(?i)^\s*(?P<a>\d{4})[-/.](?P<b>\d{1,2})[-/.](?P<c>\d{1,2})"
+    + _TIME_RE2
+    + r")?(?P<m>)"
+    + _OFFSET_RE2
+)
+_DMY_DATE_RE2 = (
+    r"(?i)^\s*(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<c>\d{4}|\d{2})"
+    + _TIME_RE2.replace("[T ]+", "[T ,]+")
+    + r"\s*(?P<m>[AP]M)?)?"
+    + _OFFSET_RE2
+)
+_FIXED_DATE_RE2 = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:Z| ?[+-]\d{2}(?::?\d{2})?)?)?$"
 _BIRTHDAY = re.compile(r"(?:(\d{4})|-)?-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DELIMITER_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
@@ -646,6 +662,108 @@ class _Dates:
             tz = timezone(-delta if offset[0] == "-" else delta)
         return moment.replace(tzinfo=tz).astimezone(UTC).strftime(ISO_FORMAT)
 
+    def parse_many(self, values: pa.Array, zone: tzinfo | None = None) -> pa.Array:
+        """:meth:`parse` column-wise for the common cases: year-first and day/month dates,
+        with or without a time and an offset. Null where it cannot tell (a --date-format in
+        strptime form, a time without an offset in a zone other than UTC, anything out of
+        the ordinary); those values, a few at most, then go through :meth:`parse`.
+
+        Exports stamp orders to the second, so a million orders are nearly a million
+        distinct values: one at a time in Python they took ten seconds."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        zone = zone or self.zone
+        if self.strptime or not len(values):
+            return pa.nulls(len(values), pa.string())
+        # the usual shapes have their fields at fixed places (no regex captures: 4x faster)
+        fixed = pc.match_substring_regex(values, _FIXED_DATE_RE2)
+        at: dict[str, tuple[int, int | None]] = {"a": (0, 4), "b": (5, 7), "c": (8, 10)}
+        at |= {"h": (11, 13), "mi": (14, 16), "s": (17, 19), "off": (19, None)}
+        rest = pc.if_else(fixed, "", values)
+        iso = pc.extract_regex(rest, _ISO_DATE_RE2)
+        dmy = pc.extract_regex(rest, _DMY_DATE_RE2)
+        is_iso = np.asarray(pc.or_(fixed, iso.is_valid()))
+        is_dmy = np.asarray(dmy.is_valid())
+
+        def field(name: str) -> pa.Array:
+            chosen = pc.if_else(
+                iso.is_valid(), pc.struct_field(iso, name), pc.struct_field(dmy, name)
+            )
+            if name in at:
+                place = pc.utf8_slice_codeunits(values, *at[name])
+                chosen = pc.if_else(fixed, pc.utf8_trim_whitespace(place), chosen)
+            else:
+                chosen = pc.if_else(fixed, "", chosen)
+            return pc.utf8_upper(pc.fill_null(chosen, ""))
+
+        def number(text: pa.Array) -> np.ndarray:
+            return np.asarray(pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pa.int64()))
+
+        a, b, c = number(field("a")), number(field("b")), number(field("c"))
+        short_year = np.asarray(pc.equal(pc.utf8_length(field("c")), 2))
+        hour, minute, second = number(field("h")), number(field("mi")), number(field("s"))
+        meridiem = np.asarray(field("m"), dtype=object)
+        # year-first: a-b-c is year-month-day; day/month: a/b/c is first/second/year
+        dayfirst = a > 12 if self.dayfirst is None else np.full(len(a), self.dayfirst)
+        year = np.where(is_iso, a, np.where(short_year, c + 2000, c))
+        month = np.where(is_iso, b, np.where(dayfirst, b, a))
+        day = np.where(is_iso, c, np.where(dayfirst, a, b))
+        pm, twelve = meridiem == "PM", (meridiem == "PM") | (meridiem == "AM")
+        valid = (is_iso | is_dmy) & ~(twelve & (hour > 12))
+        hour = np.where(twelve, hour % 12 + np.where(pm, 12, 0), hour)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+        last = month_days[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+        valid &= (year >= 1000) & (year <= 9998) & (month >= 1) & (month <= 12)
+        valid &= (day >= 1) & (day <= last) & (hour <= 23) & (minute <= 59) & (second <= 59)
+        # the offset: none (the zone's), Z/UTC/GMT, or +HH, +HHMM, +HH:MM
+        off = pc.replace_substring(field("off"), ":", "")
+        named = np.asarray(pc.is_in(off, pa.array(["Z", "UTC", "GMT"])))
+        signed = np.asarray(pc.match_substring_regex(off, r"^[+-]"))
+        off = pc.if_else(signed, off, "+0000")
+        hours, minutes = pc.utf8_slice_codeunits(off, 1, 3), pc.utf8_slice_codeunits(off, 3, 5)
+        shift = number(hours) * 60 + number(minutes)
+        shift = np.where(np.asarray(pc.starts_with(off, "-")), -shift, shift)
+        valid &= np.abs(shift) < 24 * 60
+        if not (zone is UTC or getattr(zone, "key", None) == "UTC"):
+            valid &= named | signed  # local times in another zone: through parse()
+        first_of_month = (
+            (np.where(valid, year, 2000) - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+            + (np.where(valid, month, 1) - 1).astype("timedelta64[M]")
+        ).astype("datetime64[D]")
+        days = first_of_month.astype(np.int64) + np.where(valid, day, 1) - 1
+        seconds = days * 86400 + hour * 3600 + minute * 60 + second - shift * 60
+        # ISO_FORMAT: Arrow writes "YYYY-MM-DD HH:MM:SS" (its strftime is 10x slower)
+        text = pa.array(np.where(valid, seconds, 0), pa.timestamp("s")).cast(pa.string())
+        text = pc.binary_join_element_wise(pc.utf8_replace_slice(text, 10, 11, "T"), "Z", "")
+        return pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
+def _day_month_samples(column: pa.Array) -> list[str]:
+    """What :meth:`_Dates.settle_order` needs to see of a column, in file order: the first
+    value of each (first number, second number) pair among its day/month dates (and any
+    value that is not ASCII). Year-first dates tell nothing about the order."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    shaped = pc.match_substring_regex(column, r"^\d{1,2}[/.\-]\d{1,2}[/.\-]")
+    unique = pc.unique(column.filter(pc.or_(shaped, pc.invert(pc.string_is_ascii(column)))))
+    parts = pc.extract_regex(unique, r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]")
+    pairs = pc.binary_join_element_wise(
+        pc.struct_field(parts, "a"), pc.struct_field(parts, "b"), "/"
+    )
+    odd = pc.invert(pc.string_is_ascii(unique))
+    keys = pc.if_else(odd, pc.binary_join_element_wise("~", unique, ""), pairs)
+    keep = pc.and_(pc.or_(parts.is_valid(), odd), pc.not_equal(unique, ""))
+    values, keys = unique.filter(keep), keys.filter(keep)
+    if not len(values):
+        return []
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    return list(values.take(np.sort(first)).to_pylist())
+
 
 def _email(text: str) -> str:
     value = text.strip().lower()
@@ -916,10 +1034,7 @@ class _Frame:
 
         self.refuse_scientific_ids()
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
-        samples = {
-            self.header(n): [v for v in pc.unique(self.raw[n]).to_pylist() if v]
-            for n in date_fields
-        }
+        samples = {self.header(n): _day_month_samples(self.raw[n]) for n in date_fields}
         dates.settle_order(self.source.path, samples)
         # customers: an unreadable optional value (birthday, consent, sign-up date) is left
         # out and noted in self.warnings; the row is still imported
@@ -944,9 +1059,13 @@ class _Frame:
                 self.map_unique(name, _email, vectorised=_plain_emails)
             elif kind == "date":
                 zone = UTC if name in layout.utc_fields else None
-                self.map_unique(name, optional(name, partial(dates.parse, zone=zone)))
+                self.map_unique(
+                    name,
+                    optional(name, partial(dates.parse, zone=zone)),
+                    vectorised=partial(dates.parse_many, zone=zone),
+                )
             elif kind == "cancelled":
-                self.map_unique(name, lambda t: _cancelled(t, dates))
+                self.map_unique(name, lambda t: _cancelled(t, dates), vectorised=dates.parse_many)
             elif kind == "consent":
                 self.map_unique(name, optional(name, _consent))
             elif kind == "bool":
@@ -2078,6 +2197,14 @@ def _all_distinct(values: pa.Array) -> bool:
         for ordered in (pc.less, pc.greater):
             if pc.all(ordered(before, after)).as_py():
                 return True
+        # B9, B10, B11 ...: increasing by length, then by text
+        lengths = pc.utf8_length(values)
+        shorter, longer = lengths.slice(0, len(values) - 1), lengths.slice(1)
+        step = pc.or_(
+            pc.less(shorter, longer), pc.and_(pc.equal(shorter, longer), pc.less(before, after))
+        )
+        if pc.all(step).as_py():
+            return True
     return bool(pc.count_distinct(values).as_py() == len(values))
 
 

@@ -174,16 +174,11 @@ def countable_orders(
     ``None`` for a column means the file had none (nothing refunded or cancelled, no
     currency)."""
     import numpy as np
+    import pyarrow as pa
 
     n = len(ordered_at)
-    stamps = dict.fromkeys(ordered_at)
-    seconds = (
-        np.array([text[:19] for text in stamps], dtype="datetime64[s]").astype(np.int64)
-        if stamps
-        else np.zeros(0, np.int64)
-    )
-    position = dict(zip(stamps, range(len(stamps)), strict=True))
-    t = seconds[np.fromiter(map(position.__getitem__, ordered_at), np.int64, n)]
+    stamps = pa.array(ordered_at, pa.string()).cast(pa.timestamp("s", tz="UTC"))
+    t = np.asarray(stamps.cast(pa.int64()), dtype=np.int64)
     net = np.fromiter(total, np.int64, n)
     if refunded is not None:
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)

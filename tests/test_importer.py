@@ -303,7 +303,9 @@ def test_column_wise_amounts_agree_with_parse_amount(pairs):
         (["A3", "A2", "A1"], True),
         (["A1", "A1", "A2"], False),
         (["A2", "A1", "A2"], False),
-        (["9", "10", "11"], True),  # not in string order: counted
+        (["9", "10", "11"], True),  # in order by length, then text
+        (["B9", "B10", "B2"], True),  # in no order: counted
+        (["B9", "B10", "B9"], False),
         (["9", "10", "9"], False),
         (["A1"], True),
         ([], True),
@@ -315,3 +317,75 @@ def test_order_ids_are_checked_for_repeats(ids, distinct):
     from retain_cli.importer import _all_distinct
 
     assert _all_distinct(pa.array(ids, pa.string())) is distinct
+
+
+def _date_texts():
+    two = st.integers(0, 35).map(lambda n: f"{n:02d}" if n % 3 else str(n))
+    year = st.integers(0, 9999).map(lambda n: f"{n:04d}")
+    time = st.one_of(
+        st.just(""),
+        st.tuples(
+            st.sampled_from(["T", " ", "t", ", "]),
+            st.integers(0, 25).map(str),
+            st.integers(0, 61).map(lambda n: f"{n:02d}"),
+            st.one_of(st.just(""), st.integers(0, 61).map(lambda n: f":{n:02d}")),
+            st.sampled_from(["", ".123", ",5"]),
+            st.sampled_from(["", " AM", "pm", " PM"]),
+        ).map("".join),
+    )
+    offset = st.sampled_from(
+        ["", "Z", " UTC", "gmt", "+02:00", " -05:30", "-0530", "+01", " +0200", "-23:59", "+24:00"]
+    )
+    iso = st.tuples(year, st.sampled_from("-/."), two, st.sampled_from("-/."), two)
+    dmy = st.tuples(two, st.sampled_from("/.-"), two, st.sampled_from("/.-"), st.one_of(year, two))
+    return st.tuples(st.one_of(iso, dmy).map("".join), time, offset).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_date_texts(), min_size=1, max_size=20),
+    st.sampled_from([None, "DD/MM/YYYY", "MM/DD/YYYY", "%d.%m.%Y %H:%M"]),
+    st.sampled_from(["UTC", "Europe/Berlin"]),
+)
+def test_column_wise_dates_agree_with_parse(texts, date_format, timezone):
+    """The fast path for dates gives what parse gives, or leaves the value to it."""
+    import pyarrow as pa
+
+    dates = _Dates(ImportOptions(date_format=date_format, timezone=timezone))
+    for text, fast in zip(texts, dates.parse_many(pa.array(texts)).to_pylist(), strict=True):
+        if fast is None:
+            continue
+        assert fast == dates.parse(text.strip()), text
+
+
+def test_column_wise_dates_cover_the_usual_shapes():
+    import pyarrow as pa
+
+    texts = ["2025-10-07 09:50:26 +0200", "2025-10-07T07:50:26Z", "2025-10-07", "13/01/2025"]
+    got = _Dates(ImportOptions()).parse_many(pa.array(texts)).to_pylist()
+    assert got == [
+        "2025-10-07T07:50:26Z",
+        "2025-10-07T07:50:26Z",
+        "2025-10-07T00:00:00Z",
+        "2025-01-13T00:00:00Z",
+    ]
+    berlin = _Dates(ImportOptions(timezone="Europe/Berlin"))
+    assert berlin.parse_many(pa.array(["2025-10-07 09:50", "2025-10-07 09:50Z"])).to_pylist() == [
+        None,  # a local time in Berlin: left to parse()
+        "2025-10-07T09:50:00Z",
+    ]
+
+
+def test_only_day_month_dates_are_sampled_for_their_order():
+    import pyarrow as pa
+
+    from retain_cli.importer import _day_month_samples
+
+    values = ["2025-01-01", "03/04/2025", "05/04/2025", "", "03/04/2026", "13/01/2025 10:00"]
+    values += ["03.04.2027", "\u0663/\u0664/2025"]
+    assert _day_month_samples(pa.array(values)) == [
+        "03/04/2025",
+        "05/04/2025",
+        "13/01/2025 10:00",
+        "\u0663/\u0664/2025",
+    ]

@@ -681,18 +681,25 @@ class _Dates:
         fixed = pc.match_substring_regex(values, _FIXED_DATE_RE2)
         at: dict[str, tuple[int, int | None]] = {"a": (0, 4), "b": (5, 7), "c": (8, 10)}
         at |= {"h": (11, 13), "mi": (14, 16), "s": (17, 19), "off": (19, None)}
-        rest = pc.if_else(fixed, "", values)
-        iso = pc.extract_regex(rest, _ISO_DATE_RE2)
-        dmy = pc.extract_regex(rest, _DMY_DATE_RE2)
-        is_iso = np.asarray(pc.or_(fixed, iso.is_valid()))
-        is_dmy = np.asarray(dmy.is_valid())
+        every = pc.all(fixed).as_py()
+        if every:  # no regex captures at all
+            is_iso = np.ones(len(values), bool)
+            is_dmy = ~is_iso
+        else:
+            rest = pc.if_else(fixed, "", values)
+            iso = pc.extract_regex(rest, _ISO_DATE_RE2)
+            dmy = pc.extract_regex(rest, _DMY_DATE_RE2)
+            is_iso = np.asarray(pc.or_(fixed, iso.is_valid()))
+            is_dmy = np.asarray(dmy.is_valid())
 
         def field(name: str) -> pa.Array:
+            place = pc.utf8_slice_codeunits(values, *at[name]) if name in at else None
+            if every:
+                return place if name != "off" else pc.utf8_trim_whitespace(place)
             chosen = pc.if_else(
                 iso.is_valid(), pc.struct_field(iso, name), pc.struct_field(dmy, name)
             )
-            if name in at:
-                place = pc.utf8_slice_codeunits(values, *at[name])
+            if place is not None:
                 chosen = pc.if_else(fixed, pc.utf8_trim_whitespace(place), chosen)
             else:
                 chosen = pc.if_else(fixed, "", chosen)
@@ -704,13 +711,14 @@ class _Dates:
         a, b, c = number(field("a")), number(field("b")), number(field("c"))
         short_year = np.asarray(pc.equal(pc.utf8_length(field("c")), 2))
         hour, minute, second = number(field("h")), number(field("mi")), number(field("s"))
-        meridiem = np.asarray(field("m"), dtype=object)
+        meridiem = field("m") if not every else pa.nulls(len(values), pa.string())
+        pm = np.asarray(pc.fill_null(pc.equal(meridiem, "PM"), False))
+        twelve = pm | np.asarray(pc.fill_null(pc.equal(meridiem, "AM"), False))
         # year-first: a-b-c is year-month-day; day/month: a/b/c is first/second/year
         dayfirst = a > 12 if self.dayfirst is None else np.full(len(a), self.dayfirst)
         year = np.where(is_iso, a, np.where(short_year, c + 2000, c))
         month = np.where(is_iso, b, np.where(dayfirst, b, a))
         day = np.where(is_iso, c, np.where(dayfirst, a, b))
-        pm, twelve = meridiem == "PM", (meridiem == "PM") | (meridiem == "AM")
         valid = (is_iso | is_dmy) & ~(twelve & (hour > 12))
         hour = np.where(twelve, hour % 12 + np.where(pm, 12, 0), hour)
         leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -2082,7 +2090,8 @@ class _OrdersWriter(_Writer):
         if self.frame.has("status"):
             statuses = [s.lower() if s else None for s in statuses]
         cancelled = cols["cancelled"]
-        if self.frame.has("cancelled") or self.frame.has("status"):
+        has_status = self.frame.has("status")
+        if has_status or (self.frame.has("cancelled") and _CANCELLED_FLAG in cancelled):
             generic = self.layout.name == "generic_orders"
             cancelled = [
                 d
@@ -2091,7 +2100,9 @@ class _OrdersWriter(_Writer):
                 for c, s, d in zip(cancelled, statuses, cols["date"], strict=True)
             ]
         refunded: list[Any]
-        if self.frame.has("refunded") or self.frame.has("status"):
+        if not has_status and self.frame.has("refunded") and None not in cols["refunded"]:
+            refunded = cols["refunded"]
+        elif self.frame.has("refunded") or has_status:
             refunded = [
                 r if r is not None else (a if s == "refunded" else 0)
                 for r, s, a in zip(cols["refunded"], statuses, cols["amount"], strict=True)

@@ -183,7 +183,7 @@ def countable_orders(
     if refunded is not None:
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)
     codes = dict.fromkeys(
-        "" if code is None else code.upper() for code in (currency if currency else [None])
+        sorted("" if code is None else code.upper() for code in set(currency or [None]))
     )
     digits = {minor_digits(code) for code in codes}
     if len(digits) == 1:
@@ -195,7 +195,7 @@ def countable_orders(
     amount = net * scaled
     refs = np.asarray(customer, dtype=np.int64)
     if cancelled is not None:
-        keep = np.fromiter((c is None for c in cancelled), bool, n)
+        keep = np.asarray(pa.array(cancelled, pa.string()).is_null())
         refs, t, amount = refs[keep], t[keep], amount[keep]
     return OrderArrays.sorted(refs, t, amount, tuple(sorted(c for c in codes if c)))
 

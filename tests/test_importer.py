@@ -389,3 +389,13 @@ def test_only_day_month_dates_are_sampled_for_their_order():
         "13/01/2025 10:00",
         "\u0663/\u0664/2025",
     ]
+
+
+def test_column_wise_dates_of_one_fixed_shape():
+    import pyarrow as pa
+
+    dates = _Dates(ImportOptions())
+    texts = ["2025-10-07 09:50:26 +0200", "2024-02-29T23:59:59Z", "2025-02-29", "2025-10-07"]
+    got = dates.parse_many(pa.array(texts)).to_pylist()
+    assert got == ["2025-10-07T07:50:26Z", "2024-02-29T23:59:59Z", None, "2025-10-07T00:00:00Z"]
+    assert [dates.parse(t) for t in texts if t != "2025-02-29"] == [g for g in got if g]

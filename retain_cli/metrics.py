@@ -86,17 +86,20 @@ class OrderArrays:
         keep = self.t <= limit
         return OrderArrays(self.customer[keep], self.t[keep], self.amount[keep], self.currencies)
 
-    def pack(self) -> bytes:
-        """A header line (JSON) and the three arrays' raw bytes: unpacking copies nothing."""
-        header = json.dumps({"n": len(self), "currencies": list(self.currencies)})
-        return b"".join(
-            [
-                header.encode() + b"\n",
-                self.customer.astype("<i8").tobytes(),
-                self.t.astype("<i8").tobytes(),
-                self.amount.astype("<f8").tobytes(),
-            ]
-        )
+    def pack(self) -> bytearray:
+        """A header line (JSON) and the three arrays' raw bytes: unpacking copies nothing.
+        (Written straight into one buffer: no temporary copies of a million orders.)"""
+        import numpy as np
+
+        header = json.dumps({"n": len(self), "currencies": list(self.currencies)}).encode()
+        n, start = len(self), len(header) + 1
+        data = bytearray(start + 24 * n)
+        data[:start] = header + b"\n"
+        for index, (values, kind) in enumerate(
+            ((self.customer, "<i8"), (self.t, "<i8"), (self.amount, "<f8"))
+        ):
+            np.frombuffer(data, dtype=kind, count=n, offset=start + 8 * n * index)[:] = values
+        return data
 
     @classmethod
     def unpack(cls, data: bytes) -> OrderArrays:
@@ -177,8 +180,11 @@ def countable_orders(
     import pyarrow as pa
 
     n = len(ordered_at)
-    stamps = pa.array(ordered_at, pa.string()).cast(pa.timestamp("s", tz="UTC"))
-    t = np.asarray(stamps.cast(pa.int64()), dtype=np.int64)
+    t = np.empty(n, np.int64)
+    step = 65536  # a slice at a time: a million stamps as one Arrow array cost 100 MB more
+    for start in range(0, n, step):
+        stamps = pa.array(ordered_at[start : start + step], pa.string())
+        t[start : start + step] = stamps.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64())
     net = np.fromiter(total, np.int64, n)
     if refunded is not None:
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)

@@ -45,7 +45,7 @@ class AnalyticsStore(StoreBase):
         ).fetchone()
         return (row[0], bytes(row[1])) if row else None
 
-    def save_cached_blob(self, name: str, fingerprint: str, data: bytes) -> bool:
+    def save_cached_blob(self, name: str, fingerprint: str, data: bytes | bytearray) -> bool:
         """Keep a packed copy; False (and nothing written) when the database is busy."""
         try:
             self.conn.execute(

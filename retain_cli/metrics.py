@@ -188,9 +188,7 @@ def countable_orders(
     net = np.fromiter(total, np.int64, n)
     if refunded is not None:
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)
-    codes = dict.fromkeys(
-        sorted("" if code is None else code.upper() for code in set(currency or [None]))
-    )
+    codes = sorted({"" if code is None else code.upper() for code in set(currency or [None])})
     digits = {minor_digits(code) for code in codes}
     if len(digits) == 1:
         scaled: Any = 10.0 ** -digits.pop()
@@ -203,7 +201,7 @@ def countable_orders(
     if cancelled is not None:
         keep = np.asarray(pa.array(cancelled, pa.string()).is_null())
         refs, t, amount = refs[keep], t[keep], amount[keep]
-    return OrderArrays.sorted(refs, t, amount, tuple(sorted(c for c in codes if c)))
+    return OrderArrays.sorted(refs, t, amount, tuple(c for c in codes if c))
 
 
 def _parse_fingerprint(text: str) -> tuple[int | None, int | None]:

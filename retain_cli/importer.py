@@ -120,7 +120,6 @@ _DMY_DATE_RE2 = (
 _FIXED_DATE_RE2 = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:Z| ?[+-]\d{2}(?::?\d{2})?)?)?$"
 _BIRTHDAY = re.compile(r"(?:(\d{4})|-)?-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_DELIMITER_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
 
 
 @dataclass(frozen=True)
@@ -302,20 +301,14 @@ def _load(path: Path, kind: Kind, options: ImportOptions) -> _Source:
 
     header = read_header()
     first_line = head.split("\n", 1)[0]
-    if len(header) == 1 and forced is None and utf16 and "\t" in first_line:
-        delimiter = "\t"  # Excel saves "Unicode Text" tab-separated
-        header = read_header()
     if len(header) == 1 and forced is None:
-        for other in (";", "\t", "|"):
-            if other in first_line:
-                name = _DELIMITER_NAMES[other]
-                flag = "tab" if other == "\t" else other
-                raise _fail(
-                    path,
-                    f"the header has a single column but looks {name}-separated "
-                    f"({first_line.count(other)} {name}s in it); pass --delimiter '{flag}' "
-                    "(or save the file as comma-separated CSV)",
-                )
+        # one column read with commas: a spreadsheet's semicolon (Excel in much of Europe),
+        # tab (Excel's "Unicode Text") or pipe export; the separator the header holds most of
+        counts = {other: first_line.count(other) for other in (";", "\t", "|")}
+        other = max(counts, key=lambda candidate: counts[candidate])
+        if counts[other]:
+            delimiter = other
+            header = read_header()
     headerless = False
     if kind == "suppressions" and len(header) == 1 and _EMAIL.fullmatch(header[0]):
         headerless = True  # a bare list of addresses

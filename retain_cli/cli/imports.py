@@ -71,7 +71,11 @@ EncodingOption = Annotated[
 ]
 DelimiterOption = Annotated[
     str | None,
-    typer.Option("--delimiter", help="Field separator when not a comma: ';', '|' or 'tab'."),
+    typer.Option(
+        "--delimiter",
+        help="Field separator: ';', '|' or 'tab' (default: a comma, or the semicolon, tab "
+        "or pipe the header line is written with).",
+    ),
 ]
 TimezoneOption = Annotated[
     str, typer.Option("--timezone", help="Time zone of timestamps that carry no offset.")

@@ -4,8 +4,10 @@
 normalises every value (emails, ids, dates to UTC, money to minor units, consent), and writes
 customers, orders or suppressions in ONE transaction, so a failed or interrupted import leaves
 the database exactly as it was. Rows that cannot be used go to ``FILE.rejects.csv`` with their
-line number and the reason. A customer whose only problem is an unreadable optional value
-(birthday, consent, sign-up date) is imported without it and listed in ``FILE.warnings.csv``.
+line number and the reason. A row whose only problem is an unreadable optional value (a
+customer's birthday, consent or sign-up date; an order's subtotal, shipping, tax, discount,
+consent or line-item price and quantity) is imported without it and listed in
+``FILE.warnings.csv``.
 
 Reading is columnar (pyarrow) and every value is parsed once per distinct value, so a
 million-row file costs little more than its distinct dates, amounts and e-mail addresses.
@@ -851,6 +853,17 @@ def _currency(text: str) -> str:
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
 _TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
 
+#: per kind of import, the fields whose unreadable values are left out with a warning
+#: instead of rejecting the row (see _Frame.normalise)
+_LENIENT_FIELDS: dict[str, frozenset[str]] = {
+    "customers": frozenset({"created_at", "accepts_marketing", "birthday"}),
+    "orders": frozenset(
+        {"subtotal", "shipping", "tax", "discount", "accepts_marketing"}
+        | {"item_price", "item_quantity"}
+    ),
+    "suppressions": frozenset(),
+}
+
 #: a long number as a spreadsheet shows it (7.28375E+12): the digits past the first few lost
 _SCIENTIFIC = r"^'*[+-]?\d(?:[.,]\d+)?[eE]\+\d{1,3}$"
 #: the fields a spreadsheet mangles that way, what they hold, and what that breaks
@@ -865,8 +878,7 @@ _SCIENTIFIC_FIELDS = {
 class _Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
 
-    #: customers imported with an unreadable optional value left out: row -> [(column,
-    #: reason)] (set by :meth:`normalise`)
+    #: rows imported with an unreadable optional value left out: row -> [(column, reason)]
     warnings: dict[int, list[tuple[str, str]]]
 
     def __init__(self, source: _Source, table: pa.Table, columns: Mapping[str, int]) -> None:
@@ -896,6 +908,7 @@ class _Frame:
         #: per field parsed by distinct value: (row -> distinct index, parsed distinct values)
         self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self.errors: dict[int, tuple[str, str]] = {}
+        self.warnings = {}
 
     def header(self, name: str) -> str:
         return self.source.header[self.columns[name]]
@@ -931,14 +944,20 @@ class _Frame:
         if row not in self.errors:
             self.errors[row] = (self.header(name) if name else "", reason)
 
+    def warn(self, row: int, name: str, reason: str) -> None:
+        """The row is imported with this field left out."""
+        self.warnings.setdefault(row, []).append((self.header(name), reason))
+
     def map_unique(
         self,
         name: str,
         parse: Callable[[str], Any],
         key: pa.Array | None = None,
         vectorised: Callable[[pa.Array], pa.Array] | None = None,
+        lenient: bool = False,
     ) -> None:
-        """Parse each distinct value of a field once; errors reject the rows holding them.
+        """Parse each distinct value of a field once; errors reject the rows holding them
+        (``lenient``: the rows are imported without that value, with a warning).
 
         ``vectorised`` (optional) parses the distinct values column-wise, giving null where
         it cannot tell (those values, a few at most, then go through ``parse``)."""
@@ -978,7 +997,10 @@ class _Frame:
         if bad:
             rows = np.nonzero(np.isin(indices, np.fromiter(bad, dtype=indices.dtype)))[0]
             for row in rows.tolist():
-                self.reject(row, name, bad[int(indices[row])])
+                if lenient:
+                    self.warn(row, name, bad[int(indices[row])])
+                else:
+                    self.reject(row, name, bad[int(indices[row])])
 
     def map_vector(self, name: str, values: pa.Array) -> None:
         """Store an already-normalised column (blank -> None)."""
@@ -1037,15 +1059,10 @@ class _Frame:
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
         samples = {self.header(n): _day_month_samples(self.raw[n]) for n in date_fields}
         dates.settle_order(self.source.path, samples)
-        # customers: an unreadable optional value (birthday, consent, sign-up date) is left
-        # out and noted in self.warnings; the row is still imported
-        lenient = layout.kind == "customers"
-        unreadable: dict[str, dict[str, str]] = {}
-
-        def optional(name: str, parse: Callable[[str], Any]) -> Callable[[str], Any]:
-            if not lenient:
-                return parse
-            return partial(_parse_or_note, parse, unreadable.setdefault(name, {}))
+        # an unreadable optional value (a customer's birthday, consent or sign-up date; an
+        # order's subtotal, shipping, tax, discount or consent) is left out with a warning
+        # and the row still imported; what identifies a row or counts in the metrics is not
+        lenient = _LENIENT_FIELDS[layout.kind]
 
         for name in self.columns:
             kind = FIELD_TYPES[name]
@@ -1062,25 +1079,22 @@ class _Frame:
                 zone = UTC if name in layout.utc_fields else None
                 self.map_unique(
                     name,
-                    optional(name, partial(dates.parse, zone=zone)),
+                    partial(dates.parse, zone=zone),
                     vectorised=partial(dates.parse_many, zone=zone),
+                    lenient=name in lenient,
                 )
             elif kind == "cancelled":
                 self.map_unique(name, lambda t: _cancelled(t, dates), vectorised=dates.parse_many)
             elif kind == "consent":
-                self.map_unique(name, optional(name, _consent))
+                self.map_unique(name, _consent, lenient=name in lenient)
             elif kind == "bool":
                 self.map_unique(name, _bool)
             elif kind == "int":
-                self.map_unique(name, _int)
+                self.map_unique(name, _int, lenient=name in lenient)
             elif kind == "birthday":
-                self.map_unique(name, optional(name, _birthday))
+                self.map_unique(name, _birthday, lenient=name in lenient)
             elif kind == "currency":
                 self.map_unique(name, _currency)
-        self.warnings = {}
-        for name, bad in unreadable.items():
-            if bad:
-                self.note_unreadable(name, bad)
         if (
             "currency" in self.columns
             and "order_id" in self.columns
@@ -1098,30 +1112,18 @@ class _Frame:
                 )
                 pair = partial(_money_pair, decimal_comma=comma, field=name)
                 vectorised = None if comma else _plain_amounts
-                self.map_unique(name, pair, key=key, vectorised=vectorised)
+                self.map_unique(name, pair, key=key, vectorised=vectorised, lenient=name in lenient)
                 money.append((name, key))
             else:
                 self.map_unique(
                     name,
                     partial(_money, decimal_comma=comma, field=name),
                     vectorised=None if comma else _plain_amounts,
+                    lenient=name in lenient,
                 )
                 money.append((name, self.raw[name]))
         if money and self.errors and not options.decimal_comma:
             self.refuse_decimal_comma(money)
-
-    def note_unreadable(self, name: str, bad: Mapping[str, str]) -> None:
-        """Add a warning to every row whose ``name`` value (stripped) is in ``bad``."""
-        import numpy as np
-        import pyarrow.compute as pc
-
-        encoded = pc.dictionary_encode(self.raw[name])
-        texts = [text.strip() for text in encoded.dictionary.to_pylist()]
-        codes = [code for code, text in enumerate(texts) if text in bad]
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        header = self.header(name)
-        for row in np.flatnonzero(np.isin(indices, codes)).tolist():
-            self.warnings.setdefault(row, []).append((header, bad[texts[indices[row]]]))
 
     def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
         """Fail when (nearly) every amount that tells is written with a decimal comma
@@ -1168,15 +1170,6 @@ class _Frame:
             f"decimal comma (e.g. {value!r}{where}); nothing was imported. Pass "
             "--decimal-comma to read them",
         )
-
-
-def _parse_or_note(parse: Callable[[str], Any], bad: dict[str, str], text: str) -> Any:
-    """``parse(text)``, or None with the reason noted in ``bad`` (see _Frame.normalise)."""
-    try:
-        return parse(text)
-    except ValueError as exc:
-        bad[text] = str(exc)
-        return None
 
 
 def _amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | None:

@@ -375,6 +375,36 @@ def test_a_few_decimal_comma_amounts_among_good_ones_are_rejected_rows(cli, db_p
     assert rows(db_path, "SELECT count(*), sum(total_minor) FROM orders") == [(9, 4950)]
 
 
+# -- an unreadable optional order value leaves the value out, not the order --------------------
+
+
+def test_bad_optional_order_values_are_left_out_and_listed(cli, db_path, tmp_path):
+    source = write(
+        tmp_path / "o.csv",
+        "order_id,email,date,amount,shipping,tax,refunded\n"
+        "1001,a@x.com,2025-01-01,50.00,4.95,n/a,0\n"
+        "1002,a@x.com,2025-01-02,20.00,free,1.20,0\n"
+        "1003,b@x.com,2025-01-03,30.00,4.95,2.00,lots\n",
+    )
+    result = cli("import", "orders", str(source), "--format", "json")
+    assert result.exit_code == 3
+    got = summary(result)
+    assert (got["inserted"], got["rejected"], got["warnings"]) == (2, 1, 2)
+    assert rows(
+        db_path, "SELECT order_id, total_minor, shipping_minor, tax_minor FROM orders ORDER BY 1"
+    ) == [("1001", 5000, 495, None), ("1002", 2000, None, 120)]
+    warnings = read_rejects(tmp_path / "o.csv.warnings.csv")
+    assert [(w[0], w[-2], w[-1]) for w in warnings[1:]] == [
+        ("1001", "2", "tax: cannot read amount 'n/a' (imported without it)"),
+        ("1002", "3", "shipping: cannot read amount 'free' (imported without it)"),
+    ]
+    # a refund counts in the metrics: unreadable, it still rejects the order
+    rejects = read_rejects(tmp_path / "o.csv.rejects.csv")
+    assert [(r[0], r[-2], r[-1]) for r in rejects[1:]] == [
+        ("1003", "4", "refunded: cannot read amount 'lots'")
+    ]
+
+
 # -- an unreadable optional customer value leaves the value out, not the customer ---------------
 
 CUSTOMERS = (

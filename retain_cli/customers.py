@@ -68,6 +68,7 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "updated",
     "unchanged",
     "rejected",
+    "warnings",
 )
 
 

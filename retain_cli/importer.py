@@ -1303,6 +1303,7 @@ def _import_file(
             updated=writer.updated,
             unchanged=writer.unchanged,
             rejected=rejected,
+            warnings=warned,
         )
         if not options.dry_run:
             writer.refresh_analytics()

@@ -306,10 +306,17 @@ def m005_customer_consent(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_import_warnings(conn: sqlite3.Connection) -> None:
+    """``imports.warnings``: how many rows an import took in with an unreadable optional
+    value left out (listed in ``FILE.warnings.csv``), beside how many it rejected."""
+    conn.execute("ALTER TABLE imports ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
     m003_send_ledger,
     m004_order_indexes,
     m005_customer_consent,
+    m006_import_warnings,
 ]

@@ -448,6 +448,7 @@ def test_status_json(cli, shop):
         "updated",
         "unchanged",
         "rejected",
+        "warnings",
     ]
 
 

@@ -403,6 +403,9 @@ def test_bad_optional_order_values_are_left_out_and_listed(cli, db_path, tmp_pat
     assert [(r[0], r[-2], r[-1]) for r in rejects[1:]] == [
         ("1003", "4", "refunded: cannot read amount 'lots'")
     ]
+    # and the import's history says so
+    status = json.loads(cli("status", "--format", "json").stdout)["recent_imports"]
+    assert [(i["rejected"], i["warnings"]) for i in status] == [(1, 2)]
 
 
 # -- an unreadable optional customer value leaves the value out, not the customer ---------------

@@ -267,7 +267,7 @@ class CustomerStore(StoreBase):
             self.conn.execute(
                 """
                 SELECT id, kind, source, file_name, rows, inserted, updated, unchanged,
-                       rejected, started_at, finished_at
+                       rejected, warnings, started_at, finished_at
                 FROM imports
                 ORDER BY started_at DESC, id DESC
                 LIMIT ?

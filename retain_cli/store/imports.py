@@ -206,22 +206,13 @@ class ImportStore(StoreBase):
         updated: int,
         unchanged: int,
         rejected: int,
+        warnings: int = 0,
     ) -> None:
         self.conn.execute(
             "UPDATE imports SET rows = ?, inserted = ?, updated = ?, unchanged = ?, "
-            "rejected = ?, finished_at = ? WHERE id = ?",
-            (rows, inserted, updated, unchanged, rejected, utc_now_iso(), import_ref),
+            "rejected = ?, warnings = ?, finished_at = ? WHERE id = ?",
+            (rows, inserted, updated, unchanged, rejected, warnings, utc_now_iso(), import_ref),
         )
-
-    def import_history(self, limit: int = 10) -> list[dict[str, Any]]:
-        """The most recent imports, newest first."""
-        cur = self.conn.execute(
-            "SELECT id, kind, source, file_name, file_hash, rows, inserted, updated, unchanged, "
-            "rejected, started_at, finished_at FROM imports ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
 
     # -- suppressions -----------------------------------------------------------------------
 

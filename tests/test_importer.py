@@ -67,6 +67,31 @@ def test_interrupted_import_leaves_the_database_as_it_was(store, tmp_path):
     assert "orders_customer" in str(plan)
 
 
+def test_killed_first_bulk_import_leaves_an_empty_database(db_path, tmp_path):
+    """Into a database that holds nothing, a bulk import commits without waiting for the
+    disk; killed, it is still undone by its journal."""
+    import signal
+    import subprocess
+    import sys
+
+    Store.open(db_path).close()
+    before = state(db_path)
+    big = big_orders(tmp_path / "big.csv")
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_IMPORT, str(db_path), str(big)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert child.stdout == "delete 0\n"
+    assert db_path.with_name(db_path.name + "-journal").exists()
+    assert state(db_path) == before == ("wal", "ok", None, None, 0, before[5])
+    with Store.open(db_path) as opened:
+        assert import_file(opened, big, "orders").inserted == 60_000
+        assert opened.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
 def big_orders(path: Path, rows: int = 60_000) -> Path:
     lines = [f"K{i},k{i % 70}@x.com,2025-02-{1 + i % 28:02d},{i}.00" for i in range(rows)]
     path.write_text("order_id,email,date,amount\n" + "\n".join(lines) + "\n")
@@ -85,7 +110,8 @@ store = Store.open(sys.argv[1])
 def progress(done, total):
     if done >= 50_000:
         mode = store.conn.execute("PRAGMA journal_mode").fetchone()[0]
-        print(mode, flush=True)
+        sync = store.conn.execute("PRAGMA synchronous").fetchone()[0]
+        print(mode, sync, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
 import_file(store, Path(sys.argv[2]), "orders", progress=progress)
@@ -123,8 +149,9 @@ def test_killed_bulk_import_is_rolled_back_on_the_next_open(db_path, tmp_path):
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    # the big import ran with a rollback journal, and died with it hot
-    assert child.stdout == "delete\n"
+    # the big import ran with a rollback journal (synchronous NORMAL: the database held
+    # something), and died with it hot
+    assert child.stdout == "delete 1\n"
     journal = db_path.with_name(db_path.name + "-journal")
     assert journal.exists() and journal.stat().st_size > 0
     assert state(db_path) == before  # played back on open, and in WAL again

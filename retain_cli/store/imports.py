@@ -124,13 +124,21 @@ class ImportStore(StoreBase):
         by the checkpoint). The rollback journal keeps the import all-or-nothing: a process
         killed mid-import leaves a hot journal that SQLite plays back on the next open (which
         also switches the database back to WAL, see :meth:`StoreBase.open`).
+
+        A bulk import into a database that holds nothing yet (no customer, order, opt-out or
+        send) commits without waiting for the disk (``synchronous=OFF``, about half a second
+        on a million orders): a killed process still leaves the journal that undoes it, and
+        a power cut could only spoil a file with nothing in it to lose but this import.
         """
         conn = self.conn
         (old_cache,) = conn.execute("PRAGMA cache_size").fetchone()
         (old_fk,) = conn.execute("PRAGMA foreign_keys").fetchone()
+        (old_sync,) = conn.execute("PRAGMA synchronous").fetchone()
         conn.execute("PRAGMA cache_size=-49152")  # 48 MB while the import runs
         conn.execute("PRAGMA foreign_keys=OFF")
         rollback_journal = bulk and not dry_run and self._use_rollback_journal()
+        if rollback_journal and self._holds_nothing():
+            conn.execute("PRAGMA synchronous=OFF")  # (only settable outside a transaction)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -144,6 +152,15 @@ class ImportStore(StoreBase):
                 self._back_to_wal()
             conn.execute(f"PRAGMA foreign_keys={'ON' if old_fk else 'OFF'}")
             conn.execute(f"PRAGMA cache_size={int(old_cache)}")
+            conn.execute(f"PRAGMA synchronous={int(old_sync)}")
+
+    def _holds_nothing(self) -> bool:
+        """No customer, order, opt-out or send yet (a new database)."""
+        (empty,) = self.conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM customers) AND NOT EXISTS (SELECT 1 FROM orders) "
+            "AND NOT EXISTS (SELECT 1 FROM suppressions) AND NOT EXISTS (SELECT 1 FROM sends)"
+        ).fetchone()
+        return bool(empty)
 
     def _use_rollback_journal(self) -> bool:
         """Switch a WAL database to a rollback journal; False (still in WAL) when another

@@ -25,6 +25,7 @@ import re
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -2130,30 +2131,37 @@ class _OrdersWriter(_Writer):
         else:
             names = list(ORDER_COLUMNS)
         changed = 0
-        with store.orders_bulk_load(n > max(50_000, before)):
-            for start in range(0, n, step):
+        with ThreadPoolExecutor(1) as worker:
+            packing = None
+            with store.orders_bulk_load(n > max(50_000, before)):
+                for start in range(0, n, step):
+                    if fresh:
+                        part = {c: _slice(columns[c], start, start + step) for c in names}
+                        changed += store.insert_orders(part, self.import_ref, source, prefix)
+                        del part
+                    else:
+                        parts = (_slice(columns[c], start, start + step) for c in names)
+                        chunk = list(zip(*parts, strict=True))
+                        changed += store.upsert_orders(chunk, self.import_ref, source, prefix)
+                        del chunk
+                    self.tick(start + step)
                 if fresh:
-                    part = {c: _slice(columns[c], start, start + step) for c in names}
-                    changed += store.insert_orders(part, self.import_ref, source, prefix)
-                    del part
-                else:
-                    parts = (_slice(columns[c], start, start + step) for c in names)
-                    chunk = list(zip(*parts, strict=True))
-                    changed += store.upsert_orders(chunk, self.import_ref, source, prefix)
-                    del chunk
-                self.tick(start + step)
+                    # packed for analytics in a worker thread while SQLite, which lets go of
+                    # the interpreter meanwhile, builds the orders index as this block ends
+                    packing = worker.submit(
+                        countable_orders,
+                        columns["customer_ref"],
+                        columns["ordered_at"],
+                        columns["total_minor"],
+                        None if "refunded_minor" not in names else columns["refunded_minor"],
+                        None if "cancelled_at" not in names else columns["cancelled_at"],
+                        None if "currency" not in names else columns["currency"],
+                    )
+            if packing is not None:
+                self.added = packing.result()
         self.inserted = store.count_orders() - before
         self.updated = changed - self.inserted
         self.unchanged = n - changed
-        if fresh:
-            self.added = countable_orders(
-                columns["customer_ref"],
-                columns["ordered_at"],
-                columns["total_minor"],
-                None if "refunded_minor" not in names else columns["refunded_minor"],
-                None if "cancelled_at" not in names else columns["cancelled_at"],
-                None if "currency" not in names else columns["currency"],
-            )
 
     def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
         store, source = self.store, self.layout.name

@@ -190,13 +190,15 @@ def countable_orders(
         net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)
     codes = sorted({"" if code is None else code.upper() for code in set(currency or [None])})
     digits = {minor_digits(code) for code in codes}
+    # the same arithmetic as _read_orders, so both give the very same floats
     if len(digits) == 1:
-        scaled: Any = 10.0 ** -digits.pop()
+        amount = net / 10.0 ** digits.pop()
     else:
         assert currency is not None
         scale = {code: 10.0 ** -minor_digits(code) for code in codes}
-        scaled = np.fromiter((scale["" if c is None else c.upper()] for c in currency), float, n)
-    amount = net * scaled
+        amount = net * np.fromiter(
+            (scale["" if c is None else c.upper()] for c in currency), float, n
+        )
     refs = np.asarray(customer, dtype=np.int64)
     if cancelled is not None:
         keep = np.asarray(pa.array(cancelled, pa.string()).is_null())

@@ -371,3 +371,20 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     assert packed.customer.tolist() == read.customer.tolist()
     assert packed.t.tolist() == read.t.tolist()
     assert packed.amount.tolist() == read.amount.tolist() == [10.0, 20.0 - 5.0, 1200.0, 0.0, 3.25]
+
+
+def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, tmp_path):
+    from retain_cli.importer import import_file
+    from retain_cli.metrics import _read_orders
+
+    rows = ["order_id,email,date,amount,refunded"]
+    rows += [
+        f"{i},c{i % 7}@example.com,2024-03-{1 + i % 28:02d},{i * 1.37:.2f},0.1" for i in range(300)
+    ]
+    export = tmp_path / "orders.csv"
+    export.write_text("\n".join(rows) + "\n")
+    import_file(store, export, "orders")
+    packed = OrderArrays.unpack(store.cached_blob(ORDERS_CACHE)[1])
+    read = _read_orders(store, 0)
+    assert packed.amount.tobytes() == read.amount.tobytes()
+    assert packed.t.tobytes() == read.t.tobytes()

@@ -610,7 +610,10 @@ class _Dates:
             else:
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=zone)
-                return moment.astimezone(UTC).strftime(ISO_FORMAT)
+                try:
+                    return moment.astimezone(UTC).strftime(ISO_FORMAT)
+                except OverflowError:
+                    raise ValueError(f"{text!r} is out of the range of dates") from None
         match = _ISO_DATE.fullmatch(text)
         meridiem = None
         if match:
@@ -656,7 +659,10 @@ class _Dates:
             digits = offset[1:].replace(":", "")
             delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
             tz = timezone(-delta if offset[0] == "-" else delta)
-        return moment.replace(tzinfo=tz).astimezone(UTC).strftime(ISO_FORMAT)
+        try:
+            return moment.replace(tzinfo=tz).astimezone(UTC).strftime(ISO_FORMAT)
+        except OverflowError:  # 9999-12-31 23:00 -0500 is past the last day Python knows
+            raise ValueError(f"{text!r} is out of the range of dates") from None
 
     def parse_many(self, values: pa.Array, zone: tzinfo | None = None) -> pa.Array:
         """:meth:`parse` column-wise for the common cases: year-first and day/month dates,

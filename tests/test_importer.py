@@ -426,3 +426,14 @@ def test_column_wise_dates_of_one_fixed_shape():
     got = dates.parse_many(pa.array(texts)).to_pylist()
     assert got == ["2025-10-07T07:50:26Z", "2024-02-29T23:59:59Z", None, "2025-10-07T00:00:00Z"]
     assert [dates.parse(t) for t in texts if t != "2025-02-29"] == [g for g in got if g]
+
+
+def test_a_date_out_of_range_is_a_rejected_value_not_a_crash(cli, tmp_path):
+    source = tmp_path / "o.csv"
+    source.write_text(
+        "order_id,email,date,amount\n1,a@x.com,9999-12-31 23:00 -0500,5\n2,a@x.com,2025-01-01,5\n"
+    )
+    result = cli("import", "orders", str(source))
+    assert result.exit_code == 3, result.output
+    rejects = (tmp_path / "o.csv.rejects.csv").read_text()
+    assert "date: '9999-12-31 23:00 -0500' is out of the range of dates" in rejects

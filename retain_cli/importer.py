@@ -2172,6 +2172,10 @@ class _OrdersWriter(_Writer):
     def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
         store, source = self.store, self.layout.name
         prefix = f"{self.layout.platform}:"
+        self.state_before = store.orders_state()
+        if not store.has_orders(prefix):
+            self._insert_grouped(rows, groups)
+            return
         keys = [prefix + row[0] for row in rows]
         known = store.order_refs(keys)
         old_items = store.order_items(list(known.values()))
@@ -2197,6 +2201,31 @@ class _OrdersWriter(_Writer):
                     if key in write
                 }
             )
+
+    def _insert_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
+        """The first import of a platform's line-item orders: every order is new, so they
+        and their items are inserted many to a statement, the orders numbered in turn."""
+        store = self.store
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(ORDER_COLUMNS)}
+        first = self.state_before[0] + 1
+        written = store.insert_orders(
+            columns, self.import_ref, self.layout.name, f"{self.layout.platform}:"
+        )
+        # a new row's id is one more than the largest so far: the orders are numbered in turn
+        if written != len(rows) or store.orders_state()[0] != first + len(rows) - 1:
+            raise RuntimeError("orders were not numbered in insert order")
+        store.insert_order_items(
+            {ref: order.items for ref, order in enumerate(groups, start=first) if order.items}
+        )
+        self.inserted = len(rows)
+        self.added = countable_orders(
+            columns["customer_ref"],
+            columns["ordered_at"],
+            columns["total_minor"],
+            columns["refunded_minor"],
+            columns["cancelled_at"],
+            columns["currency"],
+        )
 
 
 def _all_distinct(values: pa.Array) -> bool:

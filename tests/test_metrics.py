@@ -388,3 +388,30 @@ def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, t
     read = _read_orders(store, 0)
     assert packed.amount.tobytes() == read.amount.tobytes()
     assert packed.t.tobytes() == read.t.tobytes()
+
+
+def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, monkeypatch):
+    """Shopify's layout (one row per line item) takes its own first-import path."""
+    from pathlib import Path
+
+    from retain_cli.importer import import_file
+    from retain_cli.metrics import _read_orders
+
+    export = Path(__file__).parent / "data" / "import" / "shopify_orders_multi.csv"
+
+    def not_read_back(*_args):
+        raise AssertionError("the import read its orders back from SQLite")
+
+    monkeypatch.setattr("retain_cli.metrics._read_orders", not_read_back)
+    result = import_file(store, export, "orders")
+    monkeypatch.undo()
+    assert result.inserted >= 2
+    assert store.count_orders() == result.inserted
+    (items,) = store.conn.execute("SELECT count(*) FROM order_items").fetchone()
+    assert items > result.inserted  # several lines per order, all written
+    fingerprint, data = store.cached_blob(ORDERS_CACHE)
+    assert fingerprint == store.orders_fingerprint()
+    packed, read = OrderArrays.unpack(data), _read_orders(store, 0)
+    assert packed.currencies == read.currencies
+    for name in ("customer", "t", "amount"):
+        assert getattr(packed, name).tobytes() == getattr(read, name).tobytes()

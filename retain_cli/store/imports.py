@@ -335,10 +335,11 @@ class ImportStore(StoreBase):
 
     def set_customer_consent(self, rows: Iterable[tuple[int, int]]) -> int:
         """``(accepts_marketing, customer_ref)`` pairs; returns how many changed."""
+        now = utc_now_iso()
         cur = self.conn.executemany(
             "UPDATE customers SET accepts_marketing = ?1, updated_at = ?3 "
             "WHERE id = ?2 AND accepts_marketing IS NOT ?1",
-            ((value, ref, utc_now_iso()) for value, ref in rows),
+            ((value, ref, now) for value, ref in rows),
         )
         return cur.rowcount
 
@@ -453,14 +454,21 @@ class ImportStore(StoreBase):
                 f"DELETE FROM order_items WHERE order_ref IN ({', '.join('?' for _ in chunk)})",
                 tuple(chunk),
             )
-        self.conn.executemany(
-            "INSERT INTO order_items (order_ref, line_no, sku, name, quantity, price_minor) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (ref, line_no, *item)
-                for ref, lines in items.items()
-                for line_no, item in enumerate(lines, start=1)
-            ),
+        self.insert_order_items(items)
+
+    def insert_order_items(self, items: Mapping[int, Sequence[tuple[Any, ...]]]) -> None:
+        """Line items of orders that have none yet (ref -> ``(sku, name, quantity,
+        price_minor)``), numbered from 1."""
+        flat: list[Any] = []
+        for ref, lines in items.items():
+            for line_no, item in enumerate(lines, start=1):
+                flat += (ref, line_no, *item)
+        _insert_rows(
+            self.conn,
+            "INSERT INTO order_items (order_ref, line_no, sku, name, quantity, price_minor)",
+            "(?1, ?2, ?3, ?4, ?5, ?6)",
+            flat,
+            6,
         )
 
 

@@ -63,14 +63,17 @@ _ROWS_PER_STATEMENT = 64
 _PARAMETER = re.compile(r"\?(\d+)")
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, row: str, flat: list[Any], width: int) -> int:
-    """Run ``head VALUES row, row, ...`` over ``flat`` (``width`` values per row, row after
-    row), many rows per statement. ``row`` is one row's tuple with parameters numbered
-    ``?1`` to ``?width``; returns how many rows were written."""
+def _insert_rows(
+    conn: sqlite3.Connection, head: str, row: str, flat: list[Any], width: int, tail: str = ""
+) -> int:
+    """Run ``head VALUES row, row, ... tail`` over ``flat`` (``width`` values per row, row
+    after row), many rows per statement. ``row`` is one row's tuple with parameters numbered
+    ``?1`` to ``?width``; ``tail`` an upsert clause, say. Returns how many rows were written
+    (SQLite's count of changes)."""
 
     def statement(rows: int) -> str:
         shifted = (_PARAMETER.sub(partial(_shift, width * j), row) for j in range(rows))
-        return f"{head} VALUES {', '.join(shifted)}"
+        return f"{head} VALUES {', '.join(shifted)} {tail}"
 
     size = _ROWS_PER_STATEMENT * width
     whole = len(flat) - len(flat) % size
@@ -388,14 +391,15 @@ class ImportStore(StoreBase):
         value = {c: kept.get(c, f"excluded.{c}") for c in updated}
         assignments = ", ".join(f"{c} = {value[c]}" for c in updated)
         changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated)
-        cur = self.conn.executemany(
-            f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref) "
-            f"VALUES ('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', "
-            f"{int(import_ref)}) ON CONFLICT(order_key) DO UPDATE SET {assignments}, "
+        return _insert_rows(
+            self.conn,
+            f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref)",
+            f"('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', {int(import_ref)})",
+            [value for row in rows for value in row],
+            len(ORDER_COLUMNS),
+            f"ON CONFLICT(order_key) DO UPDATE SET {assignments}, "
             f"import_ref = excluded.import_ref WHERE {changed}",
-            rows,
         )
-        return cur.rowcount
 
     def insert_orders(
         self,

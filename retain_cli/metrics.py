@@ -73,7 +73,10 @@ class OrderArrays:
 
         if len(t) and customer.min() >= 0 and customer.max() < 2**31 and np.ptp(t) < 2**32:
             # one int64 key (customer, then time) sorts several times faster than lexsort
-            order = np.argsort((customer << 32) | (t - t.min()))
+            key = t - t.min()
+            key |= customer << 32
+            order = np.argsort(key)
+            del key
         else:
             order = np.lexsort((t, customer))
         return cls(customer[order], t[order], amount[order], currencies)
@@ -186,8 +189,9 @@ def countable_orders(
         stamps = pa.array(ordered_at[start : start + step], pa.string())
         t[start : start + step] = stamps.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64())
     net = np.fromiter(total, np.int64, n)
-    if refunded is not None:
-        net = np.maximum(net - np.fromiter(refunded, np.int64, n), 0)
+    if refunded is not None:  # (in place: a million orders are 8 MB a column)
+        net -= np.fromiter(refunded, np.int64, n)
+        np.maximum(net, 0, out=net)
     codes = sorted({"" if code is None else code.upper() for code in set(currency or [None])})
     digits = {minor_digits(code) for code in codes}
     # the same arithmetic as _read_orders, so both give the very same floats
@@ -199,6 +203,7 @@ def countable_orders(
         amount = net * np.fromiter(
             (scale["" if c is None else c.upper()] for c in currency), float, n
         )
+    del net
     refs = np.asarray(customer, dtype=np.int64)
     if cancelled is not None:
         keep = np.asarray(pa.array(cancelled, pa.string()).is_null())

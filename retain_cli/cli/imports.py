@@ -257,7 +257,9 @@ def import_orders(
     """Import an orders export (Shopify orders, Stripe payments, or any spreadsheet).
 
     Customers not yet known are created from the orders' e-mail and name. Orders without an
-    id get a stable one derived from the row, so re-importing adds nothing.
+    id get a stable one derived from the row, so re-importing adds nothing. Rows that cannot
+    be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax, discount or
+    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3).
 
     Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
     """

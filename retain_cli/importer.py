@@ -957,6 +957,16 @@ class _Frame:
         if row not in self.errors:
             self.errors[row] = (self.header(name) if name else "", reason)
 
+    def release(self) -> None:
+        """Let go of the parsed values (a million-row file holds hundreds of MB of them);
+        the errors and warnings stay."""
+        self.values.clear()
+        self.arrays.clear()
+        self.codes.clear()
+        self.raw.clear()
+        self.blank = []
+        _release_arrow_memory()
+
     def warn(self, row: int, name: str, reason: str) -> None:
         """The row is imported with this field left out."""
         self.warnings.setdefault(row, []).append((self.header(name), reason))
@@ -1289,6 +1299,7 @@ def _import_file(
                 store, frame, layout, import_ref, progress, total, origin=origin or "import"
             )
         writer.run()
+        frame.release()  # the written values; what follows needs only errors and warnings
         rejected_rows = sorted(frame.errors)
         rejected = len(rejected_rows) + invalid_count
         rejects_file = None

@@ -1715,6 +1715,7 @@ class _OrdersWriter(_Writer):
 
     def run(self) -> None:
         frame = self.frame
+        self.state_before = self.store.orders_state()
         grouped = frame.has("item_name") or frame.has("item_sku")
         groups: list[_Order] | None = None
         good: Sequence[int]
@@ -2144,7 +2145,6 @@ class _OrdersWriter(_Writer):
         n = len(columns["order_id"])
         prefix = f"{self.layout.platform}:"
         before = store.count_orders()
-        self.state_before = store.orders_state()
         step = 50_000
         fresh = not store.has_orders(prefix)
         if fresh:
@@ -2162,7 +2162,7 @@ class _OrdersWriter(_Writer):
                 for start in range(0, n, step):
                     if fresh:
                         part = {c: _slice(columns[c], start, start + step) for c in names}
-                        changed += store.insert_orders(part, self.import_ref, source, prefix)
+                        changed += len(store.insert_orders(part, self.import_ref, source, prefix))
                         del part
                     else:
                         parts = (_slice(columns[c], start, start + step) for c in names)
@@ -2173,15 +2173,7 @@ class _OrdersWriter(_Writer):
                 if fresh:
                     # packed for analytics in a worker thread while SQLite, which lets go of
                     # the interpreter meanwhile, builds the orders index as this block ends
-                    packing = worker.submit(
-                        countable_orders,
-                        columns["customer_ref"],
-                        columns["ordered_at"],
-                        columns["total_minor"],
-                        None if "refunded_minor" not in names else columns["refunded_minor"],
-                        None if "cancelled_at" not in names else columns["cancelled_at"],
-                        None if "currency" not in names else columns["currency"],
-                    )
+                    packing = worker.submit(_countable, columns, names)
             if packing is not None:
                 self.added = packing.result()
         self.inserted = store.count_orders() - before
@@ -2191,7 +2183,6 @@ class _OrdersWriter(_Writer):
     def _write_grouped(self, rows: list[tuple[Any, ...]], groups: Sequence[_Order]) -> None:
         store, source = self.store, self.layout.name
         prefix = f"{self.layout.platform}:"
-        self.state_before = store.orders_state()
         if not store.has_orders(prefix):
             self._insert_grouped(rows, groups)
             return
@@ -2226,25 +2217,30 @@ class _OrdersWriter(_Writer):
         and their items are inserted many to a statement, the orders numbered in turn."""
         store = self.store
         columns = {name: [row[i] for row in rows] for i, name in enumerate(ORDER_COLUMNS)}
-        first = self.state_before[0] + 1
-        written = store.insert_orders(
+        refs = store.insert_orders(
             columns, self.import_ref, self.layout.name, f"{self.layout.platform}:"
         )
-        # a new row's id is one more than the largest so far: the orders are numbered in turn
-        if written != len(rows) or store.orders_state()[0] != first + len(rows) - 1:
-            raise RuntimeError("orders were not numbered in insert order")
         store.insert_order_items(
-            {ref: order.items for ref, order in enumerate(groups, start=first) if order.items}
+            {ref: order.items for ref, order in zip(refs, groups, strict=True) if order.items}
         )
         self.inserted = len(rows)
-        self.added = countable_orders(
-            columns["customer_ref"],
-            columns["ordered_at"],
-            columns["total_minor"],
-            columns["refunded_minor"],
-            columns["cancelled_at"],
-            columns["currency"],
-        )
+        self.added = _countable(columns, ORDER_COLUMNS)
+
+
+def _countable(columns: Mapping[str, Any], names: Sequence[str]) -> OrderArrays:
+    """The countable orders among new orders given as columns (``names``: those written)."""
+
+    def given(name: str) -> Any:
+        return columns[name] if name in names else None
+
+    return countable_orders(
+        columns["customer_ref"],
+        columns["ordered_at"],
+        columns["total_minor"],
+        given("refunded_minor"),
+        given("cancelled_at"),
+        given("currency"),
+    )
 
 
 def _all_distinct(values: pa.Array) -> bool:

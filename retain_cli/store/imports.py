@@ -311,12 +311,18 @@ class ImportStore(StoreBase):
             _interleave(list(zip(*rows, strict=True))),
             5,
         )
-        # a new row's id is one more than the largest id so far (no AUTOINCREMENT, see
-        # https://sqlite.org/autoinc.html), so the ids follow the insert order
-        (after,) = self.conn.execute("SELECT max(id) FROM customers").fetchone()
-        if written != len(rows) or after != before + len(rows):
-            raise RuntimeError("customers were not numbered in insert order")
-        return dict(zip((row[0] for row in rows), range(before + 1, after + 1), strict=True))
+        ids = self._new_ids("customers", before, written)
+        return dict(zip((row[0] for row in rows), ids, strict=True))
+
+    def _new_ids(self, table: str, before: int, written: int) -> range:
+        """The ids of the ``written`` rows just inserted into ``table`` (a known table name),
+        whose largest id was ``before``: a new row's id is one more than the largest so far
+        (no AUTOINCREMENT, see https://sqlite.org/autoinc.html), so they follow the insert
+        order; checked, not assumed."""
+        (after,) = self.conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+        if after != before + written:
+            raise RuntimeError(f"{table} were not numbered in insert order")
+        return range(before + 1, after + 1)
 
     def update_customer(self, ref: int, changes: Mapping[str, Any]) -> None:
         columns = [c for c in CUSTOMER_COLUMNS if c in changes]
@@ -407,22 +413,24 @@ class ImportStore(StoreBase):
         import_ref: int,
         source: str,
         key_prefix: str,
-    ) -> int:
+    ) -> range:
         """Insert new orders (no key may exist yet), given column-wise: ``columns`` maps names
         from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; the other columns
-        keep their defaults."""
+        keep their defaults. Returns the new orders' ids, in order."""
         names = list(columns)
         unknown = set(names) - set(ORDER_COLUMNS)
         if unknown or names[0] != "order_id":
             raise ValueError(f"bad order columns: {names}")
         params = ", ".join(f"?{i}" for i in range(1, len(names) + 1))
-        return _insert_rows(
+        (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
+        written = _insert_rows(
             self.conn,
             f"INSERT INTO orders (order_key, {', '.join(names)}, source, import_ref)",
             f"('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', {int(import_ref)})",
             _interleave([columns[name] for name in names]),
             len(names),
         )
+        return self._new_ids("orders", before, written)
 
     def order_refs(self, keys: Sequence[str]) -> dict[str, int]:
         """order_key -> internal id, for the keys that exist."""

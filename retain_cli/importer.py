@@ -161,7 +161,7 @@ class ImportResult:
     rejects_file: Path | None
     dry_run: bool
     skipped: int = 0
-    #: rows imported with an unreadable optional value left out (customers)
+    #: rows imported with an unreadable optional value left out
     warnings: int = 0
     warnings_file: Path | None = None
     #: suppressions: the source recorded with the new addresses
@@ -610,10 +610,7 @@ class _Dates:
             else:
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=zone)
-                try:
-                    return moment.astimezone(UTC).strftime(ISO_FORMAT)
-                except OverflowError:
-                    raise ValueError(f"{text!r} is out of the range of dates") from None
+                return _utc_text(moment, text)
         match = _ISO_DATE.fullmatch(text)
         meridiem = None
         if match:
@@ -659,10 +656,7 @@ class _Dates:
             digits = offset[1:].replace(":", "")
             delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
             tz = timezone(-delta if offset[0] == "-" else delta)
-        try:
-            return moment.replace(tzinfo=tz).astimezone(UTC).strftime(ISO_FORMAT)
-        except OverflowError:  # 9999-12-31 23:00 -0500 is past the last day Python knows
-            raise ValueError(f"{text!r} is out of the range of dates") from None
+        return _utc_text(moment.replace(tzinfo=tz), text)
 
     def parse_many(self, values: pa.Array, zone: tzinfo | None = None) -> pa.Array:
         """:meth:`parse` column-wise for the common cases: year-first and day/month dates,
@@ -757,6 +751,18 @@ class _Dates:
         return pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
 
 
+def _utc_text(moment: datetime, text: str) -> str:
+    """``moment`` (aware) as stored UTC text; ``text`` is what it was read from."""
+    try:
+        return moment.astimezone(UTC).strftime(ISO_FORMAT)
+    except OverflowError:  # 9999-12-31 23:00 -0500 is past the last day Python knows
+        raise ValueError(f"{text!r} is out of the range of dates") from None
+
+
+#: the start of a day/month date (03/04/..., 3.4....), its two numbers named
+_DAY_MONTH_RE2 = r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]"
+
+
 def _day_month_samples(column: pa.Array) -> list[str]:
     """What :meth:`_Dates.settle_order` needs to see of a column, in file order: the first
     value of each (first number, second number) pair among its day/month dates (and any
@@ -764,9 +770,9 @@ def _day_month_samples(column: pa.Array) -> list[str]:
     import numpy as np
     import pyarrow.compute as pc
 
-    shaped = pc.match_substring_regex(column, r"^\d{1,2}[/.\-]\d{1,2}[/.\-]")
+    shaped = pc.match_substring_regex(column, _DAY_MONTH_RE2)
     unique = pc.unique(column.filter(pc.or_(shaped, pc.invert(pc.string_is_ascii(column)))))
-    parts = pc.extract_regex(unique, r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-]")
+    parts = pc.extract_regex(unique, _DAY_MONTH_RE2)
     pairs = pc.binary_join_element_wise(
         pc.struct_field(parts, "a"), pc.struct_field(parts, "b"), "/"
     )
@@ -1388,7 +1394,7 @@ def _report_warnings(
         raise _fail(
             path,
             f"line {line}, column {column!r}: {reason}; nothing was imported (--strict). Fix "
-            "the value, or run without --strict to import the customer without it (listed in "
+            "the value, or run without --strict to import the row without it (listed in "
             f"{warnings_path(path).name})",
         )
     return len(rows), None if options.dry_run else _write_warnings(source, notes)

@@ -489,7 +489,7 @@ def test_strict_fails_on_a_value_left_out_and_dry_run_only_counts(cli, db_path, 
     assert strict.stderr == (
         f"Error: {source}: line 2, column 'birthday': birthday '1985-13-01' is not a valid date; "
         "nothing was imported (--strict). Fix the value, or run without --strict to import the "
-        "customer without it (listed in c.csv.warnings.csv)\n"
+        "row without it (listed in c.csv.warnings.csv)\n"
     )
     assert not db_path.exists()
     dry = cli("import", "customers", str(source), "--dry-run", "--format", "json")

@@ -91,7 +91,7 @@ def write_csv(path: Path, customer: np.ndarray, day: np.ndarray, amount: np.ndar
 
 
 def import_orders(db: Path, csv_path: Path) -> None:
-    from retain_cli.importer import ImportOptions, import_file
+    from retain_cli.imports.importer import ImportOptions, import_file
     from retain_cli.store import Store
 
     with Store.open(db) as store:
@@ -145,7 +145,7 @@ def run_retain(db: Path, as_of: date) -> tuple[float, float]:
 
 
 def check_agreement(db: Path, as_of: date, peer) -> str:
-    from retain_cli.predict import load_summary
+    from retain_cli.analytics.predict import load_summary
     from retain_cli.store import Store
     from retain_cli.timeutil import parse_as_of
 

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from retain_cli.campaigns import load_config
-from retain_cli.dispatch import DEFAULT_BATCH_SIZE, message_builder
+from retain_cli.campaigns.config import load_config
+from retain_cli.campaigns.dispatch import DEFAULT_BATCH_SIZE, message_builder
 from retain_cli.store import Store
 from retain_cli.store.ledger import LedgerRow
 from retain_cli.transports.outbox import OutboxTransport

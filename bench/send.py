@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from smtp_servers import free_port  # noqa: E402
 
-from retain_cli.campaigns import Limits, load_config  # noqa: E402
-from retain_cli.dispatch import dispatch, message_builder  # noqa: E402
+from retain_cli.campaigns.config import Limits, load_config  # noqa: E402
+from retain_cli.campaigns.dispatch import dispatch, message_builder  # noqa: E402
 from retain_cli.store import Store  # noqa: E402
 from retain_cli.store.ledger import LedgerRow  # noqa: E402
 from retain_cli.timeutil import parse_as_of  # noqa: E402

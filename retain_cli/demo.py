@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import RetainError, UsageError
-from retain_cli.resources import DB_NAME, InitResult, init_project
+from retain_cli.project import InitResult, init_project
+from retain_cli.resources import DB_NAME
 
 if TYPE_CHECKING:
     import numpy as np
@@ -814,7 +815,7 @@ def run_demo(
     changes nothing. If the folder's database already holds other data, it refuses rather
     than mixing two shops.
     """
-    from retain_cli.importer import ImportOptions, import_file
+    from retain_cli.imports.importer import ImportOptions, import_file
     from retain_cli.store import Store
 
     if today is None:

@@ -4,15 +4,26 @@ keyring. Never read from the campaign file, never logged, never put in an error 
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
-from retain_cli.campaigns import SmtpSettings
 from retain_cli.errors import SendError
 
 DEFAULT_PASSWORD_ENV = "RETAIN_SMTP_PASSWORD"
 DEFAULT_KEYRING_SERVICE = "retain"
 
 
-def smtp_password(settings: SmtpSettings) -> str | None:
+class Credentials(Protocol):
+    """Where a login's password is found (the transport settings of a campaign file)."""
+
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password_env(self) -> str | None: ...
+    @property
+    def keyring_service(self) -> str | None: ...
+
+
+def smtp_password(settings: Credentials) -> str | None:
     """The password for ``settings.username`` (None when the server needs no login)."""
     if settings.username is None:
         return None

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from retain_cli.cli.main import app
 from retain_cli.store import Store
 
-DATA = Path(__file__).parent / "data"
+TESTS = Path(__file__).parent
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def cli() -> Cli:
 
 @pytest.fixture
 def campaign_shop(tmp_path: Path) -> Path:
-    """tests/data/campaigns copied to tmp_path, and a small shop in the database.
+    """tests/campaigns/data/campaigns copied to tmp_path, and a small shop in the database.
 
     Customers (internal ids 1-5): ada (2 orders + 1 cancelled, consent), bob (no first
     name, 1 order, consent), eve (a newline in her name, no consent), sue (consent but
@@ -62,7 +62,7 @@ def campaign_shop(tmp_path: Path) -> Path:
     """
     import shutil
 
-    shutil.copytree(DATA / "campaigns", tmp_path / "shop")
+    shutil.copytree(TESTS / "campaigns" / "data" / "campaigns", tmp_path / "shop")
     now = "2025-01-01T00:00:00Z"
     with Store.open(tmp_path / "retain.db") as opened:
         people = [

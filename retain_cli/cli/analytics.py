@@ -111,8 +111,8 @@ def metrics_command(
 
         retain metrics --period month --compare --as-of 2025-09-30
     """
-    from retain_cli.definitions import DEFINITIONS
-    from retain_cli.metrics import metrics
+    from retain_cli.analytics.definitions import DEFINITIONS
+    from retain_cli.analytics.metrics import metrics
 
     store = open_store(ctx, db)
     report = metrics(store, parse_as_of(as_of), period.value, compare=compare)
@@ -177,7 +177,7 @@ def explain_command(
 
         retain explain retention_rate
     """
-    from retain_cli.definitions import explain
+    from retain_cli.analytics.definitions import explain
 
     rows = [{"name": d.name, "unit": d.unit, "definition": d.text} for d in explain(name)]
     if fmt is not OutputFormat.table:
@@ -227,7 +227,7 @@ def cohorts_command(
 
         retain cohorts --by quarter --value revenue --format csv
     """
-    from retain_cli.metrics import cohorts
+    from retain_cli.analytics.metrics import cohorts
 
     store = open_store(ctx, db)
     result = cohorts(store, parse_as_of(as_of), by=by.value, value=value.value, last=last)
@@ -303,7 +303,7 @@ def segments_command(
     if ctx.invoked_subcommand is not None:
         ctx.obj = {**(ctx.find_root().obj or {}), "segments": segments_file}
         return
-    from retain_cli.segments import SegmentReport, segments_report
+    from retain_cli.analytics.segments import SegmentReport, segments_report
 
     store = open_store(ctx, db)
     report = segments_report(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
@@ -343,8 +343,8 @@ def check_command(
 
         retain segments check --segments segments.yaml
     """
+    from retain_cli.analytics.segments import check_segments
     from retain_cli.cli.options import db_path
-    from retain_cli.segments import check_segments
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
     store = open_store(ctx, db) if db_path(ctx, db).exists() else None
@@ -383,7 +383,7 @@ def moves_command(
 
         retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme lifecycle
     """
-    from retain_cli.segments import moves, parse_day
+    from retain_cli.analytics.segments import moves, parse_day
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
     store = open_store(ctx, db)

@@ -19,7 +19,7 @@ from retain_cli.cli.output import render_rows
 from retain_cli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from retain_cli.templating import Preview
+    from retain_cli.campaigns.templating import Preview
 
 ConfigOption = Annotated[
     Path | None,
@@ -49,7 +49,7 @@ def list_campaigns(
 
     Example: retain campaigns list --format csv
     """
-    from retain_cli.campaigns import config_path, load_config, summary_rows
+    from retain_cli.campaigns.config import config_path, load_config, summary_rows
 
     loaded = load_config(config_path(config))
     columns = ["name", "audience", "trigger", "steps", "holdout", "repeat", "enabled"]
@@ -78,7 +78,8 @@ def check(
 
     Example: retain campaigns check --config campaigns.yaml
     """
-    from retain_cli.campaigns import check_campaigns, config_path, load_config
+    from retain_cli.campaigns.check import check_campaigns
+    from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))
@@ -125,8 +126,8 @@ def preview(
 
     Example: retain preview win-back --customer ada@example.com
     """
-    from retain_cli.campaigns import config_path, load_config
-    from retain_cli.templating import preview_messages
+    from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.templating import preview_messages
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))

@@ -10,9 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import console, render_mapping, render_rows, write_json
-from retain_cli.customers import (
+from retain_cli.analytics.customers import (
     DEFAULT_SORT,
     IMPORT_COLUMNS,
     LIST_COLUMNS,
@@ -22,6 +20,8 @@ from retain_cli.customers import (
     list_customers,
     status,
 )
+from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
+from retain_cli.cli.output import console, render_mapping, render_rows, write_json
 from retain_cli.errors import EXIT_PARTIAL, UsageError
 from retain_cli.timeutil import parse_as_of
 
@@ -113,7 +113,7 @@ def list_command(
         wanted = TABLE_LIMIT + 1
     refs = None
     if segment is not None:
-        from retain_cli.segments import segment_members
+        from retain_cli.analytics.segments import segment_members
 
         when = moment if moment is not None else parse_as_of(None)
         refs = segment_members(store, segment, when, segments_file)
@@ -220,7 +220,7 @@ def init_command(
 
         retain init myshop && cd myshop && retain import customers customers_export.csv
     """
-    from retain_cli.resources import init_project
+    from retain_cli.project import init_project
 
     result = init_project(directory)
     for path in result.created:

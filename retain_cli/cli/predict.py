@@ -181,7 +181,7 @@ def predict_command(
         if db is not None and isinstance(root.obj, dict):
             root.obj["db"] = db  # the sub-command's own --db, when not given, falls back to it
         return
-    from retain_cli.predict import PREDICT_COLUMNS, predict, preload_scipy
+    from retain_cli.analytics.predict import PREDICT_COLUMNS, predict, preload_scipy
 
     preload_scipy()
     store = open_store(ctx, db)
@@ -227,7 +227,7 @@ def fit_command(
 
         retain predict fit --as-of 1997-09-30 --time-unit week --format json
     """
-    from retain_cli.predict import fit
+    from retain_cli.analytics.predict import fit
 
     store = open_store(ctx, db)
     result = fit(store, as_of=as_of, time_unit=time_unit.value)
@@ -277,7 +277,7 @@ def check_command(
 
         retain predict check --holdout-from 2025-01-01
     """
-    from retain_cli.predict import CHECK_BUCKET_COLUMNS, check
+    from retain_cli.analytics.predict import CHECK_BUCKET_COLUMNS, check
 
     store = open_store(ctx, db)
     result = check(

@@ -127,8 +127,8 @@ def plan(
 
     Example: retain plan win-back --format csv
     """
-    from retain_cli.campaigns import config_path, load_config
-    from retain_cli.planner import make_plan
+    from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.planner import make_plan
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))
@@ -205,9 +205,9 @@ def send(
 
     Example: retain send --yes
     """
-    from retain_cli.campaigns import config_path, load_config
-    from retain_cli.dispatch import RetryPolicy, run_send
-    from retain_cli.planner import make_plan
+    from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.dispatch import RetryPolicy, run_send
+    from retain_cli.campaigns.planner import make_plan
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))
@@ -335,7 +335,7 @@ def resolve(
 
     Example: retain sends resolve 'win-back:1:1042:1' --as sent
     """
-    from retain_cli.dispatch import resolve_sends
+    from retain_cli.campaigns.dispatch import resolve_sends
 
     store = open_store(ctx, db)
     changed = resolve_sends(store, key=key, campaign=campaign, outcome=outcome.value)
@@ -355,7 +355,7 @@ def unsubscribe(
 
     Example: retain unsubscribe ada@example.com --reason "asked by phone"
     """
-    from retain_cli.dispatch import unsubscribe as suppress
+    from retain_cli.campaigns.dispatch import unsubscribe as suppress
 
     store = open_store(ctx, db)
     if suppress(store, email, reason):
@@ -386,7 +386,7 @@ def report(
 
     Example: retain report win-back --window 30d
     """
-    from retain_cli.report import COLUMNS, campaign_report, parse_window
+    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window
     from retain_cli.timeutil import utc_now
 
     span = parse_window(window)
@@ -419,8 +419,8 @@ def cron(
 
     Example: retain cron --at 07:30
     """
-    from retain_cli.campaigns import config_path
-    from retain_cli.dispatch import cron_advice, cron_entry
+    from retain_cli.campaigns.config import config_path
+    from retain_cli.campaigns.dispatch import cron_advice, cron_entry
 
     path = config_path(config)
     line = cron_entry(at=at, db=db_path(ctx, db), config=path, log=log)

@@ -2,7 +2,7 @@
 
 Metrics, cohorts and segments all start from the countable orders (the ``order_facts``
 view). Reading a million rows through Python costs more than a second, so the rows are read
-once and kept packed in ``analytics_cache`` (see :func:`retain_cli.metrics.load_orders`);
+once and kept packed in ``analytics_cache`` (see :func:`retain_cli.analytics.metrics.load_orders`);
 the fingerprint below says when that copy is stale.
 """
 

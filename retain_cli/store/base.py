@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import NoDatabase, RetainError
-from retain_cli.migrations import MIGRATIONS
+from retain_cli.store.migrations import MIGRATIONS
 from retain_cli.timeutil import utc_now_iso
 
 if TYPE_CHECKING:

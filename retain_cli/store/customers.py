@@ -2,7 +2,7 @@
 
 Customer lists, one customer's profile and order history, and the database summary behind
 ``retain status``. Money comes back in integer minor units with its currency; converting to
-major units is the caller's job (``retain_cli.customers``).
+major units is the caller's job (``retain_cli.analytics.customers``).
 """
 
 from __future__ import annotations

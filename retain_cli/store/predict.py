@@ -3,7 +3,8 @@
 The summary behind ``retain predict`` needs every countable order (a row of ``order_facts``):
 who, which day, how much. Grouping a million orders by customer and day inside SQLite means a
 sort through a temporary B-tree that is several times slower than reading the rows once, so the
-rows are read in one table scan and grouped with numpy (:mod:`retain_cli.predict`). They leave
+rows are read in one table scan and grouped with numpy (:mod:`retain_cli.analytics.predict`).
+They leave
 SQLite as one space-separated string per chunk (``group_concat``), parsed by numpy in C: about
 three times faster than building a million Python tuples.
 """

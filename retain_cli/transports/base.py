@@ -13,8 +13,24 @@ A transport never decides what to do about a failure; it says which kind it was:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Literal, Protocol
+
+Security = Literal["starttls", "ssl", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """How to reach the SMTP server (the `transport:` section of a campaign file)."""
+
+    host: str
+    port: int
+    security: Security
+    username: str | None
+    password_env: str | None
+    keyring_service: str | None
+    timeout: float
 
 
 class TransportFailure(Exception):

@@ -19,9 +19,13 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
-from retain_cli.campaigns import SmtpSettings
 from retain_cli.errors import SendError
-from retain_cli.transports.base import AmbiguousFailure, PermanentFailure, TemporaryFailure
+from retain_cli.transports.base import (
+    AmbiguousFailure,
+    PermanentFailure,
+    SmtpSettings,
+    TemporaryFailure,
+)
 
 MAILBOX_UNKNOWN = (550, 551, 553)
 _DOTS = re.compile(rb"(?m)^\.")

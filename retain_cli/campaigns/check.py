@@ -1,0 +1,78 @@
+"""``retain campaigns check``: every template of every campaign rendered, every segment and
+filter checked, against a sample customer and a real one from the campaign's audience."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retain_cli.campaigns import audience as audience_module
+from retain_cli.campaigns import templating
+from retain_cli.campaigns.config import CampaignConfig
+from retain_cli.errors import ConfigError
+
+
+def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> list[dict[str, Any]]:
+    """Render every template of every campaign and check its segment and filter.
+
+    Templates are rendered against a built-in sample customer and, when ``store`` is given,
+    against the first customer of the campaign's audience. Returns one row per campaign:
+    ``campaign``, ``status`` (``OK`` or ``problem``), ``rendered_for`` (``sample`` and the real
+    customer's e-mail, if any) and ``problems`` (text, "" if none).
+    """
+    renderer = templating.Renderer(config)
+    sample = templating.sample_context(config, as_of)
+    rows: list[dict[str, Any]] = []
+    features = None
+    for campaign in config.campaigns:
+        problems: list[str] = []
+        segment_names = [campaign.audience.segment]
+        if campaign.trigger is not None:
+            segment_names.append(campaign.trigger.segment)
+        for segment in filter(None, segment_names):
+            problem = audience_module.check_segment(segment)
+            if problem:
+                problems.append(problem)
+        if campaign.audience.where:
+            problem = audience_module.check_where(campaign.audience.where)
+            if problem:
+                problems.append(problem)
+        contexts = [sample]
+        checked_with = "sample"
+        if store is not None and not problems:
+            if features is None:
+                features = audience_module.customer_frame(store, as_of)
+            try:
+                members = audience_module.audience_members(
+                    store, config, campaign, as_of, features=features
+                )
+            except ConfigError as exc:
+                problems.append(str(exc))
+                members = None
+            if members is not None and len(members):
+                # the first customer who would get it, else the first member at all
+                consenting = members[members["consent"]]
+                members = consenting if len(consenting) else members
+                members = audience_module.trigger_applies_first(members, campaign)
+                ref = int(members.index[0])
+                real = templating.load_contexts(store, config, [ref], as_of)
+                if ref in real:
+                    contexts.append(real[ref])
+                    checked_with += f", {members.iloc[0]['email']}"
+        for step in campaign.steps:
+            for context in contexts:
+                try:
+                    renderer.render(campaign, step, context)
+                except ConfigError as exc:
+                    message = str(exc).removeprefix(f"{config.path}: campaign {campaign.name!r}: ")
+                    if message not in problems:
+                        problems.append(message)
+                    break
+        rows.append(
+            {
+                "campaign": campaign.name,
+                "status": "problem" if problems else "OK",
+                "rendered_for": checked_with,
+                "problems": "\n".join(problems),
+            }
+        )
+    return rows

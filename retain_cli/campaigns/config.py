@@ -1,0 +1,741 @@
+"""The campaign file: YAML read with ``yaml.safe_load``, validated into frozen dataclasses.
+
+Every problem is a :class:`ConfigError` naming the file, the campaign (by name, else its
+position) and the key, e.g. ``campaigns.yaml: campaign 'win-back': key 'holdout': ...``.
+Unknown keys are rejected with a "did you mean" hint; a ``password`` key anywhere is
+rejected (secrets come from the environment or the system keyring, never from the file).
+Template paths are resolved relative to the folder of the campaign file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from retain_cli.errors import ConfigError, NotFound
+from retain_cli.transports.base import Security, SmtpSettings
+
+DEFAULT_CONFIG = Path("campaigns.yaml")
+
+TransportKind = Literal["smtp", "outbox"]
+TriggerEvent = Literal["first_order", "last_order", "birthday", "entered_segment", "signup"]
+
+TRIGGER_EVENTS: tuple[str, ...] = (
+    "first_order",
+    "last_order",
+    "birthday",
+    "entered_segment",
+    "signup",
+)
+SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
+DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+MAX_HOLDOUT = 0.5
+
+TOP_KEYS = ("sender", "transport", "limits", "campaigns")
+SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe")
+TRANSPORT_KEYS = (
+    "type",
+    "outbox",
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "keyring_service",
+    "timeout",
+)
+LIMIT_KEYS = (
+    "per_minute",
+    "per_day",
+    "batch_size",
+    "quiet_hours",
+    "min_hours_between_messages",
+    "timezone",
+)
+CAMPAIGN_KEYS = (
+    "name",
+    "description",
+    "audience",
+    "trigger",
+    "subject",
+    "template",
+    "html_template",
+    "steps",
+    "holdout",
+    "repeat",
+    "enabled",
+)
+AUDIENCE_KEYS = ("segment", "where")
+TRIGGER_KEYS = ("after", "days", "segment")
+STEP_KEYS = ("days", "subject", "template", "html_template")
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$")
+QUIET_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+INTERVAL_UNITS = {"h": 1.0, "d": 24.0, "w": 24.0 * 7}
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    from_addr: str  # as written: "Rosie's Bakery <hello@rosies.example>"
+    reply_to: str | None
+    address: str  # postal footer
+    unsubscribe: str  # mailto:... or https://...
+
+    @property
+    def from_email(self) -> str:
+        return parseaddr(self.from_addr)[1]
+
+    @property
+    def from_name(self) -> str:
+        return parseaddr(self.from_addr)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_minute: int | None = None
+    per_day: int | None = None
+    batch_size: int | None = None
+    quiet_hours: tuple[time, time] | None = None  # local wall clock, start-end (may wrap)
+    min_hours_between_messages: float | None = None
+    timezone: str = "UTC"  # IANA name for quiet hours and birthdays
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    kind: Literal["all", "segment"]
+    segment: str | None = None
+    where: str | None = None
+
+    def describe(self) -> str:
+        text = self.segment if self.kind == "segment" and self.segment else "all"
+        return f"{text} where {self.where}" if self.where else text
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    event: TriggerEvent
+    days: int
+    segment: str | None = None  # for entered_segment
+
+    def describe(self) -> str:
+        event = f"entering {self.segment}" if self.segment else self.event
+        return f"{self.days}d after {event}"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    index: int  # 1 for the first step
+    days: int  # offset from the trigger event (0 for the first)
+    subject: str  # a Jinja2 template string
+    template: Path  # .txt.j2, resolved relative to the config file
+    html_template: Path | None  # the .html.j2 sibling if it exists
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    name: str
+    audience: Audience
+    trigger: Trigger | None
+    steps: tuple[Step, ...]
+    holdout: float  # 0.0 .. 0.5
+    repeat: timedelta | None  # None: never again for the same customer
+    enabled: bool
+    description: str | None = None
+
+    def step(self, index: int) -> Step:
+        for step in self.steps:
+            if step.index == index:
+                return step
+        raise NotFound(
+            f"campaign {self.name!r} has no step {index}; steps are 1..{len(self.steps)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignConfig:
+    path: Path
+    sender: Sender
+    transport: TransportKind
+    outbox_dir: Path
+    smtp: SmtpSettings | None
+    limits: Limits
+    campaigns: tuple[Campaign, ...]
+
+    def campaign(self, name: str) -> Campaign:
+        for campaign in self.campaigns:
+            if campaign.name == name:
+                return campaign
+        names = ", ".join(c.name for c in self.campaigns) or "none"
+        hint = difflib.get_close_matches(name, [c.name for c in self.campaigns], n=1)
+        did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+        raise NotFound(f"no campaign {name!r} in {self.path}; {did_you_mean}campaigns are: {names}")
+
+
+def config_path(explicit: Path | None) -> Path:
+    """--config, else $RETAIN_CONFIG, else ./campaigns.yaml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("RETAIN_CONFIG")
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+class _Where:
+    """Where in the file a value is, for error messages."""
+
+    def __init__(self, path: Path, campaign: str | None = None) -> None:
+        self.path = path
+        self.campaign = campaign
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        parts = [str(self.path)]
+        if self.campaign:
+            parts.append(f"campaign {self.campaign}")
+        if key:
+            parts.append(f"key {key!r}")
+        return ConfigError(": ".join([*parts, message]))
+
+    def in_campaign(self, label: str) -> _Where:
+        return _Where(self.path, label)
+
+
+def _check_keys(
+    data: Mapping[str, Any], allowed: tuple[str, ...], where: _Where, prefix: str
+) -> None:
+    for key in data:
+        if not isinstance(key, str) or key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+            raise where.error(
+                f"{prefix}{key}",
+                f"unknown key; {did_you_mean}allowed here: {', '.join(allowed)}",
+            )
+
+
+def _find_password(data: Any, trail: str) -> str | None:
+    """The dotted path of the first key that looks like a password, if any."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            name = str(key)
+            lowered = name.lower()
+            if ("password" in lowered or lowered in ("pass", "passwd", "secret")) and (
+                lowered not in ("password_env",)
+            ):
+                return f"{trail}{name}"
+            found = _find_password(value, f"{trail}{name}.")
+            if found:
+                return found
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            found = _find_password(item, f"{trail}{i}.")
+            if found:
+                return found
+    return None
+
+
+def _mapping(value: Any, where: _Where, key: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise where.error(key, f"must be a mapping of keys, not {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "empty"
+    return type(value).__name__
+
+
+def _text(value: Any, where: _Where, key: str, *, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise where.error(key, "is required")
+        return None
+    if not isinstance(value, str):
+        raise where.error(key, f"must be text, not {_kind(value)}")
+    return value.strip()
+
+
+def _email(value: Any, where: _Where, key: str, *, required: bool) -> str | None:
+    text = _text(value, where, key, required=required)
+    if text is None:
+        return None
+    if "\n" in text or "\r" in text:
+        raise where.error(key, "must be on one line")
+    _name, addr = parseaddr(text)
+    if not addr or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", addr):
+        raise where.error(
+            key,
+            f"{text!r} is not an e-mail address; write it as "
+            '"Shop Name <hello@shop.example>" or hello@shop.example',
+        )
+    return text
+
+
+def _int(
+    value: Any, where: _Where, key: str, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise where.error(key, f"must be a whole number, not {_kind(value)}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise where.error(key, f"must be at least {minimum}{upper}, not {value}")
+    return value
+
+
+def _number(value: Any, where: _Where, key: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise where.error(key, f"must be a number, not {_kind(value)}")
+    if value < minimum:
+        raise where.error(key, f"must be at least {minimum:g}, not {value}")
+    return float(value)
+
+
+def parse_interval(text: Any) -> timedelta:
+    """``90d``, ``12h``, ``2w`` -> timedelta. Raises ValueError."""
+    if isinstance(text, bool) or not isinstance(text, str):
+        raise ValueError("write an interval such as 90d, 12h or 2w")
+    match = INTERVAL_RE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an interval; write 90d, 12h or 2w")
+    hours = float(match.group(1)) * INTERVAL_UNITS[match.group(2)]
+    if hours <= 0:
+        raise ValueError(f"{text!r} must be longer than zero")
+    return timedelta(hours=hours)
+
+
+def parse_percentage(value: Any) -> float:
+    """``10%`` or ``0.1`` -> 0.1. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.endswith("%"):
+            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1")
+        try:
+            fraction = float(text[:-1].strip()) / 100
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1") from None
+    elif isinstance(value, int | float):
+        fraction = float(value)
+        if fraction > 1:
+            raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
+    else:
+        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+    if not 0 <= fraction <= MAX_HOLDOUT:
+        raise ValueError(f"{value!r} must be between 0% and {MAX_HOLDOUT:.0%}")
+    return fraction
+
+
+def parse_quiet_hours(value: Any) -> tuple[time, time]:
+    """``"21:00-08:00"`` -> (21:00, 08:00). Raises ValueError."""
+    match = QUIET_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f'{value!r} is not a time range; write "21:00-08:00" (quoted)')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError(f"{value!r} has an impossible time; hours 00-23, minutes 00-59")
+    if (h1, m1) == (h2, m2):
+        raise ValueError(f"{value!r} starts and ends at the same time")
+    return time(h1, m1), time(h2, m2)
+
+
+def _parse_sender(data: Any, where: _Where) -> Sender:
+    if data is None:
+        raise where.error("sender", "is required (from, address, unsubscribe)")
+    mapping = _mapping(data, where, "sender")
+    _check_keys(mapping, SENDER_KEYS, where, "sender.")
+    from_addr = _email(mapping.get("from"), where, "sender.from", required=True)
+    reply_to = _email(mapping.get("reply_to"), where, "sender.reply_to", required=False)
+    address = _text(mapping.get("address"), where, "sender.address")
+    unsubscribe = _text(mapping.get("unsubscribe"), where, "sender.unsubscribe")
+    assert from_addr is not None and address is not None and unsubscribe is not None
+    if "\n" in address.strip() or "\r" in address:
+        address = " ".join(line.strip() for line in address.splitlines() if line.strip())
+    if unsubscribe.startswith("mailto:"):
+        if "@" not in unsubscribe or any(c in unsubscribe for c in " \r\n<>"):
+            raise where.error("sender.unsubscribe", f"{unsubscribe!r} is not a mailto: address")
+    elif unsubscribe.startswith("https://"):
+        if any(c in unsubscribe for c in " \r\n<>") or len(unsubscribe) <= len("https://"):
+            raise where.error("sender.unsubscribe", f"{unsubscribe!r} is not a URL")
+    else:
+        raise where.error(
+            "sender.unsubscribe",
+            f"{unsubscribe!r} must start with mailto: or https:// "
+            "(mail providers require a working unsubscribe link)",
+        )
+    return Sender(from_addr=from_addr, reply_to=reply_to, address=address, unsubscribe=unsubscribe)
+
+
+def _parse_transport(
+    data: Any, where: _Where, base: Path
+) -> tuple[TransportKind, Path, SmtpSettings | None]:
+    if data is None:
+        data = {"type": "outbox"}
+    elif isinstance(data, str):
+        data = {"type": data}
+    mapping = _mapping(data, where, "transport")
+    _check_keys(mapping, TRANSPORT_KEYS, where, "transport.")
+    kind = mapping.get("type", "smtp" if "host" in mapping else "outbox")
+    if kind not in ("smtp", "outbox"):
+        raise where.error("transport.type", f"must be smtp or outbox, not {kind!r}")
+    outbox_text = _text(mapping.get("outbox"), where, "transport.outbox", required=False)
+    outbox_dir = Path(outbox_text or "outbox").expanduser()
+    if not outbox_dir.is_absolute():
+        outbox_dir = base / outbox_dir
+    smtp: SmtpSettings | None = None
+    if kind == "smtp" or "host" in mapping:
+        host = _text(mapping.get("host"), where, "transport.host")
+        assert host is not None
+        security = mapping.get("security", "starttls")
+        if security is False:  # YAML reads a bare `none`-like `no`/`off` as false
+            security = "none"
+        if security not in SECURITY_VALUES:
+            raise where.error(
+                "transport.security",
+                f"must be one of {', '.join(SECURITY_VALUES)}, not {security!r}",
+            )
+        port = mapping.get("port", DEFAULT_PORTS[security])
+        port = _int(port, where, "transport.port", minimum=1, maximum=65535)
+        timeout = _number(mapping.get("timeout", 30), where, "transport.timeout", minimum=0.1)
+        env = _text(mapping.get("password_env"), where, "transport.password_env", required=False)
+        if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+            raise where.error(
+                "transport.password_env",
+                f"{env!r} is not an environment variable name; "
+                "name the variable that holds the password (e.g. RETAIN_SMTP_PASSWORD)",
+            )
+        smtp = SmtpSettings(
+            host=host,
+            port=port,
+            security=cast(Security, security),
+            username=_text(mapping.get("username"), where, "transport.username", required=False),
+            password_env=env,
+            keyring_service=_text(
+                mapping.get("keyring_service"), where, "transport.keyring_service", required=False
+            ),
+            timeout=timeout,
+        )
+    return cast(TransportKind, kind), outbox_dir, smtp
+
+
+def _parse_limits(data: Any, where: _Where) -> Limits:
+    mapping = _mapping(data, where, "limits")
+    _check_keys(mapping, LIMIT_KEYS, where, "limits.")
+
+    def optional_int(key: str) -> int | None:
+        value = mapping.get(key)
+        return None if value is None else _int(value, where, f"limits.{key}", minimum=1)
+
+    quiet = None
+    if mapping.get("quiet_hours") is not None:
+        try:
+            quiet = parse_quiet_hours(mapping["quiet_hours"])
+        except ValueError as exc:
+            raise where.error("limits.quiet_hours", str(exc)) from None
+    gap = mapping.get("min_hours_between_messages")
+    timezone = mapping.get("timezone", "UTC")
+    if not isinstance(timezone, str) or not _valid_timezone(timezone):
+        raise where.error(
+            "limits.timezone",
+            f"{timezone!r} is not a time zone; use an IANA name such as Europe/London",
+        )
+    return Limits(
+        per_minute=optional_int("per_minute"),
+        per_day=optional_int("per_day"),
+        batch_size=optional_int("batch_size"),
+        quiet_hours=quiet,
+        min_hours_between_messages=None
+        if gap is None
+        else _number(gap, where, "limits.min_hours_between_messages"),
+        timezone=timezone,
+    )
+
+
+def _valid_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _parse_audience(data: Any, where: _Where) -> Audience:
+    if data is None or data == "all":
+        return Audience(kind="all")
+    if isinstance(data, str):
+        raise where.error(
+            "audience",
+            f'{data!r} is not an audience; write `all` or {{segment: NAME, where: "..."}}',
+        )
+    mapping = _mapping(data, where, "audience")
+    _check_keys(mapping, AUDIENCE_KEYS, where, "audience.")
+    segment = _text(mapping.get("segment"), where, "audience.segment", required=False)
+    where_text = _text(mapping.get("where"), where, "audience.where", required=False)
+    if segment is None and where_text is None:
+        raise where.error("audience", "needs a segment, a where filter, or the word `all`")
+    if segment == "all":
+        segment = None
+    return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
+
+
+def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
+    if data is None:
+        return None
+    mapping = _mapping(data, where, "trigger")
+    _check_keys(mapping, TRIGGER_KEYS, where, "trigger.")
+    event = mapping.get("after")
+    if event not in TRIGGER_EVENTS:
+        raise where.error(
+            "trigger.after",
+            f"must be one of {', '.join(TRIGGER_EVENTS)}, not {event!r}",
+        )
+    days = _int(mapping.get("days", 0), where, "trigger.days", minimum=0, maximum=3650)
+    segment = _text(mapping.get("segment"), where, "trigger.segment", required=False)
+    if event == "entered_segment" and segment is None:
+        raise where.error("trigger.segment", "is required with after: entered_segment")
+    if event != "entered_segment" and segment is not None:
+        raise where.error("trigger.segment", "only applies with after: entered_segment")
+    return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
+
+
+def html_sibling(template: Path) -> Path:
+    """``x.txt.j2`` -> ``x.html.j2`` (``x.j2`` -> ``x.html.j2``)."""
+    name = template.name
+    if name.endswith(".txt.j2"):
+        return template.with_name(name[: -len(".txt.j2")] + ".html.j2")
+    if name.endswith(".j2"):
+        return template.with_name(name[: -len(".j2")] + ".html.j2")
+    return template.with_name(name + ".html.j2")
+
+
+def _template_path(value: Any, where: _Where, key: str, base: Path) -> Path:
+    text = _text(value, where, key)
+    assert text is not None
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise where.error(
+            key,
+            f"template {text!r} not found (looked for {path}; paths are relative to "
+            "the campaign file's folder)",
+        )
+    return path
+
+
+def _parse_step(
+    index: int, data: Mapping[str, Any], where: _Where, prefix: str, base: Path
+) -> Step:
+    template = _template_path(data.get("template"), where, f"{prefix}template", base)
+    explicit_html = data.get("html_template")
+    if explicit_html is not None:
+        html: Path | None = _template_path(explicit_html, where, f"{prefix}html_template", base)
+    else:
+        sibling = html_sibling(template)
+        html = sibling if sibling.is_file() and sibling != template else None
+    subject = _text(data.get("subject"), where, f"{prefix}subject")
+    assert subject is not None
+    if "\n" in subject or "\r" in subject:
+        raise where.error(f"{prefix}subject", "must be on one line")
+    return Step(
+        index=index,
+        days=_int(data.get("days", 0), where, f"{prefix}days", minimum=0, maximum=3650),
+        subject=subject,
+        template=template,
+        html_template=html,
+    )
+
+
+def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Campaign:
+    if not isinstance(data, Mapping):
+        raise where.in_campaign(str(position)).error(
+            None, f"must be a mapping with name, subject and template, not {_kind(data)}"
+        )
+    raw_name = data.get("name")
+    label = repr(raw_name) if isinstance(raw_name, str) and raw_name.strip() else str(position)
+    here = where.in_campaign(label)
+    _check_keys(data, CAMPAIGN_KEYS, here, "")
+    name = _text(raw_name, here, "name")
+    assert name is not None
+    if not NAME_RE.match(name):
+        raise here.error(
+            "name", "use letters, digits, '-', '_' or '.' only (it is used in send keys)"
+        )
+    steps: list[Step] = []
+    if data.get("steps") is not None:
+        for key in ("subject", "template", "html_template"):
+            if key in data:
+                raise here.error(key, "goes inside each step when a campaign has steps")
+        raw_steps = data["steps"]
+        if not isinstance(raw_steps, list) or not raw_steps:
+            raise here.error("steps", "must be a non-empty list of {days, subject, template}")
+        previous = -1
+        for i, raw in enumerate(raw_steps, start=1):
+            prefix = f"steps[{i}]."
+            if not isinstance(raw, Mapping):
+                raise here.error(f"steps[{i}]", f"must be a mapping, not {_kind(raw)}")
+            _check_keys(raw, STEP_KEYS, here, prefix)
+            step = _parse_step(i, raw, here, prefix, base)
+            if step.days < previous:
+                raise here.error(
+                    f"{prefix}days",
+                    f"steps must be in order of days ({step.days} comes after {previous})",
+                )
+            previous = step.days
+            steps.append(step)
+    else:
+        steps.append(_parse_step(1, data, here, "", base))
+    holdout = 0.0
+    if data.get("holdout") is not None:
+        try:
+            holdout = parse_percentage(data["holdout"])
+        except ValueError as exc:
+            raise here.error("holdout", str(exc)) from None
+    repeat: timedelta | None = None
+    raw_repeat = data.get("repeat")
+    if raw_repeat not in (None, "never", False):
+        try:
+            repeat = parse_interval(raw_repeat)
+        except ValueError as exc:
+            raise here.error("repeat", f"{exc}, or never") from None
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise here.error("enabled", f"must be true or false, not {_kind(enabled)}")
+    return Campaign(
+        name=name,
+        audience=_parse_audience(data.get("audience"), here),
+        trigger=_parse_trigger(data.get("trigger"), here),
+        steps=tuple(steps),
+        holdout=holdout,
+        repeat=repeat,
+        enabled=enabled,
+        description=_text(data.get("description"), here, "description", required=False),
+    )
+
+
+def parse_config(data: Any, path: Path) -> CampaignConfig:
+    """Validate an already-parsed YAML document (see :func:`load_config`)."""
+    where = _Where(path)
+    if not isinstance(data, Mapping):
+        raise where.error(None, "must be a mapping with sender, transport, limits and campaigns")
+    secret = _find_password(data, "")
+    if secret:
+        raise where.error(
+            secret,
+            "passwords never go in the campaign file; set transport.password_env to the "
+            "name of an environment variable that holds it (e.g. RETAIN_SMTP_PASSWORD), "
+            "or transport.keyring_service to read it from the system keyring",
+        )
+    _check_keys(data, TOP_KEYS, where, "")
+    base = path.absolute().parent
+    sender = _parse_sender(data.get("sender"), where)
+    transport, outbox_dir, smtp = _parse_transport(data.get("transport"), where, base)
+    limits = _parse_limits(data.get("limits"), where)
+    raw_campaigns = data.get("campaigns")
+    if raw_campaigns is None:
+        raw_campaigns = []
+    if not isinstance(raw_campaigns, list):
+        raise where.error("campaigns", f"must be a list, not {_kind(raw_campaigns)}")
+    campaigns: list[Campaign] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_campaigns, start=1):
+        campaign = _parse_campaign(raw, position, where, base)
+        if campaign.name in seen:
+            raise where.in_campaign(repr(campaign.name)).error(
+                "name", "is used by another campaign; names must be unique"
+            )
+        seen.add(campaign.name)
+        campaigns.append(campaign)
+    return CampaignConfig(
+        path=path,
+        sender=sender,
+        transport=transport,
+        outbox_dir=outbox_dir,
+        smtp=smtp,
+        limits=limits,
+        campaigns=tuple(campaigns),
+    )
+
+
+def load_config(path: Path) -> CampaignConfig:
+    """Read and validate a campaign file. Raises ConfigError naming file, campaign and key."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no campaign file at {path}; copy campaigns.example.yaml to campaigns.yaml "
+            "(or run 'retain init'), or pass --config PATH (or set RETAIN_CONFIG)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the campaign file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        if mark is not None:
+            raise ConfigError(
+                f"{path}: line {mark.line + 1}, column {mark.column + 1}: "
+                f"YAML syntax error: {problem}"
+            ) from None
+        raise ConfigError(f"{path}: YAML syntax error: {problem}") from None
+    return parse_config(data, path)
+
+
+# --- what the commands show -------------------------------------------------------------
+
+
+def format_interval(delta: timedelta | None) -> str:
+    """timedelta -> ``90d`` / ``12h`` / ``2w``; None -> ``never``."""
+    if delta is None:
+        return "never"
+    hours = delta.total_seconds() / 3600
+    if hours % (24 * 7) == 0:
+        return f"{hours / (24 * 7):g}w"
+    if hours % 24 == 0:
+        return f"{hours / 24:g}d"
+    return f"{hours:g}h"
+
+
+def summary_rows(config: CampaignConfig) -> list[dict[str, Any]]:
+    """One row per campaign for ``retain campaigns list``."""
+    return [
+        {
+            "name": c.name,
+            "audience": c.audience.describe(),
+            "trigger": c.trigger.describe() if c.trigger else "",
+            "steps": len(c.steps),
+            "holdout": f"{c.holdout:.0%}"
+            if c.holdout * 100 == round(c.holdout * 100)
+            else f"{c.holdout:.1%}",
+            "repeat": format_interval(c.repeat),
+            "enabled": c.enabled,
+        }
+        for c in config.campaigns
+    ]

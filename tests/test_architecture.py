@@ -19,7 +19,6 @@ NOT_YET_SPLIT = {
     "retain_cli.campaigns.config",
     "retain_cli.campaigns.dispatch",
     "retain_cli.campaigns.templating",
-    "retain_cli.demo",
     "retain_cli.imports.importer",
 }
 

@@ -1,8 +1,5 @@
-"""A deterministic sample shop: a Berlin bakery and coffee bar, as Shopify would export it.
-
-``generate_shop`` simulates customers and orders; ``customers_csv`` and ``orders_csv`` write
-them in Shopify's customers (2024+) and orders (one row per line item) layouts; ``run_demo``
-sets a folder up with ``retain init``, writes the exports and imports them.
+"""The demo shop's simulation: a Berlin bakery and coffee bar. ``generate_shop`` makes its
+customers and orders (:mod:`retain_cli.demo.exports` writes them as Shopify would export them).
 
 How the shop behaves (so that every analysis has something to find):
 
@@ -33,19 +30,13 @@ Only the e-mail domains reserved for examples are used (example.com, .net, .org,
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from retain_cli.errors import RetainError, UsageError
-from retain_cli.project import InitResult, init_project
-from retain_cli.resources import DB_NAME
+from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -167,7 +158,7 @@ ORDER_HEADER = [
     "Next Payment Due At",
     "Payment References",
 ]
-_COL = {name: i for i, name in enumerate(ORDER_HEADER)}
+ORDER_COLUMN = {name: i for i, name in enumerate(ORDER_HEADER)}
 
 # sku, name, price in cents, weight most of the year, weight from 20 November to 31 December
 CATALOGUE: tuple[tuple[str, str, int, float, float], ...] = (
@@ -295,7 +286,7 @@ def shopify_time(moment: datetime) -> str:
     )
 
 
-def _money(minor: int) -> str:
+def money_text(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
 
 
@@ -598,289 +589,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
 # -- writing the exports -----------------------------------------------------------------
 
 
-def _csv(header: Sequence[str], rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _zip(code: str) -> str:
-    # Shopify prefixes codes that a spreadsheet would mangle (leading zero) with an apostrophe
-    return f"'{code}" if code.startswith("0") else code
-
-
-def customers_csv(shop: Shop) -> str:
-    """The Shopify customers export (2024+ layout) of the shop."""
-    spent: dict[int, int] = {}
-    counted: dict[int, int] = {}
-    for o in shop.orders:
-        if o.cancelled_at is None:
-            spent[o.customer] = spent.get(o.customer, 0) + max(o.total_minor - o.refunded_minor, 0)
-            counted[o.customer] = counted.get(o.customer, 0) + 1
-    rows = []
-    for i, c in enumerate(shop.customers):
-        rows.append(
-            [
-                f"'{c.customer_id}",
-                c.first_name,
-                c.last_name,
-                c.email,
-                "yes" if c.accepts_marketing else "no",
-                c.company,
-                c.address1,
-                "",
-                c.city,
-                "BE" if c.city == "Berlin" else "",
-                "DE",
-                _zip(c.zip),
-                "",
-                c.phone,
-                "no",
-                _money(spent.get(i, 0)),
-                str(counted.get(i, 0)),
-                c.note,
-                "no",
-                shop.tags[i],
-            ]
-        )
-    return _csv(CUSTOMER_HEADER, rows)
-
-
-def birthdays_csv(shop: Shop) -> str:
-    """The birthday club sign-up sheet: e-mail and birthday of the members."""
-    rows = [[c.email, c.birthday] for c in shop.customers if c.birthday]
-    return _csv(["Email", "Birthday"], rows)
-
-
-def unsubscribes_csv(shop: Shop) -> str:
-    """The mailing tool's list of addresses that unsubscribed (an opt-out list)."""
-    rows = [[c.email, c.unsubscribed] for c in shop.customers if c.unsubscribed]
-    return _csv(["Email", "Reason"], rows)
-
-
-def signups_csv(shop: Shop) -> str:
-    """The website's newsletter form: people who signed up lately and have not ordered yet."""
-    rows = [
-        [person.email, person.first_name, person.last_name, "yes", _utc_text(when) or ""]
-        for person, when in shop.signups
-    ]
-    return _csv(["Email", "First Name", "Last Name", "Accepts Marketing", "Signup Date"], rows)
-
-
-def orders_csv(shop: Shop) -> str:
-    """The Shopify orders export of the shop: one row per line item, order fields on the first."""
-    width = len(ORDER_HEADER)
-    rows: list[list[str]] = []
-    for o in shop.orders:
-        person = shop.customers[o.customer]
-        created = shopify_time(o.created_at)
-        name = f"{person.first_name} {person.last_name}"
-        for j, line in enumerate(o.lines):
-            row = [""] * width
-            row[_COL["Name"]] = o.name
-            row[_COL["Email"]] = o.email
-            row[_COL["Created at"]] = created
-            row[_COL["Lineitem quantity"]] = str(line.quantity)
-            row[_COL["Lineitem name"]] = line.name
-            row[_COL["Lineitem price"]] = _money(line.price_minor)
-            row[_COL["Lineitem sku"]] = line.sku
-            row[_COL["Lineitem requires shipping"]] = "true" if o.shipping_minor else "false"
-            row[_COL["Lineitem taxable"]] = "true"
-            row[_COL["Lineitem fulfillment status"]] = "fulfilled" if o.fulfilled_at else "pending"
-            row[_COL["Vendor"]] = VENDOR
-            row[_COL["Lineitem discount"]] = "0.00"
-            if j == 0:
-                _order_fields(row, o, person, name, created)
-            rows.append(row)
-    return _csv(ORDER_HEADER, rows)
-
-
-def _order_fields(row: list[str], o: Order, person: Customer, name: str, created: str) -> None:
-    values: dict[str, str] = {
-        "Financial Status": o.financial_status,
-        "Paid at": created,
-        "Fulfillment Status": "fulfilled" if o.fulfilled_at else "unfulfilled",
-        "Fulfilled at": shopify_time(o.fulfilled_at) if o.fulfilled_at else "",
-        "Accepts Marketing": "yes" if person.accepts_marketing else "no",
-        "Currency": CURRENCY,
-        "Subtotal": _money(o.subtotal_minor),
-        "Shipping": _money(o.shipping_minor),
-        "Taxes": _money(o.tax_minor),
-        "Total": _money(o.total_minor),
-        "Discount Code": o.discount_code,
-        "Discount Amount": _money(o.discount_minor),
-        "Shipping Method": "Standard" if o.shipping_minor else "Local pickup",
-        "Billing Name": name,
-        "Billing Street": person.address1,
-        "Billing Address1": person.address1,
-        "Billing Company": person.company,
-        "Billing City": person.city,
-        "Billing Zip": _zip(person.zip),
-        "Billing Country": "DE",
-        "Cancelled at": shopify_time(o.cancelled_at) if o.cancelled_at else "",
-        "Payment Method": "Shopify Payments",
-        "Payment Reference": f"c{o.order_id[-8:]}.1",
-        "Refunded Amount": _money(o.refunded_minor),
-        "Outstanding Balance": "0.00",
-        "Id": o.order_id,
-        "Risk Level": "Low",
-        "Source": o.source,
-        "Tax 1 Name": f"VAT {VAT_PERCENT}%",
-        "Tax 1 Value": _money(o.tax_minor),
-        "Payment ID": f"pay_{o.order_id[-10:]}",
-        "Payment References": f"pay_{o.order_id[-10:]}",
-    }
-    if o.shipping_minor:
-        values.update(
-            {
-                "Shipping Name": name,
-                "Shipping Street": person.address1,
-                "Shipping Address1": person.address1,
-                "Shipping Company": person.company,
-                "Shipping City": person.city,
-                "Shipping Zip": _zip(person.zip),
-                "Shipping Country": "DE",
-            }
-        )
-    if o.source == "pos":
-        values["Location"] = "Rosie's Bakery, Oderberger Str."
-    for key, value in values.items():
-        row[_COL[key]] = value
-
-
-# -- the command -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoResult:
-    """What ``retain demo`` made: the folder, the exports and what their import did."""
-
-    directory: Path
-    database: Path
-    init: InitResult
-    exports: list[Path]
-    today: date
-    customers: int
-    orders: int
-    cancelled: int
-    refunded: int
-    line_items: int
-    first_order_at: str | None
-    last_order_at: str | None
-    imports: list[Any] = field(default_factory=list)
-    next_commands: list[str] = field(default_factory=list)
-
-    @property
-    def rejected(self) -> int:
-        return sum(int(getattr(r, "rejected", 0)) for r in self.imports)
-
-    def summary(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "folder": str(self.directory),
-            "today": self.today.isoformat(),
-            "customers": self.customers,
-            "orders": self.orders,
-            "cancelled": self.cancelled,
-            "refunded": self.refunded,
-            "line_items": self.line_items,
-            "first_order_at": self.first_order_at,
-            "last_order_at": self.last_order_at,
-        }
-        for result in self.imports:
-            text = f"{result.inserted} new, {result.updated} updated, {result.unchanged} unchanged"
-            if result.rejected:
-                text += f", {result.rejected} rejected"
-            data[f"imported {result.file.name}"] = text
-        return data
-
-
-def _utc_text(moment: datetime | None) -> str | None:
+def utc_text(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def run_demo(
-    directory: Path,
-    *,
-    customers: int = 500,
-    seed: int = 1,
-    today: date | None = None,
-) -> DemoResult:
-    """Set ``directory`` up (``init``), write the demo exports and import them.
-
-    Running it again with the same seed, size and day rewrites the same files and the import
-    changes nothing. If the folder's database already holds other data, it refuses rather
-    than mixing two shops.
-    """
-    from retain_cli.imports.importer import ImportOptions, import_file
-    from retain_cli.store import Store
-
-    if today is None:
-        today = datetime.now(UTC).date()
-    shop = generate_shop(customers, seed, today)
-    texts = {
-        CUSTOMERS_FILE: customers_csv(shop),
-        ORDERS_FILE: orders_csv(shop),
-        BIRTHDAYS_FILE: birthdays_csv(shop),
-        UNSUBSCRIBES_FILE: unsubscribes_csv(shop),
-        SIGNUPS_FILE: signups_csv(shop),
-    }
-
-    init = init_project(directory)
-    database = directory / DB_NAME
-    exports_dir = directory / EXPORTS_DIR
-    paths = [exports_dir / name for name in texts]
-    same_files = all(p.exists() and p.read_text(encoding="utf-8") == texts[p.name] for p in paths)
-    with Store.open(database) as store:
-        held = store.customer_count()
-        if held and not same_files:
-            raise UsageError(
-                f"{database} already holds {held} customers that are not this demo's "
-                "(another seed, size or day); pass another folder, or delete this one first"
-            )
-        try:
-            exports_dir.mkdir(exist_ok=True)
-            for path in paths:
-                path.write_text(texts[path.name], encoding="utf-8", newline="")
-        except OSError as exc:
-            raise RetainError(f"cannot write the demo exports in {exports_dir}: {exc}") from exc
-        results = [
-            import_file(store, paths[0], "customers", ImportOptions(source="shopify_customers")),
-            import_file(store, paths[1], "orders", ImportOptions(source="shopify_orders")),
-            import_file(store, paths[2], "customers", ImportOptions(source="generic_customers")),
-            import_file(store, paths[3], "suppressions", ImportOptions(source="suppressions")),
-            import_file(store, paths[4], "customers", ImportOptions(source="generic_customers")),
-        ]
-        top = store.customer_list(sort="total_spent", limit=1)
-
-    counted = [o for o in shop.orders if o.cancelled_at is None]
-    example = top[0]["email"] if top and top[0]["email"] else "<email>"
-    return DemoResult(
-        directory=directory,
-        database=database,
-        init=init,
-        exports=paths,
-        today=today,
-        customers=len(shop.customers) + len(shop.signups),
-        orders=len(shop.orders),
-        cancelled=len(shop.orders) - len(counted),
-        refunded=sum(1 for o in counted if o.refunded_minor),
-        line_items=shop.line_items,
-        first_order_at=_utc_text(shop.orders[0].created_at) if shop.orders else None,
-        last_order_at=_utc_text(shop.orders[-1].created_at) if shop.orders else None,
-        imports=results,
-        next_commands=[
-            "retain status",
-            "retain customers list --limit 10",
-            f"retain customers show {example}",
-            "retain metrics",
-            "retain cohorts",
-            "retain segments",
-            "retain predict",
-            "retain campaigns check",
-            "retain plan",
-        ],
-    )

@@ -29,7 +29,7 @@ def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from retain_cli.analytics.segments import customer_features
+    from retain_cli.analytics.features import customer_features
 
     frame = customer_features(store, as_of)
     extra = ["first_name", "last_name", "suppressed", "consent", "total_spent_minor"]

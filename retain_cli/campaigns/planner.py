@@ -189,7 +189,7 @@ def _entered_days(
 ) -> dict[int, date]:
     """customer_ref -> the day they (last) entered ``segment``, from segment snapshots (the
     first snapshot is a baseline: a new install does not mail every current member)."""
-    from retain_cli.analytics.segments import entered_on
+    from retain_cli.analytics.segment_snapshots import entered_on
 
     wanted = set(refs)
     return {ref: day for ref, day in entered_on(store, segment, as_of).items() if ref in wanted}

@@ -343,7 +343,7 @@ def check_command(
 
         retain segments check --segments segments.yaml
     """
-    from retain_cli.analytics.segments import check_segments
+    from retain_cli.analytics.segment_check import check_segments
     from retain_cli.cli.options import db_path
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
@@ -383,7 +383,7 @@ def moves_command(
 
         retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme lifecycle
     """
-    from retain_cli.analytics.segments import moves, parse_day
+    from retain_cli.analytics.segment_snapshots import moves, parse_day
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
     store = open_store(ctx, db)

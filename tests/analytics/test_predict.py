@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.optimize import approx_fprime
 
 from retain_cli.analytics import predict as P
-from retain_cli.analytics.predict import BgNbdParams, GammaGammaParams, Summary
+from retain_cli.analytics.predict import BgNbdParams, GammaGammaParams, Summary, bgnbd, gammagamma
 
 TRUE_BG = BgNbdParams(r=0.6, alpha=12.0, a=0.8, b=2.5)
 TRUE_GG = GammaGammaParams(p=6.0, q=4.0, v=20.0)
@@ -68,27 +68,27 @@ def simulated():
 
 def test_bgnbd_gradient_matches_finite_differences(simulated):
     x, t_x, T, _ = simulated
-    args = (P._BgNbdData.of(x, t_x, T),)
+    args = (bgnbd._BgNbdData.of(x, t_x, T),)
     theta = np.log([0.4, 9.0, 1.3, 2.0])
-    _, grad = P._bgnbd_objective(theta, *args)
-    numeric = approx_fprime(theta, lambda th: P._bgnbd_objective(th, *args)[0], 1e-7)
+    _, grad = bgnbd._bgnbd_objective(theta, *args)
+    numeric = approx_fprime(theta, lambda th: bgnbd._bgnbd_objective(th, *args)[0], 1e-7)
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-7)
 
 
 def test_gamma_gamma_gradient_matches_finite_differences(simulated):
     x, _, _, m = simulated
     keep = x > 0
-    args = (P._GammaGammaData.of(x[keep], m[keep]),)
+    args = (gammagamma._GammaGammaData.of(x[keep], m[keep]),)
     theta = np.log([3.0, 2.5, 10.0])
-    _, grad = P._gamma_gamma_objective(theta, *args)
-    numeric = approx_fprime(theta, lambda th: P._gamma_gamma_objective(th, *args)[0], 1e-7)
+    _, grad = gammagamma._gamma_gamma_objective(theta, *args)
+    numeric = approx_fprime(theta, lambda th: gammagamma._gamma_gamma_objective(th, *args)[0], 1e-7)
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-7)
 
 
 def test_bgnbd_objective_is_the_mean_of_the_per_customer_likelihood(simulated):
     x, t_x, T, _ = simulated
-    data = P._BgNbdData.of(x, t_x, T)
-    value, _ = P._bgnbd_objective(np.log([0.4, 9.0, 1.3, 2.0]), data)
+    data = bgnbd._BgNbdData.of(x, t_x, T)
+    value, _ = bgnbd._bgnbd_objective(np.log([0.4, 9.0, 1.3, 2.0]), data)
     per_customer = P.bgnbd_log_likelihood(BgNbdParams(0.4, 9.0, 1.3, 2.0), x, t_x, T)
     assert value == pytest.approx(-per_customer.mean(), rel=1e-12)
 
@@ -96,8 +96,8 @@ def test_bgnbd_objective_is_the_mean_of_the_per_customer_likelihood(simulated):
 def test_gamma_gamma_objective_is_the_mean_of_the_per_customer_likelihood(simulated):
     x, _, _, m = simulated
     keep = x > 0
-    value, _ = P._gamma_gamma_objective(
-        np.log([3.0, 2.5, 10.0]), P._GammaGammaData.of(x[keep], m[keep])
+    value, _ = gammagamma._gamma_gamma_objective(
+        np.log([3.0, 2.5, 10.0]), gammagamma._GammaGammaData.of(x[keep], m[keep])
     )
     per_customer = P.gamma_gamma_log_likelihood(GammaGammaParams(3.0, 2.5, 10.0), x[keep], m[keep])
     assert value == pytest.approx(-per_customer.mean(), rel=1e-12)

@@ -12,29 +12,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retain_cli.analytics.custom_segments import load_custom_segments
+from retain_cli.analytics.features import customer_features
+from retain_cli.analytics.segment_check import check_segments, rfm_grid_cells
+from retain_cli.analytics.segment_snapshots import (
+    entered,
+    entered_on,
+    membership_on,
+    moves,
+    snapshot,
+)
 from retain_cli.analytics.segments import (
     DEFAULT_GAP_DAYS,
     LIFECYCLE_SEGMENTS,
     RFM_GRID,
     RFM_SEGMENTS,
     assign,
-    check_segments,
-    customer_features,
-    entered,
-    entered_on,
     find_segment,
     lifecycle_thresholds,
-    load_custom_segments,
-    membership_on,
-    moves,
     quintile_scores,
-    rfm_grid_cells,
     rfm_segment,
     rfm_segments,
     segment_members,
     segment_names,
     segments_report,
-    snapshot,
 )
 from retain_cli.errors import ConfigError, UsageError
 from retain_cli.timeutil import parse_as_of

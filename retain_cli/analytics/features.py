@@ -1,0 +1,115 @@
+"""Per-customer figures at an as-of moment, orders up to it only.
+
+:class:`Core` holds them as numpy arrays (what rfm and lifecycle segments need);
+:func:`customer_features` is the pandas frame, one row per customer, that custom segment and
+campaign audience rules (the filter language) are evaluated on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from retain_cli.analytics.metrics import OrderArrays
+    from retain_cli.store import Store
+
+
+@dataclass(frozen=True)
+class Core:
+    """Per-customer figures (customers with countable orders by as-of) and every customer."""
+
+    as_of: datetime
+    orders: OrderArrays
+    customer: np.ndarray
+    order_count: np.ndarray
+    total: np.ndarray
+    first_t: np.ndarray
+    last_t: np.ndarray
+    days_since_last: np.ndarray
+    days_since_first: np.ndarray
+    all_refs: np.ndarray
+
+
+def _day_number(moment: datetime) -> int:
+    return int(moment.astimezone(UTC).timestamp()) // 86400
+
+
+def core_features(store: Store, as_of: datetime) -> Core:
+    """The :class:`Core` figures at ``as_of`` (orders up to it only)."""
+    import numpy as np
+
+    from retain_cli.analytics.metrics import DAY, load_orders, summarise
+
+    orders = load_orders(store).upto(as_of)
+    summary = summarise(orders)
+    today = _day_number(as_of)
+    return Core(
+        as_of=as_of,
+        orders=orders,
+        customer=summary.customer,
+        order_count=summary.orders,
+        total=summary.total,
+        first_t=summary.first_t,
+        last_t=summary.last_t,
+        days_since_last=today - summary.last_t // DAY,
+        days_since_first=today - summary.first_t // DAY,
+        all_refs=np.array(store.customer_refs(), dtype=np.int64),
+    )
+
+
+def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
+    """One row per customer (index ``customer_ref``), orders up to ``as_of`` only.
+
+    Columns: customer_id, email, orders, total_spent (net, major units), avg_order_value,
+    first_order_at, last_order_at (UTC timestamps or NaT), days_since_last_order,
+    days_since_first_order (whole days, NaN without orders), accepts_marketing (True, False
+    or <NA>), birthday. Customers without orders have orders = 0 and total_spent = 0.
+    """
+    import numpy as np
+    import pandas as pd
+
+    core = core_features(store, as_of)
+    rows = store.customer_feature_rows()
+    frame = pd.DataFrame(
+        rows, columns=["customer_ref", "customer_id", "email", "accepts_marketing", "birthday"]
+    ).set_index("customer_ref")
+    frame = frame.astype({"customer_id": object, "email": object, "birthday": object})
+    frame.index = frame.index.astype(np.int64)
+    frame["accepts_marketing"] = frame["accepts_marketing"].astype("boolean")
+    per = pd.DataFrame(
+        {
+            "orders": core.order_count,
+            "total_spent": np.round(core.total, 2),
+            "first_order_at": pd.to_datetime(core.first_t, unit="s", utc=True),
+            "last_order_at": pd.to_datetime(core.last_t, unit="s", utc=True),
+            "days_since_last_order": core.days_since_last.astype(np.float64),
+            "days_since_first_order": core.days_since_first.astype(np.float64),
+        },
+        index=pd.Index(core.customer, name="customer_ref"),
+    )
+    frame = frame.join(per, how="left")
+    frame["orders"] = frame["orders"].fillna(0).astype(np.int64)
+    frame["total_spent"] = frame["total_spent"].fillna(0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["avg_order_value"] = (
+            (frame["total_spent"] / frame["orders"]).where(frame["orders"] > 0).round(2)
+        )
+    columns = [
+        "customer_id",
+        "email",
+        "orders",
+        "total_spent",
+        "avg_order_value",
+        "first_order_at",
+        "last_order_at",
+        "days_since_last_order",
+        "days_since_first_order",
+        "accepts_marketing",
+        "birthday",
+    ]
+    return frame[columns]

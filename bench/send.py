@@ -34,8 +34,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from smtp_servers import free_port  # noqa: E402
 
-from retain_cli.campaigns.config import Limits, load_config  # noqa: E402
-from retain_cli.campaigns.dispatch import dispatch, message_builder  # noqa: E402
+from retain_cli.campaigns.config import load_config  # noqa: E402
+from retain_cli.campaigns.dispatch import dispatch  # noqa: E402
+from retain_cli.campaigns.model import Limits  # noqa: E402
+from retain_cli.campaigns.send import message_builder  # noqa: E402
 from retain_cli.store import Store  # noqa: E402
 from retain_cli.store.ledger import LedgerRow  # noqa: E402
 from retain_cli.timeutil import parse_as_of  # noqa: E402

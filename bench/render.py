@@ -4,7 +4,7 @@ Builds a throw-away shop of N customers (two orders each, three lines on the las
 then for the shipped ``thank-you`` campaign (text + HTML) measures the path ``retain send``
 takes for N messages, minus the ledger writes (``bench/send.py`` measures those): ledger
 rows in batches of the campaign file's ``limits.batch_size`` (as ``dispatch`` takes them),
-each batch given to ``dispatch.message_builder`` (template contexts for the batch, one
+each batch given to ``send.message_builder`` (template contexts for the batch, one
 Renderer, ``build_message``, the shop currency looked up once per run), every message taken
 from it and written as an .eml file by the outbox transport. Prints messages/s and the ratio
 to the 2,000 messages/s target measured in the same run.
@@ -25,7 +25,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from retain_cli.campaigns.config import load_config
-from retain_cli.campaigns.dispatch import DEFAULT_BATCH_SIZE, message_builder
+from retain_cli.campaigns.dispatch import DEFAULT_BATCH_SIZE
+from retain_cli.campaigns.send import message_builder
 from retain_cli.store import Store
 from retain_cli.store.ledger import LedgerRow
 from retain_cli.transports.outbox import OutboxTransport

@@ -34,8 +34,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from smtp_servers import free_port  # noqa: E402
 
-from retain_cli.campaigns.config import Limits, load_config  # noqa: E402
-from retain_cli.campaigns.dispatch import dispatch, message_builder  # noqa: E402
+from retain_cli.campaigns.config import load_config  # noqa: E402
+from retain_cli.campaigns.dispatch import dispatch  # noqa: E402
+from retain_cli.campaigns.model import Limits  # noqa: E402
+from retain_cli.campaigns.send import message_builder  # noqa: E402
 from retain_cli.store import Store  # noqa: E402
 from retain_cli.store.ledger import LedgerRow  # noqa: E402
 from retain_cli.timeutil import parse_as_of  # noqa: E402
@@ -117,7 +119,7 @@ def main() -> None:
     times = {"smtplib": 0.0, "retain": 0.0, "retain_prebuilt": 0.0}
     cpu = dict.fromkeys(times, 0.0)  # CPU time of this process (the sink's is not counted)
     try:
-        shutil.copytree(REPO / "tests" / "data" / "sending", folder / "shop")
+        shutil.copytree(REPO / "tests" / "campaigns" / "data" / "sending", folder / "shop")
         path = folder / "shop" / "campaigns.yaml"
         text = path.read_text().replace(
             "  type: outbox\n",

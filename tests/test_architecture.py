@@ -14,9 +14,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "retain_cli"
 MAX_LINES = 650  # "about 600": a module past this holds two ideas
 # Being split now (issue 8); each leaves this list when it is.
 NOT_YET_SPLIT = {
-    "retain_cli.campaigns.config",
-    "retain_cli.campaigns.dispatch",
-    "retain_cli.campaigns.templating",
     "retain_cli.imports.importer",
 }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from retain_cli.campaigns.config import Campaign, CampaignConfig
+from retain_cli.campaigns.model import Campaign, CampaignConfig
 from retain_cli.errors import ConfigError, RetainError
 from retain_cli.timeutil import to_iso
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from retain_cli.campaigns import audience as audience_module
-from retain_cli.campaigns import templating
-from retain_cli.campaigns.config import CampaignConfig
+from retain_cli.campaigns.context import load_contexts, sample_context
+from retain_cli.campaigns.model import CampaignConfig
+from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError
 
 
@@ -19,8 +20,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
     ``campaign``, ``status`` (``OK`` or ``problem``), ``rendered_for`` (``sample`` and the real
     customer's e-mail, if any) and ``problems`` (text, "" if none).
     """
-    renderer = templating.Renderer(config)
-    sample = templating.sample_context(config, as_of)
+    renderer = Renderer(config)
+    sample = sample_context(config, as_of)
     rows: list[dict[str, Any]] = []
     features = None
     for campaign in config.campaigns:
@@ -54,7 +55,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 members = consenting if len(consenting) else members
                 members = audience_module.trigger_applies_first(members, campaign)
                 ref = int(members.index[0])
-                real = templating.load_contexts(store, config, [ref], as_of)
+                real = load_contexts(store, config, [ref], as_of)
                 if ref in real:
                     contexts.append(real[ref])
                     checked_with += f", {members.iloc[0]['email']}"

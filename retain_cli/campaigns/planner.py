@@ -35,7 +35,7 @@ from retain_cli.errors import UsageError
 from retain_cli.timeutil import from_iso, to_iso
 
 if TYPE_CHECKING:
-    from retain_cli.campaigns.config import Campaign, CampaignConfig
+    from retain_cli.campaigns.model import Campaign, CampaignConfig
     from retain_cli.store import Store
 
 CATCH_UP_DAYS = 7

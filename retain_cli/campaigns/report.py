@@ -60,7 +60,7 @@ def campaign_report(
     store: Store, campaign: str | None, window: timedelta, now: datetime
 ) -> list[dict[str, Any]]:
     """One row per campaign in the ledger (or the one named), with the figures above."""
-    from retain_cli.campaigns.templating import minor_digits
+    from retain_cli.campaigns.context import minor_digits
 
     rows = store.ledger_campaign_counts(campaign)
     if campaign is not None and not rows:

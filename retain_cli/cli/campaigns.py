@@ -19,7 +19,7 @@ from retain_cli.cli.output import render_rows
 from retain_cli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from retain_cli.campaigns.templating import Preview
+    from retain_cli.campaigns.preview import Preview
 
 ConfigOption = Annotated[
     Path | None,
@@ -127,7 +127,7 @@ def preview(
     Example: retain preview win-back --customer ada@example.com
     """
     from retain_cli.campaigns.config import config_path, load_config
-    from retain_cli.campaigns.templating import preview_messages
+    from retain_cli.campaigns.preview import preview_messages
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))

@@ -206,8 +206,9 @@ def send(
     Example: retain send --yes
     """
     from retain_cli.campaigns.config import config_path, load_config
-    from retain_cli.campaigns.dispatch import RetryPolicy, run_send
+    from retain_cli.campaigns.dispatch import RetryPolicy
     from retain_cli.campaigns.planner import make_plan
+    from retain_cli.campaigns.send import run_send
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))
@@ -335,7 +336,7 @@ def resolve(
 
     Example: retain sends resolve 'win-back:1:1042:1' --as sent
     """
-    from retain_cli.campaigns.dispatch import resolve_sends
+    from retain_cli.campaigns.resolve import resolve_sends
 
     store = open_store(ctx, db)
     changed = resolve_sends(store, key=key, campaign=campaign, outcome=outcome.value)
@@ -355,7 +356,7 @@ def unsubscribe(
 
     Example: retain unsubscribe ada@example.com --reason "asked by phone"
     """
-    from retain_cli.campaigns.dispatch import unsubscribe as suppress
+    from retain_cli.campaigns.resolve import unsubscribe as suppress
 
     store = open_store(ctx, db)
     if suppress(store, email, reason):
@@ -420,7 +421,7 @@ def cron(
     Example: retain cron --at 07:30
     """
     from retain_cli.campaigns.config import config_path
-    from retain_cli.campaigns.dispatch import cron_advice, cron_entry
+    from retain_cli.campaigns.cron import cron_advice, cron_entry
 
     path = config_path(config)
     line = cron_entry(at=at, db=db_path(ctx, db), config=path, log=log)

@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from retain_cli.campaigns.config import (
-    config_path,
-    format_interval,
-    load_config,
-    parse_interval,
-    parse_percentage,
-    summary_rows,
-)
+from retain_cli.campaigns.config import config_path, load_config, summary_rows
+from retain_cli.campaigns.model import format_interval, parse_interval, parse_percentage
 from retain_cli.errors import ConfigError, NotFound
 
 REPO = Path(__file__).resolve().parents[2]

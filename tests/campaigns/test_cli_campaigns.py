@@ -12,7 +12,7 @@ from pathlib import Path
 
 from retain_cli.campaigns.audience import audience_members
 from retain_cli.campaigns.config import load_config
-from retain_cli.campaigns.templating import preview_messages
+from retain_cli.campaigns.preview import preview_messages
 from retain_cli.store import Store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, add_order, make_shop
 
-from retain_cli.campaigns.dispatch import send_lock
 from retain_cli.campaigns.planner import holdout_score
+from retain_cli.campaigns.send import send_lock
 from retain_cli.store import Store
 
 DATA = Path(__file__).parent / "data" / "sending"

@@ -11,17 +11,13 @@ from email import message_from_bytes
 import pytest
 from smtp_servers import SmtpServer, add_customers, plan_rows, simple_builder, states
 
-from retain_cli.campaigns.config import Limits, SmtpSettings
-from retain_cli.campaigns.dispatch import (
-    MAX_TOTAL_ATTEMPTS,
-    RetryPolicy,
-    dispatch,
-    lock_path,
-    send_lock,
-)
+from retain_cli.campaigns.dispatch import MAX_TOTAL_ATTEMPTS, RetryPolicy, dispatch
 from retain_cli.campaigns.limits import effective_limits, in_quiet_hours
+from retain_cli.campaigns.model import Limits
+from retain_cli.campaigns.send import lock_path, send_lock
 from retain_cli.errors import SendError
 from retain_cli.timeutil import to_iso
+from retain_cli.transports.base import SmtpSettings
 from retain_cli.transports.outbox import OutboxTransport
 from retain_cli.transports.smtp import SmtpTransport
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from smtp_servers import add_customers, add_order, plan_rows, states
 
-from retain_cli.campaigns.dispatch import resolve_sends
 from retain_cli.campaigns.report import campaign_report, parse_window
+from retain_cli.campaigns.resolve import resolve_sends
 from retain_cli.errors import NotFound, UsageError
 
 EMAILS = ["a@example.org", "b@example.org", "c@example.org"]

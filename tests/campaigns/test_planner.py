@@ -10,8 +10,8 @@ import pytest
 from smtp_servers import SHOP_AS_OF, make_shop
 
 from retain_cli.campaigns.config import load_config
-from retain_cli.campaigns.dispatch import record_plan
 from retain_cli.campaigns.planner import holdout_score, make_plan
+from retain_cli.campaigns.send import record_plan
 from retain_cli.errors import NotFound, UsageError
 from retain_cli.timeutil import parse_as_of
 

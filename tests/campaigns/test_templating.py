@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from retain_cli.campaigns.config import load_config
-from retain_cli.campaigns.templating import (
-    Renderer,
-    build_message,
-    format_date,
-    format_money,
-    load_contexts,
-    message_id,
-    one_line,
-    sample_context,
-    unsubscribe_url,
-)
+from retain_cli.campaigns.context import format_date, format_money, load_contexts, sample_context
+from retain_cli.campaigns.message import build_message, message_id, one_line, unsubscribe_url
+from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError, SendError
 from retain_cli.store import Store
 

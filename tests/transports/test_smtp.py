@@ -12,11 +12,11 @@ from smtp_servers import (
     states,
 )
 
-from retain_cli.campaigns.config import Limits, SmtpSettings
 from retain_cli.campaigns.dispatch import RetryPolicy, SendResult, dispatch
+from retain_cli.campaigns.model import Limits
 from retain_cli.errors import SendError
 from retain_cli.secrets import smtp_password
-from retain_cli.transports.base import TemporaryFailure
+from retain_cli.transports.base import SmtpSettings, TemporaryFailure
 from retain_cli.transports.smtp import SmtpTransport
 
 NO_WAIT = RetryPolicy(attempts=3, backoff=0.0)

@@ -1,0 +1,281 @@
+"""A whole ``retain send`` run: lock, recover, plan, record, send.
+
+:func:`run_send` takes the send lock (:func:`send_lock`), marks what a crashed run left
+claimed as ambiguous, records the plan in the ledger (:func:`record_plan`), opens the
+transport the campaign file names (:func:`make_transport`) and hands the ledger's planned rows
+to :func:`retain_cli.campaigns.dispatch.dispatch`, with :func:`message_builder` to build each
+message (template contexts for a batch, compiled templates, our headers).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
+from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
+from retain_cli.errors import SendError
+from retain_cli.store.ledger import LedgerRow
+from retain_cli.timeutil import to_iso, utc_now
+from retain_cli.transports.base import TemporaryFailure, Transport
+
+if TYPE_CHECKING:
+    from retain_cli.campaigns.model import CampaignConfig
+    from retain_cli.campaigns.planner import Plan
+    from retain_cli.store import Store
+
+
+# --- lock ----------------------------------------------------------------------------------
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".send.lock")
+
+
+@contextmanager
+def send_lock(db_path: Path) -> Iterator[None]:
+    """Keep a second ``retain send`` on the same database out while one runs.
+
+    An ``fcntl`` lock on ``<db>.send.lock``: the operating system releases it when the process
+    ends in any way (even SIGKILL), so a lock file left by a dead process is simply taken over.
+    The file holds the holder's pid, host and start time for the error message.
+    """
+    import fcntl
+
+    path = lock_path(db_path)
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise SendError(
+                f"another 'retain send' is already running on {db_path} ({holder}); "
+                "wait for it to finish (it holds the lock file "
+                f"{path.name}, released automatically when that process ends)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {to_iso(utc_now())}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+# --- a whole run -----------------------------------------------------------------------------
+
+
+class _LazyMessages(Mapping[int, "EmailMessage | str"]):
+    """A batch's messages, each built the first time it is asked for (then kept); the
+    dispatcher has each built while the server takes in the message before it. A message that
+    cannot be built is the error text instead (it fails alone).
+    """
+
+    def __init__(
+        self, rows: Sequence[LedgerRow], make: Callable[[LedgerRow], EmailMessage]
+    ) -> None:
+        self._rows = {row.id: row for row in rows}
+        self._make = make
+        self._built: dict[int, EmailMessage | str] = {}
+
+    def __getitem__(self, key: int) -> EmailMessage | str:
+        if key not in self._built:
+            row = self._rows[key]
+            try:
+                self._built[key] = self._make(row)
+            except Exception as exc:  # one bad template or customer never stops the batch
+                self._built[key] = f"cannot build the message: {type(exc).__name__}: {exc}"
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
+    """The real builder: batch template contexts, compiled templates, our headers.
+
+    Called in the sending thread (messages are built while the server takes in the previous
+    one), so it uses the caller's connection."""
+    from retain_cli.campaigns.context import load_contexts, shop_currency
+    from retain_cli.campaigns.message import build_message
+    from retain_cli.campaigns.templating import Renderer
+
+    renderer = Renderer(config)
+    currency: list[str] = []
+
+    def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
+        if not currency:
+            currency.append(shop_currency(store))  # once per run: it scans every order
+        refs = [row.customer_ref for row in rows]
+        contexts = load_contexts(store, config, refs, as_of, default_currency=currency[0])
+
+        def make(row: LedgerRow) -> EmailMessage:
+            campaign = config.campaign(row.campaign)
+            step = campaign.step(row.step)
+            context = contexts.get(row.customer_ref)
+            if context is None:
+                raise SendError("the customer no longer exists or has no e-mail address")
+            rendered = renderer.render(campaign, step, context)
+            return build_message(
+                config,
+                campaign,
+                step,
+                rendered,
+                to_email=row.email,
+                to_name=_full_name(context),
+                send_key=row.send_key,
+            )
+
+        return _LazyMessages(rows, make)
+
+    return build
+
+
+def _full_name(context: Mapping[str, object]) -> str | None:
+    customer = context.get("customer")
+    if not isinstance(customer, Mapping):
+        return None
+    parts = [str(customer.get(k) or "").strip() for k in ("first_name", "last_name")]
+    name = " ".join(p for p in parts if p)
+    return name or None
+
+
+def make_transport(config: CampaignConfig, kind: str | None = None) -> Transport:
+    """The transport the campaign file names (or ``kind`` to override it)."""
+    from retain_cli.secrets import smtp_password
+    from retain_cli.transports.outbox import OutboxTransport
+    from retain_cli.transports.smtp import SmtpTransport
+
+    kind = kind or config.transport
+    if kind == "outbox":
+        return OutboxTransport(config.outbox_dir)
+    if config.smtp is None:
+        raise SendError(
+            f"{config.path}: transport.host is not set; add the SMTP server under transport "
+            "(host, port, security, username, password_env), or use --transport outbox"
+        )
+    return SmtpTransport(config.smtp, smtp_password(config.smtp))
+
+
+def run_send(
+    store: Store,
+    config: CampaignConfig,
+    *,
+    campaigns: Sequence[str] = (),
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    transport: Transport | str | None = None,
+    retry: RetryPolicy | None = None,
+    now: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+) -> SendResult:
+    """Everything ``retain send`` does: lock, recover, plan, record, send.
+
+    ``transport``: a Transport object, or "smtp"/"outbox" to override the campaign file.
+    ``as_of`` is the moment triggers are evaluated at (default: now); limits always use the
+    real clock ``now``.
+    """
+    from retain_cli.campaigns.planner import make_plan, selected_campaigns
+
+    chosen = [c.name for c in selected_campaigns(config, campaigns)]
+    if isinstance(transport, str) or transport is None:
+        kind = transport or config.transport
+        if kind not in ("smtp", "outbox"):
+            raise SendError(f"unknown transport {kind!r}; use smtp or outbox")
+    else:
+        kind = transport.name
+    limits = effective_limits(config.limits, kind)
+    moment = as_of or now()
+    if dry_run:
+        plan = make_plan(
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+        )
+        result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
+        result.held_out = plan.count("held_out")
+        result.deferred = plan.count("deferred")
+        result.would_send = plan.count("due")
+        result.stopped = plan.quiet
+        if result.would_send:  # render them all: a template error shows up now, not at 3am
+            build = message_builder(store, config, moment)
+            rows = [
+                LedgerRow(
+                    i,
+                    it.send_key,
+                    it.campaign,
+                    it.step,
+                    it.customer_ref,
+                    it.occurrence,
+                    it.email or "",
+                    "planned",
+                    0,
+                )
+                for i, it in enumerate(plan.items)
+                if it.status == "due"
+            ]
+            for message in build(rows).values():
+                if isinstance(message, str):
+                    result.failed += 1
+                    result.errors.append(message)
+        return result
+    chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
+    assert chosen_transport is not None and not isinstance(chosen_transport, str)
+    with send_lock(store.path):
+        result = SendResult(transport=chosen_transport.name)
+        result.recovered = store.ledger_recover_claimed(to_iso(now()))
+        plan = make_plan(
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+        )
+        result.planned, result.held_out = record_plan(store, plan, now)
+        if in_quiet_hours(limits, now()):
+            result.stopped = quiet_hours_text(limits)
+            result.deferred = sum(store.ledger_pending_counts(chosen).values())
+            return result
+        if not store.ledger_pending_counts(chosen):
+            return result
+        try:
+            chosen_transport.open()
+        except TemporaryFailure as exc:
+            result.transport_down = True
+            result.stopped = str(exc)
+            result.deferred = sum(store.ledger_pending_counts(chosen).values())
+            return result
+        return dispatch(
+            store,
+            chosen_transport,
+            message_builder(store, config, moment),
+            sender=config.sender.from_email,
+            limits=limits,
+            campaigns=chosen,
+            limit=limit,
+            retry=retry,
+            now=now,
+            sleep=sleep,
+            progress=progress,
+            result=result,
+        )
+
+
+def _is_transport(value: object) -> bool:
+    return value is not None and not isinstance(value, str)
+
+
+def record_plan(store: Store, plan: Plan, now: Callable[[], datetime]) -> tuple[int, int]:
+    """Record the plan's due rows (planned) and holdout rows (held_out) in the ledger."""
+    rows = plan.ledger_rows()
+    planned = store.ledger_record([r for r in rows if r["state"] == "planned"], to_iso(now()))
+    held = store.ledger_record([r for r in rows if r["state"] == "held_out"], to_iso(now()))
+    return planned, held

@@ -67,7 +67,7 @@ def generate(path: Path, orders: int, customers: int, seed: int) -> None:
 
 
 def setup(db: Path, orders: int, customers: int, seed: int) -> None:
-    from retain_cli.imports.importer import ImportOptions, import_file
+    from retain_cli.imports import ImportOptions, import_file
     from retain_cli.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:

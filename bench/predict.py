@@ -91,7 +91,7 @@ def write_csv(path: Path, customer: np.ndarray, day: np.ndarray, amount: np.ndar
 
 
 def import_orders(db: Path, csv_path: Path) -> None:
-    from retain_cli.imports.importer import ImportOptions, import_file
+    from retain_cli.imports import ImportOptions, import_file
     from retain_cli.store import Store
 
     with Store.open(db) as store:

@@ -13,7 +13,7 @@ from retain_cli.cli.options import DbOption, FormatOption, OutputFormat, QuietOp
 from retain_cli.errors import EXIT_PARTIAL, UsageError
 
 if TYPE_CHECKING:
-    from retain_cli.imports.importer import ImportOptions, ImportResult
+    from retain_cli.imports import ImportOptions, ImportResult
     from retain_cli.store import Store
 
 import_app = typer.Typer(
@@ -112,7 +112,7 @@ def _import(
 ) -> ImportResult:
     """Run the import (closing the store), with a progress bar on a terminal."""
     from retain_cli.cli.output import err_console
-    from retain_cli.imports.importer import import_file
+    from retain_cli.imports import import_file
 
     with store:
         if not progress:
@@ -159,7 +159,7 @@ def _run(
     origin: str | None = None,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
-    from retain_cli.imports.importer import ImportOptions
+    from retain_cli.imports import ImportOptions
     from retain_cli.store import Store
 
     options = ImportOptions(

@@ -85,7 +85,7 @@ def run_demo(
     changes nothing. If the folder's database already holds other data, it refuses rather
     than mixing two shops.
     """
-    from retain_cli.imports.importer import ImportOptions, import_file
+    from retain_cli.imports import ImportOptions, import_file
     from retain_cli.store import Store
 
     if today is None:

@@ -189,7 +189,7 @@ def test_resources_from_an_installed_share_folder(monkeypatch, tmp_path):
 def shop(db_path: Path) -> Path:
     """tests/analytics/data/customers: 4 customers, 5 orders (one cancelled, one partly
     refunded) and one order from a walk-in customer who is not in the customers export."""
-    from retain_cli.imports.importer import ImportOptions, import_file
+    from retain_cli.imports import ImportOptions, import_file
 
     with Store.open(db_path) as store:
         for kind, name, source in (

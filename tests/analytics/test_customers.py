@@ -32,7 +32,7 @@ Y1,yen@example.com,2025-02-06,1200,JPY
 
 @pytest.fixture
 def filled(store: Store, tmp_path: Path) -> Store:
-    from retain_cli.imports.importer import ImportOptions, import_file
+    from retain_cli.imports import ImportOptions, import_file
 
     path = tmp_path / "orders.csv"
     path.write_text(ORDERS)

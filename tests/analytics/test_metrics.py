@@ -342,7 +342,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     the result must be what reading order_facts back gives: cancelled orders out, refunds
     subtracted but never below zero, each currency scaled by its own minor units."""
     from retain_cli.analytics.metrics import _read_orders
-    from retain_cli.imports.importer import import_file
+    from retain_cli.imports import import_file
 
     rows = [
         "order_id,email,date,amount,currency,refunded,cancelled at",
@@ -375,7 +375,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
 
 def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, tmp_path):
     from retain_cli.analytics.metrics import _read_orders
-    from retain_cli.imports.importer import import_file
+    from retain_cli.imports import import_file
 
     rows = ["order_id,email,date,amount,refunded"]
     rows += [
@@ -395,7 +395,7 @@ def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, 
     from pathlib import Path
 
     from retain_cli.analytics.metrics import _read_orders
-    from retain_cli.imports.importer import import_file
+    from retain_cli.imports import import_file
 
     export = Path(__file__).parents[1] / "imports" / "data" / "shopify_orders_multi.csv"
 

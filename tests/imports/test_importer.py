@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retain_cli.errors import ImportFileError, UsageError
-from retain_cli.imports.importer import ImportOptions, ImportResult, _Dates, import_file
+from retain_cli.imports import ImportOptions, ImportResult, import_file
+from retain_cli.imports.dates import Dates as _Dates
 from retain_cli.money import parse_amount
 from retain_cli.store import Store
 
@@ -102,7 +103,7 @@ def big_orders(path: Path, rows: int = 60_000) -> Path:
 KILLED_IMPORT = r"""
 import os, signal, sys
 from pathlib import Path
-from retain_cli.imports.importer import import_file
+from retain_cli.imports import import_file
 from retain_cli.store import Store
 
 store = Store.open(sys.argv[1])
@@ -286,7 +287,8 @@ def test_iso_timestamps_read_back_exactly(moment):
 def test_emails_read_column_wise_as_one_by_one(texts):
     import pyarrow as pa
 
-    from retain_cli.imports.importer import _email, _plain_emails
+    from retain_cli.imports.values import parse_email as _email
+    from retain_cli.imports.values import plain_emails as _plain_emails
 
     def one(text: str) -> str | None:
         try:
@@ -315,7 +317,7 @@ def test_column_wise_amounts_agree_with_parse_amount(pairs):
     """The fast path for plain amounts gives what parse_amount gives, or leaves it to it."""
     import pyarrow as pa
 
-    from retain_cli.imports.importer import _plain_amounts
+    from retain_cli.imports.values import plain_amounts as _plain_amounts
 
     keys = [text if code is None else f"{text}\x1f{code}" for text, code in pairs]
     for (text, code), fast in zip(pairs, _plain_amounts(pa.array(keys)).to_pylist(), strict=True):
@@ -341,7 +343,7 @@ def test_column_wise_amounts_agree_with_parse_amount(pairs):
 def test_order_ids_are_checked_for_repeats(ids, distinct):
     import pyarrow as pa
 
-    from retain_cli.imports.importer import _all_distinct
+    from retain_cli.imports.orders import _all_distinct
 
     assert _all_distinct(pa.array(ids, pa.string())) is distinct
 
@@ -406,7 +408,7 @@ def test_column_wise_dates_cover_the_usual_shapes():
 def test_only_day_month_dates_are_sampled_for_their_order():
     import pyarrow as pa
 
-    from retain_cli.imports.importer import _day_month_samples
+    from retain_cli.imports.dates import day_month_samples as _day_month_samples
 
     values = ["2025-01-01", "03/04/2025", "05/04/2025", "", "03/04/2026", "13/01/2025 10:00"]
     values += ["03.04.2027", "\u0663/\u0664/2025"]

@@ -1,0 +1,97 @@
+"""What an import is asked and what it answers.
+
+``ImportOptions`` (how to read a file), ``ImportResult`` (what an import did), the files
+written beside an export (``FILE.rejects.csv``, ``FILE.warnings.csv``) and :func:`fail`, the
+error that names the file and stops the import before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retain_cli.errors import ImportFileError
+
+#: called with (rows done, rows in all) as an import goes
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file. Every option has the default a plain export needs."""
+
+    source: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    date_format: str | None = None
+    decimal_comma: bool = False
+    encoding: str | None = None
+    timezone: str = "UTC"
+    strict: bool = False
+    dry_run: bool = False
+    delimiter: str | None = None
+    #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
+    #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did. For orders, inserted/updated/unchanged count orders (a Shopify
+    order spans several rows); ``skipped`` counts rows that are fine but not orders (failed
+    or test payments) or are blank."""
+
+    kind: str
+    source: str
+    file: Path
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    customers_created: int
+    rejects_file: Path | None
+    dry_run: bool
+    skipped: int = 0
+    #: rows imported with an unreadable optional value left out
+    warnings: int = 0
+    warnings_file: Path | None = None
+    #: suppressions: the source recorded with the new addresses
+    origin: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The result as a flat mapping (for tables and JSON)."""
+        return {
+            "file": str(self.file),
+            "kind": self.kind,
+            "source": self.source,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "skipped": self.skipped,
+            "customers_created": self.customers_created,
+            "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+            "warnings_file": str(self.warnings_file) if self.warnings_file else None,
+            "dry_run": self.dry_run,
+            **({"origin": self.origin} if self.origin is not None else {}),
+        }
+
+
+def rejects_path(path: Path) -> Path:
+    """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv``."""
+    return path.with_name(path.name + ".rejects.csv")
+
+
+def warnings_path(path: Path) -> Path:
+    """Where the rows of ``path`` imported with a value left out are listed:
+    ``FILE.warnings.csv``."""
+    return path.with_name(path.name + ".warnings.csv")
+
+
+def fail(path: Path, message: str) -> ImportFileError:
+    """The error for a file that cannot be used, naming it (raised before anything is written)."""
+    return ImportFileError(f"{path}: {message}")

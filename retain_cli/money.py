@@ -173,7 +173,9 @@ def _locale(name: str) -> Any:
     try:
         return Locale.parse(name.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
-        raise ValueError(f"{name!r} is not a locale; write one such as en_US, en_GB or de_DE") from None
+        raise ValueError(
+            f"{name!r} is not a locale; write one such as en_US, en_GB or de_DE"
+        ) from None
 
 
 def check_locale(name: str) -> str:

@@ -51,9 +51,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 selection = None
             if selection is not None and len(selection.members):
                 # the first customer who would get it, else a stand-in (see preview)
-                refs, _ = pick_customers(
-                    store, selection, campaign.steps[0], as_of, 1, anyone=True
-                )
+                refs, _ = pick_customers(store, selection, campaign.steps[0], as_of, 1, anyone=True)
                 real = load_contexts(store, config, refs, as_of)
                 if refs and refs[0] in real:
                     contexts.append(real[refs[0]])

@@ -309,8 +309,8 @@ def _parse_shop(data: Any, limits: Any, where: _Where) -> Shop:
         locale = check_locale(locale)
     except ValueError as exc:
         raise where.error("shop.locale", str(exc)) from None
-    zones = {
-        key: value.get("timezone")
+    zones: dict[str, str] = {
+        key: value["timezone"]
         for key, value in (("shop", mapping), ("limits", limits))
         if isinstance(value, Mapping) and value.get("timezone") is not None
     }
@@ -591,6 +591,12 @@ def load_config(path: Path) -> CampaignConfig:
             ) from None
         raise ConfigError(f"{path}: YAML syntax error: {problem}") from None
     return parse_config(data, path)
+
+
+def shop_settings(path: Path) -> Shop:
+    """The campaign file's ``shop`` (locale, time zone) for commands that only format, such
+    as ``retain report``; the defaults when there is no campaign file."""
+    return load_config(path).shop if path.is_file() else Shop()
 
 
 # --- what the commands show -------------------------------------------------------------

@@ -172,38 +172,37 @@ def order_context(
     breakdown only when it adds up, else the items without prices and the total.
     """
     code = order.get("currency") or currency
-    lines = [
-        {
-            "name": item.get("name") or item.get("sku") or "item",
-            "sku": item.get("sku"),
-            "quantity": item.get("quantity") or 1,
-            "price_minor": item.get("price_minor"),
-            "price": _major(item.get("price_minor"), code),
-            "total_minor": None
-            if item.get("price_minor") is None
-            else (item.get("quantity") or 1) * item["price_minor"],
-        }
-        for item in items
-    ]
-    for line in lines:
-        line["total"] = _major(line["total_minor"], code)
+    lines: list[dict[str, Any]] = []
+    for item in items:
+        quantity = int(item.get("quantity") or 1)
+        price = item.get("price_minor")
+        line_minor = None if price is None else quantity * int(price)
+        lines.append(
+            {
+                "name": item.get("name") or item.get("sku") or "item",
+                "sku": item.get("sku"),
+                "quantity": quantity,
+                "price_minor": price,
+                "price": _major(price, code),
+                "total_minor": line_minor,
+                "total": _major(line_minor, code),
+            }
+        )
     priced = [line["total_minor"] for line in lines]
     items_minor = sum(priced) if priced and None not in priced else None
     total = int(order["total_minor"])
-    discount = order.get("discount_minor") or 0
-    shipping = order.get("shipping_minor") or 0
-    tax = order.get("tax_minor") or 0
+    discount = int(order.get("discount_minor") or 0)
+    shipping = int(order.get("shipping_minor") or 0)
+    tax = int(order.get("tax_minor") or 0)
     subtotal = order.get("subtotal_minor")
     adds_up, tax_included = False, None
     # exports give the subtotal before the discount (Shopify) or after it (some others)
-    for page_subtotal in (items_minor, subtotal, None if subtotal is None else subtotal + discount):
-        if page_subtotal is None or page_subtotal != items_minor:
-            continue
-        before_tax = page_subtotal - discount + shipping
+    fits = subtotal is None or items_minor in (subtotal, subtotal + discount)
+    if items_minor is not None and fits:
+        before_tax = items_minor - discount + shipping
         if before_tax == total or (tax and before_tax + tax == total):
-            adds_up, subtotal = True, page_subtotal
+            adds_up, subtotal = True, items_minor
             tax_included = (before_tax == total) if tax else None
-            break
     refunded = int(order.get("refunded_minor") or 0)
     return {
         "order_id": order["order_id"],

@@ -17,10 +17,10 @@ For each enabled campaign (or the ones named), every member of its audience is l
   date, ``1`` for a one-off audience campaign, or the day of the run for a repeating one.
 
 Left out, with the reason: no consent, opted out, no e-mail address, already sent (the key is
-in the ledger), repeat not due, order refunded in full (a ``first_order``/``last_order`` trigger
-whose order was refunded in full; cancelled orders never trigger at all). Held out: the campaign's holdout (a hash of campaign and
-customer, the same in every run). Deferred (recorded, sent by a later run): frequency cap,
-daily limit, quiet hours.
+in the ledger), repeat not due, order refunded in full (a ``first_order``/``last_order``
+trigger whose order was refunded in full; cancelled orders never trigger at all). Held out:
+the campaign's holdout (a hash of campaign and customer, the same in every run). Deferred
+(recorded, sent by a later run): frequency cap, daily limit, quiet hours.
 """
 
 from __future__ import annotations

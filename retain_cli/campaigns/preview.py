@@ -222,6 +222,8 @@ def preview_messages(
             to_name=customer["name"],
             send_key=f"{campaign.name}:{current.index}:{customer['customer_id']}:preview",
         )
-        consent = bool(members.loc[customer_ref, "consent"]) if customer_ref in members.index else False
+        consent = (
+            bool(members.loc[customer_ref, "consent"]) if customer_ref in members.index else False
+        )
         out.append(Preview(customer["email"], consent, current.index, message, not_sent, stand_in))
     return out

@@ -49,6 +49,13 @@ def parse(path: Path) -> tuple[EmailMessage, str, str]:
     text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     body, _, footer = text.partition("\n-- \n")
     assert footer, f"{path}: no footer"
+    html = message.get_body(preferencelist=("html",))
+    if html is not None:  # the HTML part states the same amounts and dates as the text
+        page = re.sub(r"<[^>]+>", " ", html.get_content()).replace("&times;", "x")
+        assert set(re.findall(MONEY, page)) == set(re.findall(MONEY, body)), path
+        dates = re.findall(r"\d{1,2} [A-Z][a-z]+ \d{4}|[A-Z][a-z]+ \d{4}", body)
+        assert all(d in page for d in dates), path
+        money_reads_english(page)
     return message, body, footer
 
 

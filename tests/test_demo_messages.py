@@ -295,6 +295,8 @@ def test_demo_shop_name_and_address_agree(demo):
     assert ",Rosie's Bakery," in orders  # the Vendor column
     check = demo["check"]
     assert check.exit_code == 0, check.output
-    assert check.stderr.startswith(
+    warning = " ".join(check.stderr.split())
+    assert warning.startswith(
         f"Warning: {demo['folder'] / 'campaigns.yaml'} still has the example shop's sender"
     )
+    assert "sender.address: 'Beispielstraße 12, 10115 Berlin' is the example's postal" in warning

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from retain_cli.cli.options import (
     AsOfOption,
@@ -101,12 +100,18 @@ def check(
     )
     found = placeholders(loaded)
     if found:
-        lines = [
+        import textwrap
+
+        width = max(err_console.width, 40)
+        head = (
             f"Warning: {loaded.path} still has the example shop's sender; put your shop's own "
-            "there before sending real mail ('retain send' over SMTP refuses until then):",
-            *(f"  {p.key}: {p.value!r} is {p.why}" for p in found),
-        ]
-        err_console.print(escape("\n".join(lines)), soft_wrap=True, highlight=False)
+            "there before sending real mail ('retain send' over SMTP refuses until then):"
+        )
+        wrap = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=False)
+        lines = [wrap.fill(head)]
+        wrap.initial_indent, wrap.subsequent_indent = "  ", "    "
+        lines += [wrap.fill(f"{item.key}: {item.value!r} is {item.why}") for item in found]
+        err_console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     bad = [r["campaign"] for r in rows if r["status"] != "OK"]
     if bad:
         raise ConfigError(

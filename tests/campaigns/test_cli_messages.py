@@ -396,7 +396,8 @@ def test_preview_of_a_segment_trigger_shows_a_member(cli, campaign_shop):
     )
 
 
-def test_check_warns_while_the_example_sender_is_in_place(cli, tmp_path):
+def test_check_warns_while_the_example_sender_is_in_place(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # one line per value (80 columns: wrapped, indented)
     example = REPO / "campaigns.example.yaml"
     result = cli("campaigns", "check", "--config", str(example))
     assert result.exit_code == 0, result.output
@@ -510,3 +511,14 @@ def test_report_lift_in_percentage_points():
         "revenue_per_customer_lift": "€2.50",
     }
     assert readable(row, "de_DE")["recipient_revenue"] == "1.234,50\u00a0€"
+
+
+def test_check_warning_wraps_at_80_columns(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("campaigns", "check", "--config", str(REPO / "campaigns.example.yaml"))
+    lines = result.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines if "/" not in line), lines
+    assert lines[-2:] == [
+        "  sender.unsubscribe: 'mailto:unsubscribe@rosies.example' is an example address",
+        "    (no mail is delivered to its domain)",
+    ]

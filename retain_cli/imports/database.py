@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,8 @@ def build_new(db: Path, file: Path, run: Callable[[Store], ImportResult]) -> Imp
             store = Store.open(temporary, create=True)
         except RetainError as exc:
             raise RetainError(str(exc).replace(str(temporary), str(db))) from None
+        except sqlite3.Error as exc:  # setting up the tables on a full disk, say
+            raise explain(exc, db, file, created=False) or exc from None
         store.private = True
         store.published_as = db
         with store:
@@ -100,18 +103,33 @@ def _publish(temporary: Path, db: Path) -> bool:
 def database_error(exc: sqlite3.Error, store: Store, file: Path) -> RetainError | None:
     """What an SQLite error during the import of ``file`` means, and its fix (None for an
     error that is not the machine's: a bug, shown as it is)."""
+    wait = store.busy_seconds
+    return explain(exc, store.shown_path, file, created=not store.private, wait=wait)
+
+
+def explain(
+    exc: sqlite3.Error,
+    db: Path,
+    file: Path,
+    *,
+    created: bool,
+    wait: Callable[[], float] | None = None,
+) -> RetainError | None:
+    """:func:`database_error` for the database at ``db`` (``created``: it existed before
+    the import); ``wait``: how long a write waits for a lock."""
     code = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
-    db = store.shown_path
-    was = f"{db} was not created" if store.private else "the database is as it was"
+    was = "the database is as it was" if created else f"{db} was not created"
     nothing = f"nothing from {file.name} was imported ({was})"
     if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        waited = f" ({wait():g} s)" if wait is not None else ""
         return RetainError(
             f"{db} is locked: another program (another retain import or send?) has been "
-            f"writing to it for longer than retain waits ({store.busy_seconds():g} s); "
-            f"{nothing}. Run the import again when it has finished"
+            f"writing to it for longer than retain waits{waited}; {nothing}. Run the import "
+            "again when it has finished"
         )
-    if code == "SQLITE_FULL" or "full" in text:
+    ioerr = code.startswith("SQLITE_IOERR") or "i/o error" in text
+    if code == "SQLITE_FULL" or "full" in text or (ioerr and _nearly_full(db.parent)):
         return RetainError(
             f"the disk holding {db} is full; {nothing}. Free some space (an import needs "
             "room for the new rows and a journal of about their size) and run it again"
@@ -121,9 +139,18 @@ def database_error(exc: sqlite3.Error, store: Store, file: Path) -> RetainError 
             f"{db} cannot be written (a read-only file, folder or disk); {nothing}. Make it "
             "writable, or pass --db with a database you can write to"
         )
-    if code.startswith("SQLITE_IOERR") or "i/o error" in text:
+    if ioerr:
         return RetainError(
             f"writing {db} failed ({exc}): the disk may be full, removed or failing; "
             f"{nothing}. Check the disk and run the import again"
         )
     return None
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has less than a megabyte left (SQLite reports
+    some writes that do not fit as a mere I/O error)."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -276,23 +276,29 @@ def test_a_database_locked_longer_than_the_wait_is_an_error(cli, db_path, tmp_pa
     assert rows(db_path, "SELECT order_id FROM orders") == [("A-1",)]
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A folder on a 1 MB tmpfs (mounting one needs root)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
+@contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """``folder`` as a tmpfs of ``size`` (mounting one needs root), unmounted after."""
+    folder.mkdir(exist_ok=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
         check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a 1 MB tmpfs to fill (needs root): {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a {size} tmpfs to fill (needs root): {mounted.stderr.strip()}")
     try:
-        yield disk
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 1 MB disk."""
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        yield disk
 
 
 def test_a_full_disk_fails_a_first_import_cleanly(cli, tmp_path, small_disk):
@@ -306,6 +312,15 @@ def test_a_full_disk_fails_a_first_import_cleanly(cli, tmp_path, small_disk):
         "of about their size) and run it again\n"
     )
     assert list(small_disk.iterdir()) == []
+
+
+def test_a_disk_too_full_for_an_empty_database(cli, tmp_path):
+    (tmp_path / "a.csv").write_text(HEADER + "A-1,a@example.com,2025-01-02,10\n")
+    with tmpfs(tmp_path / "tiny", "16k") as disk:
+        result = cli("--db", str(disk / "shop.db"), "import", "orders", "a.csv")
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: the disk holding {disk / 'shop.db'} is full; ")
+        assert list(disk.iterdir()) == []
 
 
 def test_a_full_disk_leaves_an_existing_database_as_it_was(cli, tmp_path, small_disk):

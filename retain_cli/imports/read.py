@@ -138,15 +138,17 @@ def read_bytes(path: Path) -> tuple[bytes, bool]:
     try:
         if not pipe:
             return path.read_bytes(), False
-        with path.open("rb") as stream:
-            raw = stream.read(cap + 1)
+        piped = bytearray()
+        with path.open("rb", buffering=0) as stream:
+            while len(piped) <= cap and (chunk := stream.read(1 << 20)):
+                piped += chunk
     except OSError as exc:
         raise fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
     except MemoryError:
         raise fail(path, f"there is not enough memory to read it; {split}") from None
-    if len(raw) > cap:
+    if len(piped) > cap:
         raise fail(path, f"more than {_size(cap)} came through the pipe; {split}")
-    return raw, True
+    return bytes(piped), True
 
 
 def load(path: Path, kind: Kind, options: ImportOptions) -> Source:

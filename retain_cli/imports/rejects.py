@@ -88,13 +88,19 @@ class Reporter:
         ]
         left_out = [row for row in rows if row in frame.left_out]
         if self.options.strict and left_out:
-            line, _record = found[left_out[0]]
-            column, reason = frame.warnings[left_out[0]][0]
+            first = left_out[0]  # rows are in file order
+            where = f"line {found[first][0]}, " if first in found else ""
+            suffix = " (imported without it)"
+            column, reason = next(
+                (column, reason[: -len(suffix)])
+                for column, reason in frame.warnings[first]
+                if reason.endswith(suffix)
+            )
             raise fail(
                 path,
-                f"line {line}, column {column!r}: {reason.removesuffix(' (imported without it)')}"
-                "; nothing was imported (--strict). Fix the value, or run without --strict to "
-                f"import the row without it (listed in {self.warnings_path().name})",
+                f"{where}column {column!r}: {reason}; nothing was imported (--strict). Fix the "
+                "value, or run without --strict to import the row without it (listed in "
+                f"{self.warnings_path().name})",
             )
         written = self._write_lines(
             self.warnings_path(),

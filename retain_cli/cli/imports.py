@@ -279,7 +279,8 @@ def import_orders(
     Customers not yet known are created from the orders' e-mail and name. Orders without an
     id get a stable one derived from the row, so re-importing adds nothing. Rows that cannot
     be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax, discount or
-    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3).
+    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3), as is
+    an order dated before 1990 or after next year (imported as it is, to be checked).
 
     Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
     """

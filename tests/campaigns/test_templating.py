@@ -217,7 +217,7 @@ def test_message_headers_and_footer(tmp_path):
     assert parsed["List-Unsubscribe"] == (
         "<mailto:unsubscribe@rosies.example?subject=unsubscribe%20sam@example.com>"
     )
-    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Unsubscribe-Post"] is None  # mailto: only (RFC 8058 needs https:)
     assert parsed["X-Retain-Campaign"] == "test"
     assert parsed["Date"] is not None
     text = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")

@@ -12,7 +12,15 @@ from retain_cli.cli.campaigns import ConfigOption
 from retain_cli.cli.options import DbOption, FormatOption, OutputFormat, QuietOption, open_store
 from retain_cli.cli.output import console, err_console, render_mapping, render_rows, write_json
 
-EXPLAIN_COLUMNS = ["received_at", "classification", "action", "reason", "message_id"]
+EXPLAIN_COLUMNS = [
+    "received_at",
+    "processed_at",
+    "classification",
+    "action",
+    "reason",
+    "message_id",
+    "subject",
+]
 MAX_LISTED = 20
 
 
@@ -130,13 +138,18 @@ def _render_explain(data: dict[str, Any], fmt: OutputFormat) -> None:
             f"{address}{who} is suppressed since {escape(suppression['created_at'])} "
             f"(source: {escape(suppression['source'])}): {escape(suppression['reason'])}"
         )
-    render_rows(
-        data["messages"],
-        EXPLAIN_COLUMNS,
-        fmt,
-        title=f"Messages about {data['email']}",
-        empty="No message in the mailbox was about this address.",
-    )
+    if not data["messages"]:
+        console.print("No message in the mailbox was about this address.")
+        return
+    console.print(f"Messages about {address}:")
+    for row in data["messages"]:
+        when = row["received_at"] or row["processed_at"]
+        console.print(
+            f"  {escape(when)}  {escape(row['classification'])}, {escape(row['action'])}  "
+            f"{escape(row['message_id'] or '(no Message-ID)')}",
+            overflow="fold",
+        )
+        console.print(f"    {escape(row['reason'])}", overflow="fold")
 
 
 def register(app: typer.Typer) -> None:

@@ -117,7 +117,8 @@ class ImapSource:
             ) from None
         if s.processed_folder and not box.folder.exists(s.processed_folder):
             box.folder.create(s.processed_folder)
-        self.can_move = "MOVE" in box.client.capabilities
+        _, caps = box.client.capability()  # asked again: a server adds some after login
+        self.can_move = b"MOVE" in (caps[0] or b"").upper().split() if caps else False
         self._box = box
 
     @staticmethod

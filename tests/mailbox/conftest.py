@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
 from dovecot import MISSING, Dovecot, dovecot_binary
 
 _users = itertools.count(1)
+USERS = 200
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,8 @@ def dovecot_server() -> Iterator[Dovecot]:
     if dovecot_binary() is None:
         pytest.skip(MISSING)
     with Dovecot() as server:
+        for n in range(1, USERS + 1):  # all at once: Dovecot re-reads the file by its mtime
+            server.add_user(f"shop{n}", f"pw-shop{n}-secret")
         yield server
 
 
@@ -42,7 +44,7 @@ class Imap:
         client = self.server.connect(self.user, self.password)
         try:
             client.select(folder, readonly=True)
-            typ, data = client.uid("FETCH", "1:*", "(FLAGS)")
+            _typ, data = client.uid("FETCH", "1:*", "(FLAGS)")
             out: dict[int, set[str]] = {}
             for line in data:
                 if not isinstance(line, bytes):
@@ -60,6 +62,5 @@ def imap(dovecot_server: Dovecot, monkeypatch: pytest.MonkeyPatch) -> Imap:
     """A fresh mailbox user on the session's Dovecot; its password in RETAIN_IMAP_PASSWORD."""
     user = f"shop{next(_users)}"
     password = f"pw-{user}-secret"
-    dovecot_server.add_user(user, password)
     monkeypatch.setenv("RETAIN_IMAP_PASSWORD", password)
     return Imap(dovecot_server, user, password)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from retain_cli.errors import UsageError
 from retain_cli.mailbox.classify import Rules, SentMessage, Verdict, classify
 from retain_cli.mailbox.config import MailboxSettings, parse_mailbox
 from retain_cli.mailbox.parse import Mail
@@ -262,8 +263,6 @@ def run_inbox(
         source = MaildirSource(maildir)
     else:
         if not settings.host or not settings.username:
-            from retain_cli.errors import UsageError
-
             raise UsageError(
                 f"{config_file} has no mailbox to read: add a mailbox: section with host and "
                 "username, or pass --from-maildir DIR"

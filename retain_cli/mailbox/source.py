@@ -56,11 +56,6 @@ class ImapSource:
     """The shop's mailbox over IMAP (see the module's doc)."""
 
     def __init__(self, settings: MailboxSettings, password: str) -> None:
-        if not settings.host or not settings.username:
-            raise UsageError(
-                "no mailbox to read: add a mailbox: section with host and username to the "
-                "campaign file, or pass --from-maildir DIR"
-            )
         self.settings = settings
         self._password = password
         self.name = f"imap://{settings.username}@{settings.host}/{settings.folder}"

@@ -160,11 +160,17 @@ _VACATION = re.compile(
 
 
 def _failures(mail: Mail) -> tuple[list[str], list[str], str | None]:
-    """(temporary, permanent) failed addresses by flufl.bounce, and an error if it failed."""
+    """(temporary, permanent) failed addresses by flufl.bounce, and an error if it failed.
+
+    An RFC 3464 report's delivery-status part is handed over alone first (parsing the whole
+    report costs ten times more); the whole message when that finds nothing."""
     from flufl.bounce import all_failures
 
     try:
-        temporary, permanent = all_failures(mail.message())
+        status = mail.delivery_status()
+        temporary, permanent = all_failures(status) if status is not None else ((), ())
+        if not (temporary or permanent):
+            temporary, permanent = all_failures(mail.message())
     except Exception as exc:  # a detector choking on odd input must not stop the run
         return [], [], f"flufl.bounce could not read the report ({type(exc).__name__})"
 
@@ -177,7 +183,8 @@ def _failures(mail: Mail) -> tuple[list[str], list[str], str | None]:
 
 def _status(mail: Mail) -> str:
     """The report's Status and Diagnostic-Code (RFC 3464), for the reason text."""
-    for part in mail.message().walk():
+    report = mail.delivery_status() or mail.message()
+    for part in report.walk():
         if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
             continue
         for block in part.get_payload():

@@ -65,6 +65,23 @@ def parse_headers(block: bytes) -> dict[str, list[str]]:
     return headers
 
 
+_PLAIN_ADDRESS = re.compile(
+    r'^(?:[^<>"(),;:@\\]*<([^<>"\s(),;:@\\]+@[^<>"\s(),;:@\\]+)>|'
+    r'([^<>"\s(),;:@\\]+@[^<>"\s(),;:@\\]+))$'
+)
+
+
+def address_of(value: str) -> str:
+    """The lower-cased address in a From: value ("" when there is none). ``Name <a@b>`` and
+    a bare ``a@b`` are read directly; anything else (quoted names, comments, groups) by
+    :func:`email.utils.parseaddr`."""
+    match = _PLAIN_ADDRESS.match(value.strip())
+    if match:
+        return (match.group(1) or match.group(2)).lower()
+    address = parseaddr(value)[1].strip().lower()
+    return address if "@" in address else ""
+
+
 def decode_words(value: str) -> str:
     """RFC 2047 encoded words decoded (``=?utf-8?q?Gr=C3=BC=C3=9Fe?=`` -> ``Grüße``)."""
     if "=?" not in value:
@@ -92,7 +109,7 @@ def content_type(value: str | None) -> tuple[str, dict[str, str]]:
 class Mail:
     """One message's bytes, read lazily: what classification asks for is computed once."""
 
-    __slots__ = ("_message", "_text", "body", "headers", "raw")
+    __slots__ = ("_from", "_message", "_report", "_text", "body", "headers", "raw")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
@@ -100,6 +117,8 @@ class Mail:
         self.headers = parse_headers(block)
         self._text: str | None = None
         self._message: Message | None = None
+        self._from: str | None = None
+        self._report: Message | bool | None = False  # False: not looked for yet
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name)
@@ -119,8 +138,9 @@ class Mail:
 
     @property
     def from_email(self) -> str:
-        address = parseaddr(self.header("from") or "")[1].strip().lower()
-        return address if "@" in address else ""
+        if self._from is None:
+            self._from = address_of(self.header("from") or "")
+        return self._from
 
     @property
     def subject(self) -> str:
@@ -144,6 +164,10 @@ class Mail:
     def recipients(self) -> list[str]:
         """Every address the message was sent to (To, Cc, Delivered-To ...), lower-cased."""
         values = [v for name in ADDRESS_HEADERS for v in self.headers.get(name, ())]
+        if not any('"' in v or "(" in v or ";" in v for v in values):  # the usual, quickly
+            found = [address_of(piece) for v in values for piece in v.split(",")]
+            if all(found):
+                return found
         return [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
 
     def thread_ids(self) -> list[str]:
@@ -181,6 +205,28 @@ class Mail:
             content = html_to_text(content)
         return _lines(content)[:MAX_TEXT]
 
+    def delivery_status(self) -> Message | None:
+        """The ``message/delivery-status`` part of a report, parsed alone (the standard
+        library's parser, as flufl.bounce reads it), or None."""
+        if self._report is False:
+            self._report = self._delivery_status()
+        assert self._report is not True
+        return self._report
+
+    def _delivery_status(self) -> Message | None:
+        kind, params = content_type(self.header("content-type"))
+        parts = _parts(self.body, params) if kind == "multipart/report" else None
+        for headers, content in parts or ():
+            if content_type((headers.get("content-type") or [""])[0])[0] == (
+                "message/delivery-status"
+            ):
+                from email import message_from_bytes
+
+                return message_from_bytes(
+                    b"Content-Type: message/delivery-status\r\n\r\n" + content
+                )
+        return None
+
     def message(self) -> Message:
         """A parsed copy (compat32, as flufl.bounce expects)."""
         if self._message is None:
@@ -204,13 +250,28 @@ def _plain_text(headers: dict[str, list[str]], body: bytes, depth: int) -> str |
         return _decode(body, headers, params)
     if not kind.startswith("multipart/") or depth > 3:
         return None
+    parts = _parts(body, params)
+    if parts is None:
+        return None
+    for part_headers, content in parts:
+        found = _plain_text(part_headers, content, depth + 1)
+        if found is not None:
+            return found
+        sub_kind = content_type((part_headers.get("content-type") or [""])[0])[0]
+        if sub_kind == "text/html":
+            return None  # HTML before any plain text: the parser decides
+    return None
+
+
+def _parts(body: bytes, params: dict[str, str]) -> list[tuple[dict[str, list[str]], bytes]] | None:
+    """The parts of a multipart body (headers, content); None when it cannot be split."""
     boundary = params.get("boundary")
     if not boundary or any(k.startswith("boundary*") for k in params):
         return None
-    mark = b"--" + boundary.encode("ascii", "replace")
-    pieces = body.split(mark)
+    pieces = body.split(b"--" + boundary.encode("ascii", "replace"))
     if len(pieces) < 3:
         return None
+    out = []
     for piece in pieces[1:]:
         if piece.startswith(b"--"):
             break  # the closing boundary
@@ -220,14 +281,8 @@ def _plain_text(headers: dict[str, list[str]], body: bytes, depth: int) -> str |
         elif part.endswith(b"\n"):
             part = part[:-1]
         block, content = split_header_block(part)
-        part_headers = parse_headers(block) if block else {}
-        found = _plain_text(part_headers, content, depth + 1)
-        if found is not None:
-            return found
-        sub_kind = content_type((part_headers.get("content-type") or [""])[0])[0]
-        if sub_kind == "text/html":
-            return None  # HTML before any plain text: the parser decides
-    return None
+        out.append((parse_headers(block) if block else {}, content))
+    return out
 
 
 def _decode(body: bytes, headers: dict[str, list[str]], params: dict[str, str]) -> str | None:
@@ -287,15 +342,22 @@ _QUOTE_HEAD = re.compile(
 )
 
 
-def own_lines(text: str) -> list[str]:
-    """The reply's own lines: up to the quoted message or the signature, blank ones out."""
+def own_lines(text: str, limit: int = 1000) -> list[str]:
+    """The reply's own lines: up to the quoted message or the signature (or about ``limit``
+    characters), blank ones out."""
     out: list[str] = []
-    for line in text.split("\n"):
+    size = 0
+    for line in text.split("\n", 200):
         stripped = line.strip()
         if stripped.startswith(">") or stripped == "--" or line == "-- ":
             break
-        if _QUOTE_HEAD.match(stripped):
+        if (
+            stripped.endswith(":") or stripped.startswith(("-", "From", "from", "Von", "von"))
+        ) and _QUOTE_HEAD.match(stripped):
             break
         if stripped:
             out.append(stripped)
+            size += len(stripped)
+            if size > limit:
+                break
     return out

@@ -93,10 +93,21 @@ def _phrases(languages: tuple[str, ...]) -> frozenset[str]:
     return frozenset(_core(p) for lang in languages for p in PHRASES[lang])
 
 
+@lru_cache(maxsize=8)
+def _hint(languages: tuple[str, ...]) -> frozenset[str]:
+    """Every word of the phrases (for ASCII text: accents are dropped before comparing)."""
+    return frozenset(w for p in _phrases(languages) for w in p.split())
+
+
+_WORD = re.compile(r"[\w-]+")
+
+
 def asks_to_unsubscribe(text: str, languages: tuple[str, ...] | None = None) -> str | None:
     """The phrase ``text`` is (see the module's doc), or None."""
     if not text or len(text) > 200:
         return None
+    if text.isascii() and _hint(languages or LANGUAGES).isdisjoint(_WORD.findall(text.lower())):
+        return None  # the usual case: no word of any phrase in it
     left = _core(without_prefixes(text))
     if not left:
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shop import SHOP, UNSUBSCRIBE, configure, inbox_rows, send_hello, suppressions
+from shop import SHOP, configure, inbox_rows, send_hello, suppressions
 
 from retain_cli.demo import mail
 from retain_cli.store import Store
@@ -229,7 +229,7 @@ def test_soft_bounces_are_counted_and_suppress_after_the_limit(shop, imap, cli, 
 
 
 def test_bad_input_is_reported_and_nothing_is_lost(shop, imap, cli, db_path):
-    config, sent = shop
+    config, _sent = shop
     imap.append(
         b"this is not an e-mail\r\n",
         b"Subject: no sender\r\nMessage-ID: <nosender@example.net>\r\n\r\nhello\r\n",

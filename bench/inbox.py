@@ -272,8 +272,9 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     p, r = statistics.median(peers), statistics.median(retains)
     print(
-        f"{n:,} messages, {rounds} rounds (median); peer turns {', '.join(f'{s:.2f}' for s in peers)} s,"
-        f" retain turns {', '.join(f'{s:.2f}' for s in retains)} s"
+        f"{n:,} messages, {rounds} rounds (median); peer turns "
+        f"{', '.join(f'{s:.2f}' for s in peers)} s, retain turns "
+        f"{', '.join(f'{s:.2f}' for s in retains)} s"
     )
     print(f"imaplib fetch:  {n / p:8,.0f} messages/s ({p:.2f} s)")
     print(f"retain inbox:   {n / r:8,.0f} messages/s ({r:.2f} s)")

@@ -168,7 +168,8 @@ def _failures(mail: Mail) -> tuple[list[str], list[str], str | None]:
 
     try:
         status = mail.delivery_status()
-        temporary, permanent = all_failures(status) if status is not None else ((), ())
+        none: frozenset[bytes] = frozenset()
+        temporary, permanent = all_failures(status) if status is not None else (none, none)
         if not (temporary or permanent):
             temporary, permanent = all_failures(mail.message())
     except Exception as exc:  # a detector choking on odd input must not stop the run

@@ -165,3 +165,39 @@ def test_the_fast_reader_reads_what_the_parser_reads(text, charset, cte, html, a
     assert _plain_text(parsed.headers, parsed.body, 0) is not None  # the fast path took it
     assert parsed.text() == parsed.text_by_parser()
     assert parsed.from_email == "ada@example.com"
+
+
+def test_the_demo_mailbox_is_read_after_the_demo_send(cli, tmp_path, monkeypatch):
+    """The README's first command: retain demo, retain send --yes, retain inbox
+    --from-maildir mailbox."""
+    result = cli("demo", str(tmp_path / "shop"))
+    assert result.exit_code == 0, result.output
+    monkeypatch.chdir(tmp_path / "shop")
+    monkeypatch.setenv("RETAIN_DB", str(tmp_path / "shop" / "retain.db"))
+    monkeypatch.setenv("RETAIN_CONFIG", str(tmp_path / "shop" / "campaigns.yaml"))
+    assert cli("send", "--yes").exit_code == 0
+    result = cli("inbox", "--from-maildir", "mailbox", "-f", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    summary = out["summary"]
+    assert (summary["read"], summary["hard bounces"], summary["soft bounces"]) == (8, 1, 1)
+    assert (summary["unsubscribe requests"], summary["auto-replies (ignored)"]) == (3, 1)
+    assert (summary["replies"], summary["linked to a campaign"]) == (2, 5)
+    assert len(out["suppressed"]) == 4 and out["problems"] == []
+    assert out["notes"][0].endswith("reply from orders@mill.example, not a customer")
+    db = tmp_path / "shop" / "retain.db"
+    from retain_cli.store import Store
+
+    with Store.open(db) as store:
+        sources = {
+            email: (source, reason)
+            for email, source, reason in store.conn.execute(
+                "SELECT email, source, reason FROM suppressions WHERE source = 'inbox'"
+            )
+        }
+        bounced = store.conn.execute(
+            "SELECT email, send_key FROM inbox_messages WHERE classification = 'hard_bounce'"
+        ).fetchone()
+        sent_to = dict(store.conn.execute("SELECT send_key, email FROM sends"))
+    assert sent_to[bounced[1]] == bounced[0]  # the VERP token found the message it answers
+    assert sources[bounced[0]][1].startswith("hard bounce: 5.1.1 ")

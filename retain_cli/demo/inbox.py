@@ -46,17 +46,18 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
         return datetime.combine(today, time(10, 0), UTC).replace(minute=minutes % 60)
 
     for n, item in enumerate(due[:7]):
+        email = item.email or ""
         key = item.send_key
         mid = message_id(key, sender.from_addr)
         to_bounce = envelope_sender(sender, key) or shop
         subject = f"Your {item.campaign} message"
         when = later(n * 7)
         if n == 0:
-            raw = mail.dsn_bounce(to=to_bounce, failed=item.email, original_id=mid, when=when)
+            raw = mail.dsn_bounce(to=to_bounce, failed=email, original_id=mid, when=when)
         elif n == 1:
             raw = mail.dsn_bounce(
                 to=to_bounce,
-                failed=item.email,
+                failed=email,
                 status="4.2.2",
                 when=when,
                 diagnostic="452 4.2.2 <{failed}>: Mailbox full",
@@ -64,7 +65,7 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
             )
         elif n == 2:
             raw = mail.auto_reply(
-                sender=item.email,
+                sender=email,
                 name=item.customer_id,
                 to=shop,
                 subject=subject,
@@ -73,7 +74,7 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
             )
         elif n == 3:
             raw = mail.reply(
-                sender=item.email,
+                sender=email,
                 name=item.customer_id,
                 to=shop,
                 subject=subject,
@@ -84,7 +85,7 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
             )
         elif n == 4:
             raw = mail.reply(
-                sender=item.email,
+                sender=email,
                 name=item.customer_id,
                 to=shop,
                 subject=subject,
@@ -94,7 +95,7 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
             )
         elif n == 5:
             raw = mail.reply(
-                sender=item.email,
+                sender=email,
                 name=item.customer_id,
                 to=shop,
                 subject=subject,
@@ -105,7 +106,7 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
                 when=when,
             )
         else:
-            raw = mail.unsubscribe_mail(sender=item.email, to=unsubscribe or shop, when=when)
+            raw = mail.unsubscribe_mail(sender=email, to=unsubscribe or shop, when=when)
         out.append((f"{1700000000 + n}.demo{n}.rosies:2,", raw))
     out.append(
         (

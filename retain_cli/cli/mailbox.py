@@ -129,7 +129,13 @@ def _render_explain(data: dict[str, Any], fmt: OutputFormat) -> None:
         render_rows(data["messages"], EXPLAIN_COLUMNS, fmt)
         return
     address = escape(data["email"])
-    who = f" (customer {escape(str(data['customer_id']))})" if data["customer_id"] else ""
+    customer = data["customer_id"]
+    if customer is None:
+        who = " (not a customer)"
+    elif customer == data["email"]:
+        who = " (a customer)"
+    else:
+        who = f" (customer {escape(str(customer))})"
     suppression = data["suppression"]
     if suppression is None:
         console.print(f"{address}{who} is not suppressed.")

@@ -154,16 +154,21 @@ def run_demo(
             "retain campaigns check",
             "retain plan",
             "retain send --yes",
-            f"retain inbox --from-maildir {mailbox.name}",
+            *([f"retain inbox --from-maildir {mailbox.name}"] if mailbox else []),
         ],
     )
 
 
-def _demo_mailbox(directory: Path, store: Any, today: date) -> Path:
-    """The demo's maildir of replies and bounces (retain_cli/demo/inbox.py)."""
+def _demo_mailbox(directory: Path, store: Any, today: date) -> Path | None:
+    """The demo's maildir of replies and bounces (retain_cli/demo/inbox.py); None when the
+    folder's campaign file is not usable (a campaign file kept from before, being edited)."""
     from retain_cli.campaigns.config import load_config
     from retain_cli.demo.inbox import write_demo_mailbox
+    from retain_cli.errors import ConfigError
     from retain_cli.resources import CONFIG_NAME
 
-    config = load_config(directory / CONFIG_NAME)
+    try:
+        config = load_config(directory / CONFIG_NAME)
+    except ConfigError:
+        return None
     return write_demo_mailbox(directory, store, config, today)

@@ -89,7 +89,8 @@ def test_explain_an_address_nothing_is_known_about(cli):
     result = cli("inbox", "--explain", "who@example.com")
     assert result.exit_code == 0
     assert result.stdout == (
-        "who@example.com (not a customer) is not suppressed.\nNo message in the mailbox was about this address.\n"
+        "who@example.com (not a customer) is not suppressed.\n"
+        "No message in the mailbox was about this address.\n"
     )
 
 

@@ -44,9 +44,9 @@ DEFAULT_CONFIG = Path("campaigns.yaml")
 SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns")
+TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns", "mailbox")
 SHOP_KEYS = ("locale", "timezone")
-SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe")
+SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe", "bounce_address")
 TRANSPORT_KEYS = (
     "type",
     "outbox",
@@ -243,7 +243,33 @@ def _parse_sender(data: Any, where: _Where) -> Sender:
             f"{unsubscribe!r} must start with mailto: or https:// "
             "(mail providers require a working unsubscribe link)",
         )
-    return Sender(from_addr=from_addr, reply_to=reply_to, address=address, unsubscribe=unsubscribe)
+    return Sender(
+        from_addr=from_addr,
+        reply_to=reply_to,
+        address=address,
+        unsubscribe=unsubscribe,
+        bounce_address=_bounce_address(mapping.get("bounce_address"), where),
+    )
+
+
+def _bounce_address(value: Any, where: _Where) -> str | None:
+    """``sender.bounce_address``: an address with ``{token}`` in its local part (VERP)."""
+    text = _text(value, where, "sender.bounce_address", required=False)
+    if text is None:
+        return None
+    local, _, domain = text.partition("@")
+    if (
+        local.count("{token}") != 1
+        or "{token}" in domain
+        or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+", local.replace("{token}", "x"))
+        or not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", domain)
+    ):
+        raise where.error(
+            "sender.bounce_address",
+            f"{text!r} must be a plain address with {{token}} once in the part before @, "
+            "e.g. hello+bounce-{token}@shop.example (each message's bounces then name it)",
+        )
+    return text
 
 
 def _parse_transport(

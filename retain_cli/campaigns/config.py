@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     TRIGGER_EVENTS,
     Audience,
@@ -76,10 +77,12 @@ CAMPAIGN_KEYS = (
     "holdout",
     "repeat",
     "enabled",
+    "priority",
+    "fresh_for",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
-STEP_KEYS = ("days", "subject", "template", "html_template")
+STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -456,6 +459,7 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
                 raise here.error(f"steps[{i}]", f"must be a mapping, not {_kind(raw)}")
             _check_keys(raw, STEP_KEYS, here, prefix)
             step = _parse_step(i, raw, here, prefix, base)
+            step = step_stop_when(step, raw, data.get("trigger"), here.error, prefix)
             if step.days < previous:
                 raise here.error(
                     f"{prefix}days",
@@ -481,15 +485,19 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise here.error("enabled", f"must be true or false, not {_kind(enabled)}")
+    trigger = _parse_trigger(data.get("trigger"), here)
+    priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
-        trigger=_parse_trigger(data.get("trigger"), here),
+        trigger=trigger,
         steps=tuple(steps),
         holdout=holdout,
         repeat=repeat,
         enabled=enabled,
         description=_text(data.get("description"), here, "description", required=False),
+        priority=priority,
+        fresh_days=fresh,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -451,31 +452,58 @@ def report(
 
 def cron(
     ctx: typer.Context,
-    at: Annotated[str, typer.Option("--at", help="Time of day for the run, HH:MM.")] = "09:00",
+    at: Annotated[
+        str, typer.Option("--at", help="Time of day for the run, HH:MM, on the shop's clock.")
+    ] = "09:00",
     config: ConfigOption = None,
     log: Annotated[
         Path | None, typer.Option("--log", help="Log file (default: next to the database).")
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Print a ready crontab line for a daily run (add it with 'crontab -e').
+    """Print ready crontab lines for a daily run (add them with 'crontab -e').
 
-    Example: retain cron --at 07:30
+    The lines set CRON_TZ to the shop's time zone (limits.timezone), so the run keeps its
+    time through daylight saving. A time inside the quiet hours is refused (those runs would
+    send nothing); if this machine's clock puts it inside them on some days (a cron that
+    ignores CRON_TZ), you get a warning with the dates and a time that is safe both ways.
+
+    Example: retain cron --at 09:30
     """
-    from retain_cli.campaigns.config import config_path
-    from retain_cli.campaigns.cron import cron_advice, cron_entry
+    from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.cron import cron_advice, cron_lines
+    from retain_cli.timeutil import local_day, system_timezone, utc_now, zone
 
     path = config_path(config)
-    line = cron_entry(at=at, db=db_path(ctx, db), config=path, log=log)
-    for note in cron_advice(path.expanduser().absolute()):
+    absolute = path.expanduser().absolute()
+    settings = load_config(absolute) if absolute.exists() else None
+    tz = zone(settings.timezone if settings else None)
+    lines, warnings = cron_lines(
+        at=at,
+        db=db_path(ctx, db),
+        config=path,
+        settings=settings,
+        machine_tz=system_timezone(),
+        today=local_day(utc_now(), tz),
+        log=log,
+    )
+    for warning in warnings:
+        err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
+        for text in textwrap.wrap(f"warning: {warning}", 78):
+            typer.echo(f"# {text}")
+    for note in cron_advice(absolute):
         typer.echo(note)
-    typer.echo(line)
+    for line in lines:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    from retain_cli.cli.simulate import simulate
+
     app.command("plan")(plan)
     app.command("send")(send)
+    app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
     app.command("report")(report)

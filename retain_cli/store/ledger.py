@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -300,6 +301,16 @@ class LedgerStore(StoreBase):
             (json.dumps([list(row) for row in rows]),),
         )
         return {ref: (bool(has), bool(ok), bool(sup)) for ref, has, ok, sup in cursor}
+
+    def rehearsal_copy(self, path: Path) -> Any:
+        """A copy of the whole database at ``path`` (SQLite's online backup), opened as a
+        store of the same kind: ``retain simulate`` sends its nights there."""
+        target = sqlite3.connect(path)
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+        return type(self).open(path)
 
     # --- listing and settling by hand ------------------------------------------------------
 

@@ -84,10 +84,10 @@ class Night:
             f"{name} {counts['sent']}" for name, counts in self.campaigns.items() if counts["sent"]
         )
         return {
-            "night": f"{self.day:%a} {self.day.isoformat()}",
+            "night": self.day.isoformat(),
             "time": self.local,
             "sent": self.total("sent"),
-            "by_campaign": sent,
+            "campaigns": sent,
             "waiting": self.total("waiting"),
             "skipped": self.total("skipped"),
             "note": self.note,

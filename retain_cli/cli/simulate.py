@@ -18,7 +18,7 @@ from retain_cli.cli.options import (
 )
 from retain_cli.cli.output import console, render_rows, write_json
 
-NIGHT_COLUMNS = ["night", "time", "sent", "by_campaign", "waiting", "skipped", "note"]
+NIGHT_COLUMNS = ["night", "time", "sent", "campaigns", "waiting", "skipped", "note"]
 LONG_COLUMNS = ["night", "time", "campaign", "sent", "held_out", "skipped", "waiting", "failed"]
 
 

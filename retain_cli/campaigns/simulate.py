@@ -66,12 +66,14 @@ class Night:
 
     @property
     def note(self) -> str:
-        """A short note: what held messages back, how many failed."""
+        """A short note: what kept messages waiting, how many failed."""
         parts = []
         if self.held_back.startswith("quiet hours"):
             parts.append("quiet hours")
         elif self.held_back:
             parts.append("daily limit")
+        elif self.total("waiting"):
+            parts.append("frequency cap")  # what else keeps a rehearsal's message waiting
         if self.total("failed"):
             parts.append(f"{self.total('failed')} failed")
         return ", ".join(parts)

@@ -178,10 +178,8 @@ def test_a_queued_message_goes_to_the_current_address(cli, db_path, tmp_path):
     imported = cli("import", "customers", str(update))
     assert imported.exit_code == 0, imported.output
     plan = cli("plan", "-c", str(config), "--now", "2025-07-16T09:00Z", "-f", "csv")
-    assert [(r["email"], r["status"]) for r in rows_of(plan.stdout)][0] == (
-        "p1@new.example",
-        "due",
-    )
+    first = rows_of(plan.stdout)[0]
+    assert (first["email"], first["status"]) == ("p1@new.example", "due")
     second = cli("send", "--yes", "-c", str(config), "--now", "2025-07-16T09:00Z")
     assert second.exit_code == 0
     assert sent(db_path) == [("hello", 1, "p0@example.org"), ("hello", 1, "p1@new.example")]

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.model import FRESH_DAYS, STOP_ENTERED, STOP_ORDERED
+from retain_cli.errors import ConfigError, RetainError
 from retain_cli.timeutil import from_iso, local_day, to_iso, zone
 
 if TYPE_CHECKING:
@@ -144,11 +145,19 @@ class CampaignDays:
             (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
-        self.stop_segments = {
-            c[len(STOP_ENTERED) :]: _entered_days(store, c[len(STOP_ENTERED) :], local_as_of, refs)
-            for c in sorted(stops)
-            if c.startswith(STOP_ENTERED) and refs
-        }
+        self.stop_segments: dict[str, dict[int, date]] = {}
+        for condition in sorted(stops):
+            if not (condition.startswith(STOP_ENTERED) and refs):
+                continue
+            segment = condition[len(STOP_ENTERED) :]
+            try:
+                self.stop_segments[segment] = _entered_days(store, segment, local_as_of, refs)
+            except RetainError as exc:
+                step = next(s.index for s in later if condition in s.stop_when)
+                raise ConfigError(
+                    f"{config.path}: campaign {campaign.name!r}: key "
+                    f"'steps[{step}].stop_when': {exc}"
+                ) from None
         self.history = store.ledger_history(campaign.name)
         self.states = {s.index: store.ledger_step_states(campaign.name, s.index) for s in later}
         self.states[campaign.steps[0].index] = store.ledger_step_states(

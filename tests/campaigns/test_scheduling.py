@@ -331,3 +331,29 @@ def test_fresh_for_needs_days_on_a_triggered_campaign(cli, tmp_path):
         "needs a limit (it is also how far back a new install looks for events); write a "
         "number of days such as 7d"
     )
+
+
+def test_a_series_stops_when_the_customer_entered_a_segment(cli, db_path, tmp_path):
+    customers(db_path, SIX[:2])
+    series = WELCOME.replace(
+        "follow_up.txt.j2}", "follow_up.txt.j2, stop_when: entered segment new}"
+    )
+    config = write_config(tmp_path, "", series)
+    assert cli("send", "--yes", "-c", str(config), "--now", "2025-06-01T09:00Z").exit_code == 0
+    order(db_path, "p1@example.org", "2025-06-03T10:00:00Z")  # p1 becomes a new customer
+    plan = cli("plan", "-c", str(config), "--now", "2025-06-05T09:00Z", "-f", "csv")
+    steps = {(r["email"], r["step"]): (r["status"], r["reason"]) for r in rows_of(plan.stdout)}
+    assert steps[("p0@example.org", "2")] == ("due", "")
+    assert steps[("p1@example.org", "2")] == (
+        "left_out",
+        "stopped (entered segment new on 2025-06-05, after step 1)",
+    )
+    typo = write_config(tmp_path, "", series.replace("segment new}", "segment nwe}"))
+    bad = cli("plan", "-c", str(typo), "--now", "2025-06-05T09:00Z")
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith(
+        f"Error: {typo}: campaign 'welcome': key 'steps[2].stop_when': "
+    )
+    check = cli("campaigns", "check", "-c", str(typo))
+    assert check.exit_code == 1
+    assert "unknown segment 'nwe'" in check.stdout

@@ -11,6 +11,8 @@ from email import message_from_bytes
 import pytest
 from scheduling_shop import customers, ledger, order, sent, write_config
 
+from retain_cli.store import Store
+
 HELLO = """\
   - name: hello
     audience: all
@@ -256,6 +258,28 @@ def test_order_triggers_count_days_in_the_shop_time_zone(cli, db_path, tmp_path)
         ("kiri@example.org", "due", "thank-you:1:kiri@example.org:2025-06-07"),
         ("mere@example.org", "due", "thank-you:1:mere@example.org:2025-06-07"),
     ]
+    # a thank-you an older version sent under the UTC day is not sent again
+    with Store.open(db_path) as store:
+        store.ledger_record(
+            [
+                {
+                    "send_key": "thank-you:1:kiri@example.org:2025-06-06",
+                    "campaign": "thank-you",
+                    "step": 1,
+                    "customer_ref": 1,
+                    "occurrence": "2025-06-06",
+                    "email": "kiri@example.org",
+                    "state": "planned",
+                }
+            ],
+            "2025-06-09T20:00:00Z",
+        )
+        store.conn.execute("UPDATE sends SET state = 'sent', sent_at = planned_at")
+    plan = cli("plan", "thank-you", "-c", str(config), "--now", "2025-06-10T09:00", "-f", "csv")
+    assert [(r["email"], r["status"], r["reason"]) for r in rows_of(plan.stdout)] == [
+        ("mere@example.org", "due", ""),
+        ("kiri@example.org", "left_out", "already sent (this occurrence)"),
+    ]
 
 
 # --- series stop ------------------------------------------------------------------------------
@@ -351,9 +375,7 @@ def test_a_series_stops_when_the_customer_entered_a_segment(cli, db_path, tmp_pa
     typo = write_config(tmp_path, "", series.replace("segment new}", "segment nwe}"))
     bad = cli("plan", "-c", str(typo), "--now", "2025-06-05T09:00Z")
     assert bad.exit_code == 1
-    assert bad.stderr.startswith(
-        f"Error: {typo}: campaign 'welcome': key 'steps[2].stop_when': "
-    )
+    assert bad.stderr.startswith(f"Error: {typo}: campaign 'welcome': key 'steps[2].stop_when': ")
     check = cli("campaigns", "check", "-c", str(typo))
     assert check.exit_code == 1
     assert "unknown segment 'nwe'" in check.stdout

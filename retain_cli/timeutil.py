@@ -65,7 +65,6 @@ class Clock:
 
 
 _installed: list[Clock] = []
-_from_env: dict[str, Clock] = {}
 
 
 def real_now() -> datetime:
@@ -80,9 +79,7 @@ def current_clock() -> Clock:
     text = os.environ.get(NOW_ENV, "").strip()
     if not text:
         return Clock()
-    if text not in _from_env:
-        _from_env[text] = Clock(parse_now(text, NOW_ENV), source=NOW_ENV)
-    return _from_env[text]
+    return Clock(parse_now(text, NOW_ENV), source=NOW_ENV)
 
 
 @contextmanager

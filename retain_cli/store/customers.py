@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from retain_cli.store.base import StoreBase
+from retain_cli.store.imports import CUSTOMER_COLUMNS
 
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
 # Every one ends in a unique key so that the order is total and stable.
@@ -322,22 +323,8 @@ class CustomerStore(StoreBase):
         ``old``'s where it has none (the earlier sign-up too); an opt-out of ``old``'s address
         also holds for ``new``'s; ``old``'s address becomes an alias of ``new``, so later
         imports find it. Returns what moved."""
-        columns = [
-            "first_name",
-            "last_name",
-            "phone",
-            "company",
-            "address1",
-            "address2",
-            "city",
-            "province",
-            "country",
-            "zip",
-            "birthday",
-            "tags",
-            "note",
-            "accepts_marketing",
-        ]
+        own = ("customer_id", "email", "source_created_at")  # kept, or merged below
+        columns = [c for c in CUSTOMER_COLUMNS if c not in own]
         fill = ", ".join(f"{c} = coalesce(n.{c}, o.{c})" for c in columns)
         with self.transaction() as conn:
             orders = conn.execute(

@@ -140,7 +140,9 @@ class Plan:
 
 
 def _reason_key(reason: str) -> str:
-    return reason.split(" (", 1)[0].split(":", 1)[0]
+    """The kind of a reason, for counting: "frequency cap (...)" -> "frequency cap"."""
+    key = reason.split(" (", 1)[0].split(": ", 1)[0]
+    return "quiet hours" if key.startswith("quiet hours") else key
 
 
 def selected_campaigns(config: CampaignConfig, names: Sequence[str]) -> list[Campaign]:

@@ -168,7 +168,8 @@ def plan(
         )
         return
     summary = result.summary()
-    columns = [c for c in SUMMARY_COLUMNS if c != "why_skipped" or result.count("skipped")]
+    skipped = result.count("skipped")
+    columns = [c for c in SUMMARY_COLUMNS if skipped or c not in ("skipped", "why_skipped")]
     render_rows(
         summary,
         columns,
@@ -251,7 +252,8 @@ def send(
             store, loaded, campaigns=campaigns or (), as_of=moment, transport=kind, clock=clock
         )
         waiting = preview.count("due")
-        render_rows(preview.summary(), SUMMARY_COLUMNS[:-1], OutputFormat.table, title="Plan")
+        columns = [c for c in SUMMARY_COLUMNS if c not in ("skipped", "why_skipped")]
+        render_rows(preview.summary(), columns, OutputFormat.table, title="Plan")
         if preview.quiet:
             console.print(f"[yellow]{escape(preview.quiet)}[/]")
         if waiting and not typer.confirm(

@@ -1,6 +1,6 @@
 """When each member of a campaign's audience is due, counted in the shop's days.
 
-Every day here is a calendar day in the shop's time zone (``limits.timezone``): the day of an
+Every day here is a calendar day in the shop's time zone (``shop.timezone``): the day of an
 order, a sign-up or a segment entry, a birthday, "today" at ``as_of``, and the repeat
 interval. :class:`CampaignDays` is one campaign's view of its audience at ``as_of``: the new
 messages due (:meth:`CampaignDays.items`) and, for messages an earlier run queued, whether
@@ -145,6 +145,9 @@ class CampaignDays:
             (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
+        self.refunded: dict[int, dict[str, bool]] = {}
+        if refs and trigger is not None and trigger.event in ("first_order", "last_order"):
+            self.refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
         self.stop_segments: dict[str, dict[int, date]] = {}
         for condition in sorted(stops):
             if not (condition.startswith(STOP_ENTERED) and refs):
@@ -204,6 +207,10 @@ class CampaignDays:
         if found is None:
             return None
         return found[0], found[0].isoformat(), found[1]
+
+    def _refunded(self, ref: int) -> bool:
+        trigger = self.campaign.trigger
+        return trigger is not None and self.refunded.get(ref, {}).get(trigger.event, False)
 
     def stale(self, due: date) -> bool:
         return self.fresh is not None and self.today > due + timedelta(days=self.fresh)
@@ -283,6 +290,10 @@ class CampaignDays:
             due = event_day + timedelta(days=offset + first.days)
             if self.today < due or self.stale(due):
                 continue
+            if self._refunded(ref):
+                # nobody is thanked for (or asked about) an order they got their money back for
+                out.append(item(first.index, occurrence, LEFT_OUT, "order refunded in full"))
+                continue
             state = self._state(first.index, ref, occurrence, legacy)
             if state is not None:
                 if state != "planned":
@@ -344,6 +355,8 @@ class CampaignDays:
                 if trigger.event == "last_order":
                     return f"a newer order since (last order now {event_day})"
                 return f"the trigger moved on ({trigger.event} now {event_day})"
+            if step.index == first.index and self._refunded(ref):
+                return "order refunded in full"
             try:
                 day = date.fromisoformat(occurrence[:10])
             except ValueError:

@@ -1,10 +1,11 @@
 """The limits a run obeys: which apply to a transport, the quiet hours, the calendar day the
 daily limits count in, and the pacer that keeps a run within the per-minute and per-day limits.
 
-Days are calendar days in the shop's time zone (``limits.timezone``), so that a nightly cron
-can never straddle a window: ``per_day`` counts what went out since midnight, and a frequency
-cap of 24 hours or more (``min_hours_between_messages``) is counted in whole days (24: not on
-the same day, 48: not on the same day or the next). A run that starts a few seconds earlier
+Days are calendar days in the shop's time zone (``shop.timezone``, which the campaign file
+also gives as ``limits.timezone``), so that a nightly cron can never straddle a window:
+``per_day`` counts what went out since midnight, and a frequency cap of 24 hours or more
+(``min_hours_between_messages``) is counted in whole days (24: not on the same day, 48: not
+on the same day or the next). A run that starts a few seconds earlier
 than yesterday's finished is not held back by a rolling window.
 """
 

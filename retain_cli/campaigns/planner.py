@@ -1,7 +1,7 @@
 """Who is due for which campaign now, and who is left out and why.
 
 For each enabled campaign (or the ones named), every member of its audience is looked at
-(:mod:`.due`; every day is a calendar day in the shop's time zone, ``limits.timezone``):
+(:mod:`.due`; every day is a calendar day in the shop's time zone, ``shop.timezone``):
 
 - **trigger**: ``first_order``/``last_order``/``signup`` + ``days``: due on the day the event
   happened ``days`` ago (plus the step's own ``days`` for later steps), and for up to the
@@ -21,7 +21,9 @@ For each enabled campaign (or the ones named), every member of its audience is l
 Messages recorded by an earlier run and not sent yet (held back by limits) are checked again:
 still in the audience, the same trigger event, not past ``fresh_for``, no ``stop_when`` since;
 otherwise they are skipped, with the reason. Left out, with the reason: no consent, opted
-out, no e-mail address, already sent, repeat not due, stopped. Held out: the campaign's
+out, no e-mail address, already sent, repeat not due, stopped, order refunded in full (a
+``first_order``/``last_order`` trigger whose order was refunded in full; cancelled orders never
+trigger at all). Held out: the campaign's
 holdout (a hash of campaign and customer, the same in every run). Deferred (recorded, sent by
 a later run): frequency cap, daily limit, quiet hours. When limits let only some through, the
 higher ``priority`` goes first (birthdays: 10, others 0), then what waited longest, then the
@@ -61,6 +63,7 @@ __all__ = [
     "SKIPPED",
     "Plan",
     "PlanItem",
+    "campaign_items",
     "holdout_score",
     "make_plan",
     "selected_campaigns",
@@ -269,3 +272,12 @@ def _apply_limits(
             budget -= 1
     others = [i for i in plan.items if i.send_key not in plan.rank]
     plan.items = [*waiting, *others]
+
+
+def campaign_items(
+    store: Store, config: CampaignConfig, campaign: Campaign, as_of: datetime, frame: Any
+) -> list[PlanItem]:
+    """One campaign's due, held-out and left-out items for its audience ``frame``
+    (:func:`retain_cli.campaigns.audience.audience_members`), before the run's limits,
+    whether the campaign is enabled or not: whom ``retain preview`` shows."""
+    return CampaignDays(store, config, campaign, frame, as_of).items()

@@ -209,6 +209,9 @@ def run_send(
     else:
         kind = transport.name
     if kind == "smtp" and not dry_run:
+        from retain_cli.campaigns.placeholders import refuse_placeholders
+
+        refuse_placeholders(config)  # real mail never goes out as the example shop
         _refuse_the_future(config, clock, as_of)
     if sleep is None:
         sleep = clock.sleep

@@ -13,9 +13,9 @@ DATA = Path(__file__).parent / "data" / "sending"
 
 HEAD = """\
 sender:
-  from: "Rosie's Bakery <hello@rosies.example>"
-  address: "12 Baker St, Springfield"
-  unsubscribe: "mailto:unsubscribe@rosies.example"
+  from: "Kornblume Bakery <hello@kornblume-backstube.de>"
+  address: "Kastanienallee 7, 10435 Berlin"
+  unsubscribe: "mailto:unsubscribe@kornblume-backstube.de"
 transport:
   type: outbox
   outbox: outbox

@@ -1,6 +1,6 @@
 """Thirty nights of a hand-made shop, run the way cron runs it (issue 11's "done when").
 
-Rosie's Bakery in Berlin imports its exports by day and runs ``retain send`` every night on
+A Berlin bakery imports its exports by day and runs ``retain send`` every night on
 a machine whose cron reads UTC: 05:30 UTC is 07:30 in Berlin until the clocks go back on
 26 October, then 06:30, inside the quiet hours; the owner moves the line to 06:30 UTC after
 two nights that sent nothing (and said so, exit 3). Between the nights: two new customers

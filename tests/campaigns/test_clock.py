@@ -201,3 +201,14 @@ def test_cron_warns_when_the_machine_clock_drifts_into_quiet_hours(cli, tmp_path
     )
     assert result.stdout.startswith("# warning: if your cron ignores CRON_TZ")
     assert "CRON_TZ=America/New_York\n30 11 * * * " in result.stdout
+
+
+def test_preview_reads_an_as_of_date_in_the_shop_time_zone(cli, db_path, tmp_path):
+    customers(db_path, [("kiri@example.org", "Kiri", "1990-06-11")])
+    config = write_config(tmp_path, "  timezone: Pacific/Auckland\n", BIRTHDAY)
+    early = cli("preview", "birthday", "-c", str(config), "--as-of", "2025-06-10")
+    assert "NOT DUE NOW" in early.stdout
+    on_the_day = cli("preview", "birthday", "-c", str(config), "--as-of", "2025-06-11")
+    assert on_the_day.exit_code == 0, on_the_day.output
+    assert "NOT DUE NOW" not in on_the_day.stdout
+    assert "=== message 1 of 1: step 1 to kiri@example.org ===" in on_the_day.stdout

@@ -355,6 +355,24 @@ def m007_mailbox(conn: sqlite3.Connection) -> None:
     )
 
 
+def m008_customer_aliases(conn: sqlite3.Connection) -> None:
+    """``customer_aliases``: the old addresses of merged customers (``retain customers
+    merge OLD NEW``), so that an import that still shows an old address finds the customer it
+    was merged into instead of creating them again."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE customer_aliases (
+            email TEXT PRIMARY KEY,             -- the old address, trimmed and lower-cased
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL,          -- the merged customer's id, as it was
+            merged_at TEXT NOT NULL
+        );
+        CREATE INDEX customer_aliases_customer ON customer_aliases(customer_ref);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -363,4 +381,5 @@ MIGRATIONS: list[Migration] = [
     m005_customer_consent,
     m006_import_warnings,
     m007_mailbox,
+    m008_customer_aliases,
 ]

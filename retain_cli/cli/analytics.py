@@ -9,9 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import cell_text, console, render_rows, write_json
+from retain_cli.cli.output import (
+    WideOption,
+    cell_text,
+    console,
+    render_matrix,
+    render_rows,
+    write_json,
+)
 from retain_cli.errors import EXIT_FAILED, EXIT_PARTIAL
 from retain_cli.timeutil import parse_as_of
 
@@ -373,6 +381,7 @@ def moves_command(
     scheme: SchemeOption = Scheme.rfm,
     segments_file: SegmentsOption = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
     db: DbOption = None,
 ) -> None:
     """Transition matrix: how many customers moved from each segment to each other one.
@@ -402,25 +411,24 @@ def moves_command(
         return
     used = {name for pair, n in result.counts.items() if n for name in pair}
     names = [s for s in result.segments if s in used]
-    table = Table(
-        title=escape(f"{scheme.value}: from {result.start} (rows) to {result.end} (columns)"),
-        header_style="bold",
-    )
-    table.add_column("from \\ to")
-    for name in names:
-        table.add_column(escape(name), justify="right")
-    table.add_column("total", justify="right")
+    lines = []
     for a in names:
         counts = [result.counts.get((a, b), 0) for b in names]
         if not sum(counts):
             continue
-        line = [f"[bold]{escape(a)}[/bold]"]
-        for b, n in zip(names, counts, strict=True):
-            text = f"{n:,}" if n else ""
-            line.append(f"[bold]{text}[/bold]" if a == b and n else text)
-        line.append(f"{sum(counts):,}")
-        table.add_row(*line)
-    console.print(table)
+        cells = [
+            Text(f"{n:,}" if n else "", style="bold" if a == b else "")
+            for b, n in zip(names, counts, strict=True)
+        ]
+        lines.append((a, [*cells, Text(f"{sum(counts):,}")]))
+    render_matrix(
+        f"{scheme.value}: from {result.start} (rows) to {result.end} (columns)",
+        names,
+        lines,
+        corner="from \\ to",
+        extra=["total"],
+        wide=wide,
+    )
 
 
 def register(app: typer.Typer) -> None:

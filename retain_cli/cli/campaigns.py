@@ -15,7 +15,7 @@ from retain_cli.cli.options import (
     db_path,
     open_store,
 )
-from retain_cli.cli.output import err_console, render_rows
+from retain_cli.cli.output import WideOption, err_console, render_table
 from retain_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ campaigns_app = typer.Typer(
 def list_campaigns(
     config: ConfigOption = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
 ) -> None:
     """List the campaigns in the campaign file.
 
@@ -53,10 +54,14 @@ def list_campaigns(
 
     loaded = load_config(config_path(config))
     columns = ["name", "audience", "trigger", "steps", "holdout", "repeat", "enabled"]
-    render_rows(
+    render_table(
         summary_rows(loaded),
         columns,
         fmt,
+        keys=("name",),
+        wrap=("audience", "trigger"),
+        drop=("steps",),
+        wide=wide,
         title=f"Campaigns in {loaded.path}",
         empty=f"No campaigns in {loaded.path}.",
     )
@@ -69,6 +74,7 @@ def check(
     db: DbOption = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
 ) -> None:
     """Validate the campaign file and render every template before anything is sent.
 
@@ -90,10 +96,12 @@ def check(
     moment = parse_as_of(as_of, tz=zone(loaded.timezone))
     store = open_store(ctx, db) if db_path(ctx, db).exists() else None
     rows = check_campaigns(loaded, store, moment)
-    render_rows(
+    render_table(
         rows,
         ["campaign", "status", "rendered_for", "problems"],
         fmt,
+        wrap=("rendered_for", "problems"),
+        wide=wide,
         title=f"Check of {loaded.path}",
         styles={"status": lambda s: "green" if s == "OK" else "bold red"},
         empty=f"No campaigns in {loaded.path}.",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -21,7 +20,15 @@ from retain_cli.analytics.customers import (
     status,
 )
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import console, render_mapping, render_rows, write_json
+from retain_cli.cli.output import (
+    WideOption,
+    console,
+    render_mapping,
+    render_rows,
+    render_table,
+    write_json,
+)
+from retain_cli.cli.output import short_times as _short_times
 from retain_cli.errors import EXIT_PARTIAL, UsageError
 from retain_cli.timeutil import parse_as_of
 
@@ -36,20 +43,10 @@ customers_app = typer.Typer(
 # a table is for reading: without --limit it stops here (csv and json give every row)
 TABLE_LIMIT = 100
 
-
-def _short_times(
-    rows: Sequence[Mapping[str, Any]], *keys: str, minutes: bool = False
-) -> list[dict[str, Any]]:
-    """For a table: timestamps as dates (or to the minute); csv and json keep full UTC text."""
-    out = []
-    for row in rows:
-        copy = dict(row)
-        for key in keys:
-            value = copy.get(key)
-            if isinstance(value, str) and len(value) >= 16:
-                copy[key] = value[:16].replace("T", " ") if minutes else value[:10]
-        out.append(copy)
-    return out
+# what goes first when a table is wider than the terminal (--wide shows it)
+LIST_DROP = ("first_order_at", "customer_id", ("first_name", "last_name"), "last_order_at")
+ORDER_DROP = ("cancelled_at", "currency", "total", "refunded", "status")
+IMPORT_DROP = ("unchanged", "updated", "inserted", "warnings", "rejected", "rows")
 
 
 def _shown(path: Path) -> str:
@@ -96,6 +93,7 @@ def list_command(
         ),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
     db: DbOption = None,
 ) -> None:
     """List customers with their orders and net spend, biggest spenders first.
@@ -127,7 +125,7 @@ def list_command(
         empty = "Nothing to show."
     table = fmt is OutputFormat.table
     shown = _short_times(rows, "first_order_at", "last_order_at") if table else rows
-    render_rows(shown, LIST_COLUMNS, fmt, empty=empty)
+    render_table(shown, LIST_COLUMNS, fmt, empty=empty, drop=LIST_DROP, wide=wide)
     if more:
         console.print(
             f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"
@@ -142,6 +140,7 @@ def show_command(
         typer.Argument(help="E-mail address, customer id, or a platform's customer id."),
     ],
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
     db: DbOption = None,
 ) -> None:
     """Show one customer: ids, consent, address, tags, sources, and every order.
@@ -162,7 +161,15 @@ def show_command(
         return
     render_mapping(profile.summary(), fmt, title=f"Customer {profile.customer_id}")
     history = _short_times(profile.history, "ordered_at", "cancelled_at")
-    render_rows(history, ORDER_COLUMNS, fmt, title="Orders", empty="No orders yet.")
+    render_table(
+        history,
+        ORDER_COLUMNS,
+        fmt,
+        title="Orders",
+        empty="No orders yet.",
+        drop=ORDER_DROP,
+        wide=wide,
+    )
 
 
 @customers_app.command("merge")
@@ -200,6 +207,7 @@ def merge_command(
 def status_command(
     ctx: typer.Context,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
     db: DbOption = None,
 ) -> None:
     """Summarise the database: customers, consent, orders, date range, revenue, imports.
@@ -219,7 +227,15 @@ def status_command(
     if fmt is OutputFormat.table:
         imports = _short_times(report.imports, "started_at", minutes=True)
         columns = [c for c in IMPORT_COLUMNS if c != "source"]  # json keeps it
-        render_rows(imports, columns, fmt, title="Recent imports", empty="No imports yet.")
+        render_table(
+            imports,
+            columns,
+            fmt,
+            title="Recent imports",
+            empty="No imports yet.",
+            drop=IMPORT_DROP,
+            wide=wide,
+        )
 
 
 def _note_other_database(ctx: typer.Context, created: Path) -> None:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -102,3 +107,339 @@ def render_mapping(data: Mapping[str, Any], fmt: OutputFormat, *, title: str | N
         text = escape(cell_text(value))
         table.add_row(escape(key), Text.from_markup(text, justify="right") if number else text)
     console.print(table)
+
+
+# --- tables that fit the terminal -----------------------------------------------------------
+#
+# A table is laid out for the terminal's width before Rich sees it, so that nothing a reader
+# looks a row up by is ever squeezed. Each column has a role:
+#   key     identifying (id, e-mail, name): whole, on one line, never narrower than its longest
+#           value;
+#   number  right-aligned, whole; date: whole, on one line;
+#   text    free text: shortened with an ellipsis to fit; wrap: free text that must be read
+#           whole (a problem, a reason): wrapped at spaces.
+# When the table is still too wide, a header with underscores goes onto two or three lines
+# (first_ / order_at), then text shrinks, then the columns the command names in ``drop`` go,
+# in that order, with a note under the table; ``--wide`` shows every column, every value
+# whole, however wide that is.
+
+WideOption = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Show every column, and long values whole, even if the table is then wider than "
+        "the terminal.",
+    ),
+]
+
+KEY_COLUMNS = frozenset(
+    {
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "name",
+        "campaign",
+        "segment",
+        "order_id",
+        "file_name",
+        "metric",
+        "cohort",
+    }
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_TEXT_ROOM = 30  # columns drop out before free text gets narrower than this
+_TEXT_MIN = 12  # and when that is not enough, text shrinks to this (or its header)
+
+
+@dataclass
+class _Col:
+    name: str
+    role: str  # key, number, date, text, wrap
+    values: list[str]
+    header: str = ""
+    width: int = 0
+
+    @property
+    def longest(self) -> int:
+        return max((cell_len(v) for v in self.values), default=0)
+
+    @property
+    def natural(self) -> int:
+        return max(self.longest, cell_len(self.name))
+
+    @property
+    def narrowest_header(self) -> int:
+        return max(map(cell_len, _header_lines(self.name, 0)))
+
+    @property
+    def compact(self) -> int:
+        """The width with the header on lines split after its underscores."""
+        return max(self.longest, self.narrowest_header)
+
+    @property
+    def flexible(self) -> bool:
+        return self.role in ("text", "wrap")
+
+    def least(self, floor: int) -> int:
+        """How narrow the column may get: text down to ``floor`` characters (or its header's
+        widest line), the rest whole."""
+        if self.flexible:
+            return min(self.natural, max(self.narrowest_header, floor))
+        return self.compact
+
+    def split_header(self, width: int) -> None:
+        self.header, self.width = "\n".join(_header_lines(self.name, width)), width
+
+
+def _header_lines(name: str, width: int) -> list[str]:
+    """``first_order_at`` -> ``["first_", "order_at"]``: the header on as few lines (at most
+    three, split after underscores) as fit in ``width``; else the narrowest split."""
+    parts = [p + "_" for p in name.split("_")]
+    parts[-1] = parts[-1][:-1]
+    splits = [[name]]
+    n = len(parts)
+    for cuts in [(i,) for i in range(1, n)] + [
+        (i, j) for i in range(1, n) for j in range(i + 1, n)
+    ]:
+        edges = zip((0, *cuts), (*cuts, n), strict=True)
+        splits.append(["".join(parts[a:b]) for a, b in edges])
+    fitting = [lines for lines in splits if max(map(cell_len, lines)) <= width]
+    if fitting:
+        return min(fitting, key=lambda lines: (len(lines), max(map(cell_len, lines))))
+    return min(splits, key=lambda lines: (max(map(cell_len, lines)), len(lines)))
+
+
+def _role(name: str, values: Sequence[Any], keys: Collection[str], wrap: Collection[str]) -> str:
+    if name in keys:
+        return "key"
+    if name in wrap:
+        return "wrap"
+    present = [v for v in values if v is not None and v != ""]
+    if any(isinstance(v, int | float) and not isinstance(v, bool) for v in present[:50]):
+        return "number"
+    if present and all(
+        isinstance(v, date | datetime) or (isinstance(v, str) and _DATE.match(v)) for v in present
+    ):
+        return "date"
+    return "text"
+
+
+def _overhead(count: int) -> int:
+    """Border and padding a table of ``count`` columns takes: a rule left of every column and
+    at the right edge, one space each side of every cell."""
+    return 3 * count + 1
+
+
+def _fits(cols: list[_Col], width: int, floor: int) -> bool:
+    """Whether ``cols`` fit in ``width`` with text shortened down to ``floor``, putting as
+    few headers on more lines as that takes (the widest savings first)."""
+
+    def needed() -> int:
+        return _overhead(len(cols)) + sum(
+            min(c.least(floor), c.width) if c.flexible else c.width for c in cols
+        )
+
+    for col in cols:
+        col.header, col.width = col.name, col.natural
+    for col in sorted(cols, key=lambda c: c.compact - c.natural):
+        if needed() <= width or col.compact >= col.natural:
+            break
+        col.split_header(col.compact)
+    return needed() <= width
+
+
+def _fit(
+    cols: list[_Col], width: int, drop: Sequence[str | tuple[str, ...]]
+) -> tuple[list[_Col], list[str]]:
+    """Set each column's width and header for ``width``; returns the columns shown and the
+    names of those left out. Columns named in ``drop`` (a name, or a tuple of names that go
+    together) go, in its order, before free text gets shorter than :data:`_TEXT_ROOM`; a
+    column that went early comes back when others going made room for it. When all of them
+    are gone and it is still too wide, free text shrinks further (to :data:`_TEXT_MIN`)."""
+    groups = [(d,) if isinstance(d, str) else tuple(d) for d in drop]
+    gone: list[tuple[str, ...]] = []
+
+    def without(names: list[tuple[str, ...]]) -> list[_Col]:
+        return [c for c in cols if not any(c.name in g for g in names)] or cols[:1]
+
+    for group in [*groups, None]:
+        if _fits(without(gone), width, _TEXT_ROOM):
+            for back in reversed(gone[:-1]):
+                fewer = [g for g in gone if g != back]
+                if _fits(without(fewer), width, _TEXT_ROOM):
+                    gone = fewer
+            shown = without(gone)
+            _fits(shown, width, _TEXT_ROOM)
+            _share(shown, width, _TEXT_ROOM)
+            return shown, [c.name for c in cols if c not in shown]
+        if group is not None:
+            gone.append(group)
+    shown = without(gone)
+    _fits(shown, width, _TEXT_MIN)
+    _share(shown, width, _TEXT_MIN)  # if even that is too wide, Rich squeezes what is left
+    return shown, [c.name for c in cols if c not in shown]
+
+
+def _share(cols: list[_Col], width: int, floor: int) -> None:
+    """Give the free-text columns the room the others leave, each up to its longest value."""
+    flexible = [c for c in cols if c.flexible]
+    room = width - _overhead(len(cols)) - sum(c.width for c in cols if not c.flexible)
+    for col in flexible:
+        col.width = min(col.least(floor), col.width)
+    spare = room - sum(c.width for c in flexible)
+    wanted = {id(c): c.natural - c.width for c in flexible}
+    total = sum(wanted.values())
+    if spare <= 0 or total <= 0:
+        return
+    for col in flexible:
+        col.width += min(wanted[id(col)], spare * wanted[id(col)] // total)
+    for col in flexible:  # what rounding left over, to the first that can use it
+        col.width += max(min(col.natural - col.width, room - sum(c.width for c in flexible)), 0)
+
+
+def render_table(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    fmt: OutputFormat,
+    *,
+    keys: Collection[str] | None = None,
+    wrap: Collection[str] = (),
+    drop: Sequence[str | tuple[str, ...]] = (),
+    wide: bool = False,
+    title: str | None = None,
+    styles: Mapping[str, Callable[[Any], str]] | None = None,
+    empty: str = "Nothing to show.",
+) -> None:
+    """Like :func:`render_rows`, laid out for the terminal's width (see the roles above).
+
+    ``keys`` are the identifying columns (default: those in :data:`KEY_COLUMNS`), ``wrap``
+    the free-text columns to wrap rather than shorten, ``drop`` the columns that may go when
+    the table does not fit, the first named first. csv and json are as render_rows writes.
+    """
+    if fmt is not OutputFormat.table or not rows:
+        render_rows(rows, columns, fmt, title=title, empty=empty)
+        return
+    keys = KEY_COLUMNS if keys is None else keys
+    cols = [
+        _Col(
+            name,
+            _role(name, [r.get(name) for r in rows], keys, wrap),
+            [cell_text(r.get(name)) for r in rows],
+        )
+        for name in columns
+    ]
+    if wide:
+        shown, hidden = cols, []
+        for col in cols:
+            col.header, col.width = col.name, col.natural
+    else:
+        shown, hidden = _fit(cols, console.width, drop)
+    table = Table(title=escape(cell_text(title)) if title else None, header_style="bold")
+    for col in shown:
+        table.add_column(
+            escape(col.header),
+            justify="right" if col.role == "number" else "left",
+            width=col.width,
+            no_wrap=col.role != "wrap",
+            overflow="fold" if col.role == "wrap" else "ellipsis",
+        )
+    for row in rows:
+        cells = []
+        for col in shown:
+            value = row.get(col.name)
+            style = styles.get(col.name) if styles else None
+            cells.append(Text(cell_text(value), style=style(value) if style else ""))
+        table.add_row(*cells)
+    needed = sum(c.width for c in shown) + _overhead(len(shown))
+    if needed > console.width:
+        _print_wider(table, needed)
+    else:
+        console.print(table)
+    cut = any(c.role == "text" and c.longest > c.width for c in shown)
+    notes = []
+    if hidden:
+        notes.append(
+            f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden ({', '.join(hidden)})"
+        )
+    if cut:
+        notes.append("long values cut short (…)")
+    if notes:
+        console.print(escape(f"{', '.join(notes)}; --wide shows all"), style="dim")
+
+
+def _print_wider(renderable: Any, width: int) -> None:
+    """Print wider than the terminal (``--wide``): the lines are as long as the table."""
+    wider = Console(
+        width=width,
+        file=console.file,
+        force_terminal=console.is_terminal,
+        color_system=console.color_system,  # type: ignore[arg-type]
+        no_color=console.no_color,
+    )
+    wider.print(renderable)
+
+
+def short_times(rows: Sequence[Row], *keys: str, minutes: bool = False) -> list[dict[str, Any]]:
+    """For a table: timestamps as dates (or to the minute); csv and json keep full UTC text."""
+    out = []
+    for row in rows:
+        copy = dict(row)
+        for key in keys:
+            value = copy.get(key)
+            if isinstance(value, str) and len(value) >= 16:
+                copy[key] = value[:16].replace("T", " ") if minutes else value[:10]
+        out.append(copy)
+    return out
+
+
+def render_matrix(
+    title: str,
+    labels: Sequence[str],
+    rows: Sequence[tuple[str, Sequence[Text]]],
+    *,
+    corner: str,
+    extra: Sequence[str] = (),
+    wide: bool = False,
+) -> None:
+    """A square table (``rows`` of cells, one per label and then one per ``extra`` column),
+    whose column headers are the row labels. When the names do not fit side by side, the
+    columns are numbered and each row label carries its number (``3 loyal``), so that no
+    name is cut."""
+    numbers = {label: str(i) for i, label in enumerate(labels, 1)}
+    widest = [
+        max((c.cell_len for _, cells in rows for c in cells[i : i + 1]), default=0)
+        for i in range(len(labels) + len(extra))
+    ]
+    heads = [*labels, *extra]
+    named = max(cell_len(corner), *(cell_len(label) for label, _ in rows))
+    full = named + sum(max(cell_len(h), w) for h, w in zip(heads, widest, strict=True))
+    fits = wide or full + _overhead(len(heads) + 1) <= console.width
+    if fits:
+        table = Table(title=escape(title), header_style="bold")
+        table.add_column(escape(corner), no_wrap=True)
+        for head in heads:
+            table.add_column(escape(head), justify="right", no_wrap=True)
+    else:
+        table = Table(
+            title=escape(title),
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            padding=(0, 0, 0, 1),
+            show_edge=False,
+        )
+        table.add_column(escape(corner), no_wrap=True)
+        for head in heads:
+            table.add_column(escape(numbers.get(head, head)), justify="right", no_wrap=True)
+    for label, cells in rows:
+        name = label if fits else f"{numbers[label]:>2} {label}"
+        table.add_row(Text(name, style="bold"), *cells)
+    needed = full + _overhead(len(heads) + 1)
+    if fits and needed > console.width:
+        _print_wider(table, needed)
+    else:
+        console.print(table)
+    if not fits:
+        console.print(
+            escape("Columns are numbered as the rows; --wide shows the names."), style="dim"
+        )

@@ -11,7 +11,14 @@ import typer
 from rich.markup import escape
 
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import console, err_console, render_mapping, render_rows
+from retain_cli.cli.output import (
+    WideOption,
+    console,
+    err_console,
+    render_mapping,
+    render_rows,
+    render_table,
+)
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -25,6 +32,17 @@ predict_app = typer.Typer()
 TABLE_LIMIT = 100
 
 RISK_STYLES = {"high": "red", "medium": "yellow", "low": "green"}
+# at 80 columns the identifying columns and the answer stay, the model's inputs go first
+PREDICT_DROP = (
+    "T",
+    "recency",
+    "frequency",
+    "monetary_value",
+    "method",
+    "expected_orders",
+    "p_alive",
+    "customer_id",
+)
 
 
 class TimeUnit(enum.StrEnum):
@@ -146,6 +164,7 @@ def predict_command(
         typer.Option("--limit", "-n", min=0, help="Only the N customers worth most."),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
     db: DbOption = None,
 ) -> None:
     """Predict each customer's orders, churn risk and value (BG/NBD + Gamma-Gamma).
@@ -168,6 +187,7 @@ def predict_command(
                 ("--time-unit", time_unit, TimeUnit.day),
                 ("--limit", limit, None),
                 ("--format", fmt, OutputFormat.table),
+                ("--wide", wide, False),
             )
             if value != default
         ]
@@ -198,10 +218,13 @@ def predict_command(
     rows = result.records()
     more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
     rows = rows[:TABLE_LIMIT] if more else rows
-    render_rows(
+    render_table(
         rows,
         PREDICT_COLUMNS,
         fmt,
+        keys=("customer_id", "email", "churn_risk"),
+        drop=PREDICT_DROP,
+        wide=wide,
         styles={"churn_risk": _risk_style},
         empty="No customers to predict.",
     )

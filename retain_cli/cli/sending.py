@@ -24,7 +24,16 @@ from retain_cli.cli.options import (
     open_store,
     run_clock,
 )
-from retain_cli.cli.output import console, err_console, render_mapping, render_rows, write_json
+from retain_cli.cli.output import (
+    WideOption,
+    console,
+    err_console,
+    render_mapping,
+    render_rows,
+    render_table,
+    short_times,
+    write_json,
+)
 
 CampaignsArgument = Annotated[
     list[str] | None,
@@ -89,6 +98,7 @@ SENDS_COLUMNS = [
     "reply",
 ]
 SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
+PLAN_REASONS = ("why_deferred", "why_left_out", "why_skipped")
 STATUS_ORDER = {"due": 0, "deferred": 1, "held_out": 2, "skipped": 3, "left_out": 4}
 STATE_STYLES = {
     "sent": "green",
@@ -124,6 +134,7 @@ def plan(
         int, typer.Option("--limit", "-n", min=0, help="Rows of detail in the table.")
     ] = 30,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
 ) -> None:
     """Show who would get which message now, and who is left out and why.
 
@@ -170,17 +181,27 @@ def plan(
     summary = result.summary()
     skipped = result.count("skipped")
     columns = [c for c in SUMMARY_COLUMNS if skipped or c not in ("skipped", "why_skipped")]
-    render_rows(
+    render_table(
         summary,
         columns,
         fmt,
+        wrap=PLAN_REASONS,
+        wide=wide,
         title=f"Plan as of {result.as_of.astimezone(tz):%Y-%m-%d %H:%M} {loaded.timezone}",
         empty="No enabled campaigns.",
     )
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
-        render_rows(rows[:limit], PLAN_COLUMNS[:-1], fmt, styles={"status": _style})
+        render_table(
+            rows[:limit],
+            PLAN_COLUMNS[:-1],
+            fmt,
+            wrap=("reason",),
+            drop=("customer_id", "step"),
+            wide=wide,
+            styles={"status": _style},
+        )
         if len(rows) > limit:
             console.print(
                 f"{len(rows) - limit:,} more rows; see them all with --format csv or --limit"
@@ -328,6 +349,7 @@ def sends(
     ] = None,
     db: DbOption = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
 ) -> None:
     """The send ledger: who was sent what, when, and what the server said.
 
@@ -342,11 +364,15 @@ def sends(
     store = open_store(ctx, db)
     rows = store.ledger_list(campaign=campaign, state=state.value if state else None, limit=limit)
     columns = SENDS_COLUMNS if fmt is not OutputFormat.table else SENDS_TABLE
-    render_rows(
+    if fmt is OutputFormat.table:
+        rows = short_times(rows, "sent_at", minutes=True)
+    render_table(
         rows,
         columns,
         fmt,
-        title="Send ledger",
+        drop=("attempts", "step"),
+        wide=wide,
+        title="Send ledger (times in UTC)",
         styles={"state": _style},
         empty=(
             "No sends match "

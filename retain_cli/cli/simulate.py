@@ -16,7 +16,7 @@ from retain_cli.cli.options import (
     open_store,
     run_clock,
 )
-from retain_cli.cli.output import console, render_rows, write_json
+from retain_cli.cli.output import WideOption, console, render_rows, render_table, write_json
 
 NIGHT_COLUMNS = ["night", "time", "sent", "campaigns", "waiting", "skipped", "note"]
 LONG_COLUMNS = ["night", "time", "campaign", "sent", "held_out", "skipped", "waiting", "failed"]
@@ -49,6 +49,7 @@ def simulate(
     db: DbOption = None,
     now: NowOption = None,
     fmt: FormatOption = OutputFormat.table,
+    wide: WideOption = False,
 ) -> None:
     """Show what each night of the next days would send, per campaign, before cron runs it.
 
@@ -96,10 +97,13 @@ def simulate(
         render_rows([r for n in nights for r in n.long_rows()], LONG_COLUMNS, fmt)
         return
     first, last = nights[0], nights[-1]
-    render_rows(
+    render_table(
         [n.row() for n in nights],
         NIGHT_COLUMNS,
         fmt,
+        wrap=("campaigns", "note"),
+        drop=("skipped", "time"),
+        wide=wide,
         title=f"{len(nights)} nights at {at} ({cron_tz or loaded.timezone}), "
         f"{first.day} to {last.day}",
         styles={"note": lambda value: "yellow" if value else "default"},

@@ -44,6 +44,12 @@ def cron_advice(config: Path) -> list[str]:
     ]
 
 
+STALE_NOTE = (
+    "# the run sends from the orders as last imported ('retain send' warns when they are",
+    "# more than a day old); --import-dir FOLDER adds an import of the new exports first",
+)
+
+
 def parse_at(at: str) -> time:
     """``--at HH:MM`` -> a time. Raises UsageError."""
     try:
@@ -142,9 +148,11 @@ def cron_entry(
     config: Path,
     log: Path | None = None,
     executable: str | None = None,
+    import_dir: Path | None = None,
 ) -> str:
-    """A crontab line for a nightly run: snapshot segments (for entered_segment triggers),
-    then send, appending both outputs to a log file. Absolute paths throughout."""
+    """A crontab line for a nightly run: import the new exports in ``import_dir`` (if
+    given), snapshot segments (for entered_segment triggers), then send, appending every
+    output to a log file. Absolute paths throughout."""
     import shlex
     import sys
 
@@ -163,8 +171,12 @@ def cron_entry(
         command = shlex.quote(executable)
     q = shlex.quote
     base = f"{command} --db {q(str(db))}"
+    imports = ""
+    if import_dir is not None:
+        folder = q(str(import_dir.expanduser().absolute()))
+        imports = f"{base} import folder {folder} >> {q(str(log))} 2>&1; "
     return (
-        f"{moment.minute} {moment.hour} * * * cd {q(str(db.parent))} && "
+        f"{moment.minute} {moment.hour} * * * cd {q(str(db.parent))} && {imports}"
         f"{base} segments --format csv > /dev/null 2>> {q(str(log))}; "
         f"{base} send --config {q(str(config))} --yes >> {q(str(log))} 2>&1"
     )
@@ -179,14 +191,17 @@ def cron_lines(
     machine_tz: str,
     today: date,
     log: Path | None = None,
+    import_dir: Path | None = None,
 ) -> tuple[list[str], list[str]]:
     """The crontab lines (``CRON_TZ=`` for the shop's time zone, then the run), and loud
     warnings about the time. Raises UsageError for a time inside the quiet hours."""
-    line = cron_entry(at=at, db=db, config=config, log=log)
+    line = cron_entry(at=at, db=db, config=config, log=log, import_dir=import_dir)
+    note = [] if import_dir is not None else list(STALE_NOTE)
     if settings is None:
-        return [line], []
+        return [*note, line], []
     check = check_cron_time(settings.limits, parse_at(at), machine_tz, today)
     lines = [
+        *note,
         f"# CRON_TZ: cron reads the times below on the shop's clock ({settings.timezone})",
         f"CRON_TZ={settings.timezone}",
         line,

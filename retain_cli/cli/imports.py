@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from retain_cli.cli.options import DbOption, FormatOption, OutputFormat, QuietOption, db_path
 from retain_cli.errors import EXIT_PARTIAL, UsageError
@@ -15,7 +17,49 @@ from retain_cli.errors import EXIT_PARTIAL, UsageError
 if TYPE_CHECKING:
     from retain_cli.imports import ImportOptions, ImportResult
 
+
+class ImportGroup(TyperGroup):
+    """``retain import FILE`` (the kind left out) says which command was meant."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:  # type: ignore[override]
+        if args and args[0] not in self.commands and _looks_like_a_file(args[0]):
+            ctx.fail(_which_import(args[0], args[1:]))
+        return super().resolve_command(ctx, args)
+
+
+def _looks_like_a_file(name: str) -> bool:
+    return Path(name).exists() or "." in Path(name).name or "/" in name or "\\" in name
+
+
+def _which_import(name: str, rest: list[str]) -> str:
+    """The message for ``retain import FILE``: the command for the kind its header suggests."""
+    from retain_cli.imports.guess import guess_file
+
+    path = Path(name)
+    tail = shlex.join([name, *rest])
+    if path.is_dir():
+        return (
+            f"No such command {name!r}: {name} is a folder. Did you mean 'retain import "
+            f"folder {tail}' (every export in it not imported yet)?"
+        )
+    kind = guess_file(path) if path.is_file() else None
+    if kind is not None:
+        return (
+            f"No such command {name!r}: say what the file holds first. Its header looks "
+            f"like {KIND_TEXT[kind]}: did you mean 'retain import {kind} {tail}'?"
+        )
+    why = "" if path.exists() else f" ({name} does not exist)"
+    return (
+        f"No such command {name!r}: say what the file holds first{why}. Did you mean "
+        f"'retain import orders {tail}' or 'retain import customers {tail}' ('retain import "
+        f"suppressions {tail}' for an opt-out list)?"
+    )
+
+
+KIND_TEXT = {"orders": "orders", "customers": "customers", "suppressions": "an opt-out list"}
+
 import_app = typer.Typer(
+    cls=ImportGroup,
     help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).\n\n"
     "The layout is detected from the header; re-importing a file changes nothing.\n\n"
     "Example: retain import orders orders_export.csv",
@@ -331,6 +375,59 @@ def import_suppressions(
         encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run, origin=source,
         rejects_dir=rejects_dir, raw_csv=raw_csv,
     )  # fmt: skip
+
+
+@import_app.command("folder")
+def import_folder_command(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path, typer.Argument(help="The folder your exports are saved in.", show_default=False)
+    ],
+    date_format: DateFormatOption = None,
+    decimal_comma: DecimalCommaOption = False,
+    timezone: TimezoneOption = "UTC",
+    dry_run: DryRunOption = False,
+    fmt: FormatOption = OutputFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Import every export in a folder that is not imported yet, oldest first.
+
+    What each file holds (customers, orders, an opt-out list) is read from its header; a
+    file imported before with the same content is skipped, so this can run every night
+    before 'retain send' ('retain cron --import-dir FOLDER' writes that line). Files whose
+    kind cannot be told are listed and left: import them with 'retain import orders FILE'
+    (or customers, suppressions). Exit code 3 when a file was left, failed, or had rows
+    rejected or imported with a warning.
+
+    Example: retain import folder ~/Downloads/shop-exports
+    """
+    from retain_cli.cli.output import err_console, render_table
+    from retain_cli.imports import ImportOptions
+    from retain_cli.imports.folder import import_folder
+
+    options = ImportOptions(
+        date_format=date_format, decimal_comma=decimal_comma, timezone=timezone, dry_run=dry_run
+    )
+    files = import_folder(db_path(ctx, db), folder, options)
+    render_table(
+        [f.row() for f in files],
+        FOLDER_COLUMNS if fmt is OutputFormat.table else [*FOLDER_COLUMNS, "note"],
+        fmt,
+        keys=("file", "outcome"),
+        drop=("updated", "inserted", "warnings", "kind", "rows"),
+        title=f"{'Dry run: ' if dry_run else ''}Exports in {folder}",
+        empty=f"No exports (.csv, .tsv, .txt) in {folder}.",
+    )
+    if fmt is OutputFormat.table:
+        for file in files:
+            if file.error:
+                err_console.print(f"{escape(file.path.name)}: {escape(file.error)}")
+    if any(f.trouble for f in files):
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+FOLDER_COLUMNS = ["file", "kind", "outcome", "rows", "inserted", "updated", "rejected"]
+FOLDER_COLUMNS += ["warnings"]
 
 
 def register(app: typer.Typer) -> None:

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from retain_cli import __version__
+from retain_cli.cli.helpformat import HelpGroup
 from retain_cli.errors import RetainError
 
 
-class RetainGroup(TyperGroup):
+class RetainGroup(HelpGroup):
     """The one place a :class:`RetainError` becomes ``Error: ...`` on stderr and an exit code."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]

@@ -352,7 +352,7 @@ def render_table(
             cells.append(Text(cell_text(value), style=style(value) if style else ""))
         table.add_row(*cells)
     needed = sum(c.width for c in shown) + _overhead(len(shown))
-    if needed > console.width:
+    if wide and needed > console.width:
         _print_wider(table, needed)
     else:
         console.print(table)

@@ -268,6 +268,12 @@ def send(
     store = open_store(ctx, db)
     moment = parse_as_of(as_of, tz=zone(loaded.timezone)) if as_of else None
     kind = transport.value if transport else None
+    if moment is None:
+        from retain_cli.imports.folder import stale_data
+
+        stale = stale_data(store, clock.now())
+        if stale:
+            err_console.print(f"[yellow]Warning: {escape(stale)}[/]")
     if not dry_run and not yes and _interactive():
         preview = make_plan(
             store, loaded, campaigns=campaigns or (), as_of=moment, transport=kind, clock=clock
@@ -492,6 +498,15 @@ def cron(
     log: Annotated[
         Path | None, typer.Option("--log", help="Log file (default: next to the database).")
     ] = None,
+    import_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--import-dir",
+            help="Before each send, import the exports in this folder that are not imported "
+            "yet ('retain import folder'), so that the run sees today's orders.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Print ready crontab lines for a daily run (add them with 'crontab -e').
@@ -501,7 +516,11 @@ def cron(
     send nothing); if this machine's clock puts it inside them on some days (a cron that
     ignores CRON_TZ), you get a warning with the dates and a time that is safe both ways.
 
-    Example: retain cron --at 09:30
+    With --import-dir the line first imports the new exports saved in that folder; without
+    it the run works from the data as last imported, and 'retain send' warns in the log when
+    the newest orders import is more than a day old.
+
+    Example: retain cron --at 09:30 --import-dir ~/shop-exports
     """
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.cron import cron_advice, cron_lines
@@ -519,6 +538,7 @@ def cron(
         machine_tz=system_timezone(),
         today=local_day(utc_now(), tz),
         log=log,
+        import_dir=import_dir,
     )
     for warning in warnings:
         err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")

@@ -257,6 +257,22 @@ class ImportStore(StoreBase):
             (rows, inserted, updated, unchanged, rejected, warnings, utc_now_iso(), import_ref),
         )
 
+    def imported_hashes(self) -> set[str]:
+        """The sha256 of every file an import went through to the end."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT file_hash FROM imports WHERE finished_at IS NOT NULL"
+        )
+        return {digest for (digest,) in rows}
+
+    def last_import(self, kind: str) -> dict[str, Any] | None:
+        """The newest finished import of ``kind``: its file_name and started_at (UTC)."""
+        row = self.conn.execute(
+            "SELECT file_name, started_at FROM imports WHERE kind = ? AND finished_at IS NOT "
+            "NULL ORDER BY started_at DESC, id DESC LIMIT 1",
+            (kind,),
+        ).fetchone()
+        return None if row is None else {"file_name": row[0], "started_at": row[1]}
+
     # -- suppressions -----------------------------------------------------------------------
 
     def suppress(self, email: str, reason: str, source: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, add_order, make_shop
 
+from retain_cli.campaigns.cron import STALE_NOTE
 from retain_cli.campaigns.planner import holdout_score
 from retain_cli.campaigns.send import send_lock
 from retain_cli.store import Store
@@ -245,11 +246,12 @@ def test_report_compares_recipients_with_the_holdout(cli, shop, db_path):
 def test_cron_prints_a_ready_line_with_absolute_paths(cli, tmp_path):
     result = cli("cron", "--at", "06:30", "--config", "campaigns.yaml", "--db", "shop.db")
     assert result.exit_code == 0
-    note, line = result.stdout.strip().splitlines()
+    note, *stale, line = result.stdout.strip().splitlines()
     assert (
         note
         == f"# note: {tmp_path / 'campaigns.yaml'} does not exist yet; 'retain init' writes one"
     )
+    assert stale == list(STALE_NOTE)  # no --import-dir: the run works from the last import
     assert line.startswith(f"30 6 * * * cd {tmp_path} && ")
     retain = Path(sys.executable).with_name("retain")
     assert (

@@ -46,12 +46,18 @@ PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
 POSITION = {name: i for i, name in enumerate(n for names in PANELS.values() for n in names)}
 
 
+# Typer dedents the help after its first paragraph (inspect.cleandoc): when the only indented
+# lines are an example's, it would take their indent away. An empty Rich markup tag in front
+# (it prints nothing) makes the line count as not indented.
+KEEP_INDENT = "[i][/i]"
+
+
 def paragraphs(text: str | None) -> str | None:
     """A docstring with each paragraph's lines joined into one line, for Rich to wrap.
 
     Kept line by line: a block that starts with ``\\b`` (the marker is removed), indented
-    lines (examples), and lines that start a list item (``- `` or ``* ``). Everything after
-    a ``\\f`` line is dropped, as Typer does.
+    lines (examples, with :data:`KEEP_INDENT` in front), and lines that start a list item
+    (``- `` or ``* ``). Everything after a ``\\f`` line is dropped, as Typer does.
     """
     if not text:
         return text
@@ -66,7 +72,9 @@ def paragraphs(text: str | None) -> str | None:
         for line in block.split("\n"):
             indented = line[:1].isspace()
             item = line.lstrip().startswith(("- ", "* "))
-            if not lines or indented or item or verbatim:
+            if indented:
+                lines.append(KEEP_INDENT + line)
+            elif not lines or item or verbatim:
                 lines.append(line)
             else:
                 lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"

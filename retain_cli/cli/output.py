@@ -118,10 +118,10 @@ def render_mapping(data: Mapping[str, Any], fmt: OutputFormat, *, title: str | N
 #   number  right-aligned, whole; date: whole, on one line;
 #   text    free text: shortened with an ellipsis to fit; wrap: free text that must be read
 #           whole (a problem, a reason): wrapped at spaces.
-# When the table is still too wide, a header with underscores goes onto two or three lines
-# (first_ / order_at), then text shrinks, then the columns the command names in ``drop`` go,
-# in that order, with a note under the table; ``--wide`` shows every column, every value
-# whole, however wide that is.
+# When the table is too wide, headers with underscores go onto two or three lines (first_ /
+# order_at), free text shrinks down to 30 characters, then the columns the command names in
+# ``drop`` go, in that order, with a note under the table; only when none is left to go does
+# free text shrink further. ``--wide`` shows every column, every value whole, however wide.
 
 WideOption = Annotated[
     bool,
@@ -329,8 +329,9 @@ def render_table(
         )
         for name in columns
     ]
+    hidden: list[str] = []
     if wide:
-        shown, hidden = cols, []
+        shown = cols
         for col in cols:
             col.header, col.width = col.name, col.natural
     else:
@@ -431,9 +432,15 @@ def render_matrix(
         table.add_column(escape(corner), no_wrap=True)
         for head in heads:
             table.add_column(escape(numbers.get(head, head)), justify="right", no_wrap=True)
-    for label, cells in rows:
+    given = dict(rows)
+    # numbered, every label needs a row to say which name its number stands for
+    for label in [r for r, _ in rows] if fits else labels:
         name = label if fits else f"{numbers[label]:>2} {label}"
-        table.add_row(Text(name, style="bold"), *cells)
+        cells = given.get(label)
+        if cells is None:
+            table.add_row(Text(name, style="dim"), *[""] * len(heads))
+        else:
+            table.add_row(Text(name, style="bold"), *cells)
     needed = full + _overhead(len(heads) + 1)
     if fits and needed > console.width:
         _print_wider(table, needed)

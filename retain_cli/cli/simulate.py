@@ -102,7 +102,7 @@ def simulate(
         NIGHT_COLUMNS,
         fmt,
         wrap=("campaigns", "note"),
-        drop=("skipped", "time"),
+        drop=("skipped",),
         wide=wide,
         title=f"{len(nights)} nights at {at} ({cron_tz or loaded.timezone}), "
         f"{first.day} to {last.day}",

@@ -23,31 +23,18 @@ Values = list[tuple[str, str]]  # (column, value)
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`retain demo shop`, one send and the demo mailbox read (once for the module)."""
+    """`retain demo shop` and one send (once for the module)."""
     base = tmp_path_factory.mktemp("eighty")
     folder = base / "shop"
-    saved = {k: os.environ.get(k) for k in ("RETAIN_DB", "RETAIN_CONFIG", "COLUMNS", "HOME")}
-    cwd = Path.cwd()
-    runner = CliRunner()
-    try:
-        os.environ.update(
-            RETAIN_DB=str(folder / "retain.db"),
-            RETAIN_CONFIG=str(folder / "campaigns.yaml"),
-            COLUMNS="200",
-            HOME=str(base),
-        )
-        os.chdir(base)
-        for args in (["demo", "shop"], ["--db", "shop/retain.db", "send", "--yes"]):
-            result = runner.invoke(app, args, catch_exceptions=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RETAIN_DB", str(folder / "retain.db"))
+        patch.setenv("RETAIN_CONFIG", str(folder / "campaigns.yaml"))
+        patch.setenv("HOME", str(base))
+        patch.chdir(base)
+        for args in (["demo", "shop"], ["send", "--yes"]):
+            result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
             assert result.exit_code == 0, result.output
-        yield folder
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    yield folder
 
 
 def run(folder: Path, columns: int, *args: str) -> Any:

@@ -36,7 +36,7 @@ from retain_cli.campaigns.model import (
     parse_percentage,
     parse_quiet_hours,
 )
-from retain_cli.errors import ConfigError
+from retain_cli.errors import ConfigError, UsageError
 from retain_cli.transports.base import Security, SmtpSettings
 
 DEFAULT_CONFIG = Path("campaigns.yaml")
@@ -355,7 +355,21 @@ def _parse_audience(data: Any, where: _Where) -> Audience:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
         segment = None
+    if segment is not None:
+        segment = _segment_name(segment, where, "audience.segment")
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
+
+
+def _segment_name(name: str, where: _Where, key: str) -> str:
+    """A built-in segment with its scheme (``champions`` -> ``rfm:champions``), so that
+    every command says which scheme a campaign uses; a bare name both rfm and lifecycle
+    have (``at_risk``, ``lost``) is an error naming both. Custom names stay as written."""
+    from retain_cli.analytics.segment_names import qualify_builtin
+
+    try:
+        return qualify_builtin(name) or name
+    except UsageError as exc:
+        raise where.error(key, str(exc)) from None
 
 
 def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
@@ -375,6 +389,8 @@ def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
         raise where.error("trigger.segment", "only applies with after: entered_segment")
+    if segment is not None:
+        segment = _segment_name(segment, where, "trigger.segment")
     return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
 
 

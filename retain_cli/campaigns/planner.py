@@ -185,14 +185,16 @@ def _day(text: str | None) -> date | None:
 
 
 def _entered_days(
-    store: Store, segment: str, as_of: datetime, refs: Sequence[int]
+    store: Store, segment: str, as_of: datetime, refs: Sequence[int], *, keep: bool = False
 ) -> dict[int, date]:
     """customer_ref -> the day they (last) entered ``segment``, from segment snapshots (the
-    first snapshot is a baseline: a new install does not mail every current member)."""
+    first snapshot is a baseline: a new install does not mail every current member). The
+    as-of day's snapshot is kept only when ``keep`` (a real send)."""
     from retain_cli.analytics.segment_snapshots import entered_on
 
     wanted = set(refs)
-    return {ref: day for ref, day in entered_on(store, segment, as_of).items() if ref in wanted}
+    days = entered_on(store, segment, as_of, keep=keep)
+    return {ref: day for ref, day in days.items() if ref in wanted}
 
 
 def make_plan(
@@ -203,11 +205,14 @@ def make_plan(
     as_of: datetime,
     transport: str | None = None,
     now: datetime | None = None,
+    record_snapshots: bool = False,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
     Triggers are evaluated at ``as_of``; the limits (quiet hours, frequency cap, daily
-    budget) at ``now`` (default: the real time; the moment a send would happen)."""
+    budget) at ``now`` (default: the real time; the moment a send would happen).
+    ``record_snapshots`` keeps the as-of day's segment snapshot for ``entered_segment``
+    triggers: a real send does, a plan or a dry run only reads."""
     from retain_cli.campaigns.audience import audience_members
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
     from retain_cli.timeutil import utc_now
@@ -246,7 +251,9 @@ def make_plan(
     given: set[int] = set()
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of)
-        for item in _campaign_items(store, config, campaign, frame, as_of):
+        for item in _campaign_items(
+            store, config, campaign, frame, as_of, record_snapshots=record_snapshots
+        ):
             if item.send_key in pending_keys:
                 continue
             if item.status == DUE and gap:
@@ -282,6 +289,8 @@ def _campaign_items(
     campaign: Campaign,
     frame: Any,
     as_of: datetime,
+    *,
+    record_snapshots: bool = False,
 ) -> list[PlanItem]:
     """Due, held-out and left-out items for one campaign's audience."""
     from zoneinfo import ZoneInfo
@@ -298,7 +307,9 @@ def _campaign_items(
     if trigger is not None:
         if trigger.event == "entered_segment":
             assert trigger.segment is not None
-            entered = _entered_days(store, trigger.segment, as_of, refs)
+            entered = _entered_days(
+                store, trigger.segment, as_of, refs, keep=record_snapshots
+            )
         else:
             events = store.customer_events(refs, to_iso(as_of))
     first_step = campaign.steps[0]

@@ -237,7 +237,13 @@ def run_send(
         result = SendResult(transport=chosen_transport.name)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
         plan = make_plan(
-            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+            store,
+            config,
+            campaigns=campaigns,
+            as_of=moment,
+            transport=kind,
+            now=now(),
+            record_snapshots=True,
         )
         result.planned, result.held_out = record_plan(store, plan, now)
         if in_quiet_hours(limits, now()):

@@ -294,9 +294,12 @@ def segments_command(
 ) -> None:
     """Customer segments (RFM, lifecycle, custom): one row per segment; check; moves.
 
-    Columns: segment, customers, share, revenue, avg_orders. Each run keeps every customer's
-    segment for its as-of day, for 'retain segments moves' and campaign triggers. 'retain
-    explain rfm' and 'retain explain lifecycle' give the rules. Example:
+    Columns: segment, customers, share, revenue, avg_orders (csv and json start with the
+    scheme). rfm and lifecycle both have an at_risk and a lost segment, with different
+    members: elsewhere (campaigns, 'customers list --segment') write them with their scheme,
+    rfm:at_risk or lifecycle:at_risk. This only reads: the snapshots that campaign triggers
+    compare are kept by 'retain send'. 'retain explain rfm' and 'retain explain lifecycle'
+    give the rules. Example:
 
         retain segments --scheme lifecycle --as-of 2025-09-30
     """
@@ -309,7 +312,8 @@ def segments_command(
     report = segments_report(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
     columns = list(SegmentReport.columns)
     if fmt is not OutputFormat.table:
-        render_rows(report.rows, columns, fmt)
+        rows = [{"scheme": scheme.value, **r} for r in report.rows]
+        render_rows(rows, ["scheme", *columns], fmt)
         return
     shown = [
         {**r, "share": None if r["share"] is None else f"{r['share'] * 100:.1f}%"}
@@ -324,12 +328,28 @@ def segments_command(
     )
     if report.note:
         console.print(escape(report.note), style="dim")
+    if scheme is not Scheme.custom:
+        console.print(
+            escape(
+                f"In campaigns and --segment: {scheme.value}:NAME (at_risk and lost are in "
+                "both rfm and lifecycle)"
+            ),
+            style="dim",
+        )
 
 
 @segments_app.command("check")
 def check_command(
     ctx: typer.Context,
-    scheme: SchemeOption = Scheme.custom,
+    scheme: Annotated[
+        Scheme | None,
+        typer.Option(
+            "--scheme",
+            help="rfm, lifecycle or custom (default: custom when the segments file exists, "
+            "else rfm and lifecycle).",
+            show_default=False,
+        ),
+    ] = None,
     segments_file: SegmentsOption = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -337,25 +357,45 @@ def check_command(
 ) -> None:
     """Lint a segment set: rules that never match, overlaps, customers or cells not covered.
 
-    Exit 0 when clean, 3 when there are warnings (a segment that can never match or matches
-    nobody, overlapping custom segments), 1 when a rule cannot be read. Without a database
-    only the rules are checked. Example:
+    Without --scheme it checks the custom segments file (--segments, RETAIN_SEGMENTS,
+    default ./segments.yaml, which 'retain init' writes), or the built-in rfm and lifecycle
+    schemes when there is no such file. Exit 0 when clean, 3 when there are warnings (a
+    segment that can never match or matches nobody, overlapping custom segments), 1 when a
+    rule cannot be read. Without a database only the rules are checked. Example:
 
         retain segments check --segments segments.yaml
     """
-    from retain_cli.analytics.segment_check import check_segments
+    from retain_cli.analytics.custom_segments import segments_path
+    from retain_cli.analytics.segment_check import Finding, check_segments
     from retain_cli.cli.options import db_path
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
     store = open_store(ctx, db) if db_path(ctx, db).exists() else None
-    findings = check_segments(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
+    moment = parse_as_of(as_of)
+    findings: list[Finding] = []
+    if scheme is not None:
+        schemes = [scheme.value]
+    elif segments_path(segments_file).exists():
+        schemes = ["custom"]
+    else:
+        schemes = ["rfm", "lifecycle"]
+        findings.append(
+            Finding(
+                "info",
+                "custom",
+                f"no segments file at {segments_path(segments_file)}, so the built-in "
+                "schemes are checked; 'retain init' writes an example",
+            )
+        )
+    for name in schemes:
+        findings += check_segments(store, name, moment, segments_file=segments_file)
     rows = [f.row() for f in findings]
     styles = {"level": lambda v: {"error": "red", "warning": "yellow"}.get(str(v), "dim")}
     render_rows(
         rows,
         ["level", "segment", "finding"],
         fmt,
-        title=f"segments check ({scheme.value})",
+        title=f"segments check ({', '.join(schemes)})",
         styles=styles,
         empty="No problems found.",
     )
@@ -377,9 +417,10 @@ def moves_command(
 ) -> None:
     """Transition matrix: how many customers moved from each segment to each other one.
 
-    Uses the snapshots kept by 'retain segments'; a date without one is computed from the
-    order history up to the end of that day (and kept). csv/json give one row per move:
-    from_segment, to_segment, customers. Example:
+    Uses the snapshots kept by 'retain send' where there is one; a date without one is
+    computed from the order history up to the end of that day. It only reads: nothing it
+    computes is kept, so it never changes what a campaign trigger sees. csv/json give one
+    row per move: from_segment, to_segment, customers. Example:
 
         retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme lifecycle
     """

@@ -159,34 +159,32 @@ def test_an_empty_shop(cli, store):
     assert result.exit_code == 0
     assert "No customers yet" in result.stdout
     result = cli("segments", "--scheme", "lifecycle", "-f", "csv")
-    assert result.stdout.splitlines()[1] == "new,0,,0.0,"
+    assert result.stdout.splitlines()[1] == "lifecycle,new,0,,0.0,"
 
 
 # --- segments -------------------------------------------------------------------------------
 
 
-def test_segments_csv_columns_and_snapshot(cli, shop):
+def test_segments_csv_columns_and_it_keeps_nothing(cli, shop):
     result = cli("segments", "--scheme", "lifecycle", "--as-of", "2025-03-31", "-f", "csv")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "segment,customers,share,revenue,avg_orders"
+    assert lines[0] == "scheme,segment,customers,share,revenue,avg_orders"
     rows = {r["segment"]: r for r in rows_of(result.stdout)}
     assert list(rows) == ["new", "active", "at_risk", "lapsing", "lost", "prospect"]
     assert rows["prospect"] == {
+        "scheme": "lifecycle",
         "segment": "prospect",
         "customers": "1",
         "share": "0.25",
         "revenue": "0.0",
         "avg_orders": "0.0",
     }
-    days = shop.store.segment_snapshot_days("lifecycle")
-    assert days == ["2025-03-31"]
-    stored = shop.store.conn.execute(
-        "SELECT customer_ref, segment FROM segment_snapshots "
-        "WHERE scheme = 'lifecycle' AND as_of = '2025-03-31' ORDER BY customer_ref"
-    ).fetchall()
-    assert [ref for ref, _ in stored] == [1, 2, 3, 4]
-    assert stored[3] == (4, "prospect")  # dan
+    # looking never records: only the send path keeps the snapshots triggers compare
+    assert shop.store.segment_snapshot_days("lifecycle") == []
+    assert shop.store.conn.execute("SELECT count(*) FROM segment_snapshot_sets").fetchone() == (
+        0,
+    )
 
 
 def test_segments_table_shows_the_rules(cli, shop):
@@ -194,9 +192,13 @@ def test_segments_table_shows_the_rules(cli, shop):
     assert result.exit_code == 0
     assert "lifecycle segments as of 2025-03-31 (4 customers)" in result.stdout
     assert "typical gap G = 30 days" in result.stdout
+    assert "In campaigns and --segment: lifecycle:NAME (at_risk and lost are in both rfm and" in (
+        result.stdout
+    )
     result = cli("segments", "--as-of", "2025-03-31")
     assert "rfm segments as of 2025-03-31" in result.stdout
     assert "champions" in result.stdout
+    assert "In campaigns and --segment: rfm:NAME" in result.stdout
 
 
 def test_custom_segments_through_the_cli(cli, shop, tmp_path):
@@ -210,6 +212,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
     assert result.exit_code == 0, result.output
     assert rows_of(result.stdout) == [
         {
+            "scheme": "custom",
             "segment": "regulars",
             "customers": "1",
             "share": "0.25",
@@ -217,6 +220,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
             "avg_orders": "3.0",
         },
         {
+            "scheme": "custom",
             "segment": "one_timers",
             "customers": "2",
             "share": "0.5",
@@ -224,6 +228,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
             "avg_orders": "1.0",
         },
         {
+            "scheme": "custom",
             "segment": "(none)",
             "customers": "1",
             "share": "0.25",
@@ -304,7 +309,7 @@ def test_segments_moves(cli, shop):
     assert list(rows[0]) == ["from_segment", "to_segment", "customers"]
     assert sum(int(r["customers"]) for r in rows) == 4
     assert {"from_segment": "prospect", "to_segment": "new", "customers": "1"} in rows  # cat
-    assert shop.store.segment_snapshot_days("lifecycle") == ["2025-02-15", "2025-03-31"]
+    assert shop.store.segment_snapshot_days("lifecycle") == []  # moves only reads
     result = cli("segments", "moves", "--from", "2025-02-15", "--to", "2025-03-31")
     assert "rfm: from 2025-02-15 (rows) to 2025-03-31 (columns)" in result.stdout  # default
     result = cli("segments", "moves", "--from", "2025-03-31", "--to", "2025-02-15")
@@ -348,9 +353,12 @@ def test_customers_list_by_segment(bakery):
     )
     assert result.exit_code == 0, result.output
     assert [r["email"] for r in rows_of(result.stdout)] == ["ann@example.com", "cat@example.com"]
-    result = bakery("customers", "list", "--segment", "at risk", "--as-of", "2025-03-31")
+    result = bakery(
+        "customers", "list", "--segment", "lifecycle:at risk", "--as-of", "2025-03-31"
+    )
     assert result.exit_code == 0
+    assert "Segment lifecycle:at_risk as of 2025-03-31: 1 customer" in result.stdout
     assert "bob@example.com" in result.stdout and "ann@example.com" not in result.stdout
     result = bakery("customers", "list", "--segment", "vips")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: unknown segment 'vips'; segments are: new, active,")
+    assert result.stderr.startswith("Error: unknown segment 'vips'; segments are rfm: ")

@@ -269,8 +269,9 @@ def _close_spellings(text: str, pool: Sequence[str], limit: int) -> list[str]:
     return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
-def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
-    """Customers the user may have meant: substring matches first, then close spellings."""
+def similar_customers(store: Store, key: str, limit: int = 5) -> list[str]:
+    """Customers the user may have meant by ``key`` (their e-mail, else their customer_id):
+    substring matches first, then close spellings (difflib)."""
     text = key.strip().lower()
     local = text.split("@")[0]
     words = local.replace(".", " ").replace("_", " ").replace("-", " ").split()
@@ -328,7 +329,7 @@ def find_customer(store: Store, key: str) -> int:
     ref = store.find_customer_ref(key)
     if ref is not None:
         return ref
-    hints = _suggestions(store, key)
+    hints = similar_customers(store, key)
     message = f"no customer with e-mail or id {key.strip()!r}"
     if hints:
         message += "; did you mean " + ", ".join(hints) + "?"

@@ -39,8 +39,8 @@ BUILTIN: dict[str, tuple[str, ...]] = {
 }
 #: what each built-in scheme measures, for messages that make a user choose
 SCHEME_MEANING = {
-    "rfm": "RFM scores, as 'retain segments' shows them",
-    "lifecycle": "days since the last order against the shop's typical gap",
+    "rfm": "by RFM score, as 'retain segments' shows it",
+    "lifecycle": "by days since the last order against the shop's typical gap",
 }
 
 
@@ -58,8 +58,11 @@ def builtin_schemes(bare: str) -> list[str]:
 
 def ambiguity(name: str, bare: str, schemes: list[str]) -> UsageError:
     """The error for a bare name that more than one scheme has."""
-    choices = " or ".join(f"{s}:{bare} ({SCHEME_MEANING.get(s, 'your segments file')})" for s in schemes)
-    return UsageError(f"segment {name!r} is in {len(schemes)} schemes; write {choices}")
+    choices = " or ".join(f"{s}:{bare} ({SCHEME_MEANING[s]})" for s in schemes)
+    return UsageError(
+        f"segment {name!r} is in both the {' and the '.join(schemes)} scheme, with different "
+        f"customers; write {choices}"
+    )
 
 
 def qualify_builtin(name: str) -> str | None:

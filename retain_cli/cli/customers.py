@@ -217,7 +217,7 @@ def init_command(
         ),
     ] = Path("."),
 ) -> None:
-    """Set up a folder: retain.db, campaigns.yaml and templates/, never overwriting a file.
+    """Set up a folder: retain.db, campaigns.yaml, segments.yaml, templates/; nothing overwritten.
 
     Files that already exist are kept as they are. The database is always DIR/retain.db
     (--db and RETAIN_DB do not apply). Example:

@@ -130,6 +130,13 @@ class CustomerStore(StoreBase):
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def customer_ref_by_email(self, email: str) -> int | None:
+        """The internal id of the customer with this address (any case), or None."""
+        row = self.conn.execute(
+            "SELECT id FROM customers WHERE email = lower(?)", (email.strip(),)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def customer_candidates(self, fragment: str, limit: int = 200) -> list[dict[str, Any]]:
         """Customers whose e-mail, id or name contains ``fragment`` (for suggestions)."""
         pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

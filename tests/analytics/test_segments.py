@@ -391,9 +391,9 @@ def test_find_segment(tmp_path):
             find_segment(bare)
         key = bare.lower().replace(" ", "_")
         assert str(caught.value) == (
-            f"segment {bare!r} is in 2 schemes; write rfm:{key} (RFM scores, as 'retain "
-            f"segments' shows them) or lifecycle:{key} (days since the last order against "
-            "the shop's typical gap)"
+            f"segment {bare!r} is in both the rfm and the lifecycle scheme, with different "
+            f"customers; write rfm:{key} (by RFM score, as 'retain segments' shows it) or "
+            f"lifecycle:{key} (by days since the last order against the shop's typical gap)"
         )
     with pytest.raises(UsageError) as caught:
         find_segment("vips", path)

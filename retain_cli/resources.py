@@ -2,9 +2,9 @@
 ``retain init``.
 
 In a source or editable checkout the examples are at the repository root
-(``campaigns.example.yaml``, ``segments.example.yaml`` and ``templates/*.j2``). A wheel installs them as data files under
-``<prefix>/share/retain/`` (see ``[tool.setuptools.data-files]`` in pyproject.toml), which is
-looked at second.
+(``campaigns.example.yaml``, ``segments.example.yaml`` and ``templates/*.j2``). A wheel
+installs them as data files under ``<prefix>/share/retain/`` (see
+``[tool.setuptools.data-files]`` in pyproject.toml), which is looked at second.
 """
 
 from __future__ import annotations

@@ -307,9 +307,7 @@ def _campaign_items(
     if trigger is not None:
         if trigger.event == "entered_segment":
             assert trigger.segment is not None
-            entered = _entered_days(
-                store, trigger.segment, as_of, refs, keep=record_snapshots
-            )
+            entered = _entered_days(store, trigger.segment, as_of, refs, keep=record_snapshots)
         else:
             events = store.customer_events(refs, to_iso(as_of))
     first_step = campaign.steps[0]

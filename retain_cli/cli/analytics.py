@@ -24,6 +24,21 @@ class PeriodChoice(enum.StrEnum):
     year = "year"
 
 
+class RevenueChoice(enum.StrEnum):
+    gross = "gross"
+    net = "net"
+
+
+RevenueOption = Annotated[
+    RevenueChoice,
+    typer.Option(
+        "--revenue",
+        help="gross: order totals as the export gives them (tax and shipping included), less "
+        "refunds; net: without tax and shipping (Shopify's net sales), less refunds.",
+    ),
+]
+
+
 class CohortBy(enum.StrEnum):
     month = "month"
     quarter = "quarter"
@@ -99,23 +114,34 @@ def metrics_command(
         ),
     ] = PeriodChoice.d30,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Show the previous period beside it, and the change.")
+        bool,
+        typer.Option(
+            "--compare",
+            help="Show the previous period beside it, cut at the same offset, and the change.",
+        ),
     ] = False,
+    revenue: RevenueOption = RevenueChoice.gross,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Retention KPIs for a period: customers, retention and churn, revenue, AOV, repeat rate.
 
-    Cancelled orders are left out and refunds subtracted; 'retain explain METRIC' gives each
-    figure's exact definition. Example:
+    Figures come in three groups: in the period; the customer base (an order in the 365 days
+    up to the period's start, and up to its end: retention, churn, reactivated); and all
+    history up to the period's end. Cancelled and fully refunded orders are left out,
+    partial refunds subtracted. --compare puts the previous calendar period beside it, up
+    to the same day (a full quarter against the full quarter before). 'retain explain
+    METRIC' gives each figure's exact definition. Example:
 
         retain metrics --period month --compare --as-of 2025-09-30
     """
     from retain_cli.analytics.definitions import DEFINITIONS
-    from retain_cli.analytics.metrics import metrics
+    from retain_cli.analytics.metrics import METRIC_SCOPES, REVENUE_TEXT, SCOPE_TEXT, metrics
 
     store = open_store(ctx, db)
-    report = metrics(store, parse_as_of(as_of), period.value, compare=compare)
+    report = metrics(
+        store, parse_as_of(as_of), period.value, compare=compare, revenue=revenue.value
+    )
     rows = report.rows()
     if fmt is OutputFormat.json:
         write_json(
@@ -124,6 +150,7 @@ def metrics_command(
                 "period": _period_json(report.period),
                 "previous_period": _period_json(report.previous) if report.previous else None,
                 "currency": report.currency,
+                "revenue": report.revenue,
                 "metrics": rows,
             }
         )
@@ -136,9 +163,10 @@ def metrics_command(
         notes.append(f"previous: {report.previous.label}")
     if report.currency:
         notes.append(f"currency: {report.currency}")
+    notes.append(f"revenue {REVENUE_TEXT[report.revenue]}")
     table = Table(
         title=escape(f"Metrics, {report.period.label}"),
-        caption=escape("; ".join(notes)) if notes else None,
+        caption=escape("; ".join(notes)),
         header_style="bold",
     )
     table.add_column("metric", no_wrap=True)
@@ -146,13 +174,17 @@ def metrics_command(
     if report.previous is not None:
         table.add_column("previous", justify="right", no_wrap=True)
         table.add_column("change", justify="right", no_wrap=True)
-    for row in rows:
-        unit = DEFINITIONS[row["metric"]].unit
-        cells = [escape(row["metric"]), escape(_display(row["value"], unit, report.currency))]
-        if report.previous is not None:
-            cells.append(escape(_display(row["previous"], unit, report.currency)))
-            cells.append(_change(row, unit))
-        table.add_row(*cells)
+    by_name = {row["metric"]: row for row in rows}
+    for scope, names in METRIC_SCOPES.items():
+        table.add_row(f"[dim italic]{escape(SCOPE_TEXT[scope])}[/]", end_section=False)
+        for name in names:
+            row = by_name[name]
+            unit = DEFINITIONS[name].unit
+            cells = [escape(name), escape(_display(row["value"], unit, report.currency))]
+            if report.previous is not None:
+                cells.append(escape(_display(row["previous"], unit, report.currency)))
+                cells.append(_change(row, unit))
+            table.add_row(*cells, end_section=name == names[-1])
     console.print(table)
 
 
@@ -171,8 +203,11 @@ def explain_command(
     ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Print the exact definition of each metric and term retain uses.
+    """Print the exact definition of each metric, column and term retain uses.
 
+    Covers the figures of 'retain metrics', the columns of 'retain predict' and 'retain
+    report', and the terms behind them (order, period, rfm, lifecycle ...). A name that is
+    not known gets the close ones ('retain explain clv': historic_clv or predicted_clv).
     Example:
 
         retain explain retention_rate
@@ -183,9 +218,12 @@ def explain_command(
     if fmt is not OutputFormat.table:
         render_rows(rows, ["name", "unit", "definition"], fmt)
         return
+    from rich.padding import Padding
+    from rich.text import Text
+
     for row in rows:
-        console.print(f"[bold]{escape(row['name'])}[/bold]")
-        console.print(f"  {escape(row['definition'])}\n")
+        console.print(Text(row["name"], style="bold"))
+        console.print(Padding(Text(row["definition"]), (0, 0, 1, 2), expand=False))
 
 
 # --- cohorts --------------------------------------------------------------------------------
@@ -227,7 +265,7 @@ def cohorts_command(
 
         retain cohorts --by quarter --value revenue --format csv
     """
-    from retain_cli.analytics.metrics import cohorts
+    from retain_cli.analytics.cohorts import cohorts
 
     store = open_store(ctx, db)
     result = cohorts(store, parse_as_of(as_of), by=by.value, value=value.value, last=last)

@@ -352,9 +352,7 @@ def unsubscribe(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option(
-            "--force", help="Block the address even though no customer has it (yet)."
-        ),
+        typer.Option("--force", help="Block the address even though no customer has it (yet)."),
     ] = False,
     db: DbOption = None,
 ) -> None:

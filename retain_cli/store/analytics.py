@@ -58,16 +58,21 @@ class AnalyticsStore(StoreBase):
             return False
         return True
 
-    def order_fact_rows(self, *, after_id: int = 0, with_currency: bool = False) -> sqlite3.Cursor:
+    def order_fact_rows(
+        self, *, after_id: int = 0, with_currency: bool = False, column: str = "net_minor"
+    ) -> sqlite3.Cursor:
         """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
-        net_minor[, currency]).
+        amount[, currency]), the amount from ``column`` (``net_minor``: the total less
+        refunds; ``net_sales_minor``: also less tax and shipping).
 
         Returned as a cursor, so the caller can stream integers straight into an array. The
         query scans the table by id (an index on ordered_at would mean a million lookups).
         """
+        if column not in ("net_minor", "net_sales_minor"):
+            raise ValueError(f"no amount column {column!r} in order_facts")
         currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
-            f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
+            f"SELECT customer_ref, unixepoch(ordered_at), {column}{currency} "
             "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
             (after_id,),
         )

@@ -312,6 +312,56 @@ def m006_import_warnings(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE imports ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0")
 
 
+def m007_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+    """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
+
+    A fully refunded order (a positive total, refunded in full) is no sale: counting it as
+    an order of 0 lowered the average order value and made a customer of someone who gave
+    everything back. An order with a total of 0 that nothing was refunded from still counts.
+    ``net_sales_minor`` is the amount without tax and shipping (where the export gives them),
+    less refunds, never below zero: Shopify's "net sales" (``--revenue net``), beside
+    ``net_minor``, the export's Total less refunds (``--revenue gross``). The trigger
+    that marks the packed copies stale now watches tax and shipping too.
+    """
+    run_script(
+        conn,
+        """
+        DROP VIEW order_facts;
+        CREATE VIEW order_facts AS
+        SELECT
+            o.id AS order_ref,
+            o.customer_ref,
+            o.ordered_at,
+            substr(o.ordered_at, 1, 10) AS order_day,
+            o.currency,
+            o.total_minor,
+            o.refunded_minor,
+            max(o.total_minor - o.refunded_minor, 0) AS net_minor,
+            max(o.total_minor - coalesce(o.tax_minor, 0) - coalesce(o.shipping_minor, 0)
+                - o.refunded_minor, 0) AS net_sales_minor
+        FROM orders o
+        WHERE o.cancelled_at IS NULL
+          AND NOT (o.total_minor > 0 AND o.refunded_minor >= o.total_minor);
+
+        -- net sales change with tax and shipping too: the packed copies must notice
+        DROP TRIGGER orders_analytics_update;
+        CREATE TRIGGER orders_analytics_update AFTER UPDATE OF
+            customer_ref, ordered_at, currency, total_minor, refunded_minor, cancelled_at,
+            tax_minor, shipping_minor
+        ON orders
+        WHEN OLD.customer_ref IS NOT NEW.customer_ref OR OLD.ordered_at IS NOT NEW.ordered_at
+            OR OLD.currency IS NOT NEW.currency OR OLD.total_minor IS NOT NEW.total_minor
+            OR OLD.refunded_minor IS NOT NEW.refunded_minor
+            OR OLD.cancelled_at IS NOT NEW.cancelled_at
+            OR OLD.tax_minor IS NOT NEW.tax_minor
+            OR OLD.shipping_minor IS NOT NEW.shipping_minor
+        BEGIN
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
+        END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -319,4 +369,5 @@ MIGRATIONS: list[Migration] = [
     m004_order_indexes,
     m005_customer_consent,
     m006_import_warnings,
+    m007_fully_refunded_orders,
 ]

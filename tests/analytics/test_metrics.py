@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from retain_cli.analytics.cohorts import compute_cohorts
 from retain_cli.analytics.metrics import (
     METRIC_NAMES,
     ORDERS_CACHE,
     OrderArrays,
     Period,
-    compute_cohorts,
     compute_metrics,
     load_orders,
     metrics,
@@ -341,7 +341,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     """The first import of a platform's orders packs them from memory (countable_orders);
     the result must be what reading order_facts back gives: cancelled orders out, refunds
     subtracted but never below zero, each currency scaled by its own minor units."""
-    from retain_cli.analytics.metrics import _read_orders
+    from retain_cli.analytics.order_arrays import _read_orders
     from retain_cli.imports import import_file
 
     rows = [
@@ -360,7 +360,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     def not_read_back(*_args):
         raise AssertionError("the import read its orders back from SQLite")
 
-    monkeypatch.setattr("retain_cli.analytics.metrics._read_orders", not_read_back)
+    monkeypatch.setattr("retain_cli.analytics.order_arrays._read_orders", not_read_back)
     result = import_file(store, export, "orders")
     monkeypatch.undo()
     assert result.inserted == 6
@@ -374,7 +374,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
 
 
 def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, tmp_path):
-    from retain_cli.analytics.metrics import _read_orders
+    from retain_cli.analytics.order_arrays import _read_orders
     from retain_cli.imports import import_file
 
     rows = ["order_id,email,date,amount,refunded"]
@@ -394,7 +394,7 @@ def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, 
     """Shopify's layout (one row per line item) takes its own first-import path."""
     from pathlib import Path
 
-    from retain_cli.analytics.metrics import _read_orders
+    from retain_cli.analytics.order_arrays import _read_orders
     from retain_cli.imports import import_file
 
     export = Path(__file__).parents[1] / "imports" / "data" / "shopify_orders_multi.csv"
@@ -402,7 +402,7 @@ def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, 
     def not_read_back(*_args):
         raise AssertionError("the import read its orders back from SQLite")
 
-    monkeypatch.setattr("retain_cli.analytics.metrics._read_orders", not_read_back)
+    monkeypatch.setattr("retain_cli.analytics.order_arrays._read_orders", not_read_back)
     result = import_file(store, export, "orders")
     monkeypatch.undo()
     assert result.inserted >= 2

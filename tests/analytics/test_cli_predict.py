@@ -147,7 +147,7 @@ def test_p_alive_and_churn_risk_always_agree(cli, cdnow):
     # silent since their first quarter: all high, and p_alive says so (it said 1.0)
     assert {r["churn_risk"] for r in once} == {"high"}
     assert max(float(r["p_alive"]) for r in once) < 0.3
-    table = cli("predict", "--as-of", "1997-09-30", "--risk", "high", "--limit", "5")
+    table = cli("predict", "--as-of", "1997-09-30", "--risk", "high")
     assert table.exit_code == 0, table.output
     assert "model+rules: a one-time buyer. BG/NBD would say p_alive 1.0" in table.stdout
 

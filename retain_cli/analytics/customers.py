@@ -2,8 +2,8 @@
 
 Every function takes an open :class:`~retain_cli.store.Store` and returns plain typed data
 (rows are dicts, so they render as they are). Orders are counted the one way the whole tool
-counts them: the ``order_facts`` view (cancelled orders left out, refunds subtracted). Money
-is returned in major units (``12.5`` for 12.50 EUR).
+counts them: the ``order_facts`` view (cancelled and fully refunded orders left out, refunds
+subtracted). Money is returned in major units (``12.5`` for 12.50 EUR).
 """
 
 from __future__ import annotations
@@ -371,9 +371,11 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
         if is_cancelled:
             cancelled += 1
             continue
+        refunded_minor += order["refunded_minor"]
+        if order["total_minor"] > 0 and order["refunded_minor"] >= order["total_minor"]:
+            continue  # refunded in full: no countable order (order_facts leaves it out)
         countable += 1
         net_minor += net
-        refunded_minor += order["refunded_minor"]
         currencies[currency or ""] = currencies.get(currency or "", 0) + 1
         first = first or order["ordered_at"]
         last = order["ordered_at"]

@@ -436,16 +436,12 @@ def explain(name: str | None = None) -> list[Definition]:
 
 
 def _close_names(key: str) -> list[str]:
-    """Names that contain ``key`` as whole words (churn -> churn_rate, churn_risk), then
-    close spellings (difflib)."""
+    """Names that have every word of ``key`` (churn -> churn_rate, churn_risk; repeat rate
+    -> repeat_purchase_rate), then close spellings (difflib)."""
     import difflib
 
-    words = key.split("_")
-    found = [
-        n
-        for n in DEFINITIONS
-        if any(n.lower().split("_")[i : i + len(words)] == words for i in range(len(n.split("_"))))
-    ]
+    words = set(key.split("_"))
+    found = [n for n in DEFINITIONS if words <= set(n.lower().split("_"))]
     scored = []
     for n in DEFINITIONS:
         parts = [n.lower(), *n.lower().split("_")]

@@ -190,7 +190,7 @@ def compute_metrics(orders: OrderArrays, period: Period) -> dict[str, float | in
     active_count = int(active.sum())
     start_count = int(base_start.sum())
     gaps, to_second = order_day_gaps(orders)
-    return {
+    values: dict[str, float | int | None] = {
         "customers": customers,
         "active_customers": active_count,
         "new_customers": int(new.sum()),
@@ -211,6 +211,7 @@ def compute_metrics(orders: OrderArrays, period: Period) -> dict[str, float | in
         "median_days_between_orders": _median(gaps),
         "median_days_to_second_order": _median(to_second),
     }
+    return {name: values[name] for name in METRIC_NAMES}
 
 
 def _order_days(orders: OrderArrays, starts: np.ndarray) -> np.ndarray:

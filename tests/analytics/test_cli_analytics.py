@@ -100,8 +100,13 @@ def test_metrics_without_database(cli, tmp_path):
 # --- explain --------------------------------------------------------------------------------
 
 
-def test_every_metric_has_a_definition():
+def test_every_metric_and_column_has_a_definition():
+    from retain_cli.analytics.predict import PREDICT_COLUMNS
+    from retain_cli.campaigns.report import COLUMNS as REPORT_COLUMNS
+
     assert set(METRIC_NAMES) <= set(DEFINITIONS)
+    assert set(PREDICT_COLUMNS) - {"customer_id", "email"} <= set(DEFINITIONS)
+    assert set(REPORT_COLUMNS) - {"campaign"} <= set(DEFINITIONS)
     assert {"order", "as_of", "period", "refunds", "rfm", "lifecycle", "cohorts"} <= set(
         DEFINITIONS
     )
@@ -110,17 +115,44 @@ def test_every_metric_has_a_definition():
 def test_explain_one_and_all(cli):
     result = cli("explain", "retention_rate")
     assert result.exit_code == 0
-    assert result.stdout.startswith("retention_rate\n  (E - N) / S")
+    assert result.stdout.startswith("retention_rate\n  Customers of S (customer_base_start)")
     result = cli("explain", "--format", "csv")
     assert result.exit_code == 0
     names = [r["name"] for r in rows_of(result.stdout)]
     assert names == list(DEFINITIONS)
+    for name, shown in (("P-Alive", "p_alive"), ("t", "T"), ("conversion_lift", None)):
+        result = cli("explain", name)
+        assert result.exit_code == 0, name
+        assert result.stdout.splitlines()[0] == (shown or name)
+        assert "A column of 'retain" in result.stdout
 
 
-def test_explain_unknown_lists_the_known_names(cli):
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("churn", "did you mean churn_rate or churn_risk?"),
+        ("clv", "did you mean historic_clv or predicted_clv?"),
+        ("lift", "did you mean conversion_lift or revenue_per_customer_lift?"),
+        ("retension", "did you mean retention_rate?"),
+        ("repeat rate", "did you mean repeat_purchase_rate?"),
+    ],
+)
+def test_explain_a_near_miss_suggests_the_close_names(cli, name, hint):
+    result = cli("explain", name)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: no definition for {name!r}; {hint} 'retain explain' with no name lists all "
+        f"{len(DEFINITIONS)}\n"
+    )
+
+
+def test_explain_an_unknown_name(cli):
     result = cli("explain", "ltv")
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: no definition for 'ltv'; known: {', '.join(DEFINITIONS)}\n")
+    assert result.stderr == (
+        f"Error: no definition for 'ltv'; 'retain explain' with no name lists all "
+        f"{len(DEFINITIONS)}\n"
+    )
 
 
 # --- cohorts --------------------------------------------------------------------------------
@@ -340,10 +372,12 @@ def test_metrics_of_an_imported_export(bakery):
     result = bakery("metrics", "--period", "month", "--as-of", "2025-03-31", "-f", "json")
     assert result.exit_code == 0, result.output
     values = {m["metric"]: m["value"] for m in json.loads(result.stdout)["metrics"]}
-    assert values["customers"] == 6  # dan's only order was cancelled
-    assert values["orders"] == 6  # eve's fully refunded order still counts, with 0
-    assert values["revenue"] == 171.75  # 27.25 + 0 + 9.50 + 14 + 22 + 99
-    assert (values["new_customers"], values["returning_customers"]) == (3, 2)
+    # dan's only order was cancelled, eve's refunded in full: neither is a customer
+    assert values["customers"] == 5
+    assert values["orders"] == 5  # eve's fully refunded order is no order
+    assert values["revenue"] == 171.75  # 27.25 + 9.50 + 14 + 22 + 99
+    assert values["average_order_value"] == round(171.75 / 5, 2)  # not / 6
+    assert (values["new_customers"], values["returning_customers"]) == (2, 2)
     assert values["median_days_between_orders"] == 28.0  # ann 28, 28, 28; bob 34; cat 34
 
 

@@ -24,14 +24,29 @@ COHORT_VALUES = ("customers", "revenue")
 
 @dataclass
 class CohortTable:
+    """Rows: cohort, size, one value per offset "0", "1" ..., and ``incomplete_from``: the
+    offset whose period is not over at as-of (counted so far), or None when it is over."""
+
     by: str
     value: str
     offsets: list[int]
-    rows: list[dict[str, Any]] = field(default_factory=list)  # cohort, size, then offsets
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    #: the period holding as-of, when it is not over (its cells count the orders so far)
+    current: str | None = None
 
     @property
     def columns(self) -> list[str]:
-        return ["cohort", "size", *(str(k) for k in self.offsets)]
+        return ["cohort", "size", *(str(k) for k in self.offsets), "incomplete_from"]
+
+
+def _period_start(index: int, by: str) -> int:
+    """Unix seconds at which period ``index`` (see :func:`_period_index`) begins."""
+    import numpy as np
+
+    if by == "week":
+        return (index * 7 - 3) * DAY
+    month = index * 3 if by == "quarter" else index
+    return int(np.datetime64(month, "M").astype("datetime64[s]").astype(np.int64))
 
 
 def _period_index(t: np.ndarray, by: str) -> np.ndarray:
@@ -57,8 +72,10 @@ def compute_cohorts(
     orders: OrderArrays, as_of: datetime, by: str = "month", value: str = "customers"
 ) -> CohortTable:
     """Acquisition cohorts by first-order period. Cell (c, k): the share of cohort c's
-    customers who ordered in period c+k (``customers``), or the net revenue cohort c
-    brought in period c+k (``revenue``). Periods after ``as_of`` are left empty (None)."""
+    customers who ordered in period c+k (``customers``), or the revenue cohort c brought in
+    period c+k (``revenue``). Periods after ``as_of`` are left empty (None); the period
+    holding ``as_of``, unless as-of is its very last second, is not over: each row names
+    its cell in that period in ``incomplete_from``."""
     import numpy as np
 
     if by not in COHORT_UNITS:
@@ -68,7 +85,9 @@ def compute_cohorts(
     orders = orders.upto(as_of)
     if len(orders) == 0:
         return CohortTable(by, value, [])
-    now = int(_period_index(np.array([_seconds(as_of)], dtype=np.int64), by)[0])
+    moment = _seconds(as_of)
+    now = int(_period_index(np.array([moment], dtype=np.int64), by)[0])
+    unfinished = moment < _period_start(now + 1, by) - 1
     period = _period_index(orders.t, by)
     summary = summarise(orders)
     cohort_of_customer = period[summary.starts]
@@ -88,6 +107,7 @@ def compute_cohorts(
         counts = np.bincount(cell, weights=orders.amount, minlength=n_cohorts * width)
     grid = counts.reshape(n_cohorts, width)
     table = CohortTable(by, value, list(range(width)))
+    table.current = _period_label(now, by) if unfinished else None
     for i in range(n_cohorts):
         size = int(sizes[i])
         if size == 0:
@@ -100,6 +120,7 @@ def compute_cohorts(
                 row[str(k)] = round(float(grid[i, k]) / size, 4)
             else:
                 row[str(k)] = round(float(grid[i, k]), 2)
+        row["incomplete_from"] = now - first_cohort - i if unfinished else None
         table.rows.append(row)
     return table
 
@@ -111,9 +132,11 @@ def cohorts(
     by: str = "month",
     value: str = "customers",
     last: int | None = None,
+    revenue: str = "gross",
 ) -> CohortTable:
-    """``retain cohorts``: the triangle, optionally only the ``last`` N cohorts."""
-    table = compute_cohorts(load_orders(store), as_of, by, value)
+    """``retain cohorts``: the triangle, optionally only the ``last`` N cohorts; ``revenue``
+    (gross or net) is the kind of amounts ``value="revenue"`` adds up."""
+    table = compute_cohorts(load_orders(store, revenue), as_of, by, value)
     if last is not None and last >= 0 and len(table.rows) > last:
         table.rows = table.rows[len(table.rows) - last :] if last else []
         # offsets no remaining cohort has reached yet are dropped

@@ -254,21 +254,32 @@ def cohorts_command(
         int | None,
         typer.Option("--last", min=0, help="Only the N most recent cohorts.", show_default=False),
     ] = None,
+    revenue: RevenueOption = RevenueChoice.gross,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Acquisition cohorts: cell (c, k) is the share of cohort c that ordered k periods later.
 
-    Cohorts are customers grouped by the period of their first order; csv and json have the
-    columns cohort, size, then one per period offset 0, 1, 2 ... Example:
+    Cohorts are customers grouped by the period of their first order. The period holding
+    --as-of is not over yet: its cells count the orders so far and are marked with a * (in
+    csv and json, each row's incomplete_from names that offset; empty when the period is
+    over). csv and json have the columns cohort, size, one per period offset 0, 1, 2 ...,
+    then incomplete_from. Example:
 
         retain cohorts --by quarter --value revenue --format csv
     """
     from retain_cli.analytics.cohorts import cohorts
 
     store = open_store(ctx, db)
-    result = cohorts(store, parse_as_of(as_of), by=by.value, value=value.value, last=last)
+    result = cohorts(
+        store,
+        parse_as_of(as_of),
+        by=by.value,
+        value=value.value,
+        last=last,
+        revenue=revenue.value,
+    )
     if fmt is not OutputFormat.table:
         render_rows(result.rows, result.columns, fmt)
         return
@@ -276,7 +287,7 @@ def cohorts_command(
         console.print("No orders yet; import some with 'retain import orders FILE'.")
         return
     offsets = [str(k) for k in result.offsets]
-    cell_width = 7 if value is CohortValue.customers else 10
+    cell_width = 8 if value is CohortValue.customers else 11
     fits = max(1, (console.width - 22) // cell_width)
     hidden = len(offsets) - fits
     offsets = offsets[:fits]
@@ -285,19 +296,23 @@ def cohorts_command(
         cells += [r["0"] for r in result.rows if r.get("0") is not None]
     top = max(cells, default=0.0)
     unit = {"month": "months", "quarter": "quarters", "week": "weeks"}[by.value]
-    what = "share of the cohort ordering" if value is CohortValue.customers else "net revenue"
-    console.print(
-        escape(f"Cohorts by first-order {by.value}: {what}, 0, 1, 2 ... {unit} later"),
-        style="bold",
+    what = (
+        "share of each cohort ordering"
+        if value is CohortValue.customers
+        else f"revenue ({revenue.value}) of each cohort"
     )
-    table = Table(
-        caption=escape(
+    console.print(
+        escape(f"Cohorts by first-order {by.value}: {what} k {unit} later"), style="bold"
+    )
+    notes = []
+    if result.current is not None:
+        day = parse_as_of(as_of).date().isoformat()
+        notes.append(f"* {result.current} is not over: counted up to {day}")
+    if hidden > 0:
+        notes.append(
             f"{hidden} later {unit} not shown: use a wider terminal, --last N, or --format csv"
         )
-        if hidden > 0
-        else None,
-        header_style="bold",
-    )
+    table = Table(header_style="bold")
     table.add_column("cohort", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     for k in offsets:
@@ -310,10 +325,15 @@ def cohorts_command(
                 line.append("")
                 continue
             text = f"{cell * 100:.0f}%" if value is CohortValue.customers else f"{cell:,.0f}"
+            if row.get("incomplete_from") == int(k):
+                line.append(f"[dim]{text}*[/]")
+                continue
             style = "bold" if (k == "0" and value is CohortValue.customers) else _shade(cell, top)
-            line.append(f"[{style}]{text}[/]" if style else text)
+            line.append(f"[{style}]{text} [/]" if style else f"{text} ")
         table.add_row(*line)
     console.print(table)
+    for note in notes:
+        console.print(escape(note), style="dim")
 
 
 # --- segments -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import CUSTOMER_SINCE, StoreBase
 
 
 class AnalyticsStore(StoreBase):
@@ -89,10 +89,17 @@ class AnalyticsStore(StoreBase):
 
     # --- customers -------------------------------------------------------------------------
 
-    def customer_refs(self) -> list[int]:
-        """Every customers.id, ascending (one JSON value: far faster than 200,000 rows)."""
+    def customer_refs(self, *, existing_at: str | None = None) -> list[int]:
+        """Every customers.id, ascending (one JSON value: far faster than 200,000 rows);
+        with ``existing_at`` (UTC ISO text) only the customers who existed then (see
+        :data:`CUSTOMER_SINCE`)."""
+        where, params = "", ()
+        if existing_at is not None and not self._everyone_existed(existing_at):
+            where, params = f"WHERE {CUSTOMER_SINCE} <= ?", (existing_at,)
         (text,) = self.conn.execute(
-            "SELECT json_group_array(id) FROM (SELECT id FROM customers ORDER BY id)"
+            f"SELECT json_group_array(id) FROM (SELECT c.id FROM customers c {where} "
+            "ORDER BY c.id)",
+            params,
         ).fetchone()
         refs: list[int] = json.loads(text)
         return refs

@@ -162,7 +162,8 @@ def test_cohorts_csv_and_json(cli, shop):
     result = cli("cohorts", "--as-of", "2025-03-31", "--format", "csv")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "cohort,size,0,1,2\n2025-01,1,1.0,1.0,1.0\n2025-02,1,1.0,0.0,\n2025-03,1,1.0,,\n"
+        "cohort,size,0,1,2,incomplete_from\n2025-01,1,1.0,1.0,1.0,\n2025-02,1,1.0,0.0,,\n"
+        "2025-03,1,1.0,,,\n"
     )
     result = cli("cohorts", "--as-of", "2025-03-31", "--value", "revenue", "--format", "json")
     assert json.loads(result.stdout)[1] == {
@@ -171,6 +172,7 @@ def test_cohorts_csv_and_json(cli, shop):
         "0": 25.0,
         "1": 0.0,
         "2": None,
+        "incomplete_from": None,
     }
 
 
@@ -180,7 +182,7 @@ def test_cohorts_table_and_last(cli, shop):
     assert "Cohorts by first-order quarter" in result.stdout
     assert "2025-Q1" in result.stdout and "100%" in result.stdout
     result = cli("cohorts", "--as-of", "2025-03-31", "--last", "1", "--format", "csv")
-    assert result.stdout == "cohort,size,0\n2025-03,1,1.0\n"
+    assert result.stdout == "cohort,size,0,incomplete_from\n2025-03,1,1.0,\n"
 
 
 def test_an_empty_shop(cli, store):

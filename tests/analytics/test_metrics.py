@@ -292,15 +292,24 @@ def test_cohorts_by_month_share_and_revenue():
     ]
     orders = OrderArrays.from_rows(rows)
     table = compute_cohorts(orders, parse_as_of("2025-03-31"), "month", "customers")
-    assert table.columns == ["cohort", "size", "0", "1", "2"]
+    assert table.columns == ["cohort", "size", "0", "1", "2", "incomplete_from"]
+    done = None  # as-of is the last second of March: every period is over
     assert table.rows == [
-        {"cohort": "2025-01", "size": 2, "0": 1.0, "1": 0.5, "2": 0.5},
-        {"cohort": "2025-02", "size": 1, "0": 1.0, "1": 0.0, "2": None},
+        {"cohort": "2025-01", "size": 2, "0": 1.0, "1": 0.5, "2": 0.5, "incomplete_from": done},
+        {"cohort": "2025-02", "size": 1, "0": 1.0, "1": 0.0, "2": None, "incomplete_from": done},
     ]
+    assert table.current is None
     revenue = compute_cohorts(orders, parse_as_of("2025-03-31"), "month", "revenue")
     assert revenue.rows == [
-        {"cohort": "2025-01", "size": 2, "0": 35.0, "1": 1.0, "2": 7.0},
-        {"cohort": "2025-02", "size": 1, "0": 30.0, "1": 0.0, "2": None},
+        {"cohort": "2025-01", "size": 2, "0": 35.0, "1": 1.0, "2": 7.0, "incomplete_from": done},
+        {"cohort": "2025-02", "size": 1, "0": 30.0, "1": 0.0, "2": None, "incomplete_from": done},
+    ]
+    # in the middle of March, March is counted so far: each row names its March cell
+    mid = compute_cohorts(orders, parse_as_of("2025-03-15"), "month", "customers")
+    assert mid.current == "2025-03"
+    assert [(r["cohort"], r["incomplete_from"]) for r in mid.rows] == [
+        ("2025-01", 2),
+        ("2025-02", 1),
     ]
 
 
@@ -312,10 +321,20 @@ def test_cohorts_by_week_and_quarter_labels():
     ]
     orders = OrderArrays.from_rows(rows)
     weeks = compute_cohorts(orders, parse_as_of("2025-01-07"), "week")
-    assert weeks.rows == [{"cohort": "2025-W01", "size": 2, "0": 1.0, "1": 0.5}]
+    assert weeks.rows == [
+        {"cohort": "2025-W01", "size": 2, "0": 1.0, "1": 0.5, "incomplete_from": 1}
+    ]
+    sunday = compute_cohorts(orders, parse_as_of("2025-01-12"), "week")
+    assert sunday.current is None and sunday.rows[0]["incomplete_from"] is None
     quarters = compute_cohorts(orders, parse_as_of("2025-01-07"), "quarter")
     assert [r["cohort"] for r in quarters.rows] == ["2024-Q4", "2025-Q1"]
-    assert quarters.rows[0] == {"cohort": "2024-Q4", "size": 1, "0": 1.0, "1": 1.0}
+    assert quarters.rows[0] == {
+        "cohort": "2024-Q4",
+        "size": 1,
+        "0": 1.0,
+        "1": 1.0,
+        "incomplete_from": 1,
+    }
 
 
 def test_cohorts_reject_unknown_units():

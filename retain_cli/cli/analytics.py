@@ -301,9 +301,7 @@ def cohorts_command(
         if value is CohortValue.customers
         else f"revenue ({revenue.value}) of each cohort"
     )
-    console.print(
-        escape(f"Cohorts by first-order {by.value}: {what} k {unit} later"), style="bold"
-    )
+    console.print(escape(f"Cohorts by first-order {by.value}: {what} k {unit} later"), style="bold")
     notes = []
     if result.current is not None:
         day = parse_as_of(as_of).date().isoformat()

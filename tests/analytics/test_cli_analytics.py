@@ -216,9 +216,7 @@ def test_segments_csv_columns_and_it_keeps_nothing(cli, shop):
     }
     # looking never records: only the send path keeps the snapshots triggers compare
     assert shop.store.segment_snapshot_days("lifecycle") == []
-    assert shop.store.conn.execute("SELECT count(*) FROM segment_snapshot_sets").fetchone() == (
-        0,
-    )
+    assert shop.store.conn.execute("SELECT count(*) FROM segment_snapshot_sets").fetchone() == (0,)
 
 
 def test_segments_table_shows_the_rules(cli, shop):
@@ -389,9 +387,7 @@ def test_customers_list_by_segment(bakery):
     )
     assert result.exit_code == 0, result.output
     assert [r["email"] for r in rows_of(result.stdout)] == ["ann@example.com", "cat@example.com"]
-    result = bakery(
-        "customers", "list", "--segment", "lifecycle:at risk", "--as-of", "2025-03-31"
-    )
+    result = bakery("customers", "list", "--segment", "lifecycle:at risk", "--as-of", "2025-03-31")
     assert result.exit_code == 0
     assert "Segment lifecycle:at_risk as of 2025-03-31: 1 customer" in result.stdout
     assert "bob@example.com" in result.stdout and "ann@example.com" not in result.stdout

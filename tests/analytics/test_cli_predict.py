@@ -161,9 +161,7 @@ def test_predict_sort_and_risk(cli, cdnow):
     assert [r["customer_id"] for r in rows] == [
         r["customer_id"] for r in every if r["churn_risk"] == "high"
     ]  # the same order: highest predicted_clv first
-    by_p = _csv(
-        cli("predict", "--as-of", "1997-09-30", "--sort", "p_alive", "-f", "csv").stdout
-    )
+    by_p = _csv(cli("predict", "--as-of", "1997-09-30", "--sort", "p_alive", "-f", "csv").stdout)
     p_alive = [float(r["p_alive"]) for r in by_p]
     assert p_alive == sorted(p_alive) and len(by_p) == len(every)
     risky = _csv(

@@ -164,11 +164,9 @@ def metrics_command(
     if report.currency:
         notes.append(f"currency: {report.currency}")
     notes.append(f"revenue {REVENUE_TEXT[report.revenue]}")
-    table = Table(
-        title=escape(f"Metrics, {report.period.label}"),
-        caption=escape("; ".join(notes)),
-        header_style="bold",
-    )
+    # title and notes as lines of their own: a table's title and caption wrap at its width
+    console.print(escape(f"Metrics, {report.period.label}"), style="bold")
+    table = Table(header_style="bold")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     if report.previous is not None:
@@ -186,6 +184,8 @@ def metrics_command(
                 cells.append(_change(row, unit))
             table.add_row(*cells, end_section=name == names[-1])
     console.print(table)
+    for note in notes:
+        console.print(escape(note), style="dim")
 
 
 def _period_json(period: Any) -> dict[str, str]:
@@ -385,10 +385,11 @@ def segments_command(
     if report.note:
         console.print(escape(report.note), style="dim")
     if scheme is not Scheme.custom:
+        other = "lifecycle" if scheme is Scheme.rfm else "rfm"
         console.print(
             escape(
-                f"In campaigns and --segment: {scheme.value}:NAME (at_risk and lost are in "
-                "both rfm and lifecycle)"
+                f"In campaigns and --segment: {scheme.value}:NAME ({other} has at_risk and "
+                "lost too)"
             ),
             style="dim",
         )

@@ -76,7 +76,7 @@ def test_segments_table_says_how_to_name_a_segment_elsewhere(cli, demo):
     result = cli("segments", "--as-of", AS_OF)
     assert result.exit_code == 0
     assert "rfm segments as of 2026-11-23" in result.stdout
-    assert "In campaigns and --segment: rfm:NAME (at_risk and lost are in both rfm and" in (
+    assert "In campaigns and --segment: rfm:NAME (lifecycle has at_risk and lost too)" in (
         result.stdout
     )
 

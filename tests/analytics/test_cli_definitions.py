@@ -232,7 +232,9 @@ def existed(demo: Path, as_of: pd.Timestamp) -> tuple[int, int]:
     buyers = set(kept[kept["at"] <= as_of]["customer"])
     people = pd.read_csv(exports / "customers_export.csv", dtype=str)["Email"].str.lower()
     signups = pd.read_csv(exports / "newsletter_signups.csv", dtype=str)
-    signed = dict(zip(signups["Email"].str.lower(), pd.to_datetime(signups["Signup Date"])))
+    signed = dict(
+        zip(signups["Email"].str.lower(), pd.to_datetime(signups["Signup Date"]), strict=True)
+    )
     everyone = set(people) | set(first_any.index) | set(signed)
     alive = set()
     for person in everyone:

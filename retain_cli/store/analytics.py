@@ -93,7 +93,8 @@ class AnalyticsStore(StoreBase):
         """Every customers.id, ascending (one JSON value: far faster than 200,000 rows);
         with ``existing_at`` (UTC ISO text) only the customers who existed then (see
         :data:`CUSTOMER_SINCE`)."""
-        where, params = "", ()
+        where = ""
+        params: tuple[str, ...] = ()
         if existing_at is not None and not self._everyone_existed(existing_at):
             where, params = f"WHERE {CUSTOMER_SINCE} <= ?", (existing_at,)
         (text,) = self.conn.execute(

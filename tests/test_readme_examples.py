@@ -39,6 +39,7 @@ def test_readme_examples_are_what_the_commands_print(demo_folder, tmp_path):
     folder = tmp_path / "demo"
     shutil.copytree(demo_folder, folder)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(examples.examples(text)) >= 4
     stale = [
         command
         for command, block in examples.examples(text)

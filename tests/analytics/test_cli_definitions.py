@@ -94,14 +94,14 @@ def test_metrics_match_the_reference_on_the_demo(cli, demo, kind, as_of, revenue
 
 
 def test_compare_is_the_previous_calendar_period_cut_at_the_same_offset(cli, cdnow):
-    """A full Q4 used to be compared with 1 July-29 September (the same number of days)."""
-    data = metrics_json(cli, "--period", "quarter", "--as-of", "1997-12-31")
-    assert data["period"]["label"] == "Q4 1997 (1997-10-01 to 1997-12-31)"
-    assert data["previous_period"]["label"] == "Q3 1997 (1997-07-01 to 1997-09-30)"
-    data = metrics_json(cli, "--period", "quarter", "--as-of", "1998-02-15")
-    assert data["previous_period"]["label"] == "Q4 1997 (1997-10-01 to 1997-11-15)"
-    table = cli("metrics", "--period", "year", "--as-of", "1998-06-30", "--compare")
-    assert "previous: 1997 (1997-01-01 to 1997-06-30)" in table.stdout
+    """A full Q1 (90 days) used to be compared with 1 October-29 December (90 days)."""
+    data = metrics_json(cli, "--period", "quarter", "--as-of", "1998-03-31")
+    assert data["period"]["label"] == "Q1 1998 (1998-01-01 to 1998-03-31)"
+    assert data["previous_period"]["label"] == "Q4 1997 (1997-10-01 to 1997-12-31)"
+    data = metrics_json(cli, "--period", "quarter", "--as-of", "1998-05-10")
+    assert data["previous_period"]["label"] == "Q1 1998 (1998-01-01 to 1998-02-10)"
+    table = cli("metrics", "--period", "month", "--as-of", "1998-02-28", "--compare")
+    assert "previous: Jan 1998 (1998-01-01 to 1998-01-31)" in table.stdout
 
 
 def test_a_fully_refunded_order_is_no_order(cli, orders):

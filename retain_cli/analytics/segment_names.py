@@ -65,22 +65,29 @@ def ambiguity(name: str, bare: str, schemes: list[str]) -> UsageError:
     )
 
 
-def qualify_builtin(name: str) -> str | None:
-    """The qualified name (``rfm:champions``) of a built-in segment; None for a name no
-    built-in scheme has (a custom segment, or a typo found later). Raises
-    :class:`UsageError` for a bare name in both built-in schemes or an unknown scheme."""
-    key = normalise(name)
-    scheme, _, bare = key.rpartition(":")
+def resolve(name: str) -> tuple[str, str]:
+    """``RFM:At Risk`` -> (rfm, at_risk); a bare name -> (its one built-in scheme, name), or
+    ("", name) when no built-in scheme has it (a custom segment, or a typo). Raises
+    :class:`UsageError` for an unknown scheme or a bare name both built-in schemes have."""
+    scheme, _, bare = normalise(name).rpartition(":")
     if scheme:
         if scheme not in SCHEMES:
             raise UsageError(
                 f"unknown scheme {scheme!r} in {name!r}; schemes are {', '.join(SCHEMES)}"
             )
-        return key if scheme in BUILTIN and bare in BUILTIN[scheme] else None
+        return scheme, bare
     schemes = builtin_schemes(bare)
     if len(schemes) > 1:
         raise ambiguity(name, bare, schemes)
-    return f"{schemes[0]}:{bare}" if schemes else None
+    return (schemes[0] if schemes else ""), bare
+
+
+def qualify_builtin(name: str) -> str | None:
+    """The qualified name (``rfm:champions``) of a built-in segment; None for a name no
+    built-in scheme has (a custom segment, or a typo found later). Raises like
+    :func:`resolve`."""
+    scheme, bare = resolve(name)
+    return f"{scheme}:{bare}" if scheme in BUILTIN and bare in BUILTIN[scheme] else None
 
 
 def reserved_problem(name: str) -> str | None:

@@ -39,9 +39,7 @@ from retain_cli.analytics.segment_names import (
     PROSPECT,
     RFM_SEGMENTS,
     SCHEMES,
-    ambiguity,
-    builtin_schemes,
-    normalise,
+    resolve,
     unknown,
 )
 from retain_cli.errors import UsageError
@@ -258,23 +256,12 @@ def find_segment(name: str, segments_file: Path | None = None) -> tuple[str, str
     A bare name is looked up in every scheme; one that both rfm and lifecycle have
     (``at_risk``, ``lost``) is an error naming both choices (see
     :mod:`retain_cli.analytics.segment_names`)."""
-    key = normalise(name)
-    scheme, _, bare = key.rpartition(":")
-    if scheme:
-        if scheme not in SCHEMES:
-            raise UsageError(
-                f"unknown scheme {scheme!r} in {name!r}; schemes are {', '.join(SCHEMES)}"
-            )
-        if bare in scheme_segments(scheme, segments_file):
+    scheme, bare = resolve(name)
+    if scheme in BUILTIN:
+        if bare in BUILTIN[scheme]:
             return scheme, bare
-    else:
-        schemes = builtin_schemes(bare)
-        if len(schemes) > 1:
-            raise ambiguity(name, bare, schemes)
-        if schemes:
-            return schemes[0], bare
-        if bare in (s.name for s in _custom_or_empty(segments_file)):
-            return "custom", bare
+    elif bare in (s.name for s in _custom_or_empty(segments_file)):  # custom: or no scheme
+        return "custom", bare
     raise unknown(name, [s.name for s in _custom_or_empty(segments_file)])
 
 

@@ -1,5 +1,5 @@
 """The example files retain ships (campaign file, segments file and message templates), and
-``retain init``.
+where they are.
 
 In a source or editable checkout the examples are at the repository root
 (``campaigns.example.yaml``, ``segments.example.yaml`` and ``templates/*.j2``). A wheel

@@ -140,6 +140,11 @@ REPORT_DEFINITIONS = [
         )
     ),
     Definition(
+        "currency",
+        "term",
+        _REPORT + "The currency of the revenue columns: the shop's (its most used one).",
+    ),
+    Definition(
         "conversion_lift",
         "rate",
         _REPORT + "recipient_conversion - holdout_conversion: what the messages added to the "

@@ -437,9 +437,12 @@ class LedgerStore(StoreBase):
                    END
             FROM customers c
             LEFT JOIN (
-                SELECT customer_ref, min(order_day) AS first_day, max(order_day) AS last_day
-                FROM order_facts
-                WHERE ordered_at <= :as_of
+                -- every order placed and not cancelled, even one refunded in full: the
+                -- planner leaves such a trigger out and says why (order_facts drops it)
+                SELECT customer_ref, min(substr(ordered_at, 1, 10)) AS first_day,
+                       max(substr(ordered_at, 1, 10)) AS last_day
+                FROM orders
+                WHERE cancelled_at IS NULL AND ordered_at <= :as_of
                   AND customer_ref IN (SELECT value FROM json_each(:refs))
                 GROUP BY customer_ref
             ) f ON f.customer_ref = c.id

@@ -45,7 +45,6 @@ def core_features(store: Store, as_of: datetime) -> Core:
     """The :class:`Core` figures at ``as_of``: orders up to it only, and only the customers
     who existed by then (a first order, a sign-up or an import by as-of): at a past as-of,
     someone whose first order came later is not a prospect, they were not there yet."""
-    import numpy as np
 
     from retain_cli.analytics.metrics import DAY, load_orders, summarise
 
@@ -62,8 +61,24 @@ def core_features(store: Store, as_of: datetime) -> Core:
         last_t=summary.last_t,
         days_since_last=today - summary.last_t // DAY,
         days_since_first=today - summary.first_t // DAY,
-        all_refs=np.array(store.customer_refs(existing_at=to_iso(as_of)), dtype=np.int64),
+        all_refs=_existing(store, as_of, summary.customer),
     )
+
+
+def _existing(store: Store, as_of: datetime, buyers: np.ndarray) -> np.ndarray:
+    """Every customer who existed at ``as_of``, ascending. Only those imported after it and
+    without a countable order by then need a look at the database (usually nobody)."""
+    import numpy as np
+
+    everyone = np.array(store.customer_refs(), dtype=np.int64)
+    moment = to_iso(as_of)
+    late = np.array(store.customers_imported_after(moment), dtype=np.int64)
+    doubtful = np.setdiff1d(late, buyers, assume_unique=True)
+    if len(doubtful) == 0:
+        return everyone
+    found = store.customers_existing_by(doubtful.tolist(), moment)
+    gone = np.setdiff1d(doubtful, np.array(found, dtype=np.int64), assume_unique=True)
+    return np.setdiff1d(everyone, gone, assume_unique=True)
 
 
 def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:

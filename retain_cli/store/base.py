@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-#: when a customer came to exist (``c`` is the customers row): the earliest of their first
-#: order (any, even cancelled), the platform's sign-up date and their first import; '' (always)
-#: for a customer with neither an order nor a sign-up date (a prospect of unknown age)
-CUSTOMER_SINCE = """(
-    SELECT CASE WHEN f.first IS NULL AND c.source_created_at IS NULL THEN ''
-        ELSE min(coalesce(f.first, c.created_at), coalesce(c.source_created_at, c.created_at),
-                 c.created_at) END
-    FROM (SELECT min(o.ordered_at) AS first FROM orders o WHERE o.customer_ref = c.id) f
+#: whether customer ``c`` existed by ``:until`` (UTC ISO text): they came to exist at the
+#: earliest of their first order (any, even cancelled), the platform's sign-up date and their
+#: first import; a customer with neither an order nor a sign-up date has always existed (a
+#: prospect of unknown age). The cheap tests come first: most customers stop at the first.
+EXISTED_BY = """(
+    c.created_at <= :until
+    OR c.source_created_at <= :until
+    OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id AND o.ordered_at <= :until)
+    OR (c.source_created_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id))
 )"""
 
 
@@ -116,7 +118,7 @@ class StoreBase:
         return [r[0] for r in self.conn.execute("SELECT name FROM _retain_migrations ORDER BY 1")]
 
     def _everyone_existed(self, moment: str) -> bool:
-        """True when every customer was imported by ``moment``, so none can be younger
-        (their :data:`CUSTOMER_SINCE` is never after their import): the cheap common case."""
+        """True when every customer was imported by ``moment``, so every one existed then
+        (see :data:`EXISTED_BY`): the common case, answered without looking at orders."""
         (latest,) = self.conn.execute("SELECT max(created_at) FROM customers").fetchone()
         return latest is None or latest <= moment

@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from retain_cli.store.base import CUSTOMER_SINCE, StoreBase
+from retain_cli.store.base import EXISTED_BY, StoreBase
 
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
 # Every one ends in a unique key so that the order is total and stable.
@@ -50,7 +50,7 @@ class CustomerStore(StoreBase):
 
         ``refs`` keeps only those internal ids (e.g. a segment's members); ``until`` (UTC ISO
         text) ignores orders placed after it, and customers who did not exist yet
-        (:data:`~retain_cli.store.base.CUSTOMER_SINCE`). Customers without orders have
+        (:data:`~retain_cli.store.base.EXISTED_BY`). Customers without orders have
         ``orders = 0``.
         ``scales`` maps currencies whose minor unit is not 1/100 to their divisor, so that
         sorting by spend compares major units (``{"JPY": 1}``).
@@ -66,7 +66,7 @@ class CustomerStore(StoreBase):
             conditions.append("c.id IN (SELECT value FROM json_each(:refs))")
             params["refs"] = json.dumps(sorted(refs))
         if until is not None and not self._everyone_existed(until):
-            conditions.append(f"{CUSTOMER_SINCE} <= :until")  # who existed by then
+            conditions.append(EXISTED_BY)  # only who existed by then
         where = "WHERE " + " AND ".join(conditions) if conditions else ""
         limit_sql = ""
         if limit is not None:

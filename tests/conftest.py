@@ -213,6 +213,12 @@ DEMO_TODAY = "2026-11-24"
 
 
 @pytest.fixture(scope="session")
+def demo_settings() -> tuple[int, str]:
+    """(seed, today) of the session's demo shop, for tests that must match it."""
+    return DEMO_SEED, DEMO_TODAY
+
+
+@pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``retain demo`` (500 customers, seed 1, today 2026-11-24) built once per session;
     tests that write use :func:`demo`, their own copy."""

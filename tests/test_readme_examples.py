@@ -8,8 +8,6 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from conftest import DEMO_SEED, DEMO_TODAY
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,11 +21,12 @@ def tool():
     return module
 
 
-def test_the_readme_names_the_demo_its_examples_come_from():
+def test_the_readme_names_the_demo_its_examples_come_from(demo_settings):
     examples = tool()
-    assert (examples.DEMO_SEED, examples.DEMO_TODAY) == (DEMO_SEED, DEMO_TODAY)
+    seed, today = demo_settings
+    assert (seed, today) == (examples.DEMO_SEED, examples.DEMO_TODAY)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"retain demo demo --seed {DEMO_SEED} --today {DEMO_TODAY}" in text
+    assert f"retain demo demo --seed {seed} --today {today}" in text
     commands = [command for command, _ in examples.examples(text)]
     assert any(c.startswith("retain metrics ") for c in commands)
     assert any(c.startswith("retain cohorts ") for c in commands)

@@ -13,6 +13,7 @@ Pure and light (no numpy): the campaign file reads names through here when it is
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from retain_cli.errors import UsageError
 
@@ -88,6 +89,16 @@ def qualify_builtin(name: str) -> str | None:
     :func:`resolve`."""
     scheme, bare = resolve(name)
     return f"{scheme}:{bare}" if scheme in BUILTIN and bare in BUILTIN[scheme] else None
+
+
+def qualified(name: str, fail: Callable[[str], Exception]) -> str:
+    """What a campaign file's segment name is stored as: a built-in one with its scheme
+    (``champions`` -> ``rfm:champions``), so that every command says which scheme a campaign
+    uses; custom names as written. A bare name both schemes have raises ``fail(message)``."""
+    try:
+        return qualify_builtin(name) or name
+    except UsageError as exc:
+        raise fail(str(exc)) from None
 
 
 def reserved_problem(name: str) -> str | None:

@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.analytics.segment_names import qualified
 from retain_cli.campaigns.model import (
     TRIGGER_EVENTS,
     Audience,
@@ -37,16 +38,16 @@ from retain_cli.campaigns.model import (
     parse_percentage,
     parse_quiet_hours,
 )
-from retain_cli.errors import ConfigError, UsageError
+from retain_cli.errors import ConfigError
 from retain_cli.transports.base import Security, SmtpSettings
 
 DEFAULT_CONFIG = Path("campaigns.yaml")
 SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns")
+TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns", "mailbox")
 SHOP_KEYS = ("locale", "timezone")
-SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe")
+SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe", "bounce_address")
 TRANSPORT_KEYS = (
     "type",
     "outbox",
@@ -243,7 +244,33 @@ def _parse_sender(data: Any, where: _Where) -> Sender:
             f"{unsubscribe!r} must start with mailto: or https:// "
             "(mail providers require a working unsubscribe link)",
         )
-    return Sender(from_addr=from_addr, reply_to=reply_to, address=address, unsubscribe=unsubscribe)
+    return Sender(
+        from_addr=from_addr,
+        reply_to=reply_to,
+        address=address,
+        unsubscribe=unsubscribe,
+        bounce_address=_bounce_address(mapping.get("bounce_address"), where),
+    )
+
+
+def _bounce_address(value: Any, where: _Where) -> str | None:
+    """``sender.bounce_address``: an address with ``{token}`` in its local part (VERP)."""
+    text = _text(value, where, "sender.bounce_address", required=False)
+    if text is None:
+        return None
+    local, _, domain = text.partition("@")
+    if (
+        local.count("{token}") != 1
+        or "{token}" in domain
+        or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+", local.replace("{token}", "x"))
+        or not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", domain)
+    ):
+        raise where.error(
+            "sender.bounce_address",
+            f"{text!r} must be a plain address with {{token}} once in the part before @, "
+            "e.g. hello+bounce-{token}@shop.example (each message's bounces then name it)",
+        )
+    return text
 
 
 def _parse_transport(
@@ -382,21 +409,8 @@ def _parse_audience(data: Any, where: _Where) -> Audience:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
         segment = None
-    if segment is not None:
-        segment = _segment_name(segment, where, "audience.segment")
+    segment = segment and qualified(segment, lambda text: where.error("audience.segment", text))
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
-
-
-def _segment_name(name: str, where: _Where, key: str) -> str:
-    """A built-in segment with its scheme (``champions`` -> ``rfm:champions``), so that
-    every command says which scheme a campaign uses; a bare name both rfm and lifecycle
-    have (``at_risk``, ``lost``) is an error naming both. Custom names stay as written."""
-    from retain_cli.analytics.segment_names import qualify_builtin
-
-    try:
-        return qualify_builtin(name) or name
-    except UsageError as exc:
-        raise where.error(key, str(exc)) from None
 
 
 def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
@@ -416,8 +430,7 @@ def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
         raise where.error("trigger.segment", "only applies with after: entered_segment")
-    if segment is not None:
-        segment = _segment_name(segment, where, "trigger.segment")
+    segment = segment and qualified(segment, lambda text: where.error("trigger.segment", text))
     return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
 
 

@@ -53,6 +53,7 @@ class Sender:
     reply_to: str | None
     address: str  # postal footer
     unsubscribe: str  # mailto:... or https://...
+    bounce_address: str | None = None  # VERP: hello+bounce-{token}@shop.example
 
     @property
     def from_email(self) -> str:

@@ -59,7 +59,7 @@ class CampaignStore(StoreBase):
             LEFT JOIN (
                 SELECT customer_ref,
                        count(*) AS orders,
-                       sum(net_minor) AS net_minor,
+                       CAST(total(net_minor) AS INTEGER) AS net_minor,
                        min(ordered_at) AS first_order_at,
                        max(ordered_at) AS last_order_at
                 FROM order_facts
@@ -99,7 +99,7 @@ class CampaignStore(StoreBase):
                 f"""
                 SELECT customer_ref,
                        count(*) AS orders,
-                       sum(net_minor) AS total_spent_minor,
+                       CAST(total(net_minor) AS INTEGER) AS total_spent_minor,
                        min(ordered_at) AS first_order_at,
                        max(ordered_at) AS last_order_at
                 FROM order_facts

@@ -312,7 +312,50 @@ def m006_import_warnings(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE imports ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0")
 
 
-def m007_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+def m007_mailbox(conn: sqlite3.Connection) -> None:
+    """``inbox_messages``: every message ``retain inbox`` has read, once each, with what it
+    was taken for and why.
+
+    ``message_key`` is the message's Message-ID (``mid:<...>``), else a hash of its bytes
+    (``sha256:...``), so the same message read twice (or from two folders) changes nothing.
+    ``classification``: unsubscribe | hard_bounce | soft_bounce | auto_reply | reply |
+    malformed | unmatched_bounce; ``email`` the address it concerns (the bounced recipient, the
+    unsubscriber, the replier); ``customer_ref``, ``campaign`` and ``send_key`` what it was
+    linked to (a reply's thread, a VERP token); ``action`` what retain did (suppressed,
+    counted, ignored, recorded, none). ``excerpt`` is the start of a reply's own text (for
+    a task to show), ``handled_at`` is for whoever deals with a reply later (tasks).
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE inbox_messages (
+            id INTEGER PRIMARY KEY,
+            message_key TEXT NOT NULL UNIQUE,
+            message_id TEXT,                    -- the Message-ID header, as written
+            source TEXT NOT NULL,               -- imap://user@host/folder or maildir:PATH
+            received_at TEXT,                   -- the Date header, UTC
+            processed_at TEXT NOT NULL,
+            from_email TEXT,
+            subject TEXT,
+            classification TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            email TEXT,
+            customer_ref INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+            campaign TEXT,
+            send_key TEXT,
+            action TEXT NOT NULL,
+            excerpt TEXT,
+            score INTEGER,
+            handled_at TEXT
+        );
+        CREATE INDEX inbox_messages_email ON inbox_messages(email, classification);
+        CREATE INDEX inbox_messages_customer ON inbox_messages(customer_ref)
+            WHERE customer_ref IS NOT NULL;
+        """,
+    )
+
+
+def m008_fully_refunded_orders(conn: sqlite3.Connection) -> None:
     """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
 
     A fully refunded order (a positive total, refunded in full) is no sale: counting it as
@@ -369,5 +412,6 @@ MIGRATIONS: list[Migration] = [
     m004_order_indexes,
     m005_customer_consent,
     m006_import_warnings,
-    m007_fully_refunded_orders,
+    m007_mailbox,
+    m008_fully_refunded_orders,
 ]

@@ -355,7 +355,25 @@ def m007_mailbox(conn: sqlite3.Connection) -> None:
     )
 
 
-def m008_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+def m008_customer_aliases(conn: sqlite3.Connection) -> None:
+    """``customer_aliases``: the old addresses of merged customers (``retain customers
+    merge OLD NEW``), so that an import that still shows an old address finds the customer it
+    was merged into instead of creating them again."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE customer_aliases (
+            email TEXT PRIMARY KEY,             -- the old address, trimmed and lower-cased
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL,          -- the merged customer's id, as it was
+            merged_at TEXT NOT NULL
+        );
+        CREATE INDEX customer_aliases_customer ON customer_aliases(customer_ref);
+        """,
+    )
+
+
+def m009_fully_refunded_orders(conn: sqlite3.Connection) -> None:
     """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
 
     A fully refunded order (a positive total, refunded in full) is no sale: counting it as
@@ -413,5 +431,6 @@ MIGRATIONS: list[Migration] = [
     m005_customer_consent,
     m006_import_warnings,
     m007_mailbox,
-    m008_fully_refunded_orders,
+    m008_customer_aliases,
+    m009_fully_refunded_orders,
 ]

@@ -90,16 +90,22 @@ _DEFINITIONS = [
         "Active customers in the period whose first order was before it "
         "(active_customers = new_customers + returning_customers).",
     ),
-    Definition("orders", "count", "Countable orders placed in the period."),
+    Definition(
+        "orders",
+        "count",
+        "Countable orders placed in the period, sales without a customer (walk-ins) included.",
+    ),
     Definition(
         "revenue",
         "money",
-        "Sum of the net amounts (total - refunded) of the period's countable orders.",
+        "Sum of the net amounts (total - refunded) of the period's countable orders, sales "
+        "without a customer (walk-ins) included.",
     ),
     Definition(
         "returning_revenue_share",
         "rate",
-        "Share of the period's revenue that came from returning customers.",
+        "Share of the period's revenue from customers that came from returning customers "
+        "(sales without a customer left out).",
     ),
     Definition(
         "average_order_value",
@@ -109,7 +115,8 @@ _DEFINITIONS = [
     Definition(
         "purchase_frequency",
         "number",
-        "orders / active_customers in the period: orders per active customer.",
+        "Customers' orders / active_customers in the period: orders per active customer "
+        "(sales without a customer left out).",
     ),
     Definition(
         "repeat_purchase_rate",

@@ -12,7 +12,7 @@ import calendar
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -176,9 +176,9 @@ def countable_orders(
 ) -> OrderArrays:
     """Orders as the importer holds them (columns of the orders table: ISO ``ordered_at``,
     amounts in minor units) -> the countable ones, packed. The in-memory twin of the
-    ``order_facts`` view: cancelled orders left out, refunds subtracted (never below zero).
-    ``None`` for a column means the file had none (nothing refunded or cancelled, no
-    currency)."""
+    ``order_facts`` view: cancelled orders left out, refunds subtracted (never below zero),
+    sales without a customer (ref 0) not packed. ``None`` for a column means the file had
+    none (nothing refunded or cancelled, no currency)."""
     import numpy as np
     import pyarrow as pa
 
@@ -205,8 +205,10 @@ def countable_orders(
         )
     del net
     refs = np.asarray(customer, dtype=np.int64)
-    if cancelled is not None:
-        keep = np.asarray(pa.array(cancelled, pa.string()).is_null())
+    keep = None if cancelled is None else np.asarray(pa.array(cancelled, pa.string()).is_null())
+    if len(refs) and not refs.all():  # sales without a customer (ref 0) are not packed
+        keep = refs != 0 if keep is None else keep & (refs != 0)
+    if keep is not None:
         refs, t, amount = refs[keep], t[keep], amount[keep]
     return OrderArrays.sorted(refs, t, amount, tuple(c for c in codes if c))
 
@@ -492,6 +494,7 @@ class MetricsReport:
     currency: str
     previous: Period | None = None
     previous_values: dict[str, float | int | None] | None = None
+    sales_without_customer: int = 0  # (counted in orders and revenue)
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per metric: metric, value[, previous, change, change_pct]."""
@@ -519,13 +522,22 @@ class MetricsReport:
 def metrics(
     store: Store, as_of: datetime, period: str = "30d", *, compare: bool = False
 ) -> MetricsReport:
-    """``retain metrics``: the figures for the period ending at ``as_of``."""
-    orders = load_orders(store).upto(as_of)
+    """``retain metrics``: the figures for the period ending at ``as_of`` (sales without a
+    customer counted in orders and revenue, see :mod:`retain_cli.analytics.walk_ins`)."""
+    from retain_cli.analytics.walk_ins import add_walk_ins, load_walk_ins
+
+    orders, walk_ins = load_orders(store).upto(as_of), load_walk_ins(store)
     current = period_for(as_of, period)
-    report = MetricsReport(current, compute_metrics(orders, current), currency_label(orders))
+    codes = tuple(sorted({*orders.currencies, *walk_ins.currencies}))
+    report = MetricsReport(
+        current,
+        add_walk_ins(compute_metrics(orders, current), walk_ins, current),
+        currency_label(replace(orders, currencies=codes)),
+        sales_without_customer=walk_ins.between(current)[0],
+    )
     if compare:
-        report.previous = previous_period(current, period)
-        report.previous_values = compute_metrics(orders, report.previous)
+        before = report.previous = previous_period(current, period)
+        report.previous_values = add_walk_ins(compute_metrics(orders, before), walk_ins, before)
     return report
 
 

@@ -124,6 +124,7 @@ def metrics_command(
                 "period": _period_json(report.period),
                 "previous_period": _period_json(report.previous) if report.previous else None,
                 "currency": report.currency,
+                "sales_without_customer": report.sales_without_customer,
                 "metrics": rows,
             }
         )
@@ -136,6 +137,11 @@ def metrics_command(
         notes.append(f"previous: {report.previous.label}")
     if report.currency:
         notes.append(f"currency: {report.currency}")
+    if report.sales_without_customer:
+        notes.append(
+            f"orders and revenue include {report.sales_without_customer:,} sale(s) without "
+            "a customer"
+        )
     table = Table(
         title=escape(f"Metrics, {report.period.label}"),
         caption=escape("; ".join(notes)) if notes else None,

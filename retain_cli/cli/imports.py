@@ -80,6 +80,16 @@ DelimiterOption = Annotated[
 TimezoneOption = Annotated[
     str, typer.Option("--timezone", help="Time zone of timestamps that carry no offset.")
 ]
+CurrencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="The currency (ISO 4217 code, e.g. EUR) of amounts the file names none for: no "
+        "currency column, no code or symbol with the amount. Default: the shop's (retain "
+        "config set currency EUR).",
+        show_default=False,
+    ),
+]
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Fail (import nothing) if any row is bad.")
 ]
@@ -157,6 +167,7 @@ def _run(
     strict: bool = False,
     dry_run: bool = False,
     origin: str | None = None,
+    currency: str | None = None,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
     from retain_cli.imports import ImportOptions
@@ -173,6 +184,7 @@ def _run(
         strict=strict,
         dry_run=dry_run,
         origin=origin,
+        currency=currency,
     )
     path = db_path(ctx, db)
     # a dry run against a database that does not exist yet must not create it, and a failed
@@ -248,6 +260,7 @@ def import_orders(
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
     timezone: TimezoneOption = "UTC",
+    currency: CurrencyOption = None,
     strict: StrictOption = False,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
@@ -267,6 +280,7 @@ def import_orders(
         ctx, "orders", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
         date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
         delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
+        currency=currency,
     )  # fmt: skip
 
 

@@ -60,9 +60,9 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, predict, sending
+    from retain_cli.cli import analytics, campaigns, config, customers, imports, predict, sending
 
-    for module in (imports, customers, analytics, predict, campaigns, sending):
+    for module in (imports, customers, config, analytics, predict, campaigns, sending):
         module.register(app)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from retain_cli.imports.currency import settle_currencies
 from retain_cli.imports.dates import Dates, day_month_samples
 from retain_cli.imports.layouts import FIELD_TYPES, Layout
 from retain_cli.imports.options import ImportOptions, fail
@@ -31,6 +32,7 @@ from retain_cli.imports.values import (
     plain_amounts,
     plain_emails,
 )
+from retain_cli.money import minor_units
 
 if TYPE_CHECKING:
     import numpy as np
@@ -259,6 +261,12 @@ class Frame:
         import pyarrow.compute as pc
 
         self.refuse_scientific_ids()
+        if (
+            "currency" in self.columns
+            and "order_id" in self.columns
+            and ("item_name" in self.columns or "item_sku" in self.columns)
+        ):
+            self._fill_currency()
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
         samples = {self.header(n): day_month_samples(self.raw[n]) for n in date_fields}
         dates.settle_order(self.source.path, samples)
@@ -300,30 +308,31 @@ class Frame:
                 self.map_unique(name, parse_birthday, lenient=name in lenient)
             elif kind == "currency":
                 self.map_unique(name, parse_currency)
-        if (
-            "currency" in self.columns
-            and "order_id" in self.columns
-            and ("item_name" in self.columns or "item_sku" in self.columns)
-        ):
-            self._fill_currency()
         money: list[tuple[str, pa.Array]] = []
+        codes = None
+        if layout.kind == "orders":
+            codes = settle_currencies(self, options.currency)
+        comma = options.decimal_comma
+        signed = bool(layout.refund_events)  # refunds are negative rows, read as such
         for name in self.columns:
             if FIELD_TYPES[name] != "money":
                 continue
-            comma = options.decimal_comma
-            if "currency" in self.columns:
-                key = pc.binary_join_element_wise(
-                    self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
-                )
-                pair = partial(parse_money_pair, decimal_comma=comma, field=name)
+            checked = None if signed else name
+            if codes is not None:
+                key = pc.binary_join_element_wise(self.raw[name], pc.fill_null(codes, ""), "\x1f")
+                pair = partial(parse_money_pair, decimal_comma=comma, field=checked)
                 vectorised = None if comma else plain_amounts
                 self.map_unique(name, pair, key=key, vectorised=vectorised, lenient=name in lenient)
                 money.append((name, key))
             else:
                 self.map_unique(
                     name,
-                    partial(parse_money, decimal_comma=comma, field=name),
-                    vectorised=None if comma else plain_amounts,
+                    partial(
+                        parse_money, decimal_comma=comma, field=checked, currency=options.currency
+                    ),
+                    vectorised=None
+                    if comma or minor_units(options.currency) != 2
+                    else plain_amounts,
                     lenient=name in lenient,
                 )
                 money.append((name, self.raw[name]))

@@ -139,6 +139,9 @@ class Layout:
     required: tuple[str, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
     utc_fields: frozenset[str] = field(default_factory=frozenset)
+    #: values of the ``event`` field that make a row a refund of the payment it names
+    #: (Square): its amounts are negative, and it raises that order's refunded amount
+    refund_events: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -425,7 +428,8 @@ GENERIC_ORDERS = Layout(
         accepts_marketing=_GENERIC_CONSENT,
         **_GENERIC_NAMES,
     ),
-    required=("date", "amount", "email"),
+    required=("date", "amount"),
+    one_of=(("email", "customer_id"),),
 )
 
 SUPPRESSIONS = Layout(

@@ -34,6 +34,9 @@ class ImportOptions:
     #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
     #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
     origin: str | None = None
+    #: orders: the currency of amounts that name none (``--currency``; the importer puts
+    #: the shop's in when it is not given), an ISO 4217 code
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class ImportResult:
     warnings_file: Path | None = None
     #: suppressions: the source recorded with the new addresses
     origin: str | None = None
+    #: orders written without a customer (walk-in sales: revenue, not a customer)
+    without_customer: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -74,6 +79,7 @@ class ImportResult:
             "warnings": self.warnings,
             "skipped": self.skipped,
             "customers_created": self.customers_created,
+            **({"orders_without_customer": self.without_customer} if self.without_customer else {}),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
             "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,

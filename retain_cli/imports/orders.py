@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.analytics.metrics import OrderArrays, countable_orders
-from retain_cli.imports.order_customers import OrderCustomers
+from retain_cli.imports.order_customers import WALK_IN, OrderCustomers
 from retain_cli.imports.read import release_arrow_memory
 from retain_cli.imports.values import CANCELLED_FLAG, CANCELLED_STATUSES, succeeded
 from retain_cli.imports.writers import Writer
@@ -55,11 +55,7 @@ _ORDER_FIELDS = (
     "cancelled",
     "accepts_marketing",
 )
-_MISSING = {
-    "date": "no date",
-    "amount": "no amount",
-    "email": "no email address or customer id",
-}
+_MISSING = {"date": "no date", "amount": "no amount"}
 
 
 class OrdersWriter(Writer):
@@ -128,6 +124,7 @@ class OrdersWriter(Writer):
         customers = OrderCustomers(self.store, frame, self.layout)
         refs = customers.resolve(cols)
         self.customers_created = customers.customers_created
+        self.walk_ins = _count(refs, WALK_IN)
         del cols["first_name"], cols["last_name"], cols["name"], cols["email"]
         columns = self._columns(cols, refs)
         del cols
@@ -150,11 +147,9 @@ class OrdersWriter(Writer):
             and not frame.any_blank
             and not frame.has_nulls("date")
             and not frame.has_nulls("amount")
-            and not (frame.has_nulls("email") and frame.has_nulls("customer_id"))
         ):
             return range(frame.n)  # every row is an order: no per-row work
         dates, amounts = frame.get("date"), frame.get("amount")
-        emails, cids = frame.get("email"), frame.get("customer_id")
         blank, errors = frame.blank, frame.errors
         statuses, captured, modes = frame.get("status"), frame.get("captured"), frame.get("mode")
         good: list[int] = []
@@ -167,8 +162,6 @@ class OrdersWriter(Writer):
                 frame.reject(row, "date", _MISSING["date"])
             elif amounts[row] is None:
                 frame.reject(row, "amount", _MISSING["amount"])
-            elif emails[row] is None and cids[row] is None:
-                frame.reject(row, "email" if frame.has("email") else None, _MISSING["email"])
             elif payments and not succeeded(statuses[row], captured[row], modes[row]):
                 self.skipped += 1
             else:
@@ -199,20 +192,13 @@ class OrdersWriter(Writer):
             if sku or name:
                 current.items.append((sku, name, 1 if quantity is None else quantity, price))
         dates, amounts = frame.get("date"), frame.get("amount")
-        emails, cids = frame.get("email"), frame.get("customer_id")
         kept: list[_Order] = []
         for order in groups:
             bad = next((r for r in order.rows if r in frame.errors), None)
             first = order.row
             if bad is None:
                 problem = (
-                    "date"
-                    if dates[first] is None
-                    else "amount"
-                    if amounts[first] is None
-                    else "email"
-                    if emails[first] is None and cids[first] is None
-                    else None
+                    "date" if dates[first] is None else "amount" if amounts[first] is None else None
                 )
                 if problem:
                     frame.reject(first, problem, f"{_MISSING[problem]} on the order's first row")
@@ -431,6 +417,13 @@ def _all_distinct(values: pa.Array) -> bool:
         if pc.all(step).as_py():
             return True
     return bool(pc.count_distinct(values).as_py() == len(values))
+
+
+def _count(values: Any, value: int) -> int:
+    """How many of ``values`` (a list, an array or a numpy array) equal ``value``."""
+    if hasattr(values, "dtype"):
+        return int((values == value).sum())
+    return list(values).count(value) if not isinstance(values, list) else values.count(value)
 
 
 def _nulls(values: Any) -> int:

@@ -12,9 +12,18 @@ from retain_cli.store.customers import CustomerStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.settings import SettingsStore
 
 
-class Store(ImportStore, CustomerStore, AnalyticsStore, PredictStore, CampaignStore, LedgerStore):
+class Store(
+    ImportStore,
+    CustomerStore,
+    AnalyticsStore,
+    PredictStore,
+    CampaignStore,
+    LedgerStore,
+    SettingsStore,
+):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 
 

@@ -59,8 +59,9 @@ class AnalyticsStore(StoreBase):
         return True
 
     def order_fact_rows(self, *, after_id: int = 0, with_currency: bool = False) -> sqlite3.Cursor:
-        """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
-        net_minor[, currency]).
+        """Countable orders of customers with an id above ``after_id``: (customer_ref, unix
+        seconds, net_minor[, currency]). Sales without a customer are left out (see
+        :meth:`walk_in_order_rows`).
 
         Returned as a cursor, so the caller can stream integers straight into an array. The
         query scans the table by id (an index on ordered_at would mean a million lookups).
@@ -68,9 +69,19 @@ class AnalyticsStore(StoreBase):
         currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
             f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
-            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
+            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL "
+            "AND customer_ref IS NOT NULL",
             (after_id,),
         )
+
+    def walk_in_order_rows(self) -> list[tuple[int, int, str]]:
+        """Countable sales without a customer (walk-ins): (unix seconds, net_minor,
+        currency), in time order."""
+        return self.conn.execute(
+            "SELECT unixepoch(ordered_at), net_minor, upper(coalesce(currency, '')) "
+            "FROM order_facts WHERE customer_ref IS NULL AND unixepoch(+ordered_at) IS NOT NULL "
+            "ORDER BY ordered_at"
+        ).fetchall()
 
     def order_currencies(self, *, after_id: int = 0) -> list[str]:
         """Distinct currency codes of the orders with an id above ``after_id`` ('' for none)."""

@@ -38,7 +38,8 @@ CUSTOMER_COLUMNS = (
 )
 
 #: order columns written by an import, in the order of the tuples given to upsert_orders;
-#: order_key is not among them: it is built in SQL as key_prefix || order_id
+#: order_key is not among them: it is built in SQL as key_prefix || order_id. A customer_ref
+#: of 0 is written as NULL: a sale without a customer (m007_orders_without_customer)
 ORDER_COLUMNS = (
     "order_id",
     "customer_ref",
@@ -381,7 +382,7 @@ class ImportStore(StoreBase):
         Returns how many rows were inserted or changed (the caller tells the two apart by
         counting orders before and after).
         """
-        params = ", ".join(f"?{i}" for i in range(1, len(ORDER_COLUMNS) + 1))
+        params = _order_params(ORDER_COLUMNS)
         updated = [*ORDER_COLUMNS[1:], "source"]
         older = (
             "(excluded.refunded_minor < orders.refunded_minor "
@@ -421,7 +422,7 @@ class ImportStore(StoreBase):
         unknown = set(names) - set(ORDER_COLUMNS)
         if unknown or names[0] != "order_id":
             raise ValueError(f"bad order columns: {names}")
-        params = ", ".join(f"?{i}" for i in range(1, len(names) + 1))
+        params = _order_params(names)
         (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
         written = _insert_rows(
             self.conn,
@@ -482,6 +483,14 @@ class ImportStore(StoreBase):
             flat,
             6,
         )
+
+
+def _order_params(names: Sequence[str]) -> str:
+    """The numbered parameters of one order row; customer_ref 0 becomes NULL (no customer)."""
+    return ", ".join(
+        f"nullif(?{i}, 0)" if name == "customer_ref" else f"?{i}"
+        for i, name in enumerate(names, start=1)
+    )
 
 
 def _literal(text: str) -> str:

@@ -33,6 +33,7 @@ class Frame(Protocol):
     def has(self, name: str) -> bool: ...
     def get(self, name: str) -> list[Any]: ...
     def header(self, name: str) -> str: ...
+    def encoded(self, name: str) -> pa.DictionaryArray: ...
     def reject(self, row: int, name: str | None, reason: str) -> None: ...
 
 
@@ -76,28 +77,26 @@ def _marks(frame: Frame, default: str | None) -> pa.Array | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    amounts = frame.raw["amount"]
-    marked = pc.match_substring_regex(amounts, _MARKED)
+    encoded = frame.encoded("amount")  # (map_unique reads the amounts from it next)
+    distinct = encoded.dictionary
+    marked = pc.match_substring_regex(distinct, _MARKED)
     if not pc.any(marked).as_py():
         return None
-    texts = pc.unique(amounts.filter(marked)).to_pylist()
-    codes: list[str | None] = []
-    bad: dict[str, str] = {}
-    for text in texts:
+    positions = pc.indices_nonzero(marked).to_pylist()
+    codes: list[str | None] = [None] * len(distinct)
+    bad: dict[int, str] = {}
+    for position in positions:
         try:
-            codes.append(amount_currency(text, default))
+            codes[position] = amount_currency(distinct[position].as_py(), default)
         except ValueError as exc:
-            codes.append(None)
-            bad[text] = str(exc)
+            bad[position] = str(exc)
     if not any(codes) and not bad:
         return None  # no currency after all ('abc' is no amount: that is said elsewhere)
-    positions = pc.index_in(amounts, value_set=pa.array(texts, pa.string()))
-    found = pa.array(codes, pa.string()).take(positions)
     if bad:
-        rows = pc.indices_nonzero(pc.is_in(amounts, value_set=pa.array(list(bad)))).to_pylist()
-        for row in rows:
-            frame.reject(row, "amount", bad[amounts[row].as_py()])
-    return found
+        wrong = pc.is_in(encoded.indices, value_set=pa.array(list(bad), encoded.indices.type))
+        for row in pc.indices_nonzero(wrong).to_pylist():
+            frame.reject(row, "amount", bad[encoded.indices[row].as_py()])
+    return pa.array(codes, pa.string()).take(encoded.indices)
 
 
 def _blank_amounts(frame: Frame) -> pa.Array:

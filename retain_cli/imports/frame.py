@@ -102,6 +102,7 @@ class Frame:
         self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self.errors: dict[int, tuple[str, str]] = {}
         self.warnings = {}
+        self._encoded: dict[str, pa.DictionaryArray] = {}
 
     def header(self, name: str) -> str:
         return self.source.header[self.columns[name]]
@@ -168,8 +169,8 @@ class Frame:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        column = self.raw[name] if key is None else key
-        encoded = pc.dictionary_encode(column)
+        encoded = self.encoded(name) if key is None else pc.dictionary_encode(key)
+        self._encoded.pop(name, None)
         positions: Iterable[int]
         if vectorised is not None:
             parsed = vectorised(encoded.dictionary)
@@ -207,6 +208,16 @@ class Frame:
                 else:
                     self.reject(row, name, bad[int(indices[row])])
 
+    def encoded(self, name: str) -> pa.DictionaryArray:
+        """The field's raw values dictionary-encoded (its distinct values and, per row, which
+        one), computed once for whoever needs them before :meth:`map_unique` does."""
+        import pyarrow.compute as pc
+
+        found = self._encoded.get(name)
+        if found is None:
+            found = self._encoded[name] = pc.dictionary_encode(self.raw[name])
+        return found
+
     def map_vector(self, name: str, values: pa.Array) -> None:
         """Store an already-normalised column (blank -> None)."""
         import pyarrow.compute as pc
@@ -233,6 +244,25 @@ class Frame:
             elif order_id in seen:
                 codes[row] = seen[order_id]
         self.raw["currency"] = pa.array(codes, type=pa.string())
+
+    def _birthday_order(self, name: str, dates: Dates) -> bool | None:
+        """Whether the birthdays are written day first: as --date-format or the file's other
+        dates say, else as the birthdays themselves show (a first number above 12: day
+        first; a second one: month first); None when nothing tells (or both are seen), and
+        then each birthday that could be read either way is left out with a warning."""
+        if dates.dayfirst is not None:
+            return dates.dayfirst
+        fmt = dates.strptime or ""
+        if "%d" in fmt and "%m" in fmt:
+            return fmt.index("%d") < fmt.index("%m")
+        seen = set()
+        for value in day_month_samples(self.raw[name]):
+            first, _, rest = value.replace(".", "/").replace("-", "/").partition("/")
+            if first.isdigit() and int(first) > 12:
+                seen.add(True)
+            elif rest.partition("/")[0].isdigit() and int(rest.partition("/")[0]) > 12:
+                seen.add(False)
+        return seen.pop() if len(seen) == 1 else None
 
     def refuse_scientific_ids(self) -> None:
         """Fail when a spreadsheet turned ids into rounded numbers such as ``7.28375E+12``
@@ -305,7 +335,8 @@ class Frame:
             elif kind == "int":
                 self.map_unique(name, parse_int, lenient=name in lenient)
             elif kind == "birthday":
-                self.map_unique(name, parse_birthday, lenient=name in lenient)
+                order = partial(parse_birthday, dayfirst=self._birthday_order(name, dates))
+                self.map_unique(name, partial(order, fmt=dates.strptime), lenient=name in lenient)
             elif kind == "currency":
                 self.map_unique(name, parse_currency)
         money: list[tuple[str, pa.Array]] = []

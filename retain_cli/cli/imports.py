@@ -30,7 +30,7 @@ SourceOption = Annotated[
         "--source",
         help="Force a layout instead of detecting it: shopify_customers, "
         "shopify_customers_legacy, square_customers, woocommerce_customers, generic_customers, "
-        "shopify_orders, stripe_payments, generic_orders.",
+        "shopify_orders, stripe_payments, square_transactions, square_items, generic_orders.",
     ),
 ]
 OriginOption = Annotated[
@@ -267,14 +267,23 @@ def import_orders(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Import an orders export (Shopify orders, Stripe payments, or any spreadsheet).
+    """Import an orders export (Shopify, Stripe, Square sales, or any spreadsheet).
 
-    Customers not yet known are created from the orders' e-mail and name. Orders without an
-    id get a stable one derived from the row, so re-importing adds nothing. Rows that cannot
-    be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax, discount or
-    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3).
+    Customers not yet known are created from the orders' e-mail, customer id and name; one
+    known by id only (a till's customer number) counts in the figures and gets mail once a
+    customers import brings an address for that id. A sale with neither (a walk-in) counts
+    in orders and revenue, not as a customer. Orders without an id get a stable one derived
+    from the row, so re-importing adds nothing.
 
-    Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
+    Each amount's currency comes from the file (a currency column, or a code or symbol with
+    the amount: 12,50 EUR, €12.50, $12.50), else from --currency, else from the shop's (retain
+    config set currency EUR); a file in no currency at all is refused.
+
+    Rows that cannot be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax,
+    discount or line-item price is left out and the row listed in FILE.warnings.csv (exit
+    code 3).
+
+    Example: retain import orders orders_export.csv --date-format DD/MM/YYYY --currency EUR
     """
     _run(
         ctx, "orders", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,

@@ -19,6 +19,7 @@ from retain_cli.imports.layouts import FIELD_TYPES, Layout
 from retain_cli.imports.options import ImportOptions, fail
 from retain_cli.imports.read import Source, release_arrow_memory, scan_lines
 from retain_cli.imports.values import (
+    NOT_NEGATIVE,
     amount_or_none,
     parse_birthday,
     parse_bool,
@@ -32,6 +33,7 @@ from retain_cli.imports.values import (
     plain_amounts,
     plain_emails,
 )
+from retain_cli.imports.zones import parse_zoned
 from retain_cli.money import minor_units
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
-_TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
+_TRIM_VECTORISED = {"id", "zip", "text", "money", "currency", "time", "zone"}
 
 
 #: per kind of import, the fields whose unreadable values are left out with a warning
@@ -245,6 +247,11 @@ class Frame:
                 codes[row] = seen[order_id]
         self.raw["currency"] = pa.array(codes, type=pa.string())
 
+    def _zones(self, options: ImportOptions) -> bool:
+        """Whether each row's time zone is read from the file's time zone column (Square's
+        Time Zone): unless --timezone names another than UTC, which then applies to all."""
+        return "time_zone" in self.columns and options.timezone.upper() == "UTC"
+
     def _birthday_order(self, name: str, dates: Dates) -> bool | None:
         """Whether the birthdays are written day first: as --date-format or the file's other
         dates say, else as the birthdays themselves show (a first number above 12: day
@@ -291,6 +298,10 @@ class Frame:
         import pyarrow.compute as pc
 
         self.refuse_scientific_ids()
+        if "time" in self.columns and "date" in self.columns:  # Date and Time columns (Square)
+            day = self.raw["date"]
+            both = pc.binary_join_element_wise(day, self.raw["time"], " ")
+            self.raw["date"] = pc.if_else(pc.equal(day, ""), day, pc.utf8_trim_whitespace(both))
         if (
             "currency" in self.columns
             and "order_id" in self.columns
@@ -316,6 +327,10 @@ class Frame:
                 self.map_vector(name, raw)
             elif kind == "email":
                 self.map_unique(name, parse_email, vectorised=plain_emails)
+            elif kind == "date" and name == "date" and self._zones(options):
+                key = pc.binary_join_element_wise(raw, self.raw["time_zone"], "\x1f")
+                key = pc.if_else(pc.equal(raw, ""), raw, key)
+                self.map_unique(name, partial(parse_zoned, dates), key=key)
             elif kind == "date":
                 zone = UTC if name in layout.utc_fields else None
                 self.map_unique(
@@ -369,6 +384,20 @@ class Frame:
                 money.append((name, self.raw[name]))
         if money and self.errors and not options.decimal_comma:
             self.refuse_decimal_comma(money)
+        if signed and "amount" in self.columns:
+            self._refuse_negative_payments(layout)
+
+    def _refuse_negative_payments(self, layout: Layout) -> None:
+        """Exports with refund rows (Square) read amounts with their sign: a refund's are
+        negative, and a negative amount on any other row is rejected as in any export."""
+        events, amounts = self.get("event"), self.get("amount")
+        for row, amount in enumerate(amounts):
+            if amount is None or amount >= 0:
+                continue
+            event = events[row]
+            if event is None or event.lower() not in layout.refund_events:
+                raw = self.raw["amount"][row].as_py()
+                self.reject(row, "amount", NOT_NEGATIVE["amount"].format(raw))
 
     def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
         """Fail when (nearly) every amount that tells is written with a decimal comma

@@ -146,6 +146,7 @@ def _import_file(
         rejected=rejected,
         customers_created=writer.customers_created,
         without_customer=writer.walk_ins,
+        refunds=writer.refunds,
         rejects_file=rejects_file,
         dry_run=options.dry_run,
         skipped=writer.skipped,

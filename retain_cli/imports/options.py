@@ -64,6 +64,8 @@ class ImportResult:
     origin: str | None = None
     #: orders written without a customer (walk-in sales: revenue, not a customer)
     without_customer: int = 0
+    #: rows that are refunds of a payment (Square), applied to its order
+    refunds: int = 0
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -80,6 +82,7 @@ class ImportResult:
             "skipped": self.skipped,
             "customers_created": self.customers_created,
             **({"orders_without_customer": self.without_customer} if self.without_customer else {}),
+            **({"refunds": self.refunds} if self.refunds else {}),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
             "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from retain_cli.analytics.metrics import OrderArrays, countable_orders
 from retain_cli.imports.order_customers import WALK_IN, OrderCustomers
+from retain_cli.imports.payments import PointOfSale
 from retain_cli.imports.read import release_arrow_memory
 from retain_cli.imports.values import CANCELLED_FLAG, CANCELLED_STATUSES, succeeded
 from retain_cli.imports.writers import Writer
@@ -66,6 +67,8 @@ class OrdersWriter(Writer):
     added: OrderArrays | None = None
     #: orders_state() before the import
     state_before: tuple[int, int] = (0, 0)
+    #: rows that are refunds of a payment, not orders (see imports.payments)
+    refund_rows: frozenset[int] | set[int] = frozenset()
 
     def refresh_analytics(self) -> None:
         """Keep the packed copy of the orders that metrics, segments, cohorts and predict
@@ -87,13 +90,24 @@ class OrdersWriter(Writer):
         grouped = frame.has("item_name") or frame.has("item_sku")
         groups: list[_Order] | None = None
         good: Sequence[int]
+        sale = PointOfSale(frame, self.layout) if PointOfSale.applies(self.layout) else None
+        self.refund_rows = sale.prepare() if sale else set()
         if grouped:
             groups = self._group()
+            if sale and self.layout.item_amounts:
+                sale.sum_items(groups)
             good = [item.row for item in groups]
         else:
             good = self._single()
-        if not good:
-            return
+        if good:
+            self._write(good, groups)
+        if sale:
+            self.updated += sale.write_refunds(self.store, self.import_ref)
+            self.refunds = sale.applied
+
+    def _write(self, good: Sequence[int], groups: list[_Order] | None) -> None:
+        """Resolve the customers of the orders at rows ``good`` and write them."""
+        frame = self.frame
         ids = frame.arrays.get("order_id") if groups is None else None
         if ids is not None and ids.null_count == 0:
             import pyarrow as pa
@@ -147,16 +161,18 @@ class OrdersWriter(Writer):
             and not frame.any_blank
             and not frame.has_nulls("date")
             and not frame.has_nulls("amount")
+            and not self.refund_rows
         ):
             return range(frame.n)  # every row is an order: no per-row work
         dates, amounts = frame.get("date"), frame.get("amount")
         blank, errors = frame.blank, frame.errors
         statuses, captured, modes = frame.get("status"), frame.get("captured"), frame.get("mode")
         good: list[int] = []
+        refunds = self.refund_rows
         for row in range(frame.n):
             if blank[row]:
                 self.skipped += 1
-            elif row in errors:
+            elif row in errors or row in refunds:
                 continue
             elif dates[row] is None:
                 frame.reject(row, "date", _MISSING["date"])
@@ -178,6 +194,8 @@ class OrdersWriter(Writer):
         for row in range(frame.n):
             if frame.blank[row]:
                 self.skipped += 1
+                continue
+            if row in self.refund_rows:
                 continue
             order_id = ids[row]
             if order_id is None:

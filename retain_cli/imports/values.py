@@ -201,7 +201,7 @@ def amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | 
 
 
 #: money fields that cannot be negative, and what to tell the user instead
-_NOT_NEGATIVE = {
+NOT_NEGATIVE = {
     "amount": "negative total {!r} is not an order; refunds belong in the refunded column "
     "(or a refund export)",
     "refunded": "negative refunded amount {!r}; write a refund as a positive amount",
@@ -211,10 +211,10 @@ _NOT_NEGATIVE = {
 def parse_money(
     text: str, decimal_comma: bool, field: str | None = None, currency: str | None = None
 ) -> int:
-    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE)."""
+    """An amount in minor units; a negative total or refund is an error (see NOT_NEGATIVE)."""
     value = parse_amount(text, currency, decimal_comma=decimal_comma)
-    if value < 0 and field in _NOT_NEGATIVE:
-        raise ValueError(_NOT_NEGATIVE[field].format(text.strip()))
+    if value < 0 and field in NOT_NEGATIVE:
+        raise ValueError(NOT_NEGATIVE[field].format(text.strip()))
     return value
 
 

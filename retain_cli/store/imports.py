@@ -446,6 +446,36 @@ class ImportStore(StoreBase):
             )
         return found
 
+    def record_refunds(
+        self, refunds: Sequence[tuple[str, str, str | None, int]], import_ref: int
+    ) -> tuple[set[str], int]:
+        """Record refunds ``(order_key, refund_key, refunded_at, amount_minor)``, each once
+        (a known key is left as it is), and raise each refunded order's ``refunded_minor`` to
+        the sum of its recorded refunds. Returns the order keys that do not exist (nothing
+        recorded for them) and how many orders of earlier imports changed."""
+        known = self.order_refs(sorted({row[0] for row in refunds}))
+        rows = [(known[key], *rest) for key, *rest in refunds if key in known]
+        self.conn.executemany(
+            "INSERT INTO order_refunds (order_ref, refund_key, refunded_at, amount_minor, "
+            "import_ref) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(*row, import_ref) for row in rows],
+        )
+        changed = 0
+        for chunk in _chunks(sorted({row[0] for row in rows})):
+            cur = self.conn.execute(
+                f"""
+                UPDATE orders SET refunded_minor = r.total
+                FROM (SELECT order_ref, sum(amount_minor) AS total FROM order_refunds
+                      WHERE order_ref IN ({", ".join("?" for _ in chunk)})
+                      GROUP BY order_ref) r
+                WHERE orders.id = r.order_ref AND orders.refunded_minor < r.total
+                RETURNING orders.import_ref
+                """,
+                tuple(chunk),
+            )
+            changed += sum(1 for (ref,) in cur.fetchall() if ref != import_ref)
+        return {key for key, *_ in refunds if key not in known}, changed
+
     def order_items(self, refs: Sequence[int]) -> dict[int, list[tuple[Any, ...]]]:
         """Line items ``(sku, name, quantity, price_minor)`` of orders, by order ref."""
         items: dict[int, list[tuple[Any, ...]]] = {}

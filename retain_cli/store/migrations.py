@@ -404,6 +404,26 @@ def m008_settings(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_order_refunds(conn: sqlite3.Connection) -> None:
+    """``order_refunds``: the refunds an export lists as rows of their own (Square's refund
+    events), each recorded once by its key, so that importing the same file again adds
+    nothing and refunds of one payment in different files add up. An order's
+    ``refunded_minor`` is at least the sum of its recorded refunds."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE order_refunds (
+            order_ref INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            refund_key TEXT NOT NULL,           -- when, how much, and which of equal ones
+            refunded_at TEXT,
+            amount_minor INTEGER NOT NULL,      -- positive, in the order's currency
+            import_ref INTEGER REFERENCES imports(id),
+            PRIMARY KEY (order_ref, refund_key)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -413,4 +433,5 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_orders_without_customer,
     m008_settings,
+    m009_order_refunds,
 ]

@@ -397,7 +397,8 @@ class ImportStore(StoreBase):
         }
         value = {c: kept.get(c, f"excluded.{c}") for c in updated}
         assignments = ", ".join(f"{c} = {value[c]}" for c in updated)
-        changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated)
+        # the layout alone is no change (Square's transactions and item details of one sale)
+        changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated if c != "source")
         return _insert_rows(
             self.conn,
             f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref)",

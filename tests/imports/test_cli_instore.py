@@ -234,6 +234,16 @@ def test_a_refund_whose_payment_no_import_holds_is_rejected(cli, db_path, tmp_pa
     assert rows(db_path, "SELECT refunded_minor FROM orders WHERE order_id = 'pA8vR3kQ1mZx'") == [
         (1166,)
     ]
+    # a second partial refund, in next week's export, adds up
+    later = [lines[4][0].replace("2025-09-15", "2025-09-22"), *lines[4][1:]]
+    later[lines[0].index("Net Sales")], later[lines[0].index("Tax")] = "-$5.00", "-$0.40"
+    with open(tmp_path / "next.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([lines[0], later])
+    assert cli("import", "orders", str(tmp_path / "next.csv")).exit_code == 0
+    assert cli("import", "orders", str(tmp_path / "next.csv")).exit_code == 0
+    assert rows(db_path, "SELECT refunded_minor FROM orders WHERE order_id = 'pA8vR3kQ1mZx'") == [
+        (1166 + 540,)
+    ]
 
 
 SQUARE_US = (

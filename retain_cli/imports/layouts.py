@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 Kind = Literal["customers", "orders", "suppressions"]
@@ -397,22 +398,25 @@ _SQUARE_SALE: dict[str, str | tuple[str, ...]] = {
     "event": "Event Type",
 }
 
-SQUARE_TRANSACTIONS = Layout(
-    name="square_transactions",
+#: what Square's two sales exports share (see retain_cli.imports.payments)
+_square_sales = partial(
+    Layout,
     kind="orders",
     platform="square",
-    label="Square transactions",
-    signature=("payment id", "net sales", "total collected", "event type"),
-    columns=_cols(**_SQUARE_SALE),
     required=("order_id", "date", "amount"),
     refund_events=frozenset({"refund"}),
     amount_plus_tax=True,
 )
 
-SQUARE_ITEMS = Layout(
+SQUARE_TRANSACTIONS = _square_sales(
+    name="square_transactions",
+    label="Square transactions",
+    signature=("payment id", "net sales", "total collected", "event type"),
+    columns=_cols(**_SQUARE_SALE),
+)
+
+SQUARE_ITEMS = _square_sales(
     name="square_items",
-    kind="orders",
-    platform="square",
     label="Square item details",
     signature=("payment id", "net sales", "item", "qty", "event type"),
     excludes=("total collected",),
@@ -423,9 +427,6 @@ SQUARE_ITEMS = Layout(
         item_quantity="Qty",
         item_price="Gross Sales",
     ),
-    required=("order_id", "date", "amount"),
-    refund_events=frozenset({"refund"}),
-    amount_plus_tax=True,
     item_amounts=True,
 )
 

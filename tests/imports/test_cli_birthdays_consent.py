@@ -3,22 +3,10 @@ shops export in."""
 
 from __future__ import annotations
 
-import csv
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
+from csvfiles import notes, rows, write
 
 
 def test_consent_words_in_the_shop_languages(cli, db_path, tmp_path):
@@ -49,11 +37,10 @@ def test_an_unknown_consent_word_is_left_out_with_a_warning(cli, db_path, tmp_pa
     source = write(tmp_path / "people.csv", "email,newsletter\na@x.com,vielleicht\n")
     result = cli("import", "customers", str(source))
     assert result.exit_code == 3
-    with open(tmp_path / "people.csv.warnings.csv", newline="") as handle:
-        assert list(csv.reader(handle))[1][-1] == (
-            "newsletter: cannot read marketing consent 'vielleicht' (expected yes or no) "
-            "(imported without it)"
-        )
+    assert notes(tmp_path / "people.csv.warnings.csv") == [
+        "newsletter: cannot read marketing consent 'vielleicht' (expected yes or no) "
+        "(imported without it)"
+    ]
     assert rows(db_path, "SELECT email, accepts_marketing FROM customers") == [("a@x.com", None)]
 
 
@@ -111,11 +98,10 @@ def test_a_birthday_that_reads_either_way_is_left_out_and_says_the_fix(cli, db_p
     source = write(tmp_path / "people.csv", "email,birthday\na@x.com,03.04.1985\n")
     result = cli("import", "customers", str(source))
     assert result.exit_code == 3
-    with open(tmp_path / "people.csv.warnings.csv", newline="") as handle:
-        assert list(csv.reader(handle))[1][-1] == (
-            "birthday: birthday '03.04.1985' can be read day-first or month-first; pass "
-            "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY (imported without it)"
-        )
+    assert notes(tmp_path / "people.csv.warnings.csv") == [
+        "birthday: birthday '03.04.1985' can be read day-first or month-first; pass "
+        "--date-format DD/MM/YYYY or --date-format MM/DD/YYYY (imported without it)"
+    ]
     assert rows(db_path, "SELECT email, birthday FROM customers") == [("a@x.com", None)]
     again = cli("import", "customers", str(source), "--date-format", "DD/MM/YYYY")
     assert again.exit_code == 0

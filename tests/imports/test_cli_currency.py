@@ -7,6 +7,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from csvfiles import rows, write
+
 FORMATS = Path(__file__).parent / "data"
 
 NO_CURRENCY = (
@@ -14,16 +16,6 @@ NO_CURRENCY = (
     "was imported. Pass --currency with the code of the file's currency (e.g. --currency "
     "EUR), or set the shop's once: retain config set currency EUR"
 )
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_a_file_in_no_currency_with_none_set_fails_and_names_the_fix(cli, db_path):

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from pathlib import Path
+
+from csvfiles import notes, rows, write
 
 FORMATS = Path(__file__).parent / "data"
 TRANSACTIONS = FORMATS / "square_transactions.csv"
 ITEMS = FORMATS / "square_items.csv"
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def summary(result) -> dict:
@@ -29,8 +20,7 @@ def summary(result) -> dict:
 
 
 def rejects(path: Path) -> list[str]:
-    with open(path.with_name(path.name + ".rejects.csv"), newline="") as handle:
-        return [row[-1] for row in csv.reader(handle)][1:]
+    return notes(path.with_name(path.name + ".rejects.csv"))
 
 
 SALES_LOG = (

@@ -29,6 +29,7 @@ class Frame(Protocol):
     values: dict[str, list[Any]]
     blank: list[bool]
     errors: dict[int, tuple[str, str]]
+    uniform_currency: str | None
 
     def has(self, name: str) -> bool: ...
     def get(self, name: str) -> list[Any]: ...
@@ -60,6 +61,7 @@ def settle_currencies(frame: Frame, default: str | None) -> pa.Array | None:
         if default is None:
             _refuse_missing(frame, pc.invert(_blank_amounts(frame)))
         frame.values["currency"] = [default] * frame.n
+        frame.uniform_currency = default
         return None
     parts = [part for part in (column, marks) if part is not None]
     codes = pc.coalesce(*parts, pa.scalar(default, pa.string()))

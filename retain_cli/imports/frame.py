@@ -105,6 +105,8 @@ class Frame:
         self.errors: dict[int, tuple[str, str]] = {}
         self.warnings = {}
         self._encoded: dict[str, pa.DictionaryArray] = {}
+        #: orders: the one currency of every row, when the file names none (see currency.py)
+        self.uniform_currency: str | None = None
 
     def header(self, name: str) -> str:
         return self.source.header[self.columns[name]]

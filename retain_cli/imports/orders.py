@@ -320,14 +320,21 @@ class OrdersWriter(Writer):
         before = store.count_orders()
         step = 50_000
         fresh = not store.has_orders(prefix)
+        # one currency for the whole file: written as a constant, not bound row by row
+        same = self.frame.uniform_currency if fresh else None
         if fresh:
-            names = [c for c in ORDER_COLUMNS if _nulls(columns[c]) != n]
+            names = [
+                c
+                for c in ORDER_COLUMNS
+                if not (c == "currency" and same) and _nulls(columns[c]) != n
+            ]
             if isinstance(columns["refunded_minor"], list) and (
                 columns["refunded_minor"].count(0) == n
             ):
                 names.remove("refunded_minor")  # the column's default
         else:
             names = list(ORDER_COLUMNS)
+        constants = {"currency": same} if same else {}
         changed = 0
         with ThreadPoolExecutor(1) as worker:
             packing = None
@@ -335,7 +342,9 @@ class OrdersWriter(Writer):
                 for start in range(0, n, step):
                     if fresh:
                         part = {c: _slice(columns[c], start, start + step) for c in names}
-                        changed += len(store.insert_orders(part, self.import_ref, source, prefix))
+                        changed += len(
+                            store.insert_orders(part, self.import_ref, source, prefix, constants)
+                        )
                         del part
                     else:
                         parts = (_slice(columns[c], start, start + step) for c in names)
@@ -346,7 +355,7 @@ class OrdersWriter(Writer):
                 if fresh:
                     # packed for analytics in a worker thread while SQLite, which lets go of
                     # the interpreter meanwhile, builds the orders index as this block ends
-                    packing = worker.submit(_countable, columns, names)
+                    packing = worker.submit(_countable, {**columns, **constants}, names)
             if packing is not None:
                 self.added = packing.result()
         self.inserted = store.count_orders() - before
@@ -404,6 +413,8 @@ def _countable(columns: Mapping[str, Any], names: Sequence[str]) -> OrderArrays:
     """The countable orders among new orders given as columns (``names``: those written)."""
 
     def given(name: str) -> Any:
+        if isinstance(columns.get(name), str):  # one value for every order
+            return [columns[name]]
         return columns[name] if name in names else None
 
     return countable_orders(

@@ -415,19 +415,24 @@ class ImportStore(StoreBase):
         import_ref: int,
         source: str,
         key_prefix: str,
+        constants: Mapping[str, str] | None = None,
     ) -> range:
         """Insert new orders (no key may exist yet), given column-wise: ``columns`` maps names
-        from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; the other columns
-        keep their defaults. Returns the new orders' ids, in order."""
+        from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; ``constants`` maps
+        others to the one text every order has (a file's currency: written into the
+        statement, not bound for each row); the other columns keep their defaults. Returns
+        the new orders' ids, in order."""
         names = list(columns)
-        unknown = set(names) - set(ORDER_COLUMNS)
-        if unknown or names[0] != "order_id":
-            raise ValueError(f"bad order columns: {names}")
+        fixed = dict(constants or {})
+        unknown = (set(names) | set(fixed)) - set(ORDER_COLUMNS)
+        if unknown or names[0] != "order_id" or set(names) & set(fixed):
+            raise ValueError(f"bad order columns: {names}, {list(fixed)}")
         params = _order_params(names)
+        params += "".join(f", '{_literal(value)}'" for value in fixed.values())
         (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
         written = _insert_rows(
             self.conn,
-            f"INSERT INTO orders (order_key, {', '.join(names)}, source, import_ref)",
+            f"INSERT INTO orders (order_key, {', '.join([*names, *fixed])}, source, import_ref)",
             f"('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', {int(import_ref)})",
             _interleave([columns[name] for name in names]),
             len(names),

@@ -1,4 +1,4 @@
-"""The example files retain ships (campaign file and message templates), and ``retain init``.
+"""The example files retain ships (campaign file and message templates), and where they are.
 
 In a source or editable checkout the examples are at the repository root
 (``campaigns.example.yaml`` and ``templates/*.j2``). A wheel installs them as data files under

@@ -45,7 +45,16 @@ COLUMNS = [
     "holdout_revenue_per_customer",
     "conversion_lift",
     "revenue_per_customer_lift",
+    "currency",
 ]
+MONEY_COLUMNS = (
+    "recipient_revenue",
+    "recipient_revenue_per_customer",
+    "holdout_revenue",
+    "holdout_revenue_per_customer",
+    "revenue_per_customer_lift",
+)
+RATE_COLUMNS = ("recipient_conversion", "holdout_conversion")
 
 
 def parse_window(text: str) -> timedelta:
@@ -68,7 +77,8 @@ def campaign_report(
             f"campaign {campaign!r} has nothing in the send ledger yet; run 'retain send' "
             "first, or see 'retain sends' for what was sent"
         )
-    scale = 10 ** minor_digits(store.shop_currency() or "USD")
+    currency = store.shop_currency() or "USD"
+    scale = 10 ** minor_digits(currency)
     out = []
     for counts in rows:
         outcomes = store.ledger_outcomes(
@@ -99,5 +109,33 @@ def campaign_report(
         row["revenue_per_customer_lift"] = (
             None if rev_r is None or rev_h is None else round(rev_r - rev_h, 2)
         )
+        row["currency"] = currency
         out.append(row)
+    return out
+
+
+def readable(row: dict[str, Any], locale: str) -> dict[str, Any]:
+    """A report row for people: amounts as the shop writes money (``shop.locale``, the row's
+    currency), conversions as percentages, the conversion lift in percentage points."""
+    import copy
+
+    from babel import Locale
+    from babel.numbers import format_decimal
+
+    from retain_cli.money import format_money, minor_units
+
+    digits = 10 ** minor_units(row["currency"])
+    out = {key: value for key, value in row.items() if key not in ("campaign", "currency")}
+    for key in MONEY_COLUMNS:
+        if out.get(key) is not None:
+            out[key] = format_money(round(out[key] * digits), row["currency"], locale)
+    percent = copy.copy(Locale.parse(locale).percent_formats[None])  # "12.5%", "12,5 %"
+    percent.frac_prec = (1, 1)
+    for key in RATE_COLUMNS:
+        if out.get(key) is not None:
+            out[key] = percent.apply(out[key], locale)
+    lift = out.get("conversion_lift")
+    if lift is not None:
+        points = format_decimal(abs(lift) * 100, "#,##0.0", locale=locale)
+        out["conversion_lift"] = f"{'-' if lift < 0 else '+'}{points} pp"
     return out

@@ -375,6 +375,7 @@ def report(
     window: Annotated[
         str, typer.Option("--window", help="Orders counted this long after the send: 14d, 2w.")
     ] = "14d",
+    config: ConfigOption = None,
     db: DbOption = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
@@ -383,11 +384,14 @@ def report(
     Per campaign: recipients, held out, sent, failed; for recipients and the holdout, the
     orders and revenue within the window after the send (refunds subtracted, cancelled
     orders left out), conversion, revenue per customer, and the lift (recipients minus
-    holdout). The holdout's clock starts when they were held out.
+    holdout). The holdout's clock starts when they were held out. The table writes money
+    and percentages for the campaign file's shop.locale; csv and json give plain numbers and
+    the currency.
 
     Example: retain report win-back --window 30d
     """
-    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window
+    from retain_cli.campaigns.config import config_path, shop_settings
+    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window, readable
     from retain_cli.timeutil import utc_now
 
     span = parse_window(window)
@@ -399,9 +403,10 @@ def report(
     if not rows:
         console.print("Nothing sent yet: run 'retain send' first.")
         return
+    locale = shop_settings(config_path(config)).locale
     for row in rows:
         render_mapping(
-            {k: row[k] for k in COLUMNS[1:]},
+            readable(row, locale),
             fmt,
             title=f"{row['campaign']}: {window} after the send",
         )

@@ -391,7 +391,7 @@ class LedgerStore(StoreBase):
             per_customer AS (
                 SELECT g.grp, g.customer_ref,
                        count(f.order_ref) AS orders,
-                       coalesce(sum(f.net_minor), 0) AS revenue_minor
+                       CAST(total(f.net_minor) AS INTEGER) AS revenue_minor
                 FROM groups g
                 LEFT JOIN order_facts f
                   ON f.customer_ref = g.customer_ref
@@ -402,7 +402,8 @@ class LedgerStore(StoreBase):
                 GROUP BY g.grp, g.customer_ref
             )
             SELECT grp, count(*) AS customers, sum(orders > 0) AS converted,
-                   sum(orders) AS orders, sum(revenue_minor) AS revenue_minor
+                   sum(orders) AS orders,
+                   CAST(total(revenue_minor) AS INTEGER) AS revenue_minor
             FROM per_customer GROUP BY grp
             """,
             {"campaign": campaign, "window": window_seconds, "now": now},

@@ -54,7 +54,7 @@ def config_show(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Show every setting, its value (blank: not set) and what it is for.
+    """Show every setting, its value and what it is for.
 
     Example: retain config show
     """
@@ -62,6 +62,8 @@ def config_show(
     from retain_cli.settings import show_settings
 
     rows = show_settings(open_store(ctx, db))
+    if fmt is OutputFormat.table:
+        rows = [{**row, "value": row["value"] or "(not set)"} for row in rows]
     render_rows(rows, ["setting", "value", "meaning"], fmt, title="Settings")
 
 

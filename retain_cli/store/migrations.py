@@ -314,7 +314,7 @@ def m006_import_warnings(conn: sqlite3.Connection) -> None:
 
 
 def _rebuild_table(conn: sqlite3.Connection, table: str, sql: str) -> None:
-    """Replace ``table`` by one created with ``sql`` (``CREATE TABLE {table} ...``), keeping
+    """Replace ``table`` by one created with ``sql`` (its ``CREATE TABLE``), keeping
     its rows, ids, indexes and triggers, the views over it and the rows of every table whose
     foreign keys point at it (SQLite's documented way to change a column's constraints).
 
@@ -357,16 +357,20 @@ def _rebuild_table(conn: sqlite3.Connection, table: str, sql: str) -> None:
     for name, _create in views:
         conn.execute(f'DROP VIEW "{name}"')
     for name in children:
-        conn.execute(f'CREATE TEMP TABLE "_keep_{name}" AS SELECT * FROM "{name}"')
+        conn.execute(f'CREATE TABLE "_keep_{name}" AS SELECT * FROM "{name}"')
         conn.execute(f'DROP TABLE "{name}"')
-    conn.execute(sql.replace(f"CREATE TABLE {table} ", f"CREATE TABLE _new_{table} ", 1))
-    conn.execute(f'INSERT INTO "_new_{table}" SELECT * FROM "{table}"')
+    # copied aside and back, not renamed: ALTER TABLE RENAME leaves the connection with a
+    # temp schema on which a later wal_checkpoint of every database fails ("database table
+    # is locked")
+    conn.execute(f'CREATE TABLE "_keep_{table}" AS SELECT * FROM "{table}"')
     conn.execute(f'DROP TABLE "{table}"')
-    conn.execute(f'ALTER TABLE "_new_{table}" RENAME TO "{table}"')
+    conn.execute(sql)
+    conn.execute(f'INSERT INTO "{table}" SELECT * FROM "_keep_{table}"')
+    conn.execute(f'DROP TABLE "_keep_{table}"')
     for name, create in tables.items():
         conn.execute(create)
-        conn.execute(f'INSERT INTO "{name}" SELECT * FROM temp."_keep_{name}"')
-        conn.execute(f'DROP TABLE temp."_keep_{name}"')
+        conn.execute(f'INSERT INTO "{name}" SELECT * FROM "_keep_{name}"')
+        conn.execute(f'DROP TABLE "_keep_{name}"')
     for _name, create in views:
         conn.execute(create)
     for _kind, _name, create in extras:

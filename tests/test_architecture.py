@@ -25,6 +25,7 @@ FLOORS = {
     "campaigns": 4,
     "project": 5,
     "demo": 5,
+    "mailbox": 5,
     "cli": 6,
 }
 

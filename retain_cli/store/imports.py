@@ -40,7 +40,7 @@ CUSTOMER_COLUMNS = (
 
 #: order columns written by an import, in the order of the tuples given to upsert_orders;
 #: order_key is not among them: it is built in SQL as key_prefix || order_id. A customer_ref
-#: of 0 is written as NULL: a sale without a customer (m007_orders_without_customer)
+#: of 0 is written as NULL: a sale without a customer (m009_orders_without_customer)
 ORDER_COLUMNS = (
     "order_id",
     "customer_ref",
@@ -287,7 +287,11 @@ class ImportStore(StoreBase):
     # -- customers --------------------------------------------------------------------------
 
     def customer_refs_by_email(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT email, id FROM customers WHERE email IS NOT NULL"))
+        """Address -> customer; the old addresses of merged customers find the customer they
+        were merged into (``customer_aliases``)."""
+        refs = dict(self.conn.execute("SELECT email, customer_ref FROM customer_aliases"))
+        refs.update(self.conn.execute("SELECT email, id FROM customers WHERE email IS NOT NULL"))
+        return refs
 
     def customer_refs_by_source(self, source: str) -> dict[str, int]:
         return dict(

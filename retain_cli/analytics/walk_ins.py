@@ -49,10 +49,12 @@ class WalkIns:
         return int(inside.sum()), float(self.amount[inside].sum())
 
 
-def load_walk_ins(store: Store) -> WalkIns:
+def load_walk_ins(store: Store, revenue: str = "gross") -> WalkIns:
+    """The countable sales without a customer, their amounts as ``revenue`` says (``gross``:
+    the total less refunds; ``net``: also without tax and shipping)."""
     import numpy as np
 
-    rows = store.walk_in_order_rows()
+    rows = store.walk_in_order_rows("net_sales_minor" if revenue == "net" else "net_minor")
     scale = {code: 10.0 ** -minor_units(code) for code in {row[2] for row in rows}}
     return WalkIns(
         np.array([row[0] for row in rows], dtype=np.int64),

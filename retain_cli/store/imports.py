@@ -40,7 +40,7 @@ CUSTOMER_COLUMNS = (
 
 #: order columns written by an import, in the order of the tuples given to upsert_orders;
 #: order_key is not among them: it is built in SQL as key_prefix || order_id. A customer_ref
-#: of 0 is written as NULL: a sale without a customer (m009_orders_without_customer)
+#: of 0 is written as NULL: a sale without a customer (m010_orders_without_customer)
 ORDER_COLUMNS = (
     "order_id",
     "customer_ref",

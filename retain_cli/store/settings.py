@@ -1,6 +1,6 @@
 """SQL for the shop's settings (a mixin of :class:`retain_cli.store.Store`).
 
-``settings`` holds one value per key (m010_settings); which keys exist and how their values
+``settings`` holds one value per key (m011_settings); which keys exist and how their values
 are checked is :mod:`retain_cli.settings`' business.
 """
 

@@ -1,5 +1,5 @@
-"""An old database upgrades itself: orders may then have no customer (m009), the shop's
-settings (m010) and refunds (m011) exist, and nothing stored before is lost."""
+"""An old database upgrades itself: orders may then have no customer (m010), the shop's
+settings (m011) and refunds (m012) exist, and nothing stored before is lost."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from retain_cli.store import migrations as m
 
 @pytest.fixture
 def old_database(db_path, monkeypatch):
-    """A database as m001-m008 left it, with a customer, an order with a line item and a
+    """A database as m001-m009 left it, with a customer, an order with a line item and a
     segment snapshot."""
     with monkeypatch.context() as patch:
-        patch.setattr("retain_cli.store.base.MIGRATIONS", m.MIGRATIONS[:8])
+        patch.setattr("retain_cli.store.base.MIGRATIONS", m.MIGRATIONS[:9])
         opened = Store.open(db_path)
     with opened as store:
         conn = store.conn
@@ -42,9 +42,9 @@ def test_an_old_database_upgrades_and_keeps_its_rows(old_database, cli):
     with Store.open(old_database) as store:
         conn = store.conn
         assert store.applied_migrations()[-3:] == [
-            "m009_orders_without_customer",
-            "m010_settings",
-            "m011_order_refunds",
+            "m010_orders_without_customer",
+            "m011_settings",
+            "m012_order_refunds",
         ]
         assert conn.execute("SELECT order_key, customer_ref FROM orders").fetchall() == [
             ("generic:1", 1)
@@ -76,7 +76,7 @@ def test_an_old_database_upgrades_and_keeps_its_rows(old_database, cli):
 
 
 def test_a_new_database_takes_a_first_bulk_import(cli, db_path, tmp_path):
-    """m009 rebuilds the orders table without renaming one (a rename left the connection
+    """m010 rebuilds the orders table without renaming one (a rename left the connection
     with a temp schema on which the checkpoint before publishing a new database failed:
     'database table is locked')."""
     export = tmp_path / "big.csv"

@@ -151,8 +151,9 @@ def cron_entry(
     import_dir: Path | None = None,
 ) -> str:
     """A crontab line for a nightly run: import the new exports in ``import_dir`` (if
-    given), snapshot segments (for entered_segment triggers), then send, appending every
-    output to a log file. Absolute paths throughout."""
+    given), then send, appending every output to a log file. The send also keeps the day's
+    segment snapshot that ``entered_segment`` triggers compare against (the only command
+    that records snapshots). Absolute paths throughout."""
     import shlex
     import sys
 
@@ -177,7 +178,6 @@ def cron_entry(
         imports = f"{base} import folder {folder} >> {q(str(log))} 2>&1; "
     return (
         f"{moment.minute} {moment.hour} * * * cd {q(str(db.parent))} && {imports}"
-        f"{base} segments --format csv > /dev/null 2>> {q(str(log))}; "
         f"{base} send --config {q(str(config))} --yes >> {q(str(log))} 2>&1"
     )
 

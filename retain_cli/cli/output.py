@@ -12,10 +12,10 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -183,7 +183,10 @@ class _Col:
 
     def least(self, floor: int) -> int:
         """How narrow the column may get: text down to ``floor`` characters (or its header's
-        widest line), the rest whole."""
+        widest line; wrapped text not below its longest word, up to 30), the rest whole."""
+        if self.role == "wrap":
+            word = max((cell_len(w) for v in self.values for w in v.split()), default=0)
+            floor = max(floor, min(word, _TEXT_ROOM))
         if self.flexible:
             return min(self.natural, max(self.narrowest_header, floor))
         return self.compact
@@ -404,49 +407,58 @@ def render_matrix(
     wide: bool = False,
 ) -> None:
     """A square table (``rows`` of cells, one per label and then one per ``extra`` column),
-    whose column headers are the row labels. When the names do not fit side by side, the
-    columns are numbered and each row label carries its number (``3 loyal``), so that no
-    name is cut."""
+    whose column headers are the row labels. It takes the first layout that fits: with
+    borders; without; with the columns numbered and each row label carrying its number
+    (``3 loyal``); else one line per non-empty cell. No name is ever cut."""
     numbers = {label: str(i) for i, label in enumerate(labels, 1)}
-    widest = [
-        max((c.cell_len for _, cells in rows for c in cells[i : i + 1]), default=0)
-        for i in range(len(labels) + len(extra))
-    ]
-    heads = [*labels, *extra]
-    named = max(cell_len(corner), *(cell_len(label) for label, _ in rows))
-    full = named + sum(max(cell_len(h), w) for h, w in zip(heads, widest, strict=True))
-    fits = wide or full + _overhead(len(heads) + 1) <= console.width
-    if fits:
-        table = Table(title=escape(title), header_style="bold")
-        table.add_column(escape(corner), no_wrap=True)
-        for head in heads:
-            table.add_column(escape(head), justify="right", no_wrap=True)
-    else:
-        table = Table(
-            title=escape(title),
-            header_style="bold",
-            box=box.SIMPLE_HEAD,
-            padding=(0, 0, 0, 1),
-            show_edge=False,
-        )
-        table.add_column(escape(corner), no_wrap=True)
-        for head in heads:
-            table.add_column(escape(numbers.get(head, head)), justify="right", no_wrap=True)
     given = dict(rows)
-    # numbered, every label needs a row to say which name its number stands for
-    for label in [r for r, _ in rows] if fits else labels:
-        name = label if fits else f"{numbers[label]:>2} {label}"
-        cells = given.get(label)
-        if cells is None:
-            table.add_row(Text(name, style="dim"), *[""] * len(heads))
+
+    def layout(named: bool, boxed: bool) -> Table:
+        table = Table(title=escape(title), header_style="bold")
+        if not boxed:
+            table = Table(title=escape(title), header_style="bold underline", box=None)
+            table.padding = (0, 0, 0, 1)
+        table.add_column(escape(corner), no_wrap=True)
+        for head in [*labels, *extra]:
+            shown = head if named else numbers.get(head, head)
+            table.add_column(escape(shown), justify="right", no_wrap=True)
+        # numbered, every label needs a row to say which name its number stands for
+        for label in [r for r, _ in rows] if named else labels:
+            cells = given.get(label)
+            name = label if named else f"{numbers[label]:>2} {label}"
+            if cells is None:
+                table.add_row(Text(name, style="dim"), *[""] * (len(labels) + len(extra)))
+            else:
+                table.add_row(Text(name, style="bold"), *cells)
+        return table
+
+    unbounded = console.options.update_width(10_000)
+
+    def width(table: Table) -> int:
+        return Measurement.get(console, unbounded, table).maximum
+
+    if wide:
+        table = layout(named=True, boxed=True)
+        needed = width(table)
+        if needed > console.width:
+            _print_wider(table, needed)
         else:
-            table.add_row(Text(name, style="bold"), *cells)
-    needed = full + _overhead(len(heads) + 1)
-    if fits and needed > console.width:
-        _print_wider(table, needed)
-    else:
-        console.print(table)
-    if not fits:
-        console.print(
-            escape("Columns are numbered as the rows; --wide shows the names."), style="dim"
-        )
+            console.print(table)
+        return
+    for named, boxed in ((True, True), (True, False), (False, False)):
+        table = layout(named, boxed)
+        if width(table) <= console.width:
+            console.print(table)
+            if not named:
+                note = "Columns are numbered as the rows; --wide shows the names."
+                console.print(escape(note), style="dim")
+            return
+    # too many even numbered: one line per move, every name whole
+    pairs = [
+        {"from": a, "to": b, "customers": int(cell.plain.replace(",", ""))}
+        for a, cells in rows
+        for b, cell in zip(labels, cells, strict=False)
+        if cell.plain
+    ]
+    render_table(pairs, ["from", "to", "customers"], OutputFormat.table, title=title)
+    console.print(escape("--wide shows them as a table."), style="dim")

@@ -10,7 +10,7 @@ as are the ``.rejects.csv`` and ``.warnings.csv`` files imports write beside an 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,7 +86,8 @@ def _digest(path: Path) -> str:
 
 def import_folder(db: Path, folder: Path, options: ImportOptions) -> list[FolderFile]:
     """Import every export in ``folder`` not imported before into the database at ``db``
-    (created if there is none). A file that fails is reported and the others go on."""
+    (created if there is none), ``options`` for each (its currency for orders only). A file
+    that fails is reported and the others go on."""
     from retain_cli.imports.database import exists
     from retain_cli.imports.importer import import_into
     from retain_cli.store import Store
@@ -111,7 +112,9 @@ def import_folder(db: Path, folder: Path, options: ImportOptions) -> list[Folder
             out.append(FolderFile(path, None, "not recognised", error=note))
             continue
         try:
-            result = import_into(db, path, kind, options)
+            # --currency is for orders only (customers and opt-outs have no amounts)
+            own = options if kind == "orders" else replace(options, currency=None)
+            result = import_into(db, path, kind, own)
         except RetainError as exc:
             out.append(FolderFile(path, kind, "failed", error=str(exc)))
             continue

@@ -13,6 +13,7 @@ from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.settings import SettingsStore
 
 
 class Store(
@@ -22,6 +23,7 @@ class Store(
     PredictStore,
     CampaignStore,
     LedgerStore,
+    SettingsStore,
     MailboxStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""

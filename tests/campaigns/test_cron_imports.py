@@ -44,7 +44,7 @@ def test_the_cron_line_imports_new_exports_before_the_send(cli, tmp_path):
 
     # the afternoon's export: Ada's first order; the night's run must see it and thank her
     bought = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    orders = f"order id,email,date,amount\n1001,ada@example.org,{bought},24.00\n"
+    orders = f"order id,email,date,amount,currency\n1001,ada@example.org,{bought},24.00,EUR\n"
     (exports / "orders-today.csv").write_text(orders, encoding="utf-8")
     command = line.split(" * * * ", 1)[1]  # what cron runs at 10:00
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
@@ -74,7 +74,7 @@ def test_send_warns_when_the_newest_orders_import_is_over_a_day_old(cli, tmp_pat
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "orders.csv").write_text(
-        "order id,email,date,amount\n1,ada@example.org,2025-09-30T08:00:00Z,24.00\n",
+        "order id,email,date,amount,currency\n1,ada@example.org,2025-09-30T08:00:00Z,24.00,EUR\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("RETAIN_NOW", "2025-10-01T10:00:00Z")

@@ -122,7 +122,7 @@ def test_an_example_block_is_not_rewrapped(cli, monkeypatch):
     text = _help(cli, monkeypatch, "customers", "list")
     lines = [line.rstrip() for line in text.splitlines()]
     assert "     retain customers list --limit 10 --sort last_order" in lines
-    assert "     retain customers list --segment at_risk --format csv" in lines
+    assert "     retain customers list --segment lifecycle:at_risk --format csv" in lines
 
 
 def test_long_choices_are_listed_in_the_help_not_folded(cli, monkeypatch):

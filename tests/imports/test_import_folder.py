@@ -107,7 +107,7 @@ def test_import_folder_imports_each_new_export_once(cli, tmp_path, db_path):
     write(exports, "notes.csv", "when,what\nmonday,bake\n", 1_700_000_300)
     write(exports, "orders.csv.rejects.csv", "line,reason\n", 1_700_000_400)  # an import's own
 
-    first = cli("import", "folder", str(exports))
+    first = cli("import", "folder", str(exports), "--currency", "EUR")
     assert first.exit_code == 3  # notes.csv is left for the owner
     rows = [re.split(r"\s*[│┃]\s*", line.strip("│┃ ")) for line in first.stdout.splitlines()]
     table = {r[0]: r[1:3] for r in rows if len(r) >= 3}
@@ -124,11 +124,11 @@ def test_import_folder_imports_each_new_export_once(cli, tmp_path, db_path):
     )
     with Store.open(db_path) as store:
         emails = [r[0] for r in store.conn.execute("SELECT email FROM customers ORDER BY id")]
-        orders = store.conn.execute("SELECT order_id, total_minor FROM orders").fetchall()
+        orders = store.conn.execute("SELECT order_id, total_minor, currency FROM orders").fetchall()
         opt_outs = store.conn.execute("SELECT email, reason FROM suppressions").fetchall()
         imports = store.conn.execute("SELECT kind, file_name FROM imports ORDER BY id").fetchall()
     assert emails == ["bo@example.org", "ada@example.org"]
-    assert orders == [("1", 1999)]
+    assert orders == [("1", 1999, "EUR")]  # --currency: amounts that name none
     assert opt_outs == [("cy@example.org", "asked by phone")]
     assert imports == [
         ("customers", "customers.csv"),
@@ -136,7 +136,7 @@ def test_import_folder_imports_each_new_export_once(cli, tmp_path, db_path):
         ("suppressions", "optouts.csv"),
     ]
 
-    write(exports, "orders-2.csv", "order id,email,date,amount\n2,bo@example.org,2025-03-02,5\n")
+    write(exports, "orders-2.csv", "order id,email,date,amount\n2,bo@example.org,2025-03-02,5 €\n")
     again = cli("import", "folder", str(exports), "--format", "json")
     assert again.exit_code == 3
     import json

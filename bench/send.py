@@ -117,7 +117,7 @@ def main() -> None:
     times = {"smtplib": 0.0, "retain": 0.0, "retain_prebuilt": 0.0}
     cpu = dict.fromkeys(times, 0.0)  # CPU time of this process (the sink's is not counted)
     try:
-        shutil.copytree(REPO / "tests" / "data" / "sending", folder / "shop")
+        shutil.copytree(REPO / "tests" / "campaigns" / "data" / "sending", folder / "shop")
         path = folder / "shop" / "campaigns.yaml"
         text = path.read_text().replace(
             "  type: outbox\n",

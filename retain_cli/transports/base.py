@@ -31,6 +31,19 @@ class SmtpSettings:
     password_env: str | None
     keyring_service: str | None
     timeout: float
+    tls_ca_file: str | None = None  # a PEM bundle of the CA(s) to trust instead of the system's
+    tls_verify: bool = True  # False: the server's certificate and name are not checked
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the owner must hear on every run (the certificate check turned off)."""
+        if self.tls_verify or self.security == "none":
+            return ()
+        return (
+            f"transport.tls_verify is false: the certificate of {self.host} is not checked, so "
+            "anyone on the network path can pose as the server and read the password and every "
+            "message; set transport.tls_ca_file to the CA bundle that signed it instead",
+        )
 
 
 class TransportFailure(Exception):

@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from retain_cli import __version__
+from retain_cli.cli.output import use_raw_csv
 from retain_cli.errors import RetainError
 
 
@@ -50,12 +51,23 @@ def root(
             "--db", envvar="RETAIN_DB", help="SQLite database file (default ./retain.db)."
         ),
     ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            envvar="RETAIN_RAW_CSV",
+            help="With --format csv, write cells as they are. By default a text cell that "
+            "begins with = + - @, a tab or a carriage return gets a ' in front, so that a "
+            "spreadsheet shows it as text instead of running it as a formula.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """retain: retention for small shops, from the terminal."""
+    use_raw_csv(raw_csv)
     ctx.obj = {"db": db}
 
 

@@ -9,12 +9,15 @@ import typer
 from typer.core import TyperGroup
 
 from retain_cli import __version__
+from retain_cli.cli.options import database_in_use
 from retain_cli.cli.output import use_raw_csv
 from retain_cli.errors import RetainError
+from retain_cli.store.errors import explain_failure
 
 
 class RetainGroup(TyperGroup):
-    """The one place a :class:`RetainError` becomes ``Error: ...`` on stderr and an exit code."""
+    """The one place a :class:`RetainError` becomes ``Error: ...`` on stderr and an exit code
+    (and so does a database or disk fault that escapes a command)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -22,6 +25,14 @@ class RetainGroup(TyperGroup):
         except RetainError as exc:
             typer.echo(f"Error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            # A database that is locked, read-only or full, or a disk that is full, met
+            # mid-command: its cause, not a traceback. Anything else is a bug: it propagates.
+            error = explain_failure(exc, database_in_use(ctx))
+            if error is None:
+                raise
+            typer.echo(f"Error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
 
 
 app = typer.Typer(

@@ -22,6 +22,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from email.message import EmailMessage
 from typing import Any
 
@@ -144,6 +145,7 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
         self._policies: dict[int, tuple[Any, Any]] = {}  # id(policy) -> (policy, CRLF clone)
         self._angles: dict[str, str] = {}  # the sender's <address>, formatted once
+        self._pool: ThreadPoolExecutor | None = None  # runs before_data (see send)
 
     @property
     def where(self) -> str:
@@ -296,20 +298,30 @@ class SmtpTransport:
             raise TemporaryFailure(
                 f"connection to {self.where} lost before the message was handed over ({exc})"
             ) from None
-        if before_data is not None:
-            try:
-                before_data()  # e.g. the ledger commit, while the server answers MAIL FROM
-            except BaseException:
-                self.close()
-                raise
+        # The claim (before_data: a ledger commit that waits for the disk) runs on a worker
+        # thread while the server answers MAIL FROM and RCPT TO; DATA waits for it.
+        pending = self._worker().submit(before_data) if before_data is not None else None
+        refusal: tuple[int, bytes, str] | None = None
+        lost: BaseException | None = None
         try:
             code, reply = smtp.getreply()
             if code != 250:
-                raise self._after_refusal(code, reply, "MAIL")
-            smtp.putcmd("rcpt", f"TO:{_angle(recipient)}")
-            code, reply = smtp.getreply()
-            if code not in (250, 251):
-                raise self._after_refusal(code, reply, "RCPT")
+                refusal = (code, reply, "MAIL")
+            else:
+                smtp.putcmd("rcpt", f"TO:{_angle(recipient)}")
+                code, reply = smtp.getreply()
+                if code not in (250, 251):
+                    refusal = (code, reply, "RCPT")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            lost = exc
+        finally:
+            if pending is not None:
+                self._finish(pending)  # if before_data raised: nothing is handed over
+        try:
+            if lost is not None:
+                raise lost
+            if refusal is not None:
+                raise self._after_refusal(*refusal)
             smtp.putcmd("data")
             code, reply = smtp.getreply()
             if code != 354:
@@ -335,6 +347,20 @@ class SmtpTransport:
             raise self._after_refusal(code, reply, "end of DATA")
         return f"{code} {_text(reply)}"
 
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="retain-claim")
+        return self._pool
+
+    def _finish(self, pending: Future[None]) -> None:
+        """Wait for ``before_data``; should it have raised, close and raise that."""
+        try:
+            pending.result()
+        except BaseException:
+            wait([pending])  # (interrupted while waiting: the worker must be done first)
+            self.close()
+            raise
+
     def _crlf(self, policy: Any) -> Any:
         """The message's policy with CRLF line endings (cloned once per policy, not per
         message)."""
@@ -358,6 +384,9 @@ class SmtpTransport:
         return failure
 
     def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         smtp, self._smtp = self._smtp, None
         client, self._client = self._client, None
         if client is not None:

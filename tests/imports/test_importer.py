@@ -89,7 +89,7 @@ def test_killed_first_bulk_import_leaves_an_empty_database(db_path, tmp_path):
     assert state(db_path) == before == ("wal", "ok", None, None, 0, before[5])
     with Store.open(db_path) as opened:
         assert import_file(opened, big, "orders").inserted == 60_000
-        assert opened.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert opened.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
 
 
 def big_orders(path: Path, rows: int = 60_000) -> Path:
@@ -149,9 +149,9 @@ def test_killed_bulk_import_is_rolled_back_on_the_next_open(db_path, tmp_path):
         check=False,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
-    # the big import ran with a rollback journal (synchronous NORMAL: the database held
+    # the big import ran with a rollback journal (synchronous FULL: the database held
     # something), and died with it hot
-    assert child.stdout == "delete 1\n"
+    assert child.stdout == "delete 2\n"
     journal = db_path.with_name(db_path.name + "-journal")
     assert journal.exists() and journal.stat().st_size > 0
     assert state(db_path) == before  # played back on open, and in WAL again

@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from retain_cli import __version__
 from retain_cli.cli.options import database_in_use
-from retain_cli.cli.output import use_raw_csv
+from retain_cli.cli.output import printable, use_raw_csv
 from retain_cli.errors import RetainError
 from retain_cli.store.errors import explain_failure
 
@@ -23,7 +23,7 @@ class RetainGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except RetainError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {printable(str(exc), lines=True)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except Exception as exc:
             # A database that is locked, read-only or full, or a disk that is full, met
@@ -31,7 +31,7 @@ class RetainGroup(TyperGroup):
             error = explain_failure(exc, database_in_use(ctx))
             if error is None:
                 raise
-            typer.echo(f"Error: {error}", err=True)
+            typer.echo(f"Error: {printable(str(error), lines=True)}", err=True)
             raise typer.Exit(error.exit_code) from None
 
 

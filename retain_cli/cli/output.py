@@ -36,11 +36,17 @@ _SPACES = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, lines: bool = False) -> str:
     """``text`` without control characters (an ESC sequence, a bell, a backspace ...): line
-    breaks and tabs become a space, the rest is dropped; normal text, accents and emoji stay."""
+    breaks and tabs become a space (``lines``: line breaks stay), the rest is dropped; normal
+    text, accents and emoji stay."""
     if text.isprintable():
         return text
+    if lines:
+        return _CONTROLS_BUT_LINES.sub("", text.replace("\r\n", "\n").replace("\t", " "))
     return _CONTROLS.sub("", _SPACES.sub(" ", text))
 
 

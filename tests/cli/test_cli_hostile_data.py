@@ -144,3 +144,20 @@ def test_every_table_cell_title_and_key_is_printable(monkeypatch):
 def test_printable_keeps_normal_text():
     assert output.printable("Zoë 🎂 Ünal-Smith, Jr.") == "Zoë 🎂 Ünal-Smith, Jr."
     assert output.printable("a\tb\n\nc") == "a b c"
+
+
+def test_error_lines_carry_no_escape_sequence(cli, store, monkeypatch):
+    import retain_cli.cli.customers as customers_cli
+    from retain_cli.errors import ConfigError
+
+    def hostile(*args: object, **kwargs: object) -> None:
+        raise ConfigError("column '\x1b]0;pwn\x07Email\x1b[2J' not found\nsecond line")
+
+    monkeypatch.setattr(customers_cli, "list_customers", hostile)
+    result = cli("customers", "list")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: column ']0;pwnEmail[2J' not found\nsecond line\n"
+
+
+def test_printable_can_keep_line_breaks():
+    assert output.printable("a\r\nb\x1b\tc", lines=True) == "a\nb c"

@@ -242,6 +242,18 @@ def plan_rows(store: Any, campaign: str, emails: list[str], *, step: int = 1) ->
     )
 
 
+def one_message(sender: str = "shop@example.com", recipient: str = "ada@example.org"):
+    """A short text message, for the transport tests."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = "hello"
+    msg.set_content("hi\n")
+    return msg
+
+
 def simple_builder(sender: str = "shop@example.com"):
     """A message builder for the engine tests: one short text message per row."""
     from email.message import EmailMessage

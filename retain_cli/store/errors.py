@@ -100,24 +100,20 @@ def database_error(exc: sqlite3.Error, path: Path | str) -> StoreError:
                 )
             return _folder_read_only(path, folder)
         return StoreError(f"cannot open {path} ({detail}); check the file and its folder")
-    if kind == "SQLITE_FULL":
-        return StoreError(
-            f"cannot write to {path}: the disk is full ({detail}); free some space on the "
-            f"disk that holds {folder} and run this again (the unfinished change was undone)"
-        )
-    if kind == "SQLITE_NOTADB":
-        return StoreError(f"{path} is not a retain database ({detail})")
-    if kind == "SQLITE_CORRUPT":
-        return StoreError(
-            f"{path} is damaged ({detail}); restore it from a backup (the sqlite3 shell's "
-            f"'.recover' command may save what is left)"
-        )
-    if kind == "SQLITE_IOERR":
-        return StoreError(
-            f"cannot read or write {path} ({detail}); check the disk (is it full, removed, "
-            "or failing?) and run this again"
-        )
-    return StoreError(f"database error in {path}: {detail}")
+    template = _SIMPLE.get(kind, "database error in {path}: {detail}")
+    return StoreError(template.format(path=path, folder=folder, detail=detail))
+
+
+# Causes whose message needs no look at the file system.
+_SIMPLE = {
+    "SQLITE_FULL": "cannot write to {path}: the disk is full ({detail}); free some space on "
+    "the disk that holds {folder} and run this again (the unfinished change was undone)",
+    "SQLITE_NOTADB": "{path} is not a retain database ({detail})",
+    "SQLITE_CORRUPT": "{path} is damaged ({detail}); restore it from a backup (the sqlite3 "
+    "shell's '.recover' command may save what is left)",
+    "SQLITE_IOERR": "cannot read or write {path} ({detail}); check the disk (is it full, "
+    "removed, or failing?) and run this again",
+}
 
 
 def _folder_read_only(path: Path, folder: Path) -> StoreError:

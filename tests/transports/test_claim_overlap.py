@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from email.message import EmailMessage
 
 import pytest
-from smtp_servers import Behaviour, SmtpServer
+from smtp_servers import Behaviour, SmtpServer, one_message
 
 from retain_cli.transports.base import PermanentFailure, SmtpSettings
 from retain_cli.transports.smtp import SmtpTransport
@@ -17,15 +16,6 @@ from retain_cli.transports.smtp import SmtpTransport
 
 def settings(port: int) -> SmtpSettings:
     return SmtpSettings("127.0.0.1", port, "none", None, None, None, 5.0)
-
-
-def message() -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "shop@example.com"
-    msg["To"] = "ada@example.org"
-    msg["Subject"] = "hello"
-    msg.set_content("hi\n")
-    return msg
 
 
 def test_the_message_goes_only_once_before_data_has_finished():
@@ -41,7 +31,7 @@ def test_the_message_goes_only_once_before_data_has_finished():
         transport = SmtpTransport(settings(server.port), None)
         transport.open()
         reply = transport.send(
-            message(), "shop@example.com", "ada@example.org", before_data=slow_claim
+            one_message(), "shop@example.com", "ada@example.org", before_data=slow_claim
         )
         handed_over = time.monotonic()
         transport.close()
@@ -58,7 +48,7 @@ def test_nothing_is_handed_over_when_before_data_raises():
     with SmtpServer() as server:
         transport = SmtpTransport(settings(server.port), None)
         with pytest.raises(RuntimeError, match="the row changed"):
-            transport.send(message(), "shop@example.com", "ada@example.org", before_data=refuse)
+            transport.send(one_message(), "shop@example.com", "ada@example.org", before_data=refuse)
         assert transport._smtp is None  # closed
     assert server.received == []
 
@@ -74,7 +64,7 @@ def test_a_refused_recipient_waits_for_before_data_and_reports_the_refusal():
     with SmtpServer(behaviour) as server:
         transport = SmtpTransport(settings(server.port), None)
         with pytest.raises(PermanentFailure) as caught:
-            transport.send(message(), "shop@example.com", "ada@example.org", before_data=claim)
+            transport.send(one_message(), "shop@example.com", "ada@example.org", before_data=claim)
         transport.close()
     assert done.is_set()  # the claim was finished before the failure was reported
     assert caught.value.mailbox_unknown

@@ -5,11 +5,10 @@ real server (aiosmtpd) whose authenticator checks the UTF-8 bytes."""
 from __future__ import annotations
 
 import shutil
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop
+from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop, one_message
 
 from retain_cli.errors import SendError
 from retain_cli.store import Store
@@ -34,15 +33,6 @@ def settings(port: int, username: str = "shop@example.com") -> SmtpSettings:
     )
 
 
-def message() -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "shop@example.com"
-    msg["To"] = "ada@example.org"
-    msg["Subject"] = "hello"
-    msg.set_content("hi\n")
-    return msg
-
-
 def assert_secret_kept(text: str) -> None:
     assert PASSWORD not in text
     for char in NON_ASCII:
@@ -57,7 +47,7 @@ def test_non_ascii_password_logs_in_as_utf8_and_sends(mechanism):
         transport = SmtpTransport(settings(server.port, "jörg@shop.example"), PASSWORD)
         transport.open()
         try:
-            reply = transport.send(message(), "shop@example.com", "ada@example.org")
+            reply = transport.send(one_message(), "shop@example.com", "ada@example.org")
         finally:
             transport.close()
     assert reply.startswith("250")

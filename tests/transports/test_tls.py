@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from smtp_servers import SmtpServer, tls_server
+from smtp_servers import SmtpServer, one_message, tls_server
 
 from retain_cli.errors import SendError
 from retain_cli.transports.base import SmtpSettings
@@ -47,16 +47,9 @@ def settings(port: int, security: str, **overrides: object) -> SmtpSettings:
 
 
 def send_one(transport: SmtpTransport) -> str:
-    from email.message import EmailMessage
-
-    message = EmailMessage()
-    message["From"] = "shop@example.com"
-    message["To"] = "ada@example.org"
-    message["Subject"] = "hello"
-    message.set_content("hi\n")
     transport.open()
     try:
-        return transport.send(message, "shop@example.com", "ada@example.org")
+        return transport.send(one_message(), "shop@example.com", "ada@example.org")
     finally:
         transport.close()
 

@@ -97,7 +97,9 @@ class Transport(Protocol):
         ``before_data`` (optional) is called once the transaction has started (MAIL FROM
         written, its reply not read yet) and always before any of the message is handed
         over: the caller commits its claim on the message then, while the server works.
-        If it raises, nothing is handed over.
+        If it raises, nothing is handed over. The SMTP transport calls it on a worker thread
+        (so the commit's wait for the disk overlaps the server's replies) and waits for it
+        before DATA; nothing else runs meanwhile.
 
         ``awaiting_reply`` (optional, must not raise) is called once the whole message is
         handed over, before its reply is read: the caller prepares its next message then,

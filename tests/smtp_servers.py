@@ -12,6 +12,7 @@ that prints the number of messages received when stopped (for the benchmark).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import socket
 import ssl
 import sys
@@ -113,12 +114,29 @@ class Handler:
             return [r for item in self.received for r in item.rcpt_tos]
 
 
+class CramHandler(Handler):
+    """A :class:`Handler` that also offers AUTH CRAM-MD5 (RFC 2195; aiosmtpd has no built-in
+    one), checking the digest against ``behaviour.password`` as UTF-8."""
+
+    CHALLENGE = b"<1896.697170952@retain.test>"
+
+    async def auth_CRAM__MD5(self, server: Any, args: list[str]) -> AuthResult:
+        response = await server.challenge_auth(self.CHALLENGE)
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        login, _, digest = response.rpartition(b" ")
+        self.logins.append((login.decode(), "(CRAM-MD5 digest)"))
+        secret = (self.behaviour.password or "").encode("utf-8")
+        expected = hmac.HMAC(secret, self.CHALLENGE, "md5").hexdigest().encode()
+        return AuthResult(success=hmac.compare_digest(digest, expected), handled=False)
+
+
 class SmtpServer:
     """A running aiosmtpd server on 127.0.0.1; use as a context manager.
 
     ``tls``: "starttls" (offers STARTTLS, AUTH only after it) or "ssl" (TLS from the first
     byte), with ``certificate`` (a server-side ``ssl.SSLContext``, see :func:`tls_server`);
-    ``auth_mechanisms``: leave out the others (e.g. ``("LOGIN",)``).
+    ``auth_mechanisms``: leave out the others (e.g. ``("LOGIN",)``; "CRAM-MD5" adds that one).
     """
 
     def __init__(
@@ -131,7 +149,8 @@ class SmtpServer:
         auth_mechanisms: tuple[str, ...] | None = None,
     ) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.handler = Handler(self.behaviour)
+        cram = auth_mechanisms is not None and "CRAM-MD5" in auth_mechanisms
+        self.handler = (CramHandler if cram else Handler)(self.behaviour)
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if auth:

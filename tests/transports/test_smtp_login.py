@@ -40,7 +40,7 @@ def assert_secret_kept(text: str) -> None:
     assert "position" not in text
 
 
-@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
 def test_non_ascii_password_logs_in_as_utf8_and_sends(mechanism):
     behaviour = Behaviour(password=PASSWORD)
     with SmtpServer(behaviour, auth=True, auth_mechanisms=(mechanism,)) as server:
@@ -51,11 +51,12 @@ def test_non_ascii_password_logs_in_as_utf8_and_sends(mechanism):
         finally:
             transport.close()
     assert reply.startswith("250")
-    assert server.handler.logins == [("jörg@shop.example", PASSWORD)]
+    secret = "(CRAM-MD5 digest)" if mechanism == "CRAM-MD5" else PASSWORD
+    assert server.handler.logins == [("jörg@shop.example", secret)]
     assert server.recipients() == ["ada@example.org"]
 
 
-@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN", "CRAM-MD5"])
 def test_wrong_non_ascii_password_is_refused_without_showing_it(mechanism):
     behaviour = Behaviour(password="something-else")
     with SmtpServer(behaviour, auth=True, auth_mechanisms=(mechanism,)) as server:

@@ -98,8 +98,8 @@ class Transport(Protocol):
         written, its reply not read yet) and always before any of the message is handed
         over: the caller commits its claim on the message then, while the server works.
         If it raises, nothing is handed over. The SMTP transport calls it on a worker thread
-        (so the commit's wait for the disk overlaps the server's replies) and waits for it
-        before DATA; nothing else runs meanwhile.
+        (so the commit's wait for the disk overlaps the server's replies to MAIL FROM, RCPT
+        TO and DATA) and waits for it before writing the message; nothing else runs meanwhile.
 
         ``awaiting_reply`` (optional, must not raise) is called once the whole message is
         handed over, before its reply is read: the caller prepares its next message then,

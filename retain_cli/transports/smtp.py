@@ -299,19 +299,23 @@ class SmtpTransport:
                 f"connection to {self.where} lost before the message was handed over ({exc})"
             ) from None
         # The claim (before_data: a ledger commit that waits for the disk) runs on a worker
-        # thread while the server answers MAIL FROM and RCPT TO; DATA waits for it.
+        # thread while the server answers MAIL FROM, RCPT TO and DATA; the message itself
+        # goes only once it has finished.
         pending = self._worker().submit(before_data) if before_data is not None else None
         refusal: tuple[int, bytes, str] | None = None
         lost: BaseException | None = None
         try:
-            code, reply = smtp.getreply()
-            if code != 250:
-                refusal = (code, reply, "MAIL")
-            else:
-                smtp.putcmd("rcpt", f"TO:{_angle(recipient)}")
+            for command, argument, stage, expected in (
+                ("mail", None, "MAIL", (250,)),
+                ("rcpt", f"TO:{_angle(recipient)}", "RCPT", (250, 251)),
+                ("data", "", "DATA", (354,)),
+            ):
+                if argument is not None:  # (MAIL FROM is written already)
+                    smtp.putcmd(command, argument)
                 code, reply = smtp.getreply()
-                if code not in (250, 251):
-                    refusal = (code, reply, "RCPT")
+                if code not in expected:
+                    refusal = (code, reply, stage)
+                    break
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             lost = exc
         finally:
@@ -322,10 +326,6 @@ class SmtpTransport:
                 raise lost
             if refusal is not None:
                 raise self._after_refusal(*refusal)
-            smtp.putcmd("data")
-            code, reply = smtp.getreply()
-            if code != 354:
-                raise self._after_refusal(code, reply, "DATA")
             smtp.send(data)
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             self.close()

@@ -1,6 +1,6 @@
 """``before_data`` (the ledger's claim, a commit that waits for the disk) runs on a worker
-thread while the server answers MAIL FROM and RCPT TO: the message still goes only after it
-has finished, and not at all when it raises."""
+thread while the server answers MAIL FROM, RCPT TO and DATA: the message still goes only after
+it has finished, and not at all when it raises."""
 
 from __future__ import annotations
 

@@ -1,0 +1,180 @@
+"""The statistics behind ``retain report``: small pure functions with published answers.
+
+- :func:`wilson_interval`: one proportion (Wilson 1927), good at small n and near 0 or 1.
+- :func:`newcombe_difference`: the difference of two proportions, Newcombe's hybrid score
+  interval (Newcombe 1998, method 10) built from the two Wilson intervals. Unlike the Wald
+  interval it stays inside [-1, 1] and does not collapse to a point at 0/n.
+- :func:`welch_difference`: the difference of two means with unequal variances (Welch's
+  t interval), from each group's count, sum and sum of squares, so revenue per customer is
+  computed from totals without holding a list of customers.
+- :func:`sample_ratio_test`: a sample ratio mismatch check (chi-square goodness of fit,
+  the exact binomial test when an expected count is below 5).
+- :func:`detectable_difference` and :func:`recipients_needed`: the smallest difference a
+  comparison of this size detects (two-sided 5%, power 80%), and the recipients a conclusive
+  answer about a given difference needs (Chow, Shao & Wang, *Sample Size Calculations in
+  Clinical Research*, the two-sample formulas with unequal group sizes).
+
+Everything is at 95% confidence (two-sided) and 80% power unless a caller asks otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: the normal quantiles for a two-sided 95% interval and for 80% power
+Z95 = 1.959963984540054
+Z_POWER80 = 0.8416212335729143
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """An estimate and its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def spans_zero(self) -> bool:
+        return self.low <= 0.0 <= self.high
+
+    def scaled(self, factor: float) -> Interval:
+        """The same interval times a positive factor (a per-customer effect -> a total)."""
+        return Interval(self.estimate * factor, self.low * factor, self.high * factor)
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """A group's count, sum and sum of squares: enough for its mean and variance."""
+
+    n: int
+    total: float
+    total_sq: float
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    @property
+    def variance(self) -> float | None:
+        """The sample variance (n - 1 in the denominator); None below two values."""
+        if self.n < 2:
+            return None
+        mean = self.total / self.n
+        return max(self.total_sq - self.n * mean * mean, 0.0) / (self.n - 1)
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval for successes / n (n > 0)."""
+    if n <= 0:
+        raise ValueError("a proportion needs n > 0")
+    if not 0 <= successes <= n:
+        raise ValueError("successes must be between 0 and n")
+    p = successes / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_difference(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> Interval:
+    """p1 - p2 = x1/n1 - x2/n2 with Newcombe's hybrid score interval (method 10)."""
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson_interval(x1, n1, z)
+    l2, u2 = wilson_interval(x2, n2, z)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return Interval(d, max(-1.0, low), min(1.0, high))
+
+
+def welch_difference(a: Moments, b: Moments, confidence: float = 0.95) -> Interval | None:
+    """mean(a) - mean(b) with Welch's t interval; None when a group has fewer than 2 values."""
+    from scipy.stats import t as student_t
+
+    var_a, var_b = a.variance, b.variance
+    if var_a is None or var_b is None or a.mean is None or b.mean is None:
+        return None
+    d = a.mean - b.mean
+    se_a, se_b = var_a / a.n, var_b / b.n
+    se2 = se_a + se_b
+    if se2 == 0:
+        return Interval(d, d, d)
+    df = se2 * se2 / (se_a * se_a / (a.n - 1) + se_b * se_b / (b.n - 1))
+    half = float(student_t.ppf(0.5 + confidence / 2, df)) * math.sqrt(se2)
+    return Interval(d, d - half, d + half)
+
+
+@dataclass(frozen=True, slots=True)
+class RatioCheck:
+    """Did the split come out as configured? ``p_value`` < 0.001 means it did not."""
+
+    held_out: int
+    total: int
+    expected_share: float
+    p_value: float
+    test: str  # "chi-square" or "binomial"
+
+    @property
+    def share(self) -> float:
+        return self.held_out / self.total if self.total else 0.0
+
+    @property
+    def mismatch(self) -> bool:
+        return self.p_value < SRM_THRESHOLD
+
+
+#: the p-value below which a split is called broken (the experimentation platforms' rule)
+SRM_THRESHOLD = 0.001
+
+
+def sample_ratio_test(held_out: int, total: int, expected_share: float) -> RatioCheck:
+    """Is ``held_out`` of ``total`` consistent with holding out ``expected_share``?
+
+    Chi-square goodness of fit (1 degree of freedom); the exact two-sided binomial test when
+    an expected count is below 5. An expected share of 0 (or 1) with anyone on the other side
+    is a mismatch outright (p = 0)."""
+    from scipy.stats import binomtest, chisquare
+
+    if total <= 0:
+        raise ValueError("a split needs at least one customer")
+    expected = (total * expected_share, total * (1 - expected_share))
+    observed = (held_out, total - held_out)
+    if min(expected) == 0:
+        ok = all(o == 0 for o, e in zip(observed, expected, strict=True) if e == 0)
+        return RatioCheck(held_out, total, expected_share, 1.0 if ok else 0.0, "exact")
+    if min(expected) < 5:
+        p = binomtest(held_out, total, expected_share).pvalue
+        return RatioCheck(held_out, total, expected_share, float(p), "binomial")
+    p = chisquare(observed, f_exp=expected).pvalue
+    return RatioCheck(held_out, total, expected_share, float(p), "chi-square")
+
+
+def detectable_difference(
+    sd_recipients: float, sd_holdout: float, n_recipients: int, n_holdout: int
+) -> float | None:
+    """The smallest true difference of means a two-sided 5% test detects with 80% power,
+    given each group's standard deviation and size (for a proportion p: sd = sqrt(p(1-p)))."""
+    if n_recipients <= 0 or n_holdout <= 0:
+        return None
+    se = math.sqrt(sd_recipients**2 / n_recipients + sd_holdout**2 / n_holdout)
+    return (Z95 + Z_POWER80) * se
+
+
+def recipients_needed(
+    sd_recipients: float, sd_holdout: float, difference: float, holdout_per_recipient: float
+) -> int | None:
+    """Recipients needed to detect ``difference`` (two-sided 5%, power 80%) when the holdout
+    has ``holdout_per_recipient`` customers per recipient (10% held out: 1/9).
+
+    n = (z_a/2 + z_b)^2 (sd_r^2 + sd_h^2 / k) / difference^2, k = holdout per recipient
+    (Chow, Shao & Wang, section 3.2 and 4.2, with unequal groups). None for no difference."""
+    if difference == 0 or holdout_per_recipient <= 0:
+        return None
+    variance = sd_recipients**2 + sd_holdout**2 / holdout_per_recipient
+    return math.ceil((Z95 + Z_POWER80) ** 2 * variance / difference**2)
+
+
+def proportion_sd(p: float) -> float:
+    """The standard deviation of a 0/1 outcome with rate p."""
+    return math.sqrt(max(p * (1 - p), 0.0))

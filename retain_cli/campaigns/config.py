@@ -76,12 +76,16 @@ CAMPAIGN_KEYS = (
     "holdout",
     "repeat",
     "enabled",
+    "offer_code",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
 STEP_KEYS = ("days", "subject", "template", "html_template")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: words `retain report` reads as reports of their own, so no campaign may be called so
+REPORT_WORDS = ("goals", "program")
 
 
 def config_path(explicit: Path | None) -> Path:
@@ -441,6 +445,10 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
         raise here.error(
             "name", "use letters, digits, '-', '_' or '.' only (it is used in send keys)"
         )
+    if name in REPORT_WORDS:
+        raise here.error(
+            "name", f"{name!r} is the name of a report ('retain report {name}'); pick another"
+        )
     steps: list[Step] = []
     if data.get("steps") is not None:
         for key in ("subject", "template", "html_template"):
@@ -490,7 +498,22 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
         repeat=repeat,
         enabled=enabled,
         description=_text(data.get("description"), here, "description", required=False),
+        offer_code=_offer_code(data.get("offer_code"), here),
     )
+
+
+def _offer_code(value: Any, where: _Where) -> str | None:
+    """``offer_code: WINBACK10``: the discount code the campaign's messages offer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    code = _text(value, where, "offer_code", required=False)
+    if code is not None and not OFFER_CODE_RE.match(code):
+        raise where.error(
+            "offer_code",
+            f"{code!r} is not a discount code; write it as the shop does, e.g. WINBACK10 "
+            "(letters, digits, '-', '_' or '.')",
+        )
+    return code
 
 
 def parse_config(data: Any, path: Path) -> CampaignConfig:

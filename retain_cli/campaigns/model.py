@@ -103,6 +103,7 @@ class Campaign:
     repeat: timedelta | None  # None: never again for the same customer
     enabled: bool
     description: str | None = None
+    offer_code: str | None = None  # the discount code its messages offer (for the report)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

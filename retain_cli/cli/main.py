@@ -60,9 +60,9 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, predict, sending
+    from retain_cli.cli import analytics, campaigns, customers, imports, measure, predict, sending
 
-    for module in (imports, customers, analytics, predict, campaigns, sending):
+    for module in (imports, customers, analytics, predict, campaigns, sending, measure):
         module.register(app)
 
 

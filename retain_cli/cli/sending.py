@@ -1,5 +1,4 @@
-"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``report``,
-``cron``."""
+"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``cron``."""
 
 from __future__ import annotations
 
@@ -367,46 +366,6 @@ def unsubscribe(
         console.print(f"{escape(email.strip().lower())} was already unsubscribed.")
 
 
-def report(
-    ctx: typer.Context,
-    campaign: Annotated[
-        str | None, typer.Argument(help="Only this campaign.", show_default=False)
-    ] = None,
-    window: Annotated[
-        str, typer.Option("--window", help="Orders counted this long after the send: 14d, 2w.")
-    ] = "14d",
-    db: DbOption = None,
-    fmt: FormatOption = OutputFormat.table,
-) -> None:
-    """What each campaign earned, against its holdout.
-
-    Per campaign: recipients, held out, sent, failed; for recipients and the holdout, the
-    orders and revenue within the window after the send (refunds subtracted, cancelled
-    orders left out), conversion, revenue per customer, and the lift (recipients minus
-    holdout). The holdout's clock starts when they were held out.
-
-    Example: retain report win-back --window 30d
-    """
-    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window
-    from retain_cli.timeutil import utc_now
-
-    span = parse_window(window)
-    store = open_store(ctx, db)
-    rows = campaign_report(store, campaign, span, utc_now())
-    if fmt is not OutputFormat.table:
-        render_rows(rows, COLUMNS, fmt)
-        return
-    if not rows:
-        console.print("Nothing sent yet: run 'retain send' first.")
-        return
-    for row in rows:
-        render_mapping(
-            {k: row[k] for k in COLUMNS[1:]},
-            fmt,
-            title=f"{row['campaign']}: {window} after the send",
-        )
-
-
 def cron(
     ctx: typer.Context,
     at: Annotated[str, typer.Option("--at", help="Time of day for the run, HH:MM.")] = "09:00",
@@ -436,5 +395,4 @@ def register(app: typer.Typer) -> None:
     app.command("send")(send)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
-    app.command("report")(report)
     app.command("cron")(cron)

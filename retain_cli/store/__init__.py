@@ -11,10 +11,19 @@ from retain_cli.store.campaigns import CampaignStore
 from retain_cli.store.customers import CustomerStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
+from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 
 
-class Store(ImportStore, CustomerStore, AnalyticsStore, PredictStore, CampaignStore, LedgerStore):
+class Store(
+    ImportStore,
+    CustomerStore,
+    AnalyticsStore,
+    PredictStore,
+    CampaignStore,
+    LedgerStore,
+    MeasureStore,
+):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 
 

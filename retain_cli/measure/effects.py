@@ -1,0 +1,359 @@
+"""What each campaign did: its recipients against its holdout, within a window after the
+message, with the uncertainty of every difference.
+
+The comparison is the randomised one the ledger records: the planner holds out a fixed share
+of a campaign's audience by a hash of campaign and customer (state ``held_out``), so the
+held-out customers show what the recipients would have done without the message.
+
+Per campaign and step:
+
+- **recipients**: customers the step was sent to; their clock starts at the first message
+  of that step they got. **holdout**: the campaign's held-out customers; their clock starts
+  when they were held out, plus, for step k > 1, the usual time from step 1 to step k (the
+  median over the customers who got both), so both groups are watched over the same days.
+- Counted per customer: countable orders (cancelled left out, refunds subtracted: the
+  ``order_facts`` definition every metric uses) placed after the clock started and within
+  the window. Conversion = customers with an order / customers; revenue per customer = net
+  revenue / customers (in major units of the shop's currency).
+- **finished** rows count only customers whose whole window has passed; customers still
+  inside theirs are counted later. When no one in a group has a finished window yet, the row
+  is **so far**: what is known up to now, with no verdict (looking early and often inflates
+  false wins).
+- Differences: conversion with Newcombe's hybrid score interval; revenue and orders per
+  customer with Welch's t interval. Incremental orders and revenue = the per-customer
+  difference times the recipients, with the interval scaled alike.
+- Verdict: ``better`` / ``worse`` when the 95% interval lies above / below zero, else
+  ``inconclusive``; only on a finished window with at least :data:`MIN_GROUP` customers in
+  each group (never a winner on a small sample).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from retain_cli.measure.stats import (
+    Interval,
+    Moments,
+    RatioCheck,
+    detectable_difference,
+    newcombe_difference,
+    proportion_sd,
+    recipients_needed,
+    sample_ratio_test,
+    welch_difference,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from retain_cli.analytics.metrics import OrderArrays
+
+DAY = 86400
+#: customers each group needs before a row gets a verdict
+MIN_GROUP = 30
+FINISHED = "finished"
+SO_FAR = "so far"
+_TIME_BITS = 34  # unix seconds up to the year 2514 fit below the customer in one int64 key
+
+
+@dataclass(frozen=True)
+class Group:
+    """One side of a comparison: per-customer orders and revenue summed up."""
+
+    customers: int
+    converted: int
+    orders: Moments
+    revenue: Moments
+    offer_orders: int = 0
+    discount: float = 0.0
+
+    @property
+    def conversion(self) -> float | None:
+        return self.converted / self.customers if self.customers else None
+
+    @property
+    def revenue_per_customer(self) -> float | None:
+        return self.revenue.mean
+
+
+@dataclass
+class Effect:
+    """One row of ``retain report``: a campaign's step, recipients against the holdout."""
+
+    campaign: str
+    step: int
+    window_days: float
+    status: str  # finished | so far
+    days_passed: float
+    still_in_window: int
+    recipients: Group
+    holdout: Group
+    sent: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    offer_code: str | None = None
+    expected_holdout: float | None = None
+    ratio: RatioCheck | None = None
+    conversion: Interval | None = None
+    revenue: Interval | None = None
+    orders: Interval | None = None
+    incremental_orders: Interval | None = None
+    incremental_revenue: Interval | None = None
+    conversion_verdict: str | None = None
+    revenue_verdict: str | None = None
+    conversion_mde: float | None = None
+    revenue_mde: float | None = None
+    conversion_needed: int | None = None
+    revenue_needed: int | None = None
+    no_verdict: str = ""  # why there is none ("" when there is one)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """What the campaign file says about a campaign (None fields: not in the file)."""
+
+    holdout: float | None = None
+    offer_code: str | None = None
+
+
+class Windows:
+    """Sums of per-customer values over time windows, for many customers at once.
+
+    ``customer`` and ``t`` must be sorted by (customer, t), as :class:`OrderArrays` are."""
+
+    def __init__(self, customer: np.ndarray, t: np.ndarray, value: np.ndarray) -> None:
+        import numpy as np
+
+        self.key = _key(customer, t)
+        self.cum = np.concatenate([[0.0], np.cumsum(value, dtype=np.float64)])
+
+    def sums(
+        self, refs: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per customer: how many rows and the sum of values with start < t <= end."""
+        lo = self.key.searchsorted(_key(refs, start), side="right")
+        hi = self.key.searchsorted(_key(refs, end), side="right")
+        hi = hi.clip(min=lo)
+        return hi - lo, self.cum[hi] - self.cum[lo]
+
+
+def _key(customer: Any, t: Any) -> np.ndarray:
+    import numpy as np
+
+    seconds = np.clip(np.asarray(t, dtype=np.int64), 0, (1 << _TIME_BITS) - 1)
+    return (np.asarray(customer, dtype=np.int64) << _TIME_BITS) | seconds
+
+
+@dataclass
+class _Campaign:
+    """One campaign's ledger, per customer: the first time of each kind."""
+
+    name: str
+    held: dict[int, int] = field(default_factory=dict)  # ref -> held out at
+    sent: dict[int, dict[int, int]] = field(default_factory=dict)  # step -> ref -> first sent
+    assigned: dict[int, set[int]] = field(default_factory=dict)  # step -> refs in the ledger
+    states: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> state -> rows
+
+
+def _campaigns(rows: Iterable[tuple[Any, ...]]) -> dict[str, _Campaign]:
+    out: dict[str, _Campaign] = {}
+    for campaign, step, ref, state, planned, sent in rows:
+        item = out.get(campaign)
+        if item is None:
+            item = out[campaign] = _Campaign(campaign)
+        counts = item.states.setdefault(step, {})
+        counts[state] = counts.get(state, 0) + 1
+        item.assigned.setdefault(step, set()).add(ref)
+        if state == "held_out":
+            if planned is not None and (ref not in item.held or planned < item.held[ref]):
+                item.held[ref] = planned
+        elif state == "sent" and sent is not None:
+            first = item.sent.setdefault(step, {})
+            if ref not in first or sent < first[ref]:
+                first[ref] = sent
+    return out
+
+
+def campaign_effects(
+    ledger: Iterable[tuple[Any, ...]],
+    orders: OrderArrays,
+    window: timedelta,
+    now: datetime,
+    *,
+    info: dict[str, CampaignInfo] | None = None,
+    offers: dict[str, Windows] | None = None,
+) -> list[Effect]:
+    """Every campaign and step in ``ledger`` (rows of ``Store.measure_ledger``), measured
+    on ``orders`` (major units), up to ``now``. ``info``: holdout and offer code per campaign
+    from the campaign file; ``offers``: per offer code, its orders' discounts as windows."""
+    import numpy as np
+
+    info = info or {}
+    offers = offers or {}
+    windows = Windows(orders.customer, orders.t, orders.amount)
+    moment = int(now.timestamp())
+    span = int(window.total_seconds())
+    effects: list[Effect] = []
+    for name, item in _campaigns(ledger).items():
+        known = info.get(name, CampaignInfo())
+        steps = sorted(item.assigned)
+        first_step = steps[0]
+        held = {ref: at for ref, at in item.held.items()}
+        ratio = _ratio_check(item, first_step, known.holdout)
+        first_sent = item.sent.get(first_step, {})
+        for step in steps:
+            sent = {r: at for r, at in item.sent.get(step, {}).items() if r not in held}
+            if not sent and step != first_step:
+                continue
+            shift = _median_shift(first_sent, sent) if step != first_step else 0
+            rec_refs = np.fromiter(sent, dtype=np.int64, count=len(sent))
+            rec_start = np.fromiter(sent.values(), dtype=np.int64, count=len(sent))
+            hold_refs = np.fromiter(held, dtype=np.int64, count=len(held))
+            hold_start = np.fromiter(held.values(), dtype=np.int64, count=len(held)) + shift
+            effect = _measure(
+                windows,
+                offers.get(known.offer_code or ""),
+                (rec_refs, rec_start),
+                (hold_refs, hold_start),
+                span,
+                moment,
+            )
+            effect.campaign, effect.step = name, step
+            counts = item.states.get(step, {})
+            effect.sent = counts.get("sent", 0)
+            effect.failed = counts.get("failed", 0)
+            effect.ambiguous = counts.get("ambiguous", 0)
+            effect.offer_code = known.offer_code
+            effect.expected_holdout = known.holdout
+            effect.ratio = ratio if step == first_step else None
+            _judge(effect, known.holdout)
+            effects.append(effect)
+    return effects
+
+
+def _median_shift(first: dict[int, int], later: dict[int, int]) -> int:
+    """The median time from a customer's first step to this one (0 when none got both)."""
+    import numpy as np
+
+    gaps = [at - first[ref] for ref, at in later.items() if ref in first]
+    return int(np.median(gaps)) if gaps else 0
+
+
+def _ratio_check(item: _Campaign, first_step: int, expected: float | None) -> RatioCheck | None:
+    """Held out against everyone the first step was planned for (sent or not)."""
+    if expected is None:
+        return None
+    assigned = item.assigned.get(first_step, set())
+    held = len(set(item.held) & assigned)
+    total = len(assigned)
+    if total == 0 or (expected == 0 and held == 0):
+        return None
+    return sample_ratio_test(held, total, expected)
+
+
+def _measure(
+    windows: Windows,
+    offer: Windows | None,
+    recipients: tuple[np.ndarray, np.ndarray],
+    holdout: tuple[np.ndarray, np.ndarray],
+    span: int,
+    now: int,
+) -> Effect:
+    """Both groups over their windows: finished customers only, else so far."""
+    import numpy as np
+
+    rec_done = recipients[1] + span <= now
+    hold_done = holdout[1] + span <= now
+    finished = bool(rec_done.any()) and (len(holdout[0]) == 0 or bool(hold_done.any()))
+    if finished:
+        keep_r, keep_h = rec_done, hold_done
+        days = span / DAY
+    else:
+        keep_r, keep_h = recipients[1] <= now, holdout[1] <= now
+        started = np.concatenate([recipients[1][keep_r], holdout[1][keep_h]])
+        days = max(0.0, (now - float(started.max())) / DAY) if len(started) else 0.0
+    still = int((~keep_r).sum() + (~keep_h).sum())
+    if not finished:
+        still = int(len(recipients[0]) + len(holdout[0]))
+    groups = []
+    for (refs, start), keep in ((recipients, keep_r), (holdout, keep_h)):
+        refs, start = refs[keep], start[keep]
+        end = np.minimum(start + span, now)
+        count, revenue = windows.sums(refs, start, end)
+        offer_orders, discount = 0, 0.0
+        if offer is not None and len(refs):
+            used, given = offer.sums(refs, start, end)
+            offer_orders, discount = int(used.sum()), float(given.sum())
+        groups.append(
+            Group(
+                customers=len(refs),
+                converted=int((count > 0).sum()),
+                orders=Moments(len(refs), float(count.sum()), float((count * count).sum())),
+                revenue=Moments(len(refs), float(revenue.sum()), float((revenue**2).sum())),
+                offer_orders=offer_orders,
+                discount=discount,
+            )
+        )
+    return Effect(
+        campaign="",
+        step=0,
+        window_days=span / DAY,
+        status=FINISHED if finished else SO_FAR,
+        days_passed=min(days, span / DAY),
+        still_in_window=still,
+        recipients=groups[0],
+        holdout=groups[1],
+    )
+
+
+def _judge(effect: Effect, expected: float | None) -> None:
+    """Intervals, verdicts, the detectable difference and the recipients needed."""
+    rec, hold = effect.recipients, effect.holdout
+    if rec.customers == 0 or hold.customers == 0:
+        effect.no_verdict = (
+            "nobody was held out: there is nothing to compare with (set holdout: 10% in the "
+            "campaign file)"
+            if hold.customers == 0
+            else "no recipient has been counted yet"
+        )
+        return
+    effect.conversion = newcombe_difference(
+        rec.converted, rec.customers, hold.converted, hold.customers
+    )
+    effect.revenue = welch_difference(rec.revenue, hold.revenue)
+    effect.orders = welch_difference(rec.orders, hold.orders)
+    if effect.orders is not None:
+        effect.incremental_orders = effect.orders.scaled(rec.customers)
+    if effect.revenue is not None:
+        effect.incremental_revenue = effect.revenue.scaled(rec.customers)
+    per_recipient = expected / (1 - expected) if expected else hold.customers / rec.customers
+    pooled = (rec.converted + hold.converted + 1) / (rec.customers + hold.customers + 2)
+    sd = proportion_sd(pooled)
+    effect.conversion_mde = detectable_difference(sd, sd, rec.customers, hold.customers)
+    effect.conversion_needed = recipients_needed(
+        sd, sd, abs(effect.conversion.estimate), per_recipient
+    )
+    if rec.revenue.variance is not None and hold.revenue.variance is not None:
+        sd_r, sd_h = rec.revenue.variance**0.5, hold.revenue.variance**0.5
+        effect.revenue_mde = detectable_difference(sd_r, sd_h, rec.customers, hold.customers)
+        if effect.revenue is not None:
+            effect.revenue_needed = recipients_needed(
+                sd_r, sd_h, abs(effect.revenue.estimate), per_recipient
+            )
+    if effect.status == SO_FAR:
+        effect.no_verdict = "the window has not ended"
+        return
+    if min(rec.customers, hold.customers) < MIN_GROUP:
+        effect.no_verdict = f"fewer than {MIN_GROUP} customers in a group"
+    effect.conversion_verdict = _verdict(effect.conversion, effect.no_verdict)
+    effect.revenue_verdict = _verdict(effect.revenue, effect.no_verdict)
+
+
+def _verdict(interval: Interval | None, too_small: str) -> str:
+    if interval is None or too_small or interval.spans_zero():
+        return "inconclusive"
+    return "better" if interval.low > 0 else "worse"

@@ -1,0 +1,123 @@
+"""SQL for measurement (a mixin of :class:`retain_cli.store.Store`): the ledger as the report
+reads it, the orders that used an offer code, baselines and goals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from retain_cli.store.base import StoreBase
+
+
+class MeasureStore(StoreBase):
+    """Queries for ``retain report``, ``retain baseline`` and ``retain goals``."""
+
+    # --- the report ------------------------------------------------------------------------
+
+    def measure_ledger(self, campaign: str | None = None) -> list[tuple[Any, ...]]:
+        """Every ledger row (of one campaign, or all) as (campaign, step, customer_ref, state,
+        planned_at, sent_at), the two times in unix seconds (sent_at None unless sent)."""
+        sql = (
+            "SELECT campaign, step, customer_ref, state, "
+            "CAST(strftime('%s', planned_at) AS INTEGER), "
+            "CAST(strftime('%s', sent_at) AS INTEGER) FROM sends"
+        )
+        if campaign is None:
+            return self.conn.execute(sql + " ORDER BY campaign").fetchall()
+        return self.conn.execute(sql + " WHERE campaign = ?", (campaign,)).fetchall()
+
+    def measure_offer_orders(self, codes: Sequence[str]) -> list[tuple[str, int, int, int]]:
+        """Orders that are not cancelled and used one of these discount codes (any case):
+        (code as given in ``codes``, customer_ref, unix seconds, discount_minor)."""
+        if not codes:
+            return []
+        upper = {code.upper(): code for code in codes}
+        rows = self.conn.execute(
+            "SELECT upper(discount_code), customer_ref, "
+            "CAST(strftime('%s', ordered_at) AS INTEGER), coalesce(discount_minor, 0) "
+            "FROM orders WHERE cancelled_at IS NULL AND discount_code IS NOT NULL "
+            "AND upper(discount_code) IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(upper)),),
+        )
+        return [(upper[code], ref, at, minor) for code, ref, at, minor in rows]
+
+    # --- baselines -------------------------------------------------------------------------
+
+    def baseline_save(
+        self,
+        name: str,
+        as_of: str,
+        period: str,
+        currency: str | None,
+        metrics: dict[str, Any],
+        now: str,
+    ) -> bool:
+        """Keep a baseline; True when it replaced one of the same name."""
+        with self.transaction() as conn:
+            existed = conn.execute("SELECT 1 FROM baselines WHERE name = ?", (name,)).fetchone()
+            conn.execute(
+                "INSERT INTO baselines (name, as_of, period, currency, metrics, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET as_of = excluded.as_of,"
+                " period = excluded.period, currency = excluded.currency, "
+                "metrics = excluded.metrics, created_at = excluded.created_at",
+                (name, as_of, period, currency, json.dumps(metrics), now),
+            )
+        return existed is not None
+
+    def baseline_get(self, name: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT name, as_of, period, currency, metrics, created_at FROM baselines "
+            "WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _baseline(row)
+
+    def baseline_list(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT name, as_of, period, currency, metrics, created_at FROM baselines "
+            "ORDER BY as_of, name"
+        )
+        return [_baseline(row) for row in rows]
+
+    # --- goals -----------------------------------------------------------------------------
+
+    def goal_set(self, goal: dict[str, Any]) -> bool:
+        """Add a goal, or replace the goal on the same metric; True when it replaced one."""
+        with self.transaction() as conn:
+            existed = conn.execute(
+                "SELECT 1 FROM goals WHERE metric = ?", (goal["metric"],)
+            ).fetchone()
+            conn.execute(
+                "INSERT OR REPLACE INTO goals (metric, change, target, by_date, period, "
+                "baseline, start_value, start_as_of, created_at) VALUES (:metric, :change, "
+                ":target, :by_date, :period, :baseline, :start_value, :start_as_of, "
+                ":created_at)",
+                goal,
+            )
+        return existed is not None
+
+    def goal_list(self) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(
+            "SELECT metric, change, target, by_date, period, baseline, start_value, "
+            "start_as_of, created_at FROM goals ORDER BY by_date, metric"
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+    def goal_remove(self, metric: str) -> bool:
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM goals WHERE metric = ?", (metric,))
+            return cursor.rowcount > 0
+
+
+def _baseline(row: Sequence[Any]) -> dict[str, Any]:
+    name, as_of, period, currency, metrics, created_at = row
+    return {
+        "name": name,
+        "as_of": as_of,
+        "period": period,
+        "currency": currency,
+        "metrics": json.loads(metrics),
+        "created_at": created_at,
+    }

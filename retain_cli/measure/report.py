@@ -282,7 +282,7 @@ def title(effect: Effect) -> str:
     days = f"{effect.window_days:g}"
     if effect.status == SO_FAR:
         return (
-            f"{effect.campaign}{step}: so far, {effect.days_passed:.0f} of {days} days of "
+            f"{effect.campaign}{step}: so far, {int(effect.days_passed)} of {days} days of "
             "the window have passed since the last message"
         )
     return f"{effect.campaign}{step}: the {days} days after the message (finished)"

@@ -144,8 +144,18 @@ def plan(
     if fmt is OutputFormat.csv:
         render_rows(rows, PLAN_COLUMNS, fmt)
         return
+    from retain_cli.measure.planning import plan_power, power_lines
+
+    power = plan_power(store, loaded, result)
     if fmt is OutputFormat.json:
-        write_json({"summary": result.summary(), "items": rows, "quiet_hours": result.quiet})
+        write_json(
+            {
+                "summary": result.summary(),
+                "items": rows,
+                "quiet_hours": result.quiet,
+                "measurement": power,
+            }
+        )
         return
     render_rows(
         result.summary(),
@@ -154,6 +164,8 @@ def plan(
         title=f"Plan as of {result.as_of:%Y-%m-%d %H:%M} UTC",
         empty="No enabled campaigns.",
     )
+    for line in power_lines(power):
+        console.print(escape(line))
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:

@@ -91,9 +91,7 @@ def test_report_table_speaks_in_percent_and_currency(cli, offer, config, monkeyp
     assert "+32.5 pp (+11.5 to +49.9)" in out
     assert "€5.00" in out and "€2.00" in out and "+€3.00 (+€0.96 to +€5.04)" in out
     assert "Conversion: better for the recipients (the 95% interval leaves out zero)." in out
-    assert "Offer WINBACK10: used on 5 recipient orders, giving away €5.00" in " ".join(
-        out.split()
-    )
+    assert "Offer WINBACK10: used on 5 recipient orders, giving away €5.00" in " ".join(out.split())
     assert "The holdout used it 1 times" in " ".join(out.split())
     assert max(len(line) for line in out.splitlines()) <= 80
 
@@ -208,4 +206,3 @@ def test_empty_ledger(cli, store):
     assert result.exit_code == 0
     assert result.stdout.strip() == "Nothing sent yet: run 'retain send' first."
     assert json.loads(cli("report", "-f", "json").stdout) == []
-

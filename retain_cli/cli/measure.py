@@ -316,8 +316,8 @@ def goals_set(
 
     The goal starts from the figure now (over --period, ending at --as-of) or from a saved
     baseline, and keeps that start. A rate moves in percentage points (+5pp), other figures by a
-    share (+10%) or an amount (+200). Use '--' before a negative change: retain goals set
-    churn_rate -- -2pp --by 2027-06-30.
+    share (+10%) or an amount (+200). A negative change goes after '--', the options
+    before it: retain goals set churn_rate --by 2027-06-30 -- -2pp.
 
     Example: retain goals set retention_rate +5pp --by 2027-06-30
     """

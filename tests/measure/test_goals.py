@@ -24,9 +24,7 @@ def history(orders):
 def test_baseline_save_keeps_every_figure(cli, history, store):
     result = cli("baseline", "save", "spring", "--period", "30d", "--as-of", "2025-03-31")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == (
-        "Saved baseline spring: 17 figures for 30 days to 2025-03-31."
-    )
+    assert result.stdout.strip() == ("Saved baseline spring: 17 figures for 30 days to 2025-03-31.")
     saved = store.baseline_get("spring")
     assert saved is not None
     assert (saved["as_of"], saved["period"], saved["currency"]) == (

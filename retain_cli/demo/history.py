@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retain_cli.errors import ConfigError
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -21,12 +22,15 @@ HISTORY_REPLY = "demo history: recorded by retain demo, no message was written"
 
 
 def record_history(store: Store, config_path: Path, today: date) -> int:
-    """Record the past runs once (nothing when the campaign file has no such campaign or the
-    ledger already holds it). Returns the ledger rows written."""
+    """Record the past runs once (nothing when the campaign file cannot be read, has no such
+    campaign, or the ledger already holds it). Returns the ledger rows written."""
     from retain_cli.campaigns.config import load_config
     from retain_cli.campaigns.planner import DUE, HELD_OUT, make_plan
 
-    config = load_config(config_path)
+    try:
+        config = load_config(config_path)
+    except ConfigError:
+        return 0  # a campaign file the owner changed: no history rather than a failed demo
     if HISTORY_CAMPAIGN not in {c.name for c in config.campaigns}:
         return 0
     if store.ledger_list(campaign=HISTORY_CAMPAIGN, limit=1):

@@ -15,6 +15,8 @@
   Clinical Research*, the two-sample formulas with unequal group sizes).
 
 Everything is at 95% confidence (two-sided) and 80% power unless a caller asks otherwise.
+Student's t and the binomial test are computed here rather than imported from scipy.stats,
+whose import alone takes about a second; the tests hold them to scipy's values.
 """
 
 from __future__ import annotations
@@ -90,8 +92,6 @@ def newcombe_difference(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> I
 
 def welch_difference(a: Moments, b: Moments, confidence: float = 0.95) -> Interval | None:
     """mean(a) - mean(b) with Welch's t interval; None when a group has fewer than 2 values."""
-    from scipy.stats import t as student_t
-
     var_a, var_b = a.variance, b.variance
     if var_a is None or var_b is None or a.mean is None or b.mean is None:
         return None
@@ -101,7 +101,7 @@ def welch_difference(a: Moments, b: Moments, confidence: float = 0.95) -> Interv
     if se2 == 0:
         return Interval(d, d, d)
     df = se2 * se2 / (se_a * se_a / (a.n - 1) + se_b * se_b / (b.n - 1))
-    half = float(student_t.ppf(0.5 + confidence / 2, df)) * math.sqrt(se2)
+    half = t_quantile(0.5 + confidence / 2, df) * math.sqrt(se2)
     return Interval(d, d - half, d + half)
 
 
@@ -134,8 +134,6 @@ def sample_ratio_test(held_out: int, total: int, expected_share: float) -> Ratio
     Chi-square goodness of fit (1 degree of freedom); the exact two-sided binomial test when
     an expected count is below 5. An expected share of 0 (or 1) with anyone on the other side
     is a mismatch outright (p = 0)."""
-    from scipy.stats import binomtest, chisquare
-
     if total <= 0:
         raise ValueError("a split needs at least one customer")
     expected = (total * expected_share, total * (1 - expected_share))
@@ -144,10 +142,91 @@ def sample_ratio_test(held_out: int, total: int, expected_share: float) -> Ratio
         ok = all(o == 0 for o, e in zip(observed, expected, strict=True) if e == 0)
         return RatioCheck(held_out, total, expected_share, 1.0 if ok else 0.0, "exact")
     if min(expected) < 5:
-        p = binomtest(held_out, total, expected_share).pvalue
-        return RatioCheck(held_out, total, expected_share, float(p), "binomial")
-    p = chisquare(observed, f_exp=expected).pvalue
-    return RatioCheck(held_out, total, expected_share, float(p), "chi-square")
+        p = binomial_two_sided(held_out, total, expected_share)
+        return RatioCheck(held_out, total, expected_share, p, "binomial")
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    # the chi-square distribution with 1 degree of freedom: P(X > x) = erfc(sqrt(x / 2))
+    return RatioCheck(held_out, total, expected_share, math.erfc(math.sqrt(chi2 / 2)), "chi-square")
+
+
+def binomial_two_sided(k: int, n: int, p: float) -> float:
+    """The exact two-sided binomial test (as scipy's binomtest): the probability of every
+    outcome no more likely than ``k`` successes of ``n``."""
+
+    def log_pmf(i: int) -> float:
+        return (
+            math.lgamma(n + 1)
+            - math.lgamma(i + 1)
+            - math.lgamma(n - i + 1)
+            + i * math.log(p)
+            + (n - i) * math.log1p(-p)
+        )
+
+    limit = log_pmf(k) + math.log1p(1e-7)
+    total = sum(math.exp(v) for v in map(log_pmf, range(n + 1)) if v <= limit)
+    return min(1.0, total)
+
+
+# --- Student's t, without importing scipy.stats (a second of start-up) ----------------------
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 500):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            result *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return result
+
+
+def regularized_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularised incomplete beta function."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return front * _beta_fraction(a, b, x) / a
+    return 1.0 - front * _beta_fraction(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom (df > 0, not whole only)."""
+    tail = 0.5 * regularized_beta(df / 2, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The t with P(T <= t) = p (0.5 < p < 1), by bisection to machine precision."""
+    if not 0.5 <= p < 1:
+        raise ValueError("t_quantile takes 0.5 <= p < 1")
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, high * 2
+    for _ in range(200):
+        middle = (low + high) / 2
+        if middle in (low, high):
+            break
+        if t_cdf(middle, df) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def detectable_difference(

@@ -105,3 +105,23 @@ def test_detectable_difference_matches_statsmodels():
     # statsmodels also counts the (negligible) power of the other tail: equal to 1e-5
     assert effect == pytest.approx(0.1252903452971738, rel=1e-5)
     assert detectable_difference(0.5, 0.5, 10, 0) is None
+
+
+@pytest.mark.parametrize("df", [1, 2, 3.7, 10, 12.662156525619121, 30, 250, 1e6])
+def test_t_quantile_matches_scipy(df):
+    from scipy.stats import t
+
+    from retain_cli.measure.stats import t_cdf, t_quantile
+
+    for p in (0.6, 0.9, 0.975, 0.995):
+        assert t_quantile(p, df) == pytest.approx(float(t.ppf(p, df)), rel=1e-9)
+    assert t_cdf(-2.0, df) == pytest.approx(float(t.cdf(-2.0, df)), rel=1e-9)
+
+
+def test_binomial_test_matches_scipy():
+    from scipy.stats import binomtest
+
+    from retain_cli.measure.stats import binomial_two_sided
+
+    for k, n, p in ((1, 11, 0.1), (0, 20, 0.1), (5, 20, 0.1), (7, 59, 0.1), (3, 40, 0.02)):
+        assert binomial_two_sided(k, n, p) == pytest.approx(binomtest(k, n, p).pvalue, rel=1e-9)

@@ -372,9 +372,12 @@ def _verdict_sentence(
     )
     text = (
         f"{label}: inconclusive ({why}). At this size ({effect.recipients.customers:,} "
-        f"recipients, {effect.holdout.customers:,} held out) only a difference of about "
-        f"{size} or more would show"
+        f"recipients, {effect.holdout.customers:,} held out) the smallest difference it "
+        f"detects (4 times in 5) is about {size}"
     )
     if needed is not None:
-        text += f"; a difference as large as this one needs about {needed:,} recipients"
+        text += (
+            f"; telling a difference as large as this one from chance takes about "
+            f"{needed:,} recipients"
+        )
     return text + "."

@@ -133,7 +133,7 @@ def test_small_groups_get_no_winner(cli, shop, config):
     assert row["conversion_detectable"] is not None
     text = " ".join(cli("report", "--as-of", "2025-07-01").stdout.split())
     assert "Conversion: inconclusive (fewer than 30 customers in a group)." in text
-    assert "only a difference of about" in text
+    assert "the smallest difference it detects (4 times in 5) is about" in text
 
 
 def test_sample_ratio_mismatch_warns(cli, shop, config):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from retain_cli.cli.analytics import PeriodChoice
 from retain_cli.cli.campaigns import ConfigOption
 from retain_cli.cli.options import (
     AsOfOption,
@@ -26,14 +26,6 @@ from retain_cli.errors import UsageError
 from retain_cli.timeutil import parse_as_of, utc_now
 
 PANEL = "Measuring"
-
-
-class PeriodChoice(enum.StrEnum):
-    d30 = "30d"
-    d90 = "90d"
-    month = "month"
-    quarter = "quarter"
-    year = "year"
 
 
 PeriodOption = Annotated[

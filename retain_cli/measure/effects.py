@@ -29,7 +29,7 @@ Per campaign and step:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -148,38 +148,44 @@ def _key(customer: Any, t: Any) -> np.ndarray:
     return (np.asarray(customer, dtype=np.int64) << _TIME_BITS) | seconds
 
 
+SENT, HELD = 1, 2  # the kinds of Store.measure_ledger
+
+
 @dataclass
-class _Campaign:
-    """One campaign's ledger, per customer: the first time of each kind."""
+class CampaignLedger:
+    """One campaign's ledger as arrays (``Store.measure_ledger``) and its state counts."""
 
     name: str
-    held: dict[int, int] = field(default_factory=dict)  # ref -> held out at
-    sent: dict[int, dict[int, int]] = field(default_factory=dict)  # step -> ref -> first sent
-    assigned: dict[int, set[int]] = field(default_factory=dict)  # step -> refs in the ledger
+    step: np.ndarray
+    ref: np.ndarray
+    kind: np.ndarray
+    planned: np.ndarray
+    sent: np.ndarray
     states: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> state -> rows
 
+    @classmethod
+    def from_rows(
+        cls, name: str, rows: Sequence[tuple[int, ...]], states: dict[int, dict[str, int]]
+    ) -> CampaignLedger:
+        import numpy as np
 
-def _campaigns(rows: Iterable[tuple[Any, ...]]) -> dict[str, _Campaign]:
-    out: dict[str, _Campaign] = {}
-    for campaign, step, ref, state, planned, sent in rows:
-        item = out.get(campaign)
-        if item is None:
-            item = out[campaign] = _Campaign(campaign)
-        counts = item.states.setdefault(step, {})
-        counts[state] = counts.get(state, 0) + 1
-        item.assigned.setdefault(step, set()).add(ref)
-        if state == "held_out":
-            if planned is not None and (ref not in item.held or planned < item.held[ref]):
-                item.held[ref] = planned
-        elif state == "sent" and sent is not None:
-            first = item.sent.setdefault(step, {})
-            if ref not in first or sent < first[ref]:
-                first[ref] = sent
-    return out
+        table = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        step, ref, kind, planned, sent = (table[:, i] for i in range(5))
+        return cls(name, step, ref, kind, planned, sent, states)
+
+
+def _first(refs: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer once, with their earliest time (customers ascending)."""
+    import numpy as np
+
+    order = np.lexsort((times, refs))
+    refs, times = refs[order], times[order]
+    keep = np.r_[True, refs[1:] != refs[:-1]] if len(refs) else np.zeros(0, bool)
+    return refs[keep], times[keep]
 
 
 def campaign_effects(
-    ledger: Iterable[tuple[Any, ...]],
+    ledgers: Sequence[CampaignLedger],
     orders: OrderArrays,
     window: timedelta,
     now: datetime,
@@ -187,9 +193,9 @@ def campaign_effects(
     info: dict[str, CampaignInfo] | None = None,
     offers: dict[str, Windows] | None = None,
 ) -> list[Effect]:
-    """Every campaign and step in ``ledger`` (rows of ``Store.measure_ledger``), measured
-    on ``orders`` (major units), up to ``now``. ``info``: holdout and offer code per campaign
-    from the campaign file; ``offers``: per offer code, its orders' discounts as windows."""
+    """Every campaign and step of ``ledgers``, measured on ``orders`` (major units), up to
+    ``now``. ``info``: holdout and offer code per campaign from the campaign file;
+    ``offers``: per offer code, its orders' discounts as windows."""
     import numpy as np
 
     info = info or {}
@@ -198,31 +204,33 @@ def campaign_effects(
     moment = int(now.timestamp())
     span = int(window.total_seconds())
     effects: list[Effect] = []
-    for name, item in _campaigns(ledger).items():
-        known = info.get(name, CampaignInfo())
-        steps = sorted(item.assigned)
+    for item in ledgers:
+        known = info.get(item.name, CampaignInfo())
+        steps = sorted(item.states)
         first_step = steps[0]
-        held = {ref: at for ref, at in item.held.items()}
-        ratio = _ratio_check(item, first_step, known.holdout)
-        first_sent = item.sent.get(first_step, {})
+        held = _first(item.ref[item.kind == HELD], item.planned[item.kind == HELD])
+        assigned = np.unique(item.ref[item.step == first_step])
+        ratio = _ratio_check(held[0], assigned, known.holdout)
+        first_sent = None
         for step in steps:
-            sent = {r: at for r, at in item.sent.get(step, {}).items() if r not in held}
-            if not sent and step != first_step:
+            mask = (item.kind == SENT) & (item.step == step)
+            refs, start = _first(item.ref[mask], item.sent[mask])
+            keep = ~np.isin(refs, held[0], assume_unique=True)
+            refs, start = refs[keep], start[keep]
+            if step == first_step:
+                first_sent = (refs, start)
+            elif not len(refs):
                 continue
-            shift = _median_shift(first_sent, sent) if step != first_step else 0
-            rec_refs = np.fromiter(sent, dtype=np.int64, count=len(sent))
-            rec_start = np.fromiter(sent.values(), dtype=np.int64, count=len(sent))
-            hold_refs = np.fromiter(held, dtype=np.int64, count=len(held))
-            hold_start = np.fromiter(held.values(), dtype=np.int64, count=len(held)) + shift
+            shift = _median_shift(first_sent, (refs, start)) if step != first_step else 0
             effect = _measure(
                 windows,
                 offers.get(known.offer_code or ""),
-                (rec_refs, rec_start),
-                (hold_refs, hold_start),
+                (refs, start),
+                (held[0], held[1] + shift),
                 span,
                 moment,
             )
-            effect.campaign, effect.step = name, step
+            effect.campaign, effect.step = item.name, step
             counts = item.states.get(step, {})
             effect.sent = counts.get("sent", 0)
             effect.failed = counts.get("failed", 0)
@@ -235,24 +243,30 @@ def campaign_effects(
     return effects
 
 
-def _median_shift(first: dict[int, int], later: dict[int, int]) -> int:
+def _median_shift(
+    first: tuple[np.ndarray, np.ndarray] | None, later: tuple[np.ndarray, np.ndarray]
+) -> int:
     """The median time from a customer's first step to this one (0 when none got both)."""
     import numpy as np
 
-    gaps = [at - first[ref] for ref, at in later.items() if ref in first]
-    return int(np.median(gaps)) if gaps else 0
+    if first is None:
+        return 0
+    _, i, j = np.intersect1d(first[0], later[0], assume_unique=True, return_indices=True)
+    return int(np.median(later[1][j] - first[1][i])) if len(i) else 0
 
 
-def _ratio_check(item: _Campaign, first_step: int, expected: float | None) -> RatioCheck | None:
+def _ratio_check(
+    held: np.ndarray, assigned: np.ndarray, expected: float | None
+) -> RatioCheck | None:
     """Held out against everyone the first step was planned for (sent or not)."""
-    if expected is None:
+    import numpy as np
+
+    if expected is None or not len(assigned):
         return None
-    assigned = item.assigned.get(first_step, set())
-    held = len(set(item.held) & assigned)
-    total = len(assigned)
-    if total == 0 or (expected == 0 and held == 0):
+    held_count = int(np.isin(held, assigned, assume_unique=True).sum())
+    if expected == 0 and held_count == 0:
         return None
-    return sample_ratio_test(held, total, expected)
+    return sample_ratio_test(held_count, len(assigned), expected)
 
 
 def _measure(

@@ -32,28 +32,10 @@ MOVES_DAYS = 30
 COHORTS = 12
 
 
-def write_html(
-    store: Store,
-    path: Path,
-    *,
-    as_of: datetime,
-    period: str,
-    compare: bool,
-    window: timedelta,
-    config: CampaignConfig | None,
-    campaign: str | None = None,
-) -> int:
-    """Write the report to ``path``; returns its size in bytes."""
-    text = render_html(
-        store,
-        as_of=as_of,
-        period=period,
-        compare=compare,
-        window=window,
-        config=config,
-        campaign=campaign,
-    )
-    data = text.encode("utf-8")
+def write_html(store: Store, path: Path, **options: Any) -> int:
+    """Write the report (:func:`render_html` with ``options``) to ``path``; returns its size
+    in bytes."""
+    data = render_html(store, **options).encode("utf-8")
     try:
         path.write_bytes(data)
     except OSError as exc:

@@ -36,7 +36,7 @@ def plan_power(
     start = int(plan.as_of.timestamp()) - 365 * DAY
     recent = orders.t > start
     counts = np.bincount(orders.customer[recent]) if recent.any() else np.zeros(1, np.int64)
-    earlier = _earlier(store)
+    earlier = _earlier(store, plan.campaigns)
     out = []
     for name in plan.campaigns:
         campaign = config.campaign(name)
@@ -70,21 +70,17 @@ def plan_power(
     return out
 
 
-def _earlier(store: Store) -> dict[str, tuple[set[int], set[int]]]:
+def _earlier(store: Store, names: list[str]) -> dict[str, tuple[set[int], set[int]]]:
     """Per campaign: customers sent to and held out at its first step by earlier runs."""
-    first: dict[str, int] = {}
-    rows = store.measure_ledger()
-    for campaign, step, *_ in rows:
-        first[campaign] = min(step, first.get(campaign, step))
     out: dict[str, tuple[set[int], set[int]]] = {}
-    for campaign, step, ref, state, *_ in rows:
-        if step != first[campaign]:
+    for name in names:
+        rows = store.measure_ledger(name)
+        if not rows:
             continue
-        sent, held = out.setdefault(campaign, (set(), set()))
-        if state == "held_out":
-            held.add(ref)
-        elif state == "sent":
-            sent.add(ref)
+        first = min(row[0] for row in rows)
+        sent = {ref for step, ref, kind, *_ in rows if step == first and kind == 1}
+        held = {ref for step, ref, kind, *_ in rows if step == first and kind == 2}
+        out[name] = (sent, held)
     return out
 
 

@@ -124,14 +124,16 @@ def campaign_report(
     holdout (for the sample ratio check) and ``offer_code``."""
     from retain_cli.analytics.metrics import load_orders
 
-    ledger = store.measure_ledger(campaign)
-    if campaign is not None and not ledger:
+    states = ledger_states(store, campaign)
+    if campaign is not None and not states:
         raise UsageError(
             f"campaign {campaign!r} has nothing in the send ledger yet; run 'retain send' "
             "first, or see 'retain sends' for what was sent"
         )
     orders = load_orders(store)
-    currency = store.shop_currency() or (orders.currencies[0] if orders.currencies else "")
+    # one currency (the usual case) is in the packed orders; asking SQLite scans every order
+    single = len(orders.currencies) == 1
+    currency = orders.currencies[0] if single else store.shop_currency() or ""
     notes = []
     if len(orders.currencies) > 1:
         notes.append(
@@ -140,9 +142,9 @@ def campaign_report(
             + f"); amounts are added without conversion and shown as {currency}"
         )
     info: dict[str, CampaignInfo] = {}
-    names = {row[0] for row in ledger}
+    names = set(states)
     if config is None:
-        if ledger:
+        if states:
             notes.append(
                 "no campaign file: the holdout share each campaign was set to is unknown, so "
                 "the split is not checked, and no offer code is counted"
@@ -155,7 +157,7 @@ def campaign_report(
             else:
                 notes.append(f"campaign {name!r} is not in {config.path}: its split is not checked")
     return CampaignReport(
-        effects=_effects(store, ledger, orders, window, now, info, currency),
+        effects=_effects(store, states, orders, window, now, info, currency),
         currency=currency,
         window=window,
         now=now,
@@ -163,9 +165,19 @@ def campaign_report(
     )
 
 
+def ledger_states(
+    store: Store, campaign: str | None = None
+) -> dict[str, dict[int, dict[str, int]]]:
+    """campaign -> step -> state -> ledger rows."""
+    out: dict[str, dict[int, dict[str, int]]] = {}
+    for name, step, state, rows in store.measure_states(campaign):
+        out.setdefault(name, {}).setdefault(step, {})[state] = rows
+    return out
+
+
 def _effects(
     store: Store,
-    ledger: list[tuple[Any, ...]],
+    states: dict[str, dict[int, dict[str, int]]],
     orders: Any,
     window: timedelta,
     now: datetime,
@@ -175,7 +187,7 @@ def _effects(
     import numpy as np
 
     from retain_cli.analytics.metrics import OrderArrays
-    from retain_cli.measure.effects import campaign_effects
+    from retain_cli.measure.effects import CampaignLedger, campaign_effects
 
     codes = sorted({i.offer_code for i in info.values() if i.offer_code})
     offers: dict[str, Windows] = {}
@@ -189,7 +201,11 @@ def _effects(
             if packed is not None
             else Windows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         )
-    return campaign_effects(ledger, orders, window, now, info=info, offers=offers)
+    ledgers = [
+        CampaignLedger.from_rows(name, store.measure_ledger(name), steps)
+        for name, steps in sorted(states.items())
+    ]
+    return campaign_effects(ledgers, orders, window, now, info=info, offers=offers)
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -211,22 +211,43 @@ def t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+def t_pdf(t: float, df: float) -> float:
+    """The density of Student's t."""
+    return math.exp(
+        math.lgamma((df + 1) / 2)
+        - math.lgamma(df / 2)
+        - 0.5 * math.log(df * math.pi)
+        - (df + 1) / 2 * math.log1p(t * t / df)
+    )
+
+
 def t_quantile(p: float, df: float) -> float:
-    """The t with P(T <= t) = p (0.5 < p < 1), by bisection to machine precision."""
+    """The t with P(T <= t) = p (0.5 <= p < 1): Newton's method from the normal quantile,
+    inside a bracket that bisection narrows whenever a Newton step would leave it."""
     if not 0.5 <= p < 1:
         raise ValueError("t_quantile takes 0.5 <= p < 1")
+    from statistics import NormalDist
+
     low, high = 0.0, 1.0
     while t_cdf(high, df) < p:
         low, high = high, high * 2
-    for _ in range(200):
-        middle = (low + high) / 2
-        if middle in (low, high):
+    t = min(max(NormalDist().inv_cdf(p), low), high)
+    for _ in range(100):
+        error = t_cdf(t, df) - p
+        if error == 0:
             break
-        if t_cdf(middle, df) < p:
-            low = middle
+        if error < 0:
+            low = t
         else:
-            high = middle
-    return (low + high) / 2
+            high = t
+        step = error / t_pdf(t, df)
+        if abs(step) <= 1e-14 * max(1.0, abs(t)):
+            return t - step
+        guess = t - step
+        t = guess if low < guess < high else (low + high) / 2
+        if high - low <= 1e-15 * high:
+            break
+    return t
 
 
 def detectable_difference(

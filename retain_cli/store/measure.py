@@ -15,17 +15,26 @@ class MeasureStore(StoreBase):
 
     # --- the report ------------------------------------------------------------------------
 
-    def measure_ledger(self, campaign: str | None = None) -> list[tuple[Any, ...]]:
-        """Every ledger row (of one campaign, or all) as (campaign, step, customer_ref, state,
-        planned_at, sent_at), the two times in unix seconds (sent_at None unless sent)."""
-        sql = (
-            "SELECT campaign, step, customer_ref, state, "
-            "CAST(strftime('%s', planned_at) AS INTEGER), "
-            "CAST(strftime('%s', sent_at) AS INTEGER) FROM sends"
-        )
-        if campaign is None:
-            return self.conn.execute(sql + " ORDER BY campaign").fetchall()
-        return self.conn.execute(sql + " WHERE campaign = ?", (campaign,)).fetchall()
+    def measure_states(self, campaign: str | None = None) -> list[tuple[str, int, str, int]]:
+        """(campaign, step, state, rows) for every campaign in the ledger (or the one named)."""
+        sql = "SELECT campaign, step, state, count(*) FROM sends"
+        params: tuple[Any, ...] = ()
+        if campaign is not None:
+            sql += " WHERE campaign = ?"
+            params = (campaign,)
+        return self.conn.execute(sql + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", params).fetchall()
+
+    def measure_ledger(self, campaign: str) -> list[tuple[int, int, int, int, int]]:
+        """One campaign's ledger rows as numbers: (step, customer_ref, kind, planned_at,
+        sent_at); kind 1 sent, 2 held out, 0 any other state; times in unix seconds
+        (sent_at -1 unless sent)."""
+        return self.conn.execute(
+            "SELECT step, customer_ref, CASE state WHEN 'sent' THEN 1 "
+            "WHEN 'held_out' THEN 2 ELSE 0 END, CAST(strftime('%s', planned_at) AS INTEGER), "
+            "coalesce(CAST(strftime('%s', sent_at) AS INTEGER), -1) FROM sends "
+            "WHERE campaign = ?",
+            (campaign,),
+        ).fetchall()
 
     def measure_offer_orders(self, codes: Sequence[str]) -> list[tuple[str, int, int, int]]:
         """Orders that are not cancelled and used one of these discount codes (any case):
@@ -36,8 +45,8 @@ class MeasureStore(StoreBase):
         rows = self.conn.execute(
             "SELECT upper(discount_code), customer_ref, "
             "CAST(strftime('%s', ordered_at) AS INTEGER), coalesce(discount_minor, 0) "
-            "FROM orders WHERE cancelled_at IS NULL AND discount_code IS NOT NULL "
-            "AND upper(discount_code) IN (SELECT value FROM json_each(?))",
+            "FROM orders WHERE discount_code IS NOT NULL AND cancelled_at IS NULL "
+            "AND discount_code COLLATE NOCASE IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(upper)),),
         )
         return [(upper[code], ref, at, minor) for code, ref, at, minor in rows]

@@ -315,8 +315,12 @@ def m006_import_warnings(conn: sqlite3.Connection) -> None:
 def m007_order_discount_code(conn: sqlite3.Connection) -> None:
     """``orders.discount_code``: the code the order used (Shopify's ``Discount Code``), so a
     campaign's report can count the orders that used its ``offer_code`` and what it gave
-    away."""
+    away. Codes are compared ignoring case; the index holds only the orders with a code."""
     conn.execute("ALTER TABLE orders ADD COLUMN discount_code TEXT")
+    conn.execute(
+        "CREATE INDEX orders_discount_code ON orders(discount_code COLLATE NOCASE) "
+        "WHERE discount_code IS NOT NULL"
+    )
 
 
 def m008_goals(conn: sqlite3.Connection) -> None:

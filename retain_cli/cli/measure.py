@@ -84,20 +84,12 @@ def report(
 ) -> None:
     """Did it pay? Each campaign's recipients against its holdout, with 95% intervals.
 
-    Per campaign and step, over the window after the message: customers, conversion, orders and
-    revenue per customer for the recipients and for the held-out customers, the difference with
-    its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and
-    the incremental orders and revenue for all recipients. A verdict (better, worse,
-    inconclusive) comes only once the window has passed and each group has 30 customers; an
-    inconclusive one says the smallest difference this size can detect and how many recipients
-    would settle it. The split is checked against the campaign file's holdout (sample ratio
-    mismatch), and a campaign's offer_code is counted in its orders.
+    Per campaign and step, over the window after the message: customers, conversion, orders and revenue per customer for the recipients and for the held-out customers, the difference with its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and the incremental orders and revenue for all recipients. A verdict (better, worse, inconclusive) comes only once the window has passed and each group has 30 customers; an inconclusive one says the smallest difference this size can detect and how many recipients would settle it. The split is checked against the campaign file's holdout (sample ratio mismatch), and a campaign's offer_code is counted in its orders.
 
-    'retain report goals' shows each goal against its track; --html FILE writes everything to
-    one HTML file that needs no network.
+    'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
 
     Example: retain report win-back --window 30d
-    """
+    """  # noqa: E501
     from retain_cli.measure.report import campaign_report, optional_config, parse_window
 
     if campaign == "goals":
@@ -226,11 +218,10 @@ def baseline_save(
 ) -> None:
     """Keep every figure of 'retain metrics' for the period as a named baseline.
 
-    A goal can start from it ('retain goals set ... --baseline NAME'). Saving a name again
-    replaces it.
+    A goal can start from it ('retain goals set ... --baseline NAME'). Saving a name again replaces it.
 
     Example: retain baseline save before-winter --period 90d --as-of 2026-09-30
-    """
+    """  # noqa: E501
     from retain_cli.measure.goals import save_baseline
 
     store = open_store(ctx, db)
@@ -306,13 +297,10 @@ def goals_set(
 ) -> None:
     """Set a goal on a figure: its change and the date; replaces the figure's earlier goal.
 
-    The goal starts from the figure now (over --period, ending at --as-of) or from a saved
-    baseline, and keeps that start. A rate moves in percentage points (+5pp), other figures by a
-    share (+10%) or an amount (+200). A negative change goes after '--', the options
-    before it: retain goals set churn_rate --by 2027-06-30 -- -2pp.
+    The goal starts from the figure now (over --period, ending at --as-of) or from a saved baseline, and keeps that start. A rate moves in percentage points (+5pp), other figures by a share (+10%) or an amount (+200). A negative change goes after '--', the options before it: retain goals set churn_rate --by 2027-06-30 -- -2pp.
 
     Example: retain goals set retention_rate +5pp --by 2027-06-30
-    """
+    """  # noqa: E501
     from retain_cli.measure.goals import metric_unit, set_goal
     from retain_cli.measure.present import goal_value
 

@@ -124,8 +124,10 @@ def plan(
     control group; deferred (sent by a later run): frequency cap, daily limit, quiet hours.
     Nothing is recorded or sent. csv/json list every row (json adds the summary).
 
+    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
+
     Example: retain plan win-back --format csv
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.planner import make_plan
     from retain_cli.timeutil import parse_as_of

@@ -329,6 +329,32 @@ def goals_set(
     )
 
 
+@goals_app.command("load")
+def goals_load(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(help="A goals file (YAML): goals: [{metric, change, by}].")
+    ],
+    as_of: AsOfOption = None,
+    db: DbOption = None,
+) -> None:
+    """Set every goal of a goals file at once; each replaces the earlier goal on its figure.
+
+    A goal has metric, change and by, and may have period (default 30d) and baseline, as in 'retain goals set'. Every goal is checked before any is kept: a file with one bad goal sets none.
+
+    Example: retain goals load goals.yaml
+    """  # noqa: E501
+    from retain_cli.measure.goals_file import set_goals_from_file
+
+    store = open_store(ctx, db)
+    goals = set_goals_from_file(store, path, as_of=parse_as_of(as_of), now=utc_now())
+    names = ", ".join(f"{g['metric']} {g['change']} by {g['by_date']}" for g in goals)
+    console.print(
+        f"Set {len(goals)} goal(s) from {escape(str(path))}: {escape(names)}. "
+        "Track them with 'retain report goals'."
+    )
+
+
 @goals_app.command("list")
 def goals_list(
     ctx: typer.Context, db: DbOption = None, fmt: FormatOption = OutputFormat.table

@@ -140,6 +140,26 @@ def set_goal(
     now: datetime,
 ) -> dict[str, Any]:
     """Add (or replace) the goal on ``metric``; returns it with ``replaced``."""
+    goal = make_goal(
+        store, metric, change_text, by, period=period, baseline=baseline, as_of=as_of, now=now
+    )
+    replaced = store.goal_set(goal)
+    return {**goal, "replaced": replaced}
+
+
+def make_goal(
+    store: Store,
+    metric: str,
+    change_text: str,
+    by: date,
+    *,
+    period: str,
+    baseline: str | None,
+    as_of: datetime,
+    now: datetime,
+) -> dict[str, Any]:
+    """The goal as it would be kept (its start measured or taken from the baseline);
+    nothing is written."""
     from retain_cli.analytics.metrics import metrics
 
     change = parse_change(change_text, metric)
@@ -162,10 +182,10 @@ def set_goal(
         )
     if by <= date.fromisoformat(start_as_of[:10]):
         raise UsageError(
-            f"--by {by.isoformat()} is not after the start ({start_as_of[:10]}); give a "
+            f"by {by.isoformat()} is not after the start ({start_as_of[:10]}); give a "
             "date in the future"
         )
-    goal = {
+    return {
         "metric": metric,
         "change": change.text,
         "target": round(change.target(float(start)), 6),
@@ -176,8 +196,6 @@ def set_goal(
         "start_as_of": start_as_of,
         "created_at": to_iso(now),
     }
-    replaced = store.goal_set(goal)
-    return {**goal, "replaced": replaced}
 
 
 def goal_status(start: float, target: float, now_value: float | None, elapsed: float) -> str:

@@ -93,18 +93,25 @@ class MeasureStore(StoreBase):
 
     def goal_set(self, goal: dict[str, Any]) -> bool:
         """Add a goal, or replace the goal on the same metric; True when it replaced one."""
+        return self.goal_set_many([goal])[0]
+
+    def goal_set_many(self, goals: Sequence[dict[str, Any]]) -> list[bool]:
+        """:meth:`goal_set` for several goals, in one transaction."""
+        replaced = []
         with self.transaction() as conn:
-            existed = conn.execute(
-                "SELECT 1 FROM goals WHERE metric = ?", (goal["metric"],)
-            ).fetchone()
-            conn.execute(
-                "INSERT OR REPLACE INTO goals (metric, change, target, by_date, period, "
-                "baseline, start_value, start_as_of, created_at) VALUES (:metric, :change, "
-                ":target, :by_date, :period, :baseline, :start_value, :start_as_of, "
-                ":created_at)",
-                goal,
-            )
-        return existed is not None
+            for goal in goals:
+                existed = conn.execute(
+                    "SELECT 1 FROM goals WHERE metric = ?", (goal["metric"],)
+                ).fetchone()
+                conn.execute(
+                    "INSERT OR REPLACE INTO goals (metric, change, target, by_date, period, "
+                    "baseline, start_value, start_as_of, created_at) VALUES (:metric, :change, "
+                    ":target, :by_date, :period, :baseline, :start_value, :start_as_of, "
+                    ":created_at)",
+                    goal,
+                )
+                replaced.append(existed is not None)
+        return replaced
 
     def goal_list(self) -> list[dict[str, Any]]:
         cursor = self.conn.execute(

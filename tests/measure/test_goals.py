@@ -99,7 +99,7 @@ def test_goals_set_and_report(cli, history, store, monkeypatch):
         ),
         (["revenue", "+5pp"], 2, "Error: revenue is not a rate, so +pp does not apply;"),
         (["revenue", "lots"], 2, "Error: change 'lots' is not a change; write +5pp"),
-        (["revenue", "+10%", "--by", "2025-01-01"], 2, "Error: --by 2025-01-01 is not after"),
+        (["revenue", "+10%", "--by", "2025-01-01"], 2, "Error: by 2025-01-01 is not after"),
         (
             ["revenue", "+10%", "--by", "soon"],
             2,
@@ -142,3 +142,67 @@ def test_goals_report_without_goals(cli, history):
     assert result.stdout.strip() == (
         "No goals yet; set one with 'retain goals set retention_rate +5pp --by DATE'."
     )
+
+
+GOALS_FILE = """\
+goals:
+  - {metric: repeat_purchase_rate, change: +10pp, by: 2025-12-31}
+  - metric: revenue
+    change: +50%
+    by: 2025-12-31
+    baseline: spring
+  - {metric: orders, change: 2, by: 2025-12-31, period: 90d}
+"""
+
+
+def test_goals_load_sets_every_goal_of_a_file(cli, history, store, tmp_path):
+    cli("baseline", "save", "spring", "--as-of", "2025-03-31")
+    path = tmp_path / "goals.yaml"
+    path.write_text(GOALS_FILE)
+    result = cli("goals", "load", str(path), "--as-of", "2025-03-31")
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stdout.split()) == (
+        f"Set 3 goal(s) from {path}: repeat_purchase_rate +10pp by 2025-12-31, revenue +50% "
+        "by 2025-12-31, orders +2 by 2025-12-31. Track them with 'retain report goals'."
+    )
+    goals = {g["metric"]: g for g in store.goal_list()}
+    assert goals["revenue"]["target"] == 30.0 and goals["revenue"]["baseline"] == "spring"
+    assert goals["orders"]["period"] == "90d" and goals["orders"]["start_value"] == 4.0
+    assert goals["orders"]["target"] == 6.0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "by: 2025-12-31, period",
+            "by: soon, period",
+            "goal 'orders': key 'by': 'soon' is not a date",
+        ),
+        (
+            "period: 90d",
+            "perod: 90d",
+            "goal 'orders': key 'perod': unknown key; did you mean 'period'?",
+        ),
+        ("period: 90d", "period: week", "goal 'orders': key 'period': must be one of 30d, 90d"),
+        ("baseline: spring", "baseline: autumn", "goal 'revenue': no baseline 'autumn'; saved"),
+        (
+            "change: +10pp",
+            "change: +10%",
+            "goal 'repeat_purchase_rate': repeat_purchase_rate is a rate",
+        ),
+        ("metric: orders,", "metric: revenue,", "goal 'revenue': a metric has one goal"),
+        ("goals:\n", "gols:\n", "must hold a list under goals:"),
+        ("  - metric: revenue\n", "  - metric: [revenue\n", "line "),
+    ],
+)
+def test_a_bad_goals_file_sets_nothing(cli, history, store, tmp_path, old, new, message):
+    cli("baseline", "save", "spring", "--as-of", "2025-03-31")
+    path = tmp_path / "goals.yaml"
+    assert old in GOALS_FILE
+    path.write_text(GOALS_FILE.replace(old, new))
+    result = cli("goals", "load", str(path), "--as-of", "2025-03-31")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {path}: ")
+    assert message in result.stderr, result.stderr
+    assert store.goal_list() == []

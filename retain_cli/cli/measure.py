@@ -92,9 +92,24 @@ def report(
     """  # noqa: E501
     from retain_cli.measure.report import campaign_report, optional_config, parse_window
 
+    typed = {
+        name
+        for name in ("window", "html", "compare", "period", "config")
+        if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"
+    }
     if campaign == "goals":
+        if typed:
+            raise UsageError(
+                "'retain report goals' takes --as-of, --db and --format only; "
+                f"{', '.join('--' + name for name in sorted(typed))} "
+                f"{'does' if len(typed) == 1 else 'do'} not apply to goals"
+            )
         _goals_report(ctx, as_of, db, fmt)
         return
+    if html is None and typed & {"compare", "period"}:
+        raise UsageError(
+            "--compare and --period are for the KPIs of the HTML report; add --html FILE"
+        )
     span = parse_window(window)
     store = open_store(ctx, db)
     moment = parse_as_of(as_of) if as_of else utc_now()

@@ -206,3 +206,17 @@ def test_empty_ledger(cli, store):
     assert result.exit_code == 0
     assert result.stdout.strip() == "Nothing sent yet: run 'retain send' first."
     assert json.loads(cli("report", "-f", "json").stdout) == []
+
+
+def test_options_that_do_not_apply_are_refused(cli, offer, config):
+    compare = cli("report", "--compare")
+    assert compare.exit_code == 2
+    assert compare.stderr.strip() == (
+        "Error: --compare and --period are for the KPIs of the HTML report; add --html FILE"
+    )
+    goals = cli("report", "goals", "--window", "30d")
+    assert goals.exit_code == 2
+    assert goals.stderr.strip() == (
+        "Error: 'retain report goals' takes --as-of, --db and --format only; --window does "
+        "not apply to goals"
+    )

@@ -230,8 +230,10 @@ def _cells(row: dict[str, Any], effect: Effect, currency: str) -> list[list[dict
          cell("holdout_revenue_per_customer",
               money_text(row["holdout_revenue_per_customer"], currency)),
          cell("revenue_per_customer_difference", interval_text(effect.revenue, "money", currency))],
-        [plain("verdict"), plain(""), plain(""),
+        [plain("verdict on conversion"), plain(""), plain(""),
          cell("conversion_verdict", row["conversion_verdict"] or "none yet")],
+        [plain("verdict on revenue"), plain(""), plain(""),
+         cell("revenue_verdict", row["revenue_verdict"] or "none yet")],
     ]  # fmt: skip
 
 

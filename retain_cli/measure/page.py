@@ -72,7 +72,7 @@ window and 30 customers in each group.</p>
 <table class="campaign">
 <thead><tr><th></th><th>recipients</th><th>holdout</th><th>difference (95% CI)</th></tr></thead>
 <tbody>
-{% for cells in card.cells %}<tr>{% for cell in cells %}<td{% if cell.check %} data-check="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("_verdict") %} class="verdict-{{ cell.text }}"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
+{% for cells in card.cells %}<tr>{% for cell in cells %}<td{% if cell.check %} data-check="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("_verdict") %} class="verdict-{{ cell.text | replace(" ", "-") }}"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
 {% for line in card.sentences %}<p{% if line.startswith("WARNING") %} class="warn"{% endif %}>{{ line }}</p>

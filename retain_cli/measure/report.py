@@ -312,7 +312,7 @@ def sentences(effect: Effect, currency: str) -> list[str]:
         out.append(f"No comparison: {effect.no_verdict}.")
     elif effect.status == SO_FAR:
         out.append(
-            "No verdict yet: the window has not ended for anyone (looking early and often "
+            "No verdict yet: the window has not ended (looking early and often "
             "finds differences that are not there)."
         )
     else:

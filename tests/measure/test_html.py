@@ -119,7 +119,7 @@ def assert_figures_match(html: str, rows: list[dict]) -> None:
     parser = Checks()
     parser.feed(html)
     by_row = {(r["campaign"], str(r["step"])): r for r in rows}
-    assert len(parser.found) == 11 * len(rows)
+    assert len(parser.found) == 12 * len(rows)
     for check, value, text in parser.found:
         campaign, step, column = check.split("|")
         row = by_row[(campaign, step)]
@@ -130,7 +130,7 @@ def assert_figures_match(html: str, rows: list[dict]) -> None:
             assert text == percent(row[column]), check
         elif column.endswith("revenue_per_customer"):
             assert text == money_text(row[column], row["currency"]), check
-        elif column == "conversion_verdict":
+        elif column.endswith("_verdict"):
             assert text == (row[column] or "none yet"), check
         elif column == "conversion_difference" and row[column] is not None:
             low, high = row["conversion_low"], row["conversion_high"]

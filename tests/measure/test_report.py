@@ -106,7 +106,7 @@ def test_an_open_window_is_so_far_without_a_verdict(cli, offer, config, monkeypa
     assert row["recipient_conversion"] == 0.525  # what is known so far
     table = " ".join(cli("report", "--as-of", "2025-06-06").stdout.split())
     assert "offer: so far, 5 of 14 days of the window have passed since the last message" in table
-    assert "No verdict yet: the window has not ended for anyone" in table
+    assert "No verdict yet: the window has not ended (looking early and often finds" in table
     assert "better" not in table
 
 

@@ -129,20 +129,11 @@ def save_baseline(
 
 
 def set_goal(
-    store: Store,
-    metric: str,
-    change_text: str,
-    by: date,
-    *,
-    period: str,
-    baseline: str | None,
-    as_of: datetime,
-    now: datetime,
+    store: Store, metric: str, change_text: str, by: date, **options: Any
 ) -> dict[str, Any]:
-    """Add (or replace) the goal on ``metric``; returns it with ``replaced``."""
-    goal = make_goal(
-        store, metric, change_text, by, period=period, baseline=baseline, as_of=as_of, now=now
-    )
+    """Add (or replace) the goal on ``metric`` (``options`` as :func:`make_goal`'s); returns
+    it with ``replaced``."""
+    goal = make_goal(store, metric, change_text, by, **options)
     replaced = store.goal_set(goal)
     return {**goal, "replaced": replaced}
 

@@ -148,12 +148,12 @@ def _key(customer: Any, t: Any) -> np.ndarray:
     return (np.asarray(customer, dtype=np.int64) << _TIME_BITS) | seconds
 
 
-SENT, HELD = 1, 2  # the kinds of Store.measure_ledger
+SENT, HELD, FAILED, AMBIGUOUS = 1, 2, 3, 4  # the kinds of Store.measure_ledger
 
 
 @dataclass
 class CampaignLedger:
-    """One campaign's ledger as arrays (``Store.measure_ledger``) and its state counts."""
+    """One campaign's ledger as arrays (``Store.measure_ledger``)."""
 
     name: str
     step: np.ndarray
@@ -161,17 +161,22 @@ class CampaignLedger:
     kind: np.ndarray
     planned: np.ndarray
     sent: np.ndarray
-    states: dict[int, dict[str, int]] = field(default_factory=dict)  # step -> state -> rows
 
     @classmethod
-    def from_rows(
-        cls, name: str, rows: Sequence[tuple[int, ...]], states: dict[int, dict[str, int]]
-    ) -> CampaignLedger:
+    def from_rows(cls, name: str, rows: Sequence[tuple[int, ...]]) -> CampaignLedger:
         import numpy as np
 
         table = np.array(rows, dtype=np.int64).reshape(-1, 5)
         step, ref, kind, planned, sent = (table[:, i] for i in range(5))
-        return cls(name, step, ref, kind, planned, sent, states)
+        return cls(name, step, ref, kind, planned, sent)
+
+    def steps(self) -> list[int]:
+        import numpy as np
+
+        return [int(s) for s in np.unique(self.step)]
+
+    def count(self, step: int, kind: int) -> int:
+        return int(((self.step == step) & (self.kind == kind)).sum())
 
 
 def _first(refs: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +211,9 @@ def campaign_effects(
     effects: list[Effect] = []
     for item in ledgers:
         known = info.get(item.name, CampaignInfo())
-        steps = sorted(item.states)
+        steps = item.steps()
+        if not steps:
+            continue
         first_step = steps[0]
         held = _first(item.ref[item.kind == HELD], item.planned[item.kind == HELD])
         assigned = np.unique(item.ref[item.step == first_step])
@@ -231,10 +238,9 @@ def campaign_effects(
                 moment,
             )
             effect.campaign, effect.step = item.name, step
-            counts = item.states.get(step, {})
-            effect.sent = counts.get("sent", 0)
-            effect.failed = counts.get("failed", 0)
-            effect.ambiguous = counts.get("ambiguous", 0)
+            effect.sent = item.count(step, SENT)
+            effect.failed = item.count(step, FAILED)
+            effect.ambiguous = item.count(step, AMBIGUOUS)
             effect.offer_code = known.offer_code
             effect.expected_holdout = known.holdout
             effect.ratio = ratio if step == first_step else None

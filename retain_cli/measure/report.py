@@ -124,8 +124,8 @@ def campaign_report(
     holdout (for the sample ratio check) and ``offer_code``."""
     from retain_cli.analytics.metrics import load_orders
 
-    states = ledger_states(store, campaign)
-    if campaign is not None and not states:
+    names = store.measure_campaigns(campaign)
+    if campaign is not None and not names:
         raise UsageError(
             f"campaign {campaign!r} has nothing in the send ledger yet; run 'retain send' "
             "first, or see 'retain sends' for what was sent"
@@ -142,22 +142,21 @@ def campaign_report(
             + f"); amounts are added without conversion and shown as {currency}"
         )
     info: dict[str, CampaignInfo] = {}
-    names = set(states)
     if config is None:
-        if states:
+        if names:
             notes.append(
                 "no campaign file: the holdout share each campaign was set to is unknown, so "
                 "the split is not checked, and no offer code is counted"
             )
     else:
         configured = {c.name: c for c in config.campaigns}
-        for name in sorted(names):
+        for name in names:
             if name in configured:
                 info[name] = CampaignInfo(configured[name].holdout, configured[name].offer_code)
             else:
                 notes.append(f"campaign {name!r} is not in {config.path}: its split is not checked")
     return CampaignReport(
-        effects=_effects(store, states, orders, window, now, info, currency),
+        effects=_effects(store, names, orders, window, now, info, currency),
         currency=currency,
         window=window,
         now=now,
@@ -165,19 +164,9 @@ def campaign_report(
     )
 
 
-def ledger_states(
-    store: Store, campaign: str | None = None
-) -> dict[str, dict[int, dict[str, int]]]:
-    """campaign -> step -> state -> ledger rows."""
-    out: dict[str, dict[int, dict[str, int]]] = {}
-    for name, step, state, rows in store.measure_states(campaign):
-        out.setdefault(name, {}).setdefault(step, {})[state] = rows
-    return out
-
-
 def _effects(
     store: Store,
-    states: dict[str, dict[int, dict[str, int]]],
+    names: list[str],
     orders: Any,
     window: timedelta,
     now: datetime,
@@ -201,10 +190,7 @@ def _effects(
             if packed is not None
             else Windows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
         )
-    ledgers = [
-        CampaignLedger.from_rows(name, store.measure_ledger(name), steps)
-        for name, steps in sorted(states.items())
-    ]
+    ledgers = [CampaignLedger.from_rows(name, store.measure_ledger(name)) for name in names]
     return campaign_effects(ledgers, orders, window, now, info=info, offers=offers)
 
 

@@ -15,22 +15,21 @@ class MeasureStore(StoreBase):
 
     # --- the report ------------------------------------------------------------------------
 
-    def measure_states(self, campaign: str | None = None) -> list[tuple[str, int, str, int]]:
-        """(campaign, step, state, rows) for every campaign in the ledger (or the one named)."""
-        sql = "SELECT campaign, step, state, count(*) FROM sends"
-        params: tuple[Any, ...] = ()
+    def measure_campaigns(self, campaign: str | None = None) -> list[str]:
+        """The campaigns in the send ledger (or the one named, if it is there)."""
         if campaign is not None:
-            sql += " WHERE campaign = ?"
-            params = (campaign,)
-        return self.conn.execute(sql + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", params).fetchall()
+            row = self.conn.execute("SELECT 1 FROM sends WHERE campaign = ? LIMIT 1", (campaign,))
+            return [campaign] if row.fetchone() else []
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT campaign FROM sends ORDER BY 1")]
 
     def measure_ledger(self, campaign: str) -> list[tuple[int, int, int, int, int]]:
         """One campaign's ledger rows as numbers: (step, customer_ref, kind, planned_at,
-        sent_at); kind 1 sent, 2 held out, 0 any other state; times in unix seconds
-        (sent_at -1 unless sent)."""
+        sent_at); kind 1 sent, 2 held out, 3 failed, 4 ambiguous, 0 any other state; times
+        in unix seconds (sent_at -1 unless sent)."""
         return self.conn.execute(
-            "SELECT step, customer_ref, CASE state WHEN 'sent' THEN 1 "
-            "WHEN 'held_out' THEN 2 ELSE 0 END, CAST(strftime('%s', planned_at) AS INTEGER), "
+            "SELECT step, customer_ref, CASE state WHEN 'sent' THEN 1 WHEN 'held_out' THEN 2 "
+            "WHEN 'failed' THEN 3 WHEN 'ambiguous' THEN 4 ELSE 0 END, "
+            "CAST(strftime('%s', planned_at) AS INTEGER), "
             "coalesce(CAST(strftime('%s', sent_at) AS INTEGER), -1) FROM sends "
             "WHERE campaign = ?",
             (campaign,),

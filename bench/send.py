@@ -44,7 +44,7 @@ from retain_cli.timeutil import parse_as_of  # noqa: E402
 from retain_cli.transports.smtp import SmtpTransport  # noqa: E402
 
 TARGET = 0.80
-SENDER = "hello@rosies.example"
+SENDER = "hello@kornblume-backstube.de"  # tests/campaigns/data/sending's sender
 
 
 def make_shop(store: Store, n: int, campaign: str) -> None:

@@ -2,13 +2,19 @@
 
 Money is stored as integer minor units (cents) with a currency code. Most currencies have two
 decimals; the exceptions are listed in :data:`MINOR_UNITS` (ISO 4217). An unknown or missing
-currency is taken to have two decimals.
+currency is taken to have two decimals. :func:`format_money` writes an amount for a locale
+(messages, reports and tables all use it, so ``16,40 €`` and ``€16.40`` never meet).
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+#: how amounts and dates are written when the campaign file sets no ``shop.locale``
+DEFAULT_LOCALE = "en_US"
 
 #: currencies whose minor unit is not 1/100 (ISO 4217 exponent)
 MINOR_UNITS: dict[str, int] = {
@@ -39,8 +45,6 @@ MINOR_UNITS: dict[str, int] = {
     "OMR": 3,
     "TND": 3,
 }
-
-SYMBOLS: dict[str, str] = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 _BODY = re.compile(
     r"([-+]?)\s*([^\d\s\-+.,()']*)\s*([-+]?)\s*([\d.,'\s]*\d[\d.,'\s]*|[.,]\d+)\s*([^\d\s.,()'\-+]*)\s*(-?)"
@@ -122,15 +126,58 @@ def to_major(minor: int, currency: str | None = None) -> float:
     return minor / 10 ** minor_units(currency)
 
 
-def format_money(minor: int | None, currency: str | None = None) -> str:
-    """``120450, 'USD'`` -> ``$1,204.50``; unknown currencies get their code after the number."""
+def format_money(minor: int | None, currency: str | None = None, locale: str | None = None) -> str:
+    """Minor units as the shop's customers write money, in ``locale`` (Babel, CLDR data).
+
+    ``120450, "USD", "en_US"`` -> ``$1,204.50``; ``1640, "EUR", "de_DE"`` -> ``16,40 €``;
+    ``1640, "EUR", "en_GB"`` -> ``€16.40``. The number of decimals is the currency's own
+    (:func:`minor_units`), so an amount reads back exactly with :func:`parse_amount`. Without a
+    currency the number alone. ``locale`` defaults to :data:`DEFAULT_LOCALE`; an unknown
+    locale raises ``ValueError`` (campaign files are checked when they are read).
+    """
     if minor is None:
         return ""
-    decimals = minor_units(currency)
-    sign = "-" if minor < 0 else ""
-    number = f"{abs(minor) / 10**decimals:,.{decimals}f}"
-    code = (currency or "").upper()
-    symbol = SYMBOLS.get(code)
-    if symbol:
-        return f"{sign}{symbol}{number}"
-    return f"{sign}{number} {code}".rstrip()
+    return _format_money(int(minor), normalise_currency(currency), locale or DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=16384)
+def _format_money(minor: int, currency: str | None, locale: str) -> str:
+    digits = minor_units(currency)
+    value = Decimal(minor).scaleb(-digits)
+    pattern = _money_pattern(locale, digits, currency is not None)
+    text = str(pattern.apply(value, _locale(locale), currency=currency, currency_digits=False))
+    # CLDR's currency spacing, which Babel leaves out: "CHF 19.99", not "CHF19.99"
+    return _LETTER_DIGIT.sub("\\1\u00a0\\2", _DIGIT_LETTER.sub("\\1\u00a0\\2", text))
+
+
+_LETTER_DIGIT = re.compile(r"([^\W\d_])(\d)")
+_DIGIT_LETTER = re.compile(r"(\d)([^\W\d_])")
+
+
+@lru_cache(maxsize=64)
+def _money_pattern(locale: str, digits: int, with_currency: bool) -> Any:
+    """The locale's standard currency (or decimal) pattern with exactly ``digits`` decimals."""
+    import copy
+
+    parsed = _locale(locale)
+    formats = parsed.currency_formats if with_currency else parsed.decimal_formats
+    pattern = copy.copy(formats["standard"] if with_currency else formats[None])
+    pattern.frac_prec = (digits, digits)
+    return pattern
+
+
+@lru_cache(maxsize=64)
+def _locale(name: str) -> Any:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(
+            f"{name!r} is not a locale; write one such as en_US, en_GB or de_DE"
+        ) from None
+
+
+def check_locale(name: str) -> str:
+    """``de-de`` -> ``de_DE``, the canonical name of a locale Babel knows; ValueError if none."""
+    return str(_locale(name.strip()))

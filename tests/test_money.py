@@ -58,7 +58,11 @@ def test_minor_units_and_formatting():
     assert format_money(120450, "USD") == "$1,204.50"
     assert format_money(-500, "EUR") == "-€5.00"
     assert format_money(1200, "JPY") == "¥1,200"
-    assert format_money(1999, "CHF") == "19.99 CHF"
+    assert format_money(1999, "CHF") == "CHF\u00a019.99"
+    assert format_money(1640, "EUR", "de_DE") == "16,40\u00a0€"
+    assert format_money(1640, "EUR", "en_GB") == "€16.40"
+    assert format_money(1234500, "KWD", "en_US") == "KWD\u00a01,234.500"  # three decimals
+    assert format_money(1250, None, "de_DE") == "12,50"
     assert format_money(None, "USD") == ""
     assert to_major(1999, "USD") == 19.99
     assert to_major(1200, "JPY") == 1200

@@ -43,27 +43,6 @@ def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
     return frame
 
 
-def trigger_applies_first(members: pd.DataFrame, campaign: Campaign) -> pd.DataFrame:
-    """``members`` with those the campaign's trigger event exists for first.
-
-    A first or last order for ``first_order``/``last_order``, a birthday for ``birthday``;
-    each group keeps its order. Preview and check show these customers, so that a thank-you
-    for the first order is not shown for someone who never ordered.
-    """
-    import pandas as pd
-
-    trigger = campaign.trigger
-    if trigger is None or members.empty:
-        return members
-    if trigger.event in ("first_order", "last_order"):
-        applies = members["orders"].fillna(0) > 0
-    elif trigger.event == "birthday":
-        applies = members["birthday"].notna() & (members["birthday"].astype(str) != "")
-    else:
-        return members
-    return pd.concat([members[applies], members[~applies]])
-
-
 def check_segment(name: str) -> str | None:
     """A problem with a segment name, or None when it exists."""
     from retain_cli.analytics.segments import find_segment

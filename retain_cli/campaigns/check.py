@@ -8,6 +8,7 @@ from typing import Any
 from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
 from retain_cli.campaigns.model import CampaignConfig
+from retain_cli.campaigns.preview import pick_customers, select
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError
 
@@ -16,7 +17,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
     """Render every template of every campaign and check its segment and filter.
 
     Templates are rendered against a built-in sample customer and, when ``store`` is given,
-    against the first customer of the campaign's audience. Returns one row per campaign:
+    against the first customer the campaign would write to now (else the stand-in
+    ``retain preview`` shows). Returns one row per campaign:
     ``campaign``, ``status`` (``OK`` or ``problem``), ``rendered_for`` (``sample`` and the real
     customer's e-mail, if any) and ``problems`` (text, "" if none).
     """
@@ -43,22 +45,17 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
             if features is None:
                 features = audience_module.customer_frame(store, as_of)
             try:
-                members = audience_module.audience_members(
-                    store, config, campaign, as_of, features=features
-                )
+                selection = select(store, config, campaign, as_of, features=features)
             except ConfigError as exc:
                 problems.append(str(exc))
-                members = None
-            if members is not None and len(members):
-                # the first customer who would get it, else the first member at all
-                consenting = members[members["consent"]]
-                members = consenting if len(consenting) else members
-                members = audience_module.trigger_applies_first(members, campaign)
-                ref = int(members.index[0])
-                real = load_contexts(store, config, [ref], as_of)
-                if ref in real:
-                    contexts.append(real[ref])
-                    checked_with += f", {members.iloc[0]['email']}"
+                selection = None
+            if selection is not None and len(selection.members):
+                # the first customer who would get it, else a stand-in (see preview)
+                refs, _ = pick_customers(store, selection, campaign.steps[0], as_of, 1, anyone=True)
+                real = load_contexts(store, config, refs, as_of)
+                if refs and refs[0] in real:
+                    contexts.append(real[refs[0]])
+                    checked_with += f", {real[refs[0]]['customer']['email']}"
         for step in campaign.steps:
             for context in contexts:
                 try:

@@ -27,6 +27,7 @@ from retain_cli.campaigns.model import (
     CampaignConfig,
     Limits,
     Sender,
+    Shop,
     Step,
     TransportKind,
     Trigger,
@@ -43,7 +44,8 @@ DEFAULT_CONFIG = Path("campaigns.yaml")
 SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("sender", "transport", "limits", "campaigns")
+TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns")
+SHOP_KEYS = ("locale", "timezone")
 SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe")
 TRANSPORT_KEYS = (
     "type",
@@ -300,7 +302,38 @@ def _parse_transport(
     return cast(TransportKind, kind), outbox_dir, smtp
 
 
-def _parse_limits(data: Any, where: _Where) -> Limits:
+def _parse_shop(data: Any, limits: Any, where: _Where) -> Shop:
+    """``shop.locale`` and ``shop.timezone``; ``limits.timezone`` (the older key) still counts."""
+    from retain_cli.money import DEFAULT_LOCALE, check_locale
+
+    mapping = _mapping(data, where, "shop")
+    _check_keys(mapping, SHOP_KEYS, where, "shop.")
+    locale = _text(mapping.get("locale"), where, "shop.locale", required=False) or DEFAULT_LOCALE
+    try:
+        locale = check_locale(locale)
+    except ValueError as exc:
+        raise where.error("shop.locale", str(exc)) from None
+    zones: dict[str, str] = {
+        key: value["timezone"]
+        for key, value in (("shop", mapping), ("limits", limits))
+        if isinstance(value, Mapping) and value.get("timezone") is not None
+    }
+    for key, zone in zones.items():
+        if not isinstance(zone, str) or not _valid_timezone(zone):
+            raise where.error(
+                f"{key}.timezone",
+                f"{zone!r} is not a time zone; use an IANA name such as Europe/London",
+            )
+    if len(set(zones.values())) > 1:
+        raise where.error(
+            "limits.timezone",
+            f"{zones['limits']!r} differs from shop.timezone {zones['shop']!r}; the shop has "
+            "one time zone: keep shop.timezone and remove limits.timezone",
+        )
+    return Shop(locale=locale, timezone=next(iter(zones.values()), "UTC"))
+
+
+def _parse_limits(data: Any, where: _Where, timezone: str) -> Limits:
     mapping = _mapping(data, where, "limits")
     _check_keys(mapping, LIMIT_KEYS, where, "limits.")
 
@@ -315,12 +348,6 @@ def _parse_limits(data: Any, where: _Where) -> Limits:
         except ValueError as exc:
             raise where.error("limits.quiet_hours", str(exc)) from None
     gap = mapping.get("min_hours_between_messages")
-    timezone = mapping.get("timezone", "UTC")
-    if not isinstance(timezone, str) or not _valid_timezone(timezone):
-        raise where.error(
-            "limits.timezone",
-            f"{timezone!r} is not a time zone; use an IANA name such as Europe/London",
-        )
     return Limits(
         per_minute=optional_int("per_minute"),
         per_day=optional_int("per_day"),
@@ -533,7 +560,8 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
     base = path.absolute().parent
     sender = _parse_sender(data.get("sender"), where)
     transport, outbox_dir, smtp = _parse_transport(data.get("transport"), where, base)
-    limits = _parse_limits(data.get("limits"), where)
+    shop = _parse_shop(data.get("shop"), data.get("limits"), where)
+    limits = _parse_limits(data.get("limits"), where, shop.timezone)
     raw_campaigns = data.get("campaigns")
     if raw_campaigns is None:
         raw_campaigns = []
@@ -557,6 +585,7 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
         smtp=smtp,
         limits=limits,
         campaigns=tuple(campaigns),
+        shop=shop,
     )
 
 
@@ -585,6 +614,12 @@ def load_config(path: Path) -> CampaignConfig:
             ) from None
         raise ConfigError(f"{path}: YAML syntax error: {problem}") from None
     return parse_config(data, path)
+
+
+def shop_settings(path: Path) -> Shop:
+    """The campaign file's ``shop`` (locale, time zone) for commands that only format, such
+    as ``retain report``; the defaults when there is no campaign file."""
+    return load_config(path).shop if path.is_file() else Shop()
 
 
 # --- what the commands show -------------------------------------------------------------

@@ -1,9 +1,20 @@
-"""What a template sees: the shop, the customer, their figures and last order (loaded for a
-batch of customers in a few queries), and the filters that format amounts and dates.
+"""What a template sees: the shop, the customer, their figures and their first and last order
+(loaded for a batch of customers in a few queries), and the filters that format amounts and
+dates.
 
-Filters: ``money`` (ints are minor units, floats major units; the currency is the filter's
-argument, else the context's ``currency``) and ``date`` (a ``strftime`` format; default
-``"%-d %B %Y"`` style, e.g. ``7 October 2025``).
+Filters (both written for the shop's locale, ``shop.locale``, with Babel):
+
+- ``money``: ints are minor units, floats major units; the currency is the filter's argument,
+  else the context's ``currency``. ``{{ 1640 | money('EUR') }}`` is ``€16.40`` in ``en_GB``,
+  ``16,40 €`` in ``de_DE``.
+- ``date``: a timestamp is first moved to the shop's time zone (``shop.timezone``), so an
+  order placed at 00:30 in Berlin is on that day, not the day before in UTC. No argument:
+  the locale's long date (``7 October 2025``, ``October 7, 2025``, ``7. Oktober 2025``);
+  ``short``/``medium``/``long``/``full``; a Babel pattern such as ``'MMMM y'`` (``October
+  2025``, in the locale's language); or a ``strftime`` format with ``%`` (English names).
+
+The whole context is documented in the README ("Template context reference"); a test keeps
+the two in step.
 """
 
 from __future__ import annotations
@@ -15,110 +26,110 @@ from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.message import parseaddr, unsubscribe_url
 from retain_cli.campaigns.model import CampaignConfig, Sender
+from retain_cli.money import DEFAULT_LOCALE, minor_units
+from retain_cli.money import format_money as format_minor
 from retain_cli.timeutil import from_iso, to_iso, utc_now
 
 if TYPE_CHECKING:
     from retain_cli.store import Store
 
-# how an amount reads in an e-mail: symbol, decimals (as in retain_cli.money), decimal
-# separator, thousands separator, symbol after the amount. Others: "KWD 1,234.500".
-CURRENCIES: dict[str, tuple[str, int, str, str, bool]] = {
-    "USD": ("$", 2, ".", ",", False),
-    "CAD": ("CA$", 2, ".", ",", False),
-    "AUD": ("A$", 2, ".", ",", False),
-    "NZD": ("NZ$", 2, ".", ",", False),
-    "GBP": ("£", 2, ".", ",", False),
-    "EUR": ("€", 2, ",", ".", False),
-    "CHF": ("CHF ", 2, ".", "'", False),
-    "SEK": (" kr", 2, ",", " ", True),
-    "NOK": (" kr", 2, ",", " ", True),
-    "DKK": (" kr", 2, ",", ".", True),
-    "PLN": (" zł", 2, ",", " ", True),
-    "JPY": ("¥", 0, ".", ",", False),
-    "KRW": ("₩", 0, ".", ",", False),
-    "INR": ("₹", 2, ".", ",", False),
-    "BRL": ("R$", 2, ",", ".", False),
-    "MXN": ("MX$", 2, ".", ",", False),
-}
 DEFAULT_CURRENCY = "USD"
+DATE_STYLES = ("short", "medium", "long", "full")
 
 
 # --- filters -----------------------------------------------------------------------------
 
 
-def minor_digits(currency: str) -> int:
+def minor_digits(currency: str | None) -> int:
     """Decimals of a currency, as the database stores it (see :mod:`retain_cli.money`)."""
-    from retain_cli.money import minor_units
-
     return minor_units(currency)
 
 
-def format_money(amount: Any, currency: str | None = None, *, minor: bool | None = None) -> str:
-    """Format an amount: ints are minor units (1250 -> $12.50) unless ``minor=False``."""
+def format_money(
+    amount: Any,
+    currency: str | None = None,
+    *,
+    minor: bool | None = None,
+    locale: str = DEFAULT_LOCALE,
+) -> str:
+    """Format an amount for ``locale``: ints are minor units (1250 -> $12.50) unless
+    ``minor=False``; floats are major units."""
     if amount is None:
         return ""
-    kind = type(amount)
-    if kind is int or kind is float:
-        return _money_cached(kind is int, amount, currency or DEFAULT_CURRENCY, minor)
     if isinstance(amount, bool):
         raise TypeError("money: expected a number, got true/false")
-    return _money(amount, currency or DEFAULT_CURRENCY, minor)
-
-
-@lru_cache(maxsize=8192)
-def _money_cached(_is_int: bool, amount: Any, currency: str, minor: bool | None) -> str:
-    return _money(amount, currency, minor)
-
-
-def _money(amount: Any, currency: str, minor: bool | None) -> str:
-    code = currency.upper()
-    digits = minor_digits(code)
+    code = (currency or DEFAULT_CURRENCY).upper()
     is_minor = isinstance(amount, int) if minor is None else minor
-    try:
-        value = float(amount)
-    except (TypeError, ValueError):
-        raise TypeError(f"money: expected a number, got {amount!r}") from None
-    major = value / (10**digits) if is_minor else value
-    negative = major < 0
-    text = f"{abs(major):,.{digits}f}"
-    symbol, _, point, thousands, after = CURRENCIES.get(code, (f"{code} ", digits, ".", ",", False))
-    text = text.replace(",", "\x00").replace(".", point).replace("\x00", thousands)
-    text = f"{text}{symbol}" if after else f"{symbol}{text}"
-    return f"-{text}" if negative else text
+    if is_minor and isinstance(amount, int):
+        value = amount
+    else:
+        try:
+            number = float(amount)
+        except (TypeError, ValueError):
+            raise TypeError(f"money: expected a number, got {amount!r}") from None
+        value = round(number if is_minor else number * 10 ** minor_digits(code))
+    return format_minor(value, code, locale)
 
 
-def format_date(value: Any, fmt: str | None = None) -> str:
-    """Format a date, datetime or ISO text; the default looks like ``7 October 2025``."""
+def format_date(
+    value: Any,
+    fmt: str | None = None,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    timezone: str = "UTC",
+) -> str:
+    """Format a date, datetime or ISO text for ``locale``; timestamps in ``timezone``."""
     if value is None or value == "":
         return ""
     if type(value) is str:
-        return _date_cached(value, fmt)
-    return _date(value, fmt)
+        return _date_cached(value, fmt, locale, timezone)
+    return _date(value, fmt, locale, timezone)
 
 
 @lru_cache(maxsize=8192)
-def _date_cached(value: str, fmt: str | None) -> str:
-    return _date(value, fmt)
+def _date_cached(value: str, fmt: str | None, locale: str, timezone: str) -> str:
+    return _date(value, fmt, locale, timezone)
 
 
-def _date(value: Any, fmt: str | None) -> str:
-    moment: date
-    if isinstance(value, datetime | date):
-        moment = value
-    elif isinstance(value, str):
-        text = value.strip()
+def local_day(value: str | datetime | date, timezone: str) -> date:
+    """The shop's calendar day of a stored timestamp (ISO text, UTC) or a date."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value) if len(value) == 10 else from_iso(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(_zone(timezone)).date()
+    return value
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _date(value: Any, fmt: str | None, locale: str, timezone: str) -> str:
+    from babel.dates import format_date as babel_date
+    from babel.dates import format_skeleton
+
+    if isinstance(value, str) and value.strip().startswith("--") and len(value.strip()) == 7:
+        text = value.strip()  # a birthday without a year: day and month only
         try:
-            moment = date.fromisoformat(text) if len(text) == 10 else from_iso(text)
+            moment = date(2000, int(text[2:4]), int(text[5:7]))
         except ValueError:
-            if text.startswith("--") and len(text) == 7:  # birthday without a year
-                moment = date(2000, int(text[2:4]), int(text[5:7]))
-                return moment.strftime(fmt) if fmt else f"{moment.day} {moment:%B}"
             raise TypeError(f"date: {value!r} is not a date") from None
-    else:
+        if fmt and "%" in fmt:
+            return moment.strftime(fmt)
+        return format_skeleton("MMMMd", moment, locale=locale)
+    if not isinstance(value, str | datetime | date):
         raise TypeError(f"date: {value!r} is not a date")
-    if fmt:
-        return moment.strftime(fmt)
-    return f"{moment.day} {moment:%B %Y}"
+    try:
+        day = local_day(value.strip() if isinstance(value, str) else value, timezone)
+    except ValueError:
+        raise TypeError(f"date: {value!r} is not a date") from None
+    if fmt and "%" in fmt:
+        return day.strftime(fmt)
+    return str(babel_date(day, format=fmt or "long", locale=locale))
 
 
 # --- context ------------------------------------------------------------------------------
@@ -132,19 +143,83 @@ def shop_context(config: CampaignConfig) -> dict[str, Any]:
         "email": email,
         "reply_to": sender.reply_to,
         "address": sender.address,
+        "locale": config.shop.locale,
+        "timezone": config.shop.timezone,
     }
 
 
-def _days_between(earlier: str | None, as_of: datetime) -> int | None:
+def _days_between(earlier: str | None, today: date, timezone: str) -> int | None:
     if not earlier:
         return None
-    return max((as_of.astimezone(UTC).date() - from_iso(earlier).date()).days, 0)
+    return max((today - local_day(earlier, timezone)).days, 0)
 
 
 def _major(minor: int | None, currency: str) -> float | None:
     if minor is None:
         return None
     return minor / (10 ** minor_digits(currency))
+
+
+def order_context(
+    order: Mapping[str, Any], items: Sequence[Mapping[str, Any]], currency: str
+) -> dict[str, Any]:
+    """One order as a template sees it, with amounts that add up on the page.
+
+    The export's subtotal, discount, shipping and tax are kept as given. ``adds_up`` says
+    whether the items' line totals, less the discount, plus shipping (plus the tax when it is
+    added on top rather than included in the prices) make the total; ``tax_included`` says
+    which of the two the export's figures show (None without tax). A template shows the
+    breakdown only when it adds up, else the items without prices and the total.
+    """
+    code = order.get("currency") or currency
+    lines: list[dict[str, Any]] = []
+    for item in items:
+        quantity = int(item.get("quantity") or 1)
+        price = item.get("price_minor")
+        line_minor = None if price is None else quantity * int(price)
+        lines.append(
+            {
+                "name": item.get("name") or item.get("sku") or "item",
+                "sku": item.get("sku"),
+                "quantity": quantity,
+                "price_minor": price,
+                "price": _major(price, code),
+                "total_minor": line_minor,
+                "total": _major(line_minor, code),
+            }
+        )
+    priced = [line["total_minor"] for line in lines]
+    items_minor = sum(priced) if priced and None not in priced else None
+    total = int(order["total_minor"])
+    discount = int(order.get("discount_minor") or 0)
+    shipping = int(order.get("shipping_minor") or 0)
+    tax = int(order.get("tax_minor") or 0)
+    subtotal = order.get("subtotal_minor")
+    adds_up, tax_included = False, None
+    # exports give the subtotal before the discount (Shopify) or after it (some others)
+    fits = subtotal is None or items_minor in (subtotal, subtotal + discount)
+    if items_minor is not None and fits:
+        before_tax = items_minor - discount + shipping
+        if before_tax == total or (tax and before_tax + tax == total):
+            adds_up, subtotal = True, items_minor
+            tax_included = (before_tax == total) if tax else None
+    refunded = int(order.get("refunded_minor") or 0)
+    return {
+        "order_id": order["order_id"],
+        "ordered_at": order["ordered_at"],
+        "currency": code,
+        "items": lines,
+        "subtotal_minor": subtotal,
+        "discount_minor": discount,
+        "shipping_minor": shipping,
+        "tax_minor": tax,
+        "tax_included": tax_included,
+        "total_minor": total,
+        "total": _major(total, code),
+        "refunded_minor": refunded,
+        "net_minor": max(total - refunded, 0),
+        "adds_up": adds_up,
+    }
 
 
 def customer_context(
@@ -158,36 +233,25 @@ def customer_context(
     as_of: datetime,
     default_currency: str,
     segment: str | None = None,
+    first_order: Mapping[str, Any] | None = None,
+    first_items: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """One customer's template context from plain rows (see :func:`load_contexts`)."""
     first = customer.get("first_name")
     last = customer.get("last_name")
     full = " ".join(p for p in (first, last) if p) or None
     currency = (last_order or {}).get("currency") or default_currency
-    orders = int((stats or {}).get("orders") or 0)
-    spent_minor = int((stats or {}).get("total_spent_minor") or 0)
+    stats = stats or {}
+    orders = int(stats.get("orders") or 0)
+    spent_minor = int(stats.get("total_spent_minor") or 0)
     digits = minor_digits(currency)
     email = str(customer["email"])
-    order_ctx: dict[str, Any] | None = None
-    if last_order is not None:
-        order_currency = last_order.get("currency") or currency
-        order_ctx = {
-            "order_id": last_order["order_id"],
-            "ordered_at": last_order["ordered_at"],
-            "currency": order_currency,
-            "total_minor": last_order["net_minor"],
-            "total": _major(last_order["net_minor"], order_currency),
-            "items": [
-                {
-                    "name": item.get("name") or item.get("sku") or "item",
-                    "sku": item.get("sku"),
-                    "quantity": item.get("quantity") or 1,
-                    "price_minor": item.get("price_minor"),
-                    "price": _major(item.get("price_minor"), order_currency),
-                }
-                for item in items
-            ],
-        }
+    timezone = str(shop.get("timezone") or "UTC")
+    today = local_day(as_of, timezone)
+    # a customer since their first order, or since the platform says they signed up if that
+    # was earlier; never since the day retain imported them
+    known = [t for t in (stats.get("first_order_at"), customer.get("source_created_at")) if t]
+    since = min(known, key=lambda t: from_iso(t)) if known else None
     return {
         "customer": {
             "customer_id": customer["customer_id"],
@@ -200,24 +264,28 @@ def customer_context(
             "country": customer.get("country"),
             "company": customer.get("company"),
             "tags": customer.get("tags"),
-            "since": customer.get("source_created_at") or customer.get("created_at"),
+            "since": since,
         },
         "metrics": {
             "orders": orders,
             "total_spent_minor": spent_minor,
             "total_spent": spent_minor / (10**digits),
+            "average_order_minor": round(spent_minor / orders) if orders else None,
             "average_order": (spent_minor / orders) / (10**digits) if orders else None,
-            "first_order_at": (stats or {}).get("first_order_at"),
-            "last_order_at": (stats or {}).get("last_order_at"),
-            "days_since_last_order": _days_between((stats or {}).get("last_order_at"), as_of),
-            "days_since_first_order": _days_between((stats or {}).get("first_order_at"), as_of),
+            "first_order_at": stats.get("first_order_at"),
+            "last_order_at": stats.get("last_order_at"),
+            "days_since_last_order": _days_between(stats.get("last_order_at"), today, timezone),
+            "days_since_first_order": _days_between(stats.get("first_order_at"), today, timezone),
         },
         "segment": segment,
-        "last_order": order_ctx,
+        "first_order": None
+        if first_order is None
+        else order_context(first_order, first_items, currency),
+        "last_order": None if last_order is None else order_context(last_order, items, currency),
         "currency": currency,
         "unsubscribe_url": unsubscribe_url(sender, email),
         "shop": dict(shop),
-        "today": as_of.date().isoformat(),
+        "today": today.isoformat(),
     }
 
 
@@ -249,8 +317,12 @@ def load_contexts(
     customers = store.template_customers(refs)
     stats = {row["customer_ref"]: row for row in store.template_order_stats(refs, as_of_iso)}
     last_orders = {row["customer_ref"]: row for row in store.template_last_orders(refs, as_of_iso)}
+    first_orders = {
+        row["customer_ref"]: row for row in store.template_first_orders(refs, as_of_iso)
+    }
+    wanted = {o["order_ref"] for o in (*last_orders.values(), *first_orders.values())}
     items: dict[int, list[dict[str, Any]]] = {}
-    for item in store.template_order_items([o["order_ref"] for o in last_orders.values()]):
+    for item in store.template_order_items(sorted(wanted)):
         items.setdefault(item["order_ref"], []).append(item)
     default_currency = default_currency or shop_currency(store)
     shop = shop_context(config)
@@ -260,6 +332,7 @@ def load_contexts(
             continue
         ref = customer["customer_ref"]
         order = last_orders.get(ref)
+        first = first_orders.get(ref)
         out[ref] = customer_context(
             customer,
             stats.get(ref),
@@ -270,6 +343,8 @@ def load_contexts(
             as_of=as_of,
             default_currency=default_currency,
             segment=(segments or {}).get(ref),
+            first_order=first,
+            first_items=items.get(first["order_ref"], []) if first else [],
         )
     return {ref: out[ref] for ref in refs if ref in out}
 
@@ -302,12 +377,29 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
         "order_id": "#1042",
         "ordered_at": last_at,
         "currency": "USD",
-        "net_minor": 3150,
+        "subtotal_minor": 3150,
+        "discount_minor": 0,
+        "shipping_minor": 490,
+        "tax_minor": 0,
+        "total_minor": 3640,
+        "refunded_minor": 0,
     }
     items = [
         {"name": "Sourdough loaf", "sku": "SD-1", "quantity": 2, "price_minor": 750},
         {"name": "Cinnamon buns (box of 4)", "sku": "CB-4", "quantity": 1, "price_minor": 1650},
     ]
+    first = {
+        "order_id": "#1001",
+        "ordered_at": first_at,
+        "currency": "USD",
+        "subtotal_minor": 2400,
+        "discount_minor": 240,
+        "shipping_minor": 0,
+        "tax_minor": 178,
+        "total_minor": 2338,
+        "refunded_minor": 0,
+    }
+    first_items = [{"name": "Birthday cake", "sku": "BC-8", "quantity": 1, "price_minor": 2400}]
     return customer_context(
         customer,
         stats,
@@ -318,4 +410,6 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
         as_of=moment,
         default_currency="USD",
         segment="at_risk",
+        first_order=first,
+        first_items=first_items,
     )

@@ -1,6 +1,7 @@
 """The campaign file as typed objects: frozen dataclasses, built by :mod:`.config`.
 
-A :class:`CampaignConfig` holds the sender, the transport, the limits and the campaigns; a
+A :class:`CampaignConfig` holds the shop (locale, time zone), the sender, the transport, the
+limits and the campaigns; a
 :class:`Campaign` its audience, trigger and steps. Every other campaigns module works on these
 objects, never on the YAML. The values written as text in the file (an interval ``90d``, a
 holdout ``10%``, quiet hours ``21:00-08:00``) are read and shown by the functions at the end.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from retain_cli.errors import NotFound
+from retain_cli.money import DEFAULT_LOCALE
 from retain_cli.transports.base import SmtpSettings
 
 TransportKind = Literal["smtp", "outbox"]
@@ -34,6 +36,15 @@ MAX_HOLDOUT = 0.5
 INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$")
 QUIET_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 INTERVAL_UNITS = {"h": 1.0, "d": 24.0, "w": 24.0 * 7}
+
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    """How the shop writes to its customers: money and dates in ``locale`` (Babel's name,
+    e.g. ``de_DE``), days and times in ``timezone`` (IANA name)."""
+
+    locale: str = DEFAULT_LOCALE
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,7 @@ class CampaignConfig:
     smtp: SmtpSettings | None
     limits: Limits
     campaigns: tuple[Campaign, ...]
+    shop: Shop = Shop()
 
     def campaign(self, name: str) -> Campaign:
         for campaign in self.campaigns:

@@ -17,9 +17,10 @@ For each enabled campaign (or the ones named), every member of its audience is l
   date, ``1`` for a one-off audience campaign, or the day of the run for a repeating one.
 
 Left out, with the reason: no consent, opted out, no e-mail address, already sent (the key is
-in the ledger), repeat not due. Held out: the campaign's holdout (a hash of campaign and
-customer, the same in every run). Deferred (recorded, sent by a later run): frequency cap,
-daily limit, quiet hours.
+in the ledger), repeat not due, order refunded in full (a ``first_order``/``last_order``
+trigger whose order was refunded in full; cancelled orders never trigger at all). Held out:
+the campaign's holdout (a hash of campaign and customer, the same in every run). Deferred
+(recorded, sent by a later run): frequency cap, daily limit, quiet hours.
 """
 
 from __future__ import annotations
@@ -295,12 +296,15 @@ def _campaign_items(
     today_local = as_of.astimezone(ZoneInfo(config.limits.timezone)).date()
     events: dict[int, dict[str, str | None]] = {}
     entered: dict[int, date] = {}
+    refunded: dict[int, dict[str, bool]] = {}
     if trigger is not None:
         if trigger.event == "entered_segment":
             assert trigger.segment is not None
             entered = _entered_days(store, trigger.segment, as_of, refs)
         else:
             events = store.customer_events(refs, to_iso(as_of))
+        if trigger.event in ("first_order", "last_order"):
+            refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
     first_step = campaign.steps[0]
     later_steps = campaign.steps[1:]
     step_states = {
@@ -401,6 +405,10 @@ def _campaign_items(
         due_day = event_day + timedelta(days=offset + first_step.days)
         if today < due_day or (catch_up is not None and today > due_day + timedelta(catch_up)):
             continue
+        if trigger is not None and refunded.get(ref, {}).get(trigger.event):
+            # nobody is thanked for (or asked about) an order they got their money back for
+            items.append(item(first_step.index, occurrence, LEFT_OUT, "order refunded in full"))
+            continue
         state = step_states[first_step.index].get((ref, occurrence))
         if state is not None:
             if state == "planned":
@@ -442,3 +450,12 @@ def _campaign_items(
         else:
             items.append(item(first_step.index, occurrence, DUE))
     return items
+
+
+def campaign_items(
+    store: Store, config: CampaignConfig, campaign: Campaign, as_of: datetime, frame: Any
+) -> list[PlanItem]:
+    """One campaign's due, held-out and left-out items for its audience ``frame``
+    (:func:`retain_cli.campaigns.audience.audience_members`), before the run's limits,
+    whether the campaign is enabled or not: whom ``retain preview`` shows."""
+    return _campaign_items(store, config, campaign, frame, as_of)

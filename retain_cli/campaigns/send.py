@@ -198,6 +198,10 @@ def run_send(
             raise SendError(f"unknown transport {kind!r}; use smtp or outbox")
     else:
         kind = transport.name
+    if kind == "smtp" and not dry_run:
+        from retain_cli.campaigns.placeholders import refuse_placeholders
+
+        refuse_placeholders(config)  # real mail never goes out as the example shop
     limits = effective_limits(config.limits, kind)
     moment = as_of or now()
     if dry_run:

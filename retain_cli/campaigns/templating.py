@@ -24,6 +24,7 @@ from retain_cli.campaigns.context import DEFAULT_CURRENCY, format_date, format_m
 from retain_cli.campaigns.message import Rendered, one_line
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
 from retain_cli.errors import ConfigError
+from retain_cli.money import DEFAULT_LOCALE
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -46,8 +47,12 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
-    """The sandboxed environment every template and subject is compiled in."""
+def make_environment(
+    search: Sequence[Path] = (), *, locale: str = DEFAULT_LOCALE, timezone: str = "UTC"
+) -> SandboxedEnvironment:
+    """The sandboxed environment every template and subject is compiled in; ``money`` and
+    ``date`` write for ``locale`` (the campaign file's ``shop.locale``), dates in
+    ``timezone``."""
     from jinja2 import FileSystemLoader, StrictUndefined, pass_context
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -57,7 +62,10 @@ def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
     @pass_context
     def money(ctx: Any, amount: Any, currency: str | None = None, minor: bool | None = None) -> str:
         code = currency or ctx.get("currency") or DEFAULT_CURRENCY
-        return format_money(amount, code, minor=minor)
+        return format_money(amount, code, minor=minor, locale=locale)
+
+    def date(value: Any, fmt: str | None = None) -> str:
+        return format_date(value, fmt, locale=locale, timezone=timezone)
 
     class DictFirstEnvironment(ImmutableSandboxedEnvironment):
         """``order.items`` means the key ``items``, not the dict method."""
@@ -78,7 +86,7 @@ def make_environment(search: Sequence[Path] = ()) -> SandboxedEnvironment:
         auto_reload=False,
     )
     env.filters["money"] = money
-    env.filters["date"] = format_date
+    env.filters["date"] = date
     env.filters["default"] = _default
     env.filters["d"] = _default
     return env
@@ -110,7 +118,9 @@ class Renderer:
         for campaign in config.campaigns:
             for step in campaign.steps:
                 folders.add(step.template.parent)
-        self.env = make_environment(sorted(folders))
+        self.env = make_environment(
+            sorted(folders), locale=config.shop.locale, timezone=config.shop.timezone
+        )
         self._cache: dict[tuple[str, int], _Compiled] = {}
         # a plain dict, not Jinja's ChainMap: every render copies the globals
         self._globals: Any = dict(self.env.make_globals(None))

@@ -15,7 +15,7 @@ from retain_cli.cli.options import (
     db_path,
     open_store,
 )
-from retain_cli.cli.output import render_rows
+from retain_cli.cli.output import err_console, render_rows
 from retain_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,13 +73,17 @@ def check(
     """Validate the campaign file and render every template before anything is sent.
 
     Each subject, text and HTML template is rendered against a sample customer and, if the
-    database exists, against the first real customer of the campaign's audience, so a
-    misspelt variable fails here. Exit code 1 if any campaign has a problem.
+    database exists, against the first customer the campaign would write to (as 'retain
+    preview' picks them), so a misspelt variable fails here. Exit code 1 if any campaign has
+    a problem. It warns while the sender is still the example's (Rosie's Bakery, its
+    addresses and postal address, smtp.example.com): 'retain send' over SMTP refuses to send
+    until they are your shop's own.
 
     Example: retain campaigns check --config campaigns.yaml
     """
     from retain_cli.campaigns.check import check_campaigns
     from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.placeholders import placeholders
     from retain_cli.timeutil import parse_as_of
 
     loaded = load_config(config_path(config))
@@ -94,6 +98,20 @@ def check(
         styles={"status": lambda s: "green" if s == "OK" else "bold red"},
         empty=f"No campaigns in {loaded.path}.",
     )
+    found = placeholders(loaded)
+    if found:
+        import textwrap
+
+        width = max(err_console.width, 40)
+        head = (
+            f"Warning: {loaded.path} still has the example shop's sender; put your shop's own "
+            "there before sending real mail ('retain send' over SMTP refuses until then):"
+        )
+        wrap = textwrap.TextWrapper(width, break_long_words=False, break_on_hyphens=False)
+        lines = [wrap.fill(head)]
+        wrap.initial_indent, wrap.subsequent_indent = "  ", "    "
+        lines += [wrap.fill(f"{item.key}: {item.value!r} is {item.why}") for item in found]
+        err_console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     bad = [r["campaign"] for r in rows if r["status"] != "OK"]
     if bad:
         raise ConfigError(
@@ -121,8 +139,11 @@ def preview(
 ) -> None:
     """Print the messages a campaign would send (headers and text), without sending.
 
-    Shows the first consenting members of the audience, or the customer given with
-    --customer, rendered exactly as 'retain send' would render them.
+    Shows the customers each step would go to now, as 'retain plan' picks them (audience,
+    trigger, steps, what was sent already), rendered exactly as 'retain send' would render
+    them. When a step goes to nobody today, it is shown for a stand-in marked NOT DUE NOW
+    with the reason. With --customer, that customer, marked NOT SENT with the reason when
+    'retain send' would not write to them now.
 
     Example: retain preview win-back --customer ada@example.com
     """
@@ -152,6 +173,8 @@ def _show(item: Preview, number: int, total: int) -> str:
     """One previewed message: its main headers, its text part, and the HTML part's size."""
     msg = item.message.parsed()
     note = "" if item.not_sent is None else f"  (NOT SENT: {item.not_sent})"
+    if item.stand_in is not None:
+        note = f"  (NOT DUE NOW: {item.stand_in})"
     lines = [f"=== message {number} of {total}: step {item.step} to {item.email}{note} ==="]
     for name in (
         "From",

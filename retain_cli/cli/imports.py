@@ -14,7 +14,6 @@ from retain_cli.errors import EXIT_PARTIAL, UsageError
 
 if TYPE_CHECKING:
     from retain_cli.imports import ImportOptions, ImportResult
-    from retain_cli.store import Store
 
 import_app = typer.Typer(
     help="Import shop exports (Shopify, Square, WooCommerce, Stripe, spreadsheets).\n\n"
@@ -86,6 +85,26 @@ StrictOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
 ]
+RejectsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rejects-dir",
+        help="Write FILE.rejects.csv and FILE.warnings.csv in this folder instead of beside "
+        "the file (for an export in a folder you cannot write to).",
+        show_default=False,
+    ),
+]
+RawCsvOption = Annotated[
+    bool,
+    typer.Option(
+        "--raw-csv",
+        envvar="RETAIN_RAW_CSV",
+        help="Write the rejects and warnings files' cells as they are. By default a cell "
+        "that begins with = + - @, a tab or a carriage return gets a ' in front, so that a "
+        "spreadsheet shows it as text instead of running it as a formula (an import reads "
+        "it back without the ').",
+    ),
+]
 
 
 def _mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -103,40 +122,43 @@ def _wants_progress(quiet: bool, fmt: OutputFormat) -> bool:
 
 
 def _import(
-    store: Store,
+    db: Path,
     file: Path,
     kind: Literal["customers", "orders", "suppressions"],
     options: ImportOptions,
     *,
     progress: bool,
 ) -> ImportResult:
-    """Run the import (closing the store), with a progress bar on a terminal."""
+    """Run the import, with a progress bar on a terminal."""
     from retain_cli.cli.output import err_console
-    from retain_cli.imports import import_file
+    from retain_cli.imports import import_into
 
-    with store:
-        if not progress:
-            return import_file(store, file, kind, options)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    if not progress:
+        return import_into(db, file, kind, options)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(
-            TextColumn(f"importing {escape(file.name)}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err_console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("import", total=None)
+    with Progress(
+        TextColumn(f"importing {escape(file.name)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("import", total=None)
 
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            return import_file(store, file, kind, options, progress=advance)
+        return import_into(db, file, kind, options, progress=advance)
 
 
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+def _warned(result: ImportResult) -> str:
+    """What the rows with a warning are: values left out, values worth checking, or both."""
+    if not result.doubtful:
+        return "imported with an unreadable value left out"
+    if result.doubtful == result.warnings:
+        return "imported with a value worth checking"
+    return "imported with a value left out or worth checking"
 
 
 def _run(
@@ -157,10 +179,11 @@ def _run(
     strict: bool = False,
     dry_run: bool = False,
     origin: str | None = None,
+    rejects_dir: Path | None = None,
+    raw_csv: bool = False,
 ) -> None:
     from retain_cli.cli.output import err_console, render_mapping
     from retain_cli.imports import ImportOptions
-    from retain_cli.store import Store
 
     options = ImportOptions(
         source=source,
@@ -173,18 +196,11 @@ def _run(
         strict=strict,
         dry_run=dry_run,
         origin=origin,
+        rejects_dir=rejects_dir,
+        raw_csv=raw_csv,
     )
     path = db_path(ctx, db)
-    # a dry run against a database that does not exist yet must not create it, and a failed
-    # import into a new database leaves no database behind
-    new_database = not path.exists()
-    store = Store.open(":memory:" if dry_run and new_database else path, create=True)
-    try:
-        result = _import(store, file, kind, options, progress=_wants_progress(quiet, fmt))
-    except BaseException:
-        if new_database and not dry_run:
-            _remove_database(path)
-        raise
+    result = _import(path, file, kind, options, progress=_wants_progress(quiet, fmt))
     summary = result.summary()
     if fmt is OutputFormat.table:
         title = f"{'Dry run: ' if dry_run else ''}{result.kind} from {file.name} ({result.source})"
@@ -194,12 +210,11 @@ def _run(
             err_console.print(f"{result.rejected} row(s) rejected{escape(where)}")
         if result.warnings:
             where = f" (see {result.warnings_file})" if result.warnings_file else ""
-            err_console.print(
-                f"{result.warnings} row(s) imported with an unreadable value left out"
-                f"{escape(where)}"
-            )
+            err_console.print(f"{result.warnings} row(s) {_warned(result)}{escape(where)}")
     else:
         render_mapping(summary, fmt)
+    for problem in result.problems:
+        err_console.print(f"Warning: {escape(problem)}")
     if result.rejected or result.warnings:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -217,6 +232,8 @@ def import_customers(
     timezone: TimezoneOption = "UTC",
     strict: StrictOption = False,
     dry_run: DryRunOption = False,
+    rejects_dir: RejectsDirOption = None,
+    raw_csv: RawCsvOption = False,
     quiet: QuietOption = False,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
@@ -234,6 +251,7 @@ def import_customers(
         ctx, "customers", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
         date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
         delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
+        rejects_dir=rejects_dir, raw_csv=raw_csv,
     )  # fmt: skip
 
 
@@ -250,6 +268,8 @@ def import_orders(
     timezone: TimezoneOption = "UTC",
     strict: StrictOption = False,
     dry_run: DryRunOption = False,
+    rejects_dir: RejectsDirOption = None,
+    raw_csv: RawCsvOption = False,
     quiet: QuietOption = False,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
@@ -259,7 +279,8 @@ def import_orders(
     Customers not yet known are created from the orders' e-mail and name. Orders without an
     id get a stable one derived from the row, so re-importing adds nothing. Rows that cannot
     be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax, discount or
-    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3).
+    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3), as is
+    an order dated before 1990 or after next year (imported as it is, to be checked).
 
     Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
     """
@@ -267,6 +288,7 @@ def import_orders(
         ctx, "orders", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
         date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
         delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
+        rejects_dir=rejects_dir, raw_csv=raw_csv,
     )  # fmt: skip
 
 
@@ -280,6 +302,8 @@ def import_suppressions(
     delimiter: DelimiterOption = None,
     strict: StrictOption = False,
     dry_run: DryRunOption = False,
+    rejects_dir: RejectsDirOption = None,
+    raw_csv: RawCsvOption = False,
     quiet: QuietOption = False,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
@@ -294,6 +318,7 @@ def import_suppressions(
     _run(
         ctx, "suppressions", file, db=db, fmt=fmt, quiet=quiet, mapping=map_,
         encoding=encoding, delimiter=delimiter, strict=strict, dry_run=dry_run, origin=source,
+        rejects_dir=rejects_dir, raw_csv=raw_csv,
     )  # fmt: skip
 
 

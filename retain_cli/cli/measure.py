@@ -94,17 +94,17 @@ def report(
 
     typed = {
         name
-        for name in ("window", "html", "compare", "period", "config")
+        for name in ("window", "html", "compare", "period")
         if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"
     }
     if campaign == "goals":
         if typed:
             raise UsageError(
-                "'retain report goals' takes --as-of, --db and --format only; "
+                "'retain report goals' takes --as-of, --config, --db and --format only; "
                 f"{', '.join('--' + name for name in sorted(typed))} "
                 f"{'does' if len(typed) == 1 else 'do'} not apply to goals"
             )
-        _goals_report(ctx, as_of, db, fmt)
+        _goals_report(ctx, as_of, db, fmt, config)
         return
     if html is None and typed & {"compare", "period"}:
         raise UsageError(
@@ -141,13 +141,13 @@ def report(
     if not result.effects:
         console.print("Nothing sent yet: run 'retain send' first.")
     for effect in result.effects:
-        _render_effect(effect, result.currency)
+        _render_effect(effect, result.units)
     for note in result.notes:
         console.print(f"[dim]Note: {escape(note)}[/]")
 
 
-def _render_effect(effect: Any, currency: str) -> None:
-    from retain_cli.measure.report import interval_text, money_text, percent, sentences, title
+def _render_effect(effect: Any, units: Any) -> None:
+    from retain_cli.measure.report import sentences, title
 
     rec, hold = effect.recipients, effect.holdout
     console.print(f"[bold]{escape(title(effect))}[/]")
@@ -156,32 +156,36 @@ def _render_effect(effect: Any, currency: str) -> None:
     table.add_column("recipients", justify="right", no_wrap=True)
     table.add_column("holdout", justify="right", no_wrap=True)
     table.add_column("difference (95% CI)", justify="right")
-    table.add_row("customers", f"{rec.customers:,}", f"{hold.customers:,}", "")
-    table.add_row(
-        "conversion",
-        percent(rec.conversion),
-        percent(hold.conversion),
-        interval_text(effect.conversion, "rate"),
-    )
-    table.add_row("orders", f"{rec.orders.total:,.0f}", f"{hold.orders.total:,.0f}", "")
-    table.add_row(
-        "revenue/customer",
-        money_text(rec.revenue_per_customer, currency),
-        money_text(hold.revenue_per_customer, currency),
-        escape(interval_text(effect.revenue, "money", currency)),
-    )
+    rows = [
+        ("customers", f"{rec.customers:,}", f"{hold.customers:,}", ""),
+        (
+            "conversion",
+            units.percent(rec.conversion),
+            units.percent(hold.conversion),
+            units.interval(effect.conversion, "rate"),
+        ),
+        ("orders", f"{rec.orders.total:,.0f}", f"{hold.orders.total:,.0f}", ""),
+        (
+            "revenue/customer",
+            units.money(rec.revenue_per_customer),
+            units.money(hold.revenue_per_customer),
+            units.interval(effect.revenue, "money"),
+        ),
+    ]
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    for line in sentences(effect, currency):
+    for line in sentences(effect, units):
         style = "bold red" if line.startswith("WARNING") else ""
         console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
     console.print()
 
 
 def _goals_report(
-    ctx: typer.Context, as_of: str | None, db: Path | None, fmt: OutputFormat
+    ctx: typer.Context, as_of: str | None, db: Path | None, fmt: OutputFormat, config: Path | None
 ) -> None:
     from retain_cli.measure.goals import goals_report
-    from retain_cli.measure.present import goal_value
+    from retain_cli.measure.report import optional_config, shop_units
 
     store = open_store(ctx, db)
     rows = goals_report(store, parse_as_of(as_of))
@@ -193,14 +197,14 @@ def _goals_report(
             "No goals yet; set one with 'retain goals set retention_rate +5pp --by DATE'."
         )
         return
-    currency = store.shop_currency() or ""
+    units = shop_units(store, optional_config(config))
     shown = [
         {
             "metric": r["metric"],
-            "start": goal_value(r["start"], r["unit"], currency),
-            "now": goal_value(r["now"], r["unit"], currency),
-            "on track at": goal_value(r["expected_now"], r["unit"], currency),
-            "target": goal_value(r["target"], r["unit"], currency),
+            "start": units.goal(r["start"], r["unit"]),
+            "now": units.goal(r["now"], r["unit"]),
+            "on track at": units.goal(r["expected_now"], r["unit"]),
+            "target": units.goal(r["target"], r["unit"]),
             "by": r["by"],
             "status": r["status"],
         }
@@ -317,7 +321,7 @@ def goals_set(
     Example: retain goals set retention_rate +5pp --by 2027-06-30
     """  # noqa: E501
     from retain_cli.measure.goals import metric_unit, set_goal
-    from retain_cli.measure.present import goal_value
+    from retain_cli.measure.report import optional_config, shop_units
 
     try:
         day = date.fromisoformat(by)
@@ -335,11 +339,11 @@ def goals_set(
         now=utc_now(),
     )
     unit = metric_unit(metric)
-    currency = store.shop_currency() or ""
+    units = shop_units(store, optional_config(None))
     what = "Replaced the goal" if goal["replaced"] else "Goal set"
     console.print(
-        f"{what}: {escape(metric)} from {goal_value(goal['start_value'], unit, currency)} "
-        f"({goal['start_as_of'][:10]}) to {goal_value(goal['target'], unit, currency)} by "
+        f"{what}: {escape(metric)} from {units.goal(goal['start_value'], unit)} "
+        f"({goal['start_as_of'][:10]}) to {units.goal(goal['target'], unit)} by "
         f"{goal['by_date']} ({escape(goal['change'])}). Track it with 'retain report goals'."
     )
 

@@ -76,11 +76,42 @@ def find_columns(source: Source, layout: Layout, options: ImportOptions) -> dict
             raise fail(
                 source.path, f"--map {name}={column}: no column {column!r}; the columns are {shown}"
             )
+    _refuse_twins(source, found, options)
     missing: list[tuple[str, ...]] = [(n,) for n in layout.required if n not in found]
     missing += [group for group in layout.one_of if not any(n in found for n in group)]
     if missing:
         raise _missing(source, layout, missing, shown)
     return found
+
+
+def _refuse_twins(source: Source, found: dict[str, int], options: ImportOptions) -> None:
+    """Fail when a field's column shares its name with another column (``email,email``):
+    reading the first would be a guess."""
+    keys = [header_key(h) for h in source.header]
+    for name, index in found.items():
+        mapped = options.mapping.get(name)
+        if mapped is not None and source.header.count(mapped) == 1:
+            continue  # --map named it exactly, and only one column is written so
+        twins = [i for i, key in enumerate(keys) if key == keys[index]]
+        if len(twins) < 2:
+            continue
+        places = " and ".join(f"{i + 1}" for i in twins)
+        names = {source.header[i] for i in twins}
+        if len(names) == 1:
+            raise fail(
+                source.path,
+                f"columns {places} are both named {source.header[index]!r}, so which one "
+                f"holds the {name} is unclear; rename one of them in the header line, then "
+                f"import again (with --map {name}=<new name> if the {name} is in the renamed "
+                "one)",
+            )
+        shown = ", ".join(repr(source.header[i]) for i in twins)
+        raise fail(
+            source.path,
+            f"columns {places} ({shown}) can each be the {name}; pass --map "
+            f"{name}=<column> with the exact name of the one to read, e.g. --map "
+            f"{name}={source.header[twins[0]]!r}",
+        )
 
 
 def _missing(

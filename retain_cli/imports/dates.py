@@ -274,9 +274,14 @@ class Dates:
 def _utc_text(moment: datetime, text: str) -> str:
     """``moment`` (aware) as stored UTC text; ``text`` is what it was read from."""
     try:
-        return moment.astimezone(UTC).strftime(ISO_FORMAT)
+        utc = moment.astimezone(UTC)
     except OverflowError:  # 9999-12-31 23:00 -0500 is past the last day Python knows
         raise ValueError(f"{text!r} is out of the range of dates") from None
+    if utc.year < 1000:  # 0001-01-01 stands for "no date" in many systems
+        raise ValueError(
+            f"{text!r} is not a real date (before the year 1000: a placeholder for a missing date?)"
+        )
+    return utc.strftime(ISO_FORMAT)
 
 
 #: the start of a day/month date (03/04/..., 3.4....), its two numbers named

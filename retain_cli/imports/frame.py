@@ -9,14 +9,14 @@ scientific notation by a spreadsheet, and amounts written with a decimal comma w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.imports.dates import Dates, day_month_samples
 from retain_cli.imports.layouts import FIELD_TYPES, Layout
 from retain_cli.imports.options import ImportOptions, fail
-from retain_cli.imports.read import Source, release_arrow_memory, scan_lines
+from retain_cli.imports.read import Source, release_arrow_memory, scan_lines, unquote
 from retain_cli.imports.values import (
     amount_or_none,
     parse_birthday,
@@ -69,7 +69,8 @@ _SCIENTIFIC_FIELDS = {
 class Frame:
     """The file's used columns, normalised field by field, with the first error per row."""
 
-    #: rows imported with an unreadable optional value left out: row -> [(column, reason)]
+    #: rows imported with a warning: row -> [(column, what happened)]; a value left out
+    #: (:meth:`warn`, those rows are also in ``left_out``) or kept but doubtful (:meth:`doubt`)
     warnings: dict[int, list[tuple[str, str]]]
 
     def __init__(self, source: Source, table: pa.Table, columns: Mapping[str, int]) -> None:
@@ -81,7 +82,7 @@ class Frame:
         self.raw: dict[str, pa.Array] = {}
         blank = None
         for name, index in columns.items():
-            column = table.column(f"c{index}").combine_chunks()
+            column = unquote(table.column(f"c{index}").combine_chunks())
             if FIELD_TYPES[name] in _TRIM_VECTORISED:
                 column = pc.utf8_trim_whitespace(column)
             self.raw[name] = column  # other kinds are trimmed once per distinct value
@@ -100,6 +101,7 @@ class Frame:
         self.codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
         self.errors: dict[int, tuple[str, str]] = {}
         self.warnings = {}
+        self.left_out: set[int] = set()
 
     def header(self, name: str) -> str:
         return self.source.header[self.columns[name]]
@@ -147,7 +149,35 @@ class Frame:
 
     def warn(self, row: int, name: str, reason: str) -> None:
         """The row is imported with this field left out."""
-        self.warnings.setdefault(row, []).append((self.header(name), reason))
+        self.warnings.setdefault(row, []).append(
+            (self.header(name), f"{reason} (imported without it)")
+        )
+        self.left_out.add(row)
+
+    def doubt(self, row: int, name: str, reason: str) -> None:
+        """The row is imported as it is, but this value looks wrong: listed with a warning."""
+        self.warnings.setdefault(row, []).append(
+            (self.header(name), f"{reason} (imported as it is; check it)")
+        )
+
+    def doubt_dates(self, name: str) -> None:
+        """Order dates before 1990 or after next year are imported, with a warning each: a
+        placeholder (``1900-01-01``) or a typo (``2205``) is likelier than a real order."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        indices, parsed = self.codes[name]
+        late = datetime.now(UTC).year + 2
+        values = pa.array(parsed, pa.string())
+        odd = pc.or_(pc.less(values, "1990"), pc.greater_equal(values, str(late)))
+        positions = np.flatnonzero(pc.fill_null(odd, False).to_numpy(zero_copy_only=False))
+        if not len(positions):
+            return
+        for row in np.nonzero(np.isin(indices, positions))[0].tolist():
+            text = self.raw[name][row].as_py().strip()
+            when = "before 1990" if parsed[indices[row]] < "1990" else f"after {late - 1}"
+            self.doubt(row, name, f"date {text!r} is {when}")
 
     def map_unique(
         self,
@@ -306,6 +336,8 @@ class Frame:
             and ("item_name" in self.columns or "item_sku" in self.columns)
         ):
             self._fill_currency()
+        if layout.kind == "orders" and "date" in self.codes:
+            self.doubt_dates("date")
         money: list[tuple[str, pa.Array]] = []
         for name in self.columns:
             if FIELD_TYPES[name] != "money":

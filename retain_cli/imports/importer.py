@@ -21,18 +21,20 @@ row), rejects (the files), writers, orders and order_customers.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from retain_cli.errors import UsageError
+from retain_cli.errors import RetainError, UsageError
 from retain_cli.imports.columns import choose_layout, find_columns
+from retain_cli.imports.database import build_new, database_error, exists
 from retain_cli.imports.dates import Dates
 from retain_cli.imports.frame import Frame
 from retain_cli.imports.layouts import Kind
-from retain_cli.imports.options import ImportOptions, ImportResult, Progress, fail, rejects_path
+from retain_cli.imports.options import ImportOptions, ImportResult, Progress, fail
 from retain_cli.imports.orders import OrdersWriter
 from retain_cli.imports.read import collector_paused, load, read_table, release_arrow_memory
-from retain_cli.imports.rejects import reject_rows, report_warnings, write_rejects
+from retain_cli.imports.rejects import Reporter, reject_rows
 from retain_cli.imports.writers import CustomersWriter, SuppressionsWriter, Writer
 
 if TYPE_CHECKING:
@@ -41,8 +43,40 @@ if TYPE_CHECKING:
 KINDS: tuple[Kind, ...] = ("customers", "orders", "suppressions")
 
 
-#: from this many rows on, an import runs with a rollback journal (see import_transaction)
+#: from this many rows on, an import into a new database runs with a rollback journal (see
+#: import_transaction)
 _BULK_ROWS = 50_000
+
+
+def import_into(
+    db: Path,
+    path: Path,
+    kind: Literal["customers", "orders", "suppressions"],
+    options: ImportOptions = ImportOptions(),
+    progress: Progress | None = None,
+) -> ImportResult:
+    """:func:`import_file` into the database at ``db``, created if there is none (under a
+    temporary name, see :mod:`retain_cli.imports.database`); a dry run creates none."""
+    from retain_cli.store import Store
+
+    def run(store: Store) -> ImportResult:
+        return import_file(store, path, kind, options, progress)
+
+    if not exists(db):
+        if options.dry_run:
+            with Store.open(":memory:") as store:
+                return run(store)
+        result = build_new(db, path, run)
+        if result is not None:
+            return result
+        if not path.is_file():
+            raise RetainError(
+                f"{db} was created by another command while {path} was read from a pipe, "
+                "which cannot be read again; nothing from it was imported. Run the import "
+                "again"
+            )
+    with Store.open(db, create=True) as store:
+        return run(store)
 
 
 def import_file(
@@ -54,8 +88,18 @@ def import_file(
 ) -> ImportResult:
     """Import one export file; see the module docstring. Raises ImportFileError (nothing
     written) when the file cannot be used, or with --strict when any row is bad."""
+    path = Path(path)
     with collector_paused():
-        return _import_file(store, Path(path), kind, options, progress)
+        try:
+            return _import_file(store, path, kind, options, progress)
+        except sqlite3.Error as exc:
+            raise database_error(exc, store, path) or exc from None
+        except MemoryError:
+            raise fail(
+                path,
+                "there is not enough memory to import it; split it into parts (each with the "
+                "header line) and import each",
+            ) from None
 
 
 def _import_file(
@@ -68,6 +112,8 @@ def _import_file(
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     origin = _origin(kind, options)
+    if options.rejects_dir is not None and not options.rejects_dir.is_dir():
+        raise UsageError(f"--rejects-dir {options.rejects_dir}: no such folder")
     source = load(path, kind, options)
     layout = choose_layout(source, kind, options)
     columns = find_columns(source, layout, options)
@@ -99,6 +145,7 @@ def _import_file(
         rejected_rows = sorted(frame.errors)
         rejected = len(rejected_rows) + invalid_count
         rejects_file = None
+        reporter = Reporter(source, options)
         if rejected:
             rows_out, invalid = reject_rows(source, frame, rejected_rows, bool(invalid_count))
             if options.strict:
@@ -108,16 +155,13 @@ def _import_file(
                     path,
                     f"line {line}{where}: {reason}; nothing was imported (--strict). Fix the "
                     f"row, or run without --strict to import the good rows and get the bad "
-                    f"ones in {rejects_path(path).name}",
+                    f"ones in {reporter.rejects_path().name}",
                 )
-            if not options.dry_run:
-                rejects_file = write_rejects(source, rows_out)
+            rejects_file = reporter.write_rejects(rows_out)
             del invalid
-        elif not options.dry_run:
-            stale = rejects_path(path)
-            if stale.exists():
-                stale.unlink(missing_ok=True)
-        warned, warnings_file = report_warnings(source, frame, options)
+        else:
+            reporter.remove_stale(reporter.rejects_path())
+        warned, doubtful, warnings_file = reporter.report_warnings(frame)
         store.finish_import(
             import_ref,
             rows=total,
@@ -147,6 +191,8 @@ def _import_file(
         warnings=warned,
         warnings_file=warnings_file,
         origin=(origin or "import") if kind == "suppressions" else None,
+        doubtful=doubtful,
+        problems=tuple(reporter.problems),
     )
 
 

@@ -34,6 +34,11 @@ class ImportOptions:
     #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
     #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
     origin: str | None = None
+    #: where FILE.rejects.csv and FILE.warnings.csv go (default: beside the file)
+    rejects_dir: Path | None = None
+    #: write the rejects and warnings files' cells as they are, formulas and all (see
+    #: :mod:`retain_cli.imports.rejects`)
+    raw_csv: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,16 @@ class ImportResult:
     rejects_file: Path | None
     dry_run: bool
     skipped: int = 0
-    #: rows imported with an unreadable optional value left out
+    #: rows imported with a warning: an unreadable optional value left out, or a value kept
+    #: that looks wrong (an order date before 1990 or after next year)
     warnings: int = 0
     warnings_file: Path | None = None
     #: suppressions: the source recorded with the new addresses
     origin: str | None = None
+    #: of the ``warnings``, the rows imported whole, with a value worth checking
+    doubtful: int = 0
+    #: the rejects or warnings files that could not be written (the import is kept)
+    problems: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -81,15 +91,16 @@ class ImportResult:
         }
 
 
-def rejects_path(path: Path) -> Path:
-    """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv``."""
-    return path.with_name(path.name + ".rejects.csv")
+def rejects_path(path: Path, folder: Path | None = None) -> Path:
+    """Where the rejected rows of ``path`` are written: ``FILE.rejects.csv`` beside it (or
+    in ``folder``)."""
+    return (folder or path.parent) / (path.name + ".rejects.csv")
 
 
-def warnings_path(path: Path) -> Path:
-    """Where the rows of ``path`` imported with a value left out are listed:
-    ``FILE.warnings.csv``."""
-    return path.with_name(path.name + ".warnings.csv")
+def warnings_path(path: Path, folder: Path | None = None) -> Path:
+    """Where the rows of ``path`` imported with a warning are listed: ``FILE.warnings.csv``
+    beside it (or in ``folder``)."""
+    return (folder or path.parent) / (path.name + ".warnings.csv")
 
 
 def fail(path: Path, message: str) -> ImportFileError:

@@ -4,6 +4,10 @@ The file's encoding (UTF-8 with or without a BOM, UTF-16 with its mark, or --enc
 separator (comma, or the semicolon, tab or pipe its header holds), its header; the used
 columns read as strings by pyarrow (kept from importing pandas); and, for the rejects and
 warnings files, the physical line numbers and original fields of chosen rows.
+
+Lines may end in LF, CRLF or CR alone (old Mac exports); a header line may be of any length.
+The file is held in memory, so it must be a regular file or a pipe (a device such as
+/dev/zero never ends) no larger than half the machine's memory (:func:`memory_limit`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ import gc
 import hashlib
 import importlib.abc
 import io
+import os
+import re
+import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +49,13 @@ class Source:
     delimiter: str
     headerless: bool = False
     encoding: str | None = None
+    #: the bytes of a pipe, which cannot be read twice (a file is read again on demand)
+    kept: bytes | None = None
 
     @property
     def text(self) -> str:
         """The whole file as text, read again on demand (only rejects need it)."""
-        raw = self.path.read_bytes()
+        raw = self.kept if self.kept is not None else self.path.read_bytes()
         if self.encoding is None:
             return raw.decode("utf-8-sig")
         return raw.decode(self.encoding).removeprefix("\ufeff")
@@ -61,17 +71,91 @@ def _delimiter_option(value: str | None) -> str | None:
     return value
 
 
+#: what a spreadsheet takes for the start of a formula (the rejects file puts a ' before it)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_QUOTED_FORMULA = "^'([=+\\-@\\t\\r\uff1d\uff0b\uff0d\uff20])"
+
+
+def unquote(column: pa.Array) -> pa.Array:
+    """A column less the ``'`` that a rejects file puts before a cell a spreadsheet would
+    take for a formula (``'=A1`` -> ``=A1``; ``'Connor`` stays), so that a fixed rejects
+    file imports as the original would (see :mod:`retain_cli.imports.rejects`)."""
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.starts_with(column, "'")).as_py():
+        return column
+    return pc.replace_substring_regex(column, _QUOTED_FORMULA, "\\1")
+
+
+def unquote_text(cell: str) -> str:
+    """:func:`unquote` of one value (a header)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
+#: how much of a pipe is read when the machine's memory is not known
+_PIPE_LIMIT = 4 << 30
+
+
+def memory_limit() -> int | None:
+    """The largest file an import takes: half the machine's memory (None if unknown)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MB"
+
+
+def read_bytes(path: Path) -> tuple[bytes, bool]:
+    """The bytes of a regular file or a pipe (whether it was a pipe), refusing a device (an
+    endless /dev/zero), a socket, and more than :func:`memory_limit`."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise fail(path, "file not found; check the path") from None
+    except OSError as exc:
+        raise fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise fail(path, "is a folder, not a CSV file")
+    pipe = stat.S_ISFIFO(info.st_mode)
+    if not (stat.S_ISREG(info.st_mode) or pipe):
+        raise fail(
+            path,
+            "is a device or a socket, not a file (a stream such as /dev/zero never ends); "
+            "save the export to a file and import that",
+        )
+    limit = memory_limit()
+    split = "split it into parts (each with the header line) and import each"
+    if not pipe and limit is not None and info.st_size > limit:
+        raise fail(
+            path,
+            f"is {_size(info.st_size)}, more than half of this machine's memory, and an "
+            f"import holds the whole file in memory; {split}",
+        )
+    cap = limit or _PIPE_LIMIT
+    try:
+        if not pipe:
+            return path.read_bytes(), False
+        piped = bytearray()
+        with path.open("rb", buffering=0) as stream:
+            while len(piped) <= cap and (chunk := stream.read(1 << 20)):
+                piped += chunk
+    except OSError as exc:
+        raise fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
+    except MemoryError:
+        raise fail(path, f"there is not enough memory to read it; {split}") from None
+    if len(piped) > cap:
+        raise fail(path, f"more than {_size(cap)} came through the pipe; {split}")
+    return bytes(piped), True
+
+
 def load(path: Path, kind: Kind, options: ImportOptions) -> Source:
     """The file checked (there, not empty, not binary, readable in its encoding), with its
     header and separator found."""
-    if not path.exists():
-        raise fail(path, "file not found; check the path")
-    if path.is_dir():
-        raise fail(path, "is a folder, not a CSV file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise fail(path, f"cannot read the file ({exc.strerror}); check its permissions") from None
+    raw, pipe = read_bytes(path)
+    kept = raw if pipe else None
     if not raw.removeprefix(codecs.BOM_UTF8).strip():
         raise fail(path, "the file is empty; export it again from your shop")
     encoding = options.encoding
@@ -99,7 +183,9 @@ def load(path: Path, kind: Kind, options: ImportOptions) -> Source:
                 f"is not UTF-8 text (byte 0x{data[bad]:02x} at position {bad}); "
                 "pass --encoding with the file's encoding, e.g. --encoding cp1252",
             )
-        text = codecs.getincrementaldecoder("utf-8")().decode(data[:65536])
+        text = _head(
+            lambda size: codecs.getincrementaldecoder("utf-8")().decode(data[:size]), len(data)
+        )
     else:
         try:
             codecs.lookup(encoding)
@@ -120,17 +206,19 @@ def load(path: Path, kind: Kind, options: ImportOptions) -> Source:
 
     forced = _delimiter_option(options.delimiter)
     delimiter = forced or ","
-    head = text[:65536]
+    head = _head(partial(_prefix, text), len(text))
     del text
 
     def read_header() -> list[str]:
         try:
-            return [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
+            with _big_fields():
+                record = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
         except (csv.Error, StopIteration) as exc:
             raise fail(path, f"cannot read the header line ({exc})") from None
+        return [unquote_text(h.strip()) for h in record]
 
     header = read_header()
-    first_line = head.split("\n", 1)[0]
+    first_line = re.split(r"\r\n?|\n", head, maxsplit=1)[0]
     if len(header) == 1 and forced is None:
         # one column read with commas: a spreadsheet's semicolon (Excel in much of Europe),
         # tab (Excel's "Unicode Text") or pipe export; the separator the header holds most of
@@ -144,7 +232,44 @@ def load(path: Path, kind: Kind, options: ImportOptions) -> Source:
         headerless = True  # a bare list of addresses
     elif all(not h for h in header):
         raise fail(path, "the first line is blank; it must be the header with the column names")
-    return Source(path, data, digest, header, delimiter, headerless, encoding)
+    return Source(path, data, digest, header, delimiter, headerless, encoding, kept)
+
+
+def _prefix(text: str, size: int) -> str:
+    return text[:size]
+
+
+def _head(first: Callable[[int], str], total: int) -> str:
+    """The start of the text (``first(n)``: its first n of ``total`` units) that holds the
+    whole header line: 64 KiB, or more for a header of thousands of columns."""
+    size = 1 << 16
+    while True:
+        head = first(size)
+        if size >= total or _holds_a_record(head):
+            return head
+        size *= 4
+
+
+def _holds_a_record(head: str) -> bool:
+    """Whether ``head`` holds the first CSV record and the line end after it."""
+    lines = io.StringIO(head, newline="").readlines()
+    reader = csv.reader(lines)
+    try:
+        with _big_fields():
+            next(reader)
+    except (csv.Error, StopIteration):
+        return True  # reported as such by the caller
+    return reader.line_num < len(lines) or lines[-1].endswith(("\n", "\r"))
+
+
+@contextmanager
+def _big_fields() -> Iterator[None]:
+    """csv reads fields of any size meanwhile (its limit is 128 KiB)."""
+    old = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def _arrow_without_pandas() -> None:
@@ -250,9 +375,16 @@ def scan_lines(
 ) -> tuple[dict[int, tuple[int, list[str]]], list[tuple[int, list[str], str]]]:
     """Physical line numbers (the header is line 1) and original fields of the data rows in
     ``wanted`` (row indexes as read by pyarrow), plus every row with a wrong field count."""
-    reader = csv.reader(io.StringIO(source.text), delimiter=source.delimiter)
+    reader = csv.reader(io.StringIO(source.text, newline=""), delimiter=source.delimiter)
     ncols = len(source.header)
-    if not source.headerless:
+    with _big_fields():
+        return _scan(reader, ncols, source.headerless, wanted)
+
+
+def _scan(
+    reader: Any, ncols: int, headerless: bool, wanted: set[int]
+) -> tuple[dict[int, tuple[int, list[str]]], list[tuple[int, list[str], str]]]:
+    if not headerless:
         next(reader)
     end = reader.line_num
     index = 0

@@ -9,7 +9,7 @@ import re
 from datetime import date
 from typing import TYPE_CHECKING
 
-from retain_cli.money import MINOR_UNITS, normalise_currency, parse_amount
+from retain_cli.money import MINOR_UNITS, minor_units, normalise_currency, parse_amount
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -84,7 +84,8 @@ def plain_amounts(values: pa.Array) -> pa.Array:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    pattern = r"^(?P<units>\d{1,15})(?:\.(?P<cents>\d{1,2}))?(?:\x1f(?P<currency>[A-Z]{3})?)?$"
+    # at most 12 digits: the amounts near MAX_AMOUNT are checked by parse_money
+    pattern = r"^(?P<units>\d{1,12})(?:\.(?P<cents>\d{1,2}))?(?:\x1f(?P<currency>[A-Z]{3})?)?$"
     parts = pc.extract_regex(values, pattern)
     units = pc.cast(pc.struct_field(parts, "units"), pa.int64())
     cents = pc.cast(pc.utf8_rpad(pc.struct_field(parts, "cents"), 2, "0"), pa.int64())
@@ -108,11 +109,17 @@ def parse_bool(text: str) -> bool:
     return value
 
 
+#: the largest whole number (a line item's quantity) an import takes
+MAX_INT = 10**9
+
+
 def parse_int(text: str) -> int:
     try:
         number = float(text.replace(",", ""))
     except ValueError:
         raise ValueError(f"cannot read {text!r} as a whole number") from None
+    if not abs(number) <= MAX_INT:  # also inf and nan
+        raise ValueError(f"{text!r} is too large to be real (the limit is {MAX_INT:,})")
     if number != int(number):
         raise ValueError(f"{text!r} is not a whole number")
     return int(number)
@@ -152,11 +159,23 @@ _NOT_NEGATIVE = {
 }
 
 
+#: amounts of this many units of their currency or more (a trillion) are not a shop's: a
+#: placeholder, a column mix-up or a typo; they would also overflow the sums of SQLite's
+#: 64-bit integers
+MAX_AMOUNT = 10**12
+
+
 def parse_money(
     text: str, decimal_comma: bool, field: str | None = None, currency: str | None = None
 ) -> int:
-    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE)."""
+    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE),
+    and so is an amount of :data:`MAX_AMOUNT` or more."""
     value = parse_amount(text, currency, decimal_comma=decimal_comma)
+    if abs(value) >= MAX_AMOUNT * 10 ** minor_units(currency):
+        raise ValueError(
+            f"amount {text.strip()!r} is too large to be real (the limit is "
+            f"{MAX_AMOUNT:,} units of its currency)"
+        )
     if value < 0 and field in _NOT_NEGATIVE:
         raise ValueError(_NOT_NEGATIVE[field].format(text.strip()))
     return value

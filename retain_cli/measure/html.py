@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import RetainError
 from retain_cli.measure import svg
-from retain_cli.measure.present import goal_value, money_text, percent, points
-from retain_cli.measure.report import COLUMNS, campaign_report, interval_text, sentences, title
+from retain_cli.measure.present import Units
+from retain_cli.measure.report import COLUMNS, campaign_report, sentences, title
 from retain_cli.timeutil import to_iso, utc_now
 
 if TYPE_CHECKING:
@@ -58,24 +58,25 @@ def render_html(
     from retain_cli.measure.page import render_page
 
     report = campaign_report(store, campaign, window, as_of, config)
+    units = report.units
     currency = report.currency
     context = {
         "as_of": to_iso(as_of),
         "generated": to_iso(utc_now()),
         "currency": currency,
-        "kpis": _kpis(store, as_of, period, compare, currency),
+        "kpis": _kpis(store, as_of, period, compare, units),
         "cohorts": Markup(_cohorts(store, as_of)),
         "segments": _segments(store, as_of),
-        "campaigns": _campaigns(report.effects, currency),
+        "campaigns": _campaigns(report.effects, units),
         "campaign_notes": report.notes,
         "window_days": f"{window.total_seconds() / 86400:g}",
-        "goals": _goals(store, as_of, currency),
+        "goals": _goals(store, as_of, units),
     }
     return render_page(context)
 
 
 def _kpis(
-    store: Store, as_of: datetime, period: str, compare: bool, currency: str
+    store: Store, as_of: datetime, period: str, compare: bool, units: Units
 ) -> dict[str, Any]:
     from retain_cli.analytics.definitions import DEFINITIONS
     from retain_cli.analytics.metrics import metrics
@@ -87,14 +88,14 @@ def _kpis(
         change = ""
         if compare and row.get("change") is not None:
             if unit == "rate":
-                change = points(row["change"])
+                change = units.points(row["change"])
             elif row.get("change_pct") is not None:
                 change = f"{row['change_pct'] * 100:+.1f}%"
         rows.append(
             {
                 "metric": row["metric"],
-                "value": goal_value(row["value"], unit, currency),
-                "previous": goal_value(row.get("previous"), unit, currency) if compare else "",
+                "value": units.goal(row["value"], unit),
+                "previous": units.goal(row.get("previous"), unit) if compare else "",
                 "change": change,
             }
         )
@@ -162,7 +163,7 @@ def _segments(store: Store, as_of: datetime) -> dict[str, Any]:
     }
 
 
-def _campaigns(effects: list[Effect], currency: str) -> dict[str, Any]:
+def _campaigns(effects: list[Effect], units: Units) -> dict[str, Any]:
     from markupsafe import Markup
 
     from retain_cli.measure.report import effect_row
@@ -173,7 +174,7 @@ def _campaigns(effects: list[Effect], currency: str) -> dict[str, Any]:
         verdict = "so far" if effect.conversion_verdict is None else effect.conversion_verdict
         if effect.conversion is not None:
             c = effect.conversion
-            text = interval_text(c, "rate")
+            text = units.interval(c, "rate")
             conversion.append(
                 svg.Bar(name, c.estimate * 100, c.low * 100, c.high * 100, verdict, text)
             )
@@ -181,30 +182,30 @@ def _campaigns(effects: list[Effect], currency: str) -> dict[str, Any]:
             r = effect.revenue
             verdict_r = "so far" if effect.revenue_verdict is None else effect.revenue_verdict
             revenue.append(
-                svg.Bar(
-                    name, r.estimate, r.low, r.high, verdict_r, interval_text(r, "money", currency)
-                )
+                svg.Bar(name, r.estimate, r.low, r.high, verdict_r, units.interval(r, "money"))
             )
-        row = effect_row(effect, currency)
+        row = effect_row(effect, units.currency)
         cards.append(
             {
                 "title": title(effect),
-                "cells": _cells(row, effect, currency),
-                "sentences": sentences(effect, currency),
+                "cells": _cells(row, effect, units),
+                "sentences": sentences(effect, units),
             }
         )
     return {
         "conversion": Markup(svg.error_bars(conversion, "Conversion difference", "pp"))
         if conversion
         else "",
-        "revenue": Markup(svg.error_bars(revenue, "Revenue per customer difference", currency))
+        "revenue": Markup(
+            svg.error_bars(revenue, "Revenue per customer difference", units.currency)
+        )
         if revenue
         else "",
         "cards": cards,
     }
 
 
-def _cells(row: dict[str, Any], effect: Effect, currency: str) -> list[list[dict[str, Any]]]:
+def _cells(row: dict[str, Any], effect: Effect, units: Units) -> list[list[dict[str, Any]]]:
     """The table of one campaign row: [label, recipients, holdout, difference] cells, each
     checkable against the JSON column it shows."""
     key = f"{row['campaign']}|{row['step']}|"
@@ -219,17 +220,18 @@ def _cells(row: dict[str, Any], effect: Effect, currency: str) -> list[list[dict
     return [
         [plain("customers"), cell("recipients", f"{row['recipients']:,}"),
          cell("held_out", f"{row['held_out']:,}"), plain("")],
-        [plain("conversion"), cell("recipient_conversion", percent(row["recipient_conversion"])),
-         cell("holdout_conversion", percent(row["holdout_conversion"])),
-         cell("conversion_difference", interval_text(effect.conversion, "rate"))],
+        [plain("conversion"),
+         cell("recipient_conversion", units.percent(row["recipient_conversion"])),
+         cell("holdout_conversion", units.percent(row["holdout_conversion"])),
+         cell("conversion_difference", units.interval(effect.conversion, "rate"))],
         [plain("orders"), cell("recipient_orders", f"{row['recipient_orders']:,}"),
          cell("holdout_orders", f"{row['holdout_orders']:,}"), plain("")],
         [plain("revenue per customer"),
          cell("recipient_revenue_per_customer",
-              money_text(row["recipient_revenue_per_customer"], currency)),
+              units.money(row["recipient_revenue_per_customer"])),
          cell("holdout_revenue_per_customer",
-              money_text(row["holdout_revenue_per_customer"], currency)),
-         cell("revenue_per_customer_difference", interval_text(effect.revenue, "money", currency))],
+              units.money(row["holdout_revenue_per_customer"])),
+         cell("revenue_per_customer_difference", units.interval(effect.revenue, "money"))],
         [plain("verdict on conversion"), plain(""), plain(""),
          cell("conversion_verdict", row["conversion_verdict"] or "none yet")],
         [plain("verdict on revenue"), plain(""), plain(""),
@@ -237,7 +239,7 @@ def _cells(row: dict[str, Any], effect: Effect, currency: str) -> list[list[dict
     ]  # fmt: skip
 
 
-def _goals(store: Store, as_of: datetime, currency: str) -> list[dict[str, Any]]:
+def _goals(store: Store, as_of: datetime, units: Units) -> list[dict[str, Any]]:
     from markupsafe import Markup
 
     from retain_cli.measure.goals import goals_report
@@ -248,10 +250,10 @@ def _goals(store: Store, as_of: datetime, currency: str) -> list[dict[str, Any]]
         out.append(
             {
                 **row,
-                "start_text": goal_value(row["start"], unit, currency),
-                "now_text": goal_value(row["now"], unit, currency),
-                "expected_text": goal_value(row["expected_now"], unit, currency),
-                "target_text": goal_value(row["target"], unit, currency),
+                "start_text": units.goal(row["start"], unit),
+                "now_text": units.goal(row["now"], unit),
+                "expected_text": units.goal(row["expected_now"], unit),
+                "target_text": units.goal(row["target"], unit),
                 "bar": Markup(
                     svg.progress(row["start"], row["target"], row["now"], row["expected_now"])
                 ),

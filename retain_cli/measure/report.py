@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import UsageError
 from retain_cli.measure.effects import MIN_GROUP, SO_FAR, CampaignInfo, Effect, Windows
-from retain_cli.measure.present import money_text, percent, points
-from retain_cli.measure.stats import SRM_THRESHOLD, Interval
-from retain_cli.money import minor_units
+from retain_cli.measure.present import Units
+from retain_cli.measure.stats import SRM_THRESHOLD
+from retain_cli.money import DEFAULT_LOCALE, minor_units
 
 if TYPE_CHECKING:
     from retain_cli.campaigns.model import CampaignConfig
@@ -89,6 +89,13 @@ def optional_config(explicit: Path | None) -> CampaignConfig | None:
     return load_config(path)
 
 
+def shop_units(store: Store, config: CampaignConfig | None) -> Units:
+    """The shop's main currency and the campaign file's shop.locale (the default without
+    one), for figures outside a campaign report (goals)."""
+    locale = config.shop.locale if config is not None else DEFAULT_LOCALE
+    return Units(store.shop_currency() or "", locale)
+
+
 def parse_window(text: str) -> timedelta:
     """``14d``, ``2w``, ``48h`` -> timedelta; UsageError otherwise."""
     match = _WINDOW.match(text or "")
@@ -106,6 +113,11 @@ class CampaignReport:
     window: timedelta
     now: datetime
     notes: list[str] = field(default_factory=list)
+    locale: str = DEFAULT_LOCALE  # the campaign file's shop.locale
+
+    @property
+    def units(self) -> Units:
+        return Units(self.currency, self.locale)
 
     def rows(self) -> list[dict[str, Any]]:
         return [effect_row(e, self.currency) for e in self.effects]
@@ -161,6 +173,7 @@ def campaign_report(
         window=window,
         now=now,
         notes=notes,
+        locale=config.shop.locale if config is not None else DEFAULT_LOCALE,
     )
 
 
@@ -262,23 +275,6 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
 # --- words for people ------------------------------------------------------------------------
 
 
-def interval_text(interval: Interval | None, kind: str, currency: str = "") -> str:
-    """``+4.0 pp (-2.1 to +10.3)``; kind: rate, money or count."""
-    if interval is None:
-        return "-"
-    if kind == "rate":
-        parts = [points(v) for v in (interval.estimate, interval.low, interval.high)]
-        return f"{parts[0]} ({parts[1][:-3]} to {parts[2][:-3]})"
-    if kind == "money":
-        parts = [
-            money_text(v, currency, sign=True)
-            for v in (interval.estimate, interval.low, interval.high)
-        ]
-    else:
-        parts = [f"{v:+,.1f}" for v in (interval.estimate, interval.low, interval.high)]
-    return f"{parts[0]} ({parts[1]} to {parts[2]})"
-
-
 def title(effect: Effect) -> str:
     step = f", step {effect.step}" if effect.step != 1 else ""
     days = f"{effect.window_days:g}"
@@ -290,7 +286,7 @@ def title(effect: Effect) -> str:
     return f"{effect.campaign}{step}: the {days} days after the message (finished)"
 
 
-def sentences(effect: Effect, currency: str) -> list[str]:
+def sentences(effect: Effect, units: Units) -> list[str]:
     """What the table means, for people: verdicts, sizes, offer, split, waiting customers."""
     rec, hold = effect.recipients, effect.holdout
     out: list[str] = []
@@ -308,7 +304,7 @@ def sentences(effect: Effect, currency: str) -> list[str]:
             ("Revenue per customer", effect.revenue_verdict, effect.revenue_mde,
              effect.revenue_needed, "money"),
         ):  # fmt: skip
-            out.append(_verdict_sentence(label, verdict, mde, needed, kind, effect, currency))
+            out.append(_verdict_sentence(label, verdict, mde, needed, kind, effect, units))
     if effect.still_in_window and effect.status != SO_FAR:
         out.append(
             f"{effect.still_in_window:,} more customers are still inside their window; "
@@ -317,14 +313,14 @@ def sentences(effect: Effect, currency: str) -> list[str]:
     if effect.incremental_revenue is not None and effect.incremental_orders is not None:
         out.append(
             f"Incremental for all {rec.customers:,} recipients: orders "
-            f"{interval_text(effect.incremental_orders, 'count')}, revenue "
-            f"{interval_text(effect.incremental_revenue, 'money', currency)} "
+            f"{units.interval(effect.incremental_orders, 'count')}, revenue "
+            f"{units.interval(effect.incremental_revenue, 'money')} "
             "(95% intervals; revenue per customer by Welch's t)."
         )
     if effect.offer_code:
         out.append(
             f"Offer {effect.offer_code}: used on {rec.offer_orders:,} recipient orders, "
-            f"giving away {money_text(rec.discount, currency)}; the revenue above is what "
+            f"giving away {units.money(rec.discount)}; the revenue above is what "
             "customers paid, so it is already net of that discount."
             + (
                 f" The holdout used it {hold.offer_orders:,} times: the code reached "
@@ -336,15 +332,16 @@ def sentences(effect: Effect, currency: str) -> list[str]:
     ratio = effect.ratio
     if ratio is not None and not ratio.mismatch:
         out.append(
-            f"Split: {ratio.held_out:,} of {ratio.total:,} held out ({percent(ratio.share)}; "
-            f"the campaign file says {percent(effect.expected_holdout)}, p = "
+            f"Split: {ratio.held_out:,} of {ratio.total:,} held out ({units.percent(ratio.share)}; "
+            f"the campaign file says {units.percent(effect.expected_holdout)}, p = "
             f"{ratio.p_value:.2g}): as expected."
         )
     if ratio is not None and ratio.mismatch:
         out.append(
             f"WARNING: sample ratio mismatch: {ratio.held_out:,} of {ratio.total:,} held out "
-            f"({percent(ratio.share)}) where the campaign file says "
-            f"{percent(effect.expected_holdout)} (p = {ratio.p_value:.2g} < {SRM_THRESHOLD}). "
+            f"({units.percent(ratio.share)}) where the campaign file says "
+            f"{units.percent(effect.expected_holdout)} "
+            f"(p = {ratio.p_value:.2g} < {SRM_THRESHOLD}). "
             "The split is broken, so these comparisons mean nothing until the cause is "
             "found (a changed holdout, sends recorded by hand, customers merged)."
         )
@@ -358,7 +355,7 @@ def _verdict_sentence(
     needed: int | None,
     kind: str,
     effect: Effect,
-    currency: str,
+    units: Units,
 ) -> str:
     if verdict in ("better", "worse"):
         return f"{label}: {verdict} for the recipients (the 95% interval leaves out zero)."
@@ -368,7 +365,7 @@ def _verdict_sentence(
         else "the interval spans zero"
     )
     size = (
-        (points(mde).lstrip("+") if kind == "rate" else money_text(mde, currency))
+        (units.points(mde).lstrip("+") if kind == "rate" else units.money(mde))
         if mde is not None
         else "-"
     )

@@ -59,7 +59,7 @@ class CampaignStore(StoreBase):
             LEFT JOIN (
                 SELECT customer_ref,
                        count(*) AS orders,
-                       sum(net_minor) AS net_minor,
+                       CAST(total(net_minor) AS INTEGER) AS net_minor,
                        min(ordered_at) AS first_order_at,
                        max(ordered_at) AS last_order_at
                 FROM order_facts
@@ -99,7 +99,7 @@ class CampaignStore(StoreBase):
                 f"""
                 SELECT customer_ref,
                        count(*) AS orders,
-                       sum(net_minor) AS total_spent_minor,
+                       CAST(total(net_minor) AS INTEGER) AS total_spent_minor,
                        min(ordered_at) AS first_order_at,
                        max(ordered_at) AS last_order_at
                 FROM order_facts
@@ -112,25 +112,64 @@ class CampaignStore(StoreBase):
 
     def template_last_orders(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
         """Each customer's latest countable order by ``as_of_iso`` (ties: highest id)."""
+        return self._template_orders(refs, as_of_iso, "DESC")
+
+    def template_first_orders(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
+        """Each customer's first countable order by ``as_of_iso`` (ties: lowest id)."""
+        return self._template_orders(refs, as_of_iso, "ASC")
+
+    def _template_orders(
+        self, refs: Sequence[int], as_of_iso: str, direction: str
+    ) -> list[dict[str, Any]]:
+        assert direction in ("ASC", "DESC")
         out: list[dict[str, Any]] = []
         for chunk in _chunks(refs):
             out += self._rows(
                 f"""
                 SELECT o.id AS order_ref, o.customer_ref, o.order_id, o.ordered_at,
-                       o.currency, o.total_minor, o.refunded_minor,
+                       o.currency, o.subtotal_minor, o.discount_minor, o.shipping_minor,
+                       o.tax_minor, o.total_minor, o.refunded_minor,
                        max(o.total_minor - o.refunded_minor, 0) AS net_minor
                 FROM orders o
                 WHERE o.id IN (
                     SELECT (SELECT o2.id FROM orders o2
                             WHERE o2.customer_ref = r.customer_ref
                               AND o2.cancelled_at IS NULL AND o2.ordered_at <= ?
-                            ORDER BY o2.ordered_at DESC, o2.id DESC LIMIT 1)
+                            ORDER BY o2.ordered_at {direction}, o2.id {direction} LIMIT 1)
                     FROM (SELECT DISTINCT customer_ref FROM orders
                           WHERE customer_ref IN ({_marks(chunk)})) r
                 )
                 """,
                 [as_of_iso, *chunk],
             )
+        return out
+
+    def refunded_trigger_orders(
+        self, refs: Sequence[int], as_of_iso: str
+    ) -> dict[int, dict[str, bool]]:
+        """customer_ref -> whether their first and their last countable order by ``as_of_iso``
+        was refunded in full (``{"first_order": bool, "last_order": bool}``), for customers
+        with at least one such order: an order trigger does not thank for a refunded order."""
+        out: dict[int, dict[str, bool]] = {}
+        for chunk in _chunks(refs):
+            cursor = self.conn.execute(
+                f"""
+                SELECT DISTINCT customer_ref,
+                    first_value(refunded) OVER (PARTITION BY customer_ref
+                        ORDER BY ordered_at, order_ref
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+                    last_value(refunded) OVER (PARTITION BY customer_ref
+                        ORDER BY ordered_at, order_ref
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+                FROM (SELECT customer_ref, ordered_at, order_ref,
+                             refunded_minor > 0 AND refunded_minor >= total_minor AS refunded
+                      FROM order_facts
+                      WHERE ordered_at <= ? AND customer_ref IN ({_marks(chunk)}))
+                """,
+                [as_of_iso, *chunk],
+            )
+            for ref, first, last in cursor:
+                out[int(ref)] = {"first_order": bool(first), "last_order": bool(last)}
         return out
 
     def template_order_items(self, order_refs: Sequence[int]) -> list[dict[str, Any]]:

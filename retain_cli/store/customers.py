@@ -2,7 +2,10 @@
 
 Customer lists, one customer's profile and order history, and the database summary behind
 ``retain status``. Money comes back in integer minor units with its currency; converting to
-major units is the caller's job (``retain_cli.analytics.customers``).
+major units is the caller's job (``retain_cli.analytics.customers``). Sums of money are
+``CAST(total(x) AS INTEGER)``: ``total()`` adds in floating point and cannot overflow, where
+``sum()`` stops the query with "integer overflow" past 2^63 (which a database imported
+before amounts were bounded may hold); the cast caps it there.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class CustomerStore(StoreBase):
             WITH agg AS (
                 SELECT customer_ref,
                        count(*) AS orders,
-                       sum(net_minor) AS total_minor,
+                       CAST(total(net_minor) AS INTEGER) AS total_minor,
                        max(currency) AS currency,
                        count(DISTINCT currency) AS currencies,
                        min(ordered_at) AS first_order_at,
@@ -253,8 +256,9 @@ class CustomerStore(StoreBase):
         return _rows(
             self.conn.execute(
                 """
-                SELECT currency, count(*) AS orders, sum(net_minor) AS net_minor,
-                       sum(refunded_minor) AS refunded_minor
+                SELECT currency, count(*) AS orders,
+                       CAST(total(net_minor) AS INTEGER) AS net_minor,
+                       CAST(total(refunded_minor) AS INTEGER) AS refunded_minor
                 FROM order_facts
                 GROUP BY currency
                 ORDER BY count(*) DESC, currency

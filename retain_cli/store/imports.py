@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -110,6 +111,26 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 class ImportStore(StoreBase):
     """Queries and writes for imports."""
 
+    #: no other connection can know this database: a new one, built under a temporary name
+    #: and given its name once the import has committed (see retain_cli.imports.database)
+    private = False
+    #: the name a private database is given when it is published (for messages)
+    published_as: Path | None = None
+
+    @property
+    def shown_path(self) -> Path:
+        """The database's path as the user knows it."""
+        return self.published_as or self.path
+
+    def busy_seconds(self) -> float:
+        """How long a statement waits for another connection's write lock."""
+        (milliseconds,) = self.conn.execute("PRAGMA busy_timeout").fetchone()
+        return int(milliseconds) / 1000
+
+    def checkpoint(self) -> None:
+        """Move everything in the WAL into the database file (before it is published)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
     # -- transactions -----------------------------------------------------------------------
 
     @contextmanager
@@ -122,12 +143,14 @@ class ImportStore(StoreBase):
         Foreign-key checks are off meanwhile (the importer only writes references it has just
         resolved in the same transaction) and the page cache is larger; both are restored.
 
-        ``bulk`` (a big file): when no other connection has the database open, it is switched
-        from WAL to a rollback journal for the import and back to WAL after it, so that each
-        new page is written once (into the file) instead of twice (into the WAL, then again
-        by the checkpoint). The rollback journal keeps the import all-or-nothing: a process
-        killed mid-import leaves a hot journal that SQLite plays back on the next open (which
-        also switches the database back to WAL, see :meth:`StoreBase.open`).
+        ``bulk`` (a big file) into a :attr:`private` database (a new one, which no other
+        connection can know): it is switched from WAL to a rollback journal for the import
+        and back to WAL after it, so that each new page is written once (into the file)
+        instead of twice (into the WAL, then again by the checkpoint). The rollback journal
+        keeps the import all-or-nothing: a process killed mid-import leaves a hot journal
+        that SQLite plays back on the next open. A database others may open stays in WAL:
+        in a rollback journal, a command opening it meanwhile (``retain status``) would fail
+        at once, unable to switch it back to WAL, instead of reading or waiting.
 
         A bulk import into a database that holds nothing yet (no customer, order, opt-out or
         send) commits without waiting for the disk (``synchronous=OFF``, about half a second
@@ -140,7 +163,7 @@ class ImportStore(StoreBase):
         (old_sync,) = conn.execute("PRAGMA synchronous").fetchone()
         conn.execute("PRAGMA cache_size=-49152")  # 48 MB while the import runs
         conn.execute("PRAGMA foreign_keys=OFF")
-        rollback_journal = bulk and not dry_run and self._use_rollback_journal()
+        rollback_journal = bulk and not dry_run and self.private and self._use_rollback_journal()
         if rollback_journal and self._holds_nothing():
             conn.execute("PRAGMA synchronous=OFF")  # (only settable outside a transaction)
         try:

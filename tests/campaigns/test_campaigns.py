@@ -253,7 +253,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "limits:",
             "limit:",
             "campaigns.yaml: key 'limit': unknown key; did you mean 'limits'? allowed here: "
-            "sender, transport, limits, campaigns",
+            "shop, sender, transport, limits, campaigns",
         ),
     ],
 )

@@ -158,15 +158,17 @@ def test_preview_prints_headers_and_text(cli, campaign_shop):
     assert "=== message 3 of 3: step 1 to nora@example.com ===" in out
     assert "eve@example.com" not in out and "sue@example.com" not in out
     assert (
-        "From: Rosie's Bakery <hello@rosies.example>\nTo: Ada Lovelace <ada@example.com>\n" in out
+        "From: Kornblume Bakery <hello@kornblume-backstube.de>\n"
+        "To: Ada Lovelace <ada@example.com>\n" in out
     )
     assert "Subject: Hello Ada\n" in out
     assert "Subject: Hello friend\n" in out  # bob has no first name
     assert "X-Retain-Campaign: hello\n" in out
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n" in out
-    assert "You have 2 orders worth $55.00.\nLast order #1002 on 1 May 2025:\n" in out
+    # no shop.locale in the file: en_US
+    assert "You have 2 orders worth $55.00.\nLast order #1002 on May 1, 2025:\n" in out
     assert "- 2 x Rye loaf\n- 1 x Cinnamon buns\n" in out
-    assert "12 Baker St, Springfield" in out
+    assert "Kastanienallee 7, 10435 Berlin" in out
     assert "[HTML part: " in out
 
 
@@ -182,7 +184,11 @@ def test_preview_one_customer_and_step(cli, campaign_shop):
         str(campaign_shop),
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("=== message 1 of 1: step 2 to ada@example.com ===\n")
+    # step 2 follows step 1, which was never sent to her: send would not write it now
+    assert result.stdout.startswith(
+        "=== message 1 of 1: step 2 to ada@example.com  "
+        "(NOT SENT: not due now (0d after signup)) ===\n"
+    )
     assert "Subject: Step two\n" in result.stdout
     assert "Second step." in result.stdout
 
@@ -192,7 +198,7 @@ def test_preview_customer_without_consent_is_marked(cli, campaign_shop):
         "preview", "hello", "--customer", "eve@example.com", "--config", str(campaign_shop)
     )
     assert result.exit_code == 0, result.output
-    assert "to eve@example.com  (NOT SENT: no consent or opted out) ===" in result.stdout
+    assert "to eve@example.com  (NOT SENT: no consent) ===" in result.stdout
     # her name carries a CR LF and a fake Bcc header: it stays inside the To header
     headers = result.stdout.split("\n\n", 1)[0]
     assert "\nBcc:" not in headers
@@ -419,6 +425,14 @@ def test_preview_and_check_prefer_customers_the_trigger_applies_to(cli, campaign
         opened.conn.commit()
     result = cli("preview", "hello", "-n", "1", "--config", str(campaign_shop), "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
+    # zed ordered on 20 June, 11 days before: past the catch-up, so nobody is due today
+    assert result.stdout.startswith(
+        "=== message 1 of 1: step 1 to zed@example.com  (NOT DUE NOW: nobody is due for this "
+        "campaign now; the trigger (0d after first_order) applies to them, but not today) ===\n"
+    )
+    result = cli(
+        "preview", "hello", "-n", "1", "--config", str(campaign_shop), "--as-of", "2025-06-22"
+    )
     assert result.stdout.startswith("=== message 1 of 1: step 1 to zed@example.com ===\n")
     result = cli(
         "campaigns", "check", "--config", str(campaign_shop), "--as-of", AS_OF, "-f", "json"

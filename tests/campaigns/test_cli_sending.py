@@ -341,10 +341,10 @@ def test_happy_path_through_smtp_every_message_once_with_headers(cli, shop, db_p
     hello = [r.message for r in server.received if r.message["X-Retain-Campaign"] == "hello"]
     assert sorted(m["To"].split("<")[-1].rstrip(">") for m in hello) == sorted(due)
     first = hello[0]
-    assert first["List-Unsubscribe"].startswith("<mailto:unsubscribe@rosies.example?")
+    assert first["List-Unsubscribe"].startswith("<mailto:unsubscribe@kornblume-backstube.de?")
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert first["Message-ID"].endswith("@rosies.example>")
-    assert first["From"] == "Rosie's Bakery <hello@rosies.example>"
+    assert first["Message-ID"].endswith("@kornblume-backstube.de>")
+    assert first["From"] == "Kornblume Bakery <hello@kornblume-backstube.de>"
     with Store.open(db_path) as store:
         ids = dict(store.conn.execute("SELECT message_id, state FROM sends WHERE state = 'sent'"))
     assert {m["Message-ID"] for m in hello} <= set(ids)

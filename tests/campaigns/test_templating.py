@@ -57,39 +57,52 @@ def context_with(config, **customer):
 
 
 @pytest.mark.parametrize(
-    ("amount", "currency", "text"),
+    ("amount", "currency", "locale", "text"),
     [
-        (1250, "USD", "$12.50"),
-        (1250, "EUR", "€12,50"),
-        (123456789, "EUR", "€1.234.567,89"),
-        (1250, "JPY", "¥1,250"),
-        (12.5, "USD", "$12.50"),
-        (-1250, "GBP", "-£12.50"),
-        (1250, "XYZ", "XYZ 12.50"),
-        (1999, "SEK", "19,99 kr"),
-        (None, "USD", ""),
+        (1250, "USD", "en_US", "$12.50"),
+        (1250, "EUR", "en_US", "€12.50"),
+        (1250, "EUR", "en_GB", "€12.50"),
+        (1250, "EUR", "de_DE", "12,50\u00a0€"),
+        (123456789, "EUR", "en_GB", "€1,234,567.89"),
+        (123456789, "EUR", "de_DE", "1.234.567,89\u00a0€"),
+        (1250, "JPY", "en_US", "¥1,250"),
+        (12.5, "USD", "en_US", "$12.50"),
+        (-1250, "GBP", "en_GB", "-£12.50"),
+        (1250, "XYZ", "en_US", "XYZ\u00a012.50"),
+        (1999, "SEK", "sv_SE", "19,99\u00a0kr"),
+        (1999, "CHF", "de_CH", "CHF\u00a019.99"),
+        (None, "USD", "en_US", ""),
     ],
 )
-def test_money(amount, currency, text):
-    assert format_money(amount, currency) == text
+def test_money(amount, currency, locale, text):
+    assert format_money(amount, currency, locale=locale) == text
 
 
 def test_money_major_units_when_asked():
     assert format_money(12, "USD", minor=False) == "$12.00"
+    assert format_money(12.5, "EUR", locale="de_DE") == "12,50\u00a0€"
 
 
 @pytest.mark.parametrize(
-    ("value", "fmt", "text"),
+    ("value", "fmt", "locale", "zone", "text"),
     [
-        ("2025-10-07T07:50:26Z", None, "7 October 2025"),
-        ("2025-10-07", "%d/%m/%Y", "07/10/2025"),
-        (date(2024, 2, 29), "%B %Y", "February 2024"),
-        ("--06-15", None, "15 June"),
-        (None, None, ""),
+        ("2025-10-07T07:50:26Z", None, "en_GB", "UTC", "7 October 2025"),
+        ("2025-10-07T07:50:26Z", None, "en_US", "UTC", "October 7, 2025"),
+        ("2025-10-07T07:50:26Z", None, "de_DE", "UTC", "7. Oktober 2025"),
+        # 00:30 in Berlin on the 8th is still the 7th in UTC: the shop's day counts
+        ("2025-10-07T22:30:00Z", None, "en_GB", "Europe/Berlin", "8 October 2025"),
+        ("2025-10-07T22:30:00Z", "MMMM y", "de_DE", "Europe/Berlin", "Oktober 2025"),
+        ("2025-12-31T23:30:00Z", "MMMM y", "en_GB", "Europe/Berlin", "January 2026"),
+        ("2025-10-07", "%d/%m/%Y", "en_GB", "UTC", "07/10/2025"),
+        ("2025-10-07", "short", "en_GB", "UTC", "07/10/2025"),
+        (date(2024, 2, 29), "%B %Y", "en_US", "UTC", "February 2024"),
+        ("--06-15", None, "en_GB", "UTC", "15 June"),
+        ("--06-15", None, "de_DE", "UTC", "15. Juni"),
+        (None, None, "en_US", "UTC", ""),
     ],
 )
-def test_date(value, fmt, text):
-    assert format_date(value, fmt) == text
+def test_date(value, fmt, locale, zone, text):
+    assert format_date(value, fmt, locale=locale, timezone=zone) == text
 
 
 def test_filters_and_default_inside_templates(tmp_path):
@@ -100,11 +113,11 @@ def test_filters_and_default_inside_templates(tmp_path):
         "{{ last_order.ordered_at | date('%Y') }}|{{ last_order.items | length }}\n",
     )
     assert renderer.render(campaign, step, context_with(config)).text == (
-        "Sam|Sam|$84.50|€12,50|2025|2\n"
+        "Sam|Sam|$84.50|€12.50|2025|2\n"
     )
     nameless = context_with(config, first_name=None)
     rendered = renderer.render(campaign, step, nameless)
-    assert rendered.text == "friend||$84.50|€12,50|2025|2\n"
+    assert rendered.text == "friend||$84.50|€12.50|2025|2\n"
     assert rendered.subject == "Hi friend"
 
 
@@ -300,7 +313,8 @@ def test_load_contexts_from_the_database(campaign_shop, db_path):
         "country": None,
         "company": None,
         "tags": None,
-        "since": "2025-01-01T00:00:00Z",
+        # her first order, not the day she was imported (created_at, 1 January)
+        "since": "2025-03-01T10:00:00Z",
     }
     # the cancelled order #1003 does not count; the refund on #1002 is subtracted
     assert ada["metrics"]["orders"] == 2
@@ -308,16 +322,27 @@ def test_load_contexts_from_the_database(campaign_shop, db_path):
     assert ada["metrics"]["total_spent"] == 55.0
     assert ada["metrics"]["days_since_last_order"] == 61
     assert ada["last_order"]["order_id"] == "#1002"
-    assert ada["last_order"]["total_minor"] == 3000
+    # the order's total as exported; the refund beside it
+    assert ada["last_order"]["total_minor"] == 4000
+    assert ada["last_order"]["refunded_minor"] == 1000
+    assert ada["last_order"]["net_minor"] == 3000
+    assert ada["first_order"]["order_id"] == "#1001"
     assert [(i["quantity"], i["name"], i["price"]) for i in ada["last_order"]["items"]] == [
         (2, "Rye loaf", 15.0),
         (1, "Cinnamon buns", 10.0),
     ]
     assert ada["segment"] == "champions"
     assert ada["unsubscribe_url"] == (
-        "mailto:unsubscribe@rosies.example?subject=unsubscribe%20ada@example.com"
+        "mailto:unsubscribe@kornblume-backstube.de?subject=unsubscribe%20ada@example.com"
     )
-    assert ada["shop"]["name"] == "Rosie's Bakery"
+    assert ada["shop"] == {
+        "name": "Kornblume Bakery",
+        "email": "hello@kornblume-backstube.de",
+        "reply_to": "hello@kornblume-backstube.de",
+        "address": "Kastanienallee 7, 10435 Berlin",
+        "locale": "en_US",
+        "timezone": "UTC",
+    }
     assert contexts[2]["customer"]["name"] is None
     assert contexts[5]["last_order"] is None
     assert contexts[5]["metrics"]["orders"] == 0
@@ -348,9 +373,16 @@ def test_shipped_templates_render_for_real_and_sample_customers(campaign_shop, d
                 assert rendered.subject and rendered.text.strip()
     thank_you = config.campaign("thank-you")
     text = renderer.render(thank_you, thank_you.steps[0], contexts[0]).text
-    assert "Order #1002 from 1 May 2025:" in text
-    assert "2 x Rye loaf ($15.00)" in text
-    assert "Total: $30.00" in text
+    # ada's first order #1001 (no line items known): the total alone, in en_GB
+    assert "Your order #1001 of 1 March 2025:\n  Total: US$25.00\n" in text
+    sample = renderer.render(thank_you, thank_you.steps[0], contexts[-1]).text
+    assert (
+        "  1 x Birthday cake: US$24.00\n"
+        "  Subtotal: US$24.00\n"
+        "  Discount: -US$2.40\n"
+        "  Tax: US$1.78\n"
+        "  Total: US$23.38\n"
+    ) in sample
 
 
 def test_non_ascii_subject_names_and_bodies_round_trip(tmp_path):
@@ -378,7 +410,7 @@ def test_non_ascii_subject_names_and_bodies_round_trip(tmp_path):
     assert parsed["Subject"] == "Für Zoë 🥐"
     assert parsed["To"].addresses[0].display_name == "Zoë Ünal"
     text = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
-    assert text.startswith("Grüße, Zoë! Total: €12,50\n" + "x" * 1200 + "\n\n-- \n")
+    assert text.startswith("Grüße, Zoë! Total: €12.50\n" + "x" * 1200 + "\n\n-- \n")
     html = parsed.get_body(preferencelist=("html",)).get_content()
     assert html.startswith("<p>Grüße, Zoë — 🥐</p>\r\n<hr>")
     assert msg.as_string() == raw.decode("ascii")

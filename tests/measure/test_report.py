@@ -217,6 +217,6 @@ def test_options_that_do_not_apply_are_refused(cli, offer, config):
     goals = cli("report", "goals", "--window", "30d")
     assert goals.exit_code == 2
     assert goals.stderr.strip() == (
-        "Error: 'retain report goals' takes --as-of, --db and --format only; --window does "
-        "not apply to goals"
+        "Error: 'retain report goals' takes --as-of, --config, --db and --format only; "
+        "--window does not apply to goals"
     )

@@ -1,0 +1,302 @@
+"""The demo's outbox reads true: `retain demo`, then `retain send --yes` as the README does,
+then every .eml parsed and each fact in it checked against the database with SQL of its own.
+
+The facts: the recipient's name, dates (the order's day in the shop's time zone, "since"),
+counts (orders, days since the last visit, other items), amounts (line items, subtotal,
+discount, shipping, tax, total: they add up on the page) and how money is written (the
+shop's locale, en_GB: €16.40; never a decimal comma beside English text).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, date, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+SHOP_ZONE = ZoneInfo("Europe/Berlin")
+MONEY = r"-?€\d{1,3}(?:,\d{3})*\.\d{2}"
+ANY_MONEY = re.compile(r"-?(?:€\s?)?\d[\d.,]*\d(?:\s?€)?")
+
+
+def cents(text: str) -> int:
+    assert re.fullmatch(MONEY, text), f"{text!r} is not money as en_GB writes it"
+    negative = text.startswith("-")
+    whole, frac = text.lstrip("-").lstrip("€").replace(",", "").split(".")
+    value = int(whole) * 100 + int(frac)
+    return -value if negative else value
+
+
+def local_day(stamp: str) -> date:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(SHOP_ZONE).date()
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"  # en_GB's long date: 7 October 2025
+
+
+def parse(path: Path) -> tuple[EmailMessage, str, str]:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    assert isinstance(message, EmailMessage)
+    text = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    body, _, footer = text.partition("\n-- \n")
+    assert footer, f"{path}: no footer"
+    html = message.get_body(preferencelist=("html",))
+    if html is not None:  # the HTML part states the same amounts and dates as the text
+        page = re.sub(r"<[^>]+>", " ", html.get_content()).replace("&times;", "x")
+        assert set(re.findall(MONEY, page)) == set(re.findall(MONEY, body)), path
+        dates = re.findall(r"\d{1,2} [A-Z][a-z]+ \d{4}|[A-Z][a-z]+ \d{4}", body)
+        assert all(d in page for d in dates), path
+        money_reads_english(page)
+    return message, body, footer
+
+
+class Facts:
+    """The database, read with SQL of this test's own (not the code under test)."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path)
+        self.conn.row_factory = sqlite3.Row
+
+    def customer(self, email: str) -> sqlite3.Row:
+        row = self.conn.execute("SELECT * FROM customers WHERE email = ?", (email,)).fetchone()
+        assert row is not None, email
+        return row
+
+    def orders(self, ref: int) -> list[sqlite3.Row]:
+        """Kept orders (not cancelled), oldest first."""
+        return self.conn.execute(
+            "SELECT * FROM orders WHERE customer_ref = ? AND cancelled_at IS NULL "
+            "ORDER BY ordered_at, id",
+            (ref,),
+        ).fetchall()
+
+    def items(self, order: int) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM order_items WHERE order_ref = ? ORDER BY line_no", (order,)
+        ).fetchall()
+
+
+def check_name(message: EmailMessage, body: str, customer: sqlite3.Row, fallback: str) -> None:
+    full = " ".join(p for p in (customer["first_name"], customer["last_name"]) if p)
+    assert message["To"].addresses[0].display_name == full
+    assert message["To"].addresses[0].addr_spec == customer["email"]
+    first = customer["first_name"] or fallback
+    assert re.match(rf"(Hi|Dear|Happy birthday,) {re.escape(first)}[,!]\n", body), body
+
+
+def check_thank_you(body: str, facts: Facts, customer: sqlite3.Row) -> None:
+    first = facts.orders(customer["id"])[0]
+    assert first["refunded_minor"] < first["total_minor"], "thanked for a refunded order"
+    head = f"Your order {first['order_id']} of {long_date(local_day(first['ordered_at']))}:\n"
+    assert head in body
+    lines = body.split(head, 1)[1].split("\n\n", 1)[0].splitlines()
+    items = facts.items(first["id"])
+    assert len(lines) >= len(items)
+    for line, item in zip(lines, items, strict=False):
+        match = re.fullmatch(rf"  (\d+) x (.+?)(?: \(({MONEY}) each\))?: ({MONEY})", line)
+        assert match, line
+        assert int(match[1]) == item["quantity"] and match[2] == item["name"]
+        if match[3]:
+            assert cents(match[3]) == item["price_minor"]
+        assert cents(match[4]) == item["quantity"] * item["price_minor"]
+    shown = {}
+    for line in lines[len(items) :]:
+        label, _, amount = line.strip().partition(": ")
+        shown[label] = amount
+    total_text = shown.pop("Total")
+    match = re.fullmatch(rf"({MONEY})(?: \(including ({MONEY}) tax\))?", total_text)
+    assert match, total_text
+    total = cents(match[1])
+    assert total == first["total_minor"]
+    items_total = sum(i["quantity"] * i["price_minor"] for i in items)
+    subtotal = cents(shown.pop("Subtotal")) if "Subtotal" in shown else items_total
+    discount = -cents(shown.pop("Discount")) if "Discount" in shown else 0
+    shipping = cents(shown.pop("Shipping")) if "Shipping" in shown else 0
+    tax = cents(shown.pop("Tax")) if "Tax" in shown else 0
+    assert shown == {}, shown
+    # what the page says adds up, and is what the export said
+    assert subtotal == items_total
+    assert subtotal - discount + shipping + tax == total
+    assert discount == (first["discount_minor"] or 0)
+    assert shipping == (first["shipping_minor"] or 0)
+    if match[2]:
+        assert cents(match[2]) == first["tax_minor"] and tax == 0
+    else:
+        assert tax == (first["tax_minor"] or 0)
+
+
+def check_win_back(body: str, facts: Facts, customer: sqlite3.Row, today: date) -> None:
+    orders = facts.orders(customer["id"])
+    assert len(orders) >= 2  # the audience: at_risk where orders >= 2
+    last = orders[-1]
+    days = (today - local_day(last["ordered_at"])).days
+    assert f"It's been {days} days since we last saw you at Rosie's Bakery" in body
+    items = facts.items(last["id"])
+    others = len(items) - 1
+    took = f"Last time you took home {items[0]['name']}"
+    if others:
+        took += f" and {others} other thing{'s' if others > 1 else ''}"
+    assert f"{took}. It's still on the shelf" in body
+
+
+def check_birthday(facts: Facts, customer: sqlite3.Row, today: date) -> None:
+    birthday = customer["birthday"]
+    assert birthday, customer["email"]
+    month, day = int(birthday[-5:-3]), int(birthday[-2:])
+    gaps = [(today - date(year, month, day)).days for year in (today.year, today.year - 1)]
+    assert any(0 <= gap <= 2 for gap in gaps), (birthday, today)  # the day, or caught up
+
+
+def check_welcome(body: str, facts: Facts, customer: sqlite3.Row, step: int) -> None:
+    assert "Welcome to Rosie's Bakery!" in body or step == 2
+    if step == 2:
+        orders = len(facts.orders(customer["id"]))
+        if orders == 0:
+            assert "Whenever you're ready for your first order" in body
+        else:
+            assert f"Thanks again for your {orders} order" in body
+
+
+def check_vip(body: str, facts: Facts, customer: sqlite3.Row) -> None:
+    orders = facts.orders(customer["id"])
+    spent = sum(max(o["total_minor"] - o["refunded_minor"], 0) for o in orders)
+    starts = [local_day(orders[0]["ordered_at"])]
+    if customer["source_created_at"]:
+        starts.append(local_day(customer["source_created_at"]))
+    since = min(starts)
+    match = re.search(rf"customers: (\d+) orders and ({MONEY}) since (\w+ \d{{4}})\.", body)
+    assert match, body
+    assert int(match[1]) == len(orders)
+    assert cents(match[2]) == spent
+    assert match[3] == f"{since:%B %Y}"
+
+
+def money_reads_english(body: str) -> None:
+    """Every amount is en_GB money; no '16,40' beside English text."""
+    assert not re.search(r"\d,\d{2}(?!\d)", body), body
+    for amount in re.findall(r"-?€[\d.,]+", body):
+        cents(amount.rstrip(".,"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`retain demo shop`, then `retain send --yes` inside it (once for the module)."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from retain_cli.cli.main import app
+
+    base = tmp_path_factory.mktemp("demo")
+    folder = base / "shop"
+    saved = {k: os.environ.get(k) for k in ("RETAIN_DB", "RETAIN_CONFIG", "COLUMNS", "HOME")}
+    cwd = Path.cwd()
+    runner = CliRunner()
+    try:
+        os.environ.update(
+            RETAIN_DB=str(folder / "retain.db"),
+            RETAIN_CONFIG=str(folder / "campaigns.yaml"),
+            COLUMNS="200",
+            HOME=str(base),
+        )
+        os.chdir(base)
+        made = runner.invoke(app, ["demo", "shop"], catch_exceptions=False)
+        assert made.exit_code == 0, made.output
+        os.chdir(folder)
+        check = runner.invoke(app, ["campaigns", "check"], catch_exceptions=False)
+        sent = runner.invoke(app, ["send", "--yes", "--format", "json"], catch_exceptions=False)
+        today = datetime.now(UTC).astimezone(SHOP_ZONE).date()
+        vip = runner.invoke(app, ["preview", "vip-thanks", "-n", "5"], catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return {"folder": folder, "check": check, "sent": sent, "today": today, "vip": vip}
+
+
+def test_every_demo_message_states_facts(demo):
+    folder = demo["folder"]
+    assert demo["sent"].exit_code == 0, demo["sent"].output
+    facts = Facts(folder / "retain.db")
+    files = sorted((folder / "outbox").rglob("*.eml"))
+    (sent,) = facts.conn.execute("SELECT count(*) FROM sends WHERE state = 'sent'").fetchone()
+    assert len(files) == sent > 10
+    seen: dict[str, int] = {}
+    for path in files:
+        message, body, footer = parse(path)
+        campaign, step = message["X-Retain-Campaign"], int(message["X-Retain-Step"])
+        seen[campaign] = seen.get(campaign, 0) + 1
+        customer = facts.customer(message["To"].addresses[0].addr_spec)
+        assert footer.startswith("Rosie's Bakery\nBeispielstraße 12, 10115 Berlin\n"), footer
+        money_reads_english(body)
+        if campaign == "thank-you":
+            check_name(message, body, customer, "there")
+            check_thank_you(body, facts, customer)
+        elif campaign == "win-back":
+            check_name(message, body, customer, "friend")
+            check_win_back(body, facts, customer, demo["today"])
+        elif campaign == "birthday":
+            check_name(message, body, customer, "friend")
+            check_birthday(facts, customer, demo["today"])
+        elif campaign == "welcome":
+            check_name(message, body, customer, "there")
+            check_welcome(body, facts, customer, step)
+        elif campaign == "vip-thanks":
+            check_name(message, body, customer, "friend")
+            check_vip(body, facts, customer)
+        else:
+            raise AssertionError(f"{path}: no fact check for campaign {campaign!r}")
+    assert {"thank-you", "win-back", "birthday", "welcome"} <= set(seen), seen
+
+
+def test_demo_vip_preview_states_facts(demo):
+    """The VIP mail (no champion enters the segment on the demo's first day, so the outbox
+    has none): its preview is built exactly as sending builds it."""
+    result = demo["vip"]
+    assert result.exit_code == 0, result.output
+    facts = Facts(demo["folder"] / "retain.db")
+    blocks = result.stdout.split("=== message ")[1:]
+    assert len(blocks) == 5
+    for block in blocks:
+        head, _, rest = block.partition("\n")
+        email = re.match(r"\d+ of 5: step 1 to (\S+)", head)[1]
+        body = rest.split("\n\n", 1)[1].split("\n-- \n")[0]
+        customer = facts.customer(email)
+        assert body.startswith(f"Dear {customer['first_name']},\n")
+        check_vip(body, facts, customer)
+        money_reads_english(body)
+
+
+def test_demo_shop_name_and_address_agree(demo):
+    """The demo shop, its campaign file and the README name the same shop and address, and
+    `campaigns check` warns that they are the example's."""
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((demo["folder"] / "campaigns.yaml").read_text(encoding="utf-8"))
+    example = yaml.safe_load((repo / "campaigns.example.yaml").read_text(encoding="utf-8"))
+    assert config == example
+    assert config["sender"]["from"].startswith("Rosie's Bakery <")
+    assert config["sender"]["address"] == "Beispielstraße 12, 10115 Berlin"
+    assert config["shop"] == {"locale": "en_GB", "timezone": "Europe/Berlin"}
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert "Beispielstraße 12, 10115 Berlin" in readme and "Springfield" not in readme
+    orders = (demo["folder"] / "exports" / "orders_export_1.csv").read_text(encoding="utf-8")
+    assert ",Rosie's Bakery," in orders  # the Vendor column
+    check = demo["check"]
+    assert check.exit_code == 0, check.output
+    warning = " ".join(check.stderr.split())
+    assert warning.startswith(
+        f"Warning: {demo['folder'] / 'campaigns.yaml'} still has the example shop's sender"
+    )
+    assert "sender.address: 'Beispielstraße 12, 10115 Berlin' is the example's postal" in warning

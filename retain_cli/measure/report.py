@@ -192,17 +192,15 @@ def _effects(
     from retain_cli.measure.effects import CampaignLedger, campaign_effects
 
     codes = sorted({i.offer_code for i in info.values() if i.offer_code})
-    offers: dict[str, Windows] = {}
-    scale = 10 ** minor_units(currency)
     found = store.measure_offer_orders(codes)
+    used = np.array([row[0] for row in found], dtype=object)
+    table = np.array([row[1:] for row in found], dtype=np.int64).reshape(-1, 3)
+    scale = 10 ** minor_units(currency)
+    offers: dict[str, Windows] = {}
     for code in codes:
-        rows = [(ref, at, minor / scale) for c, ref, at, minor in found if c == code]
-        packed = OrderArrays.from_rows(rows) if rows else None
-        offers[code] = (
-            Windows(packed.customer, packed.t, packed.amount)
-            if packed is not None
-            else Windows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-        )
+        mine = table[used == code] if len(table) else table
+        packed = OrderArrays.sorted(mine[:, 0], mine[:, 1], mine[:, 2] / scale, ())
+        offers[code] = Windows(packed.customer, packed.t, packed.amount)
     ledgers = [CampaignLedger.from_rows(name, store.measure_ledger(name)) for name in names]
     return campaign_effects(ledgers, orders, window, now, info=info, offers=offers)
 

@@ -43,3 +43,7 @@ class NotFound(RetainError):
 
 class SendError(RetainError):
     """Sending could not start or could not go on (lock held, transport unusable)."""
+
+
+class MailboxError(RetainError):
+    """The mailbox cannot be read (server unreachable, login refused, no such folder)."""

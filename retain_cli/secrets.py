@@ -1,5 +1,6 @@
-"""The SMTP password: from the environment variable the campaign file names, else the system
-keyring. Never read from the campaign file, never logged, never put in an error message."""
+"""The SMTP and IMAP passwords: from the environment variable the campaign file names, else
+the system keyring. Never read from the campaign file, never logged, never put in an error
+message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from retain_cli.errors import SendError
 
 DEFAULT_PASSWORD_ENV = "RETAIN_SMTP_PASSWORD"
 DEFAULT_KEYRING_SERVICE = "retain"
+DEFAULT_IMAP_PASSWORD_ENV = "RETAIN_IMAP_PASSWORD"
+DEFAULT_IMAP_KEYRING_SERVICE = "retain-imap"
 
 
 class Credentials(Protocol):
@@ -25,24 +28,39 @@ class Credentials(Protocol):
 
 def smtp_password(settings: Credentials) -> str | None:
     """The password for ``settings.username`` (None when the server needs no login)."""
+    return _password(settings, "SMTP", "transport", DEFAULT_PASSWORD_ENV, DEFAULT_KEYRING_SERVICE)
+
+
+def imap_password(settings: Credentials) -> str:
+    """The mailbox's password for ``settings.username`` (the campaign file's ``mailbox:``)."""
+    password = _password(
+        settings, "IMAP", "mailbox", DEFAULT_IMAP_PASSWORD_ENV, DEFAULT_IMAP_KEYRING_SERVICE
+    )
+    assert password is not None  # a mailbox always has a username
+    return password
+
+
+def _password(
+    settings: Credentials, what: str, section: str, default_env: str, default_service: str
+) -> str | None:
     if settings.username is None:
         return None
-    env = settings.password_env or DEFAULT_PASSWORD_ENV
+    env = settings.password_env or default_env
     value = os.environ.get(env)
     if value:
         return value
-    service = settings.keyring_service or DEFAULT_KEYRING_SERVICE
-    from_keyring = _keyring_password(service, settings.username, env)
+    service = settings.keyring_service or default_service
+    from_keyring = _keyring_password(service, settings.username, env, what)
     if from_keyring:
         return from_keyring
     raise SendError(
-        f"no SMTP password for {settings.username}: set the environment variable {env} "
-        f"(transport.password_env), or store it in the system keyring with "
+        f"no {what} password for {settings.username}: set the environment variable {env} "
+        f"({section}.password_env), or store it in the system keyring with "
         f"'keyring set {service} {settings.username}'"
     )
 
 
-def _keyring_password(service: str, username: str, env: str) -> str | None:
+def _keyring_password(service: str, username: str, env: str, what: str) -> str | None:
     try:
         import keyring
         from keyring.errors import KeyringError
@@ -56,7 +74,7 @@ def _keyring_password(service: str, username: str, env: str) -> str | None:
         return None
     except KeyringError as exc:
         raise SendError(
-            f"cannot read the SMTP password from the system keyring ({type(exc).__name__}); "
+            f"cannot read the {what} password from the system keyring ({type(exc).__name__}); "
             f"set the environment variable {env} instead"
         ) from None
     except Exception:  # a broken keyring backend must not stop a cron run with a traceback

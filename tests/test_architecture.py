@@ -24,6 +24,7 @@ FLOORS = {
     "campaigns": 4,
     "project": 5,
     "demo": 5,
+    "mailbox": 5,
     "measure": 5,
     "cli": 6,
 }

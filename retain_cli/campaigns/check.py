@@ -7,7 +7,7 @@ from typing import Any
 
 from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
-from retain_cli.campaigns.model import CampaignConfig
+from retain_cli.campaigns.model import STOP_ENTERED, CampaignConfig
 from retain_cli.campaigns.preview import pick_customers, select
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError
@@ -31,6 +31,12 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
         segment_names = [campaign.audience.segment]
         if campaign.trigger is not None:
             segment_names.append(campaign.trigger.segment)
+        segment_names += [  # stop_when: entered segment NAME
+            c.removeprefix(STOP_ENTERED)
+            for s in campaign.steps
+            for c in s.stop_when
+            if c.startswith(STOP_ENTERED)
+        ]
         for segment in filter(None, segment_names):
             problem = audience_module.check_segment(segment)
             if problem:

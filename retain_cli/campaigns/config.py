@@ -11,15 +11,14 @@ builds, and the text forms of their values (``90d``, ``10%``, ``21:00-08:00``), 
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     TRIGGER_EVENTS,
     Audience,
@@ -37,6 +36,18 @@ from retain_cli.campaigns.model import (
     parse_percentage,
     parse_quiet_hours,
 )
+from retain_cli.campaigns.yamlcheck import (
+    Where,
+    as_email,
+    as_int,
+    as_mapping,
+    as_number,
+    as_text,
+    check_keys,
+    find_password,
+    kind_of,
+    valid_timezone,
+)
 from retain_cli.errors import ConfigError
 from retain_cli.transports.base import Security, SmtpSettings
 
@@ -44,9 +55,9 @@ DEFAULT_CONFIG = Path("campaigns.yaml")
 SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns")
+TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns", "mailbox")
 SHOP_KEYS = ("locale", "timezone")
-SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe")
+SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe", "bounce_address")
 TRANSPORT_KEYS = (
     "type",
     "outbox",
@@ -78,11 +89,13 @@ CAMPAIGN_KEYS = (
     "holdout",
     "repeat",
     "enabled",
+    "priority",
+    "fresh_for",
     "offer_code",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
-STEP_KEYS = ("days", "subject", "template", "html_template")
+STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -103,135 +116,15 @@ def config_path(explicit: Path | None) -> Path:
 # --- parsing -----------------------------------------------------------------------------
 
 
-class _Where:
-    """Where in the file a value is, for error messages."""
-
-    def __init__(self, path: Path, campaign: str | None = None) -> None:
-        self.path = path
-        self.campaign = campaign
-
-    def error(self, key: str | None, message: str) -> ConfigError:
-        parts = [str(self.path)]
-        if self.campaign:
-            parts.append(f"campaign {self.campaign}")
-        if key:
-            parts.append(f"key {key!r}")
-        return ConfigError(": ".join([*parts, message]))
-
-    def in_campaign(self, label: str) -> _Where:
-        return _Where(self.path, label)
-
-
-def _check_keys(
-    data: Mapping[str, Any], allowed: tuple[str, ...], where: _Where, prefix: str
-) -> None:
-    for key in data:
-        if not isinstance(key, str) or key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
-            raise where.error(
-                f"{prefix}{key}",
-                f"unknown key; {did_you_mean}allowed here: {', '.join(allowed)}",
-            )
-
-
-def _find_password(data: Any, trail: str) -> str | None:
-    """The dotted path of the first key that looks like a password, if any."""
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            name = str(key)
-            lowered = name.lower()
-            if ("password" in lowered or lowered in ("pass", "passwd", "secret")) and (
-                lowered not in ("password_env",)
-            ):
-                return f"{trail}{name}"
-            found = _find_password(value, f"{trail}{name}.")
-            if found:
-                return found
-    elif isinstance(data, list):
-        for i, item in enumerate(data):
-            found = _find_password(item, f"{trail}{i}.")
-            if found:
-                return found
-    return None
-
-
-def _mapping(value: Any, where: _Where, key: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise where.error(key, f"must be a mapping of keys, not {_kind(value)}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "empty"
-    return type(value).__name__
-
-
-def _text(value: Any, where: _Where, key: str, *, required: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise where.error(key, "is required")
-        return None
-    if not isinstance(value, str):
-        raise where.error(key, f"must be text, not {_kind(value)}")
-    return value.strip()
-
-
-def _email(value: Any, where: _Where, key: str, *, required: bool) -> str | None:
-    text = _text(value, where, key, required=required)
-    if text is None:
-        return None
-    if "\n" in text or "\r" in text:
-        raise where.error(key, "must be on one line")
-    _name, addr = parseaddr(text)
-    if not addr or not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", addr):
-        raise where.error(
-            key,
-            f"{text!r} is not an e-mail address; write it as "
-            '"Shop Name <hello@shop.example>" or hello@shop.example',
-        )
-    return text
-
-
-def _int(
-    value: Any, where: _Where, key: str, *, minimum: int = 0, maximum: int | None = None
-) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise where.error(key, f"must be a whole number, not {_kind(value)}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        raise where.error(key, f"must be at least {minimum}{upper}, not {value}")
-    return value
-
-
-def _number(value: Any, where: _Where, key: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise where.error(key, f"must be a number, not {_kind(value)}")
-    if value < minimum:
-        raise where.error(key, f"must be at least {minimum:g}, not {value}")
-    return float(value)
-
-
-def _parse_sender(data: Any, where: _Where) -> Sender:
+def _parse_sender(data: Any, where: Where) -> Sender:
     if data is None:
         raise where.error("sender", "is required (from, address, unsubscribe)")
-    mapping = _mapping(data, where, "sender")
-    _check_keys(mapping, SENDER_KEYS, where, "sender.")
-    from_addr = _email(mapping.get("from"), where, "sender.from", required=True)
-    reply_to = _email(mapping.get("reply_to"), where, "sender.reply_to", required=False)
-    address = _text(mapping.get("address"), where, "sender.address")
-    unsubscribe = _text(mapping.get("unsubscribe"), where, "sender.unsubscribe")
+    mapping = as_mapping(data, where, "sender")
+    check_keys(mapping, SENDER_KEYS, where, "sender.")
+    from_addr = as_email(mapping.get("from"), where, "sender.from", required=True)
+    reply_to = as_email(mapping.get("reply_to"), where, "sender.reply_to", required=False)
+    address = as_text(mapping.get("address"), where, "sender.address")
+    unsubscribe = as_text(mapping.get("unsubscribe"), where, "sender.unsubscribe")
     assert from_addr is not None and address is not None and unsubscribe is not None
     if "\n" in address.strip() or "\r" in address:
         address = " ".join(line.strip() for line in address.splitlines() if line.strip())
@@ -247,28 +140,54 @@ def _parse_sender(data: Any, where: _Where) -> Sender:
             f"{unsubscribe!r} must start with mailto: or https:// "
             "(mail providers require a working unsubscribe link)",
         )
-    return Sender(from_addr=from_addr, reply_to=reply_to, address=address, unsubscribe=unsubscribe)
+    return Sender(
+        from_addr=from_addr,
+        reply_to=reply_to,
+        address=address,
+        unsubscribe=unsubscribe,
+        bounce_address=_bounce_address(mapping.get("bounce_address"), where),
+    )
+
+
+def _bounce_address(value: Any, where: Where) -> str | None:
+    """``sender.bounce_address``: an address with ``{token}`` in its local part (VERP)."""
+    text = as_text(value, where, "sender.bounce_address", required=False)
+    if text is None:
+        return None
+    local, _, domain = text.partition("@")
+    if (
+        local.count("{token}") != 1
+        or "{token}" in domain
+        or not re.fullmatch(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+", local.replace("{token}", "x"))
+        or not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", domain)
+    ):
+        raise where.error(
+            "sender.bounce_address",
+            f"{text!r} must be a plain address with {{token}} once in the part before @, "
+            "e.g. hello+bounce-{token}@shop.example (each message's bounces then name it)",
+        )
+    return text
 
 
 def _parse_transport(
-    data: Any, where: _Where, base: Path
+    data: Any, where: Where, base: Path
 ) -> tuple[TransportKind, Path, SmtpSettings | None]:
     if data is None:
         data = {"type": "outbox"}
     elif isinstance(data, str):
         data = {"type": data}
-    mapping = _mapping(data, where, "transport")
-    _check_keys(mapping, TRANSPORT_KEYS, where, "transport.")
+    mapping = as_mapping(data, where, "transport")
+    check_keys(mapping, TRANSPORT_KEYS, where, "transport.")
     kind = mapping.get("type", "smtp" if "host" in mapping else "outbox")
     if kind not in ("smtp", "outbox"):
         raise where.error("transport.type", f"must be smtp or outbox, not {kind!r}")
-    outbox_text = _text(mapping.get("outbox"), where, "transport.outbox", required=False)
+    outbox_text = as_text(mapping.get("outbox"), where, "transport.outbox", required=False)
     outbox_dir = Path(outbox_text or "outbox").expanduser()
     if not outbox_dir.is_absolute():
         outbox_dir = base / outbox_dir
     smtp: SmtpSettings | None = None
     if kind == "smtp" or "host" in mapping:
-        host = _text(mapping.get("host"), where, "transport.host")
+        host = as_text(mapping.get("host"), where, "transport.host")
         assert host is not None
         security = mapping.get("security", "starttls")
         if security is False:  # YAML reads a bare `none`-like `no`/`off` as false
@@ -279,9 +198,9 @@ def _parse_transport(
                 f"must be one of {', '.join(SECURITY_VALUES)}, not {security!r}",
             )
         port = mapping.get("port", DEFAULT_PORTS[security])
-        port = _int(port, where, "transport.port", minimum=1, maximum=65535)
-        timeout = _number(mapping.get("timeout", 30), where, "transport.timeout", minimum=0.1)
-        env = _text(mapping.get("password_env"), where, "transport.password_env", required=False)
+        port = as_int(port, where, "transport.port", minimum=1, maximum=65535)
+        timeout = as_number(mapping.get("timeout", 30), where, "transport.timeout", minimum=0.1)
+        env = as_text(mapping.get("password_env"), where, "transport.password_env", required=False)
         if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
             raise where.error(
                 "transport.password_env",
@@ -292,9 +211,9 @@ def _parse_transport(
             host=host,
             port=port,
             security=cast(Security, security),
-            username=_text(mapping.get("username"), where, "transport.username", required=False),
+            username=as_text(mapping.get("username"), where, "transport.username", required=False),
             password_env=env,
-            keyring_service=_text(
+            keyring_service=as_text(
                 mapping.get("keyring_service"), where, "transport.keyring_service", required=False
             ),
             timeout=timeout,
@@ -302,13 +221,13 @@ def _parse_transport(
     return cast(TransportKind, kind), outbox_dir, smtp
 
 
-def _parse_shop(data: Any, limits: Any, where: _Where) -> Shop:
+def _parse_shop(data: Any, limits: Any, where: Where) -> Shop:
     """``shop.locale`` and ``shop.timezone``; ``limits.timezone`` (the older key) still counts."""
     from retain_cli.money import DEFAULT_LOCALE, check_locale
 
-    mapping = _mapping(data, where, "shop")
-    _check_keys(mapping, SHOP_KEYS, where, "shop.")
-    locale = _text(mapping.get("locale"), where, "shop.locale", required=False) or DEFAULT_LOCALE
+    mapping = as_mapping(data, where, "shop")
+    check_keys(mapping, SHOP_KEYS, where, "shop.")
+    locale = as_text(mapping.get("locale"), where, "shop.locale", required=False) or DEFAULT_LOCALE
     try:
         locale = check_locale(locale)
     except ValueError as exc:
@@ -319,7 +238,7 @@ def _parse_shop(data: Any, limits: Any, where: _Where) -> Shop:
         if isinstance(value, Mapping) and value.get("timezone") is not None
     }
     for key, zone in zones.items():
-        if not isinstance(zone, str) or not _valid_timezone(zone):
+        if not isinstance(zone, str) or not valid_timezone(zone):
             raise where.error(
                 f"{key}.timezone",
                 f"{zone!r} is not a time zone; use an IANA name such as Europe/London",
@@ -333,13 +252,13 @@ def _parse_shop(data: Any, limits: Any, where: _Where) -> Shop:
     return Shop(locale=locale, timezone=next(iter(zones.values()), "UTC"))
 
 
-def _parse_limits(data: Any, where: _Where, timezone: str) -> Limits:
-    mapping = _mapping(data, where, "limits")
-    _check_keys(mapping, LIMIT_KEYS, where, "limits.")
+def _parse_limits(data: Any, where: Where, timezone: str) -> Limits:
+    mapping = as_mapping(data, where, "limits")
+    check_keys(mapping, LIMIT_KEYS, where, "limits.")
 
     def optional_int(key: str) -> int | None:
         value = mapping.get(key)
-        return None if value is None else _int(value, where, f"limits.{key}", minimum=1)
+        return None if value is None else as_int(value, where, f"limits.{key}", minimum=1)
 
     quiet = None
     if mapping.get("quiet_hours") is not None:
@@ -355,22 +274,12 @@ def _parse_limits(data: Any, where: _Where, timezone: str) -> Limits:
         quiet_hours=quiet,
         min_hours_between_messages=None
         if gap is None
-        else _number(gap, where, "limits.min_hours_between_messages"),
+        else as_number(gap, where, "limits.min_hours_between_messages"),
         timezone=timezone,
     )
 
 
-def _valid_timezone(name: str) -> bool:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-def _parse_audience(data: Any, where: _Where) -> Audience:
+def _parse_audience(data: Any, where: Where) -> Audience:
     if data is None or data == "all":
         return Audience(kind="all")
     if isinstance(data, str):
@@ -378,10 +287,10 @@ def _parse_audience(data: Any, where: _Where) -> Audience:
             "audience",
             f'{data!r} is not an audience; write `all` or {{segment: NAME, where: "..."}}',
         )
-    mapping = _mapping(data, where, "audience")
-    _check_keys(mapping, AUDIENCE_KEYS, where, "audience.")
-    segment = _text(mapping.get("segment"), where, "audience.segment", required=False)
-    where_text = _text(mapping.get("where"), where, "audience.where", required=False)
+    mapping = as_mapping(data, where, "audience")
+    check_keys(mapping, AUDIENCE_KEYS, where, "audience.")
+    segment = as_text(mapping.get("segment"), where, "audience.segment", required=False)
+    where_text = as_text(mapping.get("where"), where, "audience.where", required=False)
     if segment is None and where_text is None:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
@@ -389,19 +298,19 @@ def _parse_audience(data: Any, where: _Where) -> Audience:
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
 
 
-def _parse_trigger(data: Any, where: _Where) -> Trigger | None:
+def _parse_trigger(data: Any, where: Where) -> Trigger | None:
     if data is None:
         return None
-    mapping = _mapping(data, where, "trigger")
-    _check_keys(mapping, TRIGGER_KEYS, where, "trigger.")
+    mapping = as_mapping(data, where, "trigger")
+    check_keys(mapping, TRIGGER_KEYS, where, "trigger.")
     event = mapping.get("after")
     if event not in TRIGGER_EVENTS:
         raise where.error(
             "trigger.after",
             f"must be one of {', '.join(TRIGGER_EVENTS)}, not {event!r}",
         )
-    days = _int(mapping.get("days", 0), where, "trigger.days", minimum=0, maximum=3650)
-    segment = _text(mapping.get("segment"), where, "trigger.segment", required=False)
+    days = as_int(mapping.get("days", 0), where, "trigger.days", minimum=0, maximum=3650)
+    segment = as_text(mapping.get("segment"), where, "trigger.segment", required=False)
     if event == "entered_segment" and segment is None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
@@ -419,8 +328,8 @@ def html_sibling(template: Path) -> Path:
     return template.with_name(name + ".html.j2")
 
 
-def _template_path(value: Any, where: _Where, key: str, base: Path) -> Path:
-    text = _text(value, where, key)
+def _template_path(value: Any, where: Where, key: str, base: Path) -> Path:
+    text = as_text(value, where, key)
     assert text is not None
     path = Path(text).expanduser()
     if not path.is_absolute():
@@ -434,9 +343,7 @@ def _template_path(value: Any, where: _Where, key: str, base: Path) -> Path:
     return path
 
 
-def _parse_step(
-    index: int, data: Mapping[str, Any], where: _Where, prefix: str, base: Path
-) -> Step:
+def _parse_step(index: int, data: Mapping[str, Any], where: Where, prefix: str, base: Path) -> Step:
     template = _template_path(data.get("template"), where, f"{prefix}template", base)
     explicit_html = data.get("html_template")
     if explicit_html is not None:
@@ -444,29 +351,29 @@ def _parse_step(
     else:
         sibling = html_sibling(template)
         html = sibling if sibling.is_file() and sibling != template else None
-    subject = _text(data.get("subject"), where, f"{prefix}subject")
+    subject = as_text(data.get("subject"), where, f"{prefix}subject")
     assert subject is not None
     if "\n" in subject or "\r" in subject:
         raise where.error(f"{prefix}subject", "must be on one line")
     return Step(
         index=index,
-        days=_int(data.get("days", 0), where, f"{prefix}days", minimum=0, maximum=3650),
+        days=as_int(data.get("days", 0), where, f"{prefix}days", minimum=0, maximum=3650),
         subject=subject,
         template=template,
         html_template=html,
     )
 
 
-def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Campaign:
+def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campaign:
     if not isinstance(data, Mapping):
         raise where.in_campaign(str(position)).error(
-            None, f"must be a mapping with name, subject and template, not {_kind(data)}"
+            None, f"must be a mapping with name, subject and template, not {kind_of(data)}"
         )
     raw_name = data.get("name")
     label = repr(raw_name) if isinstance(raw_name, str) and raw_name.strip() else str(position)
     here = where.in_campaign(label)
-    _check_keys(data, CAMPAIGN_KEYS, here, "")
-    name = _text(raw_name, here, "name")
+    check_keys(data, CAMPAIGN_KEYS, here, "")
+    name = as_text(raw_name, here, "name")
     assert name is not None
     if not NAME_RE.match(name):
         raise here.error(
@@ -488,9 +395,10 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
         for i, raw in enumerate(raw_steps, start=1):
             prefix = f"steps[{i}]."
             if not isinstance(raw, Mapping):
-                raise here.error(f"steps[{i}]", f"must be a mapping, not {_kind(raw)}")
-            _check_keys(raw, STEP_KEYS, here, prefix)
+                raise here.error(f"steps[{i}]", f"must be a mapping, not {kind_of(raw)}")
+            check_keys(raw, STEP_KEYS, here, prefix)
             step = _parse_step(i, raw, here, prefix, base)
+            step = step_stop_when(step, raw, data.get("trigger"), here.error, prefix)
             if step.days < previous:
                 raise here.error(
                     f"{prefix}days",
@@ -515,25 +423,29 @@ def _parse_campaign(data: Any, position: int, where: _Where, base: Path) -> Camp
             raise here.error("repeat", f"{exc}, or never") from None
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise here.error("enabled", f"must be true or false, not {_kind(enabled)}")
+        raise here.error("enabled", f"must be true or false, not {kind_of(enabled)}")
+    trigger = _parse_trigger(data.get("trigger"), here)
+    priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
-        trigger=_parse_trigger(data.get("trigger"), here),
+        trigger=trigger,
         steps=tuple(steps),
         holdout=holdout,
         repeat=repeat,
         enabled=enabled,
-        description=_text(data.get("description"), here, "description", required=False),
+        description=as_text(data.get("description"), here, "description", required=False),
+        priority=priority,
+        fresh_days=fresh,
         offer_code=_offer_code(data.get("offer_code"), here),
     )
 
 
-def _offer_code(value: Any, where: _Where) -> str | None:
+def _offer_code(value: Any, where: Where) -> str | None:
     """``offer_code: WINBACK10``: the discount code the campaign's messages offer."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    code = _text(value, where, "offer_code", required=False)
+    code = as_text(value, where, "offer_code", required=False)
     if code is not None and not OFFER_CODE_RE.match(code):
         raise where.error(
             "offer_code",
@@ -545,10 +457,10 @@ def _offer_code(value: Any, where: _Where) -> str | None:
 
 def parse_config(data: Any, path: Path) -> CampaignConfig:
     """Validate an already-parsed YAML document (see :func:`load_config`)."""
-    where = _Where(path)
+    where = Where(path)
     if not isinstance(data, Mapping):
         raise where.error(None, "must be a mapping with sender, transport, limits and campaigns")
-    secret = _find_password(data, "")
+    secret = find_password(data, "")
     if secret:
         raise where.error(
             secret,
@@ -556,7 +468,7 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
             "name of an environment variable that holds it (e.g. RETAIN_SMTP_PASSWORD), "
             "or transport.keyring_service to read it from the system keyring",
         )
-    _check_keys(data, TOP_KEYS, where, "")
+    check_keys(data, TOP_KEYS, where, "")
     base = path.absolute().parent
     sender = _parse_sender(data.get("sender"), where)
     transport, outbox_dir, smtp = _parse_transport(data.get("transport"), where, base)
@@ -566,7 +478,7 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
     if raw_campaigns is None:
         raw_campaigns = []
     if not isinstance(raw_campaigns, list):
-        raise where.error("campaigns", f"must be a list, not {_kind(raw_campaigns)}")
+        raise where.error("campaigns", f"must be a list, not {kind_of(raw_campaigns)}")
     campaigns: list[Campaign] = []
     seen: set[str] = set()
     for position, raw in enumerate(raw_campaigns, start=1):

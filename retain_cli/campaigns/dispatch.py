@@ -21,10 +21,12 @@ Messages are built in the sending thread, one ahead: message k+1 while the serve
 message k (between the end of its DATA and the reply), so rendering costs little wall time;
 a worker thread would compete for the GIL with the protocol and slow every reply down.
 
-Limits come from the ledger, so they hold across runs and campaigns: per day is a rolling
-24 hours of ``sent_at``, per minute paces the run (it waits), the frequency cap looks at every
-campaign's sends to the customer; quiet hours stop a run (the rest stays planned for later).
-The limits themselves and the per-minute pacer are in :mod:`retain_cli.campaigns.limits`.
+Limits come from the ledger, so they hold across runs and campaigns: per day counts the
+``sent_at`` of the shop's calendar day, per minute paces the run (it waits), the frequency cap
+looks at every campaign's sends to the customer; quiet hours stop a run (the rest stays
+planned for later). The limits themselves and the per-minute pacer are in
+:mod:`retain_cli.campaigns.limits`. Each message goes to the customer's current address (an
+import may have changed it since the message was planned); the ledger row says which.
 
 This module owns the engine only: :func:`dispatch` and the delivery of one message
 (:func:`_deliver`), with what they take and give (:class:`RetryPolicy`, :class:`SendResult`,
@@ -37,11 +39,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from retain_cli.campaigns.limits import Pacer, in_quiet_hours, quiet_hours_text
+from retain_cli.campaigns.limits import (
+    Pacer,
+    cap_since,
+    daily_limit_text,
+    in_quiet_hours,
+    quiet_hours_text,
+)
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow, Settle
 from retain_cli.timeutil import from_iso, to_iso, utc_now
@@ -96,13 +104,15 @@ class SendResult:
     transport: str = ""
     stopped: str | None = None  # why the run stopped before the queue was empty
     transport_down: bool = False
+    held_back: str | None = None  # due messages wait: quiet hours or the daily limit
     errors: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        """3 when some messages failed or their outcome is unknown; else 0."""
+        """3 when some messages failed, their outcome is unknown, or due messages were held
+        back by quiet hours or the daily limit (so cron mails the owner); else 0."""
         problems = self.failed or self.ambiguous or self.recovered or self.transport_down
-        return 3 if problems else 0
+        return 3 if problems or self.held_back else 0
 
     def summary(self) -> dict[str, object]:
         data: dict[str, object] = {}
@@ -140,8 +150,10 @@ def dispatch(
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress | None = None,
     result: SendResult | None = None,
+    order: Mapping[str, int] | None = None,
 ) -> SendResult:
-    """Send the planned rows of ``campaigns`` (oldest first) within the limits.
+    """Send the planned rows of ``campaigns`` within the limits: in ``order`` (send key ->
+    rank, from the plan: priority first), the rest oldest first.
 
     The caller holds the send lock and has recovered crashed claims. Returns the counts;
     raises SendError only when sending cannot start (e.g. the SMTP login is refused).
@@ -150,32 +162,39 @@ def dispatch(
     result = result or SendResult()
     result.transport = transport.name
     queue = store.ledger_pending(campaigns)
+    if order:
+        last = len(order)
+        queue.sort(key=lambda row: (order.get(row.send_key, last), row.id))
     total = len(queue) if limit is None else min(len(queue), limit)
     pacer = Pacer(store, limits, now, sleep)
     gap = limits.min_hours_between_messages
     last_sent: dict[int, datetime] = {}
-    if gap:
-        since = to_iso(now() - timedelta(hours=gap))
+    since = cap_since(limits, now())
+    if since is not None:
         refs = sorted({row.customer_ref for row in queue})
-        last_sent = {ref: from_iso(t) for ref, t in store.ledger_last_sent(refs, since).items()}
+        found = store.ledger_last_sent(refs, to_iso(since))
+        last_sent = {ref: from_iso(t) for ref, t in found.items()}
     batch_size = limits.batch_size or DEFAULT_BATCH_SIZE
     attempted = 0
     position = 0
-    daily = (
-        f"daily limit of {limits.per_day} messages reached (rolling 24 hours); "
-        "the rest goes out on the next run"
-    )
+    daily = daily_limit_text(limits)
+
+    def capped(ref: int) -> bool:
+        """Inside the frequency cap right now (sent a message in its window)."""
+        previous = last_sent.get(ref)
+        if previous is None:
+            return False
+        window = cap_since(limits, now())
+        return window is not None and previous >= window
 
     def next_batch() -> list[LedgerRow]:
         """The next rows whose customer is not inside the frequency cap right now."""
         nonlocal position
         batch: list[LedgerRow] = []
-        moment = now()
         while position < len(queue) and len(batch) < batch_size:
             row = queue[position]
             position += 1
-            previous = last_sent.get(row.customer_ref)
-            if gap and previous is not None and moment - previous < timedelta(hours=gap):
+            if capped(row.customer_ref):
                 continue  # stays planned: frequency cap
             batch.append(row)
         return batch
@@ -217,8 +236,7 @@ def dispatch(
                         result.errors.append(f"{row.send_key}: {error}")
                         attempted += 1
                         continue
-                    previous = last_sent.get(row.customer_ref)
-                    if gap and previous is not None and now() - previous < timedelta(hours=gap):
+                    if capped(row.customer_ref):
                         continue  # stays planned: frequency cap (sent earlier in this batch)
                     if limits.per_minute:
                         flush()  # nothing waits uncommitted while the pacer sleeps
@@ -263,8 +281,12 @@ def dispatch(
 def _drop_unmailable(
     store: Store, batch: list[LedgerRow], now: Callable[[], datetime], result: SendResult
 ) -> list[LedgerRow]:
-    """Consent is checked again right before sending: an opt-out since planning wins."""
-    status = store.mailability([(row.customer_ref, row.email) for row in batch])
+    """Consent is checked again right before sending: an opt-out since planning wins (of the
+    current address or the one the message was planned for). A message planned for an
+    address the customer no longer has goes to the current one, and its ledger row says so."""
+    status = store.mailability(
+        [(row.customer_ref, row.planned_email or row.email) for row in batch]
+    )
     keep = []
     for row in batch:
         has_email, accepts, suppressed = status.get(row.customer_ref, (False, False, False))
@@ -276,6 +298,8 @@ def _drop_unmailable(
         elif not accepts:
             reason = "no marketing consent any more"
         if reason is None:
+            if row.readdressed:
+                store.ledger_readdress(row.id, row.email)
             keep.append(row)
             continue
         store.ledger_settle(row.id, "skipped", to_iso(now()), error=reason)

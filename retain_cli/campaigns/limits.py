@@ -1,25 +1,37 @@
-"""The limits a run obeys: which apply to a transport, the quiet hours, and the pacer that
-keeps a run within the per-minute and per-day limits."""
+"""The limits a run obeys: which apply to a transport, the quiet hours, the calendar day the
+daily limits count in, and the pacer that keeps a run within the per-minute and per-day limits.
+
+Days are calendar days in the shop's time zone (``shop.timezone``, which the campaign file
+also gives as ``limits.timezone``), so that a nightly cron can never straddle a window:
+``per_day`` counts what went out since midnight, and a frequency cap of 24 hours or more
+(``min_hours_between_messages``) is counted in whole days (24: not on the same day, 48: not
+on the same day or the next). A run that starts a few seconds earlier
+than yesterday's finished is not held back by a rolling window.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.model import Limits
-from retain_cli.timeutil import from_iso, to_iso
+from retain_cli.timeutil import from_iso, local_day, start_of_day, to_iso, zone
 
 if TYPE_CHECKING:
     from retain_cli.store import Store
 
 
-def effective_limits(limits: Limits, transport: str) -> Limits:
+def effective_limits(limits: Limits, transport: str, *, rehearsal: bool = False) -> Limits:
     """The limits a transport obeys. Rate limits and quiet hours protect the mail provider
     account and customers' evenings; the outbox delivers to no one, so it obeys only the
-    per-customer frequency cap and the batch size (the demo then runs at any hour)."""
-    if transport != "outbox":
+    per-customer frequency cap and the batch size (the demo then runs at any hour).
+
+    A rehearsal (a simulated clock: ``--now``, ``RETAIN_NOW``, ``retain simulate``) obeys every
+    limit whatever the transport, since it stands in for the real nightly run."""
+    if transport != "outbox" or rehearsal:
         return limits
     import dataclasses
 
@@ -30,10 +42,8 @@ def in_quiet_hours(limits: Limits, moment: datetime) -> bool:
     """Whether ``moment`` falls inside the quiet hours, on the wall clock of limits.timezone."""
     if limits.quiet_hours is None:
         return False
-    from zoneinfo import ZoneInfo
-
     start, end = limits.quiet_hours
-    local = moment.astimezone(ZoneInfo(limits.timezone)).time().replace(tzinfo=None)
+    local = moment.astimezone(zone(limits.timezone)).time().replace(tzinfo=None)
     if start < end:
         return start <= local < end
     return local >= start or local < end
@@ -45,6 +55,43 @@ def quiet_hours_text(limits: Limits) -> str:
     return (
         f"quiet hours {start:%H:%M}-{end:%H:%M} ({limits.timezone}); "
         f"nothing is sent until {end:%H:%M}"
+    )
+
+
+def day_start(limits: Limits, moment: datetime) -> datetime:
+    """Midnight (UTC) at the start of ``moment``'s day in the shop's time zone: ``per_day``
+    counts the messages sent since."""
+    tz = zone(limits.timezone)
+    return start_of_day(local_day(moment, tz), tz)
+
+
+def cap_since(limits: Limits, moment: datetime) -> datetime | None:
+    """The frequency cap at ``moment``: a customer sent a message at or after the returned
+    moment waits. Gaps of 24 hours or more are whole days in the shop's time zone (rounded
+    up), so a daily run is never held back by seconds; shorter gaps are hours."""
+    gap = limits.min_hours_between_messages
+    if not gap:
+        return None
+    if gap < 24:
+        return moment - timedelta(hours=gap)
+    tz = zone(limits.timezone)
+    days = math.ceil(gap / 24 - 1e-9)
+    return start_of_day(local_day(moment, tz) - timedelta(days=days - 1), tz)
+
+
+def cap_text(limits: Limits) -> str:
+    gap = limits.min_hours_between_messages
+    assert gap
+    if gap < 24:
+        return f"{gap:g}h between messages"
+    days = math.ceil(gap / 24 - 1e-9)
+    return f"{gap:g}h between messages: " + ("one a day" if days == 1 else f"one every {days} days")
+
+
+def daily_limit_text(limits: Limits) -> str:
+    return (
+        f"daily limit of {limits.per_day} messages reached (today in {limits.timezone}); "
+        "the rest goes out on the next run"
     )
 
 
@@ -67,11 +114,17 @@ class Pacer:
             for text in store.ledger_sent_since(to_iso(moment - timedelta(seconds=60))):
                 self.recent.append(from_iso(text))
         self.day_left: int | None = None
+        self.day = day_start(limits, moment)
         if limits.per_day:
-            used = store.ledger_count_sent_since(to_iso(moment - timedelta(hours=24)))
+            used = store.ledger_count_sent_since(to_iso(self.day))
             self.day_left = max(limits.per_day - used, 0)
 
     def day_exhausted(self) -> bool:
+        if self.day_left is not None and self.limits.per_day:
+            today = day_start(self.limits, self.now())
+            if today != self.day:  # the run went past midnight: a new day's budget
+                self.day = today
+                self.day_left = self.limits.per_day
         return self.day_left is not None and self.day_left <= 0
 
     def wait_for_slot(self) -> None:

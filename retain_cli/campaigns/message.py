@@ -67,6 +67,20 @@ def message_id(send_key: str, from_addr: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def verp_token(send_key: str) -> str:
+    """The token a VERP bounce address carries for one message: the first 16 hex digits of
+    its Message-ID's digest (so the ledger's Message-ID finds the message again)."""
+    return hashlib.sha256(send_key.encode("utf-8")).hexdigest()[:16]
+
+
+def envelope_sender(sender: Sender, send_key: str) -> str | None:
+    """The message's own envelope sender (MAIL FROM) when ``sender.bounce_address`` is set:
+    ``hello+bounce-{token}@shop.example`` with this message's token; else None."""
+    if sender.bounce_address is None:
+        return None
+    return sender.bounce_address.replace("{token}", verp_token(send_key))
+
+
 @lru_cache(maxsize=16)
 def _footers(sender: Sender) -> tuple[str, str, str, str]:
     """Text and HTML footer, each split around the recipient's unsubscribe link."""
@@ -136,12 +150,19 @@ class BuiltMessage(EmailMessage):
     fully parsed copy (parts, ``get_body``).
     """
 
-    def __init__(self, raw: bytes, headers: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        raw: bytes,
+        headers: Sequence[tuple[str, str]],
+        envelope_from: str | None = None,
+    ) -> None:
         from email.policy import compat32
 
         super().__init__(policy=compat32)
         self._headers = list(headers)  # compat32 keeps (name, str) pairs as they are
         self._raw = raw
+        # the message's own envelope sender (VERP, sender.bounce_address), not a header
+        self.envelope_from = envelope_from
 
     def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
         linesep = getattr(policy, "linesep", "\r\n")
@@ -237,11 +258,12 @@ def build_message(
         ("Date", _date_header()),
         ("Message-ID", message_id(send_key, sender.from_addr)),
         ("List-Unsubscribe", f"<{unsubscribe}>"),
-        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ("X-Retain-Campaign", campaign.name),
         ("X-Retain-Step", str(step.index)),
         ("MIME-Version", "1.0"),
     ]
+    if sender.unsubscribe.startswith("https:"):  # RFC 8058 one-click needs an https: URL
+        headers.insert(7, ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     text = _part(rendered.text.rstrip("\n") + text_footer(config, unsubscribe), "plain")
     if rendered.html is None:
         head, _, body = text.partition(b"\r\n\r\n")
@@ -265,4 +287,4 @@ def build_message(
         mark = f"--{boundary}\r\n".encode()
         body = mark + text + mark + html + f"--{boundary}--\r\n".encode()
     raw = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
-    return BuiltMessage(raw + b"\r\n" + body, headers)
+    return BuiltMessage(raw + b"\r\n" + body, headers, envelope_sender(sender, send_key))

@@ -33,6 +33,27 @@ TRIGGER_EVENTS: tuple[str, ...] = (
 )
 MAX_HOLDOUT = 0.5
 
+# How many days after its due day a message may still go (a run missed by cron, or one held
+# back by limits), unless the campaign says ``fresh_for``: a birthday greeting is stale soon,
+# a thank-you for an order keeps a week. Campaigns without a trigger have no such day.
+FRESH_DAYS: dict[str, int] = {
+    "birthday": 2,
+    "first_order": 7,
+    "last_order": 7,
+    "signup": 7,
+    "entered_segment": 7,
+}
+# Date-bound messages go before others when limits allow only some (``priority:``).
+DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}
+# What stops a series before its later steps (``stop_when:``), by trigger; "ordered" means
+# an order placed after step 1 went out. Campaigns without a trigger stop on "ordered" too.
+DEFAULT_STOP_WHEN: dict[str, tuple[str, ...]] = {
+    "birthday": (),
+    "entered_segment": (),
+}
+STOP_ORDERED = "ordered"
+STOP_ENTERED = "entered segment "
+
 INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$")
 QUIET_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 INTERVAL_UNITS = {"h": 1.0, "d": 24.0, "w": 24.0 * 7}
@@ -53,6 +74,7 @@ class Sender:
     reply_to: str | None
     address: str  # postal footer
     unsubscribe: str  # mailto:... or https://...
+    bounce_address: str | None = None  # VERP: hello+bounce-{token}@shop.example
 
     @property
     def from_email(self) -> str:
@@ -102,6 +124,8 @@ class Step:
     subject: str  # a Jinja2 template string
     template: Path  # .txt.j2, resolved relative to the config file
     html_template: Path | None  # the .html.j2 sibling if it exists
+    # later steps: what stops the series ("ordered", "entered segment NAME"); () never
+    stop_when: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +138,8 @@ class Campaign:
     repeat: timedelta | None  # None: never again for the same customer
     enabled: bool
     description: str | None = None
+    priority: int = 0  # higher goes first when limits let only some messages through
+    fresh_days: int | None = None  # days after the due day a message may still go
     offer_code: str | None = None  # the discount code its messages offer (for the report)
 
     def step(self, index: int) -> Step:
@@ -135,6 +161,11 @@ class CampaignConfig:
     limits: Limits
     campaigns: tuple[Campaign, ...]
     shop: Shop = Shop()
+
+    @property
+    def timezone(self) -> str:
+        """The shop's time zone: days (triggers, limits, --as-of) are counted in it."""
+        return self.shop.timezone
 
     def campaign(self, name: str) -> Campaign:
         for campaign in self.campaigns:
@@ -208,3 +239,63 @@ def format_interval(delta: timedelta | None) -> str:
     if hours % 24 == 0:
         return f"{hours / 24:g}d"
     return f"{hours:g}h"
+
+
+def parse_priority(value: Any) -> int:
+    """``priority: 10`` -> 10 (higher goes first). Raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("write a whole number such as 10 (higher goes first)")
+    if not -100 <= value <= 100:
+        raise ValueError(f"{value} must be between -100 and 100")
+    return value
+
+
+def parse_fresh_for(value: Any, trigger: str | None) -> int | None:
+    """``fresh_for: 3d`` -> 3 (days after the due day a message may still go). ``never``
+    (no limit) only for a campaign without a trigger: a triggered one would otherwise mail
+    about events from years ago. Raises ValueError."""
+    if value in ("never", False) and trigger is None:
+        return None
+    if value in ("never", False):
+        assert trigger is not None
+        raise ValueError(
+            "a campaign with a trigger needs a limit (it is also how far back a new "
+            f"install looks for events); write a number of days such as {FRESH_DAYS[trigger]}d"
+        )
+    delta = parse_interval(value)
+    hours = delta.total_seconds() / 3600
+    if hours % 24:
+        raise ValueError(f"{value!r} is not a whole number of days; write 2d, 7d or 2w")
+    return int(hours // 24)
+
+
+def parse_stop_when(value: Any) -> tuple[str, ...]:
+    """``stop_when: ordered`` / ``[ordered, entered segment champions]`` / ``never`` -> the
+    conditions, in canonical form. Raises ValueError."""
+    if value in ("never", False, None) or value == []:
+        return ()
+    items = value if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError("write ordered, entered segment NAME, or never (a list for several)")
+        words = item.split()
+        text = " ".join(words).lower()
+        if text in ("ordered", "purchased", "bought"):
+            out.append(STOP_ORDERED)
+        elif len(words) >= 3 and text.startswith(STOP_ENTERED):
+            out.append(STOP_ENTERED + " ".join(words[2:]))
+        elif text == "replied":
+            raise ValueError(
+                "retain does not read replies (it has no mailbox to read them from); use "
+                "ordered or entered segment NAME"
+            )
+        else:
+            raise ValueError(
+                f"{item!r} is not a stop condition; write ordered, entered segment NAME, or never"
+            )
+    return tuple(dict.fromkeys(out))
+
+
+def describe_stop_when(conditions: tuple[str, ...]) -> str:
+    return ", ".join(conditions) if conditions else "never"

@@ -1,79 +1,73 @@
 """Who is due for which campaign now, and who is left out and why.
 
-For each enabled campaign (or the ones named), every member of its audience is looked at:
+For each enabled campaign (or the ones named), every member of its audience is looked at
+(:mod:`.due`; every day is a calendar day in the shop's time zone, ``shop.timezone``):
 
 - **trigger**: ``first_order``/``last_order``/``signup`` + ``days``: due on the day the event
-  happened ``days`` ago (plus the step's own ``days`` for later steps), and for up to
-  ``CATCH_UP_DAYS`` after that, so a run missed by cron is caught up, but a new install does
-  not mail about events from years ago. ``birthday``: on the day (month-day) in
-  ``limits.timezone`` (29 February is celebrated on the 28th in other years), caught up for
-  ``BIRTHDAY_CATCH_UP_DAYS``. ``entered_segment``: the day a segment snapshot first shows the
-  customer in the segment. Without a trigger, the audience itself is the trigger: due now.
+  happened ``days`` ago (plus the step's own ``days`` for later steps), and for up to the
+  campaign's ``fresh_for`` days after that (default 7), so a run missed by cron is caught
+  up, but a new install does not mail about events from years ago. ``birthday``: on the day
+  (month-day; 29 February is celebrated on the 28th in other years), fresh for 2 days.
+  ``entered_segment``: the day a segment snapshot first shows the customer in the segment.
+  Without a trigger, the audience itself is the trigger: due now.
 - **steps**: step 1 as above; step k is due ``days`` after the trigger event (untriggered
-  campaigns: after step 1 was sent), only once step 1 of the same occurrence was sent.
+  campaigns: after step 1 was sent), only once step 1 of the same occurrence was sent, and
+  not when its ``stop_when`` happened since step 1 went out (default: an order).
 - **repeat**: ``never``: once per customer for the campaign; an interval: again only when
-  the last message (or holdout) of this campaign is older than that.
+  the last message (or holdout) of this campaign is older than that, in whole days.
 - the send key is ``campaign:step:customer_id:occurrence``: occurrence is the trigger event's
   date, ``1`` for a one-off audience campaign, or the day of the run for a repeating one.
 
-Left out, with the reason: no consent, opted out, no e-mail address, already sent (the key is
-in the ledger), repeat not due, order refunded in full (a ``first_order``/``last_order``
-trigger whose order was refunded in full; cancelled orders never trigger at all). Held out:
-the campaign's holdout (a hash of campaign and customer, the same in every run). Deferred
-(recorded, sent by a later run): frequency cap, daily limit, quiet hours.
+Messages recorded by an earlier run and not sent yet (held back by limits) are checked again:
+still in the audience, the same trigger event, not past ``fresh_for``, no ``stop_when`` since;
+otherwise they are skipped, with the reason. Left out, with the reason: no consent, opted
+out, no e-mail address, already sent, repeat not due, stopped, order refunded in full (a
+``first_order``/``last_order`` trigger whose order was refunded in full; cancelled orders never
+trigger at all). Held out: the campaign's
+holdout (a hash of campaign and customer, the same in every run). Deferred (recorded, sent by
+a later run): frequency cap, daily limit, quiet hours. When limits let only some through, the
+higher ``priority`` goes first (birthdays: 10, others 0), then what waited longest, then the
+order of the campaign file.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from retain_cli.campaigns.due import (
+    DEFERRED,
+    DUE,
+    HELD_OUT,
+    LEFT_OUT,
+    SKIPPED,
+    CampaignDays,
+    PlanItem,
+    holdout_score,
+)
 from retain_cli.errors import UsageError
-from retain_cli.timeutil import from_iso, to_iso
+from retain_cli.timeutil import Clock, current_clock, to_iso
 
 if TYPE_CHECKING:
-    from retain_cli.campaigns.model import Campaign, CampaignConfig
+    from retain_cli.campaigns.model import Campaign, CampaignConfig, Limits
     from retain_cli.store import Store
 
-CATCH_UP_DAYS = 7
-BIRTHDAY_CATCH_UP_DAYS = 2
-
-DUE = "due"
-HELD_OUT = "held_out"
-DEFERRED = "deferred"
-LEFT_OUT = "left_out"
-
-
-@dataclass(slots=True)
-class PlanItem:
-    campaign: str
-    step: int
-    customer_ref: int
-    customer_id: str
-    email: str | None
-    occurrence: str
-    status: str  # due | held_out | deferred | left_out
-    reason: str = ""
-    recorded: bool = False  # already planned in the ledger by an earlier run
-
-    @property
-    def send_key(self) -> str:
-        return f"{self.campaign}:{self.step}:{self.customer_id}:{self.occurrence}"
-
-    def as_row(self) -> dict[str, Any]:
-        return {
-            "campaign": self.campaign,
-            "step": self.step,
-            "customer_id": self.customer_id,
-            "email": self.email,
-            "status": self.status,
-            "reason": self.reason,
-            "key": self.send_key,
-        }
+__all__ = [
+    "DEFERRED",
+    "DUE",
+    "HELD_OUT",
+    "LEFT_OUT",
+    "SKIPPED",
+    "Plan",
+    "PlanItem",
+    "campaign_items",
+    "holdout_score",
+    "make_plan",
+    "selected_campaigns",
+]
 
 
 @dataclass(slots=True)
@@ -83,15 +77,26 @@ class Plan:
     items: list[PlanItem] = field(default_factory=list)
     quiet: str | None = None  # set when the run falls in quiet hours
     day_budget: int | None = None  # messages the daily limit still allows
+    daily_limit: str | None = None  # set when the daily limit holds messages back
+    timezone: str = "UTC"
+    now: datetime | None = None  # the moment the limits were judged at
+    rank: dict[str, int] = field(default_factory=dict)  # send key -> order of sending
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
+
+    @property
+    def held_back(self) -> str | None:
+        """Why due messages wait for a later run (quiet hours, daily limit), if they do."""
+        if not any(i.status == DEFERRED for i in self.items):
+            return None
+        return self.quiet or self.daily_limit
 
     def ledger_rows(self) -> list[dict[str, Any]]:
         """Rows to record: due and deferred items as planned, holdout as held_out."""
         rows = []
         for item in self.items:
-            if item.recorded or item.status == LEFT_OUT or not item.email:
+            if item.recorded or item.status in (LEFT_OUT, SKIPPED) or not item.email:
                 continue
             rows.append(
                 {
@@ -106,36 +111,41 @@ class Plan:
             )
         return rows
 
+    def skipped(self) -> list[tuple[str, str]]:
+        """(send key, reason) of queued messages that should not go any more."""
+        return [(i.send_key, i.reason) for i in self.items if i.status == SKIPPED]
+
     def summary(self) -> list[dict[str, Any]]:
-        """Per campaign: due, held out, deferred, and left out per reason."""
+        """Per campaign: due, held out, deferred, skipped, and left out per reason."""
         out = []
         for name in self.campaigns:
             items = [i for i in self.items if i.campaign == name]
             counts = Counter(i.status for i in items)
-            reasons = Counter(_reason_key(i.reason) for i in items if i.status == LEFT_OUT)
-            deferred = Counter(_reason_key(i.reason) for i in items if i.status == DEFERRED)
+
+            def why(status: str, items: list[PlanItem] = items) -> str:
+                reasons = Counter(_reason_key(i.reason) for i in items if i.status == status)
+                return ", ".join(f"{k} {v}" for k, v in reasons.most_common())
+
             out.append(
                 {
                     "campaign": name,
                     "due": counts[DUE],
                     "held_out": counts[HELD_OUT],
                     "deferred": counts[DEFERRED],
+                    "skipped": counts[SKIPPED],
                     "left_out": counts[LEFT_OUT],
-                    "why_left_out": ", ".join(f"{k} {v}" for k, v in reasons.most_common()),
-                    "why_deferred": ", ".join(f"{k} {v}" for k, v in deferred.most_common()),
+                    "why_left_out": why(LEFT_OUT),
+                    "why_deferred": why(DEFERRED),
+                    "why_skipped": why(SKIPPED),
                 }
             )
         return out
 
 
 def _reason_key(reason: str) -> str:
-    return reason.split(" (", 1)[0].split(":", 1)[0]
-
-
-def holdout_score(campaign: str, customer_id: str) -> float:
-    """A number in [0, 1) fixed by campaign and customer: held out when below the fraction."""
-    digest = hashlib.sha256(f"{campaign}\0{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+    """The kind of a reason, for counting: "frequency cap (...)" -> "frequency cap"."""
+    key = reason.split(" (", 1)[0].split(": ", 1)[0]
+    return "quiet hours" if key.startswith("quiet hours") else key
 
 
 def selected_campaigns(config: CampaignConfig, names: Sequence[str]) -> list[Campaign]:
@@ -154,116 +164,99 @@ def selected_campaigns(config: CampaignConfig, names: Sequence[str]) -> list[Cam
     return chosen
 
 
-def _birthday_this_year(text: str | None, today: date) -> date | None:
-    """The birthday's date nearest before or on ``today`` (this year or last)."""
-    if not text:
-        return None
-    month_day = text[-5:]
-    try:
-        month, day = int(month_day[:2]), int(month_day[3:])
-    except ValueError:
-        return None
-    for year in (today.year, today.year - 1):
-        try:
-            moment = date(year, month, day)
-        except ValueError:
-            if month == 2 and day == 29:
-                moment = date(year, 2, 28)
-            else:
-                return None
-        if moment <= today:
-            return moment
-    return None
-
-
-def _day(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-
-
-def _entered_days(
-    store: Store, segment: str, as_of: datetime, refs: Sequence[int]
-) -> dict[int, date]:
-    """customer_ref -> the day they (last) entered ``segment``, from segment snapshots (the
-    first snapshot is a baseline: a new install does not mail every current member)."""
-    from retain_cli.analytics.segment_snapshots import entered_on
-
-    wanted = set(refs)
-    return {ref: day for ref, day in entered_on(store, segment, as_of).items() if ref in wanted}
-
-
 def make_plan(
     store: Store,
     config: CampaignConfig,
     *,
     campaigns: Sequence[str] = (),
-    as_of: datetime,
+    as_of: datetime | None = None,
     transport: str | None = None,
     now: datetime | None = None,
+    clock: Clock | None = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
-    Triggers are evaluated at ``as_of``; the limits (quiet hours, frequency cap, daily
-    budget) at ``now`` (default: the real time; the moment a send would happen)."""
-    from retain_cli.campaigns.audience import audience_members
+    Triggers are evaluated at ``as_of`` (default: now); the limits (quiet hours, frequency
+    cap, daily budget) at ``now`` (default: the clock's time, the moment a send would
+    happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run."""
+    from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
-    from retain_cli.timeutil import utc_now
 
-    moment = now or utc_now()
+    clock = clock or current_clock()
+    moment = now or clock.now()
+    as_of = as_of or moment
     chosen = selected_campaigns(config, campaigns)
-    plan = Plan(as_of=as_of, campaigns=[c.name for c in chosen])
-    limits = effective_limits(config.limits, transport or config.transport)
+    plan = Plan(as_of=as_of, campaigns=[c.name for c in chosen], timezone=config.timezone)
+    plan.now = moment
+    kind = transport or config.transport
+    limits = effective_limits(config.limits, kind, rehearsal=clock.simulated)
     if in_quiet_hours(limits, moment):
         plan.quiet = quiet_hours_text(limits)
-    gap = limits.min_hours_between_messages
-    busy: dict[int, str] = {}
-    if gap:
-        busy = store.ledger_busy_customers(to_iso(moment - timedelta(hours=gap)))
-    if limits.per_day:
-        used = store.ledger_count_sent_since(to_iso(moment - timedelta(hours=24)))
-        plan.day_budget = max(limits.per_day - used, 0)
 
-    # messages recorded by earlier runs and not sent yet come first
+    queued: dict[str, list[dict[str, Any]]] = {}
     for row in store.ledger_pending_rows(plan.campaigns):
-        plan.items.append(
-            PlanItem(
-                campaign=row["campaign"],
-                step=row["step"],
-                customer_ref=row["customer_ref"],
-                customer_id=row["customer_id"],
-                email=row["email"],
-                occurrence=row["occurrence"],
-                status=DUE,
-                reason=f"planned {row['planned_at']}",
-                recorded=True,
-            )
-        )
-    pending_keys = {item.send_key for item in plan.items}
-
-    given: set[int] = set()
+        queued.setdefault(row["campaign"], []).append(row)
+    features = customer_frame(store, as_of) if chosen else None
     for campaign in chosen:
-        frame = audience_members(store, config, campaign, as_of)
-        for item in _campaign_items(store, config, campaign, frame, as_of):
-            if item.send_key in pending_keys:
-                continue
-            if item.status == DUE and gap:
-                last = busy.get(item.customer_ref)
-                if item.customer_ref in given or last is not None:
-                    item.status = DEFERRED
-                    when = "a message is waiting" if last == "pending" else f"last sent {last}"
-                    if last is None:
-                        when = "another campaign is due for them in this run"
-                    item.reason = f"frequency cap ({gap:g}h between messages; {when})"
-            if item.status == DUE:
-                given.add(item.customer_ref)
-            plan.items.append(item)
+        frame = audience_members(store, config, campaign, as_of, features=features)
+        days = CampaignDays(store, config, campaign, frame, as_of)
+        for row in queued.get(campaign.name, []):
+            reason = days.recheck(row)
+            plan.items.append(
+                PlanItem(
+                    campaign=row["campaign"],
+                    step=row["step"],
+                    customer_ref=row["customer_ref"],
+                    customer_id=row["customer_id"],
+                    email=row["email"],
+                    occurrence=row["occurrence"],
+                    status=SKIPPED if reason else DUE,
+                    reason=reason or f"planned {row['planned_at']}",
+                    recorded=True,
+                )
+            )
+        plan.items.extend(days.items())
+    _apply_limits(store, plan, chosen, limits, moment)
+    return plan
 
-    budget = plan.day_budget
-    for item in plan.items:
+
+def _apply_limits(
+    store: Store, plan: Plan, chosen: Sequence[Campaign], limits: Limits, moment: datetime
+) -> None:
+    """Defer what the frequency cap, the quiet hours and the daily limit hold back, taking
+    the due messages in order of sending: priority, then waiting longest, then file order."""
+    from retain_cli.campaigns.limits import cap_since, cap_text, day_start
+
+    position = {c.name: i for i, c in enumerate(chosen)}
+    priority = {c.name: c.priority for c in chosen}
+
+    def order(item: PlanItem) -> tuple[int, bool, int, int, int]:
+        name = item.campaign
+        return (-priority[name], not item.recorded, position[name], item.step, item.customer_ref)
+
+    waiting = sorted((i for i in plan.items if i.status == DUE), key=order)
+    plan.rank = {item.send_key: n for n, item in enumerate(waiting)}
+    since = cap_since(limits, moment)
+    if since is not None:
+        last_sent = store.ledger_last_sent_all(to_iso(since))
+        first: dict[int, str] = {}
+        for item in waiting:
+            last = last_sent.get(item.customer_ref)
+            if last is not None:
+                item.status = DEFERRED
+                item.reason = f"frequency cap ({cap_text(limits)}; last sent {last})"
+            elif item.customer_ref in first:
+                item.status = DEFERRED
+                item.reason = (
+                    f"frequency cap ({cap_text(limits)}; {first[item.customer_ref]} goes first)"
+                )
+            else:
+                first[item.customer_ref] = item.campaign
+    budget = None
+    if limits.per_day:
+        used = store.ledger_count_sent_since(to_iso(day_start(limits, moment)))
+        budget = plan.day_budget = max(limits.per_day - used, 0)
+    for item in waiting:
         if item.status != DUE:
             continue
         if plan.quiet:
@@ -273,183 +266,12 @@ def make_plan(
             if budget <= 0:
                 item.status = DEFERRED
                 item.reason = f"rate limit (per_day {limits.per_day} reached; next run)"
+                plan.daily_limit = (
+                    f"daily limit of {limits.per_day} messages reached (today in {limits.timezone})"
+                )
             budget -= 1
-    return plan
-
-
-def _campaign_items(
-    store: Store,
-    config: CampaignConfig,
-    campaign: Campaign,
-    frame: Any,
-    as_of: datetime,
-) -> list[PlanItem]:
-    """Due, held-out and left-out items for one campaign's audience."""
-    from zoneinfo import ZoneInfo
-
-    if frame is None or len(frame) == 0:
-        return []
-    refs = [int(r) for r in frame.index]
-    history = store.ledger_history(campaign.name)
-    trigger = campaign.trigger
-    today_utc = as_of.date()
-    today_local = as_of.astimezone(ZoneInfo(config.limits.timezone)).date()
-    events: dict[int, dict[str, str | None]] = {}
-    entered: dict[int, date] = {}
-    refunded: dict[int, dict[str, bool]] = {}
-    if trigger is not None:
-        if trigger.event == "entered_segment":
-            assert trigger.segment is not None
-            entered = _entered_days(store, trigger.segment, as_of, refs)
-        else:
-            events = store.customer_events(refs, to_iso(as_of))
-        if trigger.event in ("first_order", "last_order"):
-            refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
-    first_step = campaign.steps[0]
-    later_steps = campaign.steps[1:]
-    step_states = {
-        s.index: store.ledger_step_states(campaign.name, s.index) for s in campaign.steps
-    }
-    first_sent = store.ledger_step_sent_at(campaign.name, first_step.index) if later_steps else {}
-    sent_occurrences: dict[int, list[str]] = {}
-    for sent_ref, sent_occurrence in first_sent:
-        sent_occurrences.setdefault(sent_ref, []).append(sent_occurrence)
-
-    items: list[PlanItem] = []
-    columns = list(frame.columns)
-    pos = {name: columns.index(name) for name in ("customer_id", "email", "consent", "suppressed")}
-    for ref, values in zip(refs, frame.itertuples(index=False, name=None), strict=True):
-        customer_id = str(values[pos["customer_id"]])
-        email = values[pos["email"]]
-        email = str(email) if isinstance(email, str) and email else None
-        consent = bool(values[pos["consent"]])
-        suppressed = bool(values[pos["suppressed"]])
-
-        def item(
-            step: int,
-            occurrence: str,
-            status: str,
-            reason: str = "",
-            *,
-            _ref: int = ref,
-            _customer_id: str = customer_id,
-            _email: str | None = email,
-        ) -> PlanItem:
-            return PlanItem(
-                campaign=campaign.name,
-                step=step,
-                customer_ref=_ref,
-                customer_id=_customer_id,
-                email=_email,
-                occurrence=occurrence,
-                status=status,
-                reason=reason,
-            )
-
-        # when is the event, and which occurrence is it
-        if trigger is None:
-            event_day = today_utc
-            catch_up: int | None = None
-            occurrence = "1" if campaign.repeat is None else today_utc.isoformat()
-        elif trigger.event == "birthday":
-            event_day_or_none = _birthday_this_year(
-                events.get(ref, {}).get("birthday"), today_local
-            )
-            if event_day_or_none is None:
-                continue
-            event_day = event_day_or_none
-            catch_up = BIRTHDAY_CATCH_UP_DAYS
-            occurrence = event_day.isoformat()
-        elif trigger.event == "entered_segment":
-            if ref not in entered:
-                continue
-            event_day = entered[ref]
-            catch_up = CATCH_UP_DAYS
-            occurrence = event_day.isoformat()
-        else:
-            event_day_or_none = _day(events.get(ref, {}).get(trigger.event))
-            if event_day_or_none is None:
-                continue
-            event_day = event_day_or_none
-            catch_up = CATCH_UP_DAYS
-            occurrence = event_day.isoformat()
-        today = today_local if trigger is not None and trigger.event == "birthday" else today_utc
-        offset = trigger.days if trigger is not None else 0
-
-        # later steps of an occurrence whose first step went out (the current event's; for
-        # a campaign without a trigger, every occurrence of step 1 sent to the customer)
-        started = [occurrence] if trigger is not None else sorted(sent_occurrences.get(ref, ()))
-        for step, began in ((s, o) for s in later_steps for o in started):
-            if (ref, began) not in first_sent:
-                continue
-            if step_states[step.index].get((ref, began)) is not None:
-                continue  # already recorded: nothing new to say
-            if trigger is None:
-                due_day = from_iso(first_sent[(ref, began)]).date() + timedelta(
-                    days=step.days - first_step.days
-                )
-            else:
-                due_day = event_day + timedelta(days=offset + step.days)
-            if today < due_day or (catch_up is not None and today > due_day + timedelta(catch_up)):
-                continue
-            if not email:
-                items.append(item(step.index, began, LEFT_OUT, "no e-mail address"))
-            elif suppressed:
-                items.append(item(step.index, began, LEFT_OUT, "opted out"))
-            elif not consent:
-                items.append(item(step.index, began, LEFT_OUT, "no consent"))
-            else:
-                items.append(item(step.index, began, DUE))
-
-        # the first step
-        due_day = event_day + timedelta(days=offset + first_step.days)
-        if today < due_day or (catch_up is not None and today > due_day + timedelta(catch_up)):
-            continue
-        if trigger is not None and refunded.get(ref, {}).get(trigger.event):
-            # nobody is thanked for (or asked about) an order they got their money back for
-            items.append(item(first_step.index, occurrence, LEFT_OUT, "order refunded in full"))
-            continue
-        state = step_states[first_step.index].get((ref, occurrence))
-        if state is not None:
-            if state == "planned":
-                continue
-            what = "held out" if state == "held_out" else f"already {state}"
-            items.append(item(first_step.index, occurrence, LEFT_OUT, f"{what} (this occurrence)"))
-            continue
-        past = history.get(ref)
-        if past is not None and past["last"]:
-            if campaign.repeat is None:
-                what = "held out earlier" if past["held_out"] else "already sent"
-                items.append(
-                    item(
-                        first_step.index,
-                        occurrence,
-                        LEFT_OUT,
-                        f"{what} (repeat: never; last {past['last']})",
-                    )
-                )
-                continue
-            if as_of - from_iso(past["last"]) < campaign.repeat:
-                items.append(
-                    item(
-                        first_step.index,
-                        occurrence,
-                        LEFT_OUT,
-                        f"repeat not due (last {past['last']})",
-                    )
-                )
-                continue
-        if not email:
-            items.append(item(first_step.index, occurrence, LEFT_OUT, "no e-mail address"))
-        elif suppressed:
-            items.append(item(first_step.index, occurrence, LEFT_OUT, "opted out"))
-        elif not consent:
-            items.append(item(first_step.index, occurrence, LEFT_OUT, "no consent"))
-        elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
-            items.append(item(first_step.index, occurrence, HELD_OUT, "holdout"))
-        else:
-            items.append(item(first_step.index, occurrence, DUE))
-    return items
+    others = [i for i in plan.items if i.send_key not in plan.rank]
+    plan.items = [*waiting, *others]
 
 
 def campaign_items(
@@ -458,4 +280,4 @@ def campaign_items(
     """One campaign's due, held-out and left-out items for its audience ``frame``
     (:func:`retain_cli.campaigns.audience.audience_members`), before the run's limits,
     whether the campaign is enabled or not: whom ``retain preview`` shows."""
-    return _campaign_items(store, config, campaign, frame, as_of)
+    return CampaignDays(store, config, campaign, frame, as_of).items()

@@ -20,10 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
-from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
+from retain_cli.campaigns.limits import (
+    daily_limit_text,
+    effective_limits,
+    in_quiet_hours,
+    quiet_hours_text,
+)
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
-from retain_cli.timeutil import to_iso, utc_now
+from retain_cli.timeutil import Clock, current_clock, to_iso, use_clock, utc_now
 from retain_cli.transports.base import TemporaryFailure, Transport
 
 if TYPE_CHECKING:
@@ -179,18 +184,23 @@ def run_send(
     limit: int | None = None,
     transport: Transport | str | None = None,
     retry: RetryPolicy | None = None,
-    now: Callable[[], datetime] = utc_now,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock | None = None,
+    now: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
     progress: Progress | None = None,
 ) -> SendResult:
     """Everything ``retain send`` does: lock, recover, plan, record, send.
 
     ``transport``: a Transport object, or "smtp"/"outbox" to override the campaign file.
-    ``as_of`` is the moment triggers are evaluated at (default: now); limits always use the
-    real clock ``now``.
+    ``clock`` is the run's time (default: ``RETAIN_NOW``, else the real one): limits, ledger
+    times and the messages' Date use it. A simulated clock is a rehearsal (every limit
+    applies, whatever the transport); it may not be in the future for a real SMTP send.
+    ``as_of`` is the moment triggers are evaluated at (default: the clock's now).
     """
     from retain_cli.campaigns.planner import make_plan, selected_campaigns
 
+    clock = clock or current_clock()
+    now = now or clock.now
     chosen = [c.name for c in selected_campaigns(config, campaigns)]
     if isinstance(transport, str) or transport is None:
         kind = transport or config.transport
@@ -202,17 +212,24 @@ def run_send(
         from retain_cli.campaigns.placeholders import refuse_placeholders
 
         refuse_placeholders(config)  # real mail never goes out as the example shop
-    limits = effective_limits(config.limits, kind)
+        _refuse_the_future(config, clock, as_of)
+    if sleep is None:
+        sleep = clock.sleep
+        if clock.simulated and kind == "smtp":  # a real server: really wait, and move on
+            sleep = _really(clock)
+    limits = effective_limits(config.limits, kind, rehearsal=clock.simulated)
     moment = as_of or now()
     if dry_run:
         plan = make_plan(
-            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now(), clock=clock
         )
         result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
         result.held_out = plan.count("held_out")
         result.deferred = plan.count("deferred")
+        result.skipped = plan.count("skipped")
         result.would_send = plan.count("due")
         result.stopped = plan.quiet
+        result.held_back = plan.held_back
         if result.would_send:  # render them all: a template error shows up now, not at 3am
             build = message_builder(store, config, moment)
             rows = [
@@ -230,23 +247,26 @@ def run_send(
                 for i, it in enumerate(plan.items)
                 if it.status == "due"
             ]
-            for message in build(rows).values():
-                if isinstance(message, str):
-                    result.failed += 1
-                    result.errors.append(message)
+            with use_clock(clock):
+                for message in build(rows).values():
+                    if isinstance(message, str):
+                        result.failed += 1
+                        result.errors.append(message)
         return result
     chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
     assert chosen_transport is not None and not isinstance(chosen_transport, str)
-    with send_lock(store.path):
+    with send_lock(store.path), use_clock(clock):
         result = SendResult(transport=chosen_transport.name)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
         plan = make_plan(
-            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now()
+            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now(), clock=clock
         )
         result.planned, result.held_out = record_plan(store, plan, now)
+        result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))
         if in_quiet_hours(limits, now()):
             result.stopped = quiet_hours_text(limits)
             result.deferred = sum(store.ledger_pending_counts(chosen).values())
+            result.held_back = result.stopped if result.deferred else None
             return result
         if not store.ledger_pending_counts(chosen):
             return result
@@ -257,7 +277,7 @@ def run_send(
             result.stopped = str(exc)
             result.deferred = sum(store.ledger_pending_counts(chosen).values())
             return result
-        return dispatch(
+        result = dispatch(
             store,
             chosen_transport,
             message_builder(store, config, moment),
@@ -270,6 +290,41 @@ def run_send(
             sleep=sleep,
             progress=progress,
             result=result,
+            order=plan.rank,
+        )
+        if result.deferred and result.stopped in (
+            quiet_hours_text(limits) if limits.quiet_hours else None,
+            daily_limit_text(limits),
+        ):
+            result.held_back = result.stopped
+        return result
+
+
+def _really(clock: Clock) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+        clock.sleep(seconds)
+
+    return sleep
+
+
+def _refuse_the_future(config: CampaignConfig, clock: Clock, as_of: datetime | None) -> None:
+    """A real SMTP send happens now: a simulated clock or an as-of in the future would send
+    real mail about days that have not come (and stamp the ledger with them)."""
+    from retain_cli.errors import UsageError
+    from retain_cli.timeutil import local_day, real_now, zone
+
+    real = real_now()
+    tz = zone(config.timezone)
+    hint = "rehearse it with --dry-run or --transport outbox"
+    if clock.start is not None and clock.start > real:
+        raise UsageError(
+            f"{clock.describe()} is in the future, and a real SMTP send happens now; {hint}"
+        )
+    if as_of is not None and local_day(as_of, tz) > local_day(clock.now(), tz):
+        raise UsageError(
+            f"--as-of {local_day(as_of, tz)} is after today ({local_day(clock.now(), tz)} in "
+            f"{config.timezone}), and a real SMTP send happens now; {hint}"
         )
 
 

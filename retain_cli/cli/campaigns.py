@@ -84,10 +84,10 @@ def check(
     from retain_cli.campaigns.check import check_campaigns
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.placeholders import placeholders
-    from retain_cli.timeutil import parse_as_of
+    from retain_cli.timeutil import parse_as_of, zone
 
     loaded = load_config(config_path(config))
-    moment = parse_as_of(as_of)
+    moment = parse_as_of(as_of, tz=zone(loaded.timezone))
     store = open_store(ctx, db) if db_path(ctx, db).exists() else None
     rows = check_campaigns(loaded, store, moment)
     render_rows(
@@ -149,7 +149,7 @@ def preview(
     """
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.preview import preview_messages
-    from retain_cli.timeutil import parse_as_of
+    from retain_cli.timeutil import parse_as_of, zone
 
     loaded = load_config(config_path(config))
     store = open_store(ctx, db)
@@ -157,7 +157,7 @@ def preview(
         store,
         loaded,
         campaign,
-        as_of=parse_as_of(as_of),
+        as_of=parse_as_of(as_of, tz=zone(loaded.timezone)),
         email=customer,
         limit=limit,
         step=step,

@@ -165,6 +165,38 @@ def show_command(
     render_rows(history, ORDER_COLUMNS, fmt, title="Orders", empty="No orders yet.")
 
 
+@customers_app.command("merge")
+def merge_command(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(help="The old address (or customer id): merged away.")],
+    new: Annotated[str, typer.Argument(help="The new address (or customer id): kept.")],
+    db: DbOption = None,
+) -> None:
+    """Merge two customers who are one person whose e-mail address changed.
+
+    The orders, the send ledger (so nobody is welcomed twice or sent a one-off campaign
+    again), platform ids and segment history of OLD move to NEW; NEW keeps its own details
+    and takes OLD's where it has none, and the earlier sign-up. An opt-out of either address
+    stays: if OLD had opted out, NEW is not mailed either. Later imports that still show the
+    old address find NEW. An import says when two customers look like this.
+
+    Example: retain customers merge ada@old.example ada@new.example
+    """
+    from retain_cli.imports.identity import merge
+
+    store = open_store(ctx, db)
+    merged = merge(store, old, new)
+    console.print(
+        f"Merged {escape(merged.old)} into {escape(merged.new)}: {merged.orders:,} order(s) "
+        f"and {merged.sends:,} send(s) moved; later imports of {escape(merged.old)} find "
+        f"{escape(merged.new)}."
+    )
+    if merged.suppressed:
+        console.print(
+            f"{escape(merged.old)} had opted out, so {escape(merged.new)} is unsubscribed too."
+        )
+
+
 def status_command(
     ctx: typer.Context,
     fmt: FormatOption = OutputFormat.table,

@@ -204,7 +204,14 @@ def _run(
     summary = result.summary()
     if fmt is OutputFormat.table:
         title = f"{'Dry run: ' if dry_run else ''}{result.kind} from {file.name} ({result.source})"
-        render_mapping({k: v for k, v in summary.items() if v is not None}, fmt, title=title)
+        shown = {k: v for k, v in summary.items() if v is not None and k != "address_changes"}
+        render_mapping(shown, fmt, title=title)
+        for change in result.address_changes:
+            err_console.print(
+                f"[yellow]Looks like an address change: {escape(change.old)} -> "
+                f"{escape(change.new)} ({escape(change.name)}; {escape(change.evidence)}). "
+                f"If it is one person, merge them: {escape(change.command)}[/]"
+            )
         if result.rejected:
             where = f" (see {result.rejects_file})" if result.rejects_file else ""
             err_console.print(f"{result.rejected} row(s) rejected{escape(where)}")
@@ -212,6 +219,10 @@ def _run(
             where = f" (see {result.warnings_file})" if result.warnings_file else ""
             err_console.print(f"{result.warnings} row(s) {_warned(result)}{escape(where)}")
     else:
+        if fmt is OutputFormat.csv and result.address_changes:
+            summary["address_changes"] = "; ".join(
+                f"{c.old} -> {c.new}" for c in result.address_changes
+            )
         render_mapping(summary, fmt)
     for problem in result.problems:
         err_console.print(f"Warning: {escape(problem)}")

@@ -60,9 +60,18 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, measure, predict, sending
+    from retain_cli.cli import (
+        analytics,
+        campaigns,
+        customers,
+        imports,
+        mailbox,
+        measure,
+        predict,
+        sending,
+    )
 
-    for module in (imports, customers, analytics, predict, campaigns, sending, measure):
+    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox, measure):
         module.register(app)
 
 

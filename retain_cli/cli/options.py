@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from retain_cli.store import Store
+from retain_cli.timeutil import Clock
 
 
 class OutputFormat(enum.StrEnum):
@@ -39,6 +40,16 @@ AsOfOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        envvar="RETAIN_NOW",
+        help="Run as if it were this moment, e.g. 2025-10-26T06:30 (the shop's time zone): "
+        "triggers, limits, ledger times and the outbox all move. Also RETAIN_NOW.",
+        show_default=False,
+    ),
+]
 
 
 def db_path(ctx: typer.Context, db: Path | None) -> Path:
@@ -55,6 +66,21 @@ def db_path(ctx: typer.Context, db: Path | None) -> Path:
     if root_db is not None:
         return Path(root_db)
     return db if db is not None else DEFAULT_DB
+
+
+def run_clock(ctx: typer.Context, now: str | None, timezone: str) -> Clock:
+    """The command's clock: ``--now`` (or ``RETAIN_NOW``) read in the shop's ``timezone``,
+    else the real one; installed for the rest of the command, so that everything that asks
+    for the time (the store, the messages' Date) reads the same."""
+    from retain_cli.timeutil import parse_now, use_clock, zone
+
+    if now is None:
+        return Clock()
+    source = ctx.get_parameter_source("now")
+    option = "RETAIN_NOW" if source is not None and source.name == "ENVIRONMENT" else "--now"
+    clock = Clock(parse_now(now, option, zone(timezone)), source=option)
+    ctx.with_resource(use_clock(clock))
+    return clock
 
 
 def open_store(ctx: typer.Context, db: Path | None, *, create: bool = False) -> Store:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,10 +16,12 @@ from retain_cli.cli.options import (
     AsOfOption,
     DbOption,
     FormatOption,
+    NowOption,
     OutputFormat,
     QuietOption,
     db_path,
     open_store,
+    run_clock,
 )
 from retain_cli.cli.output import console, err_console, render_mapping, render_rows, write_json
 
@@ -64,9 +67,11 @@ SUMMARY_COLUMNS = [
     "due",
     "held_out",
     "deferred",
+    "skipped",
     "left_out",
     "why_deferred",
     "why_left_out",
+    "why_skipped",
 ]
 SENDS_COLUMNS = [
     "campaign",
@@ -83,7 +88,7 @@ SENDS_COLUMNS = [
     "reply",
 ]
 SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
-STATUS_ORDER = {"due": 0, "deferred": 1, "held_out": 2, "left_out": 3}
+STATUS_ORDER = {"due": 0, "deferred": 1, "held_out": 2, "skipped": 3, "left_out": 4}
 STATE_STYLES = {
     "sent": "green",
     "due": "green",
@@ -112,6 +117,7 @@ def plan(
     config: ConfigOption = None,
     db: DbOption = None,
     as_of: AsOfOption = None,
+    now: NowOption = None,
     transport: TransportOption = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=0, help="Rows of detail in the table.")
@@ -120,26 +126,32 @@ def plan(
 ) -> None:
     """Show who would get which message now, and who is left out and why.
 
-    Left out: no consent, opted out, already sent, repeat not due; held out: the campaign's
-    control group; deferred (sent by a later run): frequency cap, daily limit, quiet hours.
-    Nothing is recorded or sent. csv/json list every row (json adds the summary).
+    Left out: no consent, opted out, already sent, repeat not due, stopped; held out: the
+    campaign's control group; deferred (sent by a later run): frequency cap, daily limit,
+    quiet hours; skipped: queued by an earlier run but no longer fitting (left the audience,
+    too late, stopped). Nothing is recorded or sent. With --now it shows the run at that
+    moment (every limit applies, as in the real run). csv/json list every row (json adds
+    the summary).
 
     Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
 
-    Example: retain plan win-back --format csv
+    Example: retain plan win-back --now 2025-12-24T06:30
     """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.planner import make_plan
-    from retain_cli.timeutil import parse_as_of
+    from retain_cli.timeutil import parse_as_of, zone
 
     loaded = load_config(config_path(config))
+    clock = run_clock(ctx, now, loaded.timezone)
     store = open_store(ctx, db)
+    tz = zone(loaded.timezone)
     result = make_plan(
         store,
         loaded,
         campaigns=campaigns or (),
-        as_of=parse_as_of(as_of),
+        as_of=parse_as_of(as_of, tz=tz) if as_of else None,
         transport=transport.value if transport else None,
+        clock=clock,
     )
     items = sorted(result.items, key=lambda i: (STATUS_ORDER[i.status], i.campaign, i.step))
     rows = [item.as_row() for item in items]
@@ -155,15 +167,19 @@ def plan(
                 "summary": result.summary(),
                 "items": rows,
                 "quiet_hours": result.quiet,
+                "held_back": result.held_back,
                 "measurement": power,
             }
         )
         return
+    summary = result.summary()
+    skipped = result.count("skipped")
+    columns = [c for c in SUMMARY_COLUMNS if skipped or c not in ("skipped", "why_skipped")]
     render_rows(
-        result.summary(),
-        SUMMARY_COLUMNS,
+        summary,
+        columns,
         fmt,
-        title=f"Plan as of {result.as_of:%Y-%m-%d %H:%M} UTC",
+        title=f"Plan as of {result.as_of.astimezone(tz):%Y-%m-%d %H:%M} {loaded.timezone}",
         empty="No enabled campaigns.",
     )
     for line in power_lines(power):
@@ -194,8 +210,13 @@ def send(
     db: DbOption = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Evaluate triggers as of this date (limits use now)."),
+        typer.Option(
+            "--as-of",
+            help="Evaluate triggers as of this date (the end of that day in the shop's time "
+            "zone); limits use now.",
+        ),
     ] = None,
+    now: NowOption = None,
     retries: Annotated[
         int,
         typer.Option("--retries", min=0, max=10, help="Retries of a temporary SMTP failure."),
@@ -214,7 +235,11 @@ def send(
     The audience is recorded in the send ledger first; each message is claimed, sent, then
     marked sent with the server's reply. In a terminal it shows the plan and asks first
     (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
-    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends').
+    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'),
+    or when due messages were held back by quiet hours or the daily limit.
+
+    --now runs the night of that moment (with --dry-run or the outbox: a rehearsal that
+    obeys every limit); a real SMTP send refuses a --now or --as-of in the future.
 
     Example: retain send --yes
     """
@@ -222,22 +247,20 @@ def send(
     from retain_cli.campaigns.dispatch import RetryPolicy
     from retain_cli.campaigns.planner import make_plan
     from retain_cli.campaigns.send import run_send
-    from retain_cli.timeutil import parse_as_of
+    from retain_cli.timeutil import parse_as_of, zone
 
     loaded = load_config(config_path(config))
+    clock = run_clock(ctx, now, loaded.timezone)
     store = open_store(ctx, db)
-    moment = parse_as_of(as_of) if as_of else None
+    moment = parse_as_of(as_of, tz=zone(loaded.timezone)) if as_of else None
     kind = transport.value if transport else None
     if not dry_run and not yes and _interactive():
         preview = make_plan(
-            store,
-            loaded,
-            campaigns=campaigns or (),
-            as_of=moment or parse_as_of(None),
-            transport=kind,
+            store, loaded, campaigns=campaigns or (), as_of=moment, transport=kind, clock=clock
         )
         waiting = preview.count("due")
-        render_rows(preview.summary(), SUMMARY_COLUMNS, OutputFormat.table, title="Plan")
+        columns = [c for c in SUMMARY_COLUMNS if c not in ("skipped", "why_skipped")]
+        render_rows(preview.summary(), columns, OutputFormat.table, title="Plan")
         if preview.quiet:
             console.print(f"[yellow]{escape(preview.quiet)}[/]")
         if waiting and not typer.confirm(
@@ -267,6 +290,7 @@ def send(
             limit=limit,
             transport=kind,
             retry=RetryPolicy(attempts=retries + 1, backoff=backoff),
+            clock=clock,
             progress=callback,
         )
     finally:
@@ -277,8 +301,23 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    if result.held_back:
+        count = f"{result.deferred:,} due message{'s' if result.deferred != 1 else ''}"
+        err_console.print(
+            f"[yellow]Held back: {count} wait for a later run: {escape(result.held_back)}."
+            f"{escape(_held_back_hint(result.held_back))}[/]"
+        )
     if result.exit_code or (dry_run and result.failed):
         raise typer.Exit(3)
+
+
+def _held_back_hint(reason: str) -> str:
+    if reason.startswith("quiet hours"):
+        return (
+            " This run started inside them: move the cron line out of the quiet hours "
+            "('retain cron --at HH:MM' checks the time in every season)."
+        )
+    return " 'retain simulate' shows when the queue will be through."
 
 
 sends_app = typer.Typer()
@@ -382,31 +421,58 @@ def unsubscribe(
 
 def cron(
     ctx: typer.Context,
-    at: Annotated[str, typer.Option("--at", help="Time of day for the run, HH:MM.")] = "09:00",
+    at: Annotated[
+        str, typer.Option("--at", help="Time of day for the run, HH:MM, on the shop's clock.")
+    ] = "09:00",
     config: ConfigOption = None,
     log: Annotated[
         Path | None, typer.Option("--log", help="Log file (default: next to the database).")
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Print a ready crontab line for a daily run (add it with 'crontab -e').
+    """Print ready crontab lines for a daily run (add them with 'crontab -e').
 
-    Example: retain cron --at 07:30
+    The lines set CRON_TZ to the shop's time zone (shop.timezone), so the run keeps its
+    time through daylight saving. A time inside the quiet hours is refused (those runs would
+    send nothing); if this machine's clock puts it inside them on some days (a cron that
+    ignores CRON_TZ), you get a warning with the dates and a time that is safe both ways.
+
+    Example: retain cron --at 09:30
     """
-    from retain_cli.campaigns.config import config_path
-    from retain_cli.campaigns.cron import cron_advice, cron_entry
+    from retain_cli.campaigns.config import config_path, load_config
+    from retain_cli.campaigns.cron import cron_advice, cron_lines
+    from retain_cli.timeutil import local_day, system_timezone, utc_now, zone
 
     path = config_path(config)
-    line = cron_entry(at=at, db=db_path(ctx, db), config=path, log=log)
-    for note in cron_advice(path.expanduser().absolute()):
+    absolute = path.expanduser().absolute()
+    settings = load_config(absolute) if absolute.exists() else None
+    tz = zone(settings.timezone if settings else None)
+    lines, warnings = cron_lines(
+        at=at,
+        db=db_path(ctx, db),
+        config=path,
+        settings=settings,
+        machine_tz=system_timezone(),
+        today=local_day(utc_now(), tz),
+        log=log,
+    )
+    for warning in warnings:
+        err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
+        for text in textwrap.wrap(f"warning: {warning}", 78):
+            typer.echo(f"# {text}")
+    for note in cron_advice(absolute):
         typer.echo(note)
-    typer.echo(line)
+    for line in lines:
+        typer.echo(line)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
+    from retain_cli.cli.simulate import simulate
+
     app.command("plan")(plan)
     app.command("send")(send)
+    app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
     app.command("cron")(cron)

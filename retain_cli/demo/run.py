@@ -126,7 +126,9 @@ def run_demo(
             import_file(store, paths[4], "customers", ImportOptions(source="generic_customers")),
         ]
         top = store.customer_list(sort="total_spent", limit=1)
+        # the history first: the mailbox answers the messages the first send will send
         record_history(store, directory / CONFIG_NAME, today)
+        mailbox = _demo_mailbox(directory, store, today)
 
     counted = [o for o in shop.orders if o.cancelled_at is None]
     example = top[0]["email"] if top and top[0]["email"] else "<email>"
@@ -154,6 +156,23 @@ def run_demo(
             "retain predict",
             "retain campaigns check",
             "retain plan",
+            "retain send --yes",
+            *([f"retain inbox --from-maildir {mailbox.name}"] if mailbox else []),
             "retain report",
         ],
     )
+
+
+def _demo_mailbox(directory: Path, store: Any, today: date) -> Path | None:
+    """The demo's maildir of replies and bounces (retain_cli/demo/inbox.py); None when the
+    folder's campaign file is not usable (a campaign file kept from before, being edited)."""
+    from retain_cli.campaigns.config import load_config
+    from retain_cli.demo.inbox import write_demo_mailbox
+    from retain_cli.errors import ConfigError
+    from retain_cli.resources import CONFIG_NAME
+
+    try:
+        config = load_config(directory / CONFIG_NAME)
+    except ConfigError:
+        return None
+    return write_demo_mailbox(directory, store, config, today)

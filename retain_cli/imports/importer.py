@@ -30,6 +30,7 @@ from retain_cli.imports.columns import choose_layout, find_columns
 from retain_cli.imports.database import build_new, database_error, exists
 from retain_cli.imports.dates import Dates
 from retain_cli.imports.frame import Frame
+from retain_cli.imports.identity import address_changes
 from retain_cli.imports.layouts import Kind
 from retain_cli.imports.options import ImportOptions, ImportResult, Progress, fail
 from retain_cli.imports.orders import OrdersWriter
@@ -131,6 +132,7 @@ def _import_file(
 
     with store.import_transaction(dry_run=options.dry_run, bulk=frame.n >= _BULK_ROWS):
         import_ref = store.start_import(kind, layout.name, path.name, source.sha256)
+        known = store.max_customer_ref()
         writer: Writer
         if kind == "orders":
             writer = OrdersWriter(store, frame, layout, import_ref, progress, total)
@@ -142,6 +144,7 @@ def _import_file(
             )
         writer.run()
         frame.release()  # the written values; what follows needs only errors and warnings
+        changes = address_changes(store, known) if writer.customers_created else []
         rejected_rows = sorted(frame.errors)
         rejected = len(rejected_rows) + invalid_count
         rejects_file = None
@@ -193,6 +196,7 @@ def _import_file(
         origin=(origin or "import") if kind == "suppressions" else None,
         doubtful=doubtful,
         problems=tuple(reporter.problems),
+        address_changes=changes,
     )
 
 

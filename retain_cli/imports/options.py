@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import ImportFileError
+
+if TYPE_CHECKING:
+    from retain_cli.imports.identity import AddressChange
 
 #: called with (rows done, rows in all) as an import goes
 Progress = Callable[[int, int], None]
@@ -69,6 +72,8 @@ class ImportResult:
     doubtful: int = 0
     #: the rejects or warnings files that could not be written (the import is kept)
     problems: tuple[str, ...] = ()
+    #: customers that look like an earlier customer with a new address (offer a merge)
+    address_changes: list[AddressChange] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The result as a flat mapping (for tables and JSON)."""
@@ -88,6 +93,16 @@ class ImportResult:
             "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,
             **({"origin": self.origin} if self.origin is not None else {}),
+            **(
+                {
+                    "address_changes": [
+                        {"old": c.old, "new": c.new, "name": c.name, "evidence": c.evidence}
+                        for c in self.address_changes
+                    ]
+                }
+                if self.address_changes
+                else {}
+            ),
         }
 
 

@@ -108,6 +108,7 @@ class CustomersWriter(Writer):
         by_email = {c["email"]: ref for ref, c in existing.items() if c["email"]}
         by_id = {c["customer_id"]: ref for ref, c in existing.items()}
         by_source = store.customer_refs_by_source(layout.platform)
+        aliases = store.customer_alias_refs()
         fields = {name: frame.get(name) for name in layout.fields}
         seen: dict[int, int] = {}
         links: list[tuple[str, str, int]] = []
@@ -151,6 +152,11 @@ class CustomersWriter(Writer):
                 ref = by_email.get(email)
             if ref is None and platform_id:
                 ref = by_id.get(platform_id)
+            if ref is None and email in aliases:
+                # an old address of a merged customer: the merged customer keeps its own
+                # values; only an opt-out from the old account still counts, for both
+                self._alias_row(email, aliases[email], consent, existing)
+                continue
             if ref is not None and ref in seen:
                 frame.reject(
                     row,
@@ -213,3 +219,18 @@ class CustomersWriter(Writer):
                 by_source[platform_id] = ref
                 links.append((layout.platform, platform_id, ref))
         store.add_customer_sources(links)
+
+    def _alias_row(
+        self, email: str, ref: int, consent: int | None, existing: dict[int, dict[str, Any]]
+    ) -> None:
+        current = existing.get(ref, {}).get("email")
+        opted_out = False
+        if consent == -1:
+            reason = f"unsubscribed in {self.layout.label} export (as {email}, merged)"
+            opted_out = self.store.suppress(email, reason, self.layout.name)
+            if current:
+                opted_out = self.store.suppress(current, reason, self.layout.name) or opted_out
+        if opted_out:
+            self.updated += 1
+        else:
+            self.unchanged += 1

@@ -11,6 +11,7 @@ from retain_cli.store.campaigns import CampaignStore
 from retain_cli.store.customers import CustomerStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
+from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 
@@ -22,6 +23,7 @@ class Store(
     PredictStore,
     CampaignStore,
     LedgerStore,
+    MailboxStore,
     MeasureStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""

@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from retain_cli.store.base import StoreBase
+from retain_cli.store.imports import CUSTOMER_COLUMNS
 
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
 # Every one ends in a unique key so that the order is total and stable.
@@ -279,3 +280,141 @@ class CustomerStore(StoreBase):
                 (limit,),
             )
         )
+
+    # -- address changes and merging ---------------------------------------------------------
+
+    def max_customer_ref(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()[0])
+
+    def same_name_pairs(self, since_ref: int) -> list[list[dict[str, Any]]]:
+        """Groups of exactly two customers with an address, the same first and last name
+        (any case), one of them created after ``since_ref``: each customer with their
+        phone, whether they have a platform id, and their countable orders' first and last
+        time. For spotting an address change in an import."""
+        cursor = self.conn.execute(
+            """
+            WITH named AS (
+                SELECT id, lower(trim(first_name)) AS f, lower(trim(last_name)) AS l
+                FROM customers
+                WHERE email IS NOT NULL AND trim(coalesce(first_name, '')) <> ''
+                  AND trim(coalesce(last_name, '')) <> ''
+            ),
+            pairs AS (
+                SELECT f, l FROM named GROUP BY f, l
+                HAVING count(*) = 2 AND max(id) > :since
+            )
+            SELECT p.f || ' ' || p.l AS name, c.id AS ref, c.customer_id, c.email, c.phone,
+                   c.customer_id <> c.email AS platform_id,
+                   min(o.ordered_at) AS first_order_at, max(o.ordered_at) AS last_order_at,
+                   count(o.order_ref) AS orders
+            FROM pairs p
+            JOIN named n ON n.f = p.f AND n.l = p.l
+            JOIN customers c ON c.id = n.id
+            LEFT JOIN order_facts o ON o.customer_ref = c.id
+            GROUP BY c.id
+            ORDER BY name, c.id
+            """,
+            {"since": since_ref},
+        )
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in _rows(cursor):
+            groups.setdefault(row["name"], []).append(row)
+        return [group for group in groups.values() if len(group) == 2]
+
+    def merge_customers(self, old: int, new: int, now: str) -> dict[str, int]:
+        """Merge customer ``old`` into ``new``, in one transaction: orders, ledger rows,
+        platform ids and segment snapshots follow; ``new`` keeps its own values and takes
+        ``old``'s where it has none (the earlier sign-up too); an opt-out of ``old``'s address
+        also holds for ``new``'s; ``old``'s address becomes an alias of ``new``, so later
+        imports find it. Returns what moved."""
+        own = ("customer_id", "email", "source_created_at")  # kept, or merged below
+        columns = [c for c in CUSTOMER_COLUMNS if c not in own]
+        fill = ", ".join(f"{c} = coalesce(n.{c}, o.{c})" for c in columns)
+        with self.transaction() as conn:
+            orders = conn.execute(
+                "UPDATE orders SET customer_ref = ? WHERE customer_ref = ?", (new, old)
+            ).rowcount
+            sends = conn.execute(
+                "UPDATE OR IGNORE sends SET customer_ref = ? WHERE customer_ref = ?", (new, old)
+            ).rowcount
+            # both were sent the same step of the same occurrence: keep both rows, apart
+            sends += conn.execute(
+                "UPDATE sends SET customer_ref = :new, occurrence = occurrence || ' (merged '"
+                " || (SELECT customer_id FROM customers WHERE id = :old) || ')' "
+                "WHERE customer_ref = :old",
+                {"new": new, "old": old},
+            ).rowcount
+            conn.execute(
+                "UPDATE customer_sources SET customer_ref = ? WHERE customer_ref = ?", (new, old)
+            )
+            self._merge_snapshots(conn, old, new)
+            conn.execute(
+                f"""
+                UPDATE customers AS n SET {fill},
+                    source_created_at = CASE
+                        WHEN o.source_created_at IS NULL THEN n.source_created_at
+                        WHEN n.source_created_at IS NULL THEN o.source_created_at
+                        ELSE min(n.source_created_at, o.source_created_at) END,
+                    created_at = min(n.created_at, o.created_at),
+                    updated_at = :now
+                FROM customers AS o WHERE n.id = :new AND o.id = :old
+                """,  # only the fixed column list is interpolated; values are parameters
+                {"new": new, "old": old, "now": now},
+            )
+            suppressed = conn.execute(
+                """
+                INSERT INTO suppressions (email, reason, source, created_at)
+                SELECT n.email, 'opted out as ' || o.email || ' (merged)', 'merge', :now
+                FROM customers n, customers o JOIN suppressions s ON s.email = o.email
+                WHERE n.id = :new AND o.id = :old AND n.email IS NOT NULL
+                ON CONFLICT(email) DO NOTHING
+                """,
+                {"new": new, "old": old, "now": now},
+            ).rowcount
+            conn.execute(
+                "UPDATE customer_aliases SET customer_ref = ? WHERE customer_ref = ?", (new, old)
+            )
+            conn.execute(
+                "INSERT INTO customer_aliases (email, customer_ref, customer_id, merged_at) "
+                "SELECT email, :new, customer_id, :now FROM customers "
+                "WHERE id = :old AND email IS NOT NULL "
+                "ON CONFLICT(email) DO UPDATE SET customer_ref = :new, merged_at = :now",
+                {"new": new, "old": old, "now": now},
+            )
+            conn.execute("DELETE FROM customers WHERE id = ?", (old,))
+        return {"orders": orders, "sends": sends, "suppressed": suppressed}
+
+    def _merge_snapshots(self, conn: Any, old: int, new: int) -> None:
+        """In every stored segment snapshot that holds ``old``: ``new`` takes its place (and
+        its own membership of that day, if any, goes: the older history wins)."""
+        holds = (
+            "instr(s.members, :text) "
+            "AND EXISTS (SELECT 1 FROM json_each(s.members) WHERE value = :ref)"
+        )
+        conn.execute(
+            f"""
+            UPDATE segment_snapshot_sets AS s
+            SET members = (SELECT json_group_array(value) FROM json_each(s.members)
+                           WHERE value <> :new),
+                customers = customers - 1
+            WHERE {holds.replace(":text", ":new_text").replace(":ref", ":new")}
+              AND EXISTS (SELECT 1 FROM segment_snapshot_sets o, json_each(o.members) j
+                          WHERE o.scheme = s.scheme AND o.as_of = s.as_of
+                            AND instr(o.members, :old_text) AND j.value = :old)
+            """,  # only the fixed condition above is interpolated
+            {"new": new, "old": old, "new_text": str(new), "old_text": str(old)},
+        )
+        conn.execute(
+            f"""
+            UPDATE segment_snapshot_sets AS s
+            SET members = (SELECT json_group_array(CASE WHEN value = :old THEN :new
+                                                        ELSE value END)
+                           FROM json_each(s.members))
+            WHERE {holds.replace(":text", ":old_text").replace(":ref", ":old")}
+            """,
+            {"new": new, "old": old, "old_text": str(old)},
+        )
+
+    def customer_alias_refs(self) -> dict[str, int]:
+        """Old address -> the customer it was merged into."""
+        return dict(self.conn.execute("SELECT email, customer_ref FROM customer_aliases"))

@@ -287,7 +287,11 @@ class ImportStore(StoreBase):
     # -- customers --------------------------------------------------------------------------
 
     def customer_refs_by_email(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT email, id FROM customers WHERE email IS NOT NULL"))
+        """Address -> customer; the old addresses of merged customers find the customer they
+        were merged into (``customer_aliases``)."""
+        refs = dict(self.conn.execute("SELECT email, customer_ref FROM customer_aliases"))
+        refs.update(self.conn.execute("SELECT email, id FROM customers WHERE email IS NOT NULL"))
+        return refs
 
     def customer_refs_by_source(self, source: str) -> dict[str, int]:
         return dict(

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -32,9 +33,14 @@ class LedgerRow:
     step: int
     customer_ref: int
     occurrence: str
-    email: str
+    email: str  # where it goes: the customer's current address
     state: str
     attempts: int
+    planned_email: str | None = None  # the address when it was planned, if different
+
+    @property
+    def readdressed(self) -> bool:
+        return self.planned_email is not None and self.planned_email != self.email
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,20 +118,13 @@ class LedgerStore(StoreBase):
         )
         return {(ref, occ): sent_at for ref, occ, sent_at in rows}
 
-    def ledger_busy_customers(self, since: str) -> dict[int, str]:
-        """customer_ref -> latest sent_at at or after ``since`` (for the frequency cap), and
-        customers with a message waiting (planned or claimed: they count as busy now)."""
-        busy: dict[int, str] = {}
-        for ref, moment in self.conn.execute(
+    def ledger_last_sent_all(self, since: str) -> dict[int, str]:
+        """customer_ref -> latest sent_at at or after ``since`` (for the frequency cap)."""
+        rows = self.conn.execute(
             "SELECT customer_ref, max(sent_at) FROM sends WHERE sent_at >= ? GROUP BY customer_ref",
             (since,),
-        ):
-            busy[ref] = moment
-        for (ref,) in self.conn.execute(
-            "SELECT DISTINCT customer_ref FROM sends WHERE state IN ('planned', 'claimed')"
-        ):
-            busy.setdefault(ref, "pending")
-        return busy
+        )
+        return dict(rows.fetchall())
 
     def ledger_last_sent(self, refs: Sequence[int], since: str) -> dict[int, str]:
         """customer_ref -> latest sent_at at or after ``since``, for these customers."""
@@ -151,14 +150,31 @@ class LedgerStore(StoreBase):
             return cursor.rowcount
 
     def ledger_pending(self, campaigns: Sequence[str]) -> list[LedgerRow]:
-        """Planned rows of these campaigns, oldest first."""
+        """Planned rows of these campaigns, oldest first, addressed to the customer's current
+        address (``planned_email``: the one at planning time)."""
         rows = self.conn.execute(
-            "SELECT id, send_key, campaign, step, customer_ref, occurrence, email, state, "
-            "attempts FROM sends WHERE state = 'planned' "
-            "AND campaign IN (SELECT value FROM json_each(?)) ORDER BY id",
+            "SELECT s.id, s.send_key, s.campaign, s.step, s.customer_ref, s.occurrence, "
+            "coalesce(c.email, s.email), s.state, s.attempts, s.email "
+            "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE s.state = 'planned' "
+            "AND s.campaign IN (SELECT value FROM json_each(?)) ORDER BY s.id",
             (json.dumps(list(campaigns)),),
         )
         return [LedgerRow(*row) for row in rows]
+
+    def ledger_skip(self, reasons: Sequence[tuple[str, str]], now: str) -> int:
+        """Planned rows (by send key) that will not be sent: skipped, with the reason."""
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "UPDATE sends SET state = 'skipped', error = ?, updated_at = ? "
+                "WHERE send_key = ? AND state = 'planned'",
+                [(reason, now, key) for key, reason in reasons],
+            )
+            return conn.total_changes - before
+
+    def ledger_readdress(self, send_id: int, email: str) -> None:
+        """Record the address a planned message goes to (the customer's current one)."""
+        self.conn.execute("UPDATE sends SET email = ? WHERE id = ?", (email, send_id))
 
     def ledger_pending_counts(self, campaigns: Sequence[str]) -> dict[str, int]:
         rows = self.conn.execute(
@@ -169,10 +185,11 @@ class LedgerStore(StoreBase):
         return dict(rows.fetchall())
 
     def ledger_pending_rows(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
-        """Planned rows with the customer's id, for showing a plan."""
+        """Planned rows with the customer's id and current address, for a plan."""
         rows = self.conn.execute(
-            "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, s.email, "
-            "s.occurrence, s.planned_at FROM sends s JOIN customers c ON c.id = s.customer_ref "
+            "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, "
+            "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at "
+            "FROM sends s JOIN customers c ON c.id = s.customer_ref "
             "WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) "
             "ORDER BY s.id",
             (json.dumps(list(campaigns)),),
@@ -285,6 +302,16 @@ class LedgerStore(StoreBase):
         )
         return {ref: (bool(has), bool(ok), bool(sup)) for ref, has, ok, sup in cursor}
 
+    def rehearsal_copy(self, path: Path) -> Any:
+        """A copy of the whole database at ``path`` (SQLite's online backup), opened as a
+        store of the same kind: ``retain simulate`` sends its nights there."""
+        target = sqlite3.connect(path)
+        try:
+            self.conn.backup(target)
+        finally:
+            target.close()
+        return type(self).open(path)
+
     # --- listing and settling by hand ------------------------------------------------------
 
     def ledger_list(
@@ -354,24 +381,25 @@ class LedgerStore(StoreBase):
     # --- triggers --------------------------------------------------------------------------
 
     def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:
-        """customer_ref -> first_order / last_order (UTC days, orders up to ``as_of``),
-        birthday, signup (day).
+        """customer_ref -> first_order / last_order (UTC timestamps of the countable orders up
+        to ``as_of``), birthday, signup (a timestamp, or a day).
 
         signup: when the platform says the customer signed up; else, for customers retain
-        first saw in a later import than the database's first one, the day of that import
-        (the first import is a baseline: importing a shop must not "welcome" everyone)."""
+        first saw in a later import than the database's first one, when that import brought
+        them in (the first import is a baseline: importing a shop must not "welcome" everyone).
+        The caller turns timestamps into days in the shop's time zone."""
         cursor = self.conn.execute(
             """
-            SELECT c.id, f.first_day, f.last_day, c.birthday,
+            SELECT c.id, f.first_at, f.last_at, c.birthday,
                    CASE
-                     WHEN c.source_created_at IS NOT NULL THEN substr(c.source_created_at, 1, 10)
+                     WHEN c.source_created_at IS NOT NULL THEN c.source_created_at
                      WHEN c.created_at > (SELECT min(coalesce(finished_at, started_at))
                                           FROM imports)
-                     THEN substr(c.created_at, 1, 10)
+                     THEN c.created_at
                    END
             FROM customers c
             LEFT JOIN (
-                SELECT customer_ref, min(order_day) AS first_day, max(order_day) AS last_day
+                SELECT customer_ref, min(ordered_at) AS first_at, max(ordered_at) AS last_at
                 FROM order_facts
                 WHERE ordered_at <= :as_of
                   AND customer_ref IN (SELECT value FROM json_each(:refs))
@@ -385,3 +413,23 @@ class LedgerStore(StoreBase):
             ref: {"first_order": first, "last_order": last, "birthday": bday, "signup": signup}
             for ref, first, last, bday, signup in cursor
         }
+
+    def ledger_night_counts(self, since: str) -> list[dict[str, Any]]:
+        """Per campaign, what happened at or after ``since``: sent, skipped, held out; and
+        what is still waiting (planned) now. For ``retain simulate``."""
+        cursor = self.conn.execute(
+            """
+            SELECT campaign,
+                   sum(state = 'sent' AND sent_at >= :since) AS sent,
+                   sum(state = 'skipped' AND updated_at >= :since) AS skipped,
+                   sum(state = 'held_out' AND planned_at >= :since) AS held_out,
+                   sum(state = 'planned') AS waiting,
+                   sum(state IN ('failed', 'ambiguous') AND updated_at >= :since) AS failed
+            FROM sends
+            WHERE state = 'planned' OR updated_at >= :since
+            GROUP BY campaign ORDER BY campaign
+            """,
+            {"since": since},
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]

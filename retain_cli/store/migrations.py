@@ -312,7 +312,68 @@ def m006_import_warnings(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE imports ADD COLUMN warnings INTEGER NOT NULL DEFAULT 0")
 
 
-def m007_order_discount_code(conn: sqlite3.Connection) -> None:
+def m007_mailbox(conn: sqlite3.Connection) -> None:
+    """``inbox_messages``: every message ``retain inbox`` has read, once each, with what it
+    was taken for and why.
+
+    ``message_key`` is the message's Message-ID (``mid:<...>``), else a hash of its bytes
+    (``sha256:...``), so the same message read twice (or from two folders) changes nothing.
+    ``classification``: unsubscribe | hard_bounce | soft_bounce | auto_reply | reply |
+    malformed | unmatched_bounce; ``email`` the address it concerns (the bounced recipient, the
+    unsubscriber, the replier); ``customer_ref``, ``campaign`` and ``send_key`` what it was
+    linked to (a reply's thread, a VERP token); ``action`` what retain did (suppressed,
+    counted, ignored, recorded, none). ``excerpt`` is the start of a reply's own text (for
+    a task to show), ``handled_at`` is for whoever deals with a reply later (tasks).
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE inbox_messages (
+            id INTEGER PRIMARY KEY,
+            message_key TEXT NOT NULL UNIQUE,
+            message_id TEXT,                    -- the Message-ID header, as written
+            source TEXT NOT NULL,               -- imap://user@host/folder or maildir:PATH
+            received_at TEXT,                   -- the Date header, UTC
+            processed_at TEXT NOT NULL,
+            from_email TEXT,
+            subject TEXT,
+            classification TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            email TEXT,
+            customer_ref INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+            campaign TEXT,
+            send_key TEXT,
+            action TEXT NOT NULL,
+            excerpt TEXT,
+            score INTEGER,
+            handled_at TEXT
+        );
+        CREATE INDEX inbox_messages_email ON inbox_messages(email, classification);
+        CREATE INDEX inbox_messages_customer ON inbox_messages(customer_ref)
+            WHERE customer_ref IS NOT NULL;
+        """,
+    )
+
+
+def m008_customer_aliases(conn: sqlite3.Connection) -> None:
+    """``customer_aliases``: the old addresses of merged customers (``retain customers
+    merge OLD NEW``), so that an import that still shows an old address finds the customer it
+    was merged into instead of creating them again."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE customer_aliases (
+            email TEXT PRIMARY KEY,             -- the old address, trimmed and lower-cased
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            customer_id TEXT NOT NULL,          -- the merged customer's id, as it was
+            merged_at TEXT NOT NULL
+        );
+        CREATE INDEX customer_aliases_customer ON customer_aliases(customer_ref);
+        """,
+    )
+
+
+def m009_order_discount_code(conn: sqlite3.Connection) -> None:
     """``orders.discount_code``: the code the order used (Shopify's ``Discount Code``), so a
     campaign's report can count the orders that used its ``offer_code`` and what it gave
     away. Codes are compared ignoring case; the index holds only the orders with a code."""
@@ -323,7 +384,7 @@ def m007_order_discount_code(conn: sqlite3.Connection) -> None:
     )
 
 
-def m008_goals(conn: sqlite3.Connection) -> None:
+def m010_goals(conn: sqlite3.Connection) -> None:
     """Baselines (a named snapshot of the KPIs) and goals (a KPI, a target and a date).
 
     A goal keeps its own starting point (``start_value`` at ``start_as_of``), taken from a
@@ -362,6 +423,8 @@ MIGRATIONS: list[Migration] = [
     m004_order_indexes,
     m005_customer_consent,
     m006_import_warnings,
-    m007_order_discount_code,
-    m008_goals,
+    m007_mailbox,
+    m008_customer_aliases,
+    m009_order_discount_code,
+    m010_goals,
 ]

@@ -162,7 +162,8 @@ class SmtpTransport:
         if data.startswith(b".") or b"\n." in data:
             data = _DOTS.sub(b"..", data)
         data += b".\r\n"
-        mail_from = self._angles.get(sender)
+        envelope: str | None = getattr(message, "envelope_from", None)  # VERP: its own
+        mail_from = _angle(envelope) if envelope else self._angles.get(sender)
         if mail_from is None:
             mail_from = self._angles[sender] = _angle(sender)
         try:

@@ -145,7 +145,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "    holdot: 10%",
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
-            "subject, template, html_template, steps, holdout, repeat, enabled, offer_code",
+            "subject, template, html_template, steps, holdout, repeat, enabled, "
+            "priority, fresh_for, offer_code",
         ),
         (
             "    holdout: 10%",
@@ -247,13 +248,14 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "  - nam: thank-you\n",
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
-            "html_template, steps, holdout, repeat, enabled, offer_code",
+            "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
+            "offer_code",
         ),
         (
             "limits:",
             "limit:",
             "campaigns.yaml: key 'limit': unknown key; did you mean 'limits'? allowed here: "
-            "shop, sender, transport, limits, campaigns",
+            "shop, sender, transport, limits, campaigns, mailbox",
         ),
     ],
 )

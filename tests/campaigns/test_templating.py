@@ -230,7 +230,7 @@ def test_message_headers_and_footer(tmp_path):
     assert parsed["List-Unsubscribe"] == (
         "<mailto:unsubscribe@rosies.example?subject=unsubscribe%20sam@example.com>"
     )
-    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Unsubscribe-Post"] is None  # mailto: only (RFC 8058 needs https:)
     assert parsed["X-Retain-Campaign"] == "test"
     assert parsed["Date"] is not None
     text = parsed.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
@@ -274,7 +274,7 @@ def test_header_injection_through_customer_data_is_impossible(tmp_path, evil):
         "date",
         "message-id",
         "list-unsubscribe",
-        "list-unsubscribe-post",
+        # no list-unsubscribe-post: the unsubscribe link is mailto: (RFC 8058 needs https:)
         "x-retain-campaign",
         "x-retain-step",
         "mime-version",
@@ -478,7 +478,7 @@ HEADER_NAMES = [
     "date",
     "message-id",
     "list-unsubscribe",
-    "list-unsubscribe-post",
+    # no list-unsubscribe-post: the unsubscribe link is mailto: (RFC 8058 needs https:)
     "x-retain-campaign",
     "x-retain-step",
     "mime-version",

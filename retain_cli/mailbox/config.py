@@ -1,0 +1,173 @@
+"""The campaign file's ``mailbox:`` section: where ``retain inbox`` reads the shop's mail.
+
+::
+
+    mailbox:
+      host: imap.example.com
+      port: 993                      # default: 993 for ssl, 143 otherwise
+      security: ssl                  # ssl | starttls | none
+      username: hello@rosies.example
+      password_env: RETAIN_IMAP_PASSWORD   # else the keyring (keyring_service: retain-imap)
+      folder: INBOX
+      processed_flag: $RetainProcessed     # IMAP keyword set on each processed message
+      processed_folder: Retain             # or move processed messages here (never deleted)
+      tls_verify: true               # as the transport's: check the server's certificate
+      tls_ca_file: /path/to/ca.pem   # trust this CA too (a self-signed server)
+      languages: [en, de]            # unsubscribe words understood (default: all known)
+      soft_bounce_limit: 3           # soft bounces before an address is suppressed
+      unsubscribe_address: unsubscribe@rosies.example   # default: sender.unsubscribe's
+
+The password itself never goes in the file (:mod:`retain_cli.secrets`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from retain_cli.errors import ConfigError
+
+Security = Literal["ssl", "starttls", "none"]
+KEYS = (
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "keyring_service",
+    "folder",
+    "processed_flag",
+    "processed_folder",
+    "tls_verify",
+    "tls_ca_file",
+    "timeout",
+    "languages",
+    "soft_bounce_limit",
+    "unsubscribe_address",
+)
+DEFAULT_FLAG = "$RetainProcessed"
+DEFAULT_SOFT_BOUNCE_LIMIT = 3
+ATOM = re.compile(r"^\$?[A-Za-z0-9_.+-]+$")  # an IMAP keyword we are willing to set
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSettings:
+    """How to reach and mark the shop's mailbox; what the words and limits are."""
+
+    host: str | None
+    port: int
+    security: Security
+    username: str | None
+    password_env: str | None
+    keyring_service: str | None
+    folder: str
+    processed_flag: str
+    processed_folder: str | None
+    tls_verify: bool
+    tls_ca_file: Path | None
+    timeout: float
+    languages: tuple[str, ...] | None  # None: every language retain knows
+    soft_bounce_limit: int
+    unsubscribe_address: str | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_mailbox(data: Any, path: Path) -> MailboxSettings:
+    """Validate the ``mailbox:`` mapping (None or missing: defaults, no server)."""
+    from retain_cli.mailbox.words import LANGUAGES
+
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise _error(path, None, "must be a mapping of keys (host, username, folder ...)")
+    for key in data:
+        if key not in KEYS:
+            hint = difflib.get_close_matches(str(key), KEYS, n=1)
+            did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
+            raise _error(path, str(key), f"unknown key; {did_you_mean}allowed: {', '.join(KEYS)}")
+    security = data.get("security", "ssl")
+    if security is False:  # YAML reads a bare no/off as false
+        security = "none"
+    if security not in ("ssl", "starttls", "none"):
+        raise _error(path, "security", f"must be ssl, starttls or none, not {security!r}")
+    port = data.get("port", 993 if security == "ssl" else 143)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise _error(path, "port", f"must be a port number 1-65535, not {port!r}")
+    env = _text(data, "password_env", path)
+    if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise _error(
+            path,
+            "password_env",
+            f"{env!r} is not an environment variable name (e.g. RETAIN_IMAP_PASSWORD)",
+        )
+    flag = _text(data, "processed_flag", path) or DEFAULT_FLAG
+    if not ATOM.match(flag):
+        raise _error(
+            path, "processed_flag", f"{flag!r} is not an IMAP keyword; write e.g. {DEFAULT_FLAG}"
+        )
+    verify = data.get("tls_verify", True)
+    if not isinstance(verify, bool):
+        raise _error(path, "tls_verify", f"must be true or false, not {verify!r}")
+    ca_text = _text(data, "tls_ca_file", path)
+    ca_file = None
+    if ca_text is not None:
+        ca_file = Path(ca_text).expanduser()
+        if not ca_file.is_absolute():
+            ca_file = path.absolute().parent / ca_file
+        if not ca_file.is_file():
+            raise _error(path, "tls_ca_file", f"no file at {ca_file}")
+    timeout = data.get("timeout", 30)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise _error(path, "timeout", f"must be a number of seconds, not {timeout!r}")
+    languages = data.get("languages")
+    if languages is not None:
+        if isinstance(languages, str):
+            languages = [languages]
+        if not isinstance(languages, list) or not all(x in LANGUAGES for x in languages):
+            raise _error(
+                path, "languages", f"must be a list of {', '.join(LANGUAGES)}, not {languages!r}"
+            )
+    limit = data.get("soft_bounce_limit", DEFAULT_SOFT_BOUNCE_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise _error(path, "soft_bounce_limit", f"must be a whole number from 1, not {limit!r}")
+    unsubscribe = _text(data, "unsubscribe_address", path)
+    if unsubscribe is not None and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", unsubscribe):
+        raise _error(path, "unsubscribe_address", f"{unsubscribe!r} is not an e-mail address")
+    return MailboxSettings(
+        host=_text(data, "host", path),
+        port=port,
+        security=cast(Security, security),
+        username=_text(data, "username", path),
+        password_env=env,
+        keyring_service=_text(data, "keyring_service", path),
+        folder=_text(data, "folder", path) or "INBOX",
+        processed_flag=flag,
+        processed_folder=_text(data, "processed_folder", path),
+        tls_verify=verify,
+        tls_ca_file=ca_file,
+        timeout=float(timeout),
+        languages=None if languages is None else tuple(languages),
+        soft_bounce_limit=limit,
+        unsubscribe_address=None if unsubscribe is None else unsubscribe.lower(),
+    )
+
+
+def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
+    value = data.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or "\n" in value or "\r" in value:
+        raise _error(path, key, f"must be text on one line, not {value!r}")
+    return value.strip()
+
+
+def _error(path: Path, key: str | None, message: str) -> ConfigError:
+    where = f"key 'mailbox.{key}': " if key else "key 'mailbox': "
+    return ConfigError(f"{path}: {where}{message}")

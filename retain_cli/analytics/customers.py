@@ -2,8 +2,8 @@
 
 Every function takes an open :class:`~retain_cli.store.Store` and returns plain typed data
 (rows are dicts, so they render as they are). Orders are counted the one way the whole tool
-counts them: the ``order_facts`` view (cancelled orders left out, refunds subtracted). Money
-is returned in major units (``12.5`` for 12.50 EUR).
+counts them: the ``order_facts`` view (cancelled and fully refunded orders left out, refunds
+subtracted). Money is returned in major units (``12.5`` for 12.50 EUR).
 """
 
 from __future__ import annotations
@@ -269,8 +269,9 @@ def _close_spellings(text: str, pool: Sequence[str], limit: int) -> list[str]:
     return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
-def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
-    """Customers the user may have meant: substring matches first, then close spellings."""
+def similar_customers(store: Store, key: str, limit: int = 5) -> list[str]:
+    """Customers the user may have meant by ``key`` (their e-mail, else their customer_id):
+    substring matches first, then close spellings (difflib)."""
     text = key.strip().lower()
     local = text.split("@")[0]
     words = local.replace(".", " ").replace("_", " ").replace("-", " ").split()
@@ -328,7 +329,7 @@ def find_customer(store: Store, key: str) -> int:
     ref = store.find_customer_ref(key)
     if ref is not None:
         return ref
-    hints = _suggestions(store, key)
+    hints = similar_customers(store, key)
     message = f"no customer with e-mail or id {key.strip()!r}"
     if hints:
         message += "; did you mean " + ", ".join(hints) + "?"
@@ -370,9 +371,11 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
         if is_cancelled:
             cancelled += 1
             continue
+        refunded_minor += order["refunded_minor"]
+        if order["total_minor"] > 0 and order["refunded_minor"] >= order["total_minor"]:
+            continue  # refunded in full: no countable order (order_facts leaves it out)
         countable += 1
         net_minor += net
-        refunded_minor += order["refunded_minor"]
         currencies[currency or ""] = currencies.get(currency or "", 0) + 1
         first = first or order["ordered_at"]
         last = order["ordered_at"]

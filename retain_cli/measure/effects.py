@@ -49,7 +49,7 @@ from retain_cli.measure.stats import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from retain_cli.analytics.metrics import OrderArrays
+    from retain_cli.analytics.order_arrays import OrderArrays
 
 DAY = 86400
 #: customers each group needs before a row gets a verdict

@@ -107,7 +107,7 @@ def _kpis(
 
 
 def _cohorts(store: Store, as_of: datetime) -> str:
-    from retain_cli.analytics.metrics import cohorts
+    from retain_cli.analytics.cohorts import cohorts
 
     table = cohorts(store, as_of, by="month", last=COHORTS)
     if not table.rows:

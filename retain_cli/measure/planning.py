@@ -30,7 +30,7 @@ def plan_power(
     """Per campaign of the plan with someone due or held out (now or earlier)."""
     import numpy as np
 
-    from retain_cli.analytics.metrics import load_orders
+    from retain_cli.analytics.order_arrays import load_orders
 
     orders = load_orders(store).upto(plan.as_of)
     start = int(plan.as_of.timestamp()) - 365 * DAY

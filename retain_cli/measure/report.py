@@ -134,7 +134,7 @@ def campaign_report(
 
     ``config`` (the campaign file, when there is one) gives each campaign's configured
     holdout (for the sample ratio check) and ``offer_code``."""
-    from retain_cli.analytics.metrics import load_orders
+    from retain_cli.analytics.order_arrays import load_orders
 
     names = store.measure_campaigns(campaign)
     if campaign is not None and not names:
@@ -188,7 +188,7 @@ def _effects(
 ) -> list[Effect]:
     import numpy as np
 
-    from retain_cli.analytics.metrics import OrderArrays
+    from retain_cli.analytics.order_arrays import OrderArrays
     from retain_cli.measure.effects import CampaignLedger, campaign_effects
 
     codes = sorted({i.offer_code for i in info.values() if i.offer_code})

@@ -373,7 +373,57 @@ def m008_customer_aliases(conn: sqlite3.Connection) -> None:
     )
 
 
-def m009_order_discount_code(conn: sqlite3.Connection) -> None:
+def m009_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+    """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
+
+    A fully refunded order (a positive total, refunded in full) is no sale: counting it as
+    an order of 0 lowered the average order value and made a customer of someone who gave
+    everything back. An order with a total of 0 that nothing was refunded from still counts.
+    ``net_sales_minor`` is the amount without tax and shipping (where the export gives them),
+    less refunds, never below zero: Shopify's "net sales" (``--revenue net``), beside
+    ``net_minor``, the export's Total less refunds (``--revenue gross``). The trigger
+    that marks the packed copies stale now watches tax and shipping too.
+    """
+    run_script(
+        conn,
+        """
+        DROP VIEW order_facts;
+        CREATE VIEW order_facts AS
+        SELECT
+            o.id AS order_ref,
+            o.customer_ref,
+            o.ordered_at,
+            substr(o.ordered_at, 1, 10) AS order_day,
+            o.currency,
+            o.total_minor,
+            o.refunded_minor,
+            max(o.total_minor - o.refunded_minor, 0) AS net_minor,
+            max(o.total_minor - coalesce(o.tax_minor, 0) - coalesce(o.shipping_minor, 0)
+                - o.refunded_minor, 0) AS net_sales_minor
+        FROM orders o
+        WHERE o.cancelled_at IS NULL
+          AND NOT (o.total_minor > 0 AND o.refunded_minor >= o.total_minor);
+
+        -- net sales change with tax and shipping too: the packed copies must notice
+        DROP TRIGGER orders_analytics_update;
+        CREATE TRIGGER orders_analytics_update AFTER UPDATE OF
+            customer_ref, ordered_at, currency, total_minor, refunded_minor, cancelled_at,
+            tax_minor, shipping_minor
+        ON orders
+        WHEN OLD.customer_ref IS NOT NEW.customer_ref OR OLD.ordered_at IS NOT NEW.ordered_at
+            OR OLD.currency IS NOT NEW.currency OR OLD.total_minor IS NOT NEW.total_minor
+            OR OLD.refunded_minor IS NOT NEW.refunded_minor
+            OR OLD.cancelled_at IS NOT NEW.cancelled_at
+            OR OLD.tax_minor IS NOT NEW.tax_minor
+            OR OLD.shipping_minor IS NOT NEW.shipping_minor
+        BEGIN
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
+        END;
+        """,
+    )
+
+
+def m010_order_discount_code(conn: sqlite3.Connection) -> None:
     """``orders.discount_code``: the code the order used (Shopify's ``Discount Code``), so a
     campaign's report can count the orders that used its ``offer_code`` and what it gave
     away. Codes are compared ignoring case; the index holds only the orders with a code."""
@@ -384,7 +434,7 @@ def m009_order_discount_code(conn: sqlite3.Connection) -> None:
     )
 
 
-def m010_goals(conn: sqlite3.Connection) -> None:
+def m011_goals(conn: sqlite3.Connection) -> None:
     """Baselines (a named snapshot of the KPIs) and goals (a KPI, a target and a date).
 
     A goal keeps its own starting point (``start_value`` at ``start_as_of``), taken from a
@@ -425,6 +475,7 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_mailbox,
     m008_customer_aliases,
-    m009_order_discount_code,
-    m010_goals,
+    m009_fully_refunded_orders,
+    m010_order_discount_code,
+    m011_goals,
 ]

@@ -36,7 +36,8 @@ class MeasureStore(StoreBase):
         ).fetchall()
 
     def measure_offer_orders(self, codes: Sequence[str]) -> list[tuple[str, int, int, int]]:
-        """Orders that are not cancelled and used one of these discount codes (any case):
+        """Countable orders (not cancelled, not refunded in full: ``order_facts``) that used
+        one of these discount codes (any case):
         (code as given in ``codes``, customer_ref, unix seconds, discount_minor)."""
         if not codes:
             return []
@@ -45,6 +46,7 @@ class MeasureStore(StoreBase):
             "SELECT upper(discount_code), customer_ref, "
             "CAST(strftime('%s', ordered_at) AS INTEGER), coalesce(discount_minor, 0) "
             "FROM orders WHERE discount_code IS NOT NULL AND cancelled_at IS NULL "
+            "AND NOT (total_minor > 0 AND refunded_minor >= total_minor) "
             "AND discount_code COLLATE NOCASE IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(upper)),),
         )

@@ -132,7 +132,7 @@ def test_explain_one_and_all(cli):
     [
         ("churn", "did you mean churn_rate or churn_risk?"),
         ("clv", "did you mean historic_clv or predicted_clv?"),
-        ("lift", "did you mean conversion_lift or revenue_per_customer_lift?"),
+        ("difference", "did you mean conversion_difference or revenue_per_customer_difference?"),
         ("retension", "did you mean retention_rate?"),
         ("repeat rate", "did you mean repeat_purchase_rate?"),
     ],

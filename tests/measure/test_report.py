@@ -32,7 +32,7 @@ def offer(shop):
     shop.order(recipients[0], "2025-05-30T10:00:00Z", 9999)  # before the message
     shop.order(recipients[1], "2025-06-20T10:00:00Z", 9999)  # after the window
     shop.order(recipients[30], "2025-06-03T10:00:00Z", 5000, cancelled_at=SENT)  # cancelled
-    shop.order(recipients[31], "2025-06-03T10:00:00Z", 5000, refunded_minor=5000)  # net 0
+    shop.order(recipients[31], "2025-06-03T10:00:00Z", 5000, refunded_minor=5000)  # no order
     return recipients, held
 
 
@@ -42,12 +42,13 @@ def test_report_compares_with_intervals_and_gives_a_verdict(cli, offer, config):
     [row] = json.loads(result.stdout)
     assert row["status"] == "finished" and row["days_passed"] == 14.0
     assert (row["recipients"], row["held_out"], row["still_in_window"]) == (40, 40, 0)
-    assert (row["recipient_orders"], row["holdout_orders"]) == (21, 8)  # the refunded one counts
+    # a fully refunded order is no order (order_facts), and no conversion
+    assert (row["recipient_orders"], row["holdout_orders"]) == (20, 8)
     assert (row["recipient_revenue"], row["holdout_revenue"]) == (200.0, 80.0)
-    assert (row["recipient_conversion"], row["holdout_conversion"]) == (0.525, 0.2)
+    assert (row["recipient_conversion"], row["holdout_conversion"]) == (0.5, 0.2)
     assert row["currency"] == "EUR"
-    # 21 of 40 converted (the fully refunded order is an order with amount 0)
-    assert row["conversion_difference"] == 0.325
+    assert row["conversion_difference"] == 0.3
+    assert (row["conversion_low"], row["conversion_high"]) == (0.091, 0.4759)
     assert row["revenue_per_customer_difference"] == 3.0
     assert (row["revenue_per_customer_low"], row["revenue_per_customer_high"]) == (0.96, 5.04)
     assert (row["conversion_verdict"], row["revenue_verdict"]) == ("better", "better")
@@ -87,8 +88,8 @@ def test_report_table_speaks_in_percent_and_currency(cli, offer, config, monkeyp
     assert result.exit_code == 0
     out = result.stdout
     assert "offer: the 14 days after the message (finished)" in out
-    assert "52.5%" in out and "20.0%" in out
-    assert "+32.5 pp (+11.5 to +49.9)" in out
+    assert "50.0%" in out and "20.0%" in out
+    assert "+30.0 pp (+9.1 to +47.6)" in out
     assert "€5.00" in out and "€2.00" in out and "+€3.00 (+€0.96 to +€5.04)" in out
     assert "Conversion: better for the recipients (the 95% interval leaves out zero)." in out
     assert "Offer WINBACK10: used on 5 recipient orders, giving away €5.00" in " ".join(out.split())
@@ -103,7 +104,7 @@ def test_an_open_window_is_so_far_without_a_verdict(cli, offer, config, monkeypa
     assert row["still_in_window"] == 80
     assert row["conversion_verdict"] is None and row["revenue_verdict"] is None
     assert row["no_verdict"] == "the window has not ended"
-    assert row["recipient_conversion"] == 0.525  # what is known so far
+    assert row["recipient_conversion"] == 0.5  # what is known so far
     table = " ".join(cli("report", "--as-of", "2025-06-06").stdout.split())
     assert "offer: so far, 5 of 14 days of the window have passed since the last message" in table
     assert "No verdict yet: the window has not ended (looking early and often finds" in table

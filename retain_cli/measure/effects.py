@@ -12,8 +12,8 @@ Per campaign and step:
   when they were held out, plus, for step k > 1, the usual time from step 1 to step k (the
   median over the customers who got both), so both groups are watched over the same days.
 - Counted per customer: countable orders (cancelled and fully refunded orders left out,
-  partial refunds subtracted: the ``order_facts`` definition every metric uses) placed after the clock started and within
-  the window. Conversion = customers with an order / customers; revenue per customer = net
+  partial refunds subtracted: the ``order_facts`` definition every metric uses) placed
+  after the clock started and within the window. Conversion = customers with an order / customers; revenue per customer = net
   revenue / customers (in major units of the shop's currency).
 - **finished** rows count only customers whose whole window has passed; customers still
   inside theirs are counted later. When no one in a group has a finished window yet, the row

@@ -13,8 +13,9 @@ Per campaign and step:
   median over the customers who got both), so both groups are watched over the same days.
 - Counted per customer: countable orders (cancelled and fully refunded orders left out,
   partial refunds subtracted: the ``order_facts`` definition every metric uses) placed
-  after the clock started and within the window. Conversion = customers with an order / customers; revenue per customer = net
-  revenue / customers (in major units of the shop's currency).
+  after the clock started and within the window. Conversion = customers with an order /
+  customers; revenue per customer = net revenue / customers (in major units of the shop's
+  currency).
 - **finished** rows count only customers whose whole window has passed; customers still
   inside theirs are counted later. When no one in a group has a finished window yet, the row
   is **so far**: what is known up to now, with no verdict (looking early and often inflates

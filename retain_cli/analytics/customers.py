@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from retain_cli.errors import NotFound, UsageError
+from retain_cli.settings import shop_currency
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -425,6 +426,12 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
 # -- status ------------------------------------------------------------------------------
 
 
+def _currency_shown(code: str | None) -> str:
+    """The currency as status shows it: never blank (orders stored without one, from before
+    retain asked for it, and a shop with none set say how to set it)."""
+    return code or "unknown (set it: retain config set currency CODE)"
+
+
 def status(store: Store, *, imports: int = 5) -> StatusReport:
     """Counts, the date range of orders, net revenue, and the most recent imports.
 
@@ -434,8 +441,11 @@ def status(store: Store, *, imports: int = 5) -> StatusReport:
     counts = store.status_counts()
     summary: dict[str, Any] = {"database": str(store.path)}
     summary.update(counts)
+    if not counts["orders_without_customer"]:
+        del summary["orders_without_customer"]  # (only shops with walk-in sales have them)
     revenue = store.revenue_by_currency()
-    summary["currency"] = revenue[0]["currency"] if revenue else None
+    shop = shop_currency(store)
+    summary["currency"] = _currency_shown(revenue[0]["currency"] if revenue else shop)
     summary["revenue"] = (
         to_major(revenue[0]["net_minor"], revenue[0]["currency"]) if revenue else 0.0
     )

@@ -189,18 +189,23 @@ _DEFINITIONS = [
         "two orders on one day (a split checkout) are not a return. Compare "
         "repeat_purchase_rate, which looks at all customers ever.",
     ),
-    Definition("orders", "count", "Countable orders placed in the period."),
+    Definition(
+        "orders",
+        "count",
+        "Countable orders placed in the period, sales without a customer (walk-ins) included.",
+    ),
     Definition(
         "revenue",
         "money",
-        "Sum of the net amounts (total - refunded) of the period's countable orders, as "
-        "--revenue says: gross (tax and shipping included, the default) or net (without "
-        "them); see 'retain explain revenue_kind'.",
+        "Sum of the net amounts (total - refunded) of the period's countable orders, sales "
+        "without a customer (walk-ins) included, as --revenue says: gross (tax and shipping "
+        "included, the default) or net (without them); see 'retain explain revenue_kind'.",
     ),
     Definition(
         "returning_revenue_share",
         "rate",
-        "Share of the period's revenue that came from returning customers.",
+        "Share of the period's revenue from customers that came from returning customers "
+        "(sales without a customer left out).",
     ),
     Definition(
         "average_order_value",
@@ -210,7 +215,8 @@ _DEFINITIONS = [
     Definition(
         "purchase_frequency",
         "number",
-        "orders / active_customers in the period: orders per active customer.",
+        "Customers' orders / active_customers in the period: orders per active customer "
+        "(sales without a customer left out).",
     ),
     Definition(
         "customer_base_start",

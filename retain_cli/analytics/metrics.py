@@ -8,7 +8,7 @@ explain`` live in :mod:`retain_cli.analytics.definitions`; keep the two in step.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +233,8 @@ class MetricsReport:
     revenue: str = "gross"  # which amounts: see REVENUE_TEXT
     previous: Period | None = None
     previous_values: dict[str, float | int | None] | None = None
+    #: the period's sales without a customer (walk-ins), counted in orders and revenue
+    sales_without_customer: int = 0
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per metric: metric, value[, previous, change, change_pct]."""
@@ -273,13 +275,22 @@ def metrics(
     revenue: str = "gross",
 ) -> MetricsReport:
     """``retain metrics``: the figures for the period ending at ``as_of``, money as
-    ``revenue`` (``gross`` or ``net``, see :data:`REVENUE_TEXT`)."""
+    ``revenue`` (``gross`` or ``net``, see :data:`REVENUE_TEXT`); sales without a customer
+    counted in orders and revenue (see :mod:`retain_cli.analytics.walk_ins`)."""
+    from retain_cli.analytics.walk_ins import add_walk_ins, load_walk_ins
+
     orders = load_orders(store, revenue).upto(as_of)
+    walk_ins = load_walk_ins(store, revenue)
     current = period_for(as_of, period)
+    codes = tuple(sorted({*orders.currencies, *walk_ins.currencies}))
     report = MetricsReport(
-        current, compute_metrics(orders, current), currency_label(orders), revenue
+        current,
+        add_walk_ins(compute_metrics(orders, current), walk_ins, current),
+        currency_label(replace(orders, currencies=codes)),
+        revenue,
+        sales_without_customer=walk_ins.between(current)[0],
     )
     if compare:
-        report.previous = previous_period(current, period)
-        report.previous_values = compute_metrics(orders, report.previous)
+        before = report.previous = previous_period(current, period)
+        report.previous_values = add_walk_ins(compute_metrics(orders, before), walk_ins, before)
     return report

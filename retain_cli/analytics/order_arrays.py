@@ -187,8 +187,10 @@ def countable_orders(
     """Orders as the importer holds them (columns of the orders table: ISO ``ordered_at``,
     amounts in minor units) -> the countable ones, packed. The in-memory twin of the
     ``order_facts`` view: cancelled and fully refunded orders (a positive total refunded in
-    full) left out, refunds subtracted (never below zero), gross amounts. ``None`` for a
-    column means the file had none (nothing refunded or cancelled, no currency)."""
+    full) left out, refunds subtracted (never below zero), gross amounts; sales without a
+    customer (ref 0) are not packed, as :meth:`Store.order_fact_rows` leaves them out.
+    ``None`` for a column means the file had none (nothing refunded or cancelled, no
+    currency)."""
     import numpy as np
     import pyarrow as pa
 
@@ -222,6 +224,8 @@ def countable_orders(
     if cancelled is not None:
         open_ = np.asarray(pa.array(cancelled, pa.string()).is_null())
         keep = open_ if keep is None else keep & open_
+    if len(refs) and not refs.all():  # sales without a customer (ref 0) are not packed
+        keep = refs != 0 if keep is None else keep & (refs != 0)
     if keep is not None:
         refs, t, amount = refs[keep], t[keep], amount[keep]
     return OrderArrays.sorted(refs, t, amount, tuple(c for c in codes if c))

@@ -151,6 +151,7 @@ def metrics_command(
                 "previous_period": _period_json(report.previous) if report.previous else None,
                 "currency": report.currency,
                 "revenue": report.revenue,
+                "sales_without_customer": report.sales_without_customer,
                 "metrics": rows,
             }
         )
@@ -164,6 +165,11 @@ def metrics_command(
     if report.currency:
         notes.append(f"currency: {report.currency}")
     notes.append(f"revenue {REVENUE_TEXT[report.revenue]}")
+    if report.sales_without_customer:
+        notes.append(
+            f"orders and revenue include {report.sales_without_customer:,} sale(s) without "
+            "a customer"
+        )
     # title and notes as lines of their own: a table's title and caption wrap at its width
     console.print(escape(f"Metrics, {report.period.label}"), style="bold")
     table = Table(header_style="bold")

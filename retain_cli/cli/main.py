@@ -63,6 +63,7 @@ def _register() -> None:
     from retain_cli.cli import (
         analytics,
         campaigns,
+        config,
         customers,
         imports,
         mailbox,
@@ -71,7 +72,17 @@ def _register() -> None:
         sending,
     )
 
-    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox, measure):
+    for module in (
+        imports,
+        customers,
+        config,
+        analytics,
+        predict,
+        campaigns,
+        sending,
+        mailbox,
+        measure,
+    ):
         module.register(app)
 
 

@@ -14,6 +14,7 @@ from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.settings import SettingsStore
 
 
 class Store(
@@ -23,6 +24,7 @@ class Store(
     PredictStore,
     CampaignStore,
     LedgerStore,
+    SettingsStore,
     MailboxStore,
     MeasureStore,
 ):

@@ -61,9 +61,10 @@ class AnalyticsStore(StoreBase):
     def order_fact_rows(
         self, *, after_id: int = 0, with_currency: bool = False, column: str = "net_minor"
     ) -> sqlite3.Cursor:
-        """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
-        amount[, currency]), the amount from ``column`` (``net_minor``: the total less
-        refunds; ``net_sales_minor``: also less tax and shipping).
+        """Countable orders of customers with an id above ``after_id``: (customer_ref, unix
+        seconds, amount[, currency]), the amount from ``column`` (``net_minor``: the total
+        less refunds; ``net_sales_minor``: also less tax and shipping). Sales without a
+        customer are left out (see :meth:`walk_in_order_rows`).
 
         Returned as a cursor, so the caller can stream integers straight into an array. The
         query scans the table by id (an index on ordered_at would mean a million lookups).
@@ -73,9 +74,21 @@ class AnalyticsStore(StoreBase):
         currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
             f"SELECT customer_ref, unixepoch(ordered_at), {column}{currency} "
-            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
+            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL "
+            "AND customer_ref IS NOT NULL",
             (after_id,),
         )
+
+    def walk_in_order_rows(self, column: str = "net_minor") -> list[tuple[int, int, str]]:
+        """Countable sales without a customer (walk-ins): (unix seconds, amount, currency),
+        in time order; the amount from ``column`` as in :meth:`order_fact_rows`."""
+        if column not in ("net_minor", "net_sales_minor"):
+            raise ValueError(f"no amount column {column!r} in order_facts")
+        return self.conn.execute(
+            f"SELECT unixepoch(ordered_at), {column}, upper(coalesce(currency, '')) "
+            "FROM order_facts WHERE customer_ref IS NULL AND unixepoch(+ordered_at) IS NOT NULL "
+            "ORDER BY ordered_at"
+        ).fetchall()
 
     def order_currencies(self, *, after_id: int = 0) -> list[str]:
         """Distinct currency codes of the orders with an id above ``after_id`` ('' for none)."""

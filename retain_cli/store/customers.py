@@ -247,7 +247,7 @@ class CustomerStore(StoreBase):
             """
             SELECT count(*), coalesce(sum(cancelled_at IS NOT NULL), 0),
                    coalesce(sum(refunded_minor > 0 AND cancelled_at IS NULL), 0),
-                   min(ordered_at), max(ordered_at)
+                   min(ordered_at), max(ordered_at), coalesce(sum(customer_ref IS NULL), 0)
             FROM orders
             """
         ).fetchone()
@@ -257,6 +257,7 @@ class CustomerStore(StoreBase):
             "with_consent": customers[1],
             "suppressed": suppressed,
             "orders": orders[0],
+            "orders_without_customer": orders[5],
             "cancelled": orders[1],
             "refunded": orders[2],
             "line_items": items,

@@ -46,6 +46,7 @@ class MeasureStore(StoreBase):
             "SELECT upper(discount_code), customer_ref, "
             "CAST(strftime('%s', ordered_at) AS INTEGER), coalesce(discount_minor, 0) "
             "FROM orders WHERE discount_code IS NOT NULL AND cancelled_at IS NULL "
+            "AND customer_ref IS NOT NULL "
             "AND NOT (total_minor > 0 AND refunded_minor >= total_minor) "
             "AND discount_code COLLATE NOCASE IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(upper)),),

@@ -27,7 +27,9 @@ def rows_of(text: str) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def cdnow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("cdnow") / "cdnow.db"
-    result = CliRunner().invoke(app, ["--db", str(db), "import", "orders", str(CDNOW)])
+    result = CliRunner().invoke(
+        app, ["--db", str(db), "import", "orders", str(CDNOW), "--currency", "USD"]
+    )
     assert result.exit_code == 0, result.output
     return db
 

@@ -24,7 +24,8 @@ def cdnow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CDNOW sample imported once through ``retain import orders`` (read-only afterwards)."""
     db = tmp_path_factory.mktemp("cdnow") / "cdnow.db"
     result = CliRunner().invoke(
-        app, ["--db", str(db), "import", "orders", str(CDNOW), "--format", "json"]
+        app,
+        ["--db", str(db), "import", "orders", str(CDNOW), "--currency", "USD", "--format", "json"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

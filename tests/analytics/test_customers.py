@@ -127,6 +127,6 @@ def test_status_of_an_empty_database(store):
     report = status(store)
     assert report.summary["customers"] == 0
     assert report.summary["revenue"] == 0.0
-    assert report.summary["currency"] is None
+    assert report.summary["currency"] == "unknown (set it: retain config set currency CODE)"
     assert report.summary["first_order_at"] is None
     assert report.imports == []

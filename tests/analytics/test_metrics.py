@@ -374,7 +374,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     the result must be what reading order_facts back gives: cancelled and fully refunded
     orders out, refunds subtracted, each currency scaled by its own minor units."""
     from retain_cli.analytics.order_arrays import _read_orders
-    from retain_cli.imports import import_file
+    from retain_cli.imports import ImportOptions, import_file
 
     rows = [
         "order_id,email,date,amount,currency,refunded,cancelled at",
@@ -383,7 +383,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
         "3,b@example.com,2024-03-02T09:30:00+02:00,1200,JPY,,",
         "4,b@example.com,2024-03-03,7.50,eur,9.00,",  # refunded in full (and more): out
         "5,c@example.com,2024-03-04,30.00,USD,,2024-03-05",  # cancelled
-        "6,c@example.com,2024-02-04,3.25,,,",  # no currency
+        "6,c@example.com,2024-02-04,3.25,,,",  # no currency: the import's (EUR)
     ]
     export = tmp_path / "orders.csv"
     export.write_text("\n".join(rows) + "\n")
@@ -393,7 +393,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
         raise AssertionError("the import read its orders back from SQLite")
 
     monkeypatch.setattr("retain_cli.analytics.order_arrays._read_orders", not_read_back)
-    result = import_file(store, export, "orders")
+    result = import_file(store, export, "orders", ImportOptions(currency="EUR"))
     monkeypatch.undo()
     assert result.inserted == 6
     fingerprint, data = store.cached_blob(ORDERS_CACHE)
@@ -407,7 +407,7 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
 
 def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, tmp_path):
     from retain_cli.analytics.order_arrays import _read_orders
-    from retain_cli.imports import import_file
+    from retain_cli.imports import ImportOptions, import_file
 
     rows = ["order_id,email,date,amount,refunded"]
     rows += [
@@ -415,7 +415,7 @@ def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, t
     ]
     export = tmp_path / "orders.csv"
     export.write_text("\n".join(rows) + "\n")
-    import_file(store, export, "orders")
+    import_file(store, export, "orders", ImportOptions(currency="USD"))
     packed = OrderArrays.unpack(store.cached_blob(ORDERS_CACHE)[1])
     read = _read_orders(store, 0)
     assert packed.amount.tobytes() == read.amount.tobytes()

@@ -20,16 +20,17 @@ def test_shopify_orders_keep_their_discount_code(cli, store):
 def test_a_sheet_with_a_coupon_column(cli, store, tmp_path):
     sheet = tmp_path / "orders.csv"
     sheet.write_text(
-        "order_id,email,date,amount,coupon code\n"
-        "A1,ann@example.org,2025-06-01,10.00,WINBACK10\n"
-        "A2,ann@example.org,2025-06-02,12.00,\n"
+        "order_id,email,date,amount,currency,coupon code\n"
+        "A1,ann@example.org,2025-06-01,10.00,EUR,WINBACK10\n"
+        "A2,ann@example.org,2025-06-02,12.00,EUR,\n"
     )
     assert cli("import", "orders", str(sheet)).exit_code == 0
     rows = store.conn.execute("SELECT order_id, discount_code FROM orders ORDER BY order_id")
     assert rows.fetchall() == [("A1", "WINBACK10"), ("A2", None)]
     # a newer export that names a code for an order already imported updates it
     sheet.write_text(
-        "order_id,email,date,amount,coupon code\nA2,ann@example.org,2025-06-02,12.00,SPRING\n"
+        "order_id,email,date,amount,currency,coupon code\n"
+        "A2,ann@example.org,2025-06-02,12.00,EUR,SPRING\n"
     )
     assert cli("import", "orders", str(sheet)).exit_code == 0
     row = store.conn.execute("SELECT discount_code FROM orders WHERE order_id = 'A2'")

@@ -26,6 +26,7 @@ FLOORS = {
     "project": 5,
     "demo": 5,
     "mailbox": 5,
+    "measure": 5,
     "cli": 6,
 }
 

@@ -92,12 +92,16 @@ CAMPAIGN_KEYS = (
     "enabled",
     "priority",
     "fresh_for",
+    "offer_code",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
 STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: words `retain report` reads as reports of their own, so no campaign may be called so
+REPORT_WORDS = ("goals", "program")
 
 
 def config_path(explicit: Path | None) -> Path:
@@ -378,6 +382,10 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         raise here.error(
             "name", "use letters, digits, '-', '_' or '.' only (it is used in send keys)"
         )
+    if name in REPORT_WORDS:
+        raise here.error(
+            "name", f"{name!r} is the name of a report ('retain report {name}'); pick another"
+        )
     steps: list[Step] = []
     if data.get("steps") is not None:
         for key in ("subject", "template", "html_template"):
@@ -432,7 +440,22 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
+        offer_code=_offer_code(data.get("offer_code"), here),
     )
+
+
+def _offer_code(value: Any, where: Where) -> str | None:
+    """``offer_code: WINBACK10``: the discount code the campaign's messages offer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    code = as_text(value, where, "offer_code", required=False)
+    if code is not None and not OFFER_CODE_RE.match(code):
+        raise where.error(
+            "offer_code",
+            f"{code!r} is not a discount code; write it as the shop does, e.g. WINBACK10 "
+            "(letters, digits, '-', '_' or '.')",
+        )
+    return code
 
 
 def parse_config(data: Any, path: Path) -> CampaignConfig:

@@ -90,11 +90,22 @@ def _register() -> None:
         customers,
         imports,
         mailbox,
+        measure,
         predict,
         sending,
     )
 
-    for module in (imports, customers, config, analytics, predict, campaigns, sending, mailbox):
+    for module in (
+        imports,
+        customers,
+        config,
+        analytics,
+        predict,
+        campaigns,
+        sending,
+        mailbox,
+        measure,
+    ):
         module.register(app)
 
 

@@ -12,6 +12,7 @@ from retain_cli.store.customers import CustomerStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
+from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 from retain_cli.store.settings import SettingsStore
 
@@ -25,6 +26,7 @@ class Store(
     LedgerStore,
     SettingsStore,
     MailboxStore,
+    MeasureStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

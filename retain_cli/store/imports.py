@@ -54,6 +54,7 @@ ORDER_COLUMNS = (
     "refunded_minor",
     "financial_status",
     "cancelled_at",
+    "discount_code",
 )
 
 _CHUNK = 500

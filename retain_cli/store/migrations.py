@@ -539,6 +539,49 @@ def m012_order_refunds(conn: sqlite3.Connection) -> None:
     )
 
 
+def m013_order_discount_code(conn: sqlite3.Connection) -> None:
+    """``orders.discount_code``: the code the order used (Shopify's ``Discount Code``), so a
+    campaign's report can count the orders that used its ``offer_code`` and what it gave
+    away. Codes are compared ignoring case; the index holds only the orders with a code."""
+    conn.execute("ALTER TABLE orders ADD COLUMN discount_code TEXT")
+    conn.execute(
+        "CREATE INDEX orders_discount_code ON orders(discount_code COLLATE NOCASE) "
+        "WHERE discount_code IS NOT NULL"
+    )
+
+
+def m014_goals(conn: sqlite3.Connection) -> None:
+    """Baselines (a named snapshot of the KPIs) and goals (a KPI, a target and a date).
+
+    A goal keeps its own starting point (``start_value`` at ``start_as_of``), taken from a
+    saved baseline or computed when it was set, so the track it is judged on never moves."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE baselines (
+            name TEXT PRIMARY KEY,
+            as_of TEXT NOT NULL,                -- the end of the period measured (UTC)
+            period TEXT NOT NULL,               -- 30d | 90d | month | quarter | year
+            currency TEXT,
+            metrics TEXT NOT NULL,              -- JSON object: metric -> value (or null)
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE goals (
+            metric TEXT PRIMARY KEY,            -- one goal per metric
+            change TEXT NOT NULL,               -- as written: +5pp, -10%, +200
+            target REAL NOT NULL,
+            by_date TEXT NOT NULL,              -- YYYY-MM-DD
+            period TEXT NOT NULL,
+            baseline TEXT,                      -- the baseline's name, if taken from one
+            start_value REAL NOT NULL,
+            start_as_of TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -552,4 +595,6 @@ MIGRATIONS: list[Migration] = [
     m010_orders_without_customer,
     m011_settings,
     m012_order_refunds,
+    m013_order_discount_code,
+    m014_goals,
 ]

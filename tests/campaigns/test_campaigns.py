@@ -148,7 +148,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for",
+            "priority, fresh_for, offer_code",
         ),
         (
             "    holdout: 10%",
@@ -250,7 +250,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "  - nam: thank-you\n",
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
-            "html_template, steps, holdout, repeat, enabled, priority, fresh_for",
+            "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
+            "offer_code",
         ),
         (
             "limits:",

@@ -229,7 +229,9 @@ def send(
     marked sent with the server's reply. In a terminal it shows the plan and asks first
     (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
     Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'),
-    or when due messages were held back by quiet hours or the daily limit.
+    when the SMTP server was unavailable or refused the shop's mail (the run stops; nothing
+    is counted against the messages and nobody is suppressed), or when due messages were
+    held back by quiet hours, the daily limit or limits.max_run_minutes.
 
     --now runs the night of that moment (with --dry-run or the outbox: a rehearsal that
     obeys every limit); a real SMTP send refuses a --now or --as-of in the future.
@@ -294,6 +296,9 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    notice = result.notice()
+    if notice:
+        err_console.print(f"[bold yellow]{escape(notice)}[/]")
     if result.held_back:
         count = f"{result.deferred:,} due message{'s' if result.deferred != 1 else ''}"
         err_console.print(
@@ -309,6 +314,11 @@ def _held_back_hint(reason: str) -> str:
         return (
             " This run started inside them: move the cron line out of the quiet hours "
             "('retain cron --at HH:MM' checks the time in every season)."
+        )
+    if "max_run_minutes" in reason:
+        return (
+            " A slow SMTP server or a long queue under per_minute: raise "
+            "limits.max_run_minutes if the runs need longer."
         )
     return " 'retain simulate' shows when the queue will be through."
 

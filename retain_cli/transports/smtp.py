@@ -22,29 +22,14 @@ from typing import Any
 from retain_cli.errors import SendError
 from retain_cli.transports.base import (
     AmbiguousFailure,
-    PermanentFailure,
     SmtpSettings,
     TemporaryFailure,
 )
+from retain_cli.transports.replies import Refusal, clean_text, refusal
 
-MAILBOX_UNKNOWN = (550, 551, 553)
 _DOTS = re.compile(rb"(?m)^\.")
-_ENHANCED_MAILBOX = re.compile(r"^5\.1\.\d")
-
-
-def _text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:300]
-
-
-def _refused(code: int, reply: bytes | str, stage: str) -> TemporaryFailure | PermanentFailure:
-    text = f"{stage}: {code} {_text(reply)}"
-    if 400 <= code < 500:
-        return TemporaryFailure(text, code)
-    unknown = stage == "RCPT" and (
-        code in MAILBOX_UNKNOWN or bool(_ENHANCED_MAILBOX.match(_text(reply)))
-    )
-    return PermanentFailure(text, code, mailbox_unknown=unknown)
+_text = clean_text
+_refused = refusal  # what a refusal means: retain_cli.transports.replies
 
 
 def _angle(address: str) -> str:
@@ -74,11 +59,11 @@ class SmtpTransport:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
-        import yagmail
+        from retain_cli.transports.deadline import BoundedClient  # yagmail's, replies bounded
 
         settings = self.settings
         login = settings.username is not None
-        client = yagmail.SMTP(
+        client = BoundedClient(
             user=settings.username if login else None,
             password=self._password if login else "",
             host=settings.host,
@@ -220,9 +205,7 @@ class SmtpTransport:
             known = self._policies[id(policy)] = (policy, policy.clone(linesep="\r\n"))
         return known[1]
 
-    def _after_refusal(
-        self, code: int, reply: bytes, stage: str
-    ) -> TemporaryFailure | PermanentFailure:
+    def _after_refusal(self, code: int, reply: bytes, stage: str) -> Refusal:
         failure = _refused(code, reply, stage)
         if code == 421:
             self.close()  # the server is closing the channel

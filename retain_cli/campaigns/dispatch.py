@@ -477,7 +477,7 @@ def _deliver(
         except PolicyRefusal as exc:
             settle("planned", f"held: {exc} (a policy refusal: nobody suppressed, not counted)")
             result.held += 1
-            result.errors.append(f"{row.email}: {exc}")
+            result.errors.append(f"{row.email}: held, not counted: {exc}")
             return "refused", exc
         except PermanentFailure as exc:
             counted += 1

@@ -93,11 +93,11 @@ class _Bounded:
         if not isinstance(reader, _Reader):
             timeout = self.timeout
             if reader is not None or not isinstance(timeout, int | float) or self.sock is None:
-                return super().getreply()  # type: ignore[misc, no-any-return]
+                return super().getreply()  # type: ignore[misc]
             reader = self.file = _Reader(self.sock, float(timeout))
         reader.start()
         try:
-            return super().getreply()  # type: ignore[misc, no-any-return]
+            return super().getreply()  # type: ignore[misc]
         except smtplib.SMTPServerDisconnected:
             if reader.expired:
                 raise SlowReply(
@@ -111,11 +111,11 @@ class BoundedSMTP(_Bounded, smtplib.SMTP):
     pass
 
 
-class BoundedSMTP_SSL(_Bounded, smtplib.SMTP_SSL):  # noqa: N801 - smtplib's name
+class BoundedSMTP_SSL(_Bounded, smtplib.SMTP_SSL):
     pass
 
 
-class BoundedClient(yagmail.SMTP):  # type: ignore[misc]
+class BoundedClient(yagmail.SMTP):
     """yagmail's client, connecting with :class:`BoundedSMTP` / :class:`BoundedSMTP_SSL`."""
 
     @property

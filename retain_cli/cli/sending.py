@@ -225,19 +225,13 @@ def send(
 ) -> None:
     """Send every message that is due, within the limits, exactly once.
 
-    The audience is recorded in the send ledger first; each message is claimed, sent, then
-    marked sent with the server's reply. In a terminal it shows the plan and asks first
-    (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
-    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'),
-    when the SMTP server was unavailable or refused the shop's mail (the run stops; nothing
-    is counted against the messages and nobody is suppressed), or when due messages were
-    held back by quiet hours, the daily limit or limits.max_run_minutes.
+    The audience is recorded in the send ledger first; each message is claimed, sent, then marked sent with the server's reply. In a terminal it shows the plan and asks first (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time. Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'), when the SMTP server was unavailable or refused the shop's mail (the run stops; nothing is counted against the messages and nobody is suppressed), or when due messages were held back by quiet hours, the daily limit or limits.max_run_minutes.
 
     --now runs the night of that moment (with --dry-run or the outbox: a rehearsal that
     obeys every limit); a real SMTP send refuses a --now or --as-of in the future.
 
     Example: retain send --yes
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.dispatch import RetryPolicy
     from retain_cli.campaigns.planner import make_plan
@@ -517,11 +511,17 @@ def cron(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     from retain_cli.cli.simulate import simulate
+    from retain_cli.cli.suppressions import suppressions_app
 
     app.command("plan")(plan)
     app.command("send")(send)
     app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
+    app.add_typer(
+        suppressions_app,
+        name="suppressions",
+        help="The opt-out list: who no campaign writes to and why; lift a wrong one.",
+    )
     app.command("report")(report)
     app.command("cron")(cron)

@@ -373,6 +373,28 @@ def m008_customer_aliases(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_suppression_log(conn: sqlite3.Connection) -> None:
+    """``suppression_log``: every opt-out lifted by hand (``retain suppressions remove``),
+    with what it was (reason, source, since when), when it was lifted and the owner's note,
+    so a suppression never disappears without a trace."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE suppression_log (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            action TEXT NOT NULL,               -- removed
+            reason TEXT NOT NULL,               -- the suppression's reason, as it was
+            source TEXT NOT NULL,
+            suppressed_at TEXT NOT NULL,
+            note TEXT NOT NULL,                 -- why it was lifted (--note)
+            at TEXT NOT NULL
+        );
+        CREATE INDEX suppression_log_email ON suppression_log(email);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -382,4 +404,5 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_mailbox,
     m008_customer_aliases,
+    m009_suppression_log,
 ]

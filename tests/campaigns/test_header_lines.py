@@ -1,0 +1,96 @@
+"""No header line of a message retain sends is longer than RFC 5322's 998 octets, whatever the
+customer's name or the rendered subject: a long display name is cut and folded (issue 10)."""
+
+from __future__ import annotations
+
+import shutil
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from smtp_servers import SHOP_AS_OF, SmtpServer, make_shop
+
+from retain_cli.campaigns.config import load_config
+from retain_cli.campaigns.message import MAX_DISPLAY_NAME, Rendered, build_message
+from retain_cli.campaigns.planner import holdout_score
+from retain_cli.store import Store
+
+DATA = Path(__file__).parent / "data" / "sending"
+LONG_NAME = "Bartholomew-" * 250  # 3,000 characters, no space to cut at
+LONG = next(  # a customer 'hello' is due for (not in its holdout)
+    f"c{i:02d}@example.org" for i in range(20) if holdout_score("hello", f"C{i:02d}") >= 0.2
+)
+
+
+def header_lines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+def test_a_3000_character_name_through_a_real_send(cli, db_path, tmp_path):
+    with Store.open(db_path) as store:
+        make_shop(store)
+        store.conn.execute(
+            "UPDATE customers SET first_name = ?, last_name = 'Zoë Ünal' WHERE email = ?",
+            (LONG_NAME, LONG),
+        )
+    shutil.copytree(DATA, tmp_path / "shop")
+    config = tmp_path / "shop" / "campaigns.yaml"
+    with SmtpServer() as server:
+        config.write_text(
+            config.read_text().replace(
+                "  type: outbox\n",
+                f"  type: smtp\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n",
+            )
+        )
+        result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
+    assert result.exit_code == 0, result.output
+    (mail,) = [m for m in server.received if m.rcpt_tos == [LONG]]
+    lines = header_lines(mail.data.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"))
+    assert max(len(line) for line in lines) <= 998
+    to = [line for line in lines if line.lower().startswith(b"to:")]
+    assert to == [f"To: {LONG_NAME[:MAX_DISPLAY_NAME]}".encode()]  # then the folded address
+    parsed = BytesParser(policy=policy.default).parsebytes(mail.data)
+    assert parsed["To"].addresses[0].display_name == LONG_NAME[:MAX_DISPLAY_NAME]
+    assert parsed["To"].addresses[0].addr_spec == LONG
+    assert parsed["Subject"] == f"Hello {LONG_NAME}"  # folded as encoded words, whole
+
+
+def test_a_long_name_with_spaces_is_cut_at_a_space():
+    config = load_config(DATA / "campaigns.yaml")
+    campaign = config.campaign("hello")
+    message = build_message(
+        config,
+        campaign,
+        campaign.steps[0],
+        Rendered("Hi", "Hello\n", None),
+        to_email="ada@example.org",
+        to_name="Ada " * 750,
+        send_key="hello:1:ADA:1",
+    )
+    parsed = message.parsed()
+    assert parsed["To"].addresses[0].display_name == ("Ada " * 19).strip()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.text(min_size=0, max_size=4000),
+    subject=st.text(min_size=0, max_size=4000),
+)
+def test_no_header_line_is_over_998_octets(name: str, subject: str):
+    config = load_config(DATA / "campaigns.yaml")
+    campaign = config.campaign("hello")
+    message = build_message(
+        config,
+        campaign,
+        campaign.steps[0],
+        Rendered(subject, "Hello\n", None),
+        to_email="c01@example.org",
+        to_name=name,
+        send_key="hello:1:C01:1",
+    )
+    raw = message.as_bytes()
+    assert max(len(line) for line in header_lines(raw)) <= 998
+    parsed = message.parsed()
+    assert parsed["To"].addresses[0].addr_spec == "c01@example.org"

@@ -351,33 +351,57 @@ def finalize_bounded(value: Any) -> Any:
     return value
 
 
+_previous: list[Any] = []  # the SIGALRM handler before ours, once ours is installed
+_armed: list[float] = [0.0]  # the bound being timed (0: none)
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    seconds = _armed[0]
+    if seconds:
+        _armed[0] = 0.0
+        raise TemplateTooSlow(
+            f"rendering took longer than {seconds:g} s (is a loop too large?); it was stopped"
+        )
+    previous = _previous[0] if _previous else None
+    if callable(previous):  # someone else's alarm
+        previous(signum, frame)
+
+
+def arm(seconds: float | None = None) -> bool:
+    """Start timing a render: :class:`TemplateTooSlow` is raised in it after ``seconds``
+    (default :data:`MAX_SECONDS`) unless :func:`disarm` comes first. A ``SIGALRM`` interval
+    timer, in the main thread only and only while no one else uses it; False when it could
+    not be armed (the render is then not timed). The handler is installed once (installing it
+    costs more than a render) and passes on alarms it did not ask for."""
+    if (
+        _armed[0]
+        or not _CAN_TIME
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return False
+    if not _previous:
+        _previous.append(signal.signal(signal.SIGALRM, _alarm))
+    seconds = MAX_SECONDS if seconds is None else seconds
+    _armed[0] = seconds
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
+
+
+def disarm() -> None:
+    _armed[0] = 0.0
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+_CAN_TIME = hasattr(signal, "setitimer")
+
+
 @contextmanager
 def time_bound(seconds: float | None = None) -> Iterator[None]:
-    """Raise :class:`TemplateTooSlow` in the block after ``seconds`` (default
-    :data:`MAX_SECONDS`; the main thread only, and only when no other interval timer is
-    running: elsewhere the block is not timed)."""
-    seconds = MAX_SECONDS if seconds is None else seconds
-    usable = (
-        hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-    )
-    if not usable:
-        yield
-        return
-    armed = [True]
-
-    def alarm(signum: int, frame: Any) -> None:
-        if armed[0]:
-            raise TemplateTooSlow(
-                f"rendering took longer than {seconds:g} s (is a loop too large?); it was stopped"
-            )
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    """The block timed by :func:`arm` (for callers other than the Renderer)."""
+    armed = arm(seconds)
     try:
         yield
     finally:
-        armed[0] = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        if armed:
+            disarm()

@@ -17,7 +17,7 @@ The ``money`` and ``date`` filters and the context a template sees are in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,10 @@ class Renderer:
     """Compiles each campaign step's templates once, then renders many contexts fast."""
 
     def __init__(self, config: CampaignConfig) -> None:
+        from retain_cli.campaigns import template_bounds
+
         self.config = config
+        self._bounds = template_bounds  # (imported once, not per message)
         base = config.path.absolute().parent
         folders = {base}
         for campaign in config.campaigns:
@@ -181,8 +184,7 @@ class Renderer:
         """Subject, text and HTML for one customer. Template errors raise ConfigError, and so
         does a template that takes longer than MAX_SECONDS or writes more than MAX_CHARS (a
         step stopped for its time is not tried again by this renderer)."""
-        from retain_cli.campaigns.template_bounds import TemplateTooSlow, time_bound
-
+        bounds = self._bounds
         compiled = self.compile(campaign, step)
         stopped = self._too_slow.get((campaign.name, step.index))
         if stopped is not None:
@@ -190,21 +192,27 @@ class Renderer:
         # one shared namespace for the three templates (Template.render would copy it each time)
         values = {**self._globals, **context, "campaign": compiled.campaign}
         part = "subject"
+        run = bounds.render_bounded
+        armed = bounds.arm()  # the watchdog: MAX_SECONDS for the whole message
         try:
             try:
-                with time_bound():
-                    subject = one_line(_run(compiled.subject, values, "the subject"))
-                    part = str(step.template)
-                    text = _run(compiled.text, values)
-                    html = None
-                    if compiled.html is not None:
-                        part = str(step.html_template)
-                        html = _run(compiled.html, values)
-            except Exception:
+                subject = one_line(run(_chunks(compiled.subject, values), "the subject"))
+                part = str(step.template)
+                text = run(_chunks(compiled.text, values), "the template")
+                html = None
+                if compiled.html is not None:
+                    part = str(step.html_template)
+                    html = run(_chunks(compiled.html, values), "the template")
+            finally:
+                if armed:
+                    bounds.disarm()
+        except Exception:  # undefined names, sandbox violations, filter errors, bounds
+            try:
                 self.env.handle_exception()  # re-raises with template file names and lines
-        except Exception as exc:  # undefined names, sandbox violations, filter errors, bounds
+            except Exception as located:
+                exc = located
             error = self._render_error(exc, campaign, step, compiled, part)
-            if isinstance(exc, TemplateTooSlow):
+            if isinstance(exc, bounds.TemplateTooSlow):
                 self._too_slow[(campaign.name, step.index)] = error
             raise error from None
         return Rendered(subject=subject, text=text, html=html)
@@ -239,11 +247,10 @@ class Renderer:
         return ConfigError(f"{self._where(campaign, step)}: {place}: {detail}")
 
 
-def _run(template: Template, values: dict[str, Any], what: str = "the template") -> str:
-    from retain_cli.campaigns.template_bounds import render_bounded
-
-    chunks = template.root_render_func(template.new_context(values, shared=True))
-    return render_bounded(chunks, what)
+def _chunks(template: Template, values: dict[str, Any]) -> Iterator[str]:
+    """The template's output, as it comes (one namespace shared by the three templates:
+    Template.render would copy it each time)."""
+    return template.root_render_func(template.new_context(values, shared=True))
 
 
 def _undefined_name(message: str) -> str:

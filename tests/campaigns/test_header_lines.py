@@ -8,7 +8,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from smtp_servers import SHOP_AS_OF, SmtpServer, make_shop
 
@@ -73,11 +73,21 @@ def test_a_long_name_with_spaces_is_cut_at_a_space():
     assert parsed["To"].addresses[0].display_name == ("Ada " * 19).strip()
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    name=st.text(min_size=0, max_size=4000),
-    subject=st.text(min_size=0, max_size=4000),
+# any text, and long text: a piece (a word, a space, an accent ...) repeated up to 400 times
+LONG_TEXT = st.one_of(
+    st.text(max_size=200),
+    st.builds(
+        lambda piece, times: piece * times,
+        st.text(min_size=1, max_size=12),
+        st.integers(50, 400),
+    ),
 )
+
+
+@settings(max_examples=200, deadline=None)
+@example(name="A" * 3000, subject="S" * 3000)
+@example(name="Zoë " * 750, subject="Ü" * 3000)
+@given(name=LONG_TEXT, subject=LONG_TEXT)
 def test_no_header_line_is_over_998_octets(name: str, subject: str):
     config = load_config(DATA / "campaigns.yaml")
     campaign = config.campaign("hello")

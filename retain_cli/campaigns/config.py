@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.analytics.segment_names import qualified
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
@@ -297,6 +298,7 @@ def _parse_audience(data: Any, where: Where) -> Audience:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
         segment = None
+    segment = segment and qualified(segment, lambda text: where.error("audience.segment", text))
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
 
 
@@ -317,6 +319,7 @@ def _parse_trigger(data: Any, where: Where) -> Trigger | None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
         raise where.error("trigger.segment", "only applies with after: entered_segment")
+    segment = segment and qualified(segment, lambda text: where.error("trigger.segment", text))
     return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
 
 

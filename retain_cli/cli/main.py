@@ -60,9 +60,18 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, mailbox, predict, sending
+    from retain_cli.cli import (
+        analytics,
+        campaigns,
+        config,
+        customers,
+        imports,
+        mailbox,
+        predict,
+        sending,
+    )
 
-    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox):
+    for module in (imports, customers, config, analytics, predict, campaigns, sending, mailbox):
         module.register(app)
 
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -348,3 +349,35 @@ class DripServer:
         self.stop.set()
         self.thread.join(5)
         self.listener.close()
+
+
+# --- the sending tests' shop through the CLI --------------------------------------------------
+
+SENDING_DATA = Path(__file__).parent / "campaigns" / "data" / "sending"
+
+
+def sending_shop(db_path: Path, folder: Path) -> Path:
+    """:func:`make_shop` in the database, and the sending tests' campaign file (outbox)
+    copied to ``folder/shop``; returns the campaign file's path."""
+    import shutil
+
+    from retain_cli.store import Store
+
+    with Store.open(db_path) as store:
+        make_shop(store)
+    shutil.copytree(SENDING_DATA, folder / "shop")
+    return folder / "shop" / "campaigns.yaml"
+
+
+def use_smtp_server(config: Path, port: int, *, timeout: float = 5, limits: str = "") -> Path:
+    """The campaign file sends through the SMTP server on 127.0.0.1:``port`` (``limits``: a
+    limits: section's lines)."""
+    text = config.read_text().replace(
+        "  type: outbox\n",
+        f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
+        f"  timeout: {timeout}\n",
+    )
+    if limits:
+        text = text.replace("campaigns:\n", f"limits:\n{limits}campaigns:\n", 1)
+    config.write_text(text)
+    return config

@@ -3,21 +3,18 @@ customer's name or the rendered subject: a long display name is cut and folded (
 
 from __future__ import annotations
 
-import shutil
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from smtp_servers import SHOP_AS_OF, SmtpServer, make_shop
+from smtp_servers import SENDING_DATA, SHOP_AS_OF, SmtpServer, sending_shop, use_smtp_server
 
 from retain_cli.campaigns.config import load_config
 from retain_cli.campaigns.message import MAX_DISPLAY_NAME, Rendered, build_message
 from retain_cli.campaigns.planner import holdout_score
 from retain_cli.store import Store
 
-DATA = Path(__file__).parent / "data" / "sending"
 LONG_NAME = "Bartholomew-" * 250  # 3,000 characters, no space to cut at
 LONG = next(  # a customer 'hello' is due for (not in its holdout)
     f"c{i:02d}@example.org" for i in range(20) if holdout_score("hello", f"C{i:02d}") >= 0.2
@@ -29,21 +26,14 @@ def header_lines(raw: bytes) -> list[bytes]:
 
 
 def test_a_3000_character_name_through_a_real_send(cli, db_path, tmp_path):
+    config = sending_shop(db_path, tmp_path)
     with Store.open(db_path) as store:
-        make_shop(store)
         store.conn.execute(
             "UPDATE customers SET first_name = ?, last_name = 'Zoë Ünal' WHERE email = ?",
             (LONG_NAME, LONG),
         )
-    shutil.copytree(DATA, tmp_path / "shop")
-    config = tmp_path / "shop" / "campaigns.yaml"
     with SmtpServer() as server:
-        config.write_text(
-            config.read_text().replace(
-                "  type: outbox\n",
-                f"  type: smtp\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n",
-            )
-        )
+        use_smtp_server(config, server.port)
         result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
     assert result.exit_code == 0, result.output
     (mail,) = [m for m in server.received if m.rcpt_tos == [LONG]]
@@ -57,19 +47,23 @@ def test_a_3000_character_name_through_a_real_send(cli, db_path, tmp_path):
     assert parsed["Subject"] == f"Hello {LONG_NAME}"  # folded as encoded words, whole
 
 
-def test_a_long_name_with_spaces_is_cut_at_a_space():
-    config = load_config(DATA / "campaigns.yaml")
+def message_to(name: str, subject: str = "Hi"):
+    """The 'hello' message to c01@example.org, named ``name``, with ``subject``."""
+    config = load_config(SENDING_DATA / "campaigns.yaml")
     campaign = config.campaign("hello")
-    message = build_message(
+    return build_message(
         config,
         campaign,
         campaign.steps[0],
-        Rendered("Hi", "Hello\n", None),
-        to_email="ada@example.org",
-        to_name="Ada " * 750,
-        send_key="hello:1:ADA:1",
+        Rendered(subject, "Hello\n", None),
+        to_email="c01@example.org",
+        to_name=name,
+        send_key="hello:1:C01:1",
     )
-    parsed = message.parsed()
+
+
+def test_a_long_name_with_spaces_is_cut_at_a_space():
+    parsed = message_to("Ada " * 750).parsed()
     assert parsed["To"].addresses[0].display_name == ("Ada " * 19).strip()
 
 
@@ -89,18 +83,6 @@ LONG_TEXT = st.one_of(
 @example(name="Zoë " * 750, subject="Ü" * 3000)
 @given(name=LONG_TEXT, subject=LONG_TEXT)
 def test_no_header_line_is_over_998_octets(name: str, subject: str):
-    config = load_config(DATA / "campaigns.yaml")
-    campaign = config.campaign("hello")
-    message = build_message(
-        config,
-        campaign,
-        campaign.steps[0],
-        Rendered(subject, "Hello\n", None),
-        to_email="c01@example.org",
-        to_name=name,
-        send_key="hello:1:C01:1",
-    )
-    raw = message.as_bytes()
-    assert max(len(line) for line in header_lines(raw)) <= 998
-    parsed = message.parsed()
-    assert parsed["To"].addresses[0].addr_spec == "c01@example.org"
+    message = message_to(name, subject)
+    assert max(len(line) for line in header_lines(message.as_bytes())) <= 998
+    assert message.parsed()["To"].addresses[0].addr_spec == "c01@example.org"

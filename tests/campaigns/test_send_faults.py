@@ -3,17 +3,22 @@ read by their enhanced status code, outages that cost nothing, and bounded time.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, DripServer, SmtpServer, make_shop
+from smtp_servers import (
+    SHOP_AS_OF,
+    Behaviour,
+    DripServer,
+    SmtpServer,
+    sending_shop,
+    use_smtp_server,
+)
 
 from retain_cli.campaigns.planner import holdout_score
 from retain_cli.store import Store
 
-DATA = Path(__file__).parent / "data" / "sending"
 CONSENTING = {f"c{i:02d}@example.org" for i in range(20)}
 DUE = sorted(e for e in CONSENTING if holdout_score("hello", e.split("@")[0].upper()) >= 0.2)
 RELAY = "550 5.7.1 <{}>: Relay access denied"
@@ -23,22 +28,10 @@ SPAMHAUS = "550 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using
 @pytest.fixture
 def shop(db_path: Path, tmp_path: Path) -> Path:
     """The test shop (20 consenting customers; 'hello' is due for DUE) and its campaign file."""
-    with Store.open(db_path) as store:
-        make_shop(store)
-    shutil.copytree(DATA, tmp_path / "shop")
-    return tmp_path / "shop" / "campaigns.yaml"
+    return sending_shop(db_path, tmp_path)
 
 
-def use_smtp(config: Path, port: int, *, timeout: float = 5, limits: str = "") -> Path:
-    text = config.read_text().replace(
-        "  type: outbox\n",
-        f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
-        f"  timeout: {timeout}\n",
-    )
-    if limits:
-        text = text.replace("campaigns:\n", f"limits:\n{limits}campaigns:\n", 1)
-    config.write_text(text)
-    return config
+use_smtp = use_smtp_server
 
 
 def send(cli, config: Path, *extra: str):

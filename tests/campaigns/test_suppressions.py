@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop
+from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, sending_shop, use_smtp_server
 
 from retain_cli.campaigns.planner import holdout_score
 from retain_cli.store import Store
 
-DATA = Path(__file__).parent / "data" / "sending"
 DUE = sorted(
     e
     for e in (f"c{i:02d}@example.org" for i in range(20))
@@ -23,20 +21,8 @@ DUE = sorted(
 
 @pytest.fixture
 def shop(db_path: Path, tmp_path: Path) -> Path:
-    with Store.open(db_path) as store:
-        make_shop(store)  # s1@example.org opted out by hand (source cli, reason 'asked')
-    shutil.copytree(DATA, tmp_path / "shop")
-    return tmp_path / "shop" / "campaigns.yaml"
-
-
-def smtp(config: Path, port: int) -> Path:
-    config.write_text(
-        config.read_text().replace(
-            "  type: outbox\n",
-            f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 5\n",
-        )
-    )
-    return config
+    """s1@example.org opted out by hand (source cli, reason 'asked')."""
+    return sending_shop(db_path, tmp_path)
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:
@@ -51,7 +37,7 @@ def test_a_wrong_bounce_is_lifted_recorded_and_the_customer_mailed_again(cli, sh
     bad = DUE[0]
     refusal = f"550 5.1.1 <{bad}>: Recipient address rejected: User unknown"
     with SmtpServer(Behaviour(reject_rcpt={bad: refusal})) as server:
-        config = smtp(shop, server.port)
+        config = use_smtp_server(shop, server.port)
         args = ("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
         assert cli(*args).exit_code == 3
     listed = csv_rows(cli("suppressions", "list", "--source", "bounce", "-f", "csv").stdout)

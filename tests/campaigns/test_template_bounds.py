@@ -4,12 +4,11 @@ bounded in time (MAX_SECONDS) and each part in size (MAX_CHARS), through 'campai
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, make_shop
+from smtp_servers import SHOP_AS_OF, sending_shop
 
 from retain_cli.campaigns import template_bounds
 from retain_cli.campaigns.template_bounds import (
@@ -22,17 +21,13 @@ from retain_cli.campaigns.template_bounds import (
 from retain_cli.campaigns.templating import make_environment
 from retain_cli.store import Store
 
-DATA = Path(__file__).parent / "data" / "sending"
 LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
 HUGE = '{{ "x" * 200000000 }}'
 
 
 @pytest.fixture
 def shop(db_path: Path, tmp_path: Path) -> Path:
-    with Store.open(db_path) as store:
-        make_shop(store)
-    shutil.copytree(DATA, tmp_path / "shop")
-    return tmp_path / "shop" / "campaigns.yaml"
+    return sending_shop(db_path, tmp_path)
 
 
 def add_campaign(config: Path, body: str, *, steps: int = 1) -> Path:

@@ -125,7 +125,8 @@ class RunDeadline:
 
     def text(self) -> str:
         return (
-            f"the run reached limits.max_run_minutes ({self.minutes:g} minutes); "
+            f"the run reached limits.max_run_minutes ({self.minutes:g} "
+            f"minute{'' if self.minutes == 1 else 's'}); "
             "the rest goes out on the next run"
         )
 

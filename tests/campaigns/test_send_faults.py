@@ -256,3 +256,20 @@ def test_max_run_minutes_must_be_a_positive_number(cli, shop):
     assert f"Error: {config}: key 'limits.max_run_minutes': must be at least 0.01, not 0" in flat(
         result.stderr
     )
+
+
+def test_a_rehearsal_stops_where_the_real_run_would(cli, shop, db_path):
+    """Under --now a pacer's waits cost no real time, but they count against max_run_minutes:
+    5 a minute for at most a minute sends the first 5, then stops instead of waiting."""
+    config = shop.read_text().replace(
+        "campaigns:\n", "limits:\n  per_minute: 5\n  max_run_minutes: 1\ncampaigns:\n", 1
+    )
+    shop.write_text(config)
+    result = send(cli, shop, "--now", f"{SHOP_AS_OF}T12:00")
+    assert result.exit_code == 3, result.output
+    states = [s for s, _, _ in rows(db_path).values()]
+    assert states.count("sent") == 5 and states.count("planned") == len(DUE) - 5
+    assert (
+        f"Held back: {len(DUE) - 5} due messages wait for a later run: the run reached "
+        "limits.max_run_minutes (1 minute); the rest goes out on the next run."
+    ) in flat(result.stderr)

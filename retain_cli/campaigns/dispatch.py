@@ -141,8 +141,8 @@ class SendResult:
         if self.refused:
             return (
                 f"Stopped: the SMTP server refused mail from the shop ({self.stopped}). Nobody "
-                f"was suppressed and nothing was counted against the messages: {waiting} wait "
-                "for the next run. Read the server's reason: the login (transport.username), "
+                f"was suppressed for it and nothing was counted against the messages: {waiting} "
+                "wait for the next run. Read the server's reason: the login (transport.username), "
                 "the sender address (sender.from), or the server's address on a block list."
             )
         if self.transport_down:
@@ -154,7 +154,7 @@ class SendResult:
             count = f"{self.held:,} message{'s' if self.held != 1 else ''}"
             return (
                 f"{count} refused by the server's policy went back to the queue (nobody was "
-                "suppressed): tried again on the next run."
+                "suppressed for it): tried again on the next run."
             )
         return None
 

@@ -72,8 +72,8 @@ def test_a_policy_refusal_of_every_recipient_stops_the_run_and_suppresses_nobody
     message = flat(result.stderr)
     assert (
         f"Stopped: the SMTP server refused mail from the shop (RCPT: {reply}). Nobody was "
-        f"suppressed and nothing was counted against the messages: {len(DUE)} messages wait "
-        "for the next run." in message
+        f"suppressed for it and nothing was counted against the messages: {len(DUE)} messages "
+        "wait for the next run." in message
     )
     assert suppressed(db_path) == set()
     ledger = rows(db_path)

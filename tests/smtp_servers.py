@@ -17,9 +17,11 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -57,6 +59,8 @@ class Behaviour:
     data_replies: list[str] = field(default_factory=list)  # replies to the next DATA ends
     reject_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     drop_after_data: set[str] = field(default_factory=set)  # record, then drop: no reply
+    reject_every_rcpt: str | None = None  # this reply to every RCPT TO (a relay refusal ...)
+    drop_at_rcpt: bool = False  # close the connection instead of answering RCPT TO
     delay: float = 0.0  # seconds before answering each DATA
     refuse_login: bool = False
     password: str | None = None  # when set, only this password (as UTF-8) logs in
@@ -86,7 +90,10 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options):
-        reply = self.behaviour.reject_rcpt.get(address.lower())
+        if self.behaviour.drop_at_rcpt:
+            server.transport.close()
+            return "421 closing"  # not seen: the connection is closed
+        reply = self.behaviour.reject_rcpt.get(address.lower()) or self.behaviour.reject_every_rcpt
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -361,3 +368,84 @@ def add_order(store: Any, email: str, at: str, total_minor: int, refunded_minor:
         "total_minor, refunded_minor) VALUES (?, 'test', ?, ?, ?, 'USD', ?, ?)",
         (key, key, ref, at, total_minor, refunded_minor),
     )
+
+
+class DripServer:
+    """A server that sends its greeting one byte at a time, ``interval`` seconds apart, as a
+    reply that never ends (``220-`` continuation lines), for at most ``lasting`` seconds;
+    a socket timeout never fires on it. Use as a context manager; ``port``."""
+
+    def __init__(self, interval: float = 0.2, lasting: float = 30.0) -> None:
+        self.interval = interval
+        self.lasting = lasting
+        self.stop = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(5)
+        self.listener.settimeout(0.1)
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        line = b"220-drip.example ESMTP, one byte at a time\r\n"
+        started = time.monotonic()
+        with conn:
+            while not self.stop.is_set() and time.monotonic() - started < self.lasting:
+                for byte in line:
+                    if self.stop.wait(self.interval):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        return
+
+    def __enter__(self) -> DripServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+# --- the sending tests' shop through the CLI --------------------------------------------------
+
+SENDING_DATA = Path(__file__).parent / "campaigns" / "data" / "sending"
+
+
+def sending_shop(db_path: Path, folder: Path) -> Path:
+    """:func:`make_shop` in the database, and the sending tests' campaign file (outbox)
+    copied to ``folder/shop``; returns the campaign file's path."""
+    import shutil
+
+    from retain_cli.store import Store
+
+    with Store.open(db_path) as store:
+        make_shop(store)
+    shutil.copytree(SENDING_DATA, folder / "shop")
+    return folder / "shop" / "campaigns.yaml"
+
+
+def use_smtp_server(config: Path, port: int, *, timeout: float = 5, limits: str = "") -> Path:
+    """The campaign file sends through the SMTP server on 127.0.0.1:``port`` (``limits``: a
+    limits: section's lines)."""
+    text = config.read_text().replace(
+        "  type: outbox\n",
+        f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
+        f"  timeout: {timeout}\n",
+    )
+    if limits:
+        text = text.replace("campaigns:\n", f"limits:\n{limits}campaigns:\n", 1)
+    config.write_text(text)
+    return config

@@ -21,6 +21,7 @@ from typing import Any, cast
 from retain_cli.analytics.segment_names import qualified
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
+    DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
     Audience,
     Campaign,
@@ -77,6 +78,7 @@ LIMIT_KEYS = (
     "quiet_hours",
     "min_hours_between_messages",
     "timezone",
+    "max_run_minutes",
 )
 CAMPAIGN_KEYS = (
     "name",
@@ -268,6 +270,7 @@ def _parse_limits(data: Any, where: Where, timezone: str) -> Limits:
         except ValueError as exc:
             raise where.error("limits.quiet_hours", str(exc)) from None
     gap = mapping.get("min_hours_between_messages")
+    run = mapping.get("max_run_minutes")
     return Limits(
         per_minute=optional_int("per_minute"),
         per_day=optional_int("per_day"),
@@ -277,6 +280,9 @@ def _parse_limits(data: Any, where: Where, timezone: str) -> Limits:
         if gap is None
         else as_number(gap, where, "limits.min_hours_between_messages"),
         timezone=timezone,
+        max_run_minutes=DEFAULT_MAX_RUN_MINUTES
+        if run is None
+        else as_number(run, where, "limits.max_run_minutes", minimum=0.01),
     )
 
 

@@ -85,6 +85,9 @@ class Sender:
         return parseaddr(self.from_addr)[0]
 
 
+DEFAULT_MAX_RUN_MINUTES = 240.0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_minute: int | None = None
@@ -93,6 +96,8 @@ class Limits:
     quiet_hours: tuple[time, time] | None = None  # local wall clock, start-end (may wrap)
     min_hours_between_messages: float | None = None
     timezone: str = "UTC"  # IANA name for quiet hours and birthdays
+    # a run stops taking new messages after this long (real time; the rest waits for the next)
+    max_run_minutes: float = DEFAULT_MAX_RUN_MINUTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
 from retain_cli.campaigns.limits import (
+    RunDeadline,
     daily_limit_text,
     effective_limits,
     in_quiet_hours,
@@ -218,6 +219,7 @@ def run_send(
         if clock.simulated and kind == "smtp":  # a real server: really wait, and move on
             sleep = _really(clock)
     limits = effective_limits(config.limits, kind, rehearsal=clock.simulated)
+    deadline = RunDeadline(limits, clock)  # limits.max_run_minutes, from now
     moment = as_of or now()
     if dry_run:
         plan = make_plan(
@@ -298,10 +300,12 @@ def run_send(
             progress=progress,
             result=result,
             order=plan.rank,
+            deadline=deadline,
         )
         if result.deferred and result.stopped in (
             quiet_hours_text(limits) if limits.quiet_hours else None,
             daily_limit_text(limits),
+            deadline.text(),
         ):
             result.held_back = result.stopped
         return result

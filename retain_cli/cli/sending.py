@@ -232,17 +232,13 @@ def send(
 ) -> None:
     """Send every message that is due, within the limits, exactly once.
 
-    The audience is recorded in the send ledger first; each message is claimed, sent, then
-    marked sent with the server's reply. In a terminal it shows the plan and asks first
-    (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
-    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'),
-    or when due messages were held back by quiet hours or the daily limit.
+    The audience is recorded in the send ledger first; each message is claimed, sent, then marked sent with the server's reply. In a terminal it shows the plan and asks first (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time. Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'), when the SMTP server was unavailable or refused the shop's mail (the run stops; nothing is counted against the messages and nobody is suppressed), or when due messages were held back by quiet hours, the daily limit or limits.max_run_minutes.
 
     --now runs the night of that moment (with --dry-run or the outbox: a rehearsal that
     obeys every limit); a real SMTP send refuses a --now or --as-of in the future.
 
     Example: retain send --yes
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.dispatch import RetryPolicy
     from retain_cli.campaigns.planner import make_plan
@@ -301,6 +297,9 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    notice = result.notice()
+    if notice:
+        err_console.print(f"[bold yellow]{escape(notice)}[/]")
     if result.held_back:
         count = f"{result.deferred:,} due message{'s' if result.deferred != 1 else ''}"
         err_console.print(
@@ -316,6 +315,11 @@ def _held_back_hint(reason: str) -> str:
         return (
             " This run started inside them: move the cron line out of the quiet hours "
             "('retain cron --at HH:MM' checks the time in every season)."
+        )
+    if "max_run_minutes" in reason:
+        return (
+            " A slow SMTP server or a long queue under per_minute: raise "
+            "limits.max_run_minutes if the runs need longer."
         )
     return " 'retain simulate' shows when the queue will be through."
 
@@ -476,10 +480,16 @@ def cron(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     from retain_cli.cli.simulate import simulate
+    from retain_cli.cli.suppressions import suppressions_app
 
     app.command("plan")(plan)
     app.command("send")(send)
     app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
+    app.add_typer(
+        suppressions_app,
+        name="suppressions",
+        help="The opt-out list: who no campaign writes to and why; lift a wrong one.",
+    )
     app.command("cron")(cron)

@@ -15,6 +15,7 @@ from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 from retain_cli.store.settings import SettingsStore
+from retain_cli.store.suppressions import SuppressionStore
 
 
 class Store(
@@ -27,6 +28,7 @@ class Store(
     SettingsStore,
     MailboxStore,
     MeasureStore,
+    SuppressionStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

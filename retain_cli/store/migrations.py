@@ -582,6 +582,28 @@ def m014_goals(conn: sqlite3.Connection) -> None:
     )
 
 
+def m015_suppression_log(conn: sqlite3.Connection) -> None:
+    """``suppression_log``: every opt-out lifted by hand (``retain suppressions remove``),
+    with what it was (reason, source, since when), when it was lifted and the owner's note,
+    so a suppression never disappears without a trace."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE suppression_log (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            action TEXT NOT NULL,               -- removed
+            reason TEXT NOT NULL,               -- the suppression's reason, as it was
+            source TEXT NOT NULL,
+            suppressed_at TEXT NOT NULL,
+            note TEXT NOT NULL,                 -- why it was lifted (--note)
+            at TEXT NOT NULL
+        );
+        CREATE INDEX suppression_log_email ON suppression_log(email);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -597,4 +619,5 @@ MIGRATIONS: list[Migration] = [
     m012_order_refunds,
     m013_order_discount_code,
     m014_goals,
+    m015_suppression_log,
 ]

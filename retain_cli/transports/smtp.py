@@ -29,29 +29,14 @@ from typing import Any
 from retain_cli.errors import SendError
 from retain_cli.transports.base import (
     AmbiguousFailure,
-    PermanentFailure,
     SmtpSettings,
     TemporaryFailure,
 )
+from retain_cli.transports.replies import Refusal, clean_text, refusal
 
-MAILBOX_UNKNOWN = (550, 551, 553)
 _DOTS = re.compile(rb"(?m)^\.")
-_ENHANCED_MAILBOX = re.compile(r"^5\.1\.\d")
-
-
-def _text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:300]
-
-
-def _refused(code: int, reply: bytes | str, stage: str) -> TemporaryFailure | PermanentFailure:
-    text = f"{stage}: {code} {_text(reply)}"
-    if 400 <= code < 500:
-        return TemporaryFailure(text, code)
-    unknown = stage == "RCPT" and (
-        code in MAILBOX_UNKNOWN or bool(_ENHANCED_MAILBOX.match(_text(reply)))
-    )
-    return PermanentFailure(text, code, mailbox_unknown=unknown)
+_text = clean_text
+_refused = refusal  # what a refusal means: retain_cli.transports.replies
 
 
 def _angle(address: str) -> str:
@@ -157,7 +142,7 @@ class SmtpTransport:
         return self.settings.warnings
 
     def open(self) -> None:
-        import yagmail
+        from retain_cli.transports.deadline import BoundedClient  # yagmail's, replies bounded
 
         settings = self.settings
         context = tls_context(settings) if settings.security != "none" else None
@@ -166,7 +151,7 @@ class SmtpTransport:
             kwargs["context"] = context  # smtplib.SMTP_SSL(host, port, context=...)
         # yagmail connects (SSL or STARTTLS with our context, EHLO) but never logs in: its
         # login goes through smtplib's, which encodes the password as ASCII. We log in below.
-        client = yagmail.SMTP(
+        client = BoundedClient(
             user=None,
             password=None,
             host=settings.host,
@@ -370,9 +355,7 @@ class SmtpTransport:
             known = self._policies[id(policy)] = (policy, policy.clone(linesep="\r\n"))
         return known[1]
 
-    def _after_refusal(
-        self, code: int, reply: bytes, stage: str
-    ) -> TemporaryFailure | PermanentFailure:
+    def _after_refusal(self, code: int, reply: bytes, stage: str) -> Refusal:
         failure = _refused(code, reply, stage)
         if code == 421:
             self.close()  # the server is closing the channel

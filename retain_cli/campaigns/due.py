@@ -172,6 +172,7 @@ class CampaignDays:
         self.sent_occurrences: dict[int, list[str]] = {}
         for sent_ref, occurrence in self.first_sent:
             self.sent_occurrences.setdefault(sent_ref, []).append(occurrence)
+        self.holds, self.asked = owner_holds(store, config, campaign, refs)
 
     # --- days ------------------------------------------------------------------------------
 
@@ -244,6 +245,23 @@ class CampaignDays:
                     return f"stopped (entered segment {segment} on {entered}, after step 1)"
         return None
 
+    def held(self, ref: int, step: Step) -> str | None:
+        """Why the owner keeps this customer out of an automated message (a ``human_only``
+        tag, negative feedback not answered yet); a ``channel: task`` step is for the owner,
+        so it is not held."""
+        return None if step.is_task else self.holds.get(ref)
+
+    def fatigued(self, ref: int) -> str | None:
+        """A survey campaign: asked by a survey within the campaign's fatigue days."""
+        survey = self.campaign.survey
+        last = self.asked.get(ref)
+        if survey is None or not last:
+            return None
+        day = local_day(from_iso(last), self.tz)
+        if self.today < day + timedelta(days=survey.fatigue_days):
+            return f"survey fatigue (asked on {day}; no survey within {survey.fatigue_days}d)"
+        return None
+
     def _consent_reason(self, email: str | None, consent: bool, suppressed: bool) -> str | None:
         if not email:
             return "no e-mail address"
@@ -284,7 +302,7 @@ class CampaignDays:
                         due = event_day + timedelta(days=offset + step.days)
                     if self.today < due or self.stale(due):
                         continue
-                    reason = self.stopped(ref, step, sent_at) or why_not
+                    reason = self.stopped(ref, step, sent_at) or why_not or self.held(ref, step)
                     out.append(item(step.index, began, LEFT_OUT if reason else DUE, reason or ""))
 
             due = event_day + timedelta(days=offset + first.days)
@@ -312,6 +330,7 @@ class CampaignDays:
                     reason = f"repeat not due (last {past['last']}), again from {again}"
                     out.append(item(first.index, occurrence, LEFT_OUT, reason))
                     continue
+            why_not = why_not or self.held(ref, first) or self.fatigued(ref)
             if why_not:
                 out.append(item(first.index, occurrence, LEFT_OUT, why_not))
             elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
@@ -341,6 +360,8 @@ class CampaignDays:
         step = steps.get(int(row["step"]))
         if step is None:
             return f"the campaign has no step {row['step']} any more"
+        if (held := self.held(ref, step)) is not None:
+            return held
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])
         trigger = campaign.trigger
@@ -390,6 +411,21 @@ class _Maker:
         return PlanItem(
             self.campaign, step, self.ref, self.customer_id, self.email, occurrence, status, reason
         )
+
+
+def owner_holds(
+    store: Store, config: CampaignConfig, campaign: Campaign, refs: Sequence[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """(customer_ref -> why they are held out of automated messages, customer_ref -> when a
+    survey last asked them (survey campaigns only))."""
+    if not refs:
+        return {}, {}
+    holds = store.campaign_holds(refs)
+    asked: dict[int, str] = {}
+    if campaign.survey is not None:
+        surveys = [c.name for c in config.campaigns if c.survey is not None]
+        asked = store.survey_last_asked(surveys)
+    return holds, asked
 
 
 def _entered_days(

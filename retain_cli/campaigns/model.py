@@ -126,6 +126,28 @@ class Step:
     html_template: Path | None  # the .html.j2 sibling if it exists
     # later steps: what stops the series ("ordered", "entered segment NAME"); () never
     stop_when: tuple[str, ...] = ()
+    # "email", or "task": the step becomes a task for the owner (the subject its title, the
+    # rendered template what to do), not a message
+    channel: str = "email"
+
+    @property
+    def is_task(self) -> bool:
+        return self.channel == "task"
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """A survey campaign's question: NPS (0-10) or CSAT (1-5); nobody is asked twice within
+    ``fatigue_days`` (by any survey campaign); ``form`` is the owner's form link with
+    ``{score}`` and ``{token}`` in it, if answers may come through a form."""
+
+    kind: Literal["nps", "csat"]
+    fatigue_days: int = 90
+    form: str | None = None
+
+    @property
+    def scale(self) -> range:
+        return range(0, 11) if self.kind == "nps" else range(1, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +162,8 @@ class Campaign:
     description: str | None = None
     priority: int = 0  # higher goes first when limits let only some messages through
     fresh_days: int | None = None  # days after the due day a message may still go
+    approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
+    survey: Survey | None = None  # a survey campaign (survey: nps | csat)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from retain_cli.store.analytics import AnalyticsStore
 from retain_cli.store.campaigns import CampaignStore
+from retain_cli.store.control import ControlStore
 from retain_cli.store.customers import CustomerStore
+from retain_cli.store.feedback import FeedbackStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.tasks import TaskStore
 
 
 class Store(
@@ -23,6 +26,9 @@ class Store(
     CampaignStore,
     LedgerStore,
     MailboxStore,
+    TaskStore,
+    ControlStore,
+    FeedbackStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

@@ -373,6 +373,111 @@ def m008_customer_aliases(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_tasks_and_approval(conn: sqlite3.Connection) -> None:
+    """The owner's side of the loop: ``tasks`` (to-dos made by rules), ``approval_queue``
+    (rendered messages of ``approval: required`` campaigns waiting for a yes), ``send_pauses``
+    (the kill switch: ``*`` for every campaign, or a campaign's name) and ``customer_tags``
+    (tags set in retain, such as ``human_only``, that no import can undo).
+
+    ``tasks.task_key`` names what made the task (``reply:<inbox id>``, ``feedback:<response
+    id>``, ``vip:<customer_id>:<day>``, ``send:<send key>``, ``step:<send key>``), so a rule
+    that runs twice makes one task. A task is open until ``done_at`` is set; ``snoozed_until``
+    hides it until then.
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            task_key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,                 -- reply | detractor | negative_comment |
+                                                -- vip_at_risk | send_failed | send_ambiguous |
+                                                -- campaign_step
+            customer_ref INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+            email TEXT,
+            title TEXT NOT NULL,
+            detail TEXT,                        -- what they wrote, what failed
+            action TEXT NOT NULL,               -- the suggested action
+            source TEXT,                        -- the message, response or send it came from
+            created_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            snoozed_until TEXT,
+            done_at TEXT,
+            note TEXT
+        );
+        CREATE INDEX tasks_open ON tasks(due_at) WHERE done_at IS NULL;
+        CREATE INDEX tasks_customer ON tasks(customer_ref) WHERE customer_ref IS NOT NULL;
+
+        CREATE TABLE approval_queue (
+            id INTEGER PRIMARY KEY,
+            send_key TEXT NOT NULL UNIQUE,      -- the ledger row (state 'queued' while pending)
+            campaign TEXT NOT NULL,
+            customer_ref INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+            email TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            message BLOB NOT NULL,              -- the rendered message, as it will be sent
+            state TEXT NOT NULL,                -- pending | approved | rejected | sent
+            queued_at TEXT NOT NULL,
+            decided_at TEXT,
+            note TEXT
+        );
+
+        CREATE TABLE send_pauses (
+            scope TEXT PRIMARY KEY,             -- '*' (every campaign) or a campaign's name
+            reason TEXT,
+            paused_at TEXT NOT NULL
+        );
+
+        CREATE TABLE customer_tags (
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,                  -- lower-case, e.g. human_only
+            note TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (customer_ref, tag)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE retain_settings (
+            name TEXT PRIMARY KEY,              -- e.g. survey_secret
+            value TEXT NOT NULL
+        );
+        """,
+    )
+
+
+def m010_surveys(conn: sqlite3.Connection) -> None:
+    """``survey_responses``: one answer per survey message (its send key), from a reply that
+    starts with the score (``retain inbox``) or a form tool's export (``retain import
+    responses``); a later answer to the same message replaces the earlier one.
+
+    ``kind`` nps (0-10) or csat (1-5); ``sentiment`` VADER's compound score of the comment
+    (English only), NULL until scored; ``language`` the comment's language as detected
+    (``sentiment`` stays NULL for other languages, ``scored`` says whether it was looked at).
+    """
+    run_script(
+        conn,
+        """
+        CREATE TABLE survey_responses (
+            id INTEGER PRIMARY KEY,
+            send_key TEXT NOT NULL UNIQUE,
+            campaign TEXT NOT NULL,
+            customer_ref INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+            email TEXT,
+            kind TEXT NOT NULL,                 -- nps | csat
+            score INTEGER NOT NULL,
+            comment TEXT,
+            answered_at TEXT NOT NULL,
+            source TEXT NOT NULL,               -- inbox:<message key> | form:<file name>
+            recorded_at TEXT NOT NULL,
+            language TEXT,
+            sentiment REAL,
+            scored INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX survey_responses_answered ON survey_responses(answered_at);
+        CREATE INDEX survey_responses_customer ON survey_responses(customer_ref);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -382,4 +487,6 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_mailbox,
     m008_customer_aliases,
+    m009_tasks_and_approval,
+    m010_surveys,
 ]

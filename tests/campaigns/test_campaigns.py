@@ -146,7 +146,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for",
+            "priority, fresh_for, approval, survey, channel",
         ),
         (
             "    holdout: 10%",
@@ -248,7 +248,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "  - nam: thank-you\n",
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
-            "html_template, steps, holdout, repeat, enabled, priority, fresh_for",
+            "html_template, steps, holdout, repeat, enabled, priority, fresh_for, approval, "
+            "survey, channel",
         ),
         (
             "limits:",

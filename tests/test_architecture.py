@@ -25,6 +25,8 @@ FLOORS = {
     "project": 5,
     "demo": 5,
     "mailbox": 5,
+    "feedback": 5,
+    "tasks": 5,
     "cli": 6,
 }
 

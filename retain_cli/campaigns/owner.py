@@ -99,7 +99,9 @@ def hand_over_tasks(
         except Exception as exc:  # one bad template or customer never stops the run
             store.ledger_settle(row.id, "failed", stamp, error=f"cannot make the task: {exc}")
             continue
-        label = f"step {step.index} of {campaign.name}" if len(campaign.steps) > 1 else campaign.name
+        label = (
+            f"step {step.index} of {campaign.name}" if len(campaign.steps) > 1 else campaign.name
+        )
         store.tasks_add(
             [
                 {
@@ -232,4 +234,6 @@ def _approved_message(raw: bytes, row: LedgerRow, config: CampaignConfig) -> Ema
             f"for {to}; not sent (it is in 'retain sends' as failed)"
         )
     text = "".join(f"{n}: {v}\r\n" for n, v in headers).encode("ascii", "replace")
-    return BuiltMessage(text + b"\r\n" + body, headers, envelope_sender(config.sender, row.send_key))
+    return BuiltMessage(
+        text + b"\r\n" + body, headers, envelope_sender(config.sender, row.send_key)
+    )

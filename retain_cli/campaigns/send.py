@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
+from retain_cli.campaigns.limits import (
+    daily_limit_text,
+    effective_limits,
+    in_quiet_hours,
+    quiet_hours_text,
+)
 from retain_cli.campaigns.owner import (
     hand_over_tasks,
     pause_check,
     paused,
     queue_for_approval,
     with_approved,
-)
-from retain_cli.campaigns.limits import (
-    daily_limit_text,
-    effective_limits,
-    in_quiet_hours,
-    quiet_hours_text,
 )
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
@@ -337,7 +337,9 @@ def _owner_counts(store: Store, config: CampaignConfig, plan: Plan) -> tuple[int
     steps = {(c.name, s.index): s.is_task for c in config.campaigns for s in c.steps}
     needs = {c.name for c in config.campaigns if c.approval}
     tasks = sum(1 for i in due if steps.get((i.campaign, i.step)))
-    waiting = [i.send_key for i in due if i.campaign in needs and not steps.get((i.campaign, i.step))]
+    waiting = [
+        i.send_key for i in due if i.campaign in needs and not steps.get((i.campaign, i.step))
+    ]
     approved = store.queue_approved(waiting) if waiting else {}
     return tasks, len(waiting) - len(approved)
 

@@ -60,9 +60,21 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, mailbox, predict, sending
+    from retain_cli.cli import (
+        analytics,
+        campaigns,
+        control,
+        customers,
+        imports,
+        mailbox,
+        predict,
+        sending,
+        tasks,
+    )
 
     for module in (imports, customers, analytics, predict, campaigns, sending, mailbox):
+        module.register(app)
+    for module in (tasks, control):  # the owner's day
         module.register(app)
 
 

@@ -142,8 +142,11 @@ class ControlStore(StoreBase):
                     conn.execute(
                         "UPDATE sends SET state = 'skipped', updated_at = ?, error = ? "
                         "WHERE send_key = ? AND state = 'queued'",
-                        (now, "rejected in the approval queue" + (f": {note}" if note else ""),
-                         row[0]),
+                        (
+                            now,
+                            "rejected in the approval queue" + (f": {note}" if note else ""),
+                            row[0],
+                        ),
                     )
                 decided += 1
         return decided

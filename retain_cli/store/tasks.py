@@ -113,11 +113,10 @@ class TaskStore(StoreBase):
     def task_counts(self, now: str, day_end: str) -> dict[str, int]:
         """Open tasks: all, overdue (due before now), due by ``day_end``, snoozed."""
         row = self.conn.execute(
-            "SELECT count(*), "
-            "  coalesce(sum(due_at < :now AND (snoozed_until IS NULL OR snoozed_until <= :now)), 0),"
-            "  coalesce(sum(due_at <= :end AND (snoozed_until IS NULL OR snoozed_until <= :now)),"
-            "  0), coalesce(sum(snoozed_until > :now), 0) "
-            "FROM tasks WHERE done_at IS NULL",
+            "SELECT count(*), coalesce(sum(due_at < :now AND awake), 0), "
+            "coalesce(sum(due_at <= :end AND awake), 0), coalesce(sum(NOT awake), 0) "
+            "FROM (SELECT due_at, (snoozed_until IS NULL OR snoozed_until <= :now) AS awake "
+            "FROM tasks WHERE done_at IS NULL)",
             {"now": now, "end": day_end},
         ).fetchone()
         return {"open": row[0], "overdue": row[1], "due_today": row[2], "snoozed": row[3]}
@@ -183,3 +182,42 @@ class TaskStore(StoreBase):
                 (customer_ref, limit),
             )
         )
+
+    def customer_refs_by_id(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """customer_id -> customers.id for the ids that exist."""
+        rows = self.conn.execute(
+            "SELECT customer_id, id FROM customers "
+            "WHERE customer_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(customer_ids)),),
+        )
+        return dict(rows.fetchall())
+
+    def digest_counts(self, since: str) -> dict[str, int]:
+        """What happened at or after ``since``: messages sent, failed, ambiguous; mail read
+        by ``retain inbox`` by kind; survey answers; messages waiting for approval."""
+        sends = self.conn.execute(
+            "SELECT coalesce(sum(state = 'sent' AND sent_at >= :since), 0), "
+            "coalesce(sum(state = 'failed' AND updated_at >= :since), 0), "
+            "coalesce(sum(state = 'ambiguous' AND updated_at >= :since), 0) FROM sends "
+            "WHERE updated_at >= :since OR sent_at >= :since",
+            {"since": since},
+        ).fetchone()
+        out = {"sent": sends[0], "failed": sends[1], "ambiguous": sends[2]}
+        for name, count in self.conn.execute(
+            "SELECT classification, count(*) FROM inbox_messages WHERE processed_at >= ? "
+            "GROUP BY classification",
+            (since,),
+        ):
+            out[f"inbox_{name}"] = count
+        out["inbox_customer_reply"] = self.conn.execute(
+            "SELECT count(*) FROM inbox_messages WHERE processed_at >= ? "
+            "AND classification = 'reply' AND customer_ref IS NOT NULL",
+            (since,),
+        ).fetchone()[0]
+        out["answers"] = self.conn.execute(
+            "SELECT count(*) FROM survey_responses WHERE recorded_at >= ?", (since,)
+        ).fetchone()[0]
+        out["waiting_for_approval"] = self.conn.execute(
+            "SELECT count(*) FROM approval_queue WHERE state = 'pending'"
+        ).fetchone()[0]
+        return out

@@ -152,9 +152,9 @@ def _show(task: dict[str, Any], detail: Any, moment: datetime) -> None:
     if detail.customer:
         render_mapping(detail.customer, OutputFormat.table, title="Customer")
     if detail.orders:
-        render_rows(
-            detail.orders, ["ordered_at", "items", "net"], OutputFormat.table, title="Last orders"
-        )
+        orders = [{**o, "day": str(o["ordered_at"])[:10]} for o in detail.orders]
+        columns = ["day", "order_id", "items", "net"]
+        render_rows(orders, columns, OutputFormat.table, title="Last orders")
     if detail.wrote:
         console.print("[bold]They wrote lately[/]:")
         for row in detail.wrote:

@@ -33,6 +33,7 @@ from retain_cli.campaigns.owner import (
     queue_for_approval,
     with_approved,
 )
+from retain_cli.campaigns.survey import with_survey
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
 from retain_cli.timeutil import Clock, current_clock, to_iso, use_clock, utc_now
@@ -126,6 +127,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
 
     renderer = Renderer(config)
     currency: list[str] = []
+    secret = _survey_secret(store, config)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
         if not currency:
@@ -139,6 +141,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
             context = contexts.get(row.customer_ref)
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
+            context = with_survey(context, config, campaign, row.send_key, secret)
             rendered = renderer.render(campaign, step, context)
             return build_message(
                 config,
@@ -153,6 +156,16 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
         return _LazyMessages(rows, make)
 
     return build
+
+
+def _survey_secret(store: Store, config: CampaignConfig) -> bytes:
+    """The key survey tokens are signed with (kept in the database; only asked for when a
+    survey campaign exists)."""
+    from retain_cli.campaigns.survey import SECRET_NAME
+
+    if not any(c.survey for c in config.campaigns):
+        return b""
+    return store.secret(SECRET_NAME)
 
 
 def _full_name(context: Mapping[str, object]) -> str | None:

@@ -113,6 +113,7 @@ def metrics_command(
     """
     from retain_cli.analytics.definitions import DEFINITIONS
     from retain_cli.analytics.metrics import metrics
+    from retain_cli.cli.feedback import metrics_feedback, print_metrics_feedback
 
     store = open_store(ctx, db)
     report = metrics(store, parse_as_of(as_of), period.value, compare=compare)
@@ -125,6 +126,7 @@ def metrics_command(
                 "previous_period": _period_json(report.previous) if report.previous else None,
                 "currency": report.currency,
                 "metrics": rows,
+                "feedback": metrics_feedback(store, report.period.end),
             }
         )
         return
@@ -154,6 +156,7 @@ def metrics_command(
             cells.append(_change(row, unit))
         table.add_row(*cells)
     console.print(table)
+    print_metrics_feedback(store, report.period.end)  # NPS / CSAT (retain feedback)
 
 
 def _period_json(period: Any) -> dict[str, str]:

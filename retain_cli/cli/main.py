@@ -65,6 +65,7 @@ def _register() -> None:
         campaigns,
         control,
         customers,
+        feedback,
         imports,
         mailbox,
         predict,
@@ -74,7 +75,7 @@ def _register() -> None:
 
     for module in (imports, customers, analytics, predict, campaigns, sending, mailbox):
         module.register(app)
-    for module in (tasks, control):  # the owner's day
+    for module in (feedback, tasks, control):  # the human touch: feedback, the owner's day
         module.register(app)
 
 

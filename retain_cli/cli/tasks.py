@@ -15,7 +15,18 @@ from retain_cli.cli.output import console, err_console, render_mapping, render_r
 
 PANEL = "Your day"
 LIST_COLUMNS = ["id", "due", "who", "title"]
-ALL_COLUMNS = ["id", "state", "due_at", "kind", "customer_id", "who", "title", "detail", "action"]
+ALL_COLUMNS = [
+    "id",
+    "state",
+    "due_at",
+    "kind",
+    "customer_id",
+    "email",
+    "who",
+    "title",
+    "detail",
+    "action",
+]
 
 
 def shop_clock(ctx: typer.Context, now: str | None, config: Path | None) -> datetime:

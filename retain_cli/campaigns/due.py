@@ -145,6 +145,9 @@ class CampaignDays:
             (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
+        self.promoted: dict[int, str] = {}
+        if refs and trigger is not None and trigger.event == "promoter":
+            self.promoted = store.survey_promoter_days(refs)
         self.refunded: dict[int, dict[str, bool]] = {}
         if refs and trigger is not None and trigger.event in ("first_order", "last_order"):
             self.refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
@@ -201,6 +204,8 @@ class CampaignDays:
             day = self.entered.get(ref)
             return None if day is None else (day, day.isoformat(), None)
         events = self.events.get(ref, {})
+        if trigger.event == "promoter":
+            events = {"promoter": self.promoted.get(ref)}
         if trigger.event == "birthday":
             birthday = birthday_on_or_before(events.get("birthday"), self.today)
             return None if birthday is None else (birthday, birthday.isoformat(), None)

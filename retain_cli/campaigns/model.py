@@ -22,7 +22,9 @@ from retain_cli.money import DEFAULT_LOCALE
 from retain_cli.transports.base import SmtpSettings
 
 TransportKind = Literal["smtp", "outbox"]
-TriggerEvent = Literal["first_order", "last_order", "birthday", "entered_segment", "signup"]
+TriggerEvent = Literal[
+    "first_order", "last_order", "birthday", "entered_segment", "signup", "promoter"
+]
 
 TRIGGER_EVENTS: tuple[str, ...] = (
     "first_order",
@@ -30,6 +32,7 @@ TRIGGER_EVENTS: tuple[str, ...] = (
     "birthday",
     "entered_segment",
     "signup",
+    "promoter",  # a survey answer of 9-10 (NPS) or 5 (CSAT): a thank-you may follow
 )
 MAX_HOLDOUT = 0.5
 
@@ -42,6 +45,7 @@ FRESH_DAYS: dict[str, int] = {
     "last_order": 7,
     "signup": 7,
     "entered_segment": 7,
+    "promoter": 7,
 }
 # Date-bound messages go before others when limits allow only some (``priority:``).
 DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}

@@ -152,3 +152,14 @@ class FeedbackStore(StoreBase):
                 "UPDATE survey_responses SET language = ?, sentiment = ?, scored = 1 WHERE id = ?",
                 [(language, sentiment, rid) for rid, language, sentiment in rows],
             )
+
+    def survey_promoter_days(self, refs: Sequence[int]) -> dict[int, str]:
+        """customer_ref -> when they last answered as a promoter (NPS 9-10, CSAT 5): the
+        ``promoter`` trigger's event."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, max(answered_at) FROM survey_responses "
+            "WHERE ((kind = 'nps' AND score >= 9) OR (kind = 'csat' AND score = 5)) "
+            "AND customer_ref IN (SELECT value FROM json_each(?)) GROUP BY customer_ref",
+            (json.dumps(list(refs)),),
+        )
+        return dict(rows.fetchall())

@@ -275,3 +275,36 @@ def test_feedback_report_scores_sentiment_and_themes(cli, survey_shop, db_path, 
     metrics = cli("metrics", "--as-of", "2026-03-03")
     assert "NPS 33 ±" in metrics.output
     assert "the last 90 days ('retain feedback')" in metrics.output
+
+
+def test_a_promoter_may_get_a_thank_you_a_detractor_never(cli, survey_shop, db_path, tmp_path):
+    sent = send_survey(cli, survey_shop, db_path)
+    box = maildir(
+        tmp_path / "Mail",
+        [
+            answer("ada@example.com", "10", sent["ada@example.com"][1]),
+            answer("bob@example.com", "2 - cold coffee", sent["bob@example.com"][1]),
+        ],
+    )
+    assert cli("inbox", "--from-maildir", str(box), "--config", str(survey_shop)).exit_code == 0
+    text = survey_shop.read_text().replace(
+        "  - name: news\n",
+        "  - name: thanks\n    audience: all\n    trigger: {after: promoter, days: 0}\n"
+        '    subject: "Thank you"\n    template: templates/hello.txt.j2\n  - name: news\n',
+    )
+    survey_shop.write_text(text)
+    plan = json.loads(
+        cli(
+            "plan",
+            "thanks",
+            "--now",
+            "2026-03-03T10:00",
+            "--config",
+            str(survey_shop),
+            "-f",
+            "json",
+        ).stdout
+    )
+    due = [(i["email"], i["key"]) for i in plan["items"] if i["status"] == "due"]
+    assert due == [("ada@example.com", "thanks:1:C1:2026-03-02")]
+    assert "bob@example.com" not in {i["email"] for i in plan["items"]}

@@ -211,7 +211,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "{after: first_order, days: 3}",
             "{after: first_purchase, days: 3}",
             "campaigns.yaml: campaign 'thank-you': key 'trigger.after': must be one of "
-            "first_order, last_order, birthday, entered_segment, signup, not 'first_purchase'",
+            "first_order, last_order, birthday, entered_segment, signup, promoter, "
+            "not 'first_purchase'",
         ),
         (
             "{after: first_order, days: 3}",

@@ -260,7 +260,7 @@ def digest(
 
     moment = shop_clock(ctx, now, config)
     store = open_store(ctx, db)
-    result = make_digest(store, moment, hours=hours)
+    result = make_digest(store, moment, hours=hours, timezone=shop_timezone(config))
     if email:
         address = mail_digest(load_config(config_path(config)), result, to)
         err_console.print(f"Digest sent to {escape(address)}.")

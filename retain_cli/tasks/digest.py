@@ -41,12 +41,17 @@ class Digest:
     vips: list[str] = field(default_factory=list)
     made: Refresh = field(default_factory=Refresh)
     notes: list[str] = field(default_factory=list)
+    zone: str = "UTC"
 
     def text(self) -> str:
         """The digest as plain text (at most 78 columns a line, as an e-mail's)."""
         import textwrap
 
-        lines = [f"retain digest, {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M}"]
+        from retain_cli.timeutil import zone
+
+        tz = zone(self.zone)
+        start, end = self.since.astimezone(tz), self.until.astimezone(tz)
+        lines = [f"retain digest, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({self.zone})"]
         for title, values in self.sections.items():
             lines += ["", title]
             lines += [f"  {name}: {value}" for name, value in values.items()]
@@ -78,17 +83,18 @@ class Digest:
         }
 
 
-def make_digest(store: Store, now: datetime, *, hours: int = 24) -> Digest:
-    """The digest of the ``hours`` before ``now``."""
+def make_digest(store: Store, now: datetime, *, hours: int = 24, timezone: str = "UTC") -> Digest:
+    """The digest of the ``hours`` before ``now`` (shown on the shop's clock)."""
     from retain_cli.analytics.metrics import metrics
     from retain_cli.errors import RetainError
     from retain_cli.feedback.report import headline
 
     since = now - timedelta(hours=hours)
-    digest = Digest(since, now)
+    digest = Digest(since, now, zone=timezone)
     digest.made = refresh(store, now)
     digest.notes += digest.made.notes
     counts = store.digest_counts(to_iso(since))
+    made_since = store.tasks_made_since(to_iso(since))
     pauses = store.pauses()
     sending: dict[str, Any] = {
         "sent": counts["sent"],
@@ -107,8 +113,9 @@ def make_digest(store: Store, now: datetime, *, hours: int = 24) -> Digest:
         "survey answers": counts["answers"],
         "unsubscribe requests": counts.get("inbox_unsubscribe", 0),
         "bounces": counts.get("inbox_hard_bounce", 0) + counts.get("inbox_soft_bounce", 0),
-        "new detractors": digest.made.made.get("detractor", 0)
-        + digest.made.made.get("negative_comment", 0),
+        "new detractors and negative comments": sum(
+            1 for t in made_since if t["kind"] in ("detractor", "negative_comment")
+        ),
     }
     figures: dict[str, Any] = {}
     try:
@@ -124,9 +131,7 @@ def make_digest(store: Store, now: datetime, *, hours: int = 24) -> Digest:
     if figures:
         digest.sections["The last 30 days ('retain metrics')"] = figures
     digest.vips = [
-        t["title"].removeprefix("VIP at risk: ")
-        for t in store.tasks_made_since(to_iso(since))
-        if t["kind"] == "vip_at_risk"
+        t["title"].removeprefix("VIP at risk: ") for t in made_since if t["kind"] == "vip_at_risk"
     ]
     digest.tasks = [
         {"id": t["id"], "when": due_in(t, now), "kind": t["kind"], "title": t["title"]}

@@ -115,7 +115,16 @@ def test_issue_example_loads_as_written(tmp_path):
 def test_shipped_example_and_templates_load():
     config = load_config(REPO / "campaigns.example.yaml")
     names = [c.name for c in config.campaigns]
-    assert names == ["welcome", "thank-you", "win-back", "birthday", "vip-thanks", "feedback"]
+    assert names == [
+        "welcome",
+        "thank-you",
+        "win-back",
+        "birthday",
+        "vip-thanks",
+        "feedback",
+        "promoter-thanks",
+        "vip-call",
+    ]
     assert config.transport == "outbox"
     assert config.outbox_dir == REPO / "outbox"
     welcome = config.campaign("welcome")
@@ -123,7 +132,8 @@ def test_shipped_example_and_templates_load():
     vip = config.campaign("vip-thanks")
     assert vip.trigger is not None and vip.trigger.segment == "champions"
     assert vip.repeat == timedelta(days=180)
-    assert config.campaign("feedback").enabled is False
+    assert config.campaign("feedback").survey is not None
+    assert config.campaign("vip-call").steps[0].is_task
 
 
 def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch):

@@ -101,7 +101,7 @@ def _comments(report: Any) -> None:
         return
     text = (
         f"{c['comments']} comments: {c['positive']} positive, {c['neutral']} neutral, "
-        f"{c['negative']} negative ({c['model']})"
+        f"{c['negative']} negative (sentiment by {c['model']})"
     )
     if c["unscored"]:
         langs = ", ".join(f"{k} {v}" for k, v in c["unscored_languages"].items())

@@ -82,7 +82,7 @@ def feedback_report(
         "negative": sentiments["negative"],
         "unscored": sum(unscored.values()),
         "unscored_languages": dict(unscored.most_common()),
-        "model": "VADER (vaderSentiment), English only",
+        "model": "VADER, English only",
     }
     report.themes = themes(
         [

@@ -50,14 +50,6 @@ def send_survey(cli, config: Path, db: Path) -> dict[str, tuple[str, str]]:
     return {email: (key, mid) for email, key, mid in rows}
 
 
-def maildir(root: Path, messages: list[bytes]) -> Path:
-    for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for i, raw in enumerate(messages):
-        (root / "new" / f"{i:04d}.eml").write_bytes(raw)
-    return root
-
-
 def answer(sender: str, text: str, in_reply_to: str | None) -> bytes:
     return mail.reply(
         sender=sender,
@@ -110,10 +102,9 @@ def test_a_reply_starts_with_the_score(text, kind, expected):
     assert leading_score(text, kind) == expected
 
 
-def test_inbox_reads_answers_and_a_detractor_becomes_a_task(cli, survey_shop, db_path, tmp_path):
+def test_inbox_reads_answers_and_a_detractor_becomes_a_task(cli, survey_shop, db_path, maildir):
     sent = send_survey(cli, survey_shop, db_path)
     box = maildir(
-        tmp_path / "Mail",
         [
             answer("ada@example.com", "9 - lovely bread, thank you", sent["ada@example.com"][1]),
             answer(
@@ -243,10 +234,9 @@ def test_survey_fatigue_leaves_recently_asked_customers_out(cli, survey_shop, db
     )
 
 
-def test_feedback_report_scores_sentiment_and_themes(cli, survey_shop, db_path, tmp_path):
+def test_feedback_report_scores_sentiment_and_themes(cli, survey_shop, db_path, maildir):
     sent = send_survey(cli, survey_shop, db_path)
     box = maildir(
-        tmp_path / "Mail",
         [
             answer("ada@example.com", "9 - lovely bread, thank you", sent["ada@example.com"][1]),
             answer("bob@example.com", "3 stale bread and rude staff", sent["bob@example.com"][1]),
@@ -277,10 +267,9 @@ def test_feedback_report_scores_sentiment_and_themes(cli, survey_shop, db_path, 
     assert "the last 90 days ('retain feedback')" in metrics.output
 
 
-def test_a_promoter_may_get_a_thank_you_a_detractor_never(cli, survey_shop, db_path, tmp_path):
+def test_a_promoter_may_get_a_thank_you_a_detractor_never(cli, survey_shop, db_path, maildir):
     sent = send_survey(cli, survey_shop, db_path)
     box = maildir(
-        tmp_path / "Mail",
         [
             answer("ada@example.com", "10", sent["ada@example.com"][1]),
             answer("bob@example.com", "2 - cold coffee", sent["bob@example.com"][1]),

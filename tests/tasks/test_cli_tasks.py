@@ -8,20 +8,14 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 
+from conftest import write_maildir
+
 from retain_cli.demo import mail
 from retain_cli.store import Store
 
 SHOP = "hello@kornblume-backstube.de"
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOW = "2026-03-02T18:00"  # the shop's time zone is UTC in the test campaign file
-
-
-def maildir(root: Path, messages: list[bytes]) -> Path:
-    for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    for i, raw in enumerate(messages):
-        (root / "new" / f"{i:04d}.eml").write_bytes(raw)
-    return root
 
 
 def sent_ids(db: Path) -> dict[str, str]:
@@ -34,7 +28,7 @@ def shop_with_reply(cli, campaign_shop: Path, db_path: Path, tmp_path: Path) -> 
     """hello sent to ada, bob and nora; ada replies in its thread, the mill writes too."""
     assert cli("send", "hello", "--yes", "--config", str(campaign_shop)).exit_code == 0
     ada = sent_ids(db_path)["ada@example.com"]
-    box = maildir(
+    box = write_maildir(
         tmp_path / "Mail",
         [
             mail.reply(

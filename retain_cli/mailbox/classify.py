@@ -336,8 +336,8 @@ def _survey_answer(
     of a survey message (or, outside any thread, from a customer a survey went to lately)."""
     from retain_cli.campaigns.survey import leading_score
 
-    if not lines or not rules.surveys:
-        return None
+    if not lines or not rules.surveys or not lines[0].lstrip()[:1].isdigit():
+        return None  # only a reply that starts with a number can be an answer
     survey = sent
     if survey is None and customer is not None:
         survey = lookup.survey_sent(customer)

@@ -87,6 +87,9 @@ def test_pause_all_stops_a_running_send_between_batches(campaign_shop, db_path):
 
 def test_approval_required_queues_then_sends_what_was_approved(cli, campaign_shop, db_path):
     edit(campaign_shop, "    audience: all\n", "    audience: all\n    approval: required\n")
+    dry = cli("send", "hello", "--dry-run", "--config", str(campaign_shop), "-f", "json")
+    assert json.loads(dry.stdout)["would wait for approval"] == 3
+    assert json.loads(dry.stdout)["would send"] == 0
     result = cli("send", "hello", "--yes", "--config", str(campaign_shop), "-f", "json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -141,6 +144,9 @@ def test_approval_required_queues_then_sends_what_was_approved(cli, campaign_sho
 
 
 def test_queue_approve_needs_ids_or_all(cli, campaign_shop):
+    result = cli("pause")
+    assert result.exit_code == 2
+    assert "Error: name the campaigns to pause, or pass --all for every campaign" in result.output
     result = cli("queue", "approve")
     assert result.exit_code == 2
     assert "Error: name the messages to approve (see 'retain queue list'), or pass --all" in (

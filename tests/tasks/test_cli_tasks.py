@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 
-from conftest import write_maildir
-
 from retain_cli.demo import mail
 from retain_cli.store import Store
 
@@ -24,12 +22,11 @@ def sent_ids(db: Path) -> dict[str, str]:
         return dict(rows.fetchall())
 
 
-def shop_with_reply(cli, campaign_shop: Path, db_path: Path, tmp_path: Path) -> None:
+def shop_with_reply(cli, campaign_shop: Path, db_path: Path, maildir) -> None:
     """hello sent to ada, bob and nora; ada replies in its thread, the mill writes too."""
     assert cli("send", "hello", "--yes", "--config", str(campaign_shop)).exit_code == 0
     ada = sent_ids(db_path)["ada@example.com"]
-    box = write_maildir(
-        tmp_path / "Mail",
+    box = maildir(
         [
             mail.reply(
                 sender="ada@example.com",
@@ -61,8 +58,8 @@ def tasks_json(cli, config: Path, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_a_customer_reply_becomes_a_task_with_context(cli, campaign_shop, db_path, tmp_path):
-    shop_with_reply(cli, campaign_shop, db_path, tmp_path)
+def test_a_customer_reply_becomes_a_task_with_context(cli, campaign_shop, db_path, maildir):
+    shop_with_reply(cli, campaign_shop, db_path, maildir)
     tasks = tasks_json(cli, campaign_shop)
     assert [(t["kind"], t["title"], t["due_at"], t["customer_id"]) for t in tasks] == [
         ("reply", "Answer ada@example.com's reply to hello", "2026-03-03T09:30:00Z", "C1")
@@ -158,8 +155,8 @@ def test_failed_and_ambiguous_sends_become_tasks(cli, campaign_shop, db_path):
     assert {t["due_at"] for t in tasks} == {"2026-03-03T18:00:00Z"}
 
 
-def test_snooze_hides_a_task_until_then(cli, campaign_shop, db_path, tmp_path):
-    shop_with_reply(cli, campaign_shop, db_path, tmp_path)
+def test_snooze_hides_a_task_until_then(cli, campaign_shop, db_path, maildir):
+    shop_with_reply(cli, campaign_shop, db_path, maildir)
     task = tasks_json(cli, campaign_shop)[0]
     result = cli(
         "tasks",
@@ -188,8 +185,8 @@ def test_snooze_hides_a_task_until_then(cli, campaign_shop, db_path, tmp_path):
     assert "Error: no task 99; 'retain tasks' lists the open ones" in missing.output
 
 
-def test_digest_prints_the_day_and_mails_it(cli, campaign_shop, db_path, tmp_path):
-    shop_with_reply(cli, campaign_shop, db_path, tmp_path)
+def test_digest_prints_the_day_and_mails_it(cli, campaign_shop, db_path, maildir):
+    shop_with_reply(cli, campaign_shop, db_path, maildir)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
     result = cli("digest", "--now", now, "--config", str(campaign_shop), "-f", "json")
     assert result.exit_code == 0, result.output

@@ -19,6 +19,7 @@ FLOORS = {
     "ground": 0,
     "store": 1,
     "transports": 2,
+    "settings": 2,
     "imports": 3,
     "analytics": 3,
     "campaigns": 4,

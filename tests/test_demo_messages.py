@@ -178,7 +178,12 @@ def check_welcome(body: str, facts: Facts, customer: sqlite3.Row, step: int) -> 
 
 
 def check_vip(body: str, facts: Facts, customer: sqlite3.Row) -> None:
-    orders = facts.orders(customer["id"])
+    # countable orders: an order refunded in full is no order ('retain explain order')
+    orders = [
+        o
+        for o in facts.orders(customer["id"])
+        if not (o["total_minor"] > 0 and o["refunded_minor"] >= o["total_minor"])
+    ]
     spent = sum(max(o["total_minor"] - o["refunded_minor"], 0) for o in orders)
     starts = [local_day(orders[0]["ordered_at"])]
     if customer["source_created_at"]:

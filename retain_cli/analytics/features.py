@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from retain_cli.timeutil import to_iso
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -40,8 +42,9 @@ def _day_number(moment: datetime) -> int:
 
 
 def core_features(store: Store, as_of: datetime) -> Core:
-    """The :class:`Core` figures at ``as_of`` (orders up to it only)."""
-    import numpy as np
+    """The :class:`Core` figures at ``as_of``: orders up to it only, and only the customers
+    who existed by then (a first order, a sign-up or an import by as-of): at a past as-of,
+    someone whose first order came later is not a prospect, they were not there yet."""
 
     from retain_cli.analytics.metrics import DAY, load_orders, summarise
 
@@ -58,12 +61,29 @@ def core_features(store: Store, as_of: datetime) -> Core:
         last_t=summary.last_t,
         days_since_last=today - summary.last_t // DAY,
         days_since_first=today - summary.first_t // DAY,
-        all_refs=np.array(store.customer_refs(), dtype=np.int64),
+        all_refs=_existing(store, as_of, summary.customer),
     )
 
 
+def _existing(store: Store, as_of: datetime, buyers: np.ndarray) -> np.ndarray:
+    """Every customer who existed at ``as_of``, ascending. Only those imported after it and
+    without a countable order by then need a look at the database (usually nobody)."""
+    import numpy as np
+
+    everyone = np.array(store.customer_refs(), dtype=np.int64)
+    moment = to_iso(as_of)
+    late = np.array(store.customers_imported_after(moment), dtype=np.int64)
+    doubtful = np.setdiff1d(late, buyers, assume_unique=True)
+    if len(doubtful) == 0:
+        return everyone
+    found = store.customers_existing_by(doubtful.tolist(), moment)
+    gone = np.setdiff1d(doubtful, np.array(found, dtype=np.int64), assume_unique=True)
+    return np.setdiff1d(everyone, gone, assume_unique=True)
+
+
 def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
-    """One row per customer (index ``customer_ref``), orders up to ``as_of`` only.
+    """One row per customer who existed at ``as_of`` (index ``customer_ref``), orders up to
+    ``as_of`` only.
 
     Columns: customer_id, email, orders, total_spent (net, major units), avg_order_value,
     first_order_at, last_order_at (UTC timestamps or NaT), days_since_last_order,
@@ -78,6 +98,8 @@ def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["customer_ref", "customer_id", "email", "accepts_marketing", "birthday"]
     ).set_index("customer_ref")
+    if len(core.all_refs) < len(frame):  # a past as-of: customers who came later are left out
+        frame = frame[frame.index.isin(core.all_refs)]
     frame = frame.astype({"customer_id": object, "email": object, "birthday": object})
     frame.index = frame.index.astype(np.int64)
     frame["accepts_marketing"] = frame["accepts_marketing"].astype("boolean")

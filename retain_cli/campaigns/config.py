@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.analytics.segment_names import qualified
 from retain_cli.campaigns.config_owner import (
     check_owner_keys,
     parse_approval,
@@ -300,6 +301,7 @@ def _parse_audience(data: Any, where: Where) -> Audience:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
         segment = None
+    segment = segment and qualified(segment, lambda text: where.error("audience.segment", text))
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
 
 
@@ -320,6 +322,7 @@ def _parse_trigger(data: Any, where: Where) -> Trigger | None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
         raise where.error("trigger.segment", "only applies with after: entered_segment")
+    segment = segment and qualified(segment, lambda text: where.error("trigger.segment", text))
     return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
 
 

@@ -173,12 +173,15 @@ def make_plan(
     transport: str | None = None,
     now: datetime | None = None,
     clock: Clock | None = None,
+    record_snapshots: bool = False,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
     Triggers are evaluated at ``as_of`` (default: now); the limits (quiet hours, frequency
     cap, daily budget) at ``now`` (default: the clock's time, the moment a send would
-    happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run."""
+    happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run.
+    ``record_snapshots`` keeps the as-of day's segment snapshot for ``entered_segment``
+    triggers: a real send does; a plan, a preview or a dry run only reads."""
     from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
 
@@ -199,7 +202,9 @@ def make_plan(
     features = customer_frame(store, as_of) if chosen else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
-        days = CampaignDays(store, config, campaign, frame, as_of)
+        days = CampaignDays(
+            store, config, campaign, frame, as_of, record_snapshots=record_snapshots
+        )
         for row in queued.get(campaign.name, []):
             reason = days.recheck(row)
             plan.items.append(

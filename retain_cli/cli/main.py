@@ -63,6 +63,7 @@ def _register() -> None:
     from retain_cli.cli import (
         analytics,
         campaigns,
+        config,
         control,
         customers,
         feedback,
@@ -73,7 +74,7 @@ def _register() -> None:
         tasks,
     )
 
-    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox):
+    for module in (imports, customers, config, analytics, predict, campaigns, sending, mailbox):
         module.register(app)
     for module in (feedback, tasks, control):  # the human touch: feedback, the owner's day
         module.register(app)

@@ -396,16 +396,23 @@ def unsubscribe(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why (kept with the opt-out).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Block the address even though no customer has it (yet)."),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Stop every campaign from writing to an address, at once and for good.
+
+    An address that no customer has is refused with the close ones (a typo would leave the
+    real customer mailable); --force blocks it anyway, for an address not imported yet.
 
     Example: retain unsubscribe ada@example.com --reason "asked by phone"
     """
     from retain_cli.campaigns.resolve import unsubscribe as suppress
 
     store = open_store(ctx, db)
-    if suppress(store, email, reason):
+    if suppress(store, email, reason, force=force):
         console.print(
             f"Unsubscribed {escape(email.strip().lower())}: no campaign will write to it."
         )

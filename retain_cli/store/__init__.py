@@ -15,6 +15,7 @@ from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.settings import SettingsStore
 from retain_cli.store.tasks import TaskStore
 
 
@@ -25,6 +26,7 @@ class Store(
     PredictStore,
     CampaignStore,
     LedgerStore,
+    SettingsStore,
     MailboxStore,
     TaskStore,
     ControlStore,

@@ -17,6 +17,19 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+#: whether customer ``c`` existed by ``:until`` (UTC ISO text): they came to exist at the
+#: earliest of their first order (any, even cancelled), the platform's sign-up date and their
+#: first import; a customer with neither an order nor a sign-up date has always existed (a
+#: prospect of unknown age). The cheap tests come first: most customers stop at the first.
+EXISTED_BY = """(
+    c.created_at <= :until
+    OR c.source_created_at <= :until
+    OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id AND o.ordered_at <= :until)
+    OR (c.source_created_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id))
+)"""
+
+
 class StoreBase:
     """A connection to one retain database. Use :meth:`open`, not the constructor.
 
@@ -103,3 +116,9 @@ class StoreBase:
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM _retain_migrations ORDER BY 1")]
+
+    def _everyone_existed(self, moment: str) -> bool:
+        """True when every customer was imported by ``moment``, so every one existed then
+        (see :data:`EXISTED_BY`): the common case, answered without looking at orders."""
+        (latest,) = self.conn.execute("SELECT max(created_at) FROM customers").fetchone()
+        return latest is None or latest <= moment

@@ -240,15 +240,15 @@ class ControlStore(StoreBase):
     def secret(self, name: str) -> bytes:
         """A random secret kept in the database (made on first use), e.g. for signing
         survey tokens."""
-        row = self.conn.execute("SELECT value FROM retain_settings WHERE name = ?", (name,))
+        row = self.conn.execute("SELECT value FROM retain_secrets WHERE name = ?", (name,))
         found = row.fetchone()
         if found is None:
             self.conn.execute(
-                "INSERT INTO retain_settings (name, value) VALUES (?, ?) "
+                "INSERT INTO retain_secrets (name, value) VALUES (?, ?) "
                 "ON CONFLICT(name) DO NOTHING",
                 (name, secrets.token_hex(32)),
             )
             found = self.conn.execute(
-                "SELECT value FROM retain_settings WHERE name = ?", (name,)
+                "SELECT value FROM retain_secrets WHERE name = ?", (name,)
             ).fetchone()
         return bytes.fromhex(found[0])

@@ -457,8 +457,9 @@ class LedgerStore(StoreBase):
     # --- triggers --------------------------------------------------------------------------
 
     def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:
-        """customer_ref -> first_order / last_order (UTC timestamps of the countable orders up
-        to ``as_of``), birthday, signup (a timestamp, or a day).
+        """customer_ref -> first_order / last_order (UTC timestamps of the orders placed and
+        not cancelled up to ``as_of``, even one refunded in full, which the planner leaves
+        out with its reason), birthday, signup (a timestamp, or a day).
 
         signup: when the platform says the customer signed up; else, for customers retain
         first saw in a later import than the database's first one, when that import brought
@@ -475,9 +476,11 @@ class LedgerStore(StoreBase):
                    END
             FROM customers c
             LEFT JOIN (
+                -- every order placed and not cancelled, even one refunded in full: the
+                -- planner leaves such a trigger out and says why (order_facts drops it)
                 SELECT customer_ref, min(ordered_at) AS first_at, max(ordered_at) AS last_at
-                FROM order_facts
-                WHERE ordered_at <= :as_of
+                FROM orders
+                WHERE cancelled_at IS NULL AND ordered_at <= :as_of
                   AND customer_ref IN (SELECT value FROM json_each(:refs))
                 GROUP BY customer_ref
             ) f ON f.customer_ref = c.id

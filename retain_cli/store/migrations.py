@@ -11,6 +11,7 @@ ISO 8601 text (``2025-10-07T07:50:26Z``); e-mail addresses are trimmed and lower
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 
@@ -373,11 +374,178 @@ def m008_customer_aliases(conn: sqlite3.Connection) -> None:
     )
 
 
-def m009_tasks_and_approval(conn: sqlite3.Connection) -> None:
+def m009_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+    """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
+
+    A fully refunded order (a positive total, refunded in full) is no sale: counting it as
+    an order of 0 lowered the average order value and made a customer of someone who gave
+    everything back. An order with a total of 0 that nothing was refunded from still counts.
+    ``net_sales_minor`` is the amount without tax and shipping (where the export gives them),
+    less refunds, never below zero: Shopify's "net sales" (``--revenue net``), beside
+    ``net_minor``, the export's Total less refunds (``--revenue gross``). The trigger
+    that marks the packed copies stale now watches tax and shipping too.
+    """
+    run_script(
+        conn,
+        """
+        DROP VIEW order_facts;
+        CREATE VIEW order_facts AS
+        SELECT
+            o.id AS order_ref,
+            o.customer_ref,
+            o.ordered_at,
+            substr(o.ordered_at, 1, 10) AS order_day,
+            o.currency,
+            o.total_minor,
+            o.refunded_minor,
+            max(o.total_minor - o.refunded_minor, 0) AS net_minor,
+            max(o.total_minor - coalesce(o.tax_minor, 0) - coalesce(o.shipping_minor, 0)
+                - o.refunded_minor, 0) AS net_sales_minor
+        FROM orders o
+        WHERE o.cancelled_at IS NULL
+          AND NOT (o.total_minor > 0 AND o.refunded_minor >= o.total_minor);
+
+        -- net sales change with tax and shipping too: the packed copies must notice
+        DROP TRIGGER orders_analytics_update;
+        CREATE TRIGGER orders_analytics_update AFTER UPDATE OF
+            customer_ref, ordered_at, currency, total_minor, refunded_minor, cancelled_at,
+            tax_minor, shipping_minor
+        ON orders
+        WHEN OLD.customer_ref IS NOT NEW.customer_ref OR OLD.ordered_at IS NOT NEW.ordered_at
+            OR OLD.currency IS NOT NEW.currency OR OLD.total_minor IS NOT NEW.total_minor
+            OR OLD.refunded_minor IS NOT NEW.refunded_minor
+            OR OLD.cancelled_at IS NOT NEW.cancelled_at
+            OR OLD.tax_minor IS NOT NEW.tax_minor
+            OR OLD.shipping_minor IS NOT NEW.shipping_minor
+        BEGIN
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
+        END;
+        """,
+    )
+
+
+def _rebuild_table(conn: sqlite3.Connection, table: str, sql: str) -> None:
+    """Replace ``table`` by one created with ``sql`` (its ``CREATE TABLE``), keeping
+    its rows, ids, indexes and triggers, the views over it and the rows of every table whose
+    foreign keys point at it (SQLite's documented way to change a column's constraints).
+
+    Foreign keys stay enforced inside the migration's transaction, so dropping the old table
+    would cascade to its children: they are set aside and put back around the swap."""
+    children = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        if any(row[2] == table for row in conn.execute(f'PRAGMA foreign_key_list("{name}")'))
+    ]
+    owned = [table, *children]
+    every_view = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
+    ).fetchall()
+    over = set(owned)  # the views over these tables, and the views over those views
+    while True:
+        views = [
+            (name, create)
+            for name, create in every_view
+            if any(re.search(rf"\b{re.escape(t)}\b", create) for t in over)
+        ]
+        if over >= {name for name, _ in views}:
+            break
+        over |= {name for name, _ in views}
+    around = [*owned, *(name for name, _ in views)]
+    marks = ", ".join("?" for _ in around)
+    extras = conn.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+        f"AND type IN ('index', 'trigger') AND tbl_name IN ({marks})",
+        around,
+    ).fetchall()
+    tables = {
+        name: conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()[0]
+        for name in children
+    }
+    for name, _create in views:
+        conn.execute(f'DROP VIEW "{name}"')
+    for name in children:
+        conn.execute(f'CREATE TABLE "_keep_{name}" AS SELECT * FROM "{name}"')
+        conn.execute(f'DROP TABLE "{name}"')
+    # copied aside and back, not renamed: ALTER TABLE RENAME leaves the connection with a
+    # temp schema on which a later wal_checkpoint of every database fails ("database table
+    # is locked")
+    conn.execute(f'CREATE TABLE "_keep_{table}" AS SELECT * FROM "{table}"')
+    conn.execute(f'DROP TABLE "{table}"')
+    conn.execute(sql)
+    conn.execute(f'INSERT INTO "{table}" SELECT * FROM "_keep_{table}"')
+    conn.execute(f'DROP TABLE "_keep_{table}"')
+    for name, create in tables.items():
+        conn.execute(create)
+        conn.execute(f'INSERT INTO "{name}" SELECT * FROM "_keep_{name}"')
+        conn.execute(f'DROP TABLE "_keep_{name}"')
+    for _name, create in views:
+        conn.execute(create)
+    for _kind, _name, create in extras:
+        conn.execute(create)
+
+
+def m010_orders_without_customer(conn: sqlite3.Connection) -> None:
+    """``orders.customer_ref`` may be NULL: a sale without a customer (a walk-in at the till,
+    a Square payment nobody was attached to). It counts in revenue and in the shop's order
+    figures, never as a customer."""
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orders'"
+    ).fetchone()
+    old = "customer_ref INTEGER NOT NULL REFERENCES customers(id)"
+    if old not in sql:
+        raise RuntimeError("unexpected orders table: customer_ref is not as m001 made it")
+    _rebuild_table(
+        conn, "orders", sql.replace(old, "customer_ref INTEGER REFERENCES customers(id)")
+    )
+
+
+def m011_settings(conn: sqlite3.Connection) -> None:
+    """``settings``: the shop's own choices, set once (``retain config set currency EUR``).
+
+    One row per key; the keys and their checks are in :mod:`retain_cli.settings`."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+def m012_order_refunds(conn: sqlite3.Connection) -> None:
+    """``order_refunds``: the refunds an export lists as rows of their own (Square's refund
+    events), each recorded once by its key, so that importing the same file again adds
+    nothing and refunds of one payment in different files add up. An order's
+    ``refunded_minor`` is at least the sum of its recorded refunds."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE order_refunds (
+            order_ref INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            refund_key TEXT NOT NULL,           -- when, how much, and which of equal ones
+            refunded_at TEXT,
+            amount_minor INTEGER NOT NULL,      -- positive, in the order's currency
+            import_ref INTEGER REFERENCES imports(id),
+            PRIMARY KEY (order_ref, refund_key)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+def m013_tasks_and_approval(conn: sqlite3.Connection) -> None:
     """The owner's side of the loop: ``tasks`` (to-dos made by rules), ``approval_queue``
     (rendered messages of ``approval: required`` campaigns waiting for a yes), ``send_pauses``
     (the kill switch: ``*`` for every campaign, or a campaign's name) and ``customer_tags``
-    (tags set in retain, such as ``human_only``, that no import can undo).
+    (tags set in retain, such as ``human_only``, that no import can undo), and
+    ``retain_secrets`` (keys retain makes for itself, such as the one survey tokens are signed
+    with; apart from ``settings``, which ``retain config`` shows).
 
     ``tasks.task_key`` names what made the task (``reply:<inbox id>``, ``feedback:<response
     id>``, ``vip:<customer_id>:<day>``, ``send:<send key>``, ``step:<send key>``), so a rule
@@ -436,15 +604,15 @@ def m009_tasks_and_approval(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (customer_ref, tag)
         ) WITHOUT ROWID;
 
-        CREATE TABLE retain_settings (
-            name TEXT PRIMARY KEY,              -- e.g. survey_secret
+        CREATE TABLE retain_secrets (
+            name TEXT PRIMARY KEY,              -- e.g. survey_token: never shown
             value TEXT NOT NULL
         );
         """,
     )
 
 
-def m010_surveys(conn: sqlite3.Connection) -> None:
+def m014_surveys(conn: sqlite3.Connection) -> None:
     """``survey_responses``: one answer per survey message (its send key), from a reply that
     starts with the score (``retain inbox``) or a form tool's export (``retain import
     responses``); a later answer to the same message replaces the earlier one.
@@ -487,6 +655,10 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_mailbox,
     m008_customer_aliases,
-    m009_tasks_and_approval,
-    m010_surveys,
+    m009_fully_refunded_orders,
+    m010_orders_without_customer,
+    m011_settings,
+    m012_order_refunds,
+    m013_tasks_and_approval,
+    m014_surveys,
 ]

@@ -34,7 +34,7 @@ limits:
   min_hours_between_messages: 16  # across all campaigns, per customer
 campaigns:
   - name: win-back
-    audience: {segment: at_risk, where: "orders >= 2"}
+    audience: {segment: lifecycle:at_risk, where: "orders >= 2"}
     subject: "We miss you, {{ customer.first_name | default('friend') }}"
     template: templates/win_back.txt.j2    # optional .html.j2 sibling for an HTML part
     holdout: 10%
@@ -96,7 +96,7 @@ def test_issue_example_loads_as_written(tmp_path):
     assert limits.timezone == "UTC"
     win_back, thank_you = config.campaigns
     assert win_back.audience.kind == "segment"
-    assert win_back.audience.segment == "at_risk"
+    assert win_back.audience.segment == "lifecycle:at_risk"
     assert win_back.audience.where == "orders >= 2"
     assert win_back.holdout == pytest.approx(0.10)
     assert win_back.repeat is None
@@ -130,7 +130,9 @@ def test_shipped_example_and_templates_load():
     welcome = config.campaign("welcome")
     assert [(s.index, s.days) for s in welcome.steps] == [(1, 0), (2, 4)]
     vip = config.campaign("vip-thanks")
-    assert vip.trigger is not None and vip.trigger.segment == "champions"
+    assert vip.trigger is not None and vip.trigger.segment == "rfm:champions"
+    win_back = config.campaign("win-back")
+    assert win_back.audience.segment == "lifecycle:at_risk"
     assert vip.repeat == timedelta(days=180)
     assert config.campaign("feedback").survey is not None
     assert config.campaign("vip-call").steps[0].is_task
@@ -237,7 +239,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "at most 3650, not -1",
         ),
         (
-            '{segment: at_risk, where: "orders >= 2"}',
+            '{segment: lifecycle:at_risk, where: "orders >= 2"}',
             "everyone",
             "campaigns.yaml: campaign 'win-back': key 'audience': 'everyone' is not an "
             'audience; write `all` or {segment: NAME, where: "..."}',
@@ -420,7 +422,7 @@ def test_summary_rows(tmp_path):
     assert summary_rows(config) == [
         {
             "name": "win-back",
-            "audience": "at_risk where orders >= 2",
+            "audience": "lifecycle:at_risk where orders >= 2",
             "trigger": "",
             "steps": 1,
             "holdout": "10%",

@@ -392,7 +392,8 @@ def test_preview_of_a_segment_trigger_shows_a_member(cli, campaign_shop):
     # nora is the only prospect (no orders); nobody entered the segment since a snapshot
     assert result.stdout.startswith(
         "=== message 1 of 2: step 1 to nora@example.com  (NOT DUE NOW: nobody is due for step 1 "
-        "now; the trigger (1d after entering prospect) applies to them, but not today) ===\n"
+        "now; the trigger (1d after entering lifecycle:prospect) applies to them, but not "
+        "today) ===\n"
     )
 
 

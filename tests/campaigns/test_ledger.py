@@ -88,7 +88,9 @@ def test_report_counts_net_revenue_in_the_window_only(store):
         (EMAILS[2],),
     )
     add_order(store, EMAILS[0], "2025-06-01T11:00:00Z", 9999)  # before the send
-    add_order(store, EMAILS[0], "2025-06-03T11:00:00Z", 2000, refunded_minor=2500)  # net 0
+    # fully refunded: no order at all (it is not a conversion)
+    add_order(store, EMAILS[0], "2025-06-03T11:00:00Z", 2000, refunded_minor=2500)
+    add_order(store, EMAILS[0], "2025-06-04T11:00:00Z", 0)  # a free order still counts
     add_order(store, EMAILS[1], "2025-06-10T11:00:00Z", 1500)
     add_order(store, EMAILS[1], "2025-06-16T11:00:00Z", 1500)  # after 14 days
     add_order(store, EMAILS[2], "2025-06-05T11:00:00Z", 1000)

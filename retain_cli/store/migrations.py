@@ -540,27 +540,16 @@ def m012_order_refunds(conn: sqlite3.Connection) -> None:
 
 
 def m013_tasks_and_approval(conn: sqlite3.Connection) -> None:
-    """The owner's side of the loop: ``tasks`` (to-dos made by rules), ``approval_queue``
-    (rendered messages of ``approval: required`` campaigns waiting for a yes), ``send_pauses``
-    (the kill switch: ``*`` for every campaign, or a campaign's name) and ``customer_tags``
-    (tags set in retain, such as ``human_only``, that no import can undo), and
-    ``retain_secrets`` (keys retain makes for itself, such as the one survey tokens are signed
-    with; apart from ``settings``, which ``retain config`` shows).
-
-    ``tasks.task_key`` names what made the task (``reply:<inbox id>``, ``feedback:<response
-    id>``, ``vip:<customer_id>:<day>``, ``send:<send key>``, ``step:<send key>``), so a rule
-    that runs twice makes one task. A task is open until ``done_at`` is set; ``snoozed_until``
-    hides it until then.
-    """
+    """``tasks`` (made by rules, once each: ``task_key`` names the case), ``approval_queue``
+    (``approval: required``), ``send_pauses`` (``*`` or a campaign), ``customer_tags``
+    (retain's own, e.g. ``human_only``) and ``retain_secrets`` (e.g. the survey token key)."""
     run_script(
         conn,
         """
         CREATE TABLE tasks (
             id INTEGER PRIMARY KEY,
             task_key TEXT NOT NULL UNIQUE,
-            kind TEXT NOT NULL,                 -- reply | detractor | negative_comment |
-                                                -- vip_at_risk | send_failed | send_ambiguous |
-                                                -- campaign_step
+            kind TEXT NOT NULL,                 -- reply, detractor, vip_at_risk ... (todo.py)
             customer_ref INTEGER REFERENCES customers(id) ON DELETE SET NULL,
             email TEXT,
             title TEXT NOT NULL,
@@ -613,14 +602,8 @@ def m013_tasks_and_approval(conn: sqlite3.Connection) -> None:
 
 
 def m014_surveys(conn: sqlite3.Connection) -> None:
-    """``survey_responses``: one answer per survey message (its send key), from a reply that
-    starts with the score (``retain inbox``) or a form tool's export (``retain import
-    responses``); a later answer to the same message replaces the earlier one.
-
-    ``kind`` nps (0-10) or csat (1-5); ``sentiment`` VADER's compound score of the comment
-    (English only), NULL until scored; ``language`` the comment's language as detected
-    (``sentiment`` stays NULL for other languages, ``scored`` says whether it was looked at).
-    """
+    """``survey_responses``: one answer per survey message (send key), the latest wins;
+    ``sentiment`` is VADER's score (English only; ``scored``: looked at)."""
     run_script(
         conn,
         """

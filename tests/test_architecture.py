@@ -27,6 +27,8 @@ FLOORS = {
     "demo": 5,
     "mailbox": 5,
     "measure": 5,
+    "feedback": 5,
+    "tasks": 5,
     "cli": 6,
 }
 

@@ -95,6 +95,17 @@ def check_name(message: EmailMessage, body: str, customer: sqlite3.Row, fallback
     assert re.match(rf"(Hi|Dear|Happy birthday,) {re.escape(first)}[,!]\n", body), body
 
 
+def check_survey(body: str, facts: Facts, customer: sqlite3.Row) -> None:
+    """The NPS survey names their last kept order truly and asks on the 0-10 scale."""
+    last = facts.orders(customer["id"])[-1]
+    assert "How likely are you to recommend Rosie's Bakery to a friend?" in body
+    assert (
+        f"(Your last order was {last['order_id']} on "
+        f"{long_date(local_day(last['ordered_at']))}.)" in body
+    ), body
+    assert "Just reply with a number from 0 to 10" in body
+
+
 def check_thank_you(body: str, facts: Facts, customer: sqlite3.Row) -> None:
     first = facts.orders(customer["id"])[0]
     assert first["refunded_minor"] < first["total_minor"], "thanked for a refunded order"
@@ -266,6 +277,9 @@ def test_every_demo_message_states_facts(demo):
         elif campaign == "vip-thanks":
             check_name(message, body, customer, "friend")
             check_vip(body, facts, customer)
+        elif campaign == "feedback":
+            check_name(message, body, customer, "there")
+            check_survey(body, facts, customer)
         else:
             raise AssertionError(f"{path}: no fact check for campaign {campaign!r}")
     assert {"thank-you", "win-back", "birthday", "welcome"} <= set(seen), seen

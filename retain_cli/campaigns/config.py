@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from retain_cli.analytics.segment_names import qualified
+from retain_cli.campaigns.config_owner import (
+    check_owner_keys,
+    parse_approval,
+    parse_channel,
+    parse_survey,
+)
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
@@ -95,10 +101,13 @@ CAMPAIGN_KEYS = (
     "priority",
     "fresh_for",
     "offer_code",
+    "approval",
+    "survey",
+    "channel",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
-STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
+STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when", "channel")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -370,6 +379,7 @@ def _parse_step(index: int, data: Mapping[str, Any], where: Where, prefix: str, 
         subject=subject,
         template=template,
         html_template=html,
+        channel=parse_channel(data.get("channel"), where.error, prefix),
     )
 
 
@@ -394,7 +404,7 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         )
     steps: list[Step] = []
     if data.get("steps") is not None:
-        for key in ("subject", "template", "html_template"):
+        for key in ("subject", "template", "html_template", "channel"):
             if key in data:
                 raise here.error(key, "goes inside each step when a campaign has steps")
         raw_steps = data["steps"]
@@ -435,6 +445,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         raise here.error("enabled", f"must be true or false, not {kind_of(enabled)}")
     trigger = _parse_trigger(data.get("trigger"), here)
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
+    survey = parse_survey(data.get("survey"), here.error)
+    check_owner_keys(survey, [s.channel for s in steps], here.error)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -447,6 +459,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         priority=priority,
         fresh_days=fresh,
         offer_code=_offer_code(data.get("offer_code"), here),
+        approval=parse_approval(data.get("approval"), here.error),
+        survey=survey,
     )
 
 

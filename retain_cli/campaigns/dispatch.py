@@ -126,6 +126,9 @@ class SendResult:
     held: int = 0  # messages back to planned after a policy refusal (nobody suppressed)
     held_back: str | None = None  # due messages wait: quiet hours or the daily limit
     errors: list[str] = field(default_factory=list)
+    queued: int = 0  # approval: required: rendered and waiting in 'retain queue'
+    tasks: int = 0  # channel: task steps handed to the owner as tasks
+    paused: str | None = None  # retain pause: why nothing (or not everything) was sent
 
     @property
     def exit_code(self) -> int:
@@ -171,6 +174,14 @@ class SendResult:
         data["skipped"] = self.skipped
         if self.suppressed:
             data["suppressed (bounced)"] = self.suppressed
+        if self.queued:
+            data["waiting for approval" if not self.dry_run else "would wait for approval"] = (
+                self.queued
+            )
+        if self.tasks:
+            data["tasks for you" if not self.dry_run else "would be tasks for you"] = self.tasks
+        if self.paused:
+            data["paused"] = self.paused
         data["newly planned"] = self.planned
         data["transport"] = self.transport
         data["stopped"] = self.stopped or ""
@@ -196,6 +207,7 @@ def dispatch(
     result: SendResult | None = None,
     order: Mapping[str, int] | None = None,
     deadline: RunDeadline | None = None,
+    paused: Callable[[], str | None] | None = None,
 ) -> SendResult:
     """Send the planned rows of ``campaigns`` within the limits: in ``order`` (send key ->
     rank, from the plan: priority first), the rest oldest first, until ``deadline`` (default:
@@ -203,6 +215,7 @@ def dispatch(
 
     The caller holds the send lock and has recovered crashed claims. Returns the counts;
     raises SendError only when sending cannot start (e.g. the SMTP login is refused).
+    ``paused`` is asked before each batch: a reason (``retain pause --all``) stops the run.
     """
     retry = retry or RetryPolicy()
     deadline = deadline or RunDeadline(limits)
@@ -264,6 +277,9 @@ def dispatch(
         try:
             upcoming = next_batch()
             while upcoming and result.stopped is None:
+                if paused is not None and (why := paused()) is not None:
+                    result.stopped = result.paused = why
+                    break
                 batch = _drop_unmailable(store, upcoming, now, result)
                 upcoming = next_batch()
                 messages = build(batch) if batch else {}

@@ -137,6 +137,7 @@ def metrics_command(
     """
     from retain_cli.analytics.definitions import DEFINITIONS
     from retain_cli.analytics.metrics import METRIC_SCOPES, REVENUE_TEXT, SCOPE_TEXT, metrics
+    from retain_cli.cli.feedback import metrics_feedback, print_metrics_feedback
 
     store = open_store(ctx, db)
     report = metrics(
@@ -153,6 +154,7 @@ def metrics_command(
                 "revenue": report.revenue,
                 "sales_without_customer": report.sales_without_customer,
                 "metrics": rows,
+                "feedback": metrics_feedback(store, report.period.end),
             }
         )
         return
@@ -192,6 +194,7 @@ def metrics_command(
     console.print(table)
     for note in notes:
         console.print(escape(note), style="dim")
+    print_metrics_feedback(store, report.period.end)  # NPS / CSAT (retain feedback)
 
 
 def _period_json(period: Any) -> dict[str, str]:

@@ -87,12 +87,15 @@ def _register() -> None:
         analytics,
         campaigns,
         config,
+        control,
         customers,
+        feedback,
         imports,
         mailbox,
         measure,
         predict,
         sending,
+        tasks,
     )
 
     for module in (
@@ -106,6 +109,8 @@ def _register() -> None:
         mailbox,
         measure,
     ):
+        module.register(app)
+    for module in (feedback, tasks, control):  # the human touch: feedback, the owner's day
         module.register(app)
 
 

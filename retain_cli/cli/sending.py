@@ -44,6 +44,7 @@ class LedgerState(enum.StrEnum):
     ambiguous = "ambiguous"
     held_out = "held_out"
     skipped = "skipped"
+    queued = "queued"
 
 
 class Outcome(enum.StrEnum):

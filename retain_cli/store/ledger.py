@@ -19,7 +19,16 @@ from typing import Any
 
 from retain_cli.store.base import StoreBase
 
-STATES = ("planned", "claimed", "sent", "failed", "ambiguous", "held_out", "skipped")
+STATES = (
+    "planned",
+    "claimed",
+    "sent",
+    "failed",
+    "ambiguous",
+    "held_out",
+    "skipped",
+    "queued",  # waiting for approval (retain queue)
+)
 SETTLED = ("sent", "failed", "ambiguous", "skipped")
 
 
@@ -93,7 +102,7 @@ class LedgerStore(StoreBase):
         whether they are in the holdout."""
         rows = self.conn.execute(
             "SELECT customer_ref, max(coalesce(sent_at, "
-            "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out') "
+            "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out', 'queued') "
             "  THEN planned_at END)), max(state = 'held_out') "
             "FROM sends WHERE campaign = ? GROUP BY customer_ref",
             (campaign,),

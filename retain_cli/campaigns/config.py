@@ -76,6 +76,8 @@ TRANSPORT_KEYS = (
     "password_env",
     "keyring_service",
     "timeout",
+    "tls_ca_file",
+    "tls_verify",
 )
 LIMIT_KEYS = (
     "per_minute",
@@ -229,8 +231,34 @@ def _parse_transport(
                 mapping.get("keyring_service"), where, "transport.keyring_service", required=False
             ),
             timeout=timeout,
+            tls_ca_file=_ca_file(mapping.get("tls_ca_file"), where, base),
+            tls_verify=_tls_verify(mapping.get("tls_verify", True), where),
         )
     return cast(TransportKind, kind), outbox_dir, smtp
+
+
+def _ca_file(value: Any, where: Where, base: Path) -> str | None:
+    """``transport.tls_ca_file``: a PEM bundle of the CA that signed the server's certificate
+    (a private CA), relative to the campaign file's folder."""
+    text = as_text(value, where, "transport.tls_ca_file", required=False)
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise where.error(
+            "transport.tls_ca_file",
+            f"{path} does not exist; name a PEM file with the certificate of the CA that signed "
+            "the server's certificate",
+        )
+    return str(path)
+
+
+def _tls_verify(value: Any, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error("transport.tls_verify", f"must be true or false, not {kind_of(value)}")
+    return value
 
 
 def _parse_shop(data: Any, limits: Any, where: Where) -> Shop:

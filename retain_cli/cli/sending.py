@@ -251,6 +251,9 @@ def send(
     store = open_store(ctx, db)
     moment = parse_as_of(as_of, tz=zone(loaded.timezone)) if as_of else None
     kind = transport.value if transport else None
+    if loaded.smtp is not None and (kind or loaded.transport) == "smtp":
+        for warning in loaded.smtp.warnings:  # tls_verify: false, said on every run
+            err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
     if not dry_run and not yes and _interactive():
         preview = make_plan(
             store, loaded, campaigns=campaigns or (), as_of=moment, transport=kind, clock=clock

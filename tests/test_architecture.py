@@ -25,6 +25,7 @@ FLOORS = {
     "project": 5,
     "demo": 5,
     "mailbox": 5,
+    "trust": 5,
     "cli": 6,
 }
 

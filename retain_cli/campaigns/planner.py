@@ -33,7 +33,7 @@ order of the campaign file.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -173,12 +173,17 @@ def make_plan(
     transport: str | None = None,
     now: datetime | None = None,
     clock: Clock | None = None,
+    refs: Collection[int] | None = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
     Triggers are evaluated at ``as_of`` (default: now); the limits (quiet hours, frequency
     cap, daily budget) at ``now`` (default: the clock's time, the moment a send would
-    happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run."""
+    happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run.
+
+    ``refs`` plans for those customers only (``retain explain CUSTOMER``): each of their
+    items is the one the whole plan has, except that the daily limit is judged as if
+    nobody else were due (in the whole plan, others may go first)."""
     from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
 
@@ -194,9 +199,11 @@ def make_plan(
         plan.quiet = quiet_hours_text(limits)
 
     queued: dict[str, list[dict[str, Any]]] = {}
+    wanted = None if refs is None else set(refs)
     for row in store.ledger_pending_rows(plan.campaigns):
-        queued.setdefault(row["campaign"], []).append(row)
-    features = customer_frame(store, as_of) if chosen else None
+        if wanted is None or row["customer_ref"] in wanted:
+            queued.setdefault(row["campaign"], []).append(row)
+    features = customer_frame(store, as_of, refs) if chosen else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
         days = CampaignDays(store, config, campaign, frame, as_of)

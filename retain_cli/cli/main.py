@@ -60,9 +60,18 @@ def root(
 
 
 def _register() -> None:
-    from retain_cli.cli import analytics, campaigns, customers, imports, mailbox, predict, sending
+    from retain_cli.cli import (
+        analytics,
+        campaigns,
+        customers,
+        imports,
+        mailbox,
+        predict,
+        sending,
+        trust,
+    )
 
-    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox):
+    for module in (imports, customers, analytics, predict, campaigns, sending, mailbox, trust):
         module.register(app)
 
 

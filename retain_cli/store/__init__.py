@@ -13,6 +13,7 @@ from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.trust import TrustStore
 
 
 class Store(
@@ -23,6 +24,7 @@ class Store(
     CampaignStore,
     LedgerStore,
     MailboxStore,
+    TrustStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

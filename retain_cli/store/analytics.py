@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -92,8 +92,20 @@ class AnalyticsStore(StoreBase):
         refs: list[int] = json.loads(text)
         return refs
 
-    def customer_feature_rows(self) -> list[tuple[Any, ...]]:
-        """(id, customer_id, email, accepts_marketing, birthday) for every customer."""
+    def customer_refs_signature(self) -> tuple[int, int, int]:
+        """(count, max, sum) of customers.id: changes whenever the set of ids does."""
+        row = self.conn.execute("SELECT count(*), max(id), total(id) FROM customers").fetchone()
+        return int(row[0]), int(row[1] or 0), int(row[2])
+
+    def customer_feature_rows(self, refs: Collection[int] | None = None) -> list[tuple[Any, ...]]:
+        """(id, customer_id, email, accepts_marketing, birthday) for every customer (or only
+        those in ``refs``)."""
+        if refs is not None:
+            return self.conn.execute(
+                "SELECT id, customer_id, email, accepts_marketing, birthday FROM customers "
+                "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (json.dumps(sorted(refs)),),
+            ).fetchall()
         return self.conn.execute(
             "SELECT id, customer_id, email, accepts_marketing, birthday FROM customers ORDER BY id"
         ).fetchall()

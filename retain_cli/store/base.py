@@ -49,6 +49,7 @@ class StoreBase:
             )
         if path.parent and not path.parent.exists():
             raise RetainError(f"cannot create {path}: folder {path.parent} does not exist")
+        create_private(path)
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -103,3 +104,20 @@ class StoreBase:
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM _retain_migrations ORDER BY 1")]
+
+
+def create_private(path: Path) -> None:
+    """Create a new database file readable and writable by its owner only (0600): it holds
+    customers' names and addresses. SQLite gives its -wal and -shm files the same mode. An
+    existing file is left as it is (``retain status`` and ``retain doctor`` warn)."""
+    import os
+
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite says what is wrong when it opens the path
+    os.close(fd)

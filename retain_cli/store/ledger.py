@@ -305,6 +305,9 @@ class LedgerStore(StoreBase):
     def rehearsal_copy(self, path: Path) -> Any:
         """A copy of the whole database at ``path`` (SQLite's online backup), opened as a
         store of the same kind: ``retain simulate`` sends its nights there."""
+        from retain_cli.store.base import create_private
+
+        create_private(path)  # a copy of the customers: private as the original
         target = sqlite3.connect(path)
         try:
             self.conn.backup(target)

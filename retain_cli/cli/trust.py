@@ -15,6 +15,7 @@ from retain_cli.cli.customers import customers_app
 from retain_cli.cli.options import (
     DbOption,
     FormatOption,
+    NowOption,
     OutputFormat,
     db_path,
     open_store,
@@ -207,13 +208,18 @@ def erase_command(
     result = erase_customer(store, customer)
     console.print(f"Erased {escape(who)}: now erased-{preview['ref']}.")
     console.print(escape(result.summary()[0].upper() + result.summary()[1:] + "."))
-    if result.rewritten:
-        console.print("An old copy was found in free space of the file, so it was rewritten.")
-    if result.leftover or not result.log_emptied:
+    if result.rewritten and not result.leftover:
+        console.print("An old copy was found in the file's free space, so the file was rewritten.")
+    if result.leftover:
         err_console.print(
-            "[bold yellow]Warning: another retain command held the database, so a copy may "
-            "remain in its write-ahead log until that command ends; run 'retain doctor' "
-            "afterwards.[/]"
+            "[bold yellow]Warning: the address or name still appears elsewhere in the database "
+            "file (an import's file name, a note on another customer?); erasure covers the "
+            "customer's own records only.[/]"
+        )
+    if not result.log_emptied:
+        err_console.print(
+            "[bold yellow]Warning: another retain command held the database, so an old copy "
+            "may remain in its write-ahead log until that command ends.[/]"
         )
 
 
@@ -230,6 +236,7 @@ def purge_command(
         bool, typer.Option("--dry-run", help="Only list who would be erased.")
     ] = False,
     yes: YesOption = False,
+    now: NowOption = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
@@ -245,7 +252,8 @@ def purge_command(
     from retain_cli.trust.privacy import purge
 
     store = open_store(ctx, db)
-    preview = purge(store, older_than, dry_run=True)
+    moment = run_clock(ctx, now, "UTC").now()
+    preview = purge(store, older_than, dry_run=True, now=moment)
     rows = [
         {
             "customer": f"#{c['ref']}",
@@ -285,7 +293,7 @@ def purge_command(
         ):
             console.print("Nothing was erased.")
             raise typer.Exit(EXIT_FAILED)
-    done = purge(store, older_than, dry_run=False)
+    done = purge(store, older_than, dry_run=False, now=moment)
     console.print(
         f"Erased {done.customers:,} customer(s) with no sign of life since {day}; "
         f"{done.counts.get('orders_kept', 0):,} order(s) kept under pseudonyms."

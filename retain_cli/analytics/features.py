@@ -48,13 +48,7 @@ _LAST: list[tuple[tuple[object, ...], Core]] = []
 def core_features(store: Store, as_of: datetime) -> Core:
     """The :class:`Core` figures at ``as_of`` (orders up to it only). The arrays are shared
     with the next caller asking for the same figures: read them, never write to them."""
-    key = (
-        str(store.path),
-        id(store.conn),
-        as_of.isoformat(),
-        store.orders_fingerprint(),
-        store.customer_refs_signature(),
-    )
+    key = (str(store.path), id(store.conn), as_of.isoformat(), store.data_stamp())
     if _LAST and _LAST[0][0] == key:
         return _LAST[0][1]
     core = _core_features(store, as_of)

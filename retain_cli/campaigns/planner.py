@@ -81,6 +81,9 @@ class Plan:
     timezone: str = "UTC"
     now: datetime | None = None  # the moment the limits were judged at
     rank: dict[str, int] = field(default_factory=dict)  # send key -> order of sending
+    # a plan for a few customers (``refs``) keeps each campaign's view of its audience, so
+    # that ``retain explain`` can say why the plan has nothing for someone
+    days: dict[str, CampaignDays] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -199,14 +202,15 @@ def make_plan(
         plan.quiet = quiet_hours_text(limits)
 
     queued: dict[str, list[dict[str, Any]]] = {}
-    wanted = None if refs is None else set(refs)
-    for row in store.ledger_pending_rows(plan.campaigns):
-        if wanted is None or row["customer_ref"] in wanted:
-            queued.setdefault(row["campaign"], []).append(row)
+    few = None if refs is None else sorted(refs)
+    for row in store.ledger_pending_rows(plan.campaigns, few):
+        queued.setdefault(row["campaign"], []).append(row)
     features = customer_frame(store, as_of, refs) if chosen else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
         days = CampaignDays(store, config, campaign, frame, as_of)
+        if refs is not None:
+            plan.days[campaign.name] = days
         for row in queued.get(campaign.name, []):
             reason = days.recheck(row)
             plan.items.append(
@@ -223,12 +227,17 @@ def make_plan(
                 )
             )
         plan.items.extend(days.items())
-    _apply_limits(store, plan, chosen, limits, moment)
+    _apply_limits(store, plan, chosen, limits, moment, few)
     return plan
 
 
 def _apply_limits(
-    store: Store, plan: Plan, chosen: Sequence[Campaign], limits: Limits, moment: datetime
+    store: Store,
+    plan: Plan,
+    chosen: Sequence[Campaign],
+    limits: Limits,
+    moment: datetime,
+    refs: Sequence[int] | None = None,
 ) -> None:
     """Defer what the frequency cap, the quiet hours and the daily limit hold back, taking
     the due messages in order of sending: priority, then waiting longest, then file order."""
@@ -245,7 +254,10 @@ def _apply_limits(
     plan.rank = {item.send_key: n for n, item in enumerate(waiting)}
     since = cap_since(limits, moment)
     if since is not None:
-        last_sent = store.ledger_last_sent_all(to_iso(since))
+        if refs is None:
+            last_sent = store.ledger_last_sent_all(to_iso(since))
+        else:
+            last_sent = store.ledger_last_sent(refs, to_iso(since))
         first: dict[int, str] = {}
         for item in waiting:
             last = last_sent.get(item.customer_ref)

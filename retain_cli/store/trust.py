@@ -399,15 +399,15 @@ class TrustStore(StoreBase):
         offers: Sequence[str],
         since: str | None,
         until: str,
-        window_days: int,
+        converted: Collection[int],
         today: str,
     ) -> list[dict[str, Any]]:
         """Per group (``group_sql``: an SQL expression over ``c``, the customers row, made
-        by :mod:`retain_cli.trust.fairness` from a checked column name): customers,
-        contacted (a message sent), offered (a message of an ``offers`` campaign sent), held
-        out, and converted (contacted, and a countable order within ``window_days`` after
-        a message), counting messages from ``since`` (or the beginning) to ``until``.
-        ``group_sql`` may use ``:today`` (YYYY-MM-DD). Erased customers are left out."""
+        by :mod:`retain_cli.trust.fairness` from a checked column name; it may use
+        ``:today``, YYYY-MM-DD): customers, contacted (a message sent), offered (a message
+        of an ``offers`` campaign sent), held out, and converted (of the ``converted``
+        customers), counting messages from ``since`` (or the beginning) to ``until``.
+        Erased customers are left out."""
         return _rows(
             self.conn.execute(
                 f"""
@@ -422,25 +422,15 @@ class TrustStore(StoreBase):
                       AND coalesce(sent_at, planned_at) <= :until
                       AND state IN ('sent', 'held_out')
                     GROUP BY customer_ref
-                ),
-                conv AS (
-                    SELECT DISTINCT s.customer_ref
-                    FROM sends s
-                    JOIN order_facts f ON f.customer_ref = s.customer_ref
-                     AND f.ordered_at > s.sent_at
-                     AND f.ordered_at <= strftime('%Y-%m-%dT%H:%M:%SZ', s.sent_at,
-                                                  '+' || :window || ' days')
-                    WHERE s.state = 'sent' AND s.sent_at >= :since AND s.sent_at <= :until
                 )
                 SELECT {group_sql} AS grp,
                        count(*) AS customers,
                        coalesce(sum(per.contacted), 0) AS contacted,
                        coalesce(sum(per.offered), 0) AS offered,
                        coalesce(sum(per.held_out), 0) AS held_out,
-                       count(conv.customer_ref) AS converted
+                       sum(c.id IN (SELECT value FROM json_each(:converted))) AS converted
                 FROM customers c
                 LEFT JOIN per ON per.customer_ref = c.id
-                LEFT JOIN conv ON conv.customer_ref = c.id
                 WHERE c.customer_id NOT LIKE '{ERASED_PREFIX}%'
                 GROUP BY grp
                 ORDER BY count(*) DESC, grp
@@ -449,20 +439,21 @@ class TrustStore(StoreBase):
                     "offers": json.dumps(list(offers)),
                     "since": since or "",
                     "until": until,
-                    "window": int(window_days),
+                    "converted": _ids(converted),
                     "today": today,
                 },
             )
         )
 
-    def sent_campaigns(self) -> list[str]:
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT DISTINCT campaign FROM sends WHERE state IN ('sent', 'held_out') "
-                "ORDER BY campaign"
-            )
-        ]
+    def sent_times(self, since: str | None, until: str) -> tuple[list[int], list[int]]:
+        """(customer_ref, unix seconds) of every message sent from ``since`` to ``until``
+        (two JSON arrays in one row: far faster than a row per message)."""
+        refs, times = self.conn.execute(
+            "SELECT json_group_array(customer_ref), json_group_array(unixepoch(sent_at)) "
+            "FROM sends WHERE state = 'sent' AND sent_at >= ? AND sent_at <= ?",
+            (since or "", until),
+        ).fetchone()
+        return json.loads(refs), json.loads(times)
 
     # --- the doctor's database checks --------------------------------------------------------
 

@@ -9,10 +9,9 @@ the provider's own setup guide to say.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from retain_cli.trust.doctor import Check
+from retain_cli.trust.checks import FAIL, OK, SKIP, Check
 
 
 def resolver(server: str | None, timeout: float) -> Any:
@@ -59,7 +58,6 @@ def txt_records(ask: Any, name: str) -> tuple[list[str] | None, str | None]:
 def domain_checks(sender: str, server: str | None, timeout: float) -> list[Check]:
     """The SPF and DMARC checks for the domain of ``sender`` (an address)."""
     from retain_cli.campaigns.placeholders import example_domain
-    from retain_cli.trust.doctor import FAIL, OK, SKIP, Check
 
     domain = sender.rpartition("@")[2].strip().lower()
     if not domain or example_domain(domain):

@@ -24,22 +24,14 @@ from typing import TYPE_CHECKING
 
 from retain_cli.errors import RetainError
 from retain_cli.timeutil import from_iso, zone
+from retain_cli.trust.checks import FAIL, OK, SKIP, Check
 
 if TYPE_CHECKING:
     from retain_cli.campaigns.model import CampaignConfig
     from retain_cli.store import Store
 
-OK, FAIL, SKIP = "ok", "fail", "skip"
 #: the data a nightly send reads may be at most this old when the send starts
 FRESH_HOURS = 26
-
-
-@dataclass
-class Check:
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
 
 
 @dataclass

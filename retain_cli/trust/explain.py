@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retain_cli.errors import ConfigError, RetainError
+from retain_cli.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,6 +106,10 @@ def explain_customer(
 
     profile = customer_profile(store, key)
     ref = profile.ref
+    if profile.orders:
+        from retain_cli.analytics.predict import preload_scipy
+
+        preload_scipy()  # the prediction needs it last: load it meanwhile
     clock = clock or current_clock()
     as_of = as_of or clock.now()
     config, notes = _config(config_file)
@@ -174,11 +178,15 @@ def explain_customer(
     decisions: list[Decision] = []
     items: list[PlanItem] = []
     if config is not None:
-        plan = _plan(store, config, ref, as_of, clock, transport)
-        items = [i for i in plan.items if i.customer_ref == ref]
-        decisions = _decisions(store, config, plan, items, ref, frame, theirs, as_of)
-        if plan.quiet:
-            notes.append(plan.quiet)
+        try:
+            plan = _plan(store, config, ref, as_of, clock, transport)
+        except ConfigError as exc:
+            notes.append(f"campaigns are not explained: {exc}")
+        else:
+            items = [i for i in plan.items if i.customer_ref == ref]
+            decisions = _decisions(config, plan, items, ref, frame, theirs)
+            if plan.quiet:
+                notes.append(plan.quiet)
     sections.append(_messages(store, ref))
     return Explanation(
         ref, profile.customer_id, as_of, timezone, sections, decisions, items, notes, data
@@ -275,17 +283,14 @@ def _plan(
 
 
 def _decisions(
-    store: Store,
     config: CampaignConfig,
     plan: Plan,
     items: list[PlanItem],
     ref: int,
     frame: pd.DataFrame,
     theirs: dict[str, str],
-    as_of: datetime,
 ) -> list[Decision]:
-    from retain_cli.campaigns.audience import audience_members
-    from retain_cli.campaigns.due import DUE, CampaignDays
+    from retain_cli.campaigns.due import DUE
 
     out: list[Decision] = []
     for campaign in config.campaigns:
@@ -296,10 +301,7 @@ def _decisions(
         for item in sorted(own, key=lambda i: i.step):
             note = None
             if item.status == DUE and plan.day_budget is not None:
-                note = (
-                    f"the daily limit lets {plan.day_budget} more go today; messages of "
-                    "higher priority or waiting longer go first"
-                )
+                note = f"the daily limit allows {plan.day_budget} more today, in turn"
             out.append(
                 Decision(
                     campaign.name, item.status, item.reason, item.step, item.send_key, note=note
@@ -307,15 +309,10 @@ def _decisions(
             )
         if own:
             continue
-        try:
-            members = audience_members(store, config, campaign, as_of, features=frame)
-        except RetainError as exc:
-            out.append(Decision(campaign.name, NOT_IN_AUDIENCE, str(exc)))
-            continue
-        if ref not in members.index:
+        days = plan.days[campaign.name]  # the planner's own view of the audience
+        if ref not in days.members:
             out.append(Decision(campaign.name, NOT_IN_AUDIENCE, _outside(campaign, frame, theirs)))
             continue
-        days = CampaignDays(store, config, campaign, members, as_of)
         out.append(_not_due(days, campaign, ref))
     return out
 

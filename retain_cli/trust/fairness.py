@@ -97,7 +97,7 @@ def group_sql(store: Store, by: str) -> tuple[str, str]:
     return f"coalesce(nullif(trim(CAST(c.{key} AS TEXT)), ''), '{UNKNOWN}')", key
 
 
-def offer_campaigns(config: CampaignConfig | None, sent: Sequence[str]) -> tuple[list[str], str]:
+def offer_campaigns(config: CampaignConfig | None) -> tuple[list[str], str]:
     """Campaigns taken to make an offer: those whose subject or templates use an offer word
     (free, discount, 10 %, voucher ...). Returns them and how they were chosen."""
     if config is None:
@@ -112,10 +112,7 @@ def offer_campaigns(config: CampaignConfig | None, sent: Sequence[str]) -> tuple
                     texts.append(Path(path).read_text(encoding="utf-8", errors="replace"))
         if any(OFFER_WORDS.search(t) for t in texts):
             found.append(campaign.name)
-    extra = sorted(set(sent) - {c.name for c in config.campaigns})
     how = "campaigns whose subject or templates offer something (free, discount, %, voucher)"
-    if extra:
-        how += f"; sent campaigns no longer in the file are not counted: {', '.join(extra)}"
     return found, how
 
 
@@ -148,6 +145,35 @@ class Fairness:
         return sum(1 for r in self.rows if r["flags"])
 
 
+def converted_customers(store: Store, since: str | None, until: str, window_days: int) -> list[int]:
+    """The customers with a countable order within ``window_days`` after a message sent to
+    them (from ``since`` to ``until``): each message looked up among the packed orders,
+    sorted by customer and time, with one binary search."""
+    import numpy as np
+
+    from retain_cli.analytics.metrics import load_orders
+
+    refs, times = store.sent_times(since, until)
+    if not refs:
+        return []
+    orders = load_orders(store)
+    sent_ref = np.asarray(refs, dtype=np.int64)
+    sent_t = np.asarray(times, dtype=np.int64)
+    if not len(orders):
+        return []
+    base = int(min(orders.t.min(), sent_t.min()))
+    # one int64 key per (customer, time): the span is past every time from ``base``
+    span = int(max(orders.t.max(), sent_t.max())) - base + window_days * 86400 + 1
+    keys = orders.customer * span + (orders.t - base)
+    after = sent_ref * span + (sent_t - base)
+    first = np.searchsorted(keys, after, side="right")  # the first order after the message
+    found = first < len(keys)
+    hit = np.zeros(len(after), dtype=bool)
+    limit = after + window_days * 86400
+    hit[found] = keys[first[found]] <= limit[found]
+    return sorted({int(r) for r in sent_ref[hit]})
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -169,16 +195,17 @@ def fairness(
         raise UsageError(f"--window must be at least 1 day, not {window_days}")
     expression, label = group_sql(store, by)
     if offers is None:
-        chosen, how = offer_campaigns(config, store.sent_campaigns())
+        chosen, how = offer_campaigns(config)
     else:
         chosen = [o for o in offers if o and o != "none"]
         how = "named with --offers" if chosen else "none (--offers none)"
+    start, end = (to_iso(since) if since else None), to_iso(as_of)
     counts = store.fairness_counts(
         expression,
         offers=chosen,
-        since=to_iso(since) if since else None,
-        until=to_iso(as_of),
-        window_days=window_days,
+        since=start,
+        until=end,
+        converted=converted_customers(store, start, end, window_days),
         today=as_of.date().isoformat(),
     )
     if len(counts) > top:

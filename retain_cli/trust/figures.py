@@ -330,7 +330,9 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
     orders = core.orders
     if not len(orders):
         return None
-    refs = np.unique(orders.customer)
+    # the orders are sorted by customer: each customer's first row, without another sort
+    firsts = np.r_[True, orders.customer[1:] != orders.customer[:-1]]
+    refs = orders.customer[firsts]
     blank = [None] * len(refs)
     summary = summary_from_orders(
         orders.customer,
@@ -346,7 +348,7 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
     i = int(where)
     key = f"{store.orders_fingerprint()}:{core.as_of.date()}:{len(orders)}"
     fit = fitted(store, summary, key)
-    made = make_predictions(summary, fit, HORIZON_DAYS)
+    made = make_predictions(summary, fit, HORIZON_DAYS, rows=[i])
     inputs = {
         "frequency": float(summary.frequency[i]),
         "recency": float(summary.recency[i]),
@@ -356,10 +358,10 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
     result = Prediction(
         method=made.method,
         inputs=inputs,
-        p_alive=round(float(made.p_alive[i]), 4),
-        expected_orders=round(float(made.expected_orders[i]), 4),
-        predicted_clv=round(float(made.predicted_clv[i]), 2),
-        churn_risk=made.churn_risk[i],
+        p_alive=round(float(made.p_alive[0]), 4),
+        expected_orders=round(float(made.expected_orders[0]), 4),
+        predicted_clv=round(float(made.predicted_clv[0]), 2),
+        churn_risk=made.churn_risk[0],
         notices=list(made.notices),
     )
     # an order today: one more purchase day (unless they already bought today), recency = T
@@ -371,10 +373,10 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
     if summary.recency[i] < summary.T[i]:
         changed.frequency[i] += 1
         changed.recency[i] = summary.T[i]
-    after = make_predictions(changed, fit, HORIZON_DAYS)
+    after = make_predictions(changed, fit, HORIZON_DAYS, rows=[i])
     result.change.append(
-        f"an order today: p_alive {result.p_alive:.2f} -> {float(after.p_alive[i]):.2f}, "
+        f"an order today: p_alive {result.p_alive:.2f} -> {float(after.p_alive[0]):.2f}, "
         f"expected orders in {HORIZON_DAYS:g} days {result.expected_orders:.2f} -> "
-        f"{float(after.expected_orders[i]):.2f}, churn risk {after.churn_risk[i]}"
+        f"{float(after.expected_orders[0]):.2f}, churn risk {after.churn_risk[0]}"
     )
     return result

@@ -147,7 +147,7 @@ def main() -> None:
             started = time.perf_counter()
             enrich(db, options.seed)
             print(
-                f"countries, consent and 66,000 ledger rows in {time.perf_counter() - started:.1f} s"
+                f"countries, consent, ledger rows in {time.perf_counter() - started:.1f} s"
             )
         else:
             print(f"reusing {db}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from dns_server import DnsServer
 from shop import add_people, copy_campaigns, small_shop
-from smtp_servers import Behaviour, SmtpServer
+from smtp_servers import SmtpServer
 
 from retain_cli.store import Store
 from retain_cli.timeutil import Clock, use_clock

@@ -146,9 +146,7 @@ def main() -> None:
             setup(db, options.orders, options.customers, options.seed)
             started = time.perf_counter()
             enrich(db, options.seed)
-            print(
-                f"countries, consent, ledger rows in {time.perf_counter() - started:.1f} s"
-            )
+            print(f"countries, consent, ledger rows in {time.perf_counter() - started:.1f} s")
         else:
             print(f"reusing {db}")
         config = shop_folder(folder)

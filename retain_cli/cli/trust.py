@@ -356,11 +356,24 @@ def audit_log_command(
     wanted = limit if limit is not None else (50 if fmt is OutputFormat.table else None)
     start = parse_as_of(since, "--since").replace(hour=0, minute=0, second=0) if since else None
     result = audit_log(store, actions=action or (), customer=customer, since=start, limit=wanted)
-    rows = result.entries
-    if fmt is OutputFormat.table:
-        rows = [{**r, "at": r["at"][:16].replace("T", " ")} for r in rows]
-    render_rows(rows, list(COLUMNS), fmt, title="Audit log", empty="No entries.")
-    if fmt is OutputFormat.table and result.counts:
+    if fmt is not OutputFormat.table:
+        render_rows(result.entries, list(COLUMNS), fmt)
+        return
+    if not result.entries:
+        console.print("No entries.")
+        return
+    table = Table(title="Audit log (newest first)", title_justify="left")
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("subject", no_wrap=True)
+    table.add_column("by", overflow="fold")
+    table.add_column("detail", overflow="fold")
+    for r in result.entries:
+        when = r["at"][:16].replace("T", " ")
+        cells = (when, r["action"], r["subject"] or "", r["actor"], r["detail"] or "")
+        table.add_row(*(escape(c) for c in cells))
+    console.print(table)
+    if result.counts:
         total = ", ".join(f"{k} {v:,}" for k, v in sorted(result.counts.items()))
         console.print(f"[dim]In the log: {escape(total)}.[/dim]")
 

@@ -184,7 +184,6 @@ def fairness_command(
         window_days=window,
         min_n=min_n,
     )
-    columns = list(result.columns)
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.json:
             write_json(
@@ -197,25 +196,33 @@ def fairness_command(
                 }
             )
         else:
-            render_rows(result.rows, columns, fmt)
+            render_rows(result.rows, list(result.columns), fmt)
         return
-    shown = [
-        {
-            **r,
-            **{
-                k: "-" if r[k] is None else f"{r[k] * 100:.1f}%"
-                for k in ("contacted", "offered", "held_out", "converted")
-            },
-        }
-        for r in result.rows
-    ]
-    render_rows(shown, columns, fmt, title=f"Fairness by {result.by}", empty="No customers yet.")
+    table = Table(title=escape(f"Fairness by {result.by}"), title_justify="left")
+    table.add_column("group", overflow="fold", min_width=8)
+    table.add_column("n", justify="right", no_wrap=True)
+    for name in ("contacted", "offered", "held out", "converted"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("flags", overflow="fold")
+    for row in result.rows:
+        rates = [
+            "-" if row[k] is None else f"{row[k] * 100:.1f}%"
+            for k in ("contacted", "offered", "held_out", "converted")
+        ]
+        note = [f"[bold red]{escape(row['flags'])}[/]"] if row["flags"] else []
+        if row["warning"]:
+            note.append(f"[dim]{escape(row['warning'])}[/dim]")
+        table.add_row(escape(row["group"]), f"{row['customers']:,}", *rates, "; ".join(note))
+    if result.rows:
+        console.print(table)
+    else:
+        console.print("No customers yet.")
     if result.reference:
         against = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.reference.items())
         console.print(f"Set against: {escape(against)}.")
     console.print(
-        f"Flagged: a rate below {FOUR_FIFTHS:g} of that group's (held out: the least held-out "
-        f"group's rate below {FOUR_FIFTHS:g} of this one's). {result.flagged} group(s) flagged."
+        f"Flags: the rate over that group's, when below {FOUR_FIFTHS:g} (held out: that group's "
+        f"rate over this one's). {result.flagged} group(s) flagged."
     )
     console.print(
         f"[dim]Offers: {escape(', '.join(result.offers) or 'none')} "

@@ -97,6 +97,16 @@ def group_sql(store: Store, by: str) -> tuple[str, str]:
     return f"coalesce(nullif(trim(CAST(c.{key} AS TEXT)), ''), '{UNKNOWN}')", key
 
 
+_TEMPLATE_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|<[^>]*>", re.DOTALL)
+
+
+def _sentences(text: str) -> list[str]:
+    """The words a customer reads: template code and HTML tags removed, and lines that are
+    only a label (an order summary's "Discount:") left out."""
+    plain = _TEMPLATE_CODE.sub("\n", text)
+    return [line for line in plain.splitlines() if not re.fullmatch(r"\s*[\w ]{0,20}:?\s*", line)]
+
+
 def offer_campaigns(config: CampaignConfig | None) -> tuple[list[str], str]:
     """Campaigns taken to make an offer: those whose subject or templates use an offer word
     (free, discount, 10 %, voucher ...). Returns them and how they were chosen."""
@@ -110,7 +120,7 @@ def offer_campaigns(config: CampaignConfig | None) -> tuple[list[str], str]:
             for path in (step.template, step.html_template):
                 if path is not None and Path(path).exists():
                     texts.append(Path(path).read_text(encoding="utf-8", errors="replace"))
-        if any(OFFER_WORDS.search(t) for t in texts):
+        if any(OFFER_WORDS.search(line) for t in texts for line in _sentences(t)):
             found.append(campaign.name)
     how = "campaigns whose subject or templates offer something (free, discount, %, voucher)"
     return found, how
@@ -245,9 +255,9 @@ def _flag(result: Fairness) -> None:
     rows = result.rows
     for row in rows:
         if row["customers"] < result.min_n:
-            row["warning"] = f"small sample (n = {row['customers']})"
+            row["warning"] = "small sample"
         elif row["n_contacted"] < result.min_n and row["n_contacted"]:
-            row["warning"] = f"few contacted (n = {row['n_contacted']}) for converted"
+            row["warning"] = f"converted: only {row['n_contacted']} contacted"
     flags: dict[str, list[str]] = {r["group"]: [] for r in rows}
     for rate in RATES:
         size = "n_contacted" if rate == "converted" else "customers"

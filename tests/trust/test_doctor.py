@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from dns_server import DnsServer
-from shop import add_people, copy_campaigns, small_shop
 from smtp_servers import SmtpServer
+from trust_shop import add_people, copy_campaigns, small_shop
 
 from retain_cli.store import Store
 from retain_cli.timeutil import Clock, use_clock

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shop import Person, add_people, copy_campaigns, small_shop
+from trust_shop import Person, add_people, copy_campaigns, small_shop
 
 from retain_cli.campaigns.config import load_config
 from retain_cli.campaigns.planner import make_plan
@@ -290,3 +290,42 @@ def test_property_explain_and_plan_agree(
                 if d.campaign not in planned:
                     assert d.status in ("not_due", "not_in_audience", "disabled")
             assert from_iso(to_iso(mine.as_of)) == now
+
+
+def test_explain_predicts_what_retain_predict_does(cli, tmp_path):
+    assert cli("demo", "demo", "--customers", "400", "--today", "2025-10-10").exit_code in (0, 3)
+    db, config = tmp_path / "demo" / "retain.db", tmp_path / "demo" / "campaigns.yaml"
+    predicted = cli("--db", str(db), "predict", "--as-of", "2025-10-09", "--format", "json")
+    assert predicted.exit_code == 0, predicted.output
+    rows = json.loads(predicted.output[predicted.output.index("[") :])  # after a notice
+    chosen = [r for r in rows if r["frequency"] >= 2][:3] + [
+        r for r in rows if r["frequency"] == 0
+    ][:1]
+    for row in chosen:
+        result = cli(
+            "--db",
+            str(db),
+            "explain",
+            row["email"],
+            "--config",
+            str(config),
+            "--as-of",
+            "2025-10-09",
+            "--format",
+            "json",
+        )
+        assert result.exit_code == 0, result.output
+        mine = json.loads(result.output)["prediction"]
+        assert mine["method"] == row["method"]
+        assert mine["inputs"] == {
+            "frequency": row["frequency"],
+            "recency": row["recency"],
+            "T": row["T"],
+            "monetary_value": row["monetary_value"],
+        }
+        assert (mine["p_alive"], mine["expected_orders"], mine["predicted_clv"]) == (
+            row["p_alive"],
+            row["expected_orders"],
+            row["predicted_clv"],
+        )
+        assert mine["churn_risk"] == row["churn_risk"]

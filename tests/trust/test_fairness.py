@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from shop import Person, add_people, copy_campaigns
+from trust_shop import Person, add_people, copy_campaigns
 
 from retain_cli.store import Store
 
@@ -95,8 +95,8 @@ def test_fairness_by_country_flags_below_four_fifths(cli, shop):
     )
     assert de["flags"] == ""
     assert at["flags"] == "contacted 0.50, converted 0.40"
-    assert at["warning"] == "few contacted (n = 15) for converted"
-    assert fr["warning"] == "small sample (n = 5)"
+    assert at["warning"] == "converted: only 15 contacted"
+    assert fr["warning"] == "small sample"
     assert fr["flags"] == "contacted 0.00, offered 0.00"
     assert data["reference"]["contacted"] == "DE (75.0%)"
 

@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from shop import Person, add_people, copy_campaigns, small_shop
+from trust_shop import Person, add_people, copy_campaigns, small_shop
 
 from retain_cli.store import Store
 

@@ -209,10 +209,10 @@ def fairness_command(
             "-" if row[k] is None else f"{row[k] * 100:.1f}%"
             for k in ("contacted", "offered", "held_out", "converted")
         ]
-        note = [f"[bold red]{escape(row['flags'])}[/]"] if row["flags"] else []
+        marks = [f"[bold red]{escape(row['flags'])}[/]"] if row["flags"] else []
         if row["warning"]:
-            note.append(f"[dim]{escape(row['warning'])}[/dim]")
-        table.add_row(escape(row["group"]), f"{row['customers']:,}", *rates, "; ".join(note))
+            marks.append(f"[dim]{escape(row['warning'])}[/dim]")
+        table.add_row(escape(row["group"]), f"{row['customers']:,}", *rates, "; ".join(marks))
     if result.rows:
         console.print(table)
     else:

@@ -18,26 +18,11 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from retain_cli.store.base import StoreBase
+from retain_cli.store.imports import CUSTOMER_COLUMNS
 
-#: the columns of ``customers`` that describe the person (emptied by an erasure)
-PERSONAL_COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "company",
-    "address1",
-    "address2",
-    "city",
-    "province",
-    "country",
-    "zip",
-    "birthday",
-    "tags",
-    "note",
-    "accepts_marketing",
-    "source_created_at",
-)
+#: the columns of ``customers`` that describe the person (emptied by an erasure): every one an
+#: import writes but the id, which becomes the pseudonym
+PERSONAL_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c != "customer_id")
 ERASED_PREFIX = "erased-"
 #: tables whose rows about a customer erasure handles one by one; other tables with a
 #: ``customer_ref`` column (surveys, tasks ...) lose the customer's rows

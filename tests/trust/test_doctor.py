@@ -222,3 +222,37 @@ def test_the_demo_shop_is_not_ready_for_real_mail(cli, tmp_path):
         "no cron line runs 'retain send' ('retain cron' prints one)"
     )
     assert checks["templates"]["status"] == "ok"
+
+
+def test_imap_login_where_a_mailbox_is_set(cli, ready, monkeypatch):
+    """Against a real Dovecot on 127.0.0.1 (skipped where it is not installed)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "mailbox"))
+    from dovecot import MISSING, Dovecot, dovecot_binary
+
+    if dovecot_binary() is None:
+        pytest.skip(MISSING)
+    with Dovecot() as server:
+        server.add_user("shop", "imap-secret")
+        with ready["config"].open("a", encoding="utf-8") as config:
+            config.write(
+                f"mailbox:\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+                "  username: shop\n  password_env: DOCTOR_IMAP_PW\n"
+            )
+        monkeypatch.setenv("DOCTOR_IMAP_PW", "imap-secret")
+        code, checks = _doctor(cli, ready)
+        assert checks["imap login"] == {
+            "name": "imap login",
+            "status": "ok",
+            "detail": f"logged in to 127.0.0.1:{server.port} as shop",
+            "fix": "",
+        }
+        assert code == 0
+        monkeypatch.setenv("DOCTOR_IMAP_PW", "wrong")
+        code, checks = _doctor(cli, ready)
+        assert code == 1
+        assert checks["imap login"]["detail"] == (
+            f"IMAP login to 127.0.0.1:{server.port} as shop was refused; check "
+            "mailbox.username and the password in $DOCTOR_IMAP_PW or the keyring"
+        )

@@ -185,30 +185,13 @@ def test_a_database_others_can_read_fails(cli, ready):
 def test_the_demo_shop_is_not_ready_for_real_mail(cli, tmp_path):
     assert cli("demo", "demo", "--customers", "60", "--seed", "2").exit_code in (0, 3)
     demo = tmp_path / "demo"
-    result = cli(
-        "--db",
-        str(demo / "retain.db"),
-        "doctor",
-        "--config",
-        str(demo / "campaigns.yaml"),
-        "--crontab",
-        str(tmp_path / "none"),
-        "--offline",
-    )
+    args = ["--db", str(demo / "retain.db"), "doctor", "--config", str(demo / "campaigns.yaml")]
+    args += ["--crontab", str(tmp_path / "none"), "--offline"]
+    result = cli(*args)
     assert result.exit_code == 2  # --crontab names a file that is not there
+    assert "Error: --crontab " in result.output
     (tmp_path / "none").write_text("", encoding="utf-8")
-    result = cli(
-        "--db",
-        str(demo / "retain.db"),
-        "doctor",
-        "--config",
-        str(demo / "campaigns.yaml"),
-        "--crontab",
-        str(tmp_path / "none"),
-        "--offline",
-        "--format",
-        "json",
-    )
+    result = cli(*args, "--format", "json")
     assert result.exit_code == 1
     checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
     assert checks["example values"]["status"] == "fail"

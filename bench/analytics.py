@@ -13,8 +13,8 @@ Timed, once each, as a subprocess of the CLI (Python start-up and imports includ
 - ``retain --version``: the start-up floor every command pays;
 - ``retain metrics --compare`` right after the import (the import has already packed the
   countable orders into ``analytics_cache``, as every orders import does);
-- then ``retain metrics --compare``, ``retain segments`` (rfm, including writing the
-  snapshot), ``retain segments --scheme lifecycle``, ``retain cohorts``;
+- then ``retain metrics --compare``, ``retain segments`` (rfm; it only reads, snapshots are
+  kept by ``retain send``), ``retain segments --scheme lifecycle``, ``retain cohorts``;
 - last, for information, ``retain metrics`` after the packed copy was dropped by hand (the
   cost of reading a million orders from SQLite again; users do not meet it, since every
   import refreshes the copy, except on a database made by an older version).
@@ -121,7 +121,7 @@ def main() -> None:
             ("retain --version (start-up floor)", ("--version",)),
             ("metrics --compare (first after import)", ("metrics", "--compare", *as_of, *csv)),
             ("metrics --compare", ("metrics", "--compare", *as_of, *csv)),
-            ("segments (rfm, saves snapshot)", ("segments", *as_of, *csv)),
+            ("segments (rfm)", ("segments", *as_of, *csv)),
             ("segments --scheme lifecycle", ("segments", "--scheme", "lifecycle", *as_of, *csv)),
             ("cohorts", ("cohorts", *as_of, *csv)),
             # not a case users meet (every orders import refreshes the packed copy): the cost

@@ -95,7 +95,7 @@ def import_orders(db: Path, csv_path: Path) -> None:
     from retain_cli.store import Store
 
     with Store.open(db) as store:
-        import_file(store, csv_path, "orders", ImportOptions())
+        import_file(store, csv_path, "orders", ImportOptions(currency="USD"))
 
 
 def peer_summary(db: Path, as_of: date):

@@ -46,6 +46,67 @@ MINOR_UNITS: dict[str, int] = {
     "TND": 3,
 }
 
+#: the ISO 4217 codes of the currencies in use
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
+    FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY
+    KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP
+    MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR
+    RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS
+    TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER
+    ZAR ZMW ZWG ZWL
+"""
+ISO_CODES = frozenset(_ISO_4217.split())
+
+#: symbols and local abbreviations that name one currency (letters compared in lower case)
+_MARKS: dict[str, str] = {
+    "€": "EUR",
+    "£": "GBP",
+    "₹": "INR",
+    "₩": "KRW",
+    "₺": "TRY",
+    "₽": "RUB",
+    "₪": "ILS",
+    "₱": "PHP",
+    "฿": "THB",
+    "₫": "VND",
+    "₴": "UAH",
+    "₦": "NGN",
+    "円": "JPY",
+    "元": "CNY",
+    "cn¥": "CNY",
+    "rmb": "CNY",
+    "us$": "USD",
+    "c$": "CAD",
+    "ca$": "CAD",
+    "a$": "AUD",
+    "au$": "AUD",
+    "nz$": "NZD",
+    "hk$": "HKD",
+    "s$": "SGD",
+    "mx$": "MXN",
+    "r$": "BRL",
+    "zł": "PLN",
+    "kč": "CZK",
+    "ft": "HUF",
+    "lei": "RON",
+}
+
+#: the currencies written with a plain $
+_DOLLARS = """
+    USD CAD AUD NZD HKD SGD TWD MXN ARS CLP COP BSD BBD BMD BZD FJD JMD KYD LRD NAD SBD SRD
+    TTD XCD
+"""
+
+#: symbols several currencies write: the usual reading, and the currencies that share it
+#: (a shop whose own currency is one of them reads the symbol as its own)
+AMBIGUOUS_MARKS: dict[str, tuple[str | None, frozenset[str]]] = {
+    "$": ("USD", frozenset(_DOLLARS.split())),
+    "¥": ("JPY", frozenset({"JPY", "CNY"})),
+    "kr": (None, frozenset({"SEK", "NOK", "DKK", "ISK"})),
+}
+
 _BODY = re.compile(
     r"([-+]?)\s*([^\d\s\-+.,()']*)\s*([-+]?)\s*([\d.,'\s]*\d[\d.,'\s]*|[.,]\d+)\s*([^\d\s.,()'\-+]*)\s*(-?)"
 )
@@ -62,6 +123,59 @@ def normalise_currency(code: str | None) -> str | None:
         return None
     code = code.strip().upper()
     return code or None
+
+
+def check_currency(text: str) -> str:
+    """A currency code as the user typed it (``eur``) -> ``EUR``; ValueError unless it is
+    an ISO 4217 code in use."""
+    code = text.strip().upper()
+    if code not in ISO_CODES:
+        raise ValueError(
+            f"{text.strip()!r} is not a currency code; use one such as EUR, USD or GBP"
+        )
+    return code
+
+
+def amount_currency(text: str, default: str | None = None) -> str | None:
+    """The currency an amount names with a code or symbol (``12,50 EUR``, ``12,50 €``,
+    ``€12.50``, ``$12.50``), or None when it names none (``12.50``).
+
+    A symbol several currencies use is read as the shop's (``default``) when that is one of
+    them, else as the usual one: ``$`` is USD unless the shop's currency is another dollar
+    (CAD, AUD ...), ``¥`` is JPY unless it is CNY; ``kr`` needs the shop's currency to tell
+    SEK, NOK, DKK and ISK apart. Raises ValueError for a symbol or code it does not know."""
+    body = text.strip()
+    if body.startswith("(") and body.endswith(")"):
+        body = body[1:-1].strip()
+    match = _BODY.fullmatch(body)
+    if match is None:
+        return None  # not an amount at all: parse_amount says why
+    found = {_mark(mark, default, text) for mark in (match[2], match[5]) if mark}
+    if len(found) > 1:
+        raise ValueError(f"amount {text.strip()!r} names two currencies")
+    return found.pop() if found else None
+
+
+def _mark(mark: str, default: str | None, text: str) -> str:
+    """The currency one mark around an amount stands for (see amount_currency)."""
+    if mark.upper() in ISO_CODES:
+        return mark.upper()
+    lower = mark.lower().rstrip(".")
+    if lower in _MARKS:
+        return _MARKS[lower]
+    if lower in AMBIGUOUS_MARKS:
+        usual, shared = AMBIGUOUS_MARKS[lower]
+        if default in shared:
+            return default
+        if usual is not None:
+            return usual
+        raise ValueError(
+            f"{mark!r} in amount {text.strip()!r} may be {', '.join(sorted(shared))}; pass "
+            "--currency (or set the shop's: retain config set currency CODE)"
+        )
+    raise ValueError(
+        f"unknown currency {mark!r} in amount {text.strip()!r}; write a code such as EUR"
+    )
 
 
 def minor_units(currency: str | None) -> int:

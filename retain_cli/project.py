@@ -11,8 +11,10 @@ from retain_cli.errors import RetainError
 from retain_cli.resources import (
     CONFIG_NAME,
     DB_NAME,
+    SEGMENTS_NAME,
     TEMPLATES_DIR,
     example_campaigns,
+    example_segments,
     template_files,
 )
 from retain_cli.store import Store
@@ -43,8 +45,9 @@ def _copy_new(source: Path, target: Path, created: list[Path], kept: list[Path])
 def init_project(directory: Path) -> InitResult:
     """Set up ``directory`` for retain without overwriting anything that is there.
 
-    Creates the folder, ``retain.db`` (schema applied), ``campaigns.yaml`` (a copy of the
-    example) and ``templates/`` (copies of the example templates). Each file that already
+    Creates the folder, ``retain.db`` (schema applied), ``campaigns.yaml`` and
+    ``segments.yaml`` (copies of the examples) and ``templates/`` (copies of the example
+    templates). Each file that already
     exists is kept as it is, including a database (which is only upgraded to the current
     schema). Without bundled examples, only the database is created.
     """
@@ -71,6 +74,9 @@ def init_project(directory: Path) -> InitResult:
     templates = template_files()
     if example is not None:
         _copy_new(example, directory / CONFIG_NAME, created, kept)
+    segments = example_segments()
+    if segments is not None:
+        _copy_new(segments, directory / SEGMENTS_NAME, created, kept)
     if templates:
         folder = directory / TEMPLATES_DIR
         if not folder.exists():

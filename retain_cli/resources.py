@@ -1,9 +1,10 @@
-"""The example files retain ships (campaign file and message templates), and where they are.
+"""The example files retain ships (campaign file, segments file and message templates), and
+where they are.
 
 In a source or editable checkout the examples are at the repository root
-(``campaigns.example.yaml`` and ``templates/*.j2``). A wheel installs them as data files under
-``<prefix>/share/retain/`` (see ``[tool.setuptools.data-files]`` in pyproject.toml), which is
-looked at second.
+(``campaigns.example.yaml``, ``segments.example.yaml`` and ``templates/*.j2``). A wheel
+installs them as data files under ``<prefix>/share/retain/`` (see
+``[tool.setuptools.data-files]`` in pyproject.toml), which is looked at second.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sysconfig
 from pathlib import Path
 
 EXAMPLE_CAMPAIGNS = "campaigns.example.yaml"
+EXAMPLE_SEGMENTS = "segments.example.yaml"
+SEGMENTS_NAME = "segments.yaml"
 TEMPLATES_DIR = "templates"
 DB_NAME = "retain.db"
 CONFIG_NAME = "campaigns.yaml"
@@ -41,6 +44,12 @@ def example_campaigns() -> Path | None:
     """The bundled ``campaigns.example.yaml``, or None if this install has none."""
     root = _root_with(EXAMPLE_CAMPAIGNS)
     return None if root is None else root / EXAMPLE_CAMPAIGNS
+
+
+def example_segments() -> Path | None:
+    """The bundled ``segments.example.yaml``, or None if this install has none."""
+    root = _root_with(EXAMPLE_SEGMENTS)
+    return None if root is None else root / EXAMPLE_SEGMENTS
 
 
 def template_files() -> list[Path]:

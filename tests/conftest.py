@@ -205,3 +205,40 @@ class OrderMaker:
 def orders(store: Store) -> OrderMaker:
     """Add orders to the test database one by one (see :class:`OrderMaker`)."""
     return OrderMaker(store)
+
+
+#: the demo shop the README's examples are made from (docs/readme_examples.py)
+DEMO_SEED = 1
+DEMO_TODAY = "2026-11-24"
+
+
+@pytest.fixture(scope="session")
+def demo_settings() -> tuple[int, str]:
+    """(seed, today) of the session's demo shop, for tests that must match it."""
+    return DEMO_SEED, DEMO_TODAY
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``retain demo`` (500 customers, seed 1, today 2026-11-24) built once per session;
+    tests that write use :func:`demo`, their own copy."""
+    from datetime import date
+
+    from retain_cli.demo import run_demo
+
+    folder = tmp_path_factory.mktemp("demo") / "demo"
+    run_demo(folder, seed=DEMO_SEED, today=date.fromisoformat(DEMO_TODAY))
+    return folder
+
+
+@pytest.fixture
+def demo(demo_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own copy of the demo shop, as the current folder and the default --db."""
+    import shutil
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_folder, folder)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("RETAIN_DB", str(folder / "retain.db"))
+    monkeypatch.setenv("RETAIN_CONFIG", str(folder / "campaigns.yaml"))
+    return folder

@@ -3,7 +3,8 @@
 Each segment has a ``name``, a ``where`` rule in the filter language
 (:mod:`retain_cli.analytics.filters`) and an optional ``description``; a customer belongs to
 the first segment (in file order) whose rule they match (see
-:func:`retain_cli.analytics.segments.assign_custom`).
+:func:`retain_cli.analytics.segments.assign_custom`). A custom segment may not take a
+built-in segment's name (``champions``, ``at_risk`` ...), so that a name means one thing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retain_cli.analytics.filters import Filter, compile_filter
+from retain_cli.analytics.segment_names import reserved_problem
 from retain_cli.errors import ConfigError
 
 DEFAULT_SEGMENTS_FILE = Path("segments.yaml")
@@ -79,6 +81,9 @@ def load_custom_segments(path: Path | None = None, *, strict: bool = True) -> li
                 f"{label}: key 'name': use lower-case letters, digits and '_' "
                 f"(such as big_spenders), got {name!r}"
             )
+        reserved = reserved_problem(name)
+        if reserved:
+            raise ConfigError(f"{label}: key 'name': {reserved}")
         if name in seen:
             raise ConfigError(f"{label}: key 'name': {name!r} is defined twice")
         seen.add(name)

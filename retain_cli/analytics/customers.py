@@ -2,8 +2,8 @@
 
 Every function takes an open :class:`~retain_cli.store.Store` and returns plain typed data
 (rows are dicts, so they render as they are). Orders are counted the one way the whole tool
-counts them: the ``order_facts`` view (cancelled orders left out, refunds subtracted). Money
-is returned in major units (``12.5`` for 12.50 EUR).
+counts them: the ``order_facts`` view (cancelled and fully refunded orders left out, refunds
+subtracted). Money is returned in major units (``12.5`` for 12.50 EUR).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from retain_cli.errors import NotFound, UsageError
+from retain_cli.settings import shop_currency
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -269,8 +270,9 @@ def _close_spellings(text: str, pool: Sequence[str], limit: int) -> list[str]:
     return [candidate for _, candidate in sorted(scored)[:limit]]
 
 
-def _suggestions(store: Store, key: str, limit: int = 5) -> list[str]:
-    """Customers the user may have meant: substring matches first, then close spellings."""
+def similar_customers(store: Store, key: str, limit: int = 5) -> list[str]:
+    """Customers the user may have meant by ``key`` (their e-mail, else their customer_id):
+    substring matches first, then close spellings (difflib)."""
     text = key.strip().lower()
     local = text.split("@")[0]
     words = local.replace(".", " ").replace("_", " ").replace("-", " ").split()
@@ -328,7 +330,7 @@ def find_customer(store: Store, key: str) -> int:
     ref = store.find_customer_ref(key)
     if ref is not None:
         return ref
-    hints = _suggestions(store, key)
+    hints = similar_customers(store, key)
     message = f"no customer with e-mail or id {key.strip()!r}"
     if hints:
         message += "; did you mean " + ", ".join(hints) + "?"
@@ -370,9 +372,11 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
         if is_cancelled:
             cancelled += 1
             continue
+        refunded_minor += order["refunded_minor"]
+        if order["total_minor"] > 0 and order["refunded_minor"] >= order["total_minor"]:
+            continue  # refunded in full: no countable order (order_facts leaves it out)
         countable += 1
         net_minor += net
-        refunded_minor += order["refunded_minor"]
         currencies[currency or ""] = currencies.get(currency or "", 0) + 1
         first = first or order["ordered_at"]
         last = order["ordered_at"]
@@ -422,6 +426,12 @@ def customer_profile(store: Store, key: str) -> CustomerProfile:
 # -- status ------------------------------------------------------------------------------
 
 
+def _currency_shown(code: str | None) -> str:
+    """The currency as status shows it: never blank (orders stored without one, from before
+    retain asked for it, and a shop with none set say how to set it)."""
+    return code or "unknown (set it: retain config set currency CODE)"
+
+
 def status(store: Store, *, imports: int = 5) -> StatusReport:
     """Counts, the date range of orders, net revenue, and the most recent imports.
 
@@ -431,8 +441,11 @@ def status(store: Store, *, imports: int = 5) -> StatusReport:
     counts = store.status_counts()
     summary: dict[str, Any] = {"database": str(store.path)}
     summary.update(counts)
+    if not counts["orders_without_customer"]:
+        del summary["orders_without_customer"]  # (only shops with walk-in sales have them)
     revenue = store.revenue_by_currency()
-    summary["currency"] = revenue[0]["currency"] if revenue else None
+    shop = shop_currency(store)
+    summary["currency"] = _currency_shown(revenue[0]["currency"] if revenue else shop)
     summary["revenue"] = (
         to_major(revenue[0]["net_minor"], revenue[0]["currency"]) if revenue else 0.0
     )

@@ -1,14 +1,16 @@
 """The exact definition of every figure retain prints (``retain explain``).
 
-Keep these texts in step with :mod:`retain_cli.analytics.metrics` and
-:mod:`retain_cli.analytics.segments`;
-tests check that every metric has a definition.
+Keep these texts in step with :mod:`retain_cli.analytics.metrics`,
+:mod:`retain_cli.analytics.cohorts`, :mod:`retain_cli.analytics.segments`, the columns of
+``retain predict`` (:data:`PREDICT_DEFINITIONS`) and of ``retain report``
+(:data:`REPORT_DEFINITIONS`); tests check that every metric and column has a definition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from retain_cli.analytics.report_definitions import REPORT_COLUMN_TEXTS
 from retain_cli.errors import UsageError
 
 
@@ -23,22 +25,101 @@ _COMMON = (
     "Orders are countable orders (see 'retain explain order'); the period is the one chosen "
     "with --period, ending at --as-of (see 'retain explain period')."
 )
+_ALL_TIME = "All history up to the end of the period (not only the period)."
+
+_PREDICT = "A column of 'retain predict' (one row per customer with an order by --as-of). "
+#: the columns of 'retain predict'
+PREDICT_DEFINITIONS = [
+    Definition(
+        "frequency",
+        "count",
+        _PREDICT + "Repeat purchases: the days on which the customer ordered, minus the first "
+        "(several orders on one day are one purchase).",
+    ),
+    Definition(
+        "recency",
+        "days",
+        _PREDICT + "The customer's age at their last purchase: days (or weeks, --time-unit) "
+        "from their first to their last purchase day; 0 for one-time buyers.",
+    ),
+    Definition(
+        "T",
+        "days",
+        _PREDICT + "The customer's age at --as-of: days (or weeks) from their first purchase "
+        "day to as-of.",
+    ),
+    Definition(
+        "monetary_value",
+        "money",
+        _PREDICT + "The mean net amount of the repeat purchase days (the first left out, as "
+        "the Gamma-Gamma model wants); 0 for one-time buyers.",
+    ),
+    Definition(
+        "p_alive",
+        "rate",
+        _PREDICT + "The probability that the customer is still a customer. For repeat "
+        "buyers, from the BG/NBD model. The model gives every one-time buyer 1.0 (in it "
+        "people drop out only after a repeat purchase), so their p_alive is the rules score "
+        "instead: their usual gap (the shop's median) / days since their order, capped at 1 "
+        "(method 'model+rules'). With too little data for the model, every row uses the "
+        "rules score (method 'rules'). churn_risk is always the band of this p_alive.",
+    ),
+    Definition(
+        "expected_orders",
+        "number",
+        _PREDICT + "Purchase days expected in the next --horizon days (BG/NBD; with the "
+        "rules, the customer's own past rate times p_alive).",
+    ),
+    Definition(
+        "predicted_clv",
+        "money",
+        _PREDICT + "expected_orders x the expected value of a purchase (Gamma-Gamma, or the "
+        "customer's own mean), over --horizon days, undiscounted.",
+    ),
+    Definition(
+        "churn_risk",
+        "term",
+        _PREDICT + "low when p_alive >= 0.7, medium when >= 0.3, high below; --risk high "
+        "shows only those.",
+    ),
+    Definition(
+        "method",
+        "term",
+        _PREDICT + "model: every figure from BG/NBD and Gamma-Gamma; model+rules: a one-time "
+        "buyer, whose p_alive (and so churn_risk) comes from the rules score while "
+        "expected_orders and predicted_clv come from the model; rules: the models were not "
+        "trusted (a notice says why) and every figure comes from the customer's own history.",
+    ),
+]
+
+#: the columns of 'retain report' (their texts: analytics/report_definitions.py)
+REPORT_DEFINITIONS = [Definition(*row) for row in REPORT_COLUMN_TEXTS]
 
 _DEFINITIONS = [
+    # --- terms ------------------------------------------------------------------------------
     Definition(
         "order",
         "term",
         "A countable order is a row of the order_facts view: cancelled orders (with a "
-        "cancellation time) are left out; refunds are subtracted, so an order counts with its "
-        "net amount = total - refunded, never below zero. A fully refunded order still counts "
-        "as an order, with amount 0. Every metric, cohort and segment uses this one definition.",
+        "cancellation time) and fully refunded orders (a positive total refunded in full) are "
+        "left out; a partial refund is subtracted, so an order counts with its net amount = "
+        "total - refunded. Every metric, cohort, segment and prediction uses this one "
+        "definition, so a customer whose only order was refunded is no customer yet.",
     ),
     Definition(
         "as_of",
         "term",
         "The reference moment. --as-of YYYY-MM-DD means the end of that day (23:59:59 UTC); "
-        "without it, now. Orders placed after it are ignored everywhere, so a past date "
+        "without it, now. Orders placed after it are ignored everywhere, and customers who "
+        "did not exist yet do not count (see 'retain explain customer'), so a past date "
         "reproduces what the figures were then.",
+    ),
+    Definition(
+        "customer",
+        "term",
+        "A customer exists from the earliest of their first order (even a cancelled one), "
+        "the sign-up date their platform gives, and the day they were first imported. At an "
+        "--as-of before that they are not counted at all, not even as a prospect.",
     ),
     Definition(
         "period",
@@ -46,15 +127,26 @@ _DEFINITIONS = [
         "--period 30d or 90d: the N days up to as-of (as-of minus N days, exclusive, to as-of). "
         "--period month, quarter or year: the calendar month, quarter or year containing "
         "as-of, from its first day up to as-of (so far, if as-of is mid-period). --compare "
-        "puts the previous period beside it: the N days before, or the same span of the "
-        "previous calendar period (1-12 March against 1-12 February, cut at the end of a "
-        "shorter month). Times are UTC.",
+        "puts the previous period beside it: the N days before, or the previous calendar "
+        "period cut at the same offset, up to the same day of the same month in it (1 Jan-15 "
+        "Feb against 1 Oct-15 Nov; a full quarter against the full quarter before; the last "
+        "day of a month stands for the last day of the shorter month). Times are UTC.",
     ),
     Definition(
         "refunds",
         "term",
-        "Refunded amounts are subtracted from the order they belong to (net amount, never "
-        "below zero); the order itself still counts. Cancelled orders do not count at all.",
+        "A partial refund is subtracted from the order it belongs to (net amount); a fully "
+        "refunded order does not count at all, like a cancelled one: not in the orders, the "
+        "average order value or the customers.",
+    ),
+    Definition(
+        "revenue_kind",
+        "term",
+        "--revenue gross (the default): the order totals as the export gives them, tax and "
+        "shipping included, less refunds. --revenue net: the totals without tax and shipping "
+        "(where the export has those columns), less refunds, which is what Shopify calls net "
+        "sales. Either way cancelled and fully refunded orders add nothing. 'retain metrics' "
+        "says which it used under the table.",
     ),
     Definition(
         "money",
@@ -67,13 +159,11 @@ _DEFINITIONS = [
         "customer_base",
         "term",
         "A customer belongs to the customer base at a moment when they placed a countable "
-        "order in the 365 days up to it (or in the period's length, if that is longer).",
+        "order in the 365 days up to it (or in the period's length, if that is longer). "
+        "'retain metrics' compares the base at the start of the period (S) with the base at "
+        "its end (E): E = the retained part of S + new customers + reactivated customers.",
     ),
-    Definition(
-        "customers",
-        "count",
-        "Customers with at least one countable order up to the end of the period.",
-    ),
+    # --- metrics ----------------------------------------------------------------------------
     Definition(
         "active_customers",
         "count",
@@ -90,32 +180,43 @@ _DEFINITIONS = [
         "Active customers in the period whose first order was before it "
         "(active_customers = new_customers + returning_customers).",
     ),
-    Definition("orders", "count", "Countable orders placed in the period."),
+    Definition(
+        "returning_customer_rate",
+        "rate",
+        "Shopify's returning customer rate: of the customers who ordered in the period, the "
+        "share with orders on two or more days up to its end (the earlier order may be "
+        "before the period, or in it). Shopify counts orders; retain counts order days, so "
+        "two orders on one day (a split checkout) are not a return. Compare "
+        "repeat_purchase_rate, which looks at all customers ever.",
+    ),
+    Definition(
+        "orders",
+        "count",
+        "Countable orders placed in the period, sales without a customer (walk-ins) included.",
+    ),
     Definition(
         "revenue",
         "money",
-        "Sum of the net amounts (total - refunded) of the period's countable orders.",
+        "Sum of the net amounts (total - refunded) of the period's countable orders, sales "
+        "without a customer (walk-ins) included, as --revenue says: gross (tax and shipping "
+        "included, the default) or net (without them); see 'retain explain revenue_kind'.",
     ),
     Definition(
         "returning_revenue_share",
         "rate",
-        "Share of the period's revenue that came from returning customers.",
+        "Share of the period's revenue from customers that came from returning customers "
+        "(sales without a customer left out).",
     ),
     Definition(
         "average_order_value",
         "money",
-        "revenue / orders in the period.",
+        "revenue / orders in the period (fully refunded orders are in neither).",
     ),
     Definition(
         "purchase_frequency",
         "number",
-        "orders / active_customers in the period: orders per active customer.",
-    ),
-    Definition(
-        "repeat_purchase_rate",
-        "rate",
-        "Customers with 2 or more countable orders / customers with 1 or more, counting all "
-        "orders up to the end of the period.",
+        "Customers' orders / active_customers in the period: orders per active customer "
+        "(sales without a customer left out).",
     ),
     Definition(
         "customer_base_start",
@@ -132,23 +233,42 @@ _DEFINITIONS = [
     Definition(
         "retention_rate",
         "rate",
-        "(E - N) / S, with S = customer_base_start, E = customer_base_end and N = new_customers "
-        "(see 'retain explain customer_base'). E - N counts the customers at the end who were "
-        "not acquired in the period: those kept from S, plus lapsed customers who came back.",
+        "Customers of S (customer_base_start) who are still in the customer base at the end "
+        "of the period, divided by S. New customers and lapsed customers who came back are "
+        "not in it (see reactivated_customers), so retention_rate + churn_rate = 100%.",
     ),
     Definition(
         "churn_rate",
         "rate",
-        "Customers in S (customer_base_start) who are no longer in the customer base at the "
-        "end of the period, divided by S: those whose last order slid out of the 365-day "
-        "window during the period without a new one. Because returning lapsed customers count "
-        "in retention but not here, retention_rate + churn_rate can exceed 1.",
+        "Customers of S (customer_base_start) who are no longer in the customer base at the "
+        "end of the period, divided by S: their last order slid out of the 365-day window "
+        "during the period without a new one. 1 - retention_rate.",
+    ),
+    Definition(
+        "reactivated_customers",
+        "count",
+        "Returning customers of the period who were not in the customer base at its start "
+        "(S): they had not ordered for more than 365 days, and came back. Counted apart "
+        "from retention, which only follows the customers of S.",
+    ),
+    Definition(
+        "customers",
+        "count",
+        "Customers with at least one countable order up to the end of the period. " + _ALL_TIME,
+    ),
+    Definition(
+        "repeat_purchase_rate",
+        "rate",
+        "Customers with countable orders on two or more days / customers with one or more. "
+        + _ALL_TIME
+        + " Several orders on one day count as one. For the period alone, see "
+        "returning_customer_rate.",
     ),
     Definition(
         "historic_clv",
         "money",
-        "Historic customer lifetime value: all net revenue up to the end of the period / "
-        "customers (with at least one order) up to then.",
+        "Historic customer lifetime value: all revenue up to the end of the period / "
+        "customers (with at least one order) up to then. " + _ALL_TIME,
     ),
     Definition(
         "median_days_between_orders",
@@ -163,6 +283,7 @@ _DEFINITIONS = [
         "Median, over customers with orders on two or more days up to the end of the period, "
         "of the days from their first to their second order day.",
     ),
+    # --- cohorts and segments ---------------------------------------------------------------
     Definition(
         "cohorts",
         "term",
@@ -170,7 +291,8 @@ _DEFINITIONS = [
         "starting Monday) of their first countable order. Cell (c, k) is the share of cohort "
         "c's customers who ordered in period c+k (--value customers; k = 0 is always 100%), or "
         "the net revenue cohort c brought in period c+k (--value revenue). The period holding "
-        "as-of is counted so far; later periods are empty.",
+        "as-of is not over yet: its cells count the orders so far and are marked incomplete "
+        "(a * in the table, incomplete_from in csv and json); later periods are empty.",
     ),
     Definition(
         "rfm",
@@ -186,43 +308,90 @@ _DEFINITIONS = [
         "potential_loyalists, potential_loyalists, loyal, champions; R3: about_to_sleep, "
         "about_to_sleep, need_attention, loyal, loyal; R2: hibernating, hibernating, at_risk, "
         "at_risk, cant_lose; R1: lost, hibernating, at_risk, cant_lose, cant_lose (FM 1 to 5). "
-        "Every one of the 125 cells is in exactly one segment. No orders: prospect.",
+        "Every one of the 125 cells is in exactly one segment. No orders: prospect. Written "
+        "rfm:NAME elsewhere (see 'retain explain segment_names').",
     ),
     Definition(
         "lifecycle",
         "term",
         "G = the shop's typical gap: the median days between a customer's consecutive order "
-        "days over all history up to as-of, rounded and kept within 7..365 days (30 days when "
-        "there are fewer than 20 such gaps). new: first order at most G days ago; active: last "
-        "order at most G days ago; at_risk: at most 2G; lapsing: at most 4G; lost: more than "
-        "4G; prospect: no countable order. 'retain segments --scheme lifecycle' prints G.",
+        "days over all history up to as-of, rounded half up (22.5 -> 23, the rule RFM's FM "
+        "uses too) and kept within 7..365 days (30 days when there are fewer than 20 such "
+        "gaps). new: first order at most G days ago; active: last order at most G days ago; "
+        "at_risk: at most 2G; lapsing: at most 4G; lost: more than 4G; prospect: no countable "
+        "order. 'retain segments --scheme lifecycle' prints G. Written lifecycle:NAME "
+        "elsewhere (see 'retain explain segment_names').",
+    ),
+    Definition(
+        "segment_names",
+        "term",
+        "rfm and lifecycle both have an at_risk and a lost segment, with different customers. "
+        "In a campaign, 'customers list --segment' and everywhere else these are written with "
+        "their scheme, rfm:at_risk or lifecycle:at_risk; a bare at_risk is an error naming "
+        "both. A name only one scheme has may be written bare (champions is rfm:champions, "
+        "lapsing is lifecycle:lapsing); campaigns show the qualified name. A custom segment "
+        "may not take a built-in name.",
     ),
     Definition(
         "custom_segments",
         "term",
-        "Segments from a YAML file (--segments, RETAIN_SEGMENTS, default ./segments.yaml), "
-        "each a name and a 'where' rule over customer fields. A customer belongs to the first "
-        "segment in the file whose rule matches. A missing value (no orders yet) never "
-        "satisfies a comparison.",
+        "Segments from a YAML file (--segments, RETAIN_SEGMENTS, default ./segments.yaml, "
+        "which 'retain init' writes as an example), each a name and a 'where' rule over "
+        "customer fields. A customer belongs to the first segment in the file whose rule "
+        "matches. A missing value (no orders yet) never satisfies a comparison.",
     ),
     Definition(
         "snapshots",
         "term",
-        "Every 'retain segments' run keeps each customer's segment for its scheme and as-of "
-        "day (a later run on the same day replaces it). 'retain segments moves' and campaign "
-        "triggers on entering a segment compare two days; a day without a stored snapshot is "
-        "computed from the order history up to the end of that day, and kept.",
+        "Each 'retain send' keeps every customer's segment for the day, for the schemes its "
+        "entered_segment triggers use (a later send on the same day replaces it); a trigger "
+        "compares the kept days. 'retain segments', 'segments moves' and 'retain plan' only "
+        "read: a day without a kept snapshot is computed from the order history up to the "
+        "end of that day and not kept, so looking at the past never makes customers seem "
+        "to have just entered a segment.",
     ),
+    *PREDICT_DEFINITIONS,
+    *REPORT_DEFINITIONS,
 ]
 
 DEFINITIONS: dict[str, Definition] = {d.name: d for d in _DEFINITIONS}
 
 
 def explain(name: str | None = None) -> list[Definition]:
-    """All definitions, or the one named (unknown names list the known ones)."""
+    """All definitions, or the one named; an unknown name is an error naming the close ones
+    (``clv`` -> historic_clv, predicted_clv; ``p-alive`` is ``p_alive``)."""
     if name is None:
         return list(DEFINITIONS.values())
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    key = name.strip().replace("-", "_").replace(" ", "_")
     if key not in DEFINITIONS:
-        raise UsageError(f"no definition for {name!r}; known: {', '.join(DEFINITIONS)}")
-    return [DEFINITIONS[key]]
+        key = key.lower()
+    if key == "t":
+        key = "T"
+    if key in DEFINITIONS:
+        return [DEFINITIONS[key]]
+    close = _close_names(key)
+    hint = f"did you mean {_either(close)}? " if close else ""
+    raise UsageError(
+        f"no definition for {name!r}; {hint}'retain explain' with no name lists all "
+        f"{len(DEFINITIONS)}"
+    )
+
+
+def _close_names(key: str) -> list[str]:
+    """Names that have every word of ``key`` (churn -> churn_rate, churn_risk; repeat rate
+    -> repeat_purchase_rate), then close spellings (difflib)."""
+    import difflib
+
+    words = set(key.split("_"))
+    found = [n for n in DEFINITIONS if words <= set(n.lower().split("_"))]
+    scored = []
+    for n in DEFINITIONS:
+        parts = [n.lower(), *n.lower().split("_")]
+        best = max(difflib.SequenceMatcher(None, key, part).ratio() for part in parts)
+        if best >= 0.75 and n not in found:
+            scored.append((-best, n))
+    return (found + [n for _, n in sorted(scored)])[:6]
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from retain_cli.timeutil import to_iso
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -46,8 +48,12 @@ _LAST: list[tuple[tuple[object, ...], Core]] = []
 
 
 def core_features(store: Store, as_of: datetime) -> Core:
-    """The :class:`Core` figures at ``as_of`` (orders up to it only). The arrays are shared
-    with the next caller asking for the same figures: read them, never write to them."""
+    """The :class:`Core` figures at ``as_of``: orders up to it only, and only the customers
+    who existed by then (a first order, a sign-up or an import by as-of): at a past as-of,
+    someone whose first order came later is not a prospect, they were not there yet.
+
+    The arrays are shared with the next caller asking for the same figures while the
+    database is unchanged: read them, never write to them."""
     key = (str(store.path), id(store.conn), as_of.isoformat(), store.data_stamp())
     if _LAST and _LAST[0][0] == key:
         return _LAST[0][1]
@@ -57,8 +63,6 @@ def core_features(store: Store, as_of: datetime) -> Core:
 
 
 def _core_features(store: Store, as_of: datetime) -> Core:
-    import numpy as np
-
     from retain_cli.analytics.metrics import DAY, load_orders, summarise
 
     orders = load_orders(store).upto(as_of)
@@ -74,15 +78,32 @@ def _core_features(store: Store, as_of: datetime) -> Core:
         last_t=summary.last_t,
         days_since_last=today - summary.last_t // DAY,
         days_since_first=today - summary.first_t // DAY,
-        all_refs=np.array(store.customer_refs(), dtype=np.int64),
+        all_refs=_existing(store, as_of, summary.customer),
     )
+
+
+def _existing(store: Store, as_of: datetime, buyers: np.ndarray) -> np.ndarray:
+    """Every customer who existed at ``as_of``, ascending. Only those imported after it and
+    without a countable order by then need a look at the database (usually nobody)."""
+    import numpy as np
+
+    everyone = np.array(store.customer_refs(), dtype=np.int64)
+    moment = to_iso(as_of)
+    late = np.array(store.customers_imported_after(moment), dtype=np.int64)
+    doubtful = np.setdiff1d(late, buyers, assume_unique=True)
+    if len(doubtful) == 0:
+        return everyone
+    found = store.customers_existing_by(doubtful.tolist(), moment)
+    gone = np.setdiff1d(doubtful, np.array(found, dtype=np.int64), assume_unique=True)
+    return np.setdiff1d(everyone, gone, assume_unique=True)
 
 
 def customer_features(
     store: Store, as_of: datetime, refs: Collection[int] | None = None
 ) -> pd.DataFrame:
-    """One row per customer (index ``customer_ref``), orders up to ``as_of`` only; with
-    ``refs``, only those customers (each row the same as in the whole frame).
+    """One row per customer who existed at ``as_of`` (index ``customer_ref``), orders up to
+    ``as_of`` only; with ``refs``, only those customers (each row the same as in the whole
+    frame).
 
     Columns: customer_id, email, orders, total_spent (net, major units), avg_order_value,
     first_order_at, last_order_at (UTC timestamps or NaT), days_since_last_order,
@@ -97,6 +118,9 @@ def customer_features(
     frame = pd.DataFrame(
         rows, columns=["customer_ref", "customer_id", "email", "accepts_marketing", "birthday"]
     ).set_index("customer_ref")
+    if refs is not None or len(core.all_refs) < len(frame):
+        # a past as-of: customers who came later are left out
+        frame = frame[frame.index.isin(core.all_refs)]
     frame = frame.astype({"customer_id": object, "email": object, "birthday": object})
     frame.index = frame.index.astype(np.int64)
     frame["accepts_marketing"] = frame["accepts_marketing"].astype("boolean")

@@ -1,9 +1,11 @@
 """Segment membership over time: the per-day snapshots and what they tell.
 
-A snapshot missing for a day is computed from the order history (only orders up to that day
-count) and kept, so transitions are reproducible: :func:`entered` and :func:`entered_on` (who
-came into a segment, and when), :func:`moves` (``retain segments moves``: from which segment
-to which, between two days).
+Only the send path records snapshots: :func:`entered_on` (the planner's ``entered_segment``
+trigger, run by ``retain plan`` and ``retain send``) keeps the as-of day's membership, so the
+next run sees who entered a segment since. Everything else reads: :func:`moves` (``retain
+segments moves``) uses a kept snapshot where there is one and computes a missing day from
+the order history (only orders up to that day count) without keeping it, so looking at the
+past never makes the next send think customers just entered a segment.
 """
 
 from __future__ import annotations
@@ -47,11 +49,28 @@ def _end_of(day: datetime | date) -> datetime:
 
 
 def membership_on(
-    store: Store, scheme: str, day: date, *, segments_file: Path | None = None
+    store: Store,
+    scheme: str,
+    day: date,
+    *,
+    segments_file: Path | None = None,
+    keep: bool = False,
 ) -> dict[int, str]:
-    """customer_ref -> segment on ``day``: the stored snapshot, else computed and stored."""
+    """customer_ref -> segment on ``day``: the stored snapshot, else computed (and stored
+    when ``keep``: the send path only)."""
     stored = store.segment_snapshot(scheme, day.isoformat())
     if stored is None:
+        if not keep:
+            moment = _end_of(day)
+            core = core_features(store, moment)
+            membership = membership_of(core, scheme, segments_file=segments_file, store=store)
+            names = membership.names
+            return {
+                ref: names[code]
+                for ref, code in zip(
+                    membership.refs.tolist(), membership.codes.tolist(), strict=True
+                )
+            }
         snapshot(store, scheme, day, segments_file=segments_file)
         stored = store.segment_snapshot(scheme, day.isoformat()) or []
     out: dict[int, str] = {}
@@ -69,25 +88,34 @@ def entered(
     *,
     segments_file: Path | None = None,
 ) -> set[int]:
-    """customer_refs in ``segment`` on ``until`` who were not in it on ``since``."""
+    """customer_refs in ``segment`` on ``until`` who were not in it on ``since`` (read only)."""
     before = membership_on(store, scheme, since, segments_file=segments_file)
     after = membership_on(store, scheme, until, segments_file=segments_file)
     return {ref for ref, name in after.items() if name == segment and before.get(ref) != segment}
 
 
 def entered_on(
-    store: Store, name: str, as_of: datetime, *, segments_file: Path | None = None
+    store: Store,
+    name: str,
+    as_of: datetime,
+    *,
+    segments_file: Path | None = None,
+    keep: bool = False,
 ) -> dict[int, date]:
     """For members of segment ``name`` at ``as_of``: the day of the stored snapshot in which
     they most recently entered it (they were outside it in the snapshot before). Members
     with no such transition in the stored snapshots are left out: the first snapshot is a
-    baseline, not an entry. The snapshot for the as-of day is computed if missing."""
+    baseline, not an entry. The as-of day's membership is computed if no snapshot holds it,
+    and kept only when ``keep`` (``retain send``, the one writer of snapshots)."""
     scheme, segment = find_segment(name, segments_file)
     today = as_of.date().isoformat()
-    membership_on(store, scheme, as_of.date(), segments_file=segments_file)
+    now = membership_on(store, scheme, as_of.date(), segments_file=segments_file, keep=keep)
     days = store.segment_snapshot_days(scheme, until=today)
     history = store.segment_history(scheme, segment, until=today)
     sets = [set(json.loads(history[d])) if d in history else set() for d in days]
+    if not days or days[-1] != today:  # computed for this run, not kept
+        days.append(today)
+        sets.append({ref for ref, member_of in now.items() if member_of == segment})
     out: dict[int, date] = {}
     for day, before, after in zip(days[1:], sets, sets[1:], strict=False):
         for ref in after - before:
@@ -127,7 +155,8 @@ def moves(
     *,
     segments_file: Path | None = None,
 ) -> Moves:
-    """How many customers went from each segment on ``start`` to each segment on ``end``."""
+    """How many customers went from each segment on ``start`` to each segment on ``end``
+    (read only: a day without a kept snapshot is computed, not kept)."""
     if scheme not in SCHEMES:
         raise UsageError(f"--scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
     if end < start:

@@ -11,16 +11,16 @@ Schemes
   customer belongs to the first segment (in file order) whose rule they match.
 Customers without a countable order are ``prospect`` in rfm and lifecycle.
 
-Each ``retain segments`` run keeps its membership per (scheme, as-of day) in the
-``segment_snapshots`` table (:func:`save_snapshot`); reading the snapshots back (entries,
-moves) is :mod:`retain_cli.analytics.segment_snapshots`, linting a segment set is
-:mod:`retain_cli.analytics.segment_check`.
+Names (which scheme ``at_risk`` means) are :mod:`retain_cli.analytics.segment_names`.
+``retain segments`` only reads; the send path keeps membership per (scheme, as-of day) in
+the ``segment_snapshots`` table (:func:`save_snapshot`, through
+:mod:`retain_cli.analytics.segment_snapshots`, which also reads them back for moves and
+entries); linting a segment set is :mod:`retain_cli.analytics.segment_check`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,6 +33,15 @@ from retain_cli.analytics.custom_segments import (
     segments_path,
 )
 from retain_cli.analytics.features import Core, core_features, customer_features
+from retain_cli.analytics.segment_names import (
+    BUILTIN,
+    LIFECYCLE_SEGMENTS,
+    PROSPECT,
+    RFM_SEGMENTS,
+    SCHEMES,
+    resolve,
+    unknown,
+)
 from retain_cli.errors import UsageError
 from retain_cli.timeutil import utc_now_iso
 
@@ -44,8 +53,6 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 
-SCHEMES = ("rfm", "lifecycle", "custom")
-PROSPECT = "prospect"
 NO_SEGMENT = "(none)"
 
 # --- RFM ------------------------------------------------------------------------------------
@@ -58,25 +65,20 @@ RFM_GRID: dict[int, tuple[str, str, str, str, str]] = {
     2: ("hibernating", "hibernating", "at_risk", "at_risk", "cant_lose"),
     1: ("lost", "hibernating", "at_risk", "cant_lose", "cant_lose"),
 }
-RFM_SEGMENTS: tuple[str, ...] = (
-    "champions",
-    "loyal",
-    "potential_loyalists",
-    "new_customers",
-    "promising",
-    "need_attention",
-    "about_to_sleep",
-    "at_risk",
-    "cant_lose",
-    "hibernating",
-    "lost",
-)
-LIFECYCLE_SEGMENTS: tuple[str, ...] = ("new", "active", "at_risk", "lapsing", "lost")
-
 #: lifecycle: fewer repeat gaps than this and the typical gap falls back to DEFAULT_GAP_DAYS
 MIN_GAPS = 20
 DEFAULT_GAP_DAYS = 30
 GAP_BOUNDS = (7, 365)
+
+
+def round_half_up(value: float) -> int:
+    """The one rounding rule of the segments: halves go up (22.5 -> 23, 3.5 -> 4).
+
+    Python's ``round`` goes to the even neighbour (22.5 -> 22); a threshold in days and a
+    score must not depend on whether its neighbour is even."""
+    import math
+
+    return math.floor(value + 0.5)
 
 
 def fm_score(f: int, m: int) -> int:
@@ -183,7 +185,8 @@ class LifecycleThresholds:
 
 def lifecycle_thresholds(orders: OrderArrays) -> LifecycleThresholds:
     """G = median days between a customer's consecutive order days over the whole history
-    up to as-of, kept within 7..365 days; with fewer than 20 such gaps, 30 days."""
+    up to as-of, rounded half up (22.5 -> 23, as RFM's FM) and kept within 7..365 days;
+    with fewer than 20 such gaps, 30 days."""
     import numpy as np
 
     from retain_cli.analytics.metrics import order_day_gaps
@@ -193,7 +196,7 @@ def lifecycle_thresholds(orders: OrderArrays) -> LifecycleThresholds:
     if measured is None or len(gaps) < MIN_GAPS:
         gap = DEFAULT_GAP_DAYS
     else:
-        gap = int(min(max(round(measured), GAP_BOUNDS[0]), GAP_BOUNDS[1]))
+        gap = min(max(round_half_up(measured), GAP_BOUNDS[0]), GAP_BOUNDS[1])
     return LifecycleThresholds(gap, measured, len(gaps))
 
 
@@ -225,13 +228,12 @@ def lifecycle_segments(
 
 
 def segment_names(segments_file: Path | None = None) -> list[str]:
-    """Every name a campaign or ``--segment`` may use (custom ones when the file exists)."""
-    names = [*LIFECYCLE_SEGMENTS, PROSPECT]
-    names += [n for n in RFM_SEGMENTS if n not in names]
-    names += [f"rfm:{n}" for n in RFM_SEGMENTS if n in LIFECYCLE_SEGMENTS]
-    for segment in _custom_or_empty(segments_file):
-        names.append(segment.name if segment.name not in names else f"custom:{segment.name}")
-    return names
+    """Every name a campaign or ``--segment`` may use: the qualified names of every scheme,
+    and the bare ones that only one scheme has."""
+    names = [f"{scheme}:{name}" for scheme, group in BUILTIN.items() for name in group]
+    names += [f"custom:{s.name}" for s in _custom_or_empty(segments_file)]
+    bare = [n.partition(":")[2] for n in names]
+    return names + [b for b in dict.fromkeys(bare) if bare.count(b) == 1 or b == PROSPECT]
 
 
 def _custom_or_empty(segments_file: Path | None) -> list[CustomSegment]:
@@ -241,38 +243,32 @@ def _custom_or_empty(segments_file: Path | None) -> list[CustomSegment]:
 
 
 def scheme_segments(scheme: str, segments_file: Path | None = None) -> list[str]:
-    if scheme == "rfm":
-        return [*RFM_SEGMENTS, PROSPECT]
-    if scheme == "lifecycle":
-        return [*LIFECYCLE_SEGMENTS, PROSPECT]
+    if scheme in BUILTIN:
+        return list(BUILTIN[scheme])
     if scheme == "custom":
         return [s.name for s in load_custom_segments(segments_file)]
     raise UsageError(f"unknown scheme {scheme!r}; schemes are {', '.join(SCHEMES)}")
 
 
 def find_segment(name: str, segments_file: Path | None = None) -> tuple[str, str]:
-    """``at_risk`` -> (lifecycle, at_risk); ``rfm:at_risk`` -> (rfm, at_risk); custom names.
+    """``rfm:at_risk`` -> (rfm, at_risk); ``champions`` -> (rfm, champions); custom names.
 
-    A bare name is looked up in lifecycle, then rfm, then the custom segments file."""
-    key = re.sub(r"[\s\-]+", "_", name.strip().lower().replace("'", "").replace("’", ""))
-    scheme, _, bare = key.rpartition(":")
-    if scheme:
-        if scheme not in SCHEMES:
-            raise UsageError(
-                f"unknown scheme {scheme!r} in {name!r}; schemes are {', '.join(SCHEMES)}"
-            )
-        if bare in scheme_segments(scheme, segments_file):
+    A bare name is looked up in every scheme; one that both rfm and lifecycle have
+    (``at_risk``, ``lost``) is an error naming both choices (see
+    :mod:`retain_cli.analytics.segment_names`)."""
+    scheme, bare = resolve(name)
+    if scheme in BUILTIN:
+        if bare in BUILTIN[scheme]:
             return scheme, bare
-    else:
-        if bare in (*LIFECYCLE_SEGMENTS, PROSPECT):
-            return "lifecycle", bare
-        if bare in RFM_SEGMENTS:
-            return "rfm", bare
-        if bare in (s.name for s in _custom_or_empty(segments_file)):
-            return "custom", bare
-    raise UsageError(
-        f"unknown segment {name!r}; segments are: {', '.join(segment_names(segments_file))}"
-    )
+    elif bare in (s.name for s in _custom_or_empty(segments_file)):  # custom: or no scheme
+        return "custom", bare
+    raise unknown(name, [s.name for s in _custom_or_empty(segments_file)])
+
+
+def qualified_name(name: str, segments_file: Path | None = None) -> str:
+    """``champions`` -> ``rfm:champions``: the name as every command shows it."""
+    scheme, segment = find_segment(name, segments_file)
+    return f"{scheme}:{segment}"
 
 
 # --- assignment -----------------------------------------------------------------------------
@@ -442,9 +438,10 @@ def segments_report(
     as_of: datetime,
     *,
     segments_file: Path | None = None,
-    save: bool = True,
+    save: bool = False,
 ) -> SegmentReport:
-    """``retain segments``: one row per segment, and the membership kept for the as-of day."""
+    """``retain segments``: one row per segment (``save`` keeps the membership for the as-of
+    day as a snapshot; the command never does: only the send path records snapshots)."""
     if scheme not in SCHEMES:
         raise UsageError(f"--scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
     core = core_features(store, as_of)

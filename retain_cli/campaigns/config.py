@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from retain_cli.analytics.segment_names import qualified
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     TRIGGER_EVENTS,
@@ -91,12 +92,16 @@ CAMPAIGN_KEYS = (
     "enabled",
     "priority",
     "fresh_for",
+    "offer_code",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
 STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: words `retain report` reads as reports of their own, so no campaign may be called so
+REPORT_WORDS = ("goals", "program")
 
 
 def config_path(explicit: Path | None) -> Path:
@@ -291,6 +296,7 @@ def _parse_audience(data: Any, where: Where) -> Audience:
         raise where.error("audience", "needs a segment, a where filter, or the word `all`")
     if segment == "all":
         segment = None
+    segment = segment and qualified(segment, lambda text: where.error("audience.segment", text))
     return Audience(kind="segment" if segment else "all", segment=segment, where=where_text)
 
 
@@ -311,6 +317,7 @@ def _parse_trigger(data: Any, where: Where) -> Trigger | None:
         raise where.error("trigger.segment", "is required with after: entered_segment")
     if event != "entered_segment" and segment is not None:
         raise where.error("trigger.segment", "only applies with after: entered_segment")
+    segment = segment and qualified(segment, lambda text: where.error("trigger.segment", text))
     return Trigger(event=cast(TriggerEvent, event), days=days, segment=segment)
 
 
@@ -375,6 +382,10 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         raise here.error(
             "name", "use letters, digits, '-', '_' or '.' only (it is used in send keys)"
         )
+    if name in REPORT_WORDS:
+        raise here.error(
+            "name", f"{name!r} is the name of a report ('retain report {name}'); pick another"
+        )
     steps: list[Step] = []
     if data.get("steps") is not None:
         for key in ("subject", "template", "html_template"):
@@ -429,7 +440,22 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
+        offer_code=_offer_code(data.get("offer_code"), here),
     )
+
+
+def _offer_code(value: Any, where: Where) -> str | None:
+    """``offer_code: WINBACK10``: the discount code the campaign's messages offer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    code = as_text(value, where, "offer_code", required=False)
+    if code is not None and not OFFER_CODE_RE.match(code):
+        raise where.error(
+            "offer_code",
+            f"{code!r} is not a discount code; write it as the shop does, e.g. WINBACK10 "
+            "(letters, digits, '-', '_' or '.')",
+        )
+    return code
 
 
 def parse_config(data: Any, path: Path) -> CampaignConfig:

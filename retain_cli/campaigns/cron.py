@@ -143,8 +143,9 @@ def cron_entry(
     log: Path | None = None,
     executable: str | None = None,
 ) -> str:
-    """A crontab line for a nightly run: snapshot segments (for entered_segment triggers),
-    then send, appending both outputs to a log file. Absolute paths throughout."""
+    """A crontab line for a nightly run: send, appending its output to a log file. The send
+    also keeps the day's segment snapshot that ``entered_segment`` triggers compare against
+    (the only command that records snapshots). Absolute paths throughout."""
     import shlex
     import sys
 
@@ -165,7 +166,6 @@ def cron_entry(
     base = f"{command} --db {q(str(db))}"
     return (
         f"{moment.minute} {moment.hour} * * * cd {q(str(db.parent))} && "
-        f"{base} segments --format csv > /dev/null 2>> {q(str(log))}; "
         f"{base} send --config {q(str(config))} --yes >> {q(str(log))} 2>&1"
     )
 

@@ -113,6 +113,8 @@ class CampaignDays:
         campaign: Campaign,
         frame: Any,
         as_of: datetime,
+        *,
+        record_snapshots: bool = False,
     ) -> None:
         self.campaign = campaign
         self.tz = zone(config.timezone)
@@ -142,7 +144,9 @@ class CampaignDays:
         self.entered: dict[int, date] = {}
         if refs and trigger is not None and trigger.event == "entered_segment":
             assert trigger.segment is not None
-            self.entered = _entered_days(store, trigger.segment, local_as_of, refs)
+            self.entered = _entered_days(
+                store, trigger.segment, local_as_of, refs, keep=record_snapshots
+            )
         if refs and (
             (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
         ):
@@ -156,7 +160,9 @@ class CampaignDays:
                 continue
             segment = condition[len(STOP_ENTERED) :]
             try:
-                self.stop_segments[segment] = _entered_days(store, segment, local_as_of, refs)
+                self.stop_segments[segment] = _entered_days(
+                    store, segment, local_as_of, refs, keep=record_snapshots
+                )
             except RetainError as exc:
                 step = next(s.index for s in later if condition in s.stop_when)
                 raise ConfigError(
@@ -400,12 +406,14 @@ class _Maker:
 
 
 def _entered_days(
-    store: Store, segment: str, as_of: datetime, refs: Sequence[int]
+    store: Store, segment: str, as_of: datetime, refs: Sequence[int], *, keep: bool = False
 ) -> dict[int, date]:
     """customer_ref -> the day they (last) entered ``segment``, from segment snapshots (the
     first snapshot is a baseline: a new install does not mail every current member).
-    ``as_of`` is on the shop's wall clock, so the snapshot is the shop's day."""
+    ``as_of`` is on the shop's wall clock, so the snapshot is the shop's day; it is kept
+    only when ``keep`` (a real send), else computed and forgotten."""
     from retain_cli.analytics.segment_snapshots import entered_on
 
     wanted = set(refs)
-    return {ref: day for ref, day in entered_on(store, segment, as_of).items() if ref in wanted}
+    days = entered_on(store, segment, as_of, keep=keep)
+    return {ref: day for ref, day in days.items() if ref in wanted}

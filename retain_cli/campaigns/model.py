@@ -140,6 +140,7 @@ class Campaign:
     description: str | None = None
     priority: int = 0  # higher goes first when limits let only some messages through
     fresh_days: int | None = None  # days after the due day a message may still go
+    offer_code: str | None = None  # the discount code its messages offer (for the report)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

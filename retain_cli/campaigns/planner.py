@@ -176,6 +176,7 @@ def make_plan(
     transport: str | None = None,
     now: datetime | None = None,
     clock: Clock | None = None,
+    record_snapshots: bool = False,
     refs: Collection[int] | None = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
@@ -183,6 +184,8 @@ def make_plan(
     Triggers are evaluated at ``as_of`` (default: now); the limits (quiet hours, frequency
     cap, daily budget) at ``now`` (default: the clock's time, the moment a send would
     happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run.
+    ``record_snapshots`` keeps the as-of day's segment snapshot for ``entered_segment``
+    triggers: a real send does; a plan, a preview or a dry run only reads.
 
     ``refs`` plans for those customers only (``retain explain CUSTOMER``): each of their
     items is the one the whole plan has, except that the daily limit is judged as if
@@ -208,7 +211,9 @@ def make_plan(
     features = customer_frame(store, as_of, refs) if chosen else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
-        days = CampaignDays(store, config, campaign, frame, as_of)
+        days = CampaignDays(
+            store, config, campaign, frame, as_of, record_snapshots=record_snapshots
+        )
         if refs is not None:
             plan.days[campaign.name] = days
         for row in queued.get(campaign.name, []):

@@ -57,12 +57,29 @@ def resolve_sends(
     return store.ledger_resolve([r.id for r in rows], RESOLVE_STATES[outcome], moment, note)
 
 
-def unsubscribe(store: Store, email: str, reason: str | None) -> bool:
-    """Suppress an address for every campaign at once. False if it already was."""
+def unsubscribe(store: Store, email: str, reason: str | None, *, force: bool = False) -> bool:
+    """Suppress an address for every campaign at once. False if it already was.
+
+    An address no customer has is most likely a typo, which would leave the real customer
+    mailable: it raises :class:`NotFound` naming the close addresses, unless ``force`` (to
+    block an address before it is imported)."""
+    from retain_cli.errors import NotFound, UsageError
+
     address = email.strip().lower()
     if "@" not in address or any(c.isspace() for c in address):
-        from retain_cli.errors import UsageError
-
         raise UsageError(f"{email!r} is not an e-mail address")
+    if not force and store.customer_ref_by_email(address) is None:
+        if store.is_suppressed(address):
+            return False
+        from retain_cli.analytics.customers import similar_customers
+
+        close = [k for k in similar_customers(store, address, limit=3) if "@" in k]
+        hint = ""
+        if close:
+            hint = f" Did you mean {' or '.join([', '.join(close[:-1]), close[-1]][-2:])}?"
+        raise NotFound(
+            f"no customer has the address {address!r}.{hint} Nothing was changed; to block "
+            "an address that is not imported yet, add --force."
+        )
     text = reason or "unsubscribed by hand"
     return store.suppress(address, text, "cli")

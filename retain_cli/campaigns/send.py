@@ -259,7 +259,14 @@ def run_send(
         result = SendResult(transport=chosen_transport.name)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
         plan = make_plan(
-            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now(), clock=clock
+            store,
+            config,
+            campaigns=campaigns,
+            as_of=moment,
+            transport=kind,
+            now=now(),
+            clock=clock,
+            record_snapshots=True,
         )
         result.planned, result.held_out = record_plan(store, plan, now)
         result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))

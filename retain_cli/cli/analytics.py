@@ -32,6 +32,21 @@ class PeriodChoice(enum.StrEnum):
     year = "year"
 
 
+class RevenueChoice(enum.StrEnum):
+    gross = "gross"
+    net = "net"
+
+
+RevenueOption = Annotated[
+    RevenueChoice,
+    typer.Option(
+        "--revenue",
+        help="gross: order totals as the export gives them (tax and shipping included), less "
+        "refunds; net: without tax and shipping (Shopify's net sales), less refunds.",
+    ),
+]
+
+
 class CohortBy(enum.StrEnum):
     month = "month"
     quarter = "quarter"
@@ -107,23 +122,34 @@ def metrics_command(
         ),
     ] = PeriodChoice.d30,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Show the previous period beside it, and the change.")
+        bool,
+        typer.Option(
+            "--compare",
+            help="Show the previous period beside it, cut at the same offset, and the change.",
+        ),
     ] = False,
+    revenue: RevenueOption = RevenueChoice.gross,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Retention KPIs for a period: customers, retention and churn, revenue, AOV, repeat rate.
 
-    Cancelled orders are left out and refunds subtracted; 'retain explain METRIC' gives each
-    figure's exact definition. Example:
+    Figures come in three groups: in the period; the customer base (an order in the 365 days
+    up to the period's start, and up to its end: retention, churn, reactivated); and all
+    history up to the period's end. Cancelled and fully refunded orders are left out,
+    partial refunds subtracted. --compare puts the previous calendar period beside it, up
+    to the same day (a full quarter against the full quarter before). 'retain explain
+    METRIC' gives each figure's exact definition. Example:
 
         retain metrics --period month --compare --as-of 2025-09-30
     """
     from retain_cli.analytics.definitions import DEFINITIONS
-    from retain_cli.analytics.metrics import metrics
+    from retain_cli.analytics.metrics import METRIC_SCOPES, REVENUE_TEXT, SCOPE_TEXT, metrics
 
     store = open_store(ctx, db)
-    report = metrics(store, parse_as_of(as_of), period.value, compare=compare)
+    report = metrics(
+        store, parse_as_of(as_of), period.value, compare=compare, revenue=revenue.value
+    )
     rows = report.rows()
     if fmt is OutputFormat.json:
         write_json(
@@ -132,6 +158,8 @@ def metrics_command(
                 "period": _period_json(report.period),
                 "previous_period": _period_json(report.previous) if report.previous else None,
                 "currency": report.currency,
+                "revenue": report.revenue,
+                "sales_without_customer": report.sales_without_customer,
                 "metrics": rows,
             }
         )
@@ -144,24 +172,34 @@ def metrics_command(
         notes.append(f"previous: {report.previous.label}")
     if report.currency:
         notes.append(f"currency: {report.currency}")
-    table = Table(
-        title=escape(f"Metrics, {report.period.label}"),
-        caption=escape("; ".join(notes)) if notes else None,
-        header_style="bold",
-    )
+    notes.append(f"revenue {REVENUE_TEXT[report.revenue]}")
+    if report.sales_without_customer:
+        notes.append(
+            f"orders and revenue include {report.sales_without_customer:,} sale(s) without "
+            "a customer"
+        )
+    # title and notes as lines of their own: a table's title and caption wrap at its width
+    console.print(escape(f"Metrics, {report.period.label}"), style="bold")
+    table = Table(header_style="bold")
     table.add_column("metric", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     if report.previous is not None:
         table.add_column("previous", justify="right", no_wrap=True)
         table.add_column("change", justify="right", no_wrap=True)
-    for row in rows:
-        unit = DEFINITIONS[row["metric"]].unit
-        cells = [escape(row["metric"]), escape(_display(row["value"], unit, report.currency))]
-        if report.previous is not None:
-            cells.append(escape(_display(row["previous"], unit, report.currency)))
-            cells.append(_change(row, unit))
-        table.add_row(*cells)
+    by_name = {row["metric"]: row for row in rows}
+    for scope, names in METRIC_SCOPES.items():
+        table.add_row(f"[dim italic]{escape(SCOPE_TEXT[scope])}[/]", end_section=False)
+        for name in names:
+            row = by_name[name]
+            unit = DEFINITIONS[name].unit
+            cells = [escape(name), escape(_display(row["value"], unit, report.currency))]
+            if report.previous is not None:
+                cells.append(escape(_display(row["previous"], unit, report.currency)))
+                cells.append(_change(row, unit))
+            table.add_row(*cells, end_section=name == names[-1])
     console.print(table)
+    for note in notes:
+        console.print(escape(note), style="dim")
 
 
 def _period_json(period: Any) -> dict[str, str]:
@@ -187,8 +225,12 @@ def explain_command(
     now: NowOption = None,
     db: DbOption = None,
 ) -> None:
-    """Print the exact definition of each metric and term retain uses, or explain a customer.
+    """Print the exact definition of each metric, column and term retain uses, or explain a
+    customer.
 
+    Covers the figures of 'retain metrics', the columns of 'retain predict' and 'retain
+    report', and the terms behind them (order, period, rfm, lifecycle ...). A name that is
+    not known gets the close ones ('retain explain clv': historic_clv or predicted_clv).
     Given a customer (e-mail address or id), it shows everything retain decides about them:
     consent, the figures behind each segment, the prediction, and what every campaign does
     with them now, as 'retain plan' decides it. Examples:
@@ -210,9 +252,12 @@ def explain_command(
     if fmt is not OutputFormat.table:
         render_rows(rows, ["name", "unit", "definition"], fmt)
         return
+    from rich.padding import Padding
+    from rich.text import Text
+
     for row in rows:
-        console.print(f"[bold]{escape(row['name'])}[/bold]")
-        console.print(f"  {escape(row['definition'])}\n")
+        console.print(Text(row["name"], style="bold"))
+        console.print(Padding(Text(row["definition"]), (0, 0, 1, 2), expand=False))
 
 
 # --- cohorts --------------------------------------------------------------------------------
@@ -243,21 +288,32 @@ def cohorts_command(
         int | None,
         typer.Option("--last", min=0, help="Only the N most recent cohorts.", show_default=False),
     ] = None,
+    revenue: RevenueOption = RevenueChoice.gross,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Acquisition cohorts: cell (c, k) is the share of cohort c that ordered k periods later.
 
-    Cohorts are customers grouped by the period of their first order; csv and json have the
-    columns cohort, size, then one per period offset 0, 1, 2 ... Example:
+    Cohorts are customers grouped by the period of their first order. The period holding
+    --as-of is not over yet: its cells count the orders so far and are marked with a * (in
+    csv and json, each row's incomplete_from names that offset; empty when the period is
+    over). csv and json have the columns cohort, size, one per period offset 0, 1, 2 ...,
+    then incomplete_from. Example:
 
         retain cohorts --by quarter --value revenue --format csv
     """
-    from retain_cli.analytics.metrics import cohorts
+    from retain_cli.analytics.cohorts import cohorts
 
     store = open_store(ctx, db)
-    result = cohorts(store, parse_as_of(as_of), by=by.value, value=value.value, last=last)
+    result = cohorts(
+        store,
+        parse_as_of(as_of),
+        by=by.value,
+        value=value.value,
+        last=last,
+        revenue=revenue.value,
+    )
     if fmt is not OutputFormat.table:
         render_rows(result.rows, result.columns, fmt)
         return
@@ -265,7 +321,7 @@ def cohorts_command(
         console.print("No orders yet; import some with 'retain import orders FILE'.")
         return
     offsets = [str(k) for k in result.offsets]
-    cell_width = 7 if value is CohortValue.customers else 10
+    cell_width = 8 if value is CohortValue.customers else 11
     fits = max(1, (console.width - 22) // cell_width)
     hidden = len(offsets) - fits
     offsets = offsets[:fits]
@@ -274,19 +330,21 @@ def cohorts_command(
         cells += [r["0"] for r in result.rows if r.get("0") is not None]
     top = max(cells, default=0.0)
     unit = {"month": "months", "quarter": "quarters", "week": "weeks"}[by.value]
-    what = "share of the cohort ordering" if value is CohortValue.customers else "net revenue"
-    console.print(
-        escape(f"Cohorts by first-order {by.value}: {what}, 0, 1, 2 ... {unit} later"),
-        style="bold",
+    what = (
+        "share of each cohort ordering"
+        if value is CohortValue.customers
+        else f"revenue ({revenue.value}) of each cohort"
     )
-    table = Table(
-        caption=escape(
+    console.print(escape(f"Cohorts by first-order {by.value}: {what} k {unit} later"), style="bold")
+    notes = []
+    if result.current is not None:
+        day = parse_as_of(as_of).date().isoformat()
+        notes.append(f"* {result.current} is not over: counted up to {day}")
+    if hidden > 0:
+        notes.append(
             f"{hidden} later {unit} not shown: use a wider terminal, --last N, or --format csv"
         )
-        if hidden > 0
-        else None,
-        header_style="bold",
-    )
+    table = Table(header_style="bold")
     table.add_column("cohort", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     for k in offsets:
@@ -299,10 +357,15 @@ def cohorts_command(
                 line.append("")
                 continue
             text = f"{cell * 100:.0f}%" if value is CohortValue.customers else f"{cell:,.0f}"
+            if row.get("incomplete_from") == int(k):
+                line.append(f"[dim]{text}*[/]")
+                continue
             style = "bold" if (k == "0" and value is CohortValue.customers) else _shade(cell, top)
-            line.append(f"[{style}]{text}[/]" if style else text)
+            line.append(f"[{style}]{text} [/]" if style else f"{text} ")
         table.add_row(*line)
     console.print(table)
+    for note in notes:
+        console.print(escape(note), style="dim")
 
 
 # --- segments -------------------------------------------------------------------------------
@@ -321,9 +384,12 @@ def segments_command(
 ) -> None:
     """Customer segments (RFM, lifecycle, custom): one row per segment; check; moves.
 
-    Columns: segment, customers, share, revenue, avg_orders. Each run keeps every customer's
-    segment for its as-of day, for 'retain segments moves' and campaign triggers. 'retain
-    explain rfm' and 'retain explain lifecycle' give the rules. Example:
+    Columns: segment, customers, share, revenue, avg_orders (csv and json start with the
+    scheme). rfm and lifecycle both have an at_risk and a lost segment, with different
+    members: elsewhere (campaigns, 'customers list --segment') write them with their scheme,
+    rfm:at_risk or lifecycle:at_risk. This only reads: the snapshots that campaign triggers
+    compare are kept by 'retain send'. 'retain explain rfm' and 'retain explain lifecycle'
+    give the rules. Example:
 
         retain segments --scheme lifecycle --as-of 2025-09-30
     """
@@ -336,7 +402,8 @@ def segments_command(
     report = segments_report(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
     columns = list(SegmentReport.columns)
     if fmt is not OutputFormat.table:
-        render_rows(report.rows, columns, fmt)
+        rows = [{"scheme": scheme.value, **r} for r in report.rows]
+        render_rows(rows, ["scheme", *columns], fmt)
         return
     shown = [
         {**r, "share": None if r["share"] is None else f"{r['share'] * 100:.1f}%"}
@@ -351,12 +418,29 @@ def segments_command(
     )
     if report.note:
         console.print(escape(report.note), style="dim")
+    if scheme is not Scheme.custom:
+        other = "lifecycle" if scheme is Scheme.rfm else "rfm"
+        console.print(
+            escape(
+                f"In campaigns and --segment: {scheme.value}:NAME ({other} has at_risk and "
+                "lost too)"
+            ),
+            style="dim",
+        )
 
 
 @segments_app.command("check")
 def check_command(
     ctx: typer.Context,
-    scheme: SchemeOption = Scheme.custom,
+    scheme: Annotated[
+        Scheme | None,
+        typer.Option(
+            "--scheme",
+            help="rfm, lifecycle or custom (default: custom when the segments file exists, "
+            "else rfm and lifecycle).",
+            show_default=False,
+        ),
+    ] = None,
     segments_file: SegmentsOption = None,
     as_of: AsOfOption = None,
     fmt: FormatOption = OutputFormat.table,
@@ -364,25 +448,45 @@ def check_command(
 ) -> None:
     """Lint a segment set: rules that never match, overlaps, customers or cells not covered.
 
-    Exit 0 when clean, 3 when there are warnings (a segment that can never match or matches
-    nobody, overlapping custom segments), 1 when a rule cannot be read. Without a database
-    only the rules are checked. Example:
+    Without --scheme it checks the custom segments file (--segments, RETAIN_SEGMENTS,
+    default ./segments.yaml, which 'retain init' writes), or the built-in rfm and lifecycle
+    schemes when there is no such file. Exit 0 when clean, 3 when there are warnings (a
+    segment that can never match or matches nobody, overlapping custom segments), 1 when a
+    rule cannot be read. Without a database only the rules are checked. Example:
 
         retain segments check --segments segments.yaml
     """
-    from retain_cli.analytics.segment_check import check_segments
+    from retain_cli.analytics.custom_segments import segments_path
+    from retain_cli.analytics.segment_check import Finding, check_segments
     from retain_cli.cli.options import db_path
 
     segments_file = segments_file or (ctx.obj or {}).get("segments")
     store = open_store(ctx, db) if db_path(ctx, db).exists() else None
-    findings = check_segments(store, scheme.value, parse_as_of(as_of), segments_file=segments_file)
+    moment = parse_as_of(as_of)
+    findings: list[Finding] = []
+    if scheme is not None:
+        schemes = [scheme.value]
+    elif segments_path(segments_file).exists():
+        schemes = ["custom"]
+    else:
+        schemes = ["rfm", "lifecycle"]
+        findings.append(
+            Finding(
+                "info",
+                "custom",
+                f"no segments file at {segments_path(segments_file)}, so the built-in "
+                "schemes are checked; 'retain init' writes an example",
+            )
+        )
+    for name in schemes:
+        findings += check_segments(store, name, moment, segments_file=segments_file)
     rows = [f.row() for f in findings]
     styles = {"level": lambda v: {"error": "red", "warning": "yellow"}.get(str(v), "dim")}
     render_rows(
         rows,
         ["level", "segment", "finding"],
         fmt,
-        title=f"segments check ({scheme.value})",
+        title=f"segments check ({', '.join(schemes)})",
         styles=styles,
         empty="No problems found.",
     )
@@ -404,9 +508,10 @@ def moves_command(
 ) -> None:
     """Transition matrix: how many customers moved from each segment to each other one.
 
-    Uses the snapshots kept by 'retain segments'; a date without one is computed from the
-    order history up to the end of that day (and kept). csv/json give one row per move:
-    from_segment, to_segment, customers. Example:
+    Uses the snapshots kept by 'retain send' where there is one; a date without one is
+    computed from the order history up to the end of that day. It only reads: nothing it
+    computes is kept, so it never changes what a campaign trigger sees. csv/json give one
+    row per move: from_segment, to_segment, customers. Example:
 
         retain segments moves --from 2025-06-30 --to 2025-09-30 --scheme lifecycle
     """

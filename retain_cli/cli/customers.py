@@ -87,8 +87,8 @@ def list_command(
         str | None,
         typer.Option(
             "--segment",
-            help="Only the members of this segment at --as-of (at_risk, champions, rfm:lost, "
-            "a custom one; see 'retain segments').",
+            help="Only the members of this segment at --as-of: champions, lapsing, a custom "
+            "one, or with its scheme: rfm:at_risk, lifecycle:at_risk (see 'retain segments').",
             show_default=False,
         ),
     ] = None,
@@ -110,7 +110,7 @@ def list_command(
     without orders show 0. Example:
 
         retain customers list --limit 10 --sort last_order
-        retain customers list --segment at_risk --format csv
+        retain customers list --segment lifecycle:at_risk --format csv
     """
     store = open_store(ctx, db)
     moment = parse_as_of(as_of) if as_of is not None else None
@@ -118,11 +118,15 @@ def list_command(
     if fmt is OutputFormat.table and limit is None:
         wanted = TABLE_LIMIT + 1
     refs = None
+    title = None
     if segment is not None:
-        from retain_cli.analytics.segments import segment_members
+        from retain_cli.analytics.segments import qualified_name, segment_members
 
         when = moment if moment is not None else parse_as_of(None)
         refs = segment_members(store, segment, when, segments_file)
+        segment = qualified_name(segment, segments_file)
+        count = f"{len(refs):,} customer{'' if len(refs) == 1 else 's'}"
+        title = f"Segment {segment} as of {when.date().isoformat()}: {count}"
     rows = list_customers(store, limit=wanted, sort=sort, as_of=moment, refs=refs)
     more = fmt is OutputFormat.table and limit is None and len(rows) > TABLE_LIMIT
     rows = rows[:TABLE_LIMIT] if more else rows
@@ -133,7 +137,7 @@ def list_command(
         empty = "Nothing to show."
     table = fmt is OutputFormat.table
     shown = _short_times(rows, "first_order_at", "last_order_at") if table else rows
-    render_rows(shown, LIST_COLUMNS, fmt, empty=empty)
+    render_rows(shown, LIST_COLUMNS, fmt, empty=empty, title=title)
     if more:
         console.print(
             f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"
@@ -256,7 +260,7 @@ def init_command(
         ),
     ] = Path("."),
 ) -> None:
-    """Set up a folder: retain.db, campaigns.yaml and templates/, never overwriting a file.
+    """Set up a folder: retain.db, campaigns.yaml, segments.yaml, templates/; nothing overwritten.
 
     Files that already exist are kept as they are. The database is always DIR/retain.db
     (--db and RETAIN_DB do not apply). Example:

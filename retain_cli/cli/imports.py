@@ -29,7 +29,7 @@ SourceOption = Annotated[
         "--source",
         help="Force a layout instead of detecting it: shopify_customers, "
         "shopify_customers_legacy, square_customers, woocommerce_customers, generic_customers, "
-        "shopify_orders, stripe_payments, generic_orders.",
+        "shopify_orders, stripe_payments, square_transactions, square_items, generic_orders.",
     ),
 ]
 OriginOption = Annotated[
@@ -78,6 +78,16 @@ DelimiterOption = Annotated[
 ]
 TimezoneOption = Annotated[
     str, typer.Option("--timezone", help="Time zone of timestamps that carry no offset.")
+]
+CurrencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--currency",
+        help="The currency (ISO 4217 code, e.g. EUR) of amounts the file names none for: no "
+        "currency column, no code or symbol with the amount. Default: the shop's (retain "
+        "config set currency EUR).",
+        show_default=False,
+    ),
 ]
 StrictOption = Annotated[
     bool, typer.Option("--strict", help="Fail (import nothing) if any row is bad.")
@@ -179,6 +189,7 @@ def _run(
     strict: bool = False,
     dry_run: bool = False,
     origin: str | None = None,
+    currency: str | None = None,
     rejects_dir: Path | None = None,
     raw_csv: bool = False,
 ) -> None:
@@ -196,6 +207,7 @@ def _run(
         strict=strict,
         dry_run=dry_run,
         origin=origin,
+        currency=currency,
         rejects_dir=rejects_dir,
         raw_csv=raw_csv,
     )
@@ -277,6 +289,7 @@ def import_orders(
     encoding: EncodingOption = None,
     delimiter: DelimiterOption = None,
     timezone: TimezoneOption = "UTC",
+    currency: CurrencyOption = None,
     strict: StrictOption = False,
     dry_run: DryRunOption = False,
     rejects_dir: RejectsDirOption = None,
@@ -285,21 +298,30 @@ def import_orders(
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
-    """Import an orders export (Shopify orders, Stripe payments, or any spreadsheet).
+    """Import an orders export (Shopify, Stripe, Square sales, or any spreadsheet).
 
-    Customers not yet known are created from the orders' e-mail and name. Orders without an
-    id get a stable one derived from the row, so re-importing adds nothing. Rows that cannot
-    be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax, discount or
-    line-item price is left out and the row listed in FILE.warnings.csv (exit code 3), as is
-    an order dated before 1990 or after next year (imported as it is, to be checked).
+    Customers not yet known are created from the orders' e-mail, customer id and name; one
+    known by id only (a till's customer number) counts in the figures and gets mail once a
+    customers import brings an address for that id. A sale with neither (a walk-in) counts
+    in orders and revenue, not as a customer. Orders without an id get a stable one derived
+    from the row, so re-importing adds nothing.
 
-    Example: retain import orders orders_export.csv --date-format DD/MM/YYYY
+    Each amount's currency comes from the file (a currency column, or a code or symbol with
+    the amount: 12,50 EUR, €12.50, $12.50), else from --currency, else from the shop's (retain
+    config set currency EUR); a file in no currency at all is refused.
+
+    Rows that cannot be used go to FILE.rejects.csv; an unreadable subtotal, shipping, tax,
+    discount or line-item price is left out and the row listed in FILE.warnings.csv (exit
+    code 3), as is an order dated before 1990 or after next year (imported as it is, to be
+    checked).
+
+    Example: retain import orders orders_export.csv --date-format DD/MM/YYYY --currency EUR
     """
     _run(
         ctx, "orders", file, db=db, fmt=fmt, quiet=quiet, source=source, mapping=map_,
         date_format=date_format, decimal_comma=decimal_comma, encoding=encoding,
         delimiter=delimiter, timezone=timezone, strict=strict, dry_run=dry_run,
-        rejects_dir=rejects_dir, raw_csv=raw_csv,
+        currency=currency, rejects_dir=rejects_dir, raw_csv=raw_csv,
     )  # fmt: skip
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import enum
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +10,8 @@ import typer
 from rich.markup import escape
 
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import console, err_console, render_mapping, render_rows
+from retain_cli.cli.output import console, err_console, raw_csv, render_mapping, render_rows
+from retain_cli.csvsafe import safe_row, write_rows
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +32,25 @@ class TimeUnit(enum.StrEnum):
     week = "week"
 
 
+class SortColumn(enum.StrEnum):
+    predicted_clv = "predicted_clv"
+    expected_orders = "expected_orders"
+    p_alive = "p_alive"
+    churn_risk = "churn_risk"
+    monetary_value = "monetary_value"
+    frequency = "frequency"
+    recency = "recency"
+    T = "T"
+    customer_id = "customer_id"
+    email = "email"
+
+
+class Risk(enum.StrEnum):
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
 TimeUnitOption = Annotated[
     TimeUnit,
     typer.Option(
@@ -49,7 +68,9 @@ def write_csv_columns(columns: dict[str, Any], names: list[str]) -> None:
     """The CSV ``render_rows`` writes, built a column at a time from numpy arrays (or lists,
     each of one type): this command can print hundreds of thousands of rows, and
     ``csv.writer`` spends most of its time deciding per cell whether to quote. Cells that
-    would need quoting send everything through it."""
+    would need quoting send everything through it. Text that would run as a spreadsheet
+    formula is quoted as in ``render_rows`` (unless ``--raw-csv``)."""
+    safe = not raw_csv()
     texts: list[list[str]] = []
     for name in names:
         column = columns[name]
@@ -64,11 +85,12 @@ def write_csv_columns(columns: dict[str, Any], names: list[str]) -> None:
         else:
             values = _as_list(column)
             text = ["" if v is None else str(v) for v in values] if None in values else values
+            if safe:
+                text = safe_row(text)
             joined = "".join(text)
             if any(mark in joined for mark in (",", '"', "\n", "\r")):
-                writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow(names)
-                writer.writerows(zip(*(_as_list(columns[n]) for n in names), strict=True))
+                rows = zip(*(_as_list(columns[n]) for n in names), strict=True)
+                write_rows(sys.stdout, names, rows, safe=safe)
                 return
             texts.append(text)
     sys.stdout.write(",".join(names) + "\n")
@@ -143,21 +165,36 @@ def predict_command(
     time_unit: TimeUnitOption = TimeUnit.day,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=0, help="Only the N customers worth most."),
+        typer.Option("--limit", "-n", min=0, help="Only the first N customers (after --sort)."),
+    ] = None,
+    sort: Annotated[
+        SortColumn,
+        typer.Option(
+            "--sort",
+            help="Order by this column: numbers highest first, except p_alive (lowest first); "
+            "churn_risk puts high first; customer_id and email A to Z.",
+        ),
+    ] = SortColumn.predicted_clv,
+    risk: Annotated[
+        Risk | None,
+        typer.Option("--risk", help="Only customers with this churn_risk.", show_default=False),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
     db: DbOption = None,
 ) -> None:
     """Predict each customer's orders, churn risk and value (BG/NBD + Gamma-Gamma).
 
-    One row per customer with an order by --as-of, highest predicted_clv first: frequency
-    (repeat purchase days), recency and T (age at the last purchase and at --as-of),
+    One row per customer with an order by --as-of, highest predicted_clv first (--sort
+    changes that, --risk high keeps only the customers most likely gone): frequency (repeat
+    purchase days), recency and T (age at the last purchase and at --as-of),
     monetary_value (mean repeat purchase), p_alive, expected_orders and predicted_clv
     (undiscounted) over --horizon days, churn_risk (low p_alive >= 0.7 > medium >= 0.3 >
-    high). With too little data for the models, a notice says so and method is 'rules'.
-    Example:
+    high), method. BG/NBD would give every one-time buyer p_alive 1.0, so theirs comes from
+    the rules (method model+rules) and churn_risk always matches p_alive. With too little
+    data for the models, a notice says so and method is 'rules'. 'retain explain COLUMN'
+    defines each column. Example:
 
-        retain predict --horizon 180 --limit 20
+        retain predict --risk high --sort predicted_clv --limit 20
     """
     if ctx.invoked_subcommand is not None:
         given = [
@@ -167,6 +204,8 @@ def predict_command(
                 ("--horizon", horizon, 90),
                 ("--time-unit", time_unit, TimeUnit.day),
                 ("--limit", limit, None),
+                ("--sort", sort, SortColumn.predicted_clv),
+                ("--risk", risk, None),
                 ("--format", fmt, OutputFormat.table),
             )
             if value != default
@@ -189,7 +228,13 @@ def predict_command(
     if fmt is OutputFormat.table and limit is None:
         wanted = TABLE_LIMIT + 1
     result = predict(
-        store, as_of=as_of, horizon_days=horizon, time_unit=time_unit.value, limit=wanted
+        store,
+        as_of=as_of,
+        horizon_days=horizon,
+        time_unit=time_unit.value,
+        limit=wanted,
+        sort=sort.value,
+        risk=risk.value if risk else None,
     )
     _notices(result.notices)
     if fmt is OutputFormat.csv:
@@ -203,11 +248,19 @@ def predict_command(
         PREDICT_COLUMNS,
         fmt,
         styles={"churn_risk": _risk_style},
-        empty="No customers to predict.",
+        empty="No customers to predict." if risk is None else f"No customer at {risk} risk.",
     )
+    if fmt is not OutputFormat.table:
+        return
     if more:
         console.print(
             f"[dim]First {TABLE_LIMIT} shown; use --limit N, or --format csv for all.[/dim]"
+        )
+    if any(r["method"] == "model+rules" for r in rows):
+        console.print(
+            "[dim]model+rules: a one-time buyer. BG/NBD would say p_alive 1.0 (in it people "
+            "drop out only after a repeat purchase), so p_alive and churn_risk come from the "
+            "rules: the shop's usual gap / days since their order.[/dim]"
         )
 
 

@@ -1,5 +1,4 @@
-"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``report``,
-``cron``."""
+"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``cron``."""
 
 from __future__ import annotations
 
@@ -134,8 +133,10 @@ def plan(
     moment (every limit applies, as in the real run). csv/json list every row (json adds
     the summary).
 
+    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
+
     Example: retain plan win-back --now 2025-12-24T06:30
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.planner import make_plan
     from retain_cli.timeutil import parse_as_of, zone
@@ -157,6 +158,9 @@ def plan(
     if fmt is OutputFormat.csv:
         render_rows(rows, PLAN_COLUMNS, fmt)
         return
+    from retain_cli.measure.planning import plan_power, power_lines
+
+    power = plan_power(store, loaded, result)
     if fmt is OutputFormat.json:
         write_json(
             {
@@ -164,6 +168,7 @@ def plan(
                 "items": rows,
                 "quiet_hours": result.quiet,
                 "held_back": result.held_back,
+                "measurement": power,
             }
         )
         return
@@ -177,6 +182,8 @@ def plan(
         title=f"Plan as of {result.as_of.astimezone(tz):%Y-%m-%d %H:%M} {loaded.timezone}",
         empty="No enabled campaigns.",
     )
+    for line in power_lines(power):
+        console.print(escape(line))
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
@@ -395,66 +402,28 @@ def unsubscribe(
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why (kept with the opt-out).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Block the address even though no customer has it (yet)."),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Stop every campaign from writing to an address, at once and for good.
+
+    An address that no customer has is refused with the close ones (a typo would leave the
+    real customer mailable); --force blocks it anyway, for an address not imported yet.
 
     Example: retain unsubscribe ada@example.com --reason "asked by phone"
     """
     from retain_cli.campaigns.resolve import unsubscribe as suppress
 
     store = open_store(ctx, db)
-    if suppress(store, email, reason):
+    if suppress(store, email, reason, force=force):
         console.print(
             f"Unsubscribed {escape(email.strip().lower())}: no campaign will write to it."
         )
     else:
         console.print(f"{escape(email.strip().lower())} was already unsubscribed.")
-
-
-def report(
-    ctx: typer.Context,
-    campaign: Annotated[
-        str | None, typer.Argument(help="Only this campaign.", show_default=False)
-    ] = None,
-    window: Annotated[
-        str, typer.Option("--window", help="Orders counted this long after the send: 14d, 2w.")
-    ] = "14d",
-    config: ConfigOption = None,
-    db: DbOption = None,
-    fmt: FormatOption = OutputFormat.table,
-) -> None:
-    """What each campaign earned, against its holdout.
-
-    Per campaign: recipients, held out, sent, failed; for recipients and the holdout, the
-    orders and revenue within the window after the send (refunds subtracted, cancelled
-    orders left out), conversion, revenue per customer, and the lift (recipients minus
-    holdout). The holdout's clock starts when they were held out. The table writes money
-    and percentages for the campaign file's shop.locale; csv and json give plain numbers and
-    the currency.
-
-    Example: retain report win-back --window 30d
-    """
-    from retain_cli.campaigns.config import config_path, shop_settings
-    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window, readable
-    from retain_cli.timeutil import utc_now
-
-    span = parse_window(window)
-    store = open_store(ctx, db)
-    rows = campaign_report(store, campaign, span, utc_now())
-    if fmt is not OutputFormat.table:
-        render_rows(rows, COLUMNS, fmt)
-        return
-    if not rows:
-        console.print("Nothing sent yet: run 'retain send' first.")
-        return
-    locale = shop_settings(config_path(config)).locale
-    for row in rows:
-        render_mapping(
-            readable(row, locale),
-            fmt,
-            title=f"{row['campaign']}: {window} after the send",
-        )
 
 
 def cron(
@@ -513,5 +482,4 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
-    app.command("report")(report)
     app.command("cron")(cron)

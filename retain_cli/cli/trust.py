@@ -22,6 +22,7 @@ from retain_cli.cli.options import (
     run_clock,
 )
 from retain_cli.cli.output import console, err_console, render_rows, write_json
+from retain_cli.cli.trust_checks import doctor_command, fairness_command, shop_timezone
 from retain_cli.errors import EXIT_FAILED, UsageError
 
 if TYPE_CHECKING:
@@ -77,12 +78,12 @@ def explain_customer_command(
     store = open_store(ctx, db)
     if not looks_like_customer and store.find_customer_ref(text) is None:
         return False
-    from retain_cli.campaigns.config import config_path, shop_settings
+    from retain_cli.campaigns.config import config_path
     from retain_cli.timeutil import parse_as_of, zone
     from retain_cli.trust.explain import explain_customer
 
     file = config_path(config)
-    timezone = shop_settings(file).timezone if file.exists() else "UTC"
+    timezone = shop_timezone(file)
     clock = run_clock(ctx, now, timezone)
     moment = parse_as_of(as_of, tz=zone(timezone)) if as_of else None
     result = explain_customer(store, text, config_file=file, as_of=moment, clock=clock)
@@ -381,8 +382,6 @@ def audit_log_command(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app (``customers export`` and ``customers erase``
     are added to the customers group above)."""
-    from retain_cli.cli.trust_checks import doctor_command, fairness_command
-
     audit_app.command("fairness")(fairness_command)
     app.command("purge", rich_help_panel=PANEL)(purge_command)
     app.add_typer(audit_app, name="audit", rich_help_panel=PANEL)

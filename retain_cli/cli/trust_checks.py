@@ -26,6 +26,18 @@ from retain_cli.cli.output import console, render_rows, write_json
 STATUS_STYLE = {"ok": "green", "fail": "bold red", "skip": "dim"}
 
 
+def shop_timezone(file: Path) -> str:
+    """The campaign file's time zone for --now and --as-of; UTC when there is no file or it
+    cannot be read (the command then says what is wrong with it)."""
+    from retain_cli.campaigns.config import shop_settings
+    from retain_cli.errors import ConfigError
+
+    try:
+        return shop_settings(file).timezone
+    except ConfigError:
+        return "UTC"
+
+
 def _crontab(path: Path | None) -> str | None:
     """The crontab's text: --crontab FILE, else 'crontab -l' (None when there is none)."""
     if path is not None:
@@ -80,12 +92,11 @@ def doctor_command(
 
         retain doctor
     """
-    from retain_cli.campaigns.config import config_path, shop_settings
+    from retain_cli.campaigns.config import config_path
     from retain_cli.trust.doctor import run_doctor
 
     file = config_path(config)
-    timezone = shop_settings(file).timezone if file.exists() else "UTC"
-    clock = run_clock(ctx, now, timezone)
+    clock = run_clock(ctx, now, shop_timezone(file))
     result = run_doctor(
         db_path(ctx, db),
         file,

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from retain_cli.imports.currency import settle_currencies
 from retain_cli.imports.dates import Dates, day_month_samples
 from retain_cli.imports.layouts import FIELD_TYPES, Layout
 from retain_cli.imports.options import ImportOptions, fail
 from retain_cli.imports.read import Source, release_arrow_memory, scan_lines, unquote
 from retain_cli.imports.values import (
+    NOT_NEGATIVE,
     amount_or_none,
     parse_birthday,
     parse_bool,
@@ -31,6 +33,8 @@ from retain_cli.imports.values import (
     plain_amounts,
     plain_emails,
 )
+from retain_cli.imports.zones import parse_zoned
+from retain_cli.money import minor_units
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
 
 
 #: field kinds trimmed column-wise (the others are trimmed per distinct value)
-_TRIM_VECTORISED = {"id", "zip", "text", "money", "currency"}
+_TRIM_VECTORISED = {"id", "zip", "text", "money", "currency", "time", "zone"}
 
 
 #: per kind of import, the fields whose unreadable values are left out with a warning
@@ -102,6 +106,9 @@ class Frame:
         self.errors: dict[int, tuple[str, str]] = {}
         self.warnings = {}
         self.left_out: set[int] = set()
+        self._encoded: dict[str, pa.DictionaryArray] = {}
+        #: orders: the one currency of every row, when the file names none (see currency.py)
+        self.uniform_currency: str | None = None
 
     def header(self, name: str) -> str:
         return self.source.header[self.columns[name]]
@@ -196,8 +203,8 @@ class Frame:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        column = self.raw[name] if key is None else key
-        encoded = pc.dictionary_encode(column)
+        encoded = self.encoded(name) if key is None else pc.dictionary_encode(key)
+        self._encoded.pop(name, None)
         positions: Iterable[int]
         if vectorised is not None:
             parsed = vectorised(encoded.dictionary)
@@ -235,6 +242,16 @@ class Frame:
                 else:
                     self.reject(row, name, bad[int(indices[row])])
 
+    def encoded(self, name: str) -> pa.DictionaryArray:
+        """The field's raw values dictionary-encoded (its distinct values and, per row, which
+        one), computed once for whoever needs them before :meth:`map_unique` does."""
+        import pyarrow.compute as pc
+
+        found = self._encoded.get(name)
+        if found is None:
+            found = self._encoded[name] = pc.dictionary_encode(self.raw[name])
+        return found
+
     def map_vector(self, name: str, values: pa.Array) -> None:
         """Store an already-normalised column (blank -> None)."""
         import pyarrow.compute as pc
@@ -261,6 +278,30 @@ class Frame:
             elif order_id in seen:
                 codes[row] = seen[order_id]
         self.raw["currency"] = pa.array(codes, type=pa.string())
+
+    def _zones(self, options: ImportOptions) -> bool:
+        """Whether each row's time zone is read from the file's time zone column (Square's
+        Time Zone): unless --timezone names another than UTC, which then applies to all."""
+        return "time_zone" in self.columns and options.timezone.upper() == "UTC"
+
+    def _birthday_order(self, name: str, dates: Dates) -> bool | None:
+        """Whether the birthdays are written day first: as --date-format or the file's other
+        dates say, else as the birthdays themselves show (a first number above 12: day
+        first; a second one: month first); None when nothing tells (or both are seen), and
+        then each birthday that could be read either way is left out with a warning."""
+        if dates.dayfirst is not None:
+            return dates.dayfirst
+        fmt = dates.strptime or ""
+        if "%d" in fmt and "%m" in fmt:
+            return fmt.index("%d") < fmt.index("%m")
+        seen = set()
+        for value in day_month_samples(self.raw[name]):
+            first, _, rest = value.replace(".", "/").replace("-", "/").partition("/")
+            if first.isdigit() and int(first) > 12:
+                seen.add(True)
+            elif rest.partition("/")[0].isdigit() and int(rest.partition("/")[0]) > 12:
+                seen.add(False)
+        return seen.pop() if len(seen) == 1 else None
 
     def refuse_scientific_ids(self) -> None:
         """Fail when a spreadsheet turned ids into rounded numbers such as ``7.28375E+12``
@@ -289,6 +330,16 @@ class Frame:
         import pyarrow.compute as pc
 
         self.refuse_scientific_ids()
+        if "time" in self.columns and "date" in self.columns:  # Date and Time columns (Square)
+            day = self.raw["date"]
+            both = pc.binary_join_element_wise(day, self.raw["time"], " ")
+            self.raw["date"] = pc.if_else(pc.equal(day, ""), day, pc.utf8_trim_whitespace(both))
+        if (
+            "currency" in self.columns
+            and "order_id" in self.columns
+            and ("item_name" in self.columns or "item_sku" in self.columns)
+        ):
+            self._fill_currency()
         date_fields = [n for n in self.columns if FIELD_TYPES[n] in ("date", "cancelled")]
         samples = {self.header(n): day_month_samples(self.raw[n]) for n in date_fields}
         dates.settle_order(self.source.path, samples)
@@ -308,6 +359,10 @@ class Frame:
                 self.map_vector(name, raw)
             elif kind == "email":
                 self.map_unique(name, parse_email, vectorised=plain_emails)
+            elif kind == "date" and name == "date" and self._zones(options):
+                key = pc.binary_join_element_wise(raw, self.raw["time_zone"], "\x1f")
+                key = pc.if_else(pc.equal(raw, ""), raw, key)
+                self.map_unique(name, partial(parse_zoned, dates), key=key)
             elif kind == "date":
                 zone = UTC if name in layout.utc_fields else None
                 self.map_unique(
@@ -327,40 +382,56 @@ class Frame:
             elif kind == "int":
                 self.map_unique(name, parse_int, lenient=name in lenient)
             elif kind == "birthday":
-                self.map_unique(name, parse_birthday, lenient=name in lenient)
+                order = partial(parse_birthday, dayfirst=self._birthday_order(name, dates))
+                self.map_unique(name, partial(order, fmt=dates.strptime), lenient=name in lenient)
             elif kind == "currency":
                 self.map_unique(name, parse_currency)
-        if (
-            "currency" in self.columns
-            and "order_id" in self.columns
-            and ("item_name" in self.columns or "item_sku" in self.columns)
-        ):
-            self._fill_currency()
         if layout.kind == "orders" and "date" in self.codes:
             self.doubt_dates("date")
         money: list[tuple[str, pa.Array]] = []
+        codes = None
+        if layout.kind == "orders":
+            codes = settle_currencies(self, options.currency)
+        comma = options.decimal_comma
+        signed = bool(layout.refund_events)  # refunds are negative rows, read as such
         for name in self.columns:
             if FIELD_TYPES[name] != "money":
                 continue
-            comma = options.decimal_comma
-            if "currency" in self.columns:
-                key = pc.binary_join_element_wise(
-                    self.raw[name], pc.utf8_upper(self.raw["currency"]), "\x1f"
-                )
-                pair = partial(parse_money_pair, decimal_comma=comma, field=name)
+            checked = None if signed else name
+            if codes is not None:
+                key = pc.binary_join_element_wise(self.raw[name], pc.fill_null(codes, ""), "\x1f")
+                pair = partial(parse_money_pair, decimal_comma=comma, field=checked)
                 vectorised = None if comma else plain_amounts
                 self.map_unique(name, pair, key=key, vectorised=vectorised, lenient=name in lenient)
                 money.append((name, key))
             else:
                 self.map_unique(
                     name,
-                    partial(parse_money, decimal_comma=comma, field=name),
-                    vectorised=None if comma else plain_amounts,
+                    partial(
+                        parse_money, decimal_comma=comma, field=checked, currency=options.currency
+                    ),
+                    vectorised=None
+                    if comma or minor_units(options.currency) != 2
+                    else plain_amounts,
                     lenient=name in lenient,
                 )
                 money.append((name, self.raw[name]))
         if money and self.errors and not options.decimal_comma:
             self.refuse_decimal_comma(money)
+        if signed and "amount" in self.columns:
+            self._refuse_negative_payments(layout)
+
+    def _refuse_negative_payments(self, layout: Layout) -> None:
+        """Exports with refund rows (Square) read amounts with their sign: a refund's are
+        negative, and a negative amount on any other row is rejected as in any export."""
+        events, amounts = self.get("event"), self.get("amount")
+        for row, amount in enumerate(amounts):
+            if amount is None or amount >= 0:
+                continue
+            event = events[row]
+            if event is None or event.lower() not in layout.refund_events:
+                raw = self.raw["amount"][row].as_py()
+                self.reject(row, "amount", NOT_NEGATIVE["amount"].format(raw))
 
     def refuse_decimal_comma(self, money: Sequence[tuple[str, pa.Array]]) -> None:
         """Fail when (nearly) every amount that tells is written with a decimal comma

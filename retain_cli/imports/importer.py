@@ -22,6 +22,7 @@ row), rejects (the files), writers, orders and order_customers.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -37,6 +38,8 @@ from retain_cli.imports.orders import OrdersWriter
 from retain_cli.imports.read import collector_paused, load, read_table, release_arrow_memory
 from retain_cli.imports.rejects import Reporter, reject_rows
 from retain_cli.imports.writers import CustomersWriter, SuppressionsWriter, Writer
+from retain_cli.money import check_currency
+from retain_cli.settings import shop_currency
 
 if TYPE_CHECKING:
     from retain_cli.store import Store
@@ -113,6 +116,7 @@ def _import_file(
     if kind not in KINDS:
         raise UsageError(f"unknown import kind {kind!r}; use one of {', '.join(KINDS)}")
     origin = _origin(kind, options)
+    options = _with_currency(store, kind, options)
     if options.rejects_dir is not None and not options.rejects_dir.is_dir():
         raise UsageError(f"--rejects-dir {options.rejects_dir}: no such folder")
     source = load(path, kind, options)
@@ -189,6 +193,8 @@ def _import_file(
         unchanged=writer.unchanged,
         rejected=rejected,
         customers_created=writer.customers_created,
+        without_customer=writer.walk_ins,
+        refunds=writer.refunds,
         rejects_file=rejects_file,
         dry_run=options.dry_run,
         skipped=writer.skipped,
@@ -199,6 +205,21 @@ def _import_file(
         problems=tuple(reporter.problems),
         address_changes=changes,
     )
+
+
+def _with_currency(store: Store, kind: Kind, options: ImportOptions) -> ImportOptions:
+    """``options`` with the currency of amounts that name none: --currency (checked), else
+    the shop's (``retain config set currency``), else None."""
+    if options.currency is not None:
+        if kind != "orders":
+            raise UsageError(f"--currency is for orders only, not for {kind}")
+        try:
+            return replace(options, currency=check_currency(options.currency))
+        except ValueError as exc:
+            raise UsageError(f"--currency: {exc}") from None
+    if kind != "orders":
+        return options
+    return replace(options, currency=shop_currency(store))
 
 
 def _origin(kind: Kind, options: ImportOptions) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 Kind = Literal["customers", "orders", "suppressions"]
@@ -45,6 +46,7 @@ FIELD_TYPES: dict[str, str] = {
     "shipping": "money",
     "tax": "money",
     "discount": "money",
+    "discount_code": "text",
     "refunded": "money",
     "status": "text",
     "cancelled": "cancelled",
@@ -54,6 +56,9 @@ FIELD_TYPES: dict[str, str] = {
     "item_sku": "text",
     "item_quantity": "int",
     "item_price": "money",
+    "time": "time",
+    "time_zone": "zone",
+    "event": "text",
     # suppressions
     "reason": "text",
 }
@@ -92,6 +97,7 @@ ORDER_FIELDS = (
     "shipping",
     "tax",
     "discount",
+    "discount_code",
     "refunded",
     "status",
     "cancelled",
@@ -102,6 +108,9 @@ ORDER_FIELDS = (
     "item_sku",
     "item_quantity",
     "item_price",
+    "time",
+    "time_zone",
+    "event",
 )
 SUPPRESSION_FIELDS = ("email", "reason")
 
@@ -139,6 +148,17 @@ class Layout:
     required: tuple[str, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()
     utc_fields: frozenset[str] = field(default_factory=frozenset)
+    #: values of the ``event`` field (lower case) that make a row a refund of the payment
+    #: it names (Square): its amounts are negative, and it raises that order's refunded
+    #: amount instead of being an order
+    refund_events: frozenset[str] = field(default_factory=frozenset)
+    #: the ``amount`` column is net of tax: an order's total is amount + tax (Square's Net
+    #: Sales + Tax; tips are left out)
+    amount_plus_tax: bool = False
+    #: line-item rows carry their own share of the order's amounts, summed per order (Square
+    #: item details), instead of the order's totals on its first row (Shopify); their
+    #: ``item_price`` is the line's total, divided by its quantity for the unit price
+    item_amounts: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -331,6 +351,7 @@ SHOPIFY_ORDERS = Layout(
         tax="Taxes",
         amount="Total",
         discount="Discount Amount",
+        discount_code="Discount Code",
         date="Created at",
         item_quantity="Lineitem quantity",
         item_name="Lineitem name",
@@ -365,6 +386,51 @@ STRIPE_PAYMENTS = Layout(
     required=("order_id", "date", "amount"),
     one_of=(("customer_id", "email"),),
     utc_fields=frozenset({"date"}),
+)
+
+_SQUARE_SALE: dict[str, str | tuple[str, ...]] = {
+    "order_id": ("Payment ID", "Transaction ID"),
+    "date": "Date",
+    "time": "Time",
+    "time_zone": "Time Zone",
+    "amount": "Net Sales",
+    "tax": "Tax",
+    "discount": "Discounts",
+    "customer_id": "Customer ID",
+    "name": "Customer Name",
+    "event": "Event Type",
+}
+
+#: what Square's two sales exports share (see retain_cli.imports.payments)
+_square_sales = partial(
+    Layout,
+    kind="orders",
+    platform="square",
+    required=("order_id", "date", "amount"),
+    refund_events=frozenset({"refund"}),
+    amount_plus_tax=True,
+)
+
+SQUARE_TRANSACTIONS = _square_sales(
+    name="square_transactions",
+    label="Square transactions",
+    signature=("payment id", "net sales", "total collected", "event type"),
+    columns=_cols(**_SQUARE_SALE),
+)
+
+SQUARE_ITEMS = _square_sales(
+    name="square_items",
+    label="Square item details",
+    signature=("payment id", "net sales", "item", "qty", "event type"),
+    excludes=("total collected",),
+    columns=_cols(
+        **_SQUARE_SALE,
+        item_name="Item",
+        item_sku="SKU",
+        item_quantity="Qty",
+        item_price="Gross Sales",
+    ),
+    item_amounts=True,
 )
 
 GENERIC_ORDERS = Layout(
@@ -419,13 +485,15 @@ GENERIC_ORDERS = Layout(
         shipping=("shipping", "shipping amount"),
         tax=("tax", "taxes", "vat"),
         discount=("discount", "discount amount", "discounts"),
+        discount_code=("discount code", "coupon", "coupon code", "promo code", "voucher code"),
         refunded=("refunded", "refunded amount", "amount refunded", "refund", "refunds"),
         status=("status", "order status", "financial status", "payment status"),
         cancelled=("cancelled at", "canceled at", "cancelled", "canceled", "cancelled date"),
         accepts_marketing=_GENERIC_CONSENT,
         **_GENERIC_NAMES,
     ),
-    required=("date", "amount", "email"),
+    required=("date", "amount"),
+    one_of=(("email", "customer_id"),),
 )
 
 SUPPRESSIONS = Layout(
@@ -450,6 +518,8 @@ LAYOUTS: dict[str, Layout] = {
         GENERIC_CUSTOMERS,
         SHOPIFY_ORDERS,
         STRIPE_PAYMENTS,
+        SQUARE_TRANSACTIONS,
+        SQUARE_ITEMS,
         GENERIC_ORDERS,
         SUPPRESSIONS,
     )

@@ -37,6 +37,9 @@ class ImportOptions:
     #: suppressions only: where the opt-outs came from (``mailchimp``), stored as their
     #: ``suppressions.source``; there is one opt-out layout, so ``source`` forces nothing
     origin: str | None = None
+    #: orders: the currency of amounts that name none (``--currency``; the importer puts
+    #: the shop's in when it is not given), an ISO 4217 code
+    currency: str | None = None
     #: where FILE.rejects.csv and FILE.warnings.csv go (default: beside the file)
     rejects_dir: Path | None = None
     #: write the rejects and warnings files' cells as they are, formulas and all (see
@@ -68,6 +71,10 @@ class ImportResult:
     warnings_file: Path | None = None
     #: suppressions: the source recorded with the new addresses
     origin: str | None = None
+    #: orders written without a customer (walk-in sales: revenue, not a customer)
+    without_customer: int = 0
+    #: rows that are refunds of a payment (Square), applied to its order
+    refunds: int = 0
     #: of the ``warnings``, the rows imported whole, with a value worth checking
     doubtful: int = 0
     #: the rejects or warnings files that could not be written (the import is kept)
@@ -89,6 +96,8 @@ class ImportResult:
             "warnings": self.warnings,
             "skipped": self.skipped,
             "customers_created": self.customers_created,
+            **({"orders_without_customer": self.without_customer} if self.without_customer else {}),
+            **({"refunds": self.refunds} if self.refunds else {}),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
             "warnings_file": str(self.warnings_file) if self.warnings_file else None,
             "dry_run": self.dry_run,

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 
+#: the customer ref of an order without a customer (stored as NULL, see ORDER_COLUMNS)
+WALK_IN = 0
+
+
 class OrderCustomers:
     """Resolves the customers of one orders import (inside its transaction)."""
 
@@ -35,7 +39,9 @@ class OrderCustomers:
 
         Known by platform id (customer_sources) first, then by e-mail, then by customer_id.
         A platform id seen for an e-mail whose customer has no platform id yet becomes that
-        customer's customer_id.
+        customer's customer_id. A customer known by id only is created without an e-mail
+        address (kept from mail until a customers import brings one). An order with neither
+        is a sale without a customer: :data:`WALK_IN`.
         """
         store, layout = self.store, self.layout
         cids, emails = cols["customer_id"], cols["email"]
@@ -57,6 +63,9 @@ class OrderCustomers:
         links: dict[str, int | str] = {}
         for key in unique:
             cid, email = key if with_ids else (None, key)
+            if not cid and not email:
+                resolved[key] = WALK_IN  # a sale without a customer
+                continue
             ref: int | None = by_source.get(cid) if cid else None
             if ref is None and email:
                 ref = by_email.get(email)
@@ -175,10 +184,10 @@ class OrderCustomers:
             indices, distinct = codes
             known: Mapping[Any, int] = by_email
             if None in distinct:
-                known = {**by_email, None: -1}
+                known = {**by_email, None: WALK_IN}
             refs = np.fromiter(map(known.__getitem__, distinct), np.int64, len(distinct))
             return refs[indices]
-        return array("q", [by_email[email] for email in emails])
+        return array("q", [WALK_IN if email is None else by_email[email] for email in emails])
 
     def _name_new_customers(
         self,
@@ -193,7 +202,7 @@ class OrderCustomers:
         ):
             return
         for i, key in enumerate(keys):
-            target = resolved[key]
+            target = resolved.get(key, WALK_IN)
             if not isinstance(target, str):
                 continue
             entry = planned[target]
@@ -213,9 +222,9 @@ class OrderCustomers:
             return {}
         latest: dict[Any, tuple[str, int]] = {}
         for key, value, stamp in zip(keys, cols["accepts_marketing"], cols["date"], strict=True):
-            if value is None:
+            target = resolved.get(key, WALK_IN)
+            if value is None or target == WALK_IN:
                 continue
-            target = resolved[key]
             previous = latest.get(target)
             if previous is None or previous[0] <= stamp:
                 latest[target] = (stamp, value)

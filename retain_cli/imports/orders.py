@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.analytics.metrics import OrderArrays, countable_orders
-from retain_cli.imports.order_customers import OrderCustomers
+from retain_cli.imports.order_customers import WALK_IN, OrderCustomers
+from retain_cli.imports.payments import PointOfSale
 from retain_cli.imports.read import release_arrow_memory
 from retain_cli.imports.values import CANCELLED_FLAG, CANCELLED_STATUSES, succeeded
 from retain_cli.imports.writers import Writer
@@ -50,16 +51,13 @@ _ORDER_FIELDS = (
     "shipping",
     "tax",
     "discount",
+    "discount_code",
     "refunded",
     "status",
     "cancelled",
     "accepts_marketing",
 )
-_MISSING = {
-    "date": "no date",
-    "amount": "no amount",
-    "email": "no email address or customer id",
-}
+_MISSING = {"date": "no date", "amount": "no amount"}
 
 
 class OrdersWriter(Writer):
@@ -70,6 +68,8 @@ class OrdersWriter(Writer):
     added: OrderArrays | None = None
     #: orders_state() before the import
     state_before: tuple[int, int] = (0, 0)
+    #: rows that are refunds of a payment, not orders (see imports.payments)
+    refund_rows: frozenset[int] | set[int] = frozenset()
 
     def refresh_analytics(self) -> None:
         """Keep the packed copy of the orders that metrics, segments, cohorts and predict
@@ -91,13 +91,24 @@ class OrdersWriter(Writer):
         grouped = frame.has("item_name") or frame.has("item_sku")
         groups: list[_Order] | None = None
         good: Sequence[int]
+        sale = PointOfSale(frame, self.layout) if PointOfSale.applies(self.layout) else None
+        self.refund_rows = sale.prepare() if sale else set()
         if grouped:
             groups = self._group()
+            if sale and self.layout.item_amounts:
+                sale.sum_items(groups)
             good = [item.row for item in groups]
         else:
             good = self._single()
-        if not good:
-            return
+        if good:
+            self._write(good, groups)
+        if sale:
+            self.updated += sale.write_refunds(self.store, self.import_ref)
+            self.refunds = sale.applied
+
+    def _write(self, good: Sequence[int], groups: list[_Order] | None) -> None:
+        """Resolve the customers of the orders at rows ``good`` and write them."""
+        frame = self.frame
         ids = frame.arrays.get("order_id") if groups is None else None
         if ids is not None and ids.null_count == 0:
             import pyarrow as pa
@@ -128,6 +139,7 @@ class OrdersWriter(Writer):
         customers = OrderCustomers(self.store, frame, self.layout)
         refs = customers.resolve(cols)
         self.customers_created = customers.customers_created
+        self.walk_ins = _count(refs, WALK_IN)
         del cols["first_name"], cols["last_name"], cols["name"], cols["email"]
         columns = self._columns(cols, refs)
         del cols
@@ -150,25 +162,23 @@ class OrdersWriter(Writer):
             and not frame.any_blank
             and not frame.has_nulls("date")
             and not frame.has_nulls("amount")
-            and not (frame.has_nulls("email") and frame.has_nulls("customer_id"))
+            and not self.refund_rows
         ):
             return range(frame.n)  # every row is an order: no per-row work
         dates, amounts = frame.get("date"), frame.get("amount")
-        emails, cids = frame.get("email"), frame.get("customer_id")
         blank, errors = frame.blank, frame.errors
         statuses, captured, modes = frame.get("status"), frame.get("captured"), frame.get("mode")
         good: list[int] = []
+        refunds = self.refund_rows
         for row in range(frame.n):
             if blank[row]:
                 self.skipped += 1
-            elif row in errors:
+            elif row in errors or row in refunds:
                 continue
             elif dates[row] is None:
                 frame.reject(row, "date", _MISSING["date"])
             elif amounts[row] is None:
                 frame.reject(row, "amount", _MISSING["amount"])
-            elif emails[row] is None and cids[row] is None:
-                frame.reject(row, "email" if frame.has("email") else None, _MISSING["email"])
             elif payments and not succeeded(statuses[row], captured[row], modes[row]):
                 self.skipped += 1
             else:
@@ -186,6 +196,8 @@ class OrdersWriter(Writer):
             if frame.blank[row]:
                 self.skipped += 1
                 continue
+            if row in self.refund_rows:
+                continue
             order_id = ids[row]
             if order_id is None:
                 frame.reject(row, "order_id", "no order id")
@@ -199,20 +211,13 @@ class OrdersWriter(Writer):
             if sku or name:
                 current.items.append((sku, name, 1 if quantity is None else quantity, price))
         dates, amounts = frame.get("date"), frame.get("amount")
-        emails, cids = frame.get("email"), frame.get("customer_id")
         kept: list[_Order] = []
         for order in groups:
             bad = next((r for r in order.rows if r in frame.errors), None)
             first = order.row
             if bad is None:
                 problem = (
-                    "date"
-                    if dates[first] is None
-                    else "amount"
-                    if amounts[first] is None
-                    else "email"
-                    if emails[first] is None and cids[first] is None
-                    else None
+                    "date" if dates[first] is None else "amount" if amounts[first] is None else None
                 )
                 if problem:
                     frame.reject(first, problem, f"{_MISSING[problem]} on the order's first row")
@@ -305,6 +310,7 @@ class OrdersWriter(Writer):
             "refunded_minor": refunded,
             "financial_status": statuses,
             "cancelled_at": cancelled,
+            "discount_code": cols["discount_code"],
         }
 
     def _write_plain(self, columns: dict[str, Any]) -> None:
@@ -316,14 +322,21 @@ class OrdersWriter(Writer):
         before = store.count_orders()
         step = 50_000
         fresh = not store.has_orders(prefix)
+        # one currency for the whole file: written as a constant, not bound row by row
+        same = self.frame.uniform_currency if fresh else None
         if fresh:
-            names = [c for c in ORDER_COLUMNS if _nulls(columns[c]) != n]
+            names = [
+                c
+                for c in ORDER_COLUMNS
+                if not (c == "currency" and same) and _nulls(columns[c]) != n
+            ]
             if isinstance(columns["refunded_minor"], list) and (
                 columns["refunded_minor"].count(0) == n
             ):
                 names.remove("refunded_minor")  # the column's default
         else:
             names = list(ORDER_COLUMNS)
+        constants = {"currency": same} if same else {}
         changed = 0
         with ThreadPoolExecutor(1) as worker:
             packing = None
@@ -331,7 +344,9 @@ class OrdersWriter(Writer):
                 for start in range(0, n, step):
                     if fresh:
                         part = {c: _slice(columns[c], start, start + step) for c in names}
-                        changed += len(store.insert_orders(part, self.import_ref, source, prefix))
+                        changed += len(
+                            store.insert_orders(part, self.import_ref, source, prefix, constants)
+                        )
                         del part
                     else:
                         parts = (_slice(columns[c], start, start + step) for c in names)
@@ -342,7 +357,7 @@ class OrdersWriter(Writer):
                 if fresh:
                     # packed for analytics in a worker thread while SQLite, which lets go of
                     # the interpreter meanwhile, builds the orders index as this block ends
-                    packing = worker.submit(_countable, columns, names)
+                    packing = worker.submit(_countable, {**columns, **constants}, names)
             if packing is not None:
                 self.added = packing.result()
         self.inserted = store.count_orders() - before
@@ -400,6 +415,8 @@ def _countable(columns: Mapping[str, Any], names: Sequence[str]) -> OrderArrays:
     """The countable orders among new orders given as columns (``names``: those written)."""
 
     def given(name: str) -> Any:
+        if isinstance(columns.get(name), str):  # one value for every order
+            return [columns[name]]
         return columns[name] if name in names else None
 
     return countable_orders(
@@ -431,6 +448,13 @@ def _all_distinct(values: pa.Array) -> bool:
         if pc.all(step).as_py():
             return True
     return bool(pc.count_distinct(values).as_py() == len(values))
+
+
+def _count(values: Any, value: int) -> int:
+    """How many of ``values`` (a list, an array or a numpy array) equal ``value``."""
+    if hasattr(values, "dtype"):
+        return int((values == value).sum())
+    return list(values).count(value) if not isinstance(values, list) else values.count(value)
 
 
 def _nulls(values: Any) -> int:

@@ -6,7 +6,7 @@ column at once (null where they cannot tell)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from retain_cli.money import MINOR_UNITS, minor_units, normalise_currency, parse_amount
@@ -16,31 +16,55 @@ if TYPE_CHECKING:
 
     from retain_cli.imports.dates import Dates
 
-#: consent values (lower-cased); -1 is an explicit opt-out, which also suppresses the address
+#: consent values (lower-cased), in the languages shops export in (English, German, French,
+#: Spanish, Italian, Portuguese, Dutch, the Nordic languages, Polish); -1 is an explicit
+#: opt-out, which also suppresses the address
 CONSENT_VALUES: dict[str, int] = {
     **dict.fromkeys(
-        ("yes", "y", "true", "t", "1", "subscribed", "opted in", "opt in", "accepted"), 1
+        (
+            *("yes", "y", "true", "t", "1", "subscribed", "opted in", "opt in", "accepted"),
+            *("ja", "j", "wahr", "abonniert", "angemeldet", "eingewilligt"),
+            *("oui", "o", "vrai", "abonné", "abonnée", "inscrit", "inscrite"),
+            *("sí", "si", "sì", "verdadero", "vero", "suscrito", "suscrita", "iscritto"),
+            *("sim", "verdadeiro", "inscrito"),
+            *("waar", "ingeschreven", "tak", "prawda"),
+            *("✓", "✔", "☑"),
+        ),
+        1,
     ),
     **dict.fromkeys(
         (
-            "no",
-            "n",
-            "false",
-            "f",
-            "0",
-            "not subscribed",
-            "never subscribed",
-            "pending",
-            "not opted in",
-            "declined",
+            *("no", "n", "false", "f", "0", "not subscribed", "never subscribed", "pending"),
+            *("not opted in", "declined"),
+            *("nein", "falsch", "nicht abonniert", "nicht angemeldet"),
+            *("non", "faux", "non abonné", "non abonnée", "non inscrit"),
+            *("falso", "no suscrito", "non iscritto"),
+            *("não", "nao"),
+            *("nee", "onwaar", "nej", "nei", "ei", "nie", "fałsz"),
         ),
         0,
     ),
-    **dict.fromkeys(("unsubscribed", "opted out", "opt out", "revoked"), -1),
+    **dict.fromkeys(
+        (
+            *("unsubscribed", "opted out", "opt out", "revoked"),
+            *("abgemeldet", "abbestellt", "widerrufen"),
+            *("désabonné", "désabonnée", "désinscrit", "désinscrite"),
+            *("dado de baja", "de baja", "disiscritto", "descadastrado"),
+            *("uitgeschreven", "afgemeld", "avregistrerad", "wypisany"),
+        ),
+        -1,
+    ),
 }
+#: true and false, in the same languages
 BOOL_VALUES: dict[str, bool] = {
-    **dict.fromkeys(("yes", "y", "true", "t", "1"), True),
-    **dict.fromkeys(("no", "n", "false", "f", "0"), False),
+    **dict.fromkeys(
+        ("yes", "y", "true", "t", "1", "ja", "wahr", "oui", "vrai", "sí", "si", "sì", "sim"),
+        True,
+    ),
+    **dict.fromkeys(
+        ("no", "n", "false", "f", "0", "nein", "falsch", "non", "faux", "falso", "não", "nee"),
+        False,
+    ),
 }
 #: Stripe payment statuses that mean the money was taken
 STRIPE_SUCCEEDED = {"paid", "succeeded", "refunded", "partially refunded", "captured"}
@@ -51,7 +75,8 @@ CANCELLED_FLAG = "\x00cancelled"
 EMAIL = re.compile(r"[^@\s,;<>\"']+@[^@\s,;<>\"']+\.[^@\s,;<>\"'.]+")
 #: EMAIL for values without whitespace, anchored, in RE2 syntax (see plain_emails)
 _PLAIN_EMAIL = r"^[^@,;<>\"']+@[^@,;<>\"']+\.[^@,;<>\"'.]+$"
-_BIRTHDAY = re.compile(r"(?:(\d{4})|-)?-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
+_BIRTHDAY = re.compile(r"(?:(\d{4})|-)?[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?")
+_DAY_MONTH_BIRTHDAY = re.compile(r"(\d{1,2})[./\-](\d{1,2})(?:[./\-](\d{4}|\d{2})?)?(?:[T ].*)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -96,7 +121,7 @@ def plain_amounts(values: pa.Array) -> pa.Array:
 
 
 def parse_consent(text: str) -> int:
-    value = CONSENT_VALUES.get(text.strip().lower())
+    value = CONSENT_VALUES.get(" ".join(text.lower().split()))
     if value is None:
         raise ValueError(f"cannot read marketing consent {text!r} (expected yes or no)")
     return value
@@ -125,11 +150,42 @@ def parse_int(text: str) -> int:
     return int(number)
 
 
-def parse_birthday(text: str) -> str:
-    match = _BIRTHDAY.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"cannot read birthday {text!r} (use YYYY-MM-DD or --MM-DD)")
-    year, month, day = match[1], int(match[2]), int(match[3])
+def parse_birthday(text: str, dayfirst: bool | None = None, fmt: str | None = None) -> str:
+    """A birthday as ``YYYY-MM-DD``, or ``--MM-DD`` when the year is not given.
+
+    Year first (``1985-03-14``, ``1985/03/14``), without a year (``--03-14``), or day and
+    month in the file's order (``dayfirst``, as --date-format or the file's other dates
+    settle it): ``14.03.1985``, ``14/03/1985``, ``03/14/1985``, ``14.03.``; ``fmt``, a
+    strptime --date-format, is tried first. Without ``dayfirst`` a day above 12 tells."""
+    value = text.strip()
+    if fmt:
+        try:
+            moment = datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+        else:
+            return moment.date().isoformat()
+    match = _BIRTHDAY.fullmatch(value)
+    if match is not None:
+        year, month, day = match[1], int(match[2]), int(match[3])
+    else:
+        match = _DAY_MONTH_BIRTHDAY.fullmatch(value)
+        if match is None:
+            raise ValueError(
+                f"cannot read birthday {text!r} (use YYYY-MM-DD, --MM-DD, or a day/month date "
+                "with --date-format)"
+            )
+        first, second, year = int(match[1]), int(match[2]), match[3]
+        if dayfirst is None and first <= 12 and second <= 12 and first != second:
+            raise ValueError(
+                f"birthday {text!r} can be read day-first or month-first; pass --date-format "
+                "DD/MM/YYYY or --date-format MM/DD/YYYY"
+            )
+        if dayfirst is None:
+            dayfirst = first > 12
+        day, month = (first, second) if dayfirst else (second, first)
+        if year and len(year) == 2:  # 85 -> 1985, 07 -> 2007: a birthday is in the past
+            year = str((1900 if int(year) > date.today().year % 100 else 2000) + int(year))
     try:
         date(int(year) if year else 2000, month, day)
     except ValueError:
@@ -152,7 +208,7 @@ def amount_or_none(amount: str, currency: str, *, decimal_comma: bool) -> int | 
 
 
 #: money fields that cannot be negative, and what to tell the user instead
-_NOT_NEGATIVE = {
+NOT_NEGATIVE = {
     "amount": "negative total {!r} is not an order; refunds belong in the refunded column "
     "(or a refund export)",
     "refunded": "negative refunded amount {!r}; write a refund as a positive amount",
@@ -168,7 +224,7 @@ MAX_AMOUNT = 10**12
 def parse_money(
     text: str, decimal_comma: bool, field: str | None = None, currency: str | None = None
 ) -> int:
-    """An amount in minor units; a negative total or refund is an error (see _NOT_NEGATIVE),
+    """An amount in minor units; a negative total or refund is an error (see NOT_NEGATIVE),
     and so is an amount of :data:`MAX_AMOUNT` or more."""
     value = parse_amount(text, currency, decimal_comma=decimal_comma)
     if abs(value) >= MAX_AMOUNT * 10 ** minor_units(currency):
@@ -176,8 +232,8 @@ def parse_money(
             f"amount {text.strip()!r} is too large to be real (the limit is "
             f"{MAX_AMOUNT:,} units of its currency)"
         )
-    if value < 0 and field in _NOT_NEGATIVE:
-        raise ValueError(_NOT_NEGATIVE[field].format(text.strip()))
+    if value < 0 and field in NOT_NEGATIVE:
+        raise ValueError(NOT_NEGATIVE[field].format(text.strip()))
     return value
 
 

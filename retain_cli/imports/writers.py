@@ -38,6 +38,10 @@ class Writer:
         self.total = total
         self.inserted = self.updated = self.unchanged = self.skipped = 0
         self.customers_created = 0
+        #: orders: those written without a customer (walk-in sales)
+        self.walk_ins = 0
+        #: orders: refund rows applied to their orders (Square)
+        self.refunds = 0
         self.suppressions: list[tuple[str, str]] = []
 
     def run(self) -> None:

@@ -12,7 +12,9 @@ from retain_cli.store.customers import CustomerStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
+from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.settings import SettingsStore
 from retain_cli.store.trust import TrustStore
 
 
@@ -23,7 +25,9 @@ class Store(
     PredictStore,
     CampaignStore,
     LedgerStore,
+    SettingsStore,
     MailboxStore,
+    MeasureStore,
     TrustStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import EXISTED_BY, StoreBase
 
 
 class AnalyticsStore(StoreBase):
@@ -58,19 +58,37 @@ class AnalyticsStore(StoreBase):
             return False
         return True
 
-    def order_fact_rows(self, *, after_id: int = 0, with_currency: bool = False) -> sqlite3.Cursor:
-        """Countable orders with an id above ``after_id``: (customer_ref, unix seconds,
-        net_minor[, currency]).
+    def order_fact_rows(
+        self, *, after_id: int = 0, with_currency: bool = False, column: str = "net_minor"
+    ) -> sqlite3.Cursor:
+        """Countable orders of customers with an id above ``after_id``: (customer_ref, unix
+        seconds, amount[, currency]), the amount from ``column`` (``net_minor``: the total
+        less refunds; ``net_sales_minor``: also less tax and shipping). Sales without a
+        customer are left out (see :meth:`walk_in_order_rows`).
 
         Returned as a cursor, so the caller can stream integers straight into an array. The
         query scans the table by id (an index on ordered_at would mean a million lookups).
         """
+        if column not in ("net_minor", "net_sales_minor"):
+            raise ValueError(f"no amount column {column!r} in order_facts")
         currency = ", upper(coalesce(currency, ''))" if with_currency else ""
         return self.conn.execute(
-            f"SELECT customer_ref, unixepoch(ordered_at), net_minor{currency} "
-            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL",
+            f"SELECT customer_ref, unixepoch(ordered_at), {column}{currency} "
+            "FROM order_facts WHERE order_ref > ? AND unixepoch(+ordered_at) IS NOT NULL "
+            "AND customer_ref IS NOT NULL",
             (after_id,),
         )
+
+    def walk_in_order_rows(self, column: str = "net_minor") -> list[tuple[int, int, str]]:
+        """Countable sales without a customer (walk-ins): (unix seconds, amount, currency),
+        in time order; the amount from ``column`` as in :meth:`order_fact_rows`."""
+        if column not in ("net_minor", "net_sales_minor"):
+            raise ValueError(f"no amount column {column!r} in order_facts")
+        return self.conn.execute(
+            f"SELECT unixepoch(ordered_at), {column}, upper(coalesce(currency, '')) "
+            "FROM order_facts WHERE customer_ref IS NULL AND unixepoch(+ordered_at) IS NOT NULL "
+            "ORDER BY ordered_at"
+        ).fetchall()
 
     def order_currencies(self, *, after_id: int = 0) -> list[str]:
         """Distinct currency codes of the orders with an id above ``after_id`` ('' for none)."""
@@ -91,6 +109,30 @@ class AnalyticsStore(StoreBase):
         ).fetchone()
         refs: list[int] = json.loads(text)
         return refs
+
+    def customers_imported_after(self, moment: str) -> list[int]:
+        """customers.id of the customers first imported after ``moment``, ascending (none,
+        at once, when every customer was imported by then)."""
+        if self._everyone_existed(moment):
+            return []
+        (text,) = self.conn.execute(
+            "SELECT json_group_array(id) FROM "
+            "(SELECT id FROM customers WHERE created_at > ? ORDER BY id)",
+            (moment,),
+        ).fetchone()
+        refs: list[int] = json.loads(text)
+        return refs
+
+    def customers_existing_by(self, refs: Sequence[int], moment: str) -> list[int]:
+        """Those of ``refs`` who existed by ``moment`` (:data:`EXISTED_BY`), ascending."""
+        (text,) = self.conn.execute(
+            "SELECT json_group_array(id) FROM (SELECT c.id FROM customers c "
+            f"WHERE c.id IN (SELECT value FROM json_each(:refs)) AND {EXISTED_BY} "
+            "ORDER BY c.id)",
+            {"refs": json.dumps(list(refs)), "until": moment},
+        ).fetchone()
+        out: list[int] = json.loads(text)
+        return out
 
     def data_stamp(self) -> tuple[int, int]:
         """Changes whenever the database may have: rows this connection changed so far, and

@@ -10,11 +10,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import NoDatabase, RetainError
+from retain_cli.store.errors import busy_timeout, database_error
 from retain_cli.store.migrations import MIGRATIONS
 from retain_cli.timeutil import utc_now_iso
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+
+#: whether customer ``c`` existed by ``:until`` (UTC ISO text): they came to exist at the
+#: earliest of their first order (any, even cancelled), the platform's sign-up date and their
+#: first import; a customer with neither an order nor a sign-up date has always existed (a
+#: prospect of unknown age). The cheap tests come first: most customers stop at the first.
+EXISTED_BY = """(
+    c.created_at <= :until
+    OR c.source_created_at <= :until
+    OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id AND o.ordered_at <= :until)
+    OR (c.source_created_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_ref = c.id))
+)"""
 
 
 class StoreBase:
@@ -41,6 +55,13 @@ class StoreBase:
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Any:
+        """Open (or create) the database and bring its schema up to date.
+
+        Every commit is durable (``synchronous=FULL``: in WAL mode the WAL is synced at each
+        commit, so a claimed or sent row in the ledger survives a power cut or an OS crash;
+        NORMAL may lose the last commits). An SQLite failure becomes a :class:`StoreError`
+        that names its true cause (locked, read-only, disk full, not a database).
+        """
         path = Path(path)
         if not create and not path.exists():
             raise NoDatabase(
@@ -50,15 +71,23 @@ class StoreBase:
         if path.parent and not path.parent.exists():
             raise RetainError(f"cannot create {path}: folder {path.parent} does not exist")
         create_private(path)
+        timeout = busy_timeout()
+        conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # check_same_thread=False: the SMTP transport commits a claim on a worker thread
+            # while the main thread waits for the server (never both at once).
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=timeout, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            raise RetainError(f"{path} is not a retain database ({exc})") from exc
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        store = cls(path, conn)
-        store.migrate()
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            store = cls(path, conn)
+            store.migrate()
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise database_error(exc, path) from exc
         return store
 
     def close(self) -> None:
@@ -104,6 +133,12 @@ class StoreBase:
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM _retain_migrations ORDER BY 1")]
+
+    def _everyone_existed(self, moment: str) -> bool:
+        """True when every customer was imported by ``moment``, so every one existed then
+        (see :data:`EXISTED_BY`): the common case, answered without looking at orders."""
+        (latest,) = self.conn.execute("SELECT max(created_at) FROM customers").fetchone()
+        return latest is None or latest <= moment
 
 
 def create_private(path: Path) -> None:

@@ -159,8 +159,9 @@ class CampaignStore(StoreBase):
     def refunded_trigger_orders(
         self, refs: Sequence[int], as_of_iso: str
     ) -> dict[int, dict[str, bool]]:
-        """customer_ref -> whether their first and their last countable order by ``as_of_iso``
-        was refunded in full (``{"first_order": bool, "last_order": bool}``), for customers
+        """customer_ref -> whether their first and their last order by ``as_of_iso`` (placed
+        and not cancelled: order_facts leaves out the ones refunded in full) was refunded in
+        full (``{"first_order": bool, "last_order": bool}``), for customers
         with at least one such order: an order trigger does not thank for a refunded order."""
         out: dict[int, dict[str, bool]] = {}
         for chunk in _chunks(refs):
@@ -173,10 +174,11 @@ class CampaignStore(StoreBase):
                     last_value(refunded) OVER (PARTITION BY customer_ref
                         ORDER BY ordered_at, order_ref
                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-                FROM (SELECT customer_ref, ordered_at, order_ref,
+                FROM (SELECT customer_ref, ordered_at, id AS order_ref,
                              refunded_minor > 0 AND refunded_minor >= total_minor AS refunded
-                      FROM order_facts
-                      WHERE ordered_at <= ? AND customer_ref IN ({_marks(chunk)}))
+                      FROM orders
+                      WHERE cancelled_at IS NULL AND ordered_at <= ?
+                        AND customer_ref IN ({_marks(chunk)}))
                 """,
                 [as_of_iso, *chunk],
             )

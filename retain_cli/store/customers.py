@@ -14,7 +14,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import EXISTED_BY, StoreBase
 from retain_cli.store.imports import CUSTOMER_COLUMNS
 
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
@@ -53,7 +53,9 @@ class CustomerStore(StoreBase):
         """Customers with their countable orders (``order_facts``), in minor units.
 
         ``refs`` keeps only those internal ids (e.g. a segment's members); ``until`` (UTC ISO
-        text) ignores orders placed after it. Customers without orders have ``orders = 0``.
+        text) ignores orders placed after it, and customers who did not exist yet
+        (:data:`~retain_cli.store.base.EXISTED_BY`). Customers without orders have
+        ``orders = 0``.
         ``scales`` maps currencies whose minor unit is not 1/100 to their divisor, so that
         sorting by spend compares major units (``{"JPY": 1}``).
         """
@@ -63,10 +65,13 @@ class CustomerStore(StoreBase):
         if until is not None:
             facts_where = "WHERE ordered_at <= :until"
             params["until"] = until
-        where = ""
+        conditions = []
         if refs is not None:
-            where = "WHERE c.id IN (SELECT value FROM json_each(:refs))"
+            conditions.append("c.id IN (SELECT value FROM json_each(:refs))")
             params["refs"] = json.dumps(sorted(refs))
+        if until is not None and not self._everyone_existed(until):
+            conditions.append(EXISTED_BY)  # only who existed by then
+        where = "WHERE " + " AND ".join(conditions) if conditions else ""
         limit_sql = ""
         if limit is not None:
             limit_sql = "LIMIT :limit"
@@ -131,6 +136,13 @@ class CustomerStore(StoreBase):
             LIMIT 1
             """,
             (text, text, bare, text, bare),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def customer_ref_by_email(self, email: str) -> int | None:
+        """The internal id of the customer with this address (any case), or None."""
+        row = self.conn.execute(
+            "SELECT id FROM customers WHERE email = lower(?)", (email.strip(),)
         ).fetchone()
         return None if row is None else int(row[0])
 
@@ -235,7 +247,7 @@ class CustomerStore(StoreBase):
             """
             SELECT count(*), coalesce(sum(cancelled_at IS NOT NULL), 0),
                    coalesce(sum(refunded_minor > 0 AND cancelled_at IS NULL), 0),
-                   min(ordered_at), max(ordered_at)
+                   min(ordered_at), max(ordered_at), coalesce(sum(customer_ref IS NULL), 0)
             FROM orders
             """
         ).fetchone()
@@ -245,6 +257,7 @@ class CustomerStore(StoreBase):
             "with_consent": customers[1],
             "suppressed": suppressed,
             "orders": orders[0],
+            "orders_without_customer": orders[5],
             "cancelled": orders[1],
             "refunded": orders[2],
             "line_items": items,

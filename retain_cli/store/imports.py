@@ -39,7 +39,8 @@ CUSTOMER_COLUMNS = (
 )
 
 #: order columns written by an import, in the order of the tuples given to upsert_orders;
-#: order_key is not among them: it is built in SQL as key_prefix || order_id
+#: order_key is not among them: it is built in SQL as key_prefix || order_id. A customer_ref
+#: of 0 is written as NULL: a sale without a customer (m010_orders_without_customer)
 ORDER_COLUMNS = (
     "order_id",
     "customer_ref",
@@ -53,6 +54,7 @@ ORDER_COLUMNS = (
     "refunded_minor",
     "financial_status",
     "cancelled_at",
+    "discount_code",
 )
 
 _CHUNK = 500
@@ -408,7 +410,7 @@ class ImportStore(StoreBase):
         Returns how many rows were inserted or changed (the caller tells the two apart by
         counting orders before and after).
         """
-        params = ", ".join(f"?{i}" for i in range(1, len(ORDER_COLUMNS) + 1))
+        params = _order_params(ORDER_COLUMNS)
         updated = [*ORDER_COLUMNS[1:], "source"]
         older = (
             "(excluded.refunded_minor < orders.refunded_minor "
@@ -423,7 +425,8 @@ class ImportStore(StoreBase):
         }
         value = {c: kept.get(c, f"excluded.{c}") for c in updated}
         assignments = ", ".join(f"{c} = {value[c]}" for c in updated)
-        changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated)
+        # the layout alone is no change (Square's transactions and item details of one sale)
+        changed = " OR ".join(f"orders.{c} IS NOT {value[c]}" for c in updated if c != "source")
         return _insert_rows(
             self.conn,
             f"INSERT INTO orders (order_key, {', '.join(ORDER_COLUMNS)}, source, import_ref)",
@@ -440,19 +443,24 @@ class ImportStore(StoreBase):
         import_ref: int,
         source: str,
         key_prefix: str,
+        constants: Mapping[str, str] | None = None,
     ) -> range:
         """Insert new orders (no key may exist yet), given column-wise: ``columns`` maps names
-        from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; the other columns
-        keep their defaults. Returns the new orders' ids, in order."""
+        from :data:`ORDER_COLUMNS`, order_id first, to equally long lists; ``constants`` maps
+        others to the one text every order has (a file's currency: written into the
+        statement, not bound for each row); the other columns keep their defaults. Returns
+        the new orders' ids, in order."""
         names = list(columns)
-        unknown = set(names) - set(ORDER_COLUMNS)
-        if unknown or names[0] != "order_id":
-            raise ValueError(f"bad order columns: {names}")
-        params = ", ".join(f"?{i}" for i in range(1, len(names) + 1))
+        fixed = dict(constants or {})
+        unknown = (set(names) | set(fixed)) - set(ORDER_COLUMNS)
+        if unknown or names[0] != "order_id" or set(names) & set(fixed):
+            raise ValueError(f"bad order columns: {names}, {list(fixed)}")
+        params = _order_params(names)
+        params += "".join(f", '{_literal(value)}'" for value in fixed.values())
         (before,) = self.conn.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()
         written = _insert_rows(
             self.conn,
-            f"INSERT INTO orders (order_key, {', '.join(names)}, source, import_ref)",
+            f"INSERT INTO orders (order_key, {', '.join([*names, *fixed])}, source, import_ref)",
             f"('{_literal(key_prefix)}' || ?1, {params}, '{_literal(source)}', {int(import_ref)})",
             _interleave([columns[name] for name in names]),
             len(names),
@@ -471,6 +479,36 @@ class ImportStore(StoreBase):
                 )
             )
         return found
+
+    def record_refunds(
+        self, refunds: Sequence[tuple[str, str, str | None, int]], import_ref: int
+    ) -> tuple[set[str], int]:
+        """Record refunds ``(order_key, refund_key, refunded_at, amount_minor)``, each once
+        (a known key is left as it is), and raise each refunded order's ``refunded_minor`` to
+        the sum of its recorded refunds. Returns the order keys that do not exist (nothing
+        recorded for them) and how many orders of earlier imports changed."""
+        known = self.order_refs(sorted({row[0] for row in refunds}))
+        rows = [(known[key], *rest) for key, *rest in refunds if key in known]
+        self.conn.executemany(
+            "INSERT INTO order_refunds (order_ref, refund_key, refunded_at, amount_minor, "
+            "import_ref) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(*row, import_ref) for row in rows],
+        )
+        changed = 0
+        for chunk in _chunks(sorted({row[0] for row in rows})):
+            cur = self.conn.execute(
+                f"""
+                UPDATE orders SET refunded_minor = r.total
+                FROM (SELECT order_ref, sum(amount_minor) AS total FROM order_refunds
+                      WHERE order_ref IN ({", ".join("?" for _ in chunk)})
+                      GROUP BY order_ref) r
+                WHERE orders.id = r.order_ref AND orders.refunded_minor < r.total
+                RETURNING orders.import_ref
+                """,
+                tuple(chunk),
+            )
+            changed += sum(1 for (ref,) in cur.fetchall() if ref != import_ref)
+        return {key for key, *_ in refunds if key not in known}, changed
 
     def order_items(self, refs: Sequence[int]) -> dict[int, list[tuple[Any, ...]]]:
         """Line items ``(sku, name, quantity, price_minor)`` of orders, by order ref."""
@@ -509,6 +547,14 @@ class ImportStore(StoreBase):
             flat,
             6,
         )
+
+
+def _order_params(names: Sequence[str]) -> str:
+    """The numbered parameters of one order row; customer_ref 0 becomes NULL (no customer)."""
+    return ", ".join(
+        f"nullif(?{i}, 0)" if name == "customer_ref" else f"?{i}"
+        for i, name in enumerate(names, start=1)
+    )
 
 
 def _literal(text: str) -> str:

@@ -402,78 +402,12 @@ class LedgerStore(StoreBase):
             )
             return cursor.rowcount
 
-    # --- report --------------------------------------------------------------------------
-
-    def ledger_campaign_counts(self, campaign: str | None) -> list[dict[str, Any]]:
-        """Per campaign: customers in each state."""
-        sql = (
-            "SELECT campaign, "
-            "count(DISTINCT CASE WHEN state = 'sent' THEN customer_ref END) AS recipients, "
-            "count(DISTINCT CASE WHEN state = 'held_out' THEN customer_ref END) AS held_out, "
-            "sum(state = 'sent') AS sent, sum(state = 'failed') AS failed, "
-            "sum(state = 'ambiguous') AS ambiguous, sum(state = 'planned') AS planned, "
-            "min(sent_at) AS first_sent, max(sent_at) AS last_sent "
-            "FROM sends"
-        )
-        params: list[Any] = []
-        if campaign is not None:
-            sql += " WHERE campaign = ?"
-            params.append(campaign)
-        cursor = self.conn.execute(sql + " GROUP BY campaign ORDER BY campaign", params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-
-    def ledger_outcomes(self, campaign: str, window_seconds: int, now: str) -> dict[str, Any]:
-        """Orders and net revenue within the window after each customer's reference time:
-        recipients (first sent_at of the campaign) against the holdout (when held out).
-        Only customers whose window has started; a window still open counts what is known."""
-        cursor = self.conn.execute(
-            """
-            WITH groups AS (
-                SELECT customer_ref,
-                       CASE WHEN max(state = 'held_out') = 1 THEN 'holdout'
-                            ELSE 'recipients' END AS grp,
-                       CASE WHEN max(state = 'held_out') = 1 THEN min(planned_at)
-                            ELSE min(sent_at) END AS ref_at
-                FROM sends
-                WHERE campaign = :campaign AND state IN ('sent', 'held_out')
-                GROUP BY customer_ref
-            ),
-            per_customer AS (
-                SELECT g.grp, g.customer_ref,
-                       count(f.order_ref) AS orders,
-                       CAST(total(f.net_minor) AS INTEGER) AS revenue_minor
-                FROM groups g
-                LEFT JOIN order_facts f
-                  ON f.customer_ref = g.customer_ref
-                 AND f.ordered_at > g.ref_at
-                 AND f.ordered_at <= strftime('%Y-%m-%dT%H:%M:%SZ', g.ref_at,
-                                              '+' || :window || ' seconds')
-                 AND f.ordered_at <= :now
-                GROUP BY g.grp, g.customer_ref
-            )
-            SELECT grp, count(*) AS customers, sum(orders > 0) AS converted,
-                   sum(orders) AS orders,
-                   CAST(total(revenue_minor) AS INTEGER) AS revenue_minor
-            FROM per_customer GROUP BY grp
-            """,
-            {"campaign": campaign, "window": window_seconds, "now": now},
-        )
-        out: dict[str, Any] = {}
-        for grp, customers, converted, orders, revenue in cursor:
-            out[grp] = {
-                "customers": customers,
-                "converted": converted or 0,
-                "orders": orders or 0,
-                "revenue_minor": revenue or 0,
-            }
-        return out
-
     # --- triggers --------------------------------------------------------------------------
 
     def customer_events(self, refs: Sequence[int], as_of: str) -> dict[int, dict[str, str | None]]:
-        """customer_ref -> first_order / last_order (UTC timestamps of the countable orders up
-        to ``as_of``), birthday, signup (a timestamp, or a day).
+        """customer_ref -> first_order / last_order (UTC timestamps of the orders placed and
+        not cancelled up to ``as_of``, even one refunded in full, which the planner leaves
+        out with its reason), birthday, signup (a timestamp, or a day).
 
         signup: when the platform says the customer signed up; else, for customers retain
         first saw in a later import than the database's first one, when that import brought
@@ -490,9 +424,11 @@ class LedgerStore(StoreBase):
                    END
             FROM customers c
             LEFT JOIN (
+                -- every order placed and not cancelled, even one refunded in full: the
+                -- planner leaves such a trigger out and says why (order_facts drops it)
                 SELECT customer_ref, min(ordered_at) AS first_at, max(ordered_at) AS last_at
-                FROM order_facts
-                WHERE ordered_at <= :as_of
+                FROM orders
+                WHERE cancelled_at IS NULL AND ordered_at <= :as_of
                   AND customer_ref IN (SELECT value FROM json_each(:refs))
                 GROUP BY customer_ref
             ) f ON f.customer_ref = c.id

@@ -11,8 +11,11 @@ ISO 8601 text (``2025-10-07T07:50:26Z``); e-mail addresses are trimmed and lower
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
+
+from retain_cli.store.trust_schema import TRUST_SCHEMA
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -373,115 +376,220 @@ def m008_customer_aliases(conn: sqlite3.Connection) -> None:
     )
 
 
-def m009_trust(conn: sqlite3.Connection) -> None:
-    """The audit log, erasures and the database's own salt.
+def m009_fully_refunded_orders(conn: sqlite3.Connection) -> None:
+    """``order_facts`` leaves fully refunded orders out, and gains ``net_sales_minor``.
 
-    ``audit_log`` is append-only (triggers refuse UPDATE and DELETE): one row per import,
-    message sent, consent change (``accepts_marketing`` changed, an opt-out recorded),
-    export, erasure and purge: when, who or what did it (``actor``), the ``action``, what it
-    concerned (``subject``: ``customer #12``, ``import #3``) and ``detail`` (counts, a
-    campaign's name), never an address or a name. Imports, sends and consent changes are
-    written by the triggers below, whatever code path makes them; the rest by
-    ``store/trust.py``.
-
-    ``erasures`` keeps, for each erased person, only a salted SHA-256 of their address
-    (``trust_settings.salt``, random per database), so that a later import that brings the
-    address back is recognised and not mailed, without the address itself being kept.
+    A fully refunded order (a positive total, refunded in full) is no sale: counting it as
+    an order of 0 lowered the average order value and made a customer of someone who gave
+    everything back. An order with a total of 0 that nothing was refunded from still counts.
+    ``net_sales_minor`` is the amount without tax and shipping (where the export gives them),
+    less refunds, never below zero: Shopify's "net sales" (``--revenue net``), beside
+    ``net_minor``, the export's Total less refunds (``--revenue gross``). The trigger
+    that marks the packed copies stale now watches tax and shipping too.
     """
-    import secrets
-
     run_script(
         conn,
         """
-        CREATE TABLE audit_log (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,                   -- UTC
-            actor TEXT NOT NULL,                -- 'retain import', 'ada (retain purge)'
-            action TEXT NOT NULL,               -- import | send | consent | export | erase | purge
-            subject TEXT,                       -- 'customer #12', 'import #3': never an address
-            detail TEXT
-        );
-        CREATE INDEX audit_log_action ON audit_log(action, at);
-        CREATE INDEX audit_log_subject ON audit_log(subject) WHERE subject IS NOT NULL;
+        DROP VIEW order_facts;
+        CREATE VIEW order_facts AS
+        SELECT
+            o.id AS order_ref,
+            o.customer_ref,
+            o.ordered_at,
+            substr(o.ordered_at, 1, 10) AS order_day,
+            o.currency,
+            o.total_minor,
+            o.refunded_minor,
+            max(o.total_minor - o.refunded_minor, 0) AS net_minor,
+            max(o.total_minor - coalesce(o.tax_minor, 0) - coalesce(o.shipping_minor, 0)
+                - o.refunded_minor, 0) AS net_sales_minor
+        FROM orders o
+        WHERE o.cancelled_at IS NULL
+          AND NOT (o.total_minor > 0 AND o.refunded_minor >= o.total_minor);
 
-        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        -- net sales change with tax and shipping too: the packed copies must notice
+        DROP TRIGGER orders_analytics_update;
+        CREATE TRIGGER orders_analytics_update AFTER UPDATE OF
+            customer_ref, ordered_at, currency, total_minor, refunded_minor, cancelled_at,
+            tax_minor, shipping_minor
+        ON orders
+        WHEN OLD.customer_ref IS NOT NEW.customer_ref OR OLD.ordered_at IS NOT NEW.ordered_at
+            OR OLD.currency IS NOT NEW.currency OR OLD.total_minor IS NOT NEW.total_minor
+            OR OLD.refunded_minor IS NOT NEW.refunded_minor
+            OR OLD.cancelled_at IS NOT NEW.cancelled_at
+            OR OLD.tax_minor IS NOT NEW.tax_minor
+            OR OLD.shipping_minor IS NOT NEW.shipping_minor
         BEGIN
-            SELECT RAISE(ABORT, 'the audit log is append-only');
-        END;
-        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-        BEGIN
-            SELECT RAISE(ABORT, 'the audit log is append-only');
-        END;
-
-        CREATE TABLE erasures (
-            hash TEXT PRIMARY KEY,              -- sha256(salt || address), hex
-            erased_at TEXT NOT NULL
-        ) WITHOUT ROWID;
-
-        CREATE TABLE trust_settings (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            salt TEXT NOT NULL
-        );
-
-        -- an import: when it finishes (a dry run is rolled back, and so is this row)
-        CREATE TRIGGER audit_import AFTER UPDATE OF finished_at ON imports
-        WHEN OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL
-        BEGIN
-            INSERT INTO audit_log (at, actor, action, subject, detail)
-            VALUES (NEW.finished_at, 'retain import', 'import', 'import #' || NEW.id,
-                    NEW.kind || ' (' || NEW.source || ') from ' || NEW.file_name || ': '
-                    || NEW.rows || ' rows, ' || NEW.inserted || ' new, ' || NEW.updated
-                    || ' updated, ' || NEW.rejected || ' rejected');
-        END;
-
-        -- a message handed to the server (or marked sent by hand)
-        CREATE TRIGGER audit_send AFTER UPDATE OF state ON sends
-        WHEN NEW.state = 'sent' AND OLD.state IS NOT 'sent'
-        BEGIN
-            INSERT INTO audit_log (at, actor, action, subject, detail)
-            VALUES (coalesce(NEW.sent_at, NEW.updated_at),
-                    CASE WHEN OLD.state = 'claimed' THEN 'retain send'
-                         ELSE 'retain sends resolve' END,
-                    'send', 'customer #' || NEW.customer_ref,
-                    'campaign ' || NEW.campaign || ', step ' || NEW.step
-                    || ' (send #' || NEW.id || ')');
-        END;
-
-        -- consent: yes/no/unknown changed (by an import, or by hand); erasure is logged apart
-        CREATE TRIGGER audit_consent AFTER UPDATE OF accepts_marketing ON customers
-        WHEN OLD.accepts_marketing IS NOT NEW.accepts_marketing
-             AND NEW.customer_id NOT LIKE 'erased-%'
-        BEGIN
-            INSERT INTO audit_log (at, actor, action, subject, detail)
-            VALUES (NEW.updated_at,
-                    coalesce((SELECT 'retain import #' || max(id) FROM imports
-                              WHERE finished_at IS NULL), 'retain'),
-                    'consent', 'customer #' || NEW.id,
-                    'accepts marketing: '
-                    || CASE OLD.accepts_marketing WHEN 1 THEN 'yes' WHEN 0 THEN 'no'
-                       ELSE 'unknown' END || ' -> '
-                    || CASE NEW.accepts_marketing WHEN 1 THEN 'yes' WHEN 0 THEN 'no'
-                       ELSE 'unknown' END);
-        END;
-
-        -- an opt-out: from an import, the mailbox, a bounce, or by hand
-        CREATE TRIGGER audit_opt_out AFTER INSERT ON suppressions
-        BEGIN
-            INSERT INTO audit_log (at, actor, action, subject, detail)
-            VALUES (NEW.created_at,
-                    coalesce((SELECT 'retain import #' || max(id) FROM imports
-                              WHERE finished_at IS NULL),
-                             CASE NEW.source WHEN 'inbox' THEN 'retain inbox'
-                                  WHEN 'cli' THEN 'retain (by hand)'
-                                  WHEN 'erasure' THEN 'retain (erased address back)'
-                                  ELSE 'retain ' || NEW.source END),
-                    'consent',
-                    coalesce((SELECT 'customer #' || id FROM customers
-                              WHERE email = NEW.email), 'an address with no customer'),
-                    'opted out (source: ' || NEW.source || ')');
+            UPDATE analytics_state SET orders_version = orders_version + 1 WHERE id = 1;
         END;
         """,
     )
+
+
+def _rebuild_table(conn: sqlite3.Connection, table: str, sql: str) -> None:
+    """Replace ``table`` by one created with ``sql`` (its ``CREATE TABLE``), keeping
+    its rows, ids, indexes and triggers, the views over it and the rows of every table whose
+    foreign keys point at it (SQLite's documented way to change a column's constraints).
+
+    Foreign keys stay enforced inside the migration's transaction, so dropping the old table
+    would cascade to its children: they are set aside and put back around the swap."""
+    children = [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        if any(row[2] == table for row in conn.execute(f'PRAGMA foreign_key_list("{name}")'))
+    ]
+    owned = [table, *children]
+    every_view = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
+    ).fetchall()
+    over = set(owned)  # the views over these tables, and the views over those views
+    while True:
+        views = [
+            (name, create)
+            for name, create in every_view
+            if any(re.search(rf"\b{re.escape(t)}\b", create) for t in over)
+        ]
+        if over >= {name for name, _ in views}:
+            break
+        over |= {name for name, _ in views}
+    around = [*owned, *(name for name, _ in views)]
+    marks = ", ".join("?" for _ in around)
+    extras = conn.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+        f"AND type IN ('index', 'trigger') AND tbl_name IN ({marks})",
+        around,
+    ).fetchall()
+    tables = {
+        name: conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()[0]
+        for name in children
+    }
+    for name, _create in views:
+        conn.execute(f'DROP VIEW "{name}"')
+    for name in children:
+        conn.execute(f'CREATE TABLE "_keep_{name}" AS SELECT * FROM "{name}"')
+        conn.execute(f'DROP TABLE "{name}"')
+    # copied aside and back, not renamed: ALTER TABLE RENAME leaves the connection with a
+    # temp schema on which a later wal_checkpoint of every database fails ("database table
+    # is locked")
+    conn.execute(f'CREATE TABLE "_keep_{table}" AS SELECT * FROM "{table}"')
+    conn.execute(f'DROP TABLE "{table}"')
+    conn.execute(sql)
+    conn.execute(f'INSERT INTO "{table}" SELECT * FROM "_keep_{table}"')
+    conn.execute(f'DROP TABLE "_keep_{table}"')
+    for name, create in tables.items():
+        conn.execute(create)
+        conn.execute(f'INSERT INTO "{name}" SELECT * FROM "_keep_{name}"')
+        conn.execute(f'DROP TABLE "_keep_{name}"')
+    for _name, create in views:
+        conn.execute(create)
+    for _kind, _name, create in extras:
+        conn.execute(create)
+
+
+def m010_orders_without_customer(conn: sqlite3.Connection) -> None:
+    """``orders.customer_ref`` may be NULL: a sale without a customer (a walk-in at the till,
+    a Square payment nobody was attached to). It counts in revenue and in the shop's order
+    figures, never as a customer."""
+    (sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orders'"
+    ).fetchone()
+    old = "customer_ref INTEGER NOT NULL REFERENCES customers(id)"
+    if old not in sql:
+        raise RuntimeError("unexpected orders table: customer_ref is not as m001 made it")
+    _rebuild_table(
+        conn, "orders", sql.replace(old, "customer_ref INTEGER REFERENCES customers(id)")
+    )
+
+
+def m011_settings(conn: sqlite3.Connection) -> None:
+    """``settings``: the shop's own choices, set once (``retain config set currency EUR``).
+
+    One row per key; the keys and their checks are in :mod:`retain_cli.settings`."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+def m012_order_refunds(conn: sqlite3.Connection) -> None:
+    """``order_refunds``: the refunds an export lists as rows of their own (Square's refund
+    events), each recorded once by its key, so that importing the same file again adds
+    nothing and refunds of one payment in different files add up. An order's
+    ``refunded_minor`` is at least the sum of its recorded refunds."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE order_refunds (
+            order_ref INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+            refund_key TEXT NOT NULL,           -- when, how much, and which of equal ones
+            refunded_at TEXT,
+            amount_minor INTEGER NOT NULL,      -- positive, in the order's currency
+            import_ref INTEGER REFERENCES imports(id),
+            PRIMARY KEY (order_ref, refund_key)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+def m013_order_discount_code(conn: sqlite3.Connection) -> None:
+    """``orders.discount_code``: the code the order used (Shopify's ``Discount Code``), so a
+    campaign's report can count the orders that used its ``offer_code`` and what it gave
+    away. Codes are compared ignoring case; the index holds only the orders with a code."""
+    conn.execute("ALTER TABLE orders ADD COLUMN discount_code TEXT")
+    conn.execute(
+        "CREATE INDEX orders_discount_code ON orders(discount_code COLLATE NOCASE) "
+        "WHERE discount_code IS NOT NULL"
+    )
+
+
+def m014_goals(conn: sqlite3.Connection) -> None:
+    """Baselines (a named snapshot of the KPIs) and goals (a KPI, a target and a date).
+
+    A goal keeps its own starting point (``start_value`` at ``start_as_of``), taken from a
+    saved baseline or computed when it was set, so the track it is judged on never moves."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE baselines (
+            name TEXT PRIMARY KEY,
+            as_of TEXT NOT NULL,                -- the end of the period measured (UTC)
+            period TEXT NOT NULL,               -- 30d | 90d | month | quarter | year
+            currency TEXT,
+            metrics TEXT NOT NULL,              -- JSON object: metric -> value (or null)
+            created_at TEXT NOT NULL
+        );
+
+        CREATE TABLE goals (
+            metric TEXT PRIMARY KEY,            -- one goal per metric
+            change TEXT NOT NULL,               -- as written: +5pp, -10%, +200
+            target REAL NOT NULL,
+            by_date TEXT NOT NULL,              -- YYYY-MM-DD
+            period TEXT NOT NULL,
+            baseline TEXT,                      -- the baseline's name, if taken from one
+            start_value REAL NOT NULL,
+            start_as_of TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
+def m015_trust(conn: sqlite3.Connection) -> None:
+    """The audit log (append-only), erasures (salted hashes of erased addresses) and the
+    database's own salt: see :mod:`retain_cli.store.trust_schema`."""
+    import secrets
+
+    run_script(conn, TRUST_SCHEMA)
     conn.execute("INSERT INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),))
 
 
@@ -494,5 +602,11 @@ MIGRATIONS: list[Migration] = [
     m006_import_warnings,
     m007_mailbox,
     m008_customer_aliases,
-    m009_trust,
+    m009_fully_refunded_orders,
+    m010_orders_without_customer,
+    m011_settings,
+    m012_order_refunds,
+    m013_order_discount_code,
+    m014_goals,
+    m015_trust,
 ]

@@ -31,6 +31,19 @@ class SmtpSettings:
     password_env: str | None
     keyring_service: str | None
     timeout: float
+    tls_ca_file: str | None = None  # a PEM bundle of the CA(s) to trust instead of the system's
+    tls_verify: bool = True  # False: the server's certificate and name are not checked
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the owner must hear on every run (the certificate check turned off)."""
+        if self.tls_verify or self.security == "none":
+            return ()
+        return (
+            f"transport.tls_verify is false: the certificate of {self.host} is not checked, so "
+            "anyone on the network path can pose as the server and read the password and every "
+            "message; set transport.tls_ca_file to the CA bundle that signed it instead",
+        )
 
 
 class TransportFailure(Exception):
@@ -84,7 +97,9 @@ class Transport(Protocol):
         ``before_data`` (optional) is called once the transaction has started (MAIL FROM
         written, its reply not read yet) and always before any of the message is handed
         over: the caller commits its claim on the message then, while the server works.
-        If it raises, nothing is handed over.
+        If it raises, nothing is handed over. The SMTP transport calls it on a worker thread
+        (so the commit's wait for the disk overlaps the server's replies to MAIL FROM, RCPT
+        TO and DATA) and waits for it before writing the message; nothing else runs meanwhile.
 
         ``awaiting_reply`` (optional, must not raise) is called once the whole message is
         handed over, before its reply is read: the caller prepares its next message then,

@@ -356,7 +356,7 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
         "monetary_value": round(float(summary.monetary_value[i]), 2),
     }
     result = Prediction(
-        method=made.method,
+        method=made.methods()[0],
         inputs=inputs,
         p_alive=round(float(made.p_alive[0]), 4),
         expected_orders=round(float(made.expected_orders[0]), 4),

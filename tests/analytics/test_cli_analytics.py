@@ -75,7 +75,7 @@ def test_metrics_table_for_people(cli, shop):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Metrics, Mar 2025 (2025-03-01 to 2025-03-31)" in out
-    assert "previous: Feb 2025 (2025-02-01 to 2025-02-28); currency: EUR" in out
+    assert "previous: Feb 2025 (2025-02-01 to 2025-02-28)\ncurrency: EUR\n" in out
     line = next(x for x in out.splitlines() if "repeat_purchase_rate" in x)
     assert "33.3%" in line and "pp" in line
     assert "60.00 EUR" in out
@@ -100,8 +100,13 @@ def test_metrics_without_database(cli, tmp_path):
 # --- explain --------------------------------------------------------------------------------
 
 
-def test_every_metric_has_a_definition():
+def test_every_metric_and_column_has_a_definition():
+    from retain_cli.analytics.predict import PREDICT_COLUMNS
+    from retain_cli.measure.report import COLUMNS as REPORT_COLUMNS
+
     assert set(METRIC_NAMES) <= set(DEFINITIONS)
+    assert set(PREDICT_COLUMNS) - {"customer_id", "email"} <= set(DEFINITIONS)
+    assert set(REPORT_COLUMNS) - {"campaign"} <= set(DEFINITIONS)
     assert {"order", "as_of", "period", "refunds", "rfm", "lifecycle", "cohorts"} <= set(
         DEFINITIONS
     )
@@ -110,17 +115,44 @@ def test_every_metric_has_a_definition():
 def test_explain_one_and_all(cli):
     result = cli("explain", "retention_rate")
     assert result.exit_code == 0
-    assert result.stdout.startswith("retention_rate\n  (E - N) / S")
+    assert result.stdout.startswith("retention_rate\n  Customers of S (customer_base_start)")
     result = cli("explain", "--format", "csv")
     assert result.exit_code == 0
     names = [r["name"] for r in rows_of(result.stdout)]
     assert names == list(DEFINITIONS)
+    for name, shown in (("P-Alive", "p_alive"), ("t", "T"), ("conversion_difference", None)):
+        result = cli("explain", name)
+        assert result.exit_code == 0, name
+        assert result.stdout.splitlines()[0] == (shown or name)
+        assert "A column of 'retain" in result.stdout
 
 
-def test_explain_unknown_lists_the_known_names(cli):
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("churn", "did you mean churn_rate or churn_risk?"),
+        ("clv", "did you mean historic_clv or predicted_clv?"),
+        ("difference", "did you mean conversion_difference or revenue_per_customer_difference?"),
+        ("retension", "did you mean retention_rate?"),
+        ("repeat rate", "did you mean repeat_purchase_rate?"),
+    ],
+)
+def test_explain_a_near_miss_suggests_the_close_names(cli, name, hint):
+    result = cli("explain", name)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: no definition for {name!r}; {hint} 'retain explain' with no name lists all "
+        f"{len(DEFINITIONS)}\n"
+    )
+
+
+def test_explain_an_unknown_name(cli):
     result = cli("explain", "ltv")
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: no definition for 'ltv'; known: {', '.join(DEFINITIONS)}\n")
+    assert result.stderr == (
+        f"Error: no definition for 'ltv'; 'retain explain' with no name lists all "
+        f"{len(DEFINITIONS)}\n"
+    )
 
 
 # --- cohorts --------------------------------------------------------------------------------
@@ -130,7 +162,8 @@ def test_cohorts_csv_and_json(cli, shop):
     result = cli("cohorts", "--as-of", "2025-03-31", "--format", "csv")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "cohort,size,0,1,2\n2025-01,1,1.0,1.0,1.0\n2025-02,1,1.0,0.0,\n2025-03,1,1.0,,\n"
+        "cohort,size,0,1,2,incomplete_from\n2025-01,1,1.0,1.0,1.0,\n2025-02,1,1.0,0.0,,\n"
+        "2025-03,1,1.0,,,\n"
     )
     result = cli("cohorts", "--as-of", "2025-03-31", "--value", "revenue", "--format", "json")
     assert json.loads(result.stdout)[1] == {
@@ -139,6 +172,7 @@ def test_cohorts_csv_and_json(cli, shop):
         "0": 25.0,
         "1": 0.0,
         "2": None,
+        "incomplete_from": None,
     }
 
 
@@ -148,7 +182,7 @@ def test_cohorts_table_and_last(cli, shop):
     assert "Cohorts by first-order quarter" in result.stdout
     assert "2025-Q1" in result.stdout and "100%" in result.stdout
     result = cli("cohorts", "--as-of", "2025-03-31", "--last", "1", "--format", "csv")
-    assert result.stdout == "cohort,size,0\n2025-03,1,1.0\n"
+    assert result.stdout == "cohort,size,0,incomplete_from\n2025-03,1,1.0,\n"
 
 
 def test_an_empty_shop(cli, store):
@@ -159,34 +193,30 @@ def test_an_empty_shop(cli, store):
     assert result.exit_code == 0
     assert "No customers yet" in result.stdout
     result = cli("segments", "--scheme", "lifecycle", "-f", "csv")
-    assert result.stdout.splitlines()[1] == "new,0,,0.0,"
+    assert result.stdout.splitlines()[1] == "lifecycle,new,0,,0.0,"
 
 
 # --- segments -------------------------------------------------------------------------------
 
 
-def test_segments_csv_columns_and_snapshot(cli, shop):
+def test_segments_csv_columns_and_it_keeps_nothing(cli, shop):
     result = cli("segments", "--scheme", "lifecycle", "--as-of", "2025-03-31", "-f", "csv")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "segment,customers,share,revenue,avg_orders"
+    assert lines[0] == "scheme,segment,customers,share,revenue,avg_orders"
     rows = {r["segment"]: r for r in rows_of(result.stdout)}
     assert list(rows) == ["new", "active", "at_risk", "lapsing", "lost", "prospect"]
     assert rows["prospect"] == {
+        "scheme": "lifecycle",
         "segment": "prospect",
         "customers": "1",
         "share": "0.25",
         "revenue": "0.0",
         "avg_orders": "0.0",
     }
-    days = shop.store.segment_snapshot_days("lifecycle")
-    assert days == ["2025-03-31"]
-    stored = shop.store.conn.execute(
-        "SELECT customer_ref, segment FROM segment_snapshots "
-        "WHERE scheme = 'lifecycle' AND as_of = '2025-03-31' ORDER BY customer_ref"
-    ).fetchall()
-    assert [ref for ref, _ in stored] == [1, 2, 3, 4]
-    assert stored[3] == (4, "prospect")  # dan
+    # looking never records: only the send path keeps the snapshots triggers compare
+    assert shop.store.segment_snapshot_days("lifecycle") == []
+    assert shop.store.conn.execute("SELECT count(*) FROM segment_snapshot_sets").fetchone() == (0,)
 
 
 def test_segments_table_shows_the_rules(cli, shop):
@@ -194,9 +224,13 @@ def test_segments_table_shows_the_rules(cli, shop):
     assert result.exit_code == 0
     assert "lifecycle segments as of 2025-03-31 (4 customers)" in result.stdout
     assert "typical gap G = 30 days" in result.stdout
+    assert "In campaigns and --segment: lifecycle:NAME (rfm has at_risk and lost too)" in (
+        result.stdout
+    )
     result = cli("segments", "--as-of", "2025-03-31")
     assert "rfm segments as of 2025-03-31" in result.stdout
     assert "champions" in result.stdout
+    assert "In campaigns and --segment: rfm:NAME" in result.stdout
 
 
 def test_custom_segments_through_the_cli(cli, shop, tmp_path):
@@ -210,6 +244,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
     assert result.exit_code == 0, result.output
     assert rows_of(result.stdout) == [
         {
+            "scheme": "custom",
             "segment": "regulars",
             "customers": "1",
             "share": "0.25",
@@ -217,6 +252,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
             "avg_orders": "3.0",
         },
         {
+            "scheme": "custom",
             "segment": "one_timers",
             "customers": "2",
             "share": "0.5",
@@ -224,6 +260,7 @@ def test_custom_segments_through_the_cli(cli, shop, tmp_path):
             "avg_orders": "1.0",
         },
         {
+            "scheme": "custom",
             "segment": "(none)",
             "customers": "1",
             "share": "0.25",
@@ -304,7 +341,7 @@ def test_segments_moves(cli, shop):
     assert list(rows[0]) == ["from_segment", "to_segment", "customers"]
     assert sum(int(r["customers"]) for r in rows) == 4
     assert {"from_segment": "prospect", "to_segment": "new", "customers": "1"} in rows  # cat
-    assert shop.store.segment_snapshot_days("lifecycle") == ["2025-02-15", "2025-03-31"]
+    assert shop.store.segment_snapshot_days("lifecycle") == []  # moves only reads
     result = cli("segments", "moves", "--from", "2025-02-15", "--to", "2025-03-31")
     assert "rfm: from 2025-02-15 (rows) to 2025-03-31 (columns)" in result.stdout  # default
     result = cli("segments", "moves", "--from", "2025-03-31", "--to", "2025-02-15")
@@ -335,10 +372,12 @@ def test_metrics_of_an_imported_export(bakery):
     result = bakery("metrics", "--period", "month", "--as-of", "2025-03-31", "-f", "json")
     assert result.exit_code == 0, result.output
     values = {m["metric"]: m["value"] for m in json.loads(result.stdout)["metrics"]}
-    assert values["customers"] == 6  # dan's only order was cancelled
-    assert values["orders"] == 6  # eve's fully refunded order still counts, with 0
-    assert values["revenue"] == 171.75  # 27.25 + 0 + 9.50 + 14 + 22 + 99
-    assert (values["new_customers"], values["returning_customers"]) == (3, 2)
+    # dan's only order was cancelled, eve's refunded in full: neither is a customer
+    assert values["customers"] == 5
+    assert values["orders"] == 5  # eve's fully refunded order is no order
+    assert values["revenue"] == 171.75  # 27.25 + 9.50 + 14 + 22 + 99
+    assert values["average_order_value"] == round(171.75 / 5, 2)  # not / 6
+    assert (values["new_customers"], values["returning_customers"]) == (2, 2)
     assert values["median_days_between_orders"] == 28.0  # ann 28, 28, 28; bob 34; cat 34
 
 
@@ -348,9 +387,10 @@ def test_customers_list_by_segment(bakery):
     )
     assert result.exit_code == 0, result.output
     assert [r["email"] for r in rows_of(result.stdout)] == ["ann@example.com", "cat@example.com"]
-    result = bakery("customers", "list", "--segment", "at risk", "--as-of", "2025-03-31")
+    result = bakery("customers", "list", "--segment", "lifecycle:at risk", "--as-of", "2025-03-31")
     assert result.exit_code == 0
+    assert "Segment lifecycle:at_risk as of 2025-03-31: 1 customer" in result.stdout
     assert "bob@example.com" in result.stdout and "ann@example.com" not in result.stdout
     result = bakery("customers", "list", "--segment", "vips")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: unknown segment 'vips'; segments are: new, active,")
+    assert result.stderr.startswith("Error: unknown segment 'vips'; segments are rfm: ")

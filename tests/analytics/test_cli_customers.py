@@ -51,6 +51,7 @@ def test_init_creates_database_config_and_templates(cli, tmp_path, fake_examples
         "created shop",
         "created shop/retain.db",
         "created shop/campaigns.yaml",
+        "created shop/segments.yaml",
         "created shop/templates",
         "created shop/templates/hello.html.j2",
         "created shop/templates/hello.txt.j2",
@@ -58,6 +59,9 @@ def test_init_creates_database_config_and_templates(cli, tmp_path, fake_examples
     shop = tmp_path / "shop"
     assert (shop / "campaigns.yaml").read_bytes() == (
         fake_examples / "campaigns.example.yaml"
+    ).read_bytes()
+    assert (shop / "segments.yaml").read_bytes() == (
+        fake_examples / "segments.example.yaml"
     ).read_bytes()
     assert (shop / "templates" / "hello.txt.j2").read_text() == "Hello {{ customer.first_name }}\n"
     with Store.open(shop / "retain.db", create=False) as store:
@@ -77,6 +81,7 @@ def test_init_twice_keeps_every_file(cli, tmp_path, fake_examples):
         "created shop/templates/hello.html.j2",
         "kept    shop/retain.db (already there)",
         "kept    shop/campaigns.yaml (already there)",
+        "kept    shop/segments.yaml (already there)",
         "kept    shop/templates/hello.txt.j2 (already there)",
     ]
     assert (shop / "campaigns.yaml").read_text() == "# my own campaigns\n"

@@ -24,7 +24,8 @@ def cdnow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CDNOW sample imported once through ``retain import orders`` (read-only afterwards)."""
     db = tmp_path_factory.mktemp("cdnow") / "cdnow.db"
     result = CliRunner().invoke(
-        app, ["--db", str(db), "import", "orders", str(CDNOW), "--format", "json"]
+        app,
+        ["--db", str(db), "import", "orders", str(CDNOW), "--currency", "USD", "--format", "json"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -112,7 +113,8 @@ def test_cdnow_predict_csv(cli, cdnow):
     assert len({r["customer_id"] for r in rows}) == 2357
     clv = [float(r["predicted_clv"]) for r in rows]
     assert clv == sorted(clv, reverse=True)
-    assert {r["method"] for r in rows} == {"model"}
+    assert {r["method"] for r in rows if r["frequency"] != "0"} == {"model"}
+    assert {r["method"] for r in rows if r["frequency"] == "0"} == {"model+rules"}
     assert {r["churn_risk"] for r in rows} == {"low", "medium", "high"}
     # customer 1 of the papers' data: x = 2, t_x = 30.43, T = 38.86, zbar = 22.35
     one = next(r for r in rows if r["email"] == "c00001@cdnow.example")
@@ -126,6 +128,63 @@ def test_cdnow_predict_csv(cli, cdnow):
         assert 0 <= float(row["recency"]) <= float(row["T"])
         assert 0 <= float(row["p_alive"]) <= 1
         assert float(row["expected_orders"]) >= 0
+
+
+def band(p_alive: str) -> str:
+    value = float(p_alive)
+    return "low" if value >= 0.7 else "medium" if value >= 0.3 else "high"
+
+
+def test_p_alive_and_churn_risk_always_agree(cli, cdnow):
+    """BG/NBD gives a one-time buyer p_alive 1.0; it used to stand beside churn_risk high
+    (from the rules). Now a one-time buyer's p_alive is the rules score the band comes from,
+    and the method column and a note under the table say so."""
+    result = cli("predict", "--as-of", "1997-09-30", "--format", "csv")
+    rows = _csv(result.stdout)
+    assert all(r["churn_risk"] == band(r["p_alive"]) for r in rows)
+    once = [r for r in rows if r["frequency"] == "0"]
+    assert len(once) == 1411  # CDNOW's one-time buyers by the end of the calibration
+    assert {r["method"] for r in once} == {"model+rules"}
+    # silent since their first quarter: all high, and p_alive says so (it said 1.0)
+    assert {r["churn_risk"] for r in once} == {"high"}
+    assert max(float(r["p_alive"]) for r in once) < 0.3
+    table = cli("predict", "--as-of", "1997-09-30", "--risk", "high")
+    assert table.exit_code == 0, table.output
+    assert "model+rules: a one-time buyer. BG/NBD would say p_alive 1.0" in table.stdout
+
+
+def test_predict_sort_and_risk(cli, cdnow):
+    every = _csv(cli("predict", "--as-of", "1997-09-30", "--format", "csv").stdout)
+    high = cli("predict", "--as-of", "1997-09-30", "--risk", "high", "--format", "csv")
+    assert high.exit_code == 0, high.output
+    rows = _csv(high.stdout)
+    assert {r["churn_risk"] for r in rows} == {"high"}
+    assert [r["customer_id"] for r in rows] == [
+        r["customer_id"] for r in every if r["churn_risk"] == "high"
+    ]  # the same order: highest predicted_clv first
+    by_p = _csv(cli("predict", "--as-of", "1997-09-30", "--sort", "p_alive", "-f", "csv").stdout)
+    p_alive = [float(r["p_alive"]) for r in by_p]
+    assert p_alive == sorted(p_alive) and len(by_p) == len(every)
+    risky = _csv(
+        cli("predict", "--as-of", "1997-09-30", "--sort", "churn_risk", "-f", "csv").stdout
+    )
+    order = [r["churn_risk"] for r in risky]
+    assert order == sorted(order, key=["high", "medium", "low"].index)
+    top = json.loads(
+        cli(
+            "predict", "--as-of", "1997-09-30", "--sort", "frequency", "--risk", "low",
+            "--limit", "2", "-f", "json",
+        ).stdout
+    )  # fmt: skip
+    assert [r["frequency"] for r in top] == sorted(
+        (int(r["frequency"]) for r in every if r["churn_risk"] == "low"), reverse=True
+    )[:2]
+    bad = cli("predict", "--sort", "clv")
+    assert bad.exit_code == 2
+    assert "'clv' is not one of" in bad.stderr
+    none = cli("predict", "--as-of", "1997-01-02", "--risk", "high")
+    assert none.exit_code == 0
+    assert none.stdout.strip() == "No customer at high risk."
 
 
 def test_cdnow_predict_json_with_limit(cli, cdnow):

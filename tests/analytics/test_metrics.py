@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from retain_cli.analytics.cohorts import compute_cohorts
 from retain_cli.analytics.metrics import (
     METRIC_NAMES,
     ORDERS_CACHE,
     OrderArrays,
     Period,
-    compute_cohorts,
     compute_metrics,
     load_orders,
     metrics,
@@ -52,8 +52,15 @@ def test_rolling_period_is_the_n_days_up_to_as_of():
         # 31 March against February: cut at the end of February
         ("month", "2025-03-31", "2025-03-01", "2025-03-31", "2025-02-01", "2025-02-28"),
         ("month", "2025-01-15", "2025-01-01", "2025-01-15", "2024-12-01", "2024-12-15"),
-        ("quarter", "2025-05-10", "2025-04-01", "2025-05-10", "2025-01-01", "2025-02-09"),
+        # the previous calendar period cut at the same offset: 10 May -> 10 February
+        ("quarter", "2025-05-10", "2025-04-01", "2025-05-10", "2025-01-01", "2025-02-10"),
+        # a full quarter against the full quarter before (not 1 October-29 December)
+        ("quarter", "2025-03-31", "2025-01-01", "2025-03-31", "2024-10-01", "2024-12-31"),
+        ("quarter", "2025-06-30", "2025-04-01", "2025-06-30", "2025-01-01", "2025-03-31"),
+        ("quarter", "2025-05-31", "2025-04-01", "2025-05-31", "2025-01-01", "2025-02-28"),
+        ("month", "2025-02-28", "2025-02-01", "2025-02-28", "2025-01-01", "2025-01-31"),
         ("year", "2024-12-31", "2024-01-01", "2024-12-31", "2023-01-01", "2023-12-31"),
+        ("year", "2024-02-29", "2024-01-01", "2024-02-29", "2023-01-01", "2023-02-28"),
     ],
 )
 def test_calendar_periods(kind, as_of, start, end, previous_start, previous_end):
@@ -104,22 +111,26 @@ def test_metrics_of_a_small_shop(shop):
     assert values["active_customers"] == 3  # ann, bob, cat
     assert values["new_customers"] == 1  # bob
     assert values["returning_customers"] == 2  # ann, cat
-    assert values["orders"] == 4
-    assert values["revenue"] == 50 + 40 + 0 + 11
+    # ann (earlier orders), cat (2022): bob ordered twice but one was refunded in full
+    assert values["returning_customer_rate"] == round(2 / 3, 4)
+    assert values["orders"] == 3  # bob's fully refunded order is no order
+    assert values["revenue"] == 50 + 40 + 11
     assert values["returning_revenue_share"] == round(61 / 101, 4)
-    assert values["average_order_value"] == round(101 / 4, 2)
-    assert values["purchase_frequency"] == round(4 / 3, 3)
-    assert values["repeat_purchase_rate"] == round(4 / 5, 4)  # ann, bob, cat, fay / 5
+    assert values["average_order_value"] == round(101 / 3, 2)
+    assert values["purchase_frequency"] == round(3 / 3, 3)
+    # order days: ann 3, bob 1, cat 2, eve 1, fay 1 (two orders on one day)
+    assert values["repeat_purchase_rate"] == round(2 / 5, 4)
     # S: ordered in the 365 days before 1 March: ann, eve, fay (cat's 2022 order is too old)
     assert values["customer_base_start"] == 3
     # E: ann, bob, cat, eve, fay
     assert values["customer_base_end"] == 5
-    assert values["retention_rate"] == round((5 - 1) / 3, 4)  # cat came back: above 1
+    assert values["retention_rate"] == 1.0  # all of S is still in E
     assert values["churn_rate"] == 0.0
-    assert values["historic_clv"] == round((20 + 30 + 50 + 40 + 0 + 99 + 11 + 60 + 10) / 5, 2)
-    # gaps between order days: ann 30, 35; bob 15; cat 640 -> median 32.5
-    assert values["median_days_between_orders"] == 32.5
-    assert values["median_days_to_second_order"] == 30.0  # ann 30, bob 15, cat 640
+    assert values["reactivated_customers"] == 1  # cat came back after 21 months
+    assert values["historic_clv"] == round((20 + 30 + 50 + 40 + 99 + 11 + 60 + 10) / 5, 2)
+    # gaps between order days: ann 30, 35; cat 640 -> median 35
+    assert values["median_days_between_orders"] == 35.0
+    assert values["median_days_to_second_order"] == 335.0  # ann 30, cat 640
 
 
 def test_compare_uses_the_same_definitions_for_the_previous_period(shop):
@@ -129,12 +140,12 @@ def test_compare_uses_the_same_definitions_for_the_previous_period(shop):
     assert report.previous_values["orders"] == 3  # ann 9 Feb, fay twice on 20 Feb
     assert report.previous_values["revenue"] == 40
     rows = {r["metric"]: r for r in report.rows()}
-    assert rows["orders"] == {
-        "metric": "orders",
-        "value": 4,
-        "previous": 3,
-        "change": 1.0,
-        "change_pct": round(1 / 3, 4),
+    assert rows["revenue"] == {
+        "metric": "revenue",
+        "value": 101.0,
+        "previous": 40.0,
+        "change": 61.0,
+        "change_pct": round(61 / 40, 4),
     }
     assert rows["returning_revenue_share"]["previous"] == 0.75  # fay was new in February
 
@@ -210,10 +221,10 @@ def _plain_metrics(rows, period: Period) -> dict:
     end = {c for c, os in by.items() if any(hi - lookback < w <= hi for w, _ in os)}
     revenue = sum(a for _, _, a in in_period)
     returning_revenue = sum(a for c, _, a in in_period if c not in new)
+    days = {c: len({w.date() for w, _ in os}) for c, os in by.items()}
     gaps, seconds = [], []
     for os in by.values():
-        days = sorted({w.date() for w, _ in os})
-        steps = [(b - a).days for a, b in itertools.pairwise(days)]
+        steps = [(b - a).days for a, b in itertools.pairwise(sorted({w.date() for w, _ in os}))]
         gaps += steps
         seconds += steps[:1]
 
@@ -225,16 +236,18 @@ def _plain_metrics(rows, period: Period) -> dict:
         "active_customers": len(active),
         "new_customers": len(new),
         "returning_customers": len(active - new),
+        "returning_customer_rate": ratio(sum(days[c] >= 2 for c in active), len(active)),
         "orders": len(in_period),
         "revenue": round(revenue, 2),
         "returning_revenue_share": ratio(returning_revenue, revenue),
         "average_order_value": ratio(revenue, len(in_period), 2),
         "purchase_frequency": ratio(len(in_period), len(active), 3),
-        "repeat_purchase_rate": ratio(sum(len(os) >= 2 for os in by.values()), len(by)),
+        "repeat_purchase_rate": ratio(sum(n >= 2 for n in days.values()), len(by)),
         "customer_base_start": len(start),
         "customer_base_end": len(end),
-        "retention_rate": ratio(len(end - new), len(start)),
+        "retention_rate": ratio(len(start & end), len(start)),
         "churn_rate": ratio(len(start - end), len(start)),
+        "reactivated_customers": len(active - new - start),
         "historic_clv": ratio(sum(a for os in by.values() for _, a in os), len(by), 2),
         "median_days_between_orders": round(statistics.median(gaps), 1) if gaps else None,
         "median_days_to_second_order": round(statistics.median(seconds), 1) if seconds else None,
@@ -279,15 +292,24 @@ def test_cohorts_by_month_share_and_revenue():
     ]
     orders = OrderArrays.from_rows(rows)
     table = compute_cohorts(orders, parse_as_of("2025-03-31"), "month", "customers")
-    assert table.columns == ["cohort", "size", "0", "1", "2"]
+    assert table.columns == ["cohort", "size", "0", "1", "2", "incomplete_from"]
+    done = None  # as-of is the last second of March: every period is over
     assert table.rows == [
-        {"cohort": "2025-01", "size": 2, "0": 1.0, "1": 0.5, "2": 0.5},
-        {"cohort": "2025-02", "size": 1, "0": 1.0, "1": 0.0, "2": None},
+        {"cohort": "2025-01", "size": 2, "0": 1.0, "1": 0.5, "2": 0.5, "incomplete_from": done},
+        {"cohort": "2025-02", "size": 1, "0": 1.0, "1": 0.0, "2": None, "incomplete_from": done},
     ]
+    assert table.current is None
     revenue = compute_cohorts(orders, parse_as_of("2025-03-31"), "month", "revenue")
     assert revenue.rows == [
-        {"cohort": "2025-01", "size": 2, "0": 35.0, "1": 1.0, "2": 7.0},
-        {"cohort": "2025-02", "size": 1, "0": 30.0, "1": 0.0, "2": None},
+        {"cohort": "2025-01", "size": 2, "0": 35.0, "1": 1.0, "2": 7.0, "incomplete_from": done},
+        {"cohort": "2025-02", "size": 1, "0": 30.0, "1": 0.0, "2": None, "incomplete_from": done},
+    ]
+    # in the middle of March, March is counted so far: each row names its March cell
+    mid = compute_cohorts(orders, parse_as_of("2025-03-15"), "month", "customers")
+    assert mid.current == "2025-03"
+    assert [(r["cohort"], r["incomplete_from"]) for r in mid.rows] == [
+        ("2025-01", 2),
+        ("2025-02", 1),
     ]
 
 
@@ -299,10 +321,20 @@ def test_cohorts_by_week_and_quarter_labels():
     ]
     orders = OrderArrays.from_rows(rows)
     weeks = compute_cohorts(orders, parse_as_of("2025-01-07"), "week")
-    assert weeks.rows == [{"cohort": "2025-W01", "size": 2, "0": 1.0, "1": 0.5}]
+    assert weeks.rows == [
+        {"cohort": "2025-W01", "size": 2, "0": 1.0, "1": 0.5, "incomplete_from": 1}
+    ]
+    sunday = compute_cohorts(orders, parse_as_of("2025-01-12"), "week")
+    assert sunday.current is None and sunday.rows[0]["incomplete_from"] is None
     quarters = compute_cohorts(orders, parse_as_of("2025-01-07"), "quarter")
     assert [r["cohort"] for r in quarters.rows] == ["2024-Q4", "2025-Q1"]
-    assert quarters.rows[0] == {"cohort": "2024-Q4", "size": 1, "0": 1.0, "1": 1.0}
+    assert quarters.rows[0] == {
+        "cohort": "2024-Q4",
+        "size": 1,
+        "0": 1.0,
+        "1": 1.0,
+        "incomplete_from": 1,
+    }
 
 
 def test_cohorts_reject_unknown_units():
@@ -339,19 +371,19 @@ def test_orders_without_currency_count_in_cents(orders):
 
 def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monkeypatch):
     """The first import of a platform's orders packs them from memory (countable_orders);
-    the result must be what reading order_facts back gives: cancelled orders out, refunds
-    subtracted but never below zero, each currency scaled by its own minor units."""
-    from retain_cli.analytics.metrics import _read_orders
-    from retain_cli.imports import import_file
+    the result must be what reading order_facts back gives: cancelled and fully refunded
+    orders out, refunds subtracted, each currency scaled by its own minor units."""
+    from retain_cli.analytics.order_arrays import _read_orders
+    from retain_cli.imports import ImportOptions, import_file
 
     rows = [
         "order_id,email,date,amount,currency,refunded,cancelled at",
         "1,a@example.com,2024-03-01 10:00:00,10.00,EUR,,",
         "2,a@example.com,2024-03-05 10:00:00,20.00,EUR,5.00,",
         "3,b@example.com,2024-03-02T09:30:00+02:00,1200,JPY,,",
-        "4,b@example.com,2024-03-03,7.50,eur,9.00,",  # refund above the total: net 0
+        "4,b@example.com,2024-03-03,7.50,eur,9.00,",  # refunded in full (and more): out
         "5,c@example.com,2024-03-04,30.00,USD,,2024-03-05",  # cancelled
-        "6,c@example.com,2024-02-04,3.25,,,",  # no currency
+        "6,c@example.com,2024-02-04,3.25,,,",  # no currency: the import's (EUR)
     ]
     export = tmp_path / "orders.csv"
     export.write_text("\n".join(rows) + "\n")
@@ -360,8 +392,8 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     def not_read_back(*_args):
         raise AssertionError("the import read its orders back from SQLite")
 
-    monkeypatch.setattr("retain_cli.analytics.metrics._read_orders", not_read_back)
-    result = import_file(store, export, "orders")
+    monkeypatch.setattr("retain_cli.analytics.order_arrays._read_orders", not_read_back)
+    result = import_file(store, export, "orders", ImportOptions(currency="EUR"))
     monkeypatch.undo()
     assert result.inserted == 6
     fingerprint, data = store.cached_blob(ORDERS_CACHE)
@@ -370,12 +402,12 @@ def test_an_import_packs_its_orders_as_the_database_would(store, tmp_path, monke
     assert packed.currencies == read.currencies == ("EUR", "JPY", "USD")
     assert packed.customer.tolist() == read.customer.tolist()
     assert packed.t.tolist() == read.t.tolist()
-    assert packed.amount.tolist() == read.amount.tolist() == [10.0, 20.0 - 5.0, 1200.0, 0.0, 3.25]
+    assert packed.amount.tolist() == read.amount.tolist() == [10.0, 20.0 - 5.0, 1200.0, 3.25]
 
 
 def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, tmp_path):
-    from retain_cli.analytics.metrics import _read_orders
-    from retain_cli.imports import import_file
+    from retain_cli.analytics.order_arrays import _read_orders
+    from retain_cli.imports import ImportOptions, import_file
 
     rows = ["order_id,email,date,amount,refunded"]
     rows += [
@@ -383,7 +415,7 @@ def test_a_one_currency_import_packs_the_very_floats_the_database_gives(store, t
     ]
     export = tmp_path / "orders.csv"
     export.write_text("\n".join(rows) + "\n")
-    import_file(store, export, "orders")
+    import_file(store, export, "orders", ImportOptions(currency="USD"))
     packed = OrderArrays.unpack(store.cached_blob(ORDERS_CACHE)[1])
     read = _read_orders(store, 0)
     assert packed.amount.tobytes() == read.amount.tobytes()
@@ -394,7 +426,7 @@ def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, 
     """Shopify's layout (one row per line item) takes its own first-import path."""
     from pathlib import Path
 
-    from retain_cli.analytics.metrics import _read_orders
+    from retain_cli.analytics.order_arrays import _read_orders
     from retain_cli.imports import import_file
 
     export = Path(__file__).parents[1] / "imports" / "data" / "shopify_orders_multi.csv"
@@ -402,7 +434,7 @@ def test_a_first_line_item_import_packs_its_orders_as_the_database_would(store, 
     def not_read_back(*_args):
         raise AssertionError("the import read its orders back from SQLite")
 
-    monkeypatch.setattr("retain_cli.analytics.metrics._read_orders", not_read_back)
+    monkeypatch.setattr("retain_cli.analytics.order_arrays._read_orders", not_read_back)
     result = import_file(store, export, "orders")
     monkeypatch.undo()
     assert result.inserted >= 2

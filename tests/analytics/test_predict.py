@@ -279,10 +279,14 @@ def test_enough_data_uses_the_model(simulated):
     assert predictions.method == "model" and predictions.notices == []
     assert np.all(predictions.expected_orders >= 0)
     assert np.all((predictions.p_alive > 0) & (predictions.p_alive <= 1))
-    # one-time buyers are banded by the rules score, repeat buyers by p_alive
+    # one-time buyers get the rules score as p_alive (BG/NBD would say 1.0), so the band
+    # always agrees with the p_alive shown
     rules = P.rules_alive_score(summary)
-    once = np.flatnonzero(x == 0)[0]
-    assert predictions.churn_risk[once] == P.risk_bands(rules[once : once + 1])[0]
+    once = x == 0
+    assert np.array_equal(predictions.p_alive[once], rules[once])
+    assert predictions.churn_risk == P.risk_bands(predictions.p_alive)
+    methods = np.array(predictions.methods())
+    assert set(methods[once]) == {"model+rules"} and set(methods[~once]) == {"model"}
 
 
 def test_holdout_comparison_buckets():

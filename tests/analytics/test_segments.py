@@ -233,6 +233,9 @@ def test_segments_report_rows_and_snapshot(shop):
         "avg_orders": 1.5,
     }
     assert rows["prospect"]["avg_orders"] == 0.0 and rows["prospect"]["revenue"] == 0.0
+    assert report.saved == 0  # the report only reads
+    assert shop.store.segment_snapshot_days("lifecycle") == []
+    report = segments_report(shop.store, "lifecycle", parse_as_of(AS_OF), save=True)
     assert report.saved == total
     stored = membership_on(shop.store, "lifecycle", date(2025, 6, 30))
     assert stored == assign(shop.store, "lifecycle", parse_as_of(AS_OF)).to_dict()
@@ -241,7 +244,7 @@ def test_segments_report_rows_and_snapshot(shop):
         [shop.refs["r00@example.com"], shop.refs["new@example.com"]]
     )
     # the same day again replaces, it does not add
-    segments_report(shop.store, "lifecycle", parse_as_of(AS_OF))
+    segments_report(shop.store, "lifecycle", parse_as_of(AS_OF), save=True)
     count = "SELECT count(*) FROM segment_snapshots WHERE scheme = 'lifecycle'"
     assert shop.store.conn.execute(count).fetchone()[0] == total
     assert shop.store.segment_snapshot_days("lifecycle") == [AS_OF]
@@ -251,7 +254,7 @@ def test_moves_and_entered_between_two_days(shop):
     store, refs = shop.store, shop.refs
     start, end = date(2025, 6, 20), date(2025, 6, 30)
     result = moves(store, "lifecycle", start, end)
-    assert store.segment_snapshot_days("lifecycle") == ["2025-06-20", "2025-06-30"]
+    assert store.segment_snapshot_days("lifecycle") == []  # moves only reads
     total = sum(result.counts.values())
     assert total == len(refs)
     new_ref = refs["new@example.com"]
@@ -263,6 +266,7 @@ def test_moves_and_entered_between_two_days(shop):
     assert rows[0].keys() == {"from_segment", "to_segment", "customers"}
     assert sum(r["customers"] for r in rows) == total
     went = entered(store, "lifecycle", "at_risk", start, end)
+    assert store.segment_snapshot_days("lifecycle") == []
     assert went == {
         ref for ref, s in after.items() if s == "at_risk" and before.get(ref) != "at_risk"
     }
@@ -275,7 +279,7 @@ def test_entered_on_reports_the_day_of_the_transition(shop):
     store, refs = shop.store, shop.refs
     for day in ("2025-06-20", "2025-06-25", "2025-06-30"):
         snapshot(store, "lifecycle", date.fromisoformat(day))
-    days = entered_on(store, "at_risk", parse_as_of("2025-06-30"))
+    days = entered_on(store, "lifecycle:at_risk", parse_as_of("2025-06-30"))
     # r06: last order 2025-06-18, G = 10 -> active on the 25th? 7 days: active; 30th: at_risk
     assert days[refs["r06@example.com"]] == date(2025, 6, 30)
     assert refs["r00@example.com"] not in days
@@ -283,6 +287,7 @@ def test_entered_on_reports_the_day_of_the_transition(shop):
 
 def test_segment_members(shop):
     members = segment_members(shop.store, "new", parse_as_of(AS_OF))
+    assert segment_members(shop.store, "lifecycle:new", parse_as_of(AS_OF)) == members
     assert members == [shop.refs["r00@example.com"], shop.refs["new@example.com"]]
 
 
@@ -369,22 +374,45 @@ def test_missing_segments_file_says_how_to_fix(tmp_path):
 
 
 def test_find_segment(tmp_path):
-    path = write(tmp_path, GOOD.replace("name: repeat", "name: lost"))
-    assert find_segment("at_risk") == ("lifecycle", "at_risk")
-    assert find_segment("At Risk") == ("lifecycle", "at_risk")
+    path = write(tmp_path, GOOD)
+    assert find_segment("lifecycle:at_risk") == ("lifecycle", "at_risk")
+    assert find_segment("Lifecycle:At Risk") == ("lifecycle", "at_risk")
     assert find_segment("rfm:at_risk") == ("rfm", "at_risk")
     assert find_segment("can't lose") == ("rfm", "cant_lose")
     assert find_segment("champions") == ("rfm", "champions")
+    assert find_segment("lapsing") == ("lifecycle", "lapsing")
+    assert find_segment("prospect") == ("lifecycle", "prospect")
     assert find_segment("big_spenders", path) == ("custom", "big_spenders")
-    assert find_segment("custom:lost", path) == ("custom", "lost")
-    assert find_segment("lost", path) == ("lifecycle", "lost")
-    assert "custom:lost" in segment_names(path)
+    assert find_segment("custom:repeat", path) == ("custom", "repeat")
+    assert "custom:repeat" in segment_names(path) and "repeat" in segment_names(path)
+    assert "at_risk" not in segment_names(path) and "rfm:at_risk" in segment_names(path)
+    for bare in ("at_risk", "lost", "At Risk"):
+        with pytest.raises(UsageError) as caught:
+            find_segment(bare)
+        key = bare.lower().replace(" ", "_")
+        assert str(caught.value) == (
+            f"segment {bare!r} is in both the rfm and the lifecycle scheme, with different "
+            f"customers; write rfm:{key} (by RFM score, as 'retain segments' shows it) or "
+            f"lifecycle:{key} (by days since the last order against the shop's typical gap)"
+        )
     with pytest.raises(UsageError) as caught:
         find_segment("vips", path)
-    assert str(caught.value).startswith("unknown segment 'vips'; segments are: new, active")
-    assert "big_spenders" in str(caught.value)
+    assert str(caught.value).startswith(
+        "unknown segment 'vips'; segments are rfm: champions, loyal"
+    )
+    assert "custom: big_spenders, repeat, never" in str(caught.value)
     with pytest.raises(UsageError, match="unknown scheme 'abc' in 'abc:x'"):
         find_segment("abc:x")
+
+
+def test_a_custom_segment_may_not_take_a_built_in_name(tmp_path):
+    path = write(tmp_path, GOOD.replace("name: repeat", "name: lost"))
+    with pytest.raises(ConfigError) as caught:
+        load_custom_segments(path)
+    assert str(caught.value) == (
+        f"{path}, segment 'lost': key 'name': 'lost' is a built-in segment (rfm:lost and "
+        "lifecycle:lost); choose another name"
+    )
 
 
 # --- check ----------------------------------------------------------------------------------

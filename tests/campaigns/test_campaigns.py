@@ -34,7 +34,7 @@ limits:
   min_hours_between_messages: 16  # across all campaigns, per customer
 campaigns:
   - name: win-back
-    audience: {segment: at_risk, where: "orders >= 2"}
+    audience: {segment: lifecycle:at_risk, where: "orders >= 2"}
     subject: "We miss you, {{ customer.first_name | default('friend') }}"
     template: templates/win_back.txt.j2    # optional .html.j2 sibling for an HTML part
     holdout: 10%
@@ -96,7 +96,7 @@ def test_issue_example_loads_as_written(tmp_path):
     assert limits.timezone == "UTC"
     win_back, thank_you = config.campaigns
     assert win_back.audience.kind == "segment"
-    assert win_back.audience.segment == "at_risk"
+    assert win_back.audience.segment == "lifecycle:at_risk"
     assert win_back.audience.where == "orders >= 2"
     assert win_back.holdout == pytest.approx(0.10)
     assert win_back.repeat is None
@@ -121,7 +121,9 @@ def test_shipped_example_and_templates_load():
     welcome = config.campaign("welcome")
     assert [(s.index, s.days) for s in welcome.steps] == [(1, 0), (2, 4)]
     vip = config.campaign("vip-thanks")
-    assert vip.trigger is not None and vip.trigger.segment == "champions"
+    assert vip.trigger is not None and vip.trigger.segment == "rfm:champions"
+    win_back = config.campaign("win-back")
+    assert win_back.audience.segment == "lifecycle:at_risk"
     assert vip.repeat == timedelta(days=180)
     assert config.campaign("feedback").enabled is False
 
@@ -146,7 +148,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for",
+            "priority, fresh_for, offer_code",
         ),
         (
             "    holdout: 10%",
@@ -226,7 +228,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "at most 3650, not -1",
         ),
         (
-            '{segment: at_risk, where: "orders >= 2"}',
+            '{segment: lifecycle:at_risk, where: "orders >= 2"}',
             "everyone",
             "campaigns.yaml: campaign 'win-back': key 'audience': 'everyone' is not an "
             'audience; write `all` or {segment: NAME, where: "..."}',
@@ -248,7 +250,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "  - nam: thank-you\n",
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
-            "html_template, steps, holdout, repeat, enabled, priority, fresh_for",
+            "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
+            "offer_code",
         ),
         (
             "limits:",
@@ -408,7 +411,7 @@ def test_summary_rows(tmp_path):
     assert summary_rows(config) == [
         {
             "name": "win-back",
-            "audience": "at_risk where orders >= 2",
+            "audience": "lifecycle:at_risk where orders >= 2",
             "trigger": "",
             "steps": 1,
             "holdout": "10%",

@@ -326,7 +326,10 @@ def test_check_reports_unknown_segment_and_bad_filter(cli, campaign_shop):
     assert result.exit_code == 1
     hello, series = json.loads(result.stdout)
     assert hello["status"] == series["status"] == "problem"
-    assert hello["problems"].startswith("unknown segment 'at_riks'; segments are: new, active, ")
+    assert hello["problems"].startswith(
+        "unknown segment 'at_riks'; did you mean rfm:at_risk or lifecycle:at_risk? segments "
+        "are rfm: champions, loyal, "
+    )
     assert series["problems"] == (
         "audience.where: invalid rule at column 9: expected a field, number, quoted text or "
         "true/false after '>', found '>'\n  orders >> 2\n          ^"
@@ -343,7 +346,7 @@ def test_preview_with_unknown_segment_fails_clearly(cli, campaign_shop):
     assert result.exit_code == 1
     assert result.stderr.startswith(
         f"Error: {campaign_shop}: campaign 'hello': key 'audience.segment': unknown segment "
-        "'at_riks'; segments are: new, active, "
+        "'at_riks'; did you mean rfm:at_risk or lifecycle:at_risk? segments are rfm: "
     )
 
 
@@ -357,8 +360,9 @@ def test_check_reports_unknown_trigger_segment(cli, campaign_shop):
     assert result.exit_code == 1
     series = json.loads(result.stdout)[1]
     assert series["campaign"] == "series"
-    assert series["problems"].startswith("unknown segment 'champs'; segments are: ")
-    assert "champions" in series["problems"]
+    assert series["problems"].startswith(
+        "unknown segment 'champs'; did you mean rfm:champions? segments are rfm: champions"
+    )
 
 
 def test_check_table_output(cli, campaign_shop):

@@ -95,6 +95,7 @@ def csv_file(folder: Path, name: str, text: str) -> Path:
 def test_thirty_nights(cli, db_path, tmp_path, monkeypatch):
     exports = tmp_path / "exports"
     exports.mkdir()
+    assert cli("config", "set", "currency", "EUR").exit_code == 0  # the exports name none
 
     def import_(kind: str, name: str, text: str, at: str):
         monkeypatch.setenv("RETAIN_NOW", at)

@@ -36,6 +36,7 @@ def summary(result) -> dict:
 def test_each_layout_is_detected_and_reimport_changes_nothing(
     cli, db_path, kind, name, layout, inserted
 ):
+    assert cli("config", "set", "currency", "USD").exit_code == 0  # generic files name none
     first = cli("import", kind, str(FORMATS / name), "--format", "json")
     assert first.exit_code == 0, first.output
     assert summary(first)["source"] == layout
@@ -74,7 +75,15 @@ def test_shopify_customer_values(cli, db_path):
 
 def test_shopify_orders_group_line_items_and_convert_dates(cli, db_path):
     assert cli("import", "customers", str(FORMATS / "shopify_customers.csv")).exit_code == 0
-    result = cli("import", "orders", str(FORMATS / "shopify_orders.csv"), "--format", "json")
+    result = cli(
+        "import",
+        "orders",
+        "--currency",
+        "USD",
+        str(FORMATS / "shopify_orders.csv"),
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0
     assert summary(result)["customers_created"] == 0
     assert rows(
@@ -129,10 +138,11 @@ BAD_ROWS = (
 
 def test_bad_rows_go_to_the_rejects_file_and_exit_3(cli, db_path, tmp_path):
     source = write(tmp_path / "orders.csv", BAD_ROWS)
-    result = cli("import", "orders", str(source), "--format", "json")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--format", "json")
     assert result.exit_code == 3
     got = summary(result)
-    assert (got["rows"], got["inserted"], got["rejected"]) == (8, 2, 6)
+    assert (got["rows"], got["inserted"], got["rejected"]) == (8, 3, 5)
+    assert got["orders_without_customer"] == 1  # A6: a sale nobody was attached to
     assert got["rejects_file"] == str(tmp_path / "orders.csv.rejects.csv")
     with open(tmp_path / "orders.csv.rejects.csv", newline="") as handle:
         rejects = list(csv.reader(handle))
@@ -142,7 +152,6 @@ def test_bad_rows_go_to_the_rejects_file_and_exit_3(cli, db_path, tmp_path):
         ("A3", "4"),
         ("A4", "6"),
         ("A5", "7"),
-        ("A6", "8"),
         ("A1", "9"),
     ]
     reasons = {r[0]: r[5] for r in rejects[1:]}
@@ -150,21 +159,27 @@ def test_bad_rows_go_to_the_rejects_file_and_exit_3(cli, db_path, tmp_path):
     assert reasons["A3"].startswith("date: cannot read date 'not a date'")
     assert reasons["A4"] == "expected 4 fields, found 5 (extra: '50')"
     assert reasons["A5"] == "amount: cannot read amount 'abc'"
-    assert reasons["A6"] == "email: no email address or customer id"
     assert "appears more than once" in reasons["A1"]
-    assert rows(db_path, "SELECT order_key, ordered_at, total_minor FROM orders ORDER BY 1") == [
-        ("generic:A1", "2025-03-01T00:00:00Z", 1000),
-        ("generic:A7", "2025-03-07T08:00:00Z", 120400),
+    assert rows(
+        db_path,
+        "SELECT order_key, ordered_at, total_minor, customer_ref IS NULL FROM orders ORDER BY 1",
+    ) == [
+        ("generic:A1", "2025-03-01T00:00:00Z", 1000, 0),
+        ("generic:A6", "2025-03-06T00:00:00Z", 500, 1),
+        ("generic:A7", "2025-03-07T08:00:00Z", 120400, 0),
     ]
     assert rows(db_path, "SELECT email FROM customers ORDER BY 1") == [("a@x.com",), ("d@x.com",)]
-    assert rows(db_path, "SELECT rows, inserted, rejected FROM imports") == [(8, 2, 6)]
+    assert rows(db_path, "SELECT rows, inserted, rejected FROM imports") == [(8, 3, 5)]
 
 
 def test_strict_fails_on_the_first_bad_row_and_writes_nothing(cli, db_path, tmp_path):
     source = write(tmp_path / "orders.csv", BAD_ROWS)
-    assert cli("import", "orders", str(FORMATS / "generic_orders.csv")).exit_code == 0
+    assert (
+        cli("import", "orders", "--currency", "USD", str(FORMATS / "generic_orders.csv")).exit_code
+        == 0
+    )
     before = db_snapshot(db_path)
-    result = cli("import", "orders", str(source), "--strict")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--strict")
     assert result.exit_code == 1
     assert result.stderr.startswith(
         f"Error: {source}: line 3, column 'email': invalid email 'bad-email'; "
@@ -176,10 +191,10 @@ def test_strict_fails_on_the_first_bad_row_and_writes_nothing(cli, db_path, tmp_
 
 def test_a_clean_reimport_removes_the_stale_rejects_file(cli, tmp_path):
     source = write(tmp_path / "o.csv", "order_id,email,date,amount\nA1,a@x.com,2025-01-01,x\n")
-    assert cli("import", "orders", str(source)).exit_code == 3
+    assert cli("import", "orders", "--currency", "USD", str(source)).exit_code == 3
     assert (tmp_path / "o.csv.rejects.csv").exists()
     write(source, "order_id,email,date,amount\nA1,a@x.com,2025-01-01,1\n")
-    assert cli("import", "orders", str(source)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(source)).exit_code == 0
     assert not (tmp_path / "o.csv.rejects.csv").exists()
 
 
@@ -201,7 +216,7 @@ def test_a_clean_reimport_removes_the_stale_rejects_file(cli, tmp_path):
 )
 def test_ambiguous_dates_fail_instead_of_guessing(cli, db_path, tmp_path, body, message):
     source = write(tmp_path / "o.csv", "order_id,email,date,amount\n" + body)
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {source}: {message}")
     assert not db_path.exists()  # a failed first import leaves no database behind
@@ -210,9 +225,14 @@ def test_ambiguous_dates_fail_instead_of_guessing(cli, db_path, tmp_path, body, 
 def test_day_month_order_from_the_file_or_the_option(cli, db_path, tmp_path):
     proved = write(tmp_path / "a.csv", "order_id,email,date,amount\nC1,a@x.com,03/04/2025,1\n"
                    "C2,a@x.com,25/06/2025 14:30,1\n")  # fmt: skip
-    assert cli("import", "orders", str(proved)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(proved)).exit_code == 0
     told = write(tmp_path / "b.csv", "order_id,email,date,amount\nC3,a@x.com,03/04/2025,1\n")
-    assert cli("import", "orders", str(told), "--date-format", "MM/DD/YYYY").exit_code == 0
+    assert (
+        cli(
+            "import", "orders", "--currency", "USD", str(told), "--date-format", "MM/DD/YYYY"
+        ).exit_code
+        == 0
+    )
     assert rows(db_path, "SELECT order_id, ordered_at FROM orders ORDER BY 1") == [
         ("C1", "2025-04-03T00:00:00Z"),
         ("C2", "2025-06-25T14:30:00Z"),
@@ -223,12 +243,17 @@ def test_day_month_order_from_the_file_or_the_option(cli, db_path, tmp_path):
 def test_timezone_applies_to_timestamps_without_offset(cli, db_path, tmp_path):
     source = write(tmp_path / "o.csv", "order_id,email,date,amount\nT1,a@x.com,2025-07-01 10:00,1\n"
                    "T2,a@x.com,2025-07-01 10:00 +0000,1\n")  # fmt: skip
-    assert cli("import", "orders", str(source), "--timezone", "Europe/Berlin").exit_code == 0
+    assert (
+        cli(
+            "import", "orders", "--currency", "USD", str(source), "--timezone", "Europe/Berlin"
+        ).exit_code
+        == 0
+    )
     assert rows(db_path, "SELECT order_id, ordered_at FROM orders ORDER BY 1") == [
         ("T1", "2025-07-01T08:00:00Z"),
         ("T2", "2025-07-01T10:00:00Z"),
     ]
-    bad = cli("import", "orders", str(source), "--timezone", "Mars/Olympus")
+    bad = cli("import", "orders", "--currency", "USD", str(source), "--timezone", "Mars/Olympus")
     assert bad.exit_code == 2
     assert "unknown --timezone 'Mars/Olympus'" in bad.stderr
 
@@ -237,19 +262,21 @@ def test_semicolon_and_tab_files_are_read_as_such(cli, db_path, tmp_path):
     source = write(
         tmp_path / "eu.csv", "order_id;email;date;amount\nE1;a@x.com;2025-01-01;1.204,50\n"
     )
-    result = cli("import", "orders", str(source))  # the separator is found, not the comma
+    result = cli(
+        "import", "orders", "--currency", "USD", str(source)
+    )  # the separator is found, not the comma
     assert result.exit_code == 1
     assert "Pass --decimal-comma to read them" in result.stderr
     assert not db_path.exists()  # a failed first import leaves no database behind
-    ok = cli("import", "orders", str(source), "--decimal-comma")
+    ok = cli("import", "orders", "--currency", "USD", str(source), "--decimal-comma")
     assert ok.exit_code == 0
     assert rows(db_path, "SELECT total_minor FROM orders") == [(120450,)]
     tabs = write(
         tmp_path / "t.tsv", "order_id\temail\tdate\tamount\nT1\tb@x.com\t2025-01-02\t3.5\n"
     )
-    assert cli("import", "orders", str(tabs)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(tabs)).exit_code == 0
     # a separator given on the command line is used as it is
-    forced = cli("import", "orders", str(tabs), "--delimiter", ",")
+    forced = cli("import", "orders", "--currency", "USD", str(tabs), "--delimiter", ",")
     assert forced.exit_code == 1
     assert "no column for the required fields" in forced.stderr
     assert rows(db_path, "SELECT order_id, total_minor FROM orders ORDER BY 1") == [
@@ -260,7 +287,7 @@ def test_semicolon_and_tab_files_are_read_as_such(cli, db_path, tmp_path):
 
 def test_missing_required_fields_name_the_map_fix(cli, db_path, tmp_path):
     source = write(tmp_path / "o.csv", "ref,customer,when,sum\nF1,a@x.com,2025-01-01,3\n")
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 1
     assert f"Error: {source}: no column for the required fields date, amount, email" in (
         result.stderr
@@ -268,15 +295,15 @@ def test_missing_required_fields_name_the_map_fix(cli, db_path, tmp_path):
     assert "pass --map date=<column> --map amount=<column> --map email=<column>" in result.stderr
     assert "(the columns are 'ref', 'customer', 'when', 'sum')" in result.stderr
     mapped = cli(
-        "import", "orders", str(source), "--map", "email=customer", "--map", "date=WHEN",
-        "--map", "amount=sum", "--map", "order_id=ref",
+        "import", "orders", "--currency", "USD", str(source), "--map", "email=customer",
+        "--map", "date=WHEN", "--map", "amount=sum", "--map", "order_id=ref",
     )  # fmt: skip
     assert mapped.exit_code == 0
     assert rows(db_path, "SELECT order_id, total_minor FROM orders") == [("F1", 300)]
-    unknown = cli("import", "orders", str(source), "--map", "email=nope")
+    unknown = cli("import", "orders", "--currency", "USD", str(source), "--map", "email=nope")
     assert unknown.exit_code == 1
     assert "--map email=nope: no column 'nope'" in unknown.stderr
-    wrong_field = cli("import", "orders", str(source), "--map", "colour=sum")
+    wrong_field = cli("import", "orders", "--currency", "USD", str(source), "--map", "colour=sum")
     assert wrong_field.exit_code == 2
     assert "unknown field 'colour' for orders" in wrong_field.stderr
 
@@ -291,11 +318,14 @@ def test_missing_required_fields_name_the_map_fix(cli, db_path, tmp_path):
     ],
 )
 def test_unusable_files_fail_and_change_nothing(cli, db_path, tmp_path, content, message):
-    assert cli("import", "orders", str(FORMATS / "generic_orders.csv")).exit_code == 0
+    assert (
+        cli("import", "orders", "--currency", "USD", str(FORMATS / "generic_orders.csv")).exit_code
+        == 0
+    )
     before = db_snapshot(db_path)
     source = tmp_path / "bad.csv"
     source.write_bytes(content)
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {source}: ")
     assert message in result.stderr
@@ -339,15 +369,22 @@ def test_bom_crlf_and_other_encodings(cli, db_path, tmp_path):
 def test_dry_run_reports_counts_and_writes_nothing(cli, db_path, tmp_path):
     source = write(tmp_path / "o.csv", "order_id,email,date,amount\nA1,a@x.com,2025-01-01,x\n"
                    "A2,b@x.com,2025-01-02,2\n")  # fmt: skip
-    result = cli("import", "orders", str(source), "--dry-run", "--format", "json")
+    result = cli(
+        "import", "orders", "--currency", "USD", str(source), "--dry-run", "--format", "json"
+    )
     assert result.exit_code == 3
     got = summary(result)
     assert (got["inserted"], got["rejected"], got["dry_run"]) == (1, 1, True)
     assert not db_path.exists()
     assert not (tmp_path / "o.csv.rejects.csv").exists()
-    assert cli("import", "orders", str(FORMATS / "generic_orders.csv")).exit_code == 0
+    assert (
+        cli("import", "orders", "--currency", "USD", str(FORMATS / "generic_orders.csv")).exit_code
+        == 0
+    )
     before = db_snapshot(db_path)
-    again = cli("import", "orders", str(source), "--dry-run", "--format", "json")
+    again = cli(
+        "import", "orders", "--currency", "USD", str(source), "--dry-run", "--format", "json"
+    )
     assert summary(again)["inserted"] == 1
     assert db_snapshot(db_path) == before
 
@@ -361,9 +398,9 @@ def test_orders_without_ids_get_stable_ids_and_duplicates_count(cli, db_path, tm
         "b@x.com,2025-01-02,7.00,cancelled\n"
         "b@x.com,2025-01-03,9.00,refunded\n",
     )
-    first = summary(cli("import", "orders", str(source), "--format", "json"))
+    first = summary(cli("import", "orders", "--currency", "USD", str(source), "--format", "json"))
     assert (first["inserted"], first["customers_created"]) == (4, 2)
-    again = summary(cli("import", "orders", str(source), "--format", "json"))
+    again = summary(cli("import", "orders", "--currency", "USD", str(source), "--format", "json"))
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 4)
     got = rows(
         db_path,
@@ -385,10 +422,10 @@ def test_orders_without_ids_get_stable_ids_and_duplicates_count(cli, db_path, tm
 def test_newer_export_updates_what_changed(cli, db_path, tmp_path):
     source = write(tmp_path / "o.csv", "order_id,email,date,amount,refunded\n"
                    "A1,a@x.com,2025-01-01,10,0\nA2,a@x.com,2025-01-02,20,0\n")  # fmt: skip
-    assert cli("import", "orders", str(source)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(source)).exit_code == 0
     newer = "A1,a@x.com,2025-01-01,10,0\nA2,a@x.com,2025-01-02,20,5\nA3,a@x.com,2025-01-03,1,0\n"
     write(source, "order_id,email,date,amount,refunded\n" + newer)
-    got = summary(cli("import", "orders", str(source), "--format", "json"))
+    got = summary(cli("import", "orders", "--currency", "USD", str(source), "--format", "json"))
     assert (got["inserted"], got["updated"], got["unchanged"]) == (1, 1, 1)
     assert rows(db_path, "SELECT order_id, refunded_minor FROM orders ORDER BY 1") == [
         ("A1", 0),
@@ -400,7 +437,7 @@ def test_newer_export_updates_what_changed(cli, db_path, tmp_path):
 def test_shopify_orders_cancelled_refunded_and_changed_items(cli, db_path, tmp_path):
     assert cli("import", "customers", str(FORMATS / "shopify_customers.csv")).exit_code == 0
     multi = FORMATS / "shopify_orders_multi.csv"
-    got = summary(cli("import", "orders", str(multi), "--format", "json"))
+    got = summary(cli("import", "orders", "--currency", "USD", str(multi), "--format", "json"))
     assert (got["rows"], got["inserted"], got["customers_created"]) == (5, 4, 2)
     assert rows(
         db_path,
@@ -414,7 +451,7 @@ def test_shopify_orders_cancelled_refunded_and_changed_items(cli, db_path, tmp_p
     ]
     changed = tmp_path / "changed.csv"
     changed.write_text(multi.read_text().replace("Seeded Rye", "Seeded Rye Large"))
-    again = summary(cli("import", "orders", str(changed), "--format", "json"))
+    again = summary(cli("import", "orders", "--currency", "USD", str(changed), "--format", "json"))
     assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 1, 3)
     assert rows(db_path, "SELECT name FROM order_items WHERE sku = 'SEED-01'") == [
         ("Seeded Rye Large",)
@@ -432,7 +469,17 @@ def test_stripe_keeps_succeeded_payments_only(cli, db_path, tmp_path):
         "ch_4,2025-08-16 10:00:00,10,0,usd,true,Paid,Test,,t@x.com,\n",
     )
     got = summary(
-        cli("import", "orders", str(source), "--format", "json", "--timezone", "Asia/Tokyo")
+        cli(
+            "import",
+            "orders",
+            "--currency",
+            "USD",
+            str(source),
+            "--format",
+            "json",
+            "--timezone",
+            "Asia/Tokyo",
+        )
     )
     assert (got["inserted"], got["skipped"], got["customers_created"]) == (2, 2, 2)
     assert rows(
@@ -490,7 +537,7 @@ def test_opt_out_is_sticky_across_imports(cli, db_path, tmp_path):
 
 def test_platform_id_upgrades_a_customer_known_by_email(cli, db_path, tmp_path):
     orders = write(tmp_path / "o.csv", "order_id,email,date,amount\nZ1,Bob@x.com,2025-01-01,5\n")
-    assert cli("import", "orders", str(orders)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(orders)).exit_code == 0
     assert rows(db_path, "SELECT customer_id FROM customers") == [("bob@x.com",)]
     customers = write(tmp_path / "c.csv", "Customer ID,First Name,Last Name,Email,"
                       "Accepts Email Marketing\n'202,Bob,B,bob@x.com,yes\n")  # fmt: skip
@@ -522,7 +569,7 @@ def test_import_suppressions(cli, db_path, tmp_path):
 
 
 def test_table_summary_is_readable(cli, tmp_path):
-    result = cli("import", "orders", str(FORMATS / "generic_orders.csv"))
+    result = cli("import", "orders", "--currency", "USD", str(FORMATS / "generic_orders.csv"))
     assert result.exit_code == 0
     assert "orders from generic_orders.csv (generic_orders)" in result.stdout
     assert "inserted" in result.stdout
@@ -532,7 +579,7 @@ def test_one_row_per_order_shopify_file(cli, db_path, tmp_path):
     # every row kept and every order one row: the fast by-email path feeds the grouped writer
     lines = (FORMATS / "shopify_orders.csv").read_text().splitlines()
     single = write(tmp_path / "one.csv", "\n".join(lines[:2]) + "\n")
-    assert cli("import", "orders", str(single)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(single)).exit_code == 0
     assert rows(
         db_path,
         "SELECT o.order_key, typeof(o.customer_ref), c.email, i.sku FROM orders o "
@@ -546,7 +593,7 @@ def test_line_item_prices_use_the_orders_currency(cli, db_path, tmp_path):
     text = text.replace(",EUR,", ",JPY,").replace("12.95", "1295").replace("34.00", "3400")
     text = text.replace("59.90", "5990").replace("53.91", "5391").replace("5.99", "599")
     source = write(tmp_path / "yen.csv", text)
-    assert cli("import", "orders", str(source)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(source)).exit_code == 0
     assert rows(db_path, "SELECT currency, total_minor, discount_minor FROM orders") == [
         ("JPY", 5391, 599)
     ]
@@ -558,7 +605,7 @@ def test_line_item_prices_use_the_orders_currency(cli, db_path, tmp_path):
 
 def test_a_folder_is_a_clear_error_not_a_usage_panel(cli, tmp_path):
     (tmp_path / "adir.csv").mkdir()
-    result = cli("import", "orders", "adir.csv")
+    result = cli("import", "orders", "--currency", "USD", "adir.csv")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: ")
     assert "adir.csv" in result.stderr
@@ -568,7 +615,7 @@ def test_a_folder_is_a_clear_error_not_a_usage_panel(cli, tmp_path):
 def test_failed_import_into_a_new_database_leaves_no_database(cli, tmp_path):
     (tmp_path / "empty.csv").write_text("")
     for name in ("missing.csv", "empty.csv"):
-        result = cli("--db", "new.db", "import", "orders", name)
+        result = cli("--db", "new.db", "import", "orders", "--currency", "USD", name)
         assert result.exit_code == 1, result.output
         assert not list(tmp_path.glob("new.db*"))
 
@@ -577,8 +624,11 @@ def test_failed_import_into_an_existing_database_keeps_it(cli, tmp_path):
     (tmp_path / "ok.csv").write_text(
         "order_id,email,date,amount\nA-1,a@example.com,2025-01-02,10\n"
     )
-    assert cli("--db", "shop.db", "import", "orders", "ok.csv").exit_code == 0
-    assert cli("--db", "shop.db", "import", "orders", "missing.csv").exit_code == 1
+    assert cli("--db", "shop.db", "import", "orders", "--currency", "USD", "ok.csv").exit_code == 0
+    assert (
+        cli("--db", "shop.db", "import", "orders", "--currency", "USD", "missing.csv").exit_code
+        == 1
+    )
     assert (tmp_path / "shop.db").exists()
     shown = cli("--db", "shop.db", "customers", "list", "--format", "csv")
     assert "a@example.com" in shown.stdout
@@ -593,13 +643,13 @@ def test_orders_import_leaves_the_analytics_copy_current(cli, db_path, tmp_path)
     second = tmp_path / "b.csv"
     second.write_text("order_id,email,date,amount\nA-2,b@example.com,2025-02-03,12.50\n")
     for path in (first, second):
-        assert cli("import", "orders", str(path), "--quiet").exit_code == 0
+        assert cli("import", "orders", "--currency", "USD", str(path), "--quiet").exit_code == 0
         with Store.open(db_path) as store:
             max_id, version = store.orders_state()
             cached = store.cached_blob(ORDERS_CACHE)
             assert cached is not None and cached[0] == f"{max_id}:{version}"
     dry = tmp_path / "c.csv"
     dry.write_text("order_id,email,date,amount\nA-3,c@example.com,2025-03-03,5\n")
-    assert cli("import", "orders", str(dry), "--dry-run").exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(dry), "--dry-run").exit_code == 0
     with Store.open(db_path) as store:
         assert store.cached_blob(ORDERS_CACHE)[0] == f"{store.orders_state()[0]}:0"

@@ -54,7 +54,7 @@ def shop(cli, tmp_path: Path, monkeypatch) -> Path:
         "2,bob@old.example,Bob Stone,2025-03-05,25.00,yes\n"
         "3,ann@example.org,Ann Lee,2025-03-06,12.00,yes\n",
     )
-    assert cli("import", "orders", str(first)).exit_code == 0
+    assert cli("import", "orders", "--currency", "EUR", str(first)).exit_code == 0
     monkeypatch.setenv("RETAIN_NOW", "2025-06-02T08:00:00Z")
     assert cli("send", "--yes", "-c", str(config)).exit_code == 0  # hello to both
     return config
@@ -69,14 +69,14 @@ def test_an_import_says_when_an_address_looks_changed(cli, db_path, tmp_path, mo
         "4,bob@new.example,Bob Stone,2025-06-09,30.00,yes\n"
         "5,cy@example.org,Cy Twombly,2025-06-09,30.00,yes\n",
     )
-    result = cli("import", "orders", str(later))
+    result = cli("import", "orders", "--currency", "EUR", str(later))
     assert result.exit_code == 0, result.output
     assert " ".join(result.stderr.split()) == (
         "Looks like an address change: bob@old.example -> bob@new.example (Bob Stone; same "
         "name; the new address's orders begin after the old one's end). If it is one person, "
         "merge them: retain customers merge bob@old.example bob@new.example"
     )
-    as_json = cli("import", "orders", str(later), "--dry-run", "-f", "json")
+    as_json = cli("import", "orders", "--currency", "EUR", str(later), "--dry-run", "-f", "json")
     assert json.loads(as_json.stdout).get("address_changes") is None  # nothing new this time
     # unmerged, Bob is a new customer: welcomed and thanked for a "first" order
     monkeypatch.setenv("RETAIN_NOW", "2025-06-12T08:00:00Z")
@@ -95,7 +95,7 @@ def test_merge_moves_history_ledger_and_opt_outs(cli, db_path, tmp_path, monkeyp
         "order id,email,name,date,amount,accepts marketing\n"
         "4,bob@new.example,Bob Stone,2025-06-09,30.00,yes\n",
     )
-    assert cli("import", "orders", str(later)).exit_code == 0
+    assert cli("import", "orders", "--currency", "EUR", str(later)).exit_code == 0
     merged = cli("customers", "merge", "bob@old.example", "BOB@new.example")
     assert merged.exit_code == 0, merged.output
     assert " ".join(merged.stdout.split()) == (
@@ -132,7 +132,7 @@ def test_merge_moves_history_ledger_and_opt_outs(cli, db_path, tmp_path, monkeyp
     ]
     assert bob == [("hello", "left_out", "already sent (this occurrence)")]
     # the old export imported again: the old address finds the merged customer
-    again = cli("import", "orders", str(tmp_path / "first.csv"), "-f", "json")
+    again = cli("import", "orders", "--currency", "EUR", str(tmp_path / "first.csv"), "-f", "json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["customers_created"] == 0
     with Store.open(db_path) as store:

@@ -42,8 +42,8 @@ def test_an_older_export_cannot_undo_a_refund_or_a_cancellation(cli, db_path, tm
         "1002,a@x.com,2025-01-02,20.00,0,\n"
         "1003,a@x.com,2025-01-04,5.00,0,\n",
     )
-    assert cli("import", "orders", str(newer)).exit_code == 0
-    result = cli("import", "orders", str(older), "--format", "json")
+    assert cli("import", "orders", "--currency", "USD", str(newer)).exit_code == 0
+    result = cli("import", "orders", "--currency", "USD", str(older), "--format", "json")
     assert result.exit_code == 0, result.output
     got = summary(result)
     assert (got["inserted"], got["updated"], got["unchanged"]) == (1, 0, 2)
@@ -59,7 +59,7 @@ def test_an_older_export_cannot_undo_a_refund_or_a_cancellation(cli, db_path, tm
         ORDERS_HEADER + "1001,a@x.com,2025-01-01,50.00,15.00,\n"
         "1003,a@x.com,2025-01-04,5.00,0,2025-01-05\n",
     )
-    got = summary(cli("import", "orders", str(later), "--format", "json"))
+    got = summary(cli("import", "orders", "--currency", "USD", str(later), "--format", "json"))
     assert (got["inserted"], got["updated"], got["unchanged"]) == (0, 2, 0)
     assert rows(db_path, query) == [
         ("1001", 1500, None),
@@ -72,18 +72,28 @@ def test_an_older_export_cannot_undo_a_refunded_status(cli, db_path, tmp_path):
     header = "order_id,email,date,amount,refunded,status\n"
     newer = write(tmp_path / "b.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,refunded\n")
     older = write(tmp_path / "a.csv", header + "1001,a@x.com,2025-01-01,50.00,0,paid\n")
-    assert cli("import", "orders", str(newer)).exit_code == 0
-    got = summary(cli("import", "orders", str(older), "--format", "json"))
+    assert cli("import", "orders", "--currency", "USD", str(newer)).exit_code == 0
+    got = summary(cli("import", "orders", "--currency", "USD", str(older), "--format", "json"))
     assert (got["updated"], got["unchanged"]) == (0, 1)
     query = "SELECT refunded_minor, financial_status FROM orders"
     assert rows(db_path, query) == [(5000, "refunded")]
     # the same refund with a corrected status is an update
     fixed = write(tmp_path / "c.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,Refunded\n")
-    assert summary(cli("import", "orders", str(fixed), "--format", "json"))["unchanged"] == 1
+    assert (
+        summary(cli("import", "orders", "--currency", "USD", str(fixed), "--format", "json"))[
+            "unchanged"
+        ]
+        == 1
+    )
     partly = write(
         tmp_path / "d.csv", header + "1001,a@x.com,2025-01-01,50.00,50.00,partially_refunded\n"
     )
-    assert summary(cli("import", "orders", str(partly), "--format", "json"))["updated"] == 1
+    assert (
+        summary(cli("import", "orders", "--currency", "USD", str(partly), "--format", "json"))[
+            "updated"
+        ]
+        == 1
+    )
     assert rows(db_path, query) == [(5000, "partially_refunded")]
 
 
@@ -109,7 +119,7 @@ def test_negative_totals_and_refunds_are_rejected(cli, db_path, tmp_path, curren
     if currency:
         lines = [lines[0] + ",currency"] + [line + ",EUR" for line in lines[1:]]
     source = write(tmp_path / "o.csv", "\n".join(lines) + "\n")
-    result = cli("import", "orders", str(source), "--format", "json")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--format", "json")
     assert result.exit_code == 3, result.output
     got = summary(result)
     assert (got["rows"], got["inserted"], got["rejected"]) == (4, 1, 3)
@@ -254,11 +264,11 @@ def test_order_ids_in_scientific_notation_fail_and_change_nothing(
     cli, db_path, tmp_path, body, message
 ):
     good = write(tmp_path / "good.csv", "order_id,email,date,amount\nO0,a@x.com,2025-01-01,1\n")
-    assert cli("import", "orders", str(good)).exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", str(good)).exit_code == 0
     tables = ("orders", "customers", "imports")
     before = {t: rows(db_path, f"SELECT * FROM {t}") for t in tables}
     source = write(tmp_path / "o.csv", body)
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 1
     assert result.stderr == f"Error: {source}: {message}{FIX}"
     assert {t: rows(db_path, f"SELECT * FROM {t}") for t in tables} == before
@@ -308,17 +318,21 @@ def test_a_decimal_comma_file_fails_up_front_and_names_the_option(cli, db_path, 
         "E3;b@x.com;2025-01-03;12,50\n"
         "E4;b@x.com;2025-01-04;0,99\n",
     )
-    result = cli("import", "orders", str(source), "--delimiter", ";")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--delimiter", ";")
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: {source}: the amounts in column 'amount' are written with a decimal comma "
         "(e.g. '1.204,50' on line 3); nothing was imported. Pass --decimal-comma to read them\n"
     )
     assert not db_path.exists()
-    strict = cli("import", "orders", str(source), "--delimiter", ";", "--strict")
+    strict = cli(
+        "import", "orders", "--currency", "USD", str(source), "--delimiter", ";", "--strict"
+    )
     assert strict.exit_code == 1
     assert "are written with a decimal comma" in strict.stderr
-    ok = cli("import", "orders", str(source), "--delimiter", ";", "--decimal-comma")
+    ok = cli(
+        "import", "orders", "--currency", "USD", str(source), "--delimiter", ";", "--decimal-comma"
+    )
     assert ok.exit_code == 0, ok.output
     assert rows(db_path, "SELECT order_id, total_minor FROM orders ORDER BY 1") == [
         ("E1", 700),
@@ -336,14 +350,16 @@ def test_decimal_commas_in_several_columns_with_a_currency(cli, db_path, tmp_pat
         'E2,a@x.com,2025-01-02,"1.250","1.200",JPY\n'  # yen: 1.250 is a thousand and more
         "E3,a@x.com,2025-01-03,5,5,EUR\n",
     )
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: {source}: the amounts in columns 'subtotal', 'amount' are written with a "
         "decimal comma (e.g. '10,00' on line 2); nothing was imported. Pass --decimal-comma to "
         "read them\n"
     )
-    assert cli("import", "orders", str(source), "--decimal-comma").exit_code == 0
+    assert (
+        cli("import", "orders", "--currency", "USD", str(source), "--decimal-comma").exit_code == 0
+    )
     assert rows(db_path, "SELECT order_id, subtotal_minor, total_minor FROM orders ORDER BY 1") == [
         ("E1", 1000, 1250),
         ("E2", 1250, 1200),
@@ -357,7 +373,7 @@ def test_a_few_decimal_comma_amounts_among_good_ones_are_rejected_rows(cli, db_p
         tmp_path / "o.csv",
         "order_id,email,date,amount\n" + good + 'B1,a@x.com,2025-02-01,"12,50"\n',
     )
-    result = cli("import", "orders", str(source), "--format", "json")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--format", "json")
     assert result.exit_code == 3, result.output
     got = summary(result)
     assert (got["inserted"], got["rejected"]) == (9, 1)
@@ -386,7 +402,7 @@ def test_bad_optional_order_values_are_left_out_and_listed(cli, db_path, tmp_pat
         "1002,a@x.com,2025-01-02,20.00,free,1.20,0\n"
         "1003,b@x.com,2025-01-03,30.00,4.95,2.00,lots\n",
     )
-    result = cli("import", "orders", str(source), "--format", "json")
+    result = cli("import", "orders", "--currency", "USD", str(source), "--format", "json")
     assert result.exit_code == 3
     got = summary(result)
     assert (got["inserted"], got["rejected"], got["warnings"]) == (2, 1, 2)

@@ -19,12 +19,15 @@ from pathlib import Path
 import pytest
 from smtp_servers import SHOP_AS_OF, add_order, make_shop
 
-from retain_cli.imports import import_file
+from retain_cli.imports import ImportOptions, import_file
 from retain_cli.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDING = ROOT / "tests" / "campaigns" / "data" / "sending"
 HEADER = "order_id,email,date,amount\n"
+
+#: the exports here name no currency: these tests' shop is in US dollars
+USD = ImportOptions(currency="USD")
 
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple]:
@@ -76,7 +79,7 @@ def test_a_failed_first_import_keeps_the_database_another_import_created(tmp_pat
     os.mkfifo(pipe)
     (tmp_path / "b.csv").write_text(HEADER + "B-1,b@example.com,2025-01-02,10\n")
     first = subprocess.Popen(
-        command("--db", db, "import", "orders", pipe),
+        command("--db", db, "import", "orders", "--currency", "USD", pipe),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -84,7 +87,7 @@ def test_a_failed_first_import_keeps_the_database_another_import_created(tmp_pat
     )
     try:
         with open(pipe, "w"):  # returns once the first import has opened the pipe
-            second = retain("--db", db, "import", "orders", tmp_path / "b.csv")
+            second = retain("--db", db, "import", "orders", "--currency", "USD", tmp_path / "b.csv")
             assert second.returncode == 0, second.stderr
         _out, err = first.communicate(timeout=120)
     finally:
@@ -105,9 +108,13 @@ def test_a_first_import_that_finds_the_database_created_meanwhile_imports_into_i
 
     def meanwhile(_done: int, _total: int) -> None:
         if not other:  # while the first import is being built, another one lands
-            other.append(retain("--db", db, "import", "orders", tmp_path / "b.csv").returncode)
+            other.append(
+                retain(
+                    "--db", db, "import", "orders", "--currency", "USD", tmp_path / "b.csv"
+                ).returncode
+            )
 
-    result = import_into(db, tmp_path / "a.csv", "orders", progress=meanwhile)
+    result = import_into(db, tmp_path / "a.csv", "orders", USD, progress=meanwhile)
     assert other == [0]
     assert (result.inserted, result.customers_created) == (1, 1)
     assert rows(db, "SELECT order_id FROM orders ORDER BY 1") == [("A-1",), ("B-1",)]
@@ -133,7 +140,7 @@ def test_amounts_beyond_a_trillion_are_rejected_per_row(cli, db_path, tmp_path):
         "A3,b@example.com,2025-01-03,999999999999.99,1000000000000\n"
         "A4,c@example.com,2025-01-04,12.50,\n"
     )
-    result = cli("import", "orders", "o.csv")
+    result = cli("import", "orders", "--currency", "USD", "o.csv")
     assert result.exit_code == 3, result.output
     limit = "is too large to be real (the limit is 1,000,000,000,000 units of its currency)"
     with open(tmp_path / "o.csv.rejects.csv", newline="") as handle:
@@ -160,7 +167,7 @@ def test_a_line_item_quantity_that_is_not_a_number_is_left_out(cli, db_path, tmp
         "#1,a@example.com,2025-01-02 10:00:00 +0000,5.00,1e400,Bread,5.00,USD\n"
         "#2,b@example.com,2025-01-02 11:00:00 +0000,5.00,99999999999999999999,Bun,5.00,USD\n"
     )
-    result = cli("import", "orders", "s.csv")
+    result = cli("import", "orders", "--currency", "USD", "s.csv")
     assert result.exit_code == 3, result.output
     # left out: the quantity a line item has when the export gives none
     assert rows(db_path, "SELECT name, quantity FROM order_items ORDER BY 1") == [
@@ -215,7 +222,7 @@ def test_order_dates_before_the_year_1000_are_rejected_and_odd_ones_flagged(cli,
         "A4,d@example.com,0999-12-31 23:30:00 -0100,8\n"
         "A5,e@example.com,2025-03-01,9\n"
     )
-    result = cli("import", "orders", "o.csv")
+    result = cli("import", "orders", "--currency", "USD", "o.csv")
     assert result.exit_code == 3, result.output
     assert words(result.stderr) == (
         "1 row(s) rejected (see o.csv.rejects.csv) 3 row(s) imported with a value worth "
@@ -242,11 +249,11 @@ def test_order_dates_before_the_year_1000_are_rejected_and_odd_ones_flagged(cli,
     ]
     # an odd date is not a bad row: --strict takes it, but not a value left out beside it
     (tmp_path / "p.csv").write_text(HEADER + "P1,p@example.com,1985-03-01,5\n")
-    assert cli("import", "orders", "p.csv", "--strict").exit_code == 3
+    assert cli("import", "orders", "--currency", "USD", "p.csv", "--strict").exit_code == 3
     (tmp_path / "q.csv").write_text(
         "order_id,email,date,amount,tax\nQ1,q@example.com,1985-03-01,5,n/a\n"
     )
-    strict = cli("import", "orders", "q.csv", "--strict")
+    strict = cli("import", "orders", "--currency", "USD", "q.csv", "--strict")
     assert (strict.exit_code, strict.stderr) == (
         1,
         "Error: q.csv: line 2, column 'tax': cannot read amount 'n/a'; nothing was imported "
@@ -267,13 +274,13 @@ def csv_rows(handle) -> list[dict[str, str]]:
 def test_a_database_locked_longer_than_the_wait_is_an_error(cli, db_path, tmp_path, monkeypatch):
     (tmp_path / "a.csv").write_text(HEADER + "A-1,a@example.com,2025-01-02,10\n")
     (tmp_path / "b.csv").write_text(HEADER + "B-1,b@example.com,2025-01-03,12\n")
-    assert cli("import", "orders", "a.csv").exit_code == 0
+    assert cli("import", "orders", "--currency", "USD", "a.csv").exit_code == 0
     connect = sqlite3.connect
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: connect(*a, **{**k, "timeout": 0.2}))
     holder = connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another program writing
     try:
-        result = cli("import", "orders", "b.csv")
+        result = cli("import", "orders", "--currency", "USD", "b.csv")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -314,7 +321,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_fails_a_first_import_cleanly(cli, tmp_path, small_disk):
     big = orders_file(tmp_path / "big.csv", 60_000)
     db = small_disk / "shop.db"
-    result = cli("--db", str(db), "import", "orders", str(big))
+    result = cli("--db", str(db), "import", "orders", "--currency", "USD", str(big))
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: the disk holding {db} is full; nothing from big.csv was imported ({db} was "
@@ -327,7 +334,9 @@ def test_a_full_disk_fails_a_first_import_cleanly(cli, tmp_path, small_disk):
 def test_a_disk_too_full_for_an_empty_database(cli, tmp_path):
     (tmp_path / "a.csv").write_text(HEADER + "A-1,a@example.com,2025-01-02,10\n")
     with tmpfs(tmp_path / "tiny", "16k") as disk:
-        result = cli("--db", str(disk / "shop.db"), "import", "orders", "a.csv")
+        result = cli(
+            "--db", str(disk / "shop.db"), "import", "orders", "--currency", "USD", "a.csv"
+        )
         assert result.exit_code == 1
         assert result.stderr.startswith(f"Error: the disk holding {disk / 'shop.db'} is full; ")
         assert list(disk.iterdir()) == []
@@ -336,9 +345,9 @@ def test_a_disk_too_full_for_an_empty_database(cli, tmp_path):
 def test_a_full_disk_leaves_an_existing_database_as_it_was(cli, tmp_path, small_disk):
     db = small_disk / "shop.db"
     (tmp_path / "a.csv").write_text(HEADER + "A-1,a@example.com,2025-01-02,10\n")
-    assert cli("--db", str(db), "import", "orders", "a.csv").exit_code == 0
+    assert cli("--db", str(db), "import", "orders", "--currency", "USD", "a.csv").exit_code == 0
     big = orders_file(tmp_path / "big.csv", 40_000)
-    result = cli("--db", str(db), "import", "orders", str(big))
+    result = cli("--db", str(db), "import", "orders", "--currency", "USD", str(big))
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: the disk holding {db} is full; nothing from big.csv was imported (the "
@@ -351,7 +360,7 @@ def test_a_full_disk_leaves_an_existing_database_as_it_was(cli, tmp_path, small_
 
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
 def test_an_endless_device_is_refused(cli, tmp_path):
-    result = cli("import", "orders", "/dev/zero")
+    result = cli("import", "orders", "--currency", "USD", "/dev/zero")
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: /dev/zero: is a device or a socket, not a file (a stream such as /dev/zero "
@@ -365,7 +374,7 @@ def test_a_file_larger_than_memory_allows_is_refused(cli, tmp_path, monkeypatch)
 
     monkeypatch.setattr(read, "memory_limit", lambda: 1 << 20)
     orders_file(tmp_path / "big.csv", 80_000)
-    result = cli("import", "orders", "big.csv")
+    result = cli("import", "orders", "--currency", "USD", "big.csv")
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: big.csv: is 3 MB, more than half of this machine's memory, and an import "
@@ -395,7 +404,7 @@ def test_a_pipe_is_read_up_to_the_same_bound(cli, tmp_path, monkeypatch):
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    result = cli("import", "orders", str(pipe))
+    result = cli("import", "orders", "--currency", "USD", str(pipe))
     feeder.join(timeout=60)
     assert result.exit_code == 1
     assert result.stderr == (
@@ -420,7 +429,7 @@ def test_running_out_of_memory_is_an_error_not_a_traceback(tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (1200 << 20, 1200 << 20))
 
     done = subprocess.run(
-        command("--db", tmp_path / "m.db", "import", "orders", sparse),
+        command("--db", tmp_path / "m.db", "import", "orders", "--currency", "USD", sparse),
         capture_output=True,
         text=True,
         env=child_env(),
@@ -462,7 +471,7 @@ def test_status_and_send_keep_working_while_a_long_import_runs(db_path, tmp_path
             time.sleep(0.05)
 
     with Store.open(db_path) as store:
-        assert import_file(store, big, "orders", progress=meanwhile).inserted == 60_000
+        assert import_file(store, big, "orders", USD, progress=meanwhile).inserted == 60_000
     status = seen["status"]
     assert status.returncode == 0, status.stderr  # type: ignore[attr-defined]
     assert json.loads(status.stdout)["orders"] == 23  # type: ignore[attr-defined]  # as before
@@ -482,7 +491,7 @@ def test_a_header_line_over_64_kib_is_read_whole(cli, db_path, tmp_path):
     lines += [",".join([*values, f"A{i}", f"p{i}@x.com", "2025-01-02", "5"]) for i in range(3)]
     (tmp_path / "wide.csv").write_text("\n".join(lines) + "\n")
     assert len(lines[0]) > 65_536
-    result = cli("import", "orders", "wide.csv", "--format", "json")
+    result = cli("import", "orders", "--currency", "USD", "wide.csv", "--format", "json")
     assert result.exit_code == 0, result.output
     assert rows(db_path, "SELECT order_id FROM orders ORDER BY 1") == [("A0",), ("A1",), ("A2",)]
 
@@ -506,7 +515,7 @@ def test_cr_only_line_endings_are_read(cli, db_path, tmp_path):
         b"order_id,email,date,amount\rA1,a@example.com,2025-01-02,5\rA2,bad,2025-01-03,6\r"
         b"A3,c@example.com,2025-01-04,7\r"
     )
-    result = cli("import", "orders", "mac.csv")
+    result = cli("import", "orders", "--currency", "USD", "mac.csv")
     assert result.exit_code == 3, result.output
     assert rows(db_path, "SELECT order_id FROM orders ORDER BY 1") == [("A1",), ("A3",)]
     assert (tmp_path / "mac.csv.rejects.csv").read_bytes() == (
@@ -568,7 +577,7 @@ def read_only_folder(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_read_only_export_folder_imports_the_good_rows(cli, db_path, tmp_path, read_only_folder):
     export = read_only_folder / "o.csv"
-    result = cli("import", "orders", str(export))
+    result = cli("import", "orders", "--currency", "USD", str(export))
     assert result.exit_code == 3, result.output
     assert rows(db_path, "SELECT order_id FROM orders ORDER BY 1") == [("A1",), ("A3",)]
     said = words(result.stderr)
@@ -584,7 +593,7 @@ def test_a_read_only_export_folder_imports_the_good_rows(cli, db_path, tmp_path,
     assert "Warning: the 1 row(s) imported with a warning could not be listed in" in said
     # the way out: the files elsewhere; the database is unchanged by the second run
     (tmp_path / "out").mkdir()
-    again = cli("import", "orders", str(export), "--rejects-dir", "out")
+    again = cli("import", "orders", "--currency", "USD", str(export), "--rejects-dir", "out")
     assert again.exit_code == 3
     assert words(again.stderr) == (
         "1 row(s) rejected (see out/o.csv.rejects.csv) 1 row(s) imported with a value worth "
@@ -596,7 +605,7 @@ def test_a_read_only_export_folder_imports_the_good_rows(cli, db_path, tmp_path,
         .endswith("A2,bad,2025-01-03,6,3,email: invalid email 'bad'\n")
     )
     assert rows(db_path, "SELECT count(*) FROM orders") == [(2,)]
-    missing = cli("import", "orders", str(export), "--rejects-dir", "nowhere")
+    missing = cli("import", "orders", "--currency", "USD", str(export), "--rejects-dir", "nowhere")
     assert (missing.exit_code, missing.stderr) == (
         2,
         "Error: --rejects-dir nowhere: no such folder\n",
@@ -609,7 +618,7 @@ def test_a_symlink_planted_at_the_rejects_name_is_replaced_not_followed(cli, tmp
     (tmp_path / "o.csv").write_text(HEADER + "A1,bad,2025-01-02,5\n")
     (tmp_path / "o.csv.rejects.csv").symlink_to(target)
     (tmp_path / "o.csv.warnings.csv").symlink_to(target)
-    assert cli("import", "orders", "o.csv").exit_code == 3
+    assert cli("import", "orders", "--currency", "USD", "o.csv").exit_code == 3
     assert target.read_text() == "do not overwrite\n"
     rejects = tmp_path / "o.csv.rejects.csv"
     assert not rejects.is_symlink()

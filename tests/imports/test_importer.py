@@ -15,6 +15,8 @@ from retain_cli.money import parse_amount
 from retain_cli.store import Store
 
 FORMATS = Path(__file__).parent / "data"
+#: the generic files name no currency: these tests' shop is in US dollars
+USD = ImportOptions(currency="USD")
 
 
 def count(store: Store, table: str) -> int:
@@ -22,7 +24,7 @@ def count(store: Store, table: str) -> int:
 
 
 def test_import_file_returns_a_result(store):
-    result = import_file(store, FORMATS / "generic_orders.csv", "orders")
+    result = import_file(store, FORMATS / "generic_orders.csv", "orders", USD)
     assert result == ImportResult(
         kind="orders",
         source="generic_orders",
@@ -42,7 +44,7 @@ def test_import_file_returns_a_result(store):
 
 
 def test_interrupted_import_leaves_the_database_as_it_was(store, tmp_path):
-    import_file(store, FORMATS / "generic_orders.csv", "orders")
+    import_file(store, FORMATS / "generic_orders.csv", "orders", USD)
     big = tmp_path / "big.csv"
     lines = [f"B{i},c{i % 50}@x.com,2025-01-{1 + i % 28:02d},{i}.00" for i in range(120_000)]
     big.write_text("order_id,email,date,amount\n" + "\n".join(lines) + "\n")
@@ -54,13 +56,13 @@ def test_interrupted_import_leaves_the_database_as_it_was(store, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        import_file(store, big, "orders", progress=interrupt)
+        import_file(store, big, "orders", USD, progress=interrupt)
     assert calls[0] == 0
     assert (count(store, "orders"), count(store, "customers"), count(store, "imports")) == (1, 1, 1)
     names = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "orders_customer" in names
     # and the same file then imports completely, with its indexes rebuilt
-    result = import_file(store, big, "orders")
+    result = import_file(store, big, "orders", USD)
     assert (result.inserted, count(store, "customers")) == (120_000, 51)
     plan = store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM orders WHERE customer_ref = 3"
@@ -90,8 +92,8 @@ def test_killed_first_bulk_import_leaves_an_empty_database(db_path, tmp_path):
     assert db_path.with_name(db_path.name + "-journal").exists()
     assert state(db_path) == before == ("wal", "ok", None, None, 0, before[5])
     with Store.open(db_path) as opened:
-        assert import_file(opened, big, "orders").inserted == 60_000
-        assert opened.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert import_file(opened, big, "orders", USD).inserted == 60_000
+        assert opened.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
 
 
 def big_orders(path: Path, rows: int = 60_000) -> Path:
@@ -104,7 +106,7 @@ def big_orders(path: Path, rows: int = 60_000) -> Path:
 KILLED_IMPORT = r"""
 import os, signal, sys
 from pathlib import Path
-from retain_cli.imports import import_file
+from retain_cli.imports import ImportOptions, import_file
 from retain_cli.store import Store
 
 store = Store.open(sys.argv[1])
@@ -117,7 +119,7 @@ def progress(done, total):
         print(mode, sync, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-import_file(store, Path(sys.argv[2]), "orders", progress=progress)
+import_file(store, Path(sys.argv[2]), "orders", ImportOptions(currency="USD"), progress=progress)
 print("not killed", flush=True)
 """
 
@@ -141,7 +143,7 @@ def test_killed_bulk_import_into_a_shared_database_is_rolled_back(db_path, tmp_p
     import sys
 
     with Store.open(db_path) as opened:
-        import_file(opened, FORMATS / "generic_orders.csv", "orders")
+        import_file(opened, FORMATS / "generic_orders.csv", "orders", USD)
     before = state(db_path)
     assert before[:2] == ("wal", "ok")
     big = big_orders(tmp_path / "big.csv")
@@ -153,13 +155,14 @@ def test_killed_bulk_import_into_a_shared_database_is_rolled_back(db_path, tmp_p
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     # a database other commands may open stays in WAL (in a rollback journal, a command
-    # opening it meanwhile would fail at once), so the uncommitted import is simply not there
-    assert child.stdout == "wal 1\n"
+    # opening it meanwhile would fail at once), so the uncommitted import is simply not there;
+    # its commits are durable (synchronous FULL)
+    assert child.stdout == "wal 2\n"
     journal = db_path.with_name(db_path.name + "-journal")
     assert state(db_path) == before
     assert not journal.exists()
     with Store.open(db_path) as opened:
-        assert import_file(opened, big, "orders").inserted == 60_000
+        assert import_file(opened, big, "orders", USD).inserted == 60_000
         assert opened.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert count(opened, "orders") == 60_001
 
@@ -167,7 +170,7 @@ def test_killed_bulk_import_into_a_shared_database_is_rolled_back(db_path, tmp_p
 def test_bulk_import_stays_in_wal_while_another_connection_is_open(db_path, tmp_path):
     big = big_orders(tmp_path / "big.csv")
     with Store.open(db_path) as reader, Store.open(db_path) as opened:
-        assert import_file(opened, big, "orders").inserted == 60_000
+        assert import_file(opened, big, "orders", USD).inserted == 60_000
         # the reader was never locked out: WAL all along
         assert count(reader, "orders") == 60_000
         assert opened.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -175,7 +178,7 @@ def test_bulk_import_stays_in_wal_while_another_connection_is_open(db_path, tmp_
 
 
 def test_bulk_import_returns_the_database_to_wal(store, tmp_path):
-    result = import_file(store, big_orders(tmp_path / "big.csv"), "orders")
+    result = import_file(store, big_orders(tmp_path / "big.csv"), "orders", USD)
     assert (result.inserted, result.customers_created) == (60_000, 70)
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
@@ -205,7 +208,7 @@ def test_usage_errors(store):
             store, FORMATS / "generic_orders.csv", "orders", ImportOptions(encoding="klingon")
         )
     with pytest.raises(ImportFileError, match="is a folder"):
-        import_file(store, FORMATS, "orders")
+        import_file(store, FORMATS, "orders", USD)
 
 
 def test_forced_source_and_mapping_for_a_renamed_export(store, tmp_path):
@@ -436,7 +439,7 @@ def test_a_date_out_of_range_is_a_rejected_value_not_a_crash(cli, tmp_path):
     source.write_text(
         "order_id,email,date,amount\n1,a@x.com,9999-12-31 23:00 -0500,5\n2,a@x.com,2025-01-01,5\n"
     )
-    result = cli("import", "orders", str(source))
+    result = cli("import", "orders", "--currency", "USD", str(source))
     assert result.exit_code == 3, result.output
     rejects = (tmp_path / "o.csv.rejects.csv").read_text()
     assert "date: '9999-12-31 23:00 -0500' is out of the range of dates" in rejects

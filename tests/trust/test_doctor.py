@@ -239,3 +239,13 @@ def test_imap_login_where_a_mailbox_is_set(cli, ready, monkeypatch):
             f"IMAP login to 127.0.0.1:{server.port} as shop was refused; check "
             "mailbox.username and the password in $DOCTOR_IMAP_PW or the keyring"
         )
+
+
+def test_a_campaign_file_that_does_not_load_is_a_failed_check(cli, ready):
+    text = ready["config"].read_text(encoding="utf-8")
+    ready["config"].write_text(text.replace("repeat: 20d", "repeat: often"), encoding="utf-8")
+    code, checks = _doctor(cli, ready)
+    assert code == 1
+    assert checks["campaign file"]["status"] == "fail"
+    assert "campaign 'hello': key 'repeat'" in checks["campaign file"]["detail"]
+    assert "templates" not in checks and "smtp login" not in checks

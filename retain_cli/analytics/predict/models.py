@@ -145,8 +145,10 @@ def model_predictions(
     """BG/NBD purchases and p_alive, Gamma-Gamma order value (or the customer's own mean).
 
     BG/NBD gives p_alive = 1 to anyone who never repeated (in the model people only drop out
-    right after a purchase), so the churn-risk band of one-time buyers comes from the rules
-    score (days since their order against the shop's median gap) instead.
+    right after a purchase), which beside a long silence reads as nonsense; so one-time
+    buyers get the rules score (days since their order against the shop's median gap) as
+    their p_alive, and so their churn-risk band, and the method ``model+rules``: p_alive and
+    churn_risk always agree.
 
     ``rows`` (indexes into the summary) predicts for those customers only; the shop's
     figures (median gap, mean order value) still come from the whole summary.
@@ -174,14 +176,16 @@ def model_predictions(
             "order values come from each customer's own average (the shop's for one-time "
             "buyers) instead of the spend model. " + "; ".join(model.gamma_gamma_problems)
         )
-    score = np.where(x > 0, p_alive, rules_alive_score(summary)[pick])
+    one_time = x == 0
+    score = np.where(one_time, rules_alive_score(summary)[pick], p_alive)
     return Predictions(
-        p_alive=p_alive,
+        p_alive=np.asarray(score, dtype=np.float64),
         expected_orders=np.maximum(expected, 0.0),
         expected_value=value,
         churn_risk=risk_bands(score),
         method="model",
         notices=notices,
+        row_methods=np.where(one_time, "model+rules", "model").tolist(),
     )
 
 
@@ -212,6 +216,8 @@ def make_predictions(
         predictions.expected_orders = predictions.expected_orders[rows]
         predictions.expected_value = predictions.expected_value[rows]
         predictions.churn_risk = list(np.asarray(predictions.churn_risk, dtype=object)[rows])
+        if predictions.row_methods is not None:
+            predictions.row_methods = [predictions.row_methods[i] for i in rows]
     predictions.notices.append(
         "; ".join(model.problems)
         + ". Using transparent rules instead of the model: p_alive = usual gap / days since "

@@ -35,6 +35,15 @@ class Predictions:
     churn_risk: list[str]
     method: str
     notices: list[str]
+    #: per customer, where it differs from ``method`` (a one-time buyer's p_alive by rules)
+    row_methods: list[str] | None = None
+
+    def methods(self) -> list[str]:
+        """How each customer's row was made: ``method``, or its own where it differs."""
+        return self.row_methods if self.row_methods is not None else [self.method] * len(self)
+
+    def __len__(self) -> int:
+        return len(self.p_alive)
 
     @property
     def predicted_clv(self) -> Array:

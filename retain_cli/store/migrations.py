@@ -590,7 +590,9 @@ def m015_trust(conn: sqlite3.Connection) -> None:
     import secrets
 
     run_script(conn, TRUST_SCHEMA)
-    conn.execute("INSERT INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),))
+    conn.execute(
+        "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
+    )
 
 
 MIGRATIONS: list[Migration] = [

@@ -11,12 +11,15 @@ written by the triggers below, whatever code path makes them; the rest by
 ``erasures`` keeps, for each erased person, only a salted SHA-256 of their address
 (``trust_settings.salt``, random per database), so that a later import that brings the
 address back is recognised and not mailed, without the address itself being kept.
+
+Every statement says IF NOT EXISTS, so a database that got these tables under another
+migration number (before a renumbering at a merge) upgrades without an error.
 """
 
 from __future__ import annotations
 
 TRUST_SCHEMA = """
-CREATE TABLE audit_log (
+CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,                   -- UTC
     actor TEXT NOT NULL,                -- 'retain import', 'ada (retain purge)'
@@ -24,30 +27,30 @@ CREATE TABLE audit_log (
     subject TEXT,                       -- 'customer #12', 'import #3': never an address
     detail TEXT
 );
-CREATE INDEX audit_log_action ON audit_log(action, at);
-CREATE INDEX audit_log_subject ON audit_log(subject) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log(action, at);
+CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log(subject) WHERE subject IS NOT NULL;
 
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 
-CREATE TABLE erasures (
+CREATE TABLE IF NOT EXISTS erasures (
     hash TEXT PRIMARY KEY,              -- sha256(salt || address), hex
     erased_at TEXT NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE trust_settings (
+CREATE TABLE IF NOT EXISTS trust_settings (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     salt TEXT NOT NULL
 );
 
 -- an import: when it finishes (a dry run is rolled back, and so is this row)
-CREATE TRIGGER audit_import AFTER UPDATE OF finished_at ON imports
+CREATE TRIGGER IF NOT EXISTS audit_import AFTER UPDATE OF finished_at ON imports
 WHEN OLD.finished_at IS NULL AND NEW.finished_at IS NOT NULL
 BEGIN
     INSERT INTO audit_log (at, actor, action, subject, detail)
@@ -58,7 +61,7 @@ BEGIN
 END;
 
 -- a message handed to the server (or marked sent by hand)
-CREATE TRIGGER audit_send AFTER UPDATE OF state ON sends
+CREATE TRIGGER IF NOT EXISTS audit_send AFTER UPDATE OF state ON sends
 WHEN NEW.state = 'sent' AND OLD.state IS NOT 'sent'
 BEGIN
     INSERT INTO audit_log (at, actor, action, subject, detail)
@@ -71,7 +74,7 @@ BEGIN
 END;
 
 -- consent: yes/no/unknown changed (by an import, or by hand); erasure is logged apart
-CREATE TRIGGER audit_consent AFTER UPDATE OF accepts_marketing ON customers
+CREATE TRIGGER IF NOT EXISTS audit_consent AFTER UPDATE OF accepts_marketing ON customers
 WHEN OLD.accepts_marketing IS NOT NEW.accepts_marketing
      AND NEW.customer_id NOT LIKE 'erased-%'
 BEGIN
@@ -88,7 +91,7 @@ BEGIN
 END;
 
 -- an opt-out: from an import, the mailbox, a bounce, or by hand
-CREATE TRIGGER audit_opt_out AFTER INSERT ON suppressions
+CREATE TRIGGER IF NOT EXISTS audit_opt_out AFTER INSERT ON suppressions
 BEGIN
     INSERT INTO audit_log (at, actor, action, subject, detail)
     VALUES (NEW.created_at,

@@ -29,6 +29,7 @@ FLOORS = {
     "measure": 5,
     "feedback": 5,
     "tasks": 5,
+    "trust": 5,
     "cli": 6,
 }
 

@@ -31,6 +31,8 @@ HELD_OUT = "held_out"
 DEFERRED = "deferred"
 SKIPPED = "skipped"
 LEFT_OUT = "left_out"
+#: up to this many audience members, the ledger is read for them only, not the campaign
+FEW_MEMBERS = 500
 
 
 @dataclass(slots=True)
@@ -170,13 +172,18 @@ class CampaignDays:
                     f"{config.path}: campaign {campaign.name!r}: key "
                     f"'steps[{step}].stop_when': {exc}"
                 ) from None
-        self.history = store.ledger_history(campaign.name)
-        self.states = {s.index: store.ledger_step_states(campaign.name, s.index) for s in later}
+        # the ledger is only ever looked up for members: for a few (one customer explained),
+        # only their rows are read
+        few = refs if len(refs) <= FEW_MEMBERS else None
+        self.history = store.ledger_history(campaign.name, few)
+        self.states = {
+            s.index: store.ledger_step_states(campaign.name, s.index, few) for s in later
+        }
         self.states[campaign.steps[0].index] = store.ledger_step_states(
-            campaign.name, campaign.steps[0].index
+            campaign.name, campaign.steps[0].index, few
         )
         self.first_sent = (
-            store.ledger_step_sent_at(campaign.name, campaign.steps[0].index) if later else {}
+            store.ledger_step_sent_at(campaign.name, campaign.steps[0].index, few) if later else {}
         )
         self.sent_occurrences: dict[int, list[str]] = {}
         for sent_ref, occurrence in self.first_sent:

@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
+from retain_cli.cli.campaigns import ConfigOption
+from retain_cli.cli.options import (
+    AsOfOption,
+    DbOption,
+    FormatOption,
+    NowOption,
+    OutputFormat,
+    open_store,
+)
 from retain_cli.cli.output import cell_text, console, render_rows, write_json
 from retain_cli.errors import EXIT_FAILED, EXIT_PARTIAL
 from retain_cli.timeutil import parse_as_of
@@ -206,21 +214,41 @@ def _period_json(period: Any) -> dict[str, str]:
 
 
 def explain_command(
+    ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="A metric or term (default: all of them).", show_default=False),
+        typer.Argument(
+            help="A metric or term (default: all of them), or a customer (e-mail or id).",
+            show_default=False,
+        ),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    now: NowOption = None,
+    db: DbOption = None,
 ) -> None:
-    """Print the exact definition of each metric, column and term retain uses.
+    """Print the exact definition of each metric, column and term retain uses, or explain a
+    customer.
 
     Covers the figures of 'retain metrics', the columns of 'retain predict' and 'retain
     report', and the terms behind them (order, period, rfm, lifecycle ...). A name that is
     not known gets the close ones ('retain explain clv': historic_clv or predicted_clv).
-    Example:
+    Given a customer (e-mail address or id), it shows everything retain decides about them:
+    consent, the figures behind each segment, the prediction, and what every campaign does
+    with them now, as 'retain plan' decides it. Examples:
 
         retain explain retention_rate
+        retain explain ada@example.com
     """
+    if name is not None:
+        from retain_cli.cli.trust import explain_customer_command
+
+        shown = explain_customer_command(
+            ctx, name, fmt=fmt, config=config, as_of=as_of, now=now, db=db
+        )
+        if shown:
+            return
     from retain_cli.analytics.definitions import explain
 
     rows = [{"name": d.name, "unit": d.unit, "definition": d.text} for d in explain(name)]

@@ -21,7 +21,13 @@ from retain_cli.analytics.customers import (
     status,
 )
 from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
-from retain_cli.cli.output import console, render_mapping, render_rows, write_json
+from retain_cli.cli.output import (
+    console,
+    err_console,
+    render_mapping,
+    render_rows,
+    write_json,
+)
 from retain_cli.errors import EXIT_PARTIAL, UsageError
 from retain_cli.timeutil import parse_as_of
 
@@ -214,8 +220,13 @@ def status_command(
 
         retain status --format json
     """
+    from retain_cli.trust.privacy import permission_problem
+
     store = open_store(ctx, db)
     report = status(store)
+    problem = permission_problem(store.path)
+    if problem:
+        err_console.print(f"[bold yellow]Warning: {escape(problem)}[/]")
     if fmt is OutputFormat.json:
         write_json({**report.summary, "recent_imports": report.imports})
         return

@@ -96,6 +96,7 @@ def _register() -> None:
         predict,
         sending,
         tasks,
+        trust,
     )
 
     for module in (
@@ -108,6 +109,7 @@ def _register() -> None:
         sending,
         mailbox,
         measure,
+        trust,
     ):
         module.register(app)
     for module in (feedback, tasks, control):  # the human touch: feedback, the owner's day

@@ -19,6 +19,7 @@ from retain_cli.store.predict import PredictStore
 from retain_cli.store.settings import SettingsStore
 from retain_cli.store.suppressions import SuppressionStore
 from retain_cli.store.tasks import TaskStore
+from retain_cli.store.trust import TrustStore
 
 
 class Store(
@@ -35,6 +36,7 @@ class Store(
     TaskStore,
     ControlStore,
     FeedbackStore,
+    TrustStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

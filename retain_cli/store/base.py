@@ -70,6 +70,7 @@ class StoreBase:
             )
         if path.parent and not path.parent.exists():
             raise RetainError(f"cannot create {path}: folder {path.parent} does not exist")
+        create_private(path)
         timeout = busy_timeout()
         conn = None
         try:
@@ -138,3 +139,20 @@ class StoreBase:
         (see :data:`EXISTED_BY`): the common case, answered without looking at orders."""
         (latest,) = self.conn.execute("SELECT max(created_at) FROM customers").fetchone()
         return latest is None or latest <= moment
+
+
+def create_private(path: Path) -> None:
+    """Create a new database file readable and writable by its owner only (0600): it holds
+    customers' names and addresses. SQLite gives its -wal and -shm files the same mode. An
+    existing file is left as it is (``retain status`` and ``retain doctor`` warn)."""
+    import os
+
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite says what is wrong when it opens the path
+    os.close(fd)

@@ -69,6 +69,15 @@ def _ids(values: Iterable[int]) -> str:
     return json.dumps(list(values))
 
 
+def _only(refs: Sequence[int] | None) -> str:
+    """The clause that keeps a ledger query to some customers (none: all of them)."""
+    return "" if refs is None else "AND customer_ref IN (SELECT value FROM json_each(?))"
+
+
+def _refs(refs: Sequence[int] | None) -> tuple[str, ...]:
+    return () if refs is None else (_ids(refs),)
+
+
 class LedgerStore(StoreBase):
     """Queries and writes for the send ledger."""
 
@@ -97,33 +106,41 @@ class LedgerStore(StoreBase):
         )
         return dict(rows.fetchall())
 
-    def ledger_history(self, campaign: str) -> dict[int, dict[str, Any]]:
-        """Per customer_ref for one campaign: last time something was sent or held out, and
-        whether they are in the holdout."""
+    def ledger_history(
+        self, campaign: str, refs: Sequence[int] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Per customer_ref for one campaign (or only these customers): last time something
+        was sent or held out, and whether they are in the holdout."""
         rows = self.conn.execute(
             "SELECT customer_ref, max(coalesce(sent_at, "
             "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out', 'queued') "
             "  THEN planned_at END)), max(state = 'held_out') "
-            "FROM sends WHERE campaign = ? GROUP BY customer_ref",
-            (campaign,),
+            f"FROM sends WHERE campaign = ? {_only(refs)} GROUP BY customer_ref",
+            (campaign, *_refs(refs)),
         )
         return {ref: {"last": last, "held_out": bool(held)} for ref, last, held in rows}
 
-    def ledger_step_states(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
-        """(customer_ref, occurrence) -> state for one step of a campaign."""
+    def ledger_step_states(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> state for one step of a campaign (or only these
+        customers)."""
         rows = self.conn.execute(
             "SELECT customer_ref, occurrence, state, sent_at FROM sends "
-            "WHERE campaign = ? AND step = ?",
-            (campaign, step),
+            f"WHERE campaign = ? AND step = ? {_only(refs)}",
+            (campaign, step, *_refs(refs)),
         )
         return {(ref, occ): state for ref, occ, state, _ in rows}
 
-    def ledger_step_sent_at(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
-        """(customer_ref, occurrence) -> sent_at for the sent rows of one step."""
+    def ledger_step_sent_at(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> sent_at for the sent rows of one step (or only these
+        customers')."""
         rows = self.conn.execute(
             "SELECT customer_ref, occurrence, sent_at FROM sends "
-            "WHERE campaign = ? AND step = ? AND state = 'sent'",
-            (campaign, step),
+            f"WHERE campaign = ? AND step = ? AND state = 'sent' {_only(refs)}",
+            (campaign, step, *_refs(refs)),
         )
         return {(ref, occ): sent_at for ref, occ, sent_at in rows}
 
@@ -193,15 +210,19 @@ class LedgerStore(StoreBase):
         )
         return dict(rows.fetchall())
 
-    def ledger_pending_rows(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
-        """Planned rows with the customer's id and current address, for a plan."""
+    def ledger_pending_rows(
+        self, campaigns: Sequence[str], refs: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Planned rows with the customer's id and current address, for a plan (of these
+        customers only, when ``refs`` is given)."""
+        only = "" if refs is None else "AND s.customer_ref IN (SELECT value FROM json_each(?))"
         rows = self.conn.execute(
             "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, "
             "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref "
-            "WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) "
+            f"WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) {only} "
             "ORDER BY s.id",
-            (json.dumps(list(campaigns)),),
+            (json.dumps(list(campaigns)), *_refs(refs)),
         )
         names = [d[0] for d in rows.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -314,6 +335,9 @@ class LedgerStore(StoreBase):
     def rehearsal_copy(self, path: Path) -> Any:
         """A copy of the whole database at ``path`` (SQLite's online backup), opened as a
         store of the same kind: ``retain simulate`` sends its nights there."""
+        from retain_cli.store.base import create_private
+
+        create_private(path)  # a copy of the customers: private as the original
         target = sqlite3.connect(path)
         try:
             self.conn.backup(target)

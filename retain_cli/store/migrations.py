@@ -22,6 +22,7 @@ from retain_cli.store.migrations_later import (
     m015_suppression_log,
     m016_tasks_and_approval,
     m017_surveys,
+    m018_trust,
 )
 from retain_cli.store.schema_tools import Migration, run_script
 
@@ -435,4 +436,5 @@ MIGRATIONS: list[Migration] = [
     m015_suppression_log,
     m016_tasks_and_approval,
     m017_surveys,
+    m018_trust,
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 from retain_cli.store.schema_tools import rebuild_table, run_script
+from retain_cli.store.trust_schema import TRUST_SCHEMA
 
 
 def m010_orders_without_customer(conn: sqlite3.Connection) -> None:
@@ -209,4 +210,15 @@ def m017_surveys(conn: sqlite3.Connection) -> None:
         CREATE INDEX survey_responses_answered ON survey_responses(answered_at);
         CREATE INDEX survey_responses_customer ON survey_responses(customer_ref);
         """,
+    )
+
+
+def m018_trust(conn: sqlite3.Connection) -> None:
+    """The audit log (append-only), erasures (salted hashes of erased addresses) and the
+    database's own salt: see :mod:`retain_cli.store.trust_schema`."""
+    import secrets
+
+    run_script(conn, TRUST_SCHEMA)
+    conn.execute(
+        "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
     )

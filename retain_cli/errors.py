@@ -7,6 +7,8 @@ results).
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -47,3 +49,26 @@ class SendError(RetainError):
 
 class MailboxError(RetainError):
     """The mailbox cannot be read (server unreachable, login refused, no such folder)."""
+
+
+class StoreError(RetainError):
+    """The database cannot be used just now: busy, read-only, disk full, not a database."""
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free some space and run this again",
+    errno.EDQUOT: "the disk quota is used up; free some space and run this again",
+    errno.EROFS: "that file system is read-only; use a folder on a writable disk",
+    errno.EACCES: "check the permissions of that file and its folder",
+    errno.EPERM: "check the permissions of that file and its folder",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """What an OSError means, in one line: the cause, the file, and what to do
+    ("No space left on device: orders.rejects.csv; the disk is full; free some space ...")."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    text = f"{reason}: {' -> '.join(names)}" if names else reason
+    hint = _OS_HINTS.get(exc.errno) if exc.errno is not None else None
+    return f"{text}; {hint}" if hint else text

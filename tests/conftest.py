@@ -207,6 +207,24 @@ def orders(store: Store) -> OrderMaker:
     return OrderMaker(store)
 
 
+def write_maildir(root: Path, messages: list[bytes]) -> Path:
+    """A maildir folder (cur/, new/, tmp/) with ``messages`` in new/, for ``retain inbox
+    --from-maildir``."""
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(messages):
+        (root / "new" / f"{i:04d}.eml").write_bytes(raw)
+    return root
+
+
+@pytest.fixture
+def maildir(tmp_path: Path):
+    """``maildir(messages)`` writes them to a fresh maildir under tmp_path (see
+    :func:`write_maildir`)."""
+    count = iter(range(1000))
+    return lambda messages: write_maildir(tmp_path / f"Mail{next(count)}", messages)
+
+
 #: the demo shop the README's examples are made from (docs/readme_examples.py)
 DEMO_SEED = 1
 DEMO_TODAY = "2026-11-24"

@@ -2,7 +2,9 @@
 
 ``SmtpServer`` is a sink that records every message it accepts, and can misbehave on
 purpose: reply 421/451 to the first N commands, refuse one mailbox with 550, drop the
-connection after receiving a message (before replying), answer slowly, or refuse logins.
+connection after receiving a message (before replying), answer slowly, refuse logins or take
+only one password; and speak TLS (STARTTLS or from the first byte) with a certificate from a
+throwaway CA (``tls_server``).
 Run as a script (``python tests/smtp_servers.py PORT``) it is a plain sink in its own process
 that prints the number of messages received when stopped (for the benchmark).
 """
@@ -10,16 +12,28 @@ that prints the number of messages received when stopped (for the benchmark).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import socket
+import ssl
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+
+def tls_server(ca: Any, *names: str) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate for ``names`` signed by ``ca`` (a
+    ``trustme.CA``; ``trustme.CA()`` makes a throwaway one)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
 
 
 def free_port() -> int:
@@ -45,8 +59,11 @@ class Behaviour:
     data_replies: list[str] = field(default_factory=list)  # replies to the next DATA ends
     reject_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
     drop_after_data: set[str] = field(default_factory=set)  # record, then drop: no reply
+    reject_every_rcpt: str | None = None  # this reply to every RCPT TO (a relay refusal ...)
+    drop_at_rcpt: bool = False  # close the connection instead of answering RCPT TO
     delay: float = 0.0  # seconds before answering each DATA
     refuse_login: bool = False
+    password: str | None = None  # when set, only this password (as UTF-8) logs in
 
 
 class Handler:
@@ -73,7 +90,10 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options):
-        reply = self.behaviour.reject_rcpt.get(address.lower())
+        if self.behaviour.drop_at_rcpt:
+            server.transport.close()
+            return "421 closing"  # not seen: the connection is closed
+        reply = self.behaviour.reject_rcpt.get(address.lower()) or self.behaviour.reject_every_rcpt
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -101,25 +121,68 @@ class Handler:
             return [r for item in self.received for r in item.rcpt_tos]
 
 
-class SmtpServer:
-    """A running aiosmtpd server on 127.0.0.1; use as a context manager."""
+class CramHandler(Handler):
+    """A :class:`Handler` that also offers AUTH CRAM-MD5 (RFC 2195; aiosmtpd has no built-in
+    one), checking the digest against ``behaviour.password`` as UTF-8."""
 
-    def __init__(self, behaviour: Behaviour | None = None, *, auth: bool = False) -> None:
+    CHALLENGE = b"<1896.697170952@retain.test>"
+
+    async def auth_CRAM__MD5(self, server: Any, args: list[str]) -> AuthResult:
+        response = await server.challenge_auth(self.CHALLENGE)
+        if not isinstance(response, bytes):
+            return AuthResult(success=False, handled=True)
+        login, _, digest = response.rpartition(b" ")
+        self.logins.append((login.decode(), "(CRAM-MD5 digest)"))
+        secret = (self.behaviour.password or "").encode("utf-8")
+        expected = hmac.HMAC(secret, self.CHALLENGE, "md5").hexdigest().encode()
+        return AuthResult(success=hmac.compare_digest(digest, expected), handled=False)
+
+
+class SmtpServer:
+    """A running aiosmtpd server on 127.0.0.1; use as a context manager.
+
+    ``tls``: "starttls" (offers STARTTLS, AUTH only after it) or "ssl" (TLS from the first
+    byte), with ``certificate`` (a server-side ``ssl.SSLContext``, see :func:`tls_server`);
+    ``auth_mechanisms``: leave out the others (e.g. ``("LOGIN",)``; "CRAM-MD5" adds that one).
+    """
+
+    def __init__(
+        self,
+        behaviour: Behaviour | None = None,
+        *,
+        auth: bool = False,
+        tls: str | None = None,
+        certificate: ssl.SSLContext | None = None,
+        auth_mechanisms: tuple[str, ...] | None = None,
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
-        self.handler = Handler(self.behaviour)
+        cram = auth_mechanisms is not None and "CRAM-MD5" in auth_mechanisms
+        self.handler = (CramHandler if cram else Handler)(self.behaviour)
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if auth:
-            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=tls == "starttls")
+        if auth_mechanisms is not None:
+            kwargs["auth_exclude_mechanism"] = [
+                m for m in ("LOGIN", "PLAIN") if m not in auth_mechanisms
+            ]
+        if tls == "starttls":
+            kwargs["tls_context"] = certificate
+        elif tls == "ssl":
+            kwargs["ssl_context"] = certificate
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, **kwargs
         )
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism, data) -> Any:
-        login = getattr(data, "login", b"")
-        password = getattr(data, "password", b"")
-        self.handler.logins.append((bytes(login).decode(), bytes(password).decode()))
-        return AuthResult(success=not self.behaviour.refuse_login, handled=False)
+        login = bytes(getattr(data, "login", b""))
+        password = bytes(getattr(data, "password", b""))
+        self.handler.logins.append((login.decode(), password.decode()))
+        expected = self.behaviour.password
+        success = not self.behaviour.refuse_login and (
+            expected is None or password == expected.encode("utf-8")
+        )
+        return AuthResult(success=success, handled=False)
 
     @property
     def received(self) -> list[Received]:
@@ -203,6 +266,18 @@ def plan_rows(store: Any, campaign: str, emails: list[str], *, step: int = 1) ->
         ],
         "2025-01-01T00:00:00Z",
     )
+
+
+def one_message(sender: str = "shop@example.com", recipient: str = "ada@example.org"):
+    """A short text message, for the transport tests."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = "hello"
+    msg.set_content("hi\n")
+    return msg
 
 
 def simple_builder(sender: str = "shop@example.com"):
@@ -293,3 +368,84 @@ def add_order(store: Any, email: str, at: str, total_minor: int, refunded_minor:
         "total_minor, refunded_minor) VALUES (?, 'test', ?, ?, ?, 'USD', ?, ?)",
         (key, key, ref, at, total_minor, refunded_minor),
     )
+
+
+class DripServer:
+    """A server that sends its greeting one byte at a time, ``interval`` seconds apart, as a
+    reply that never ends (``220-`` continuation lines), for at most ``lasting`` seconds;
+    a socket timeout never fires on it. Use as a context manager; ``port``."""
+
+    def __init__(self, interval: float = 0.2, lasting: float = 30.0) -> None:
+        self.interval = interval
+        self.lasting = lasting
+        self.stop = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(5)
+        self.listener.settimeout(0.1)
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        line = b"220-drip.example ESMTP, one byte at a time\r\n"
+        started = time.monotonic()
+        with conn:
+            while not self.stop.is_set() and time.monotonic() - started < self.lasting:
+                for byte in line:
+                    if self.stop.wait(self.interval):
+                        return
+                    try:
+                        conn.sendall(bytes([byte]))
+                    except OSError:
+                        return
+
+    def __enter__(self) -> DripServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.listener.close()
+
+
+# --- the sending tests' shop through the CLI --------------------------------------------------
+
+SENDING_DATA = Path(__file__).parent / "campaigns" / "data" / "sending"
+
+
+def sending_shop(db_path: Path, folder: Path) -> Path:
+    """:func:`make_shop` in the database, and the sending tests' campaign file (outbox)
+    copied to ``folder/shop``; returns the campaign file's path."""
+    import shutil
+
+    from retain_cli.store import Store
+
+    with Store.open(db_path) as store:
+        make_shop(store)
+    shutil.copytree(SENDING_DATA, folder / "shop")
+    return folder / "shop" / "campaigns.yaml"
+
+
+def use_smtp_server(config: Path, port: int, *, timeout: float = 5, limits: str = "") -> Path:
+    """The campaign file sends through the SMTP server on 127.0.0.1:``port`` (``limits``: a
+    limits: section's lines)."""
+    text = config.read_text().replace(
+        "  type: outbox\n",
+        f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n"
+        f"  timeout: {timeout}\n",
+    )
+    if limits:
+        text = text.replace("campaigns:\n", f"limits:\n{limits}campaigns:\n", 1)
+    config.write_text(text)
+    return config

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from retain_cli.analytics.report_definitions import REPORT_COLUMN_TEXTS
 from retain_cli.errors import UsageError
 
 
@@ -91,78 +92,8 @@ PREDICT_DEFINITIONS = [
     ),
 ]
 
-_REPORT = "A column of 'retain report' (one row per campaign). "
-#: the columns of 'retain report'
-REPORT_DEFINITIONS = [
-    Definition(
-        "recipients",
-        "count",
-        _REPORT + "Customers the campaign wrote to (sent, failed or ambiguous): the group the "
-        "holdout is compared with.",
-    ),
-    Definition(
-        "held_out",
-        "count",
-        _REPORT + "Customers kept out on purpose (the campaign's holdout share), recorded by "
-        "the run that wrote to the others.",
-    ),
-    Definition("sent", "count", _REPORT + "Messages the mail server accepted."),
-    Definition("failed", "count", _REPORT + "Messages that could not be sent."),
-    Definition(
-        "ambiguous",
-        "count",
-        _REPORT + "Messages handed over without a reply: they may or may not have arrived "
-        "('retain sends resolve' settles them).",
-    ),
-    *(
-        Definition(f"{prefix}_{name}", unit, _REPORT + text.format(group=group))
-        for prefix, group in (
-            ("recipient", "the recipients (from the first time each was written to)"),
-            ("holdout", "the held-out customers (from the time each was held out)"),
-        )
-        for name, unit, text in (
-            ("orders", "count", "Countable orders of {group} within --window."),
-            (
-                "revenue",
-                "money",
-                "Revenue (total less refunds) of the countable orders of {group} within --window.",
-            ),
-            (
-                "conversion",
-                "rate",
-                "Share of {group} with at least one countable order within --window.",
-            ),
-            (
-                "revenue_per_customer",
-                "money",
-                "Revenue of {group} within --window / their number.",
-            ),
-        )
-    ),
-    Definition(
-        "currency",
-        "term",
-        _REPORT + "The currency of the revenue columns: the shop's (its most used one).",
-    ),
-    Definition(
-        "conversion_lift",
-        "rate",
-        _REPORT + "recipient_conversion - holdout_conversion: what the messages added to the "
-        "share of customers who ordered (the holdout shows what would have happened anyway).",
-    ),
-    Definition(
-        "revenue_per_customer_lift",
-        "money",
-        _REPORT + "recipient_revenue_per_customer - holdout_revenue_per_customer.",
-    ),
-    Definition(
-        "window",
-        "term",
-        _REPORT + "--window (14d, 2w, 48h): how long after each customer's reference time "
-        "(written to, or held out) their orders count. A window that has not ended yet "
-        "counts the orders known so far.",
-    ),
-]
+#: the columns of 'retain report' (their texts: analytics/report_definitions.py)
+REPORT_DEFINITIONS = [Definition(*row) for row in REPORT_COLUMN_TEXTS]
 
 _DEFINITIONS = [
     # --- terms ------------------------------------------------------------------------------

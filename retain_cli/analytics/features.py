@@ -7,6 +7,7 @@ campaign audience rules (the filter language) are evaluated on.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -41,11 +42,27 @@ def _day_number(moment: datetime) -> int:
     return int(moment.astimezone(UTC).timestamp()) // 86400
 
 
+#: the last Core computed, by what it was computed from: one command often needs the same
+#: figures several times (a plan's segment audiences, ``retain explain CUSTOMER``)
+_LAST: list[tuple[tuple[object, ...], Core]] = []
+
+
 def core_features(store: Store, as_of: datetime) -> Core:
     """The :class:`Core` figures at ``as_of``: orders up to it only, and only the customers
     who existed by then (a first order, a sign-up or an import by as-of): at a past as-of,
-    someone whose first order came later is not a prospect, they were not there yet."""
+    someone whose first order came later is not a prospect, they were not there yet.
 
+    The arrays are shared with the next caller asking for the same figures while the
+    database is unchanged: read them, never write to them."""
+    key = (str(store.path), id(store.conn), as_of.isoformat(), store.data_stamp())
+    if _LAST and _LAST[0][0] == key:
+        return _LAST[0][1]
+    core = _core_features(store, as_of)
+    _LAST[:] = [(key, core)]
+    return core
+
+
+def _core_features(store: Store, as_of: datetime) -> Core:
     from retain_cli.analytics.metrics import DAY, load_orders, summarise
 
     orders = load_orders(store).upto(as_of)
@@ -81,9 +98,12 @@ def _existing(store: Store, as_of: datetime, buyers: np.ndarray) -> np.ndarray:
     return np.setdiff1d(everyone, gone, assume_unique=True)
 
 
-def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
+def customer_features(
+    store: Store, as_of: datetime, refs: Collection[int] | None = None
+) -> pd.DataFrame:
     """One row per customer who existed at ``as_of`` (index ``customer_ref``), orders up to
-    ``as_of`` only.
+    ``as_of`` only; with ``refs``, only those customers (each row the same as in the whole
+    frame).
 
     Columns: customer_id, email, orders, total_spent (net, major units), avg_order_value,
     first_order_at, last_order_at (UTC timestamps or NaT), days_since_last_order,
@@ -94,25 +114,27 @@ def customer_features(store: Store, as_of: datetime) -> pd.DataFrame:
     import pandas as pd
 
     core = core_features(store, as_of)
-    rows = store.customer_feature_rows()
+    rows = store.customer_feature_rows(refs)
     frame = pd.DataFrame(
         rows, columns=["customer_ref", "customer_id", "email", "accepts_marketing", "birthday"]
     ).set_index("customer_ref")
-    if len(core.all_refs) < len(frame):  # a past as-of: customers who came later are left out
+    if refs is not None or len(core.all_refs) < len(frame):
+        # a past as-of: customers who came later are left out
         frame = frame[frame.index.isin(core.all_refs)]
     frame = frame.astype({"customer_id": object, "email": object, "birthday": object})
     frame.index = frame.index.astype(np.int64)
     frame["accepts_marketing"] = frame["accepts_marketing"].astype("boolean")
+    keep = slice(None) if refs is None else np.isin(core.customer, np.fromiter(refs, np.int64))
     per = pd.DataFrame(
         {
-            "orders": core.order_count,
-            "total_spent": np.round(core.total, 2),
-            "first_order_at": pd.to_datetime(core.first_t, unit="s", utc=True),
-            "last_order_at": pd.to_datetime(core.last_t, unit="s", utc=True),
-            "days_since_last_order": core.days_since_last.astype(np.float64),
-            "days_since_first_order": core.days_since_first.astype(np.float64),
+            "orders": core.order_count[keep],
+            "total_spent": np.round(core.total[keep], 2),
+            "first_order_at": pd.to_datetime(core.first_t[keep], unit="s", utc=True),
+            "last_order_at": pd.to_datetime(core.last_t[keep], unit="s", utc=True),
+            "days_since_last_order": core.days_since_last[keep].astype(np.float64),
+            "days_since_first_order": core.days_since_first[keep].astype(np.float64),
         },
-        index=pd.Index(core.customer, name="customer_ref"),
+        index=pd.Index(core.customer[keep], name="customer_ref"),
     )
     frame = frame.join(per, how="left")
     frame["orders"] = frame["orders"].fillna(0).astype(np.int64)

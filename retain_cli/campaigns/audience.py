@@ -9,6 +9,7 @@ planner can report who is left out and why.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 
-def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
-    """Every customer: the segments module's features, plus names, suppression and consent.
+def customer_frame(
+    store: Store, as_of: datetime, refs: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Every customer (or those in ``refs``): the segments module's features, plus names,
+    suppression and consent.
 
     Pass it to :func:`audience_members` as ``features`` to compute it once for many campaigns.
     """
@@ -31,9 +35,9 @@ def customer_frame(store: Store, as_of: datetime) -> pd.DataFrame:
 
     from retain_cli.analytics.features import customer_features
 
-    frame = customer_features(store, as_of)
+    frame = customer_features(store, as_of, refs)
     extra = ["first_name", "last_name", "suppressed", "consent", "total_spent_minor"]
-    own = pd.DataFrame(store.campaign_customer_features(to_iso(as_of)))
+    own = pd.DataFrame(store.campaign_customer_features(to_iso(as_of), refs))
     if own.empty:
         own = pd.DataFrame(columns=["customer_ref", *extra])
     own = own.set_index("customer_ref")[extra]

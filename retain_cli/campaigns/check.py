@@ -9,6 +9,7 @@ from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
 from retain_cli.campaigns.model import STOP_ENTERED, CampaignConfig
 from retain_cli.campaigns.preview import pick_customers, select
+from retain_cli.campaigns.survey import SAMPLE_SECRET, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError
 
@@ -64,6 +65,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                     checked_with += f", {real[refs[0]]['customer']['email']}"
         for step in campaign.steps:
             for context in contexts:
+                key = f"{campaign.name}:{step.index}:sample:1"
+                context = with_survey(context, config, campaign, key, SAMPLE_SECRET)
                 try:
                     renderer.render(campaign, step, context)
                 except ConfigError as exc:

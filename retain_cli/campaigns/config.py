@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any, cast
 
 from retain_cli.analytics.segment_names import qualified
+from retain_cli.campaigns.config_owner import (
+    check_owner_keys,
+    parse_approval,
+    parse_channel,
+    parse_survey,
+)
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
+    DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
     Audience,
     Campaign,
@@ -69,6 +76,8 @@ TRANSPORT_KEYS = (
     "password_env",
     "keyring_service",
     "timeout",
+    "tls_ca_file",
+    "tls_verify",
 )
 LIMIT_KEYS = (
     "per_minute",
@@ -77,6 +86,7 @@ LIMIT_KEYS = (
     "quiet_hours",
     "min_hours_between_messages",
     "timezone",
+    "max_run_minutes",
 )
 CAMPAIGN_KEYS = (
     "name",
@@ -92,12 +102,19 @@ CAMPAIGN_KEYS = (
     "enabled",
     "priority",
     "fresh_for",
+    "offer_code",
+    "approval",
+    "survey",
+    "channel",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
-STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when")
+STEP_KEYS = ("days", "subject", "template", "html_template", "stop_when", "channel")
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+OFFER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: words `retain report` reads as reports of their own, so no campaign may be called so
+REPORT_WORDS = ("goals", "program")
 
 
 def config_path(explicit: Path | None) -> Path:
@@ -214,8 +231,34 @@ def _parse_transport(
                 mapping.get("keyring_service"), where, "transport.keyring_service", required=False
             ),
             timeout=timeout,
+            tls_ca_file=_ca_file(mapping.get("tls_ca_file"), where, base),
+            tls_verify=_tls_verify(mapping.get("tls_verify", True), where),
         )
     return cast(TransportKind, kind), outbox_dir, smtp
+
+
+def _ca_file(value: Any, where: Where, base: Path) -> str | None:
+    """``transport.tls_ca_file``: a PEM bundle of the CA that signed the server's certificate
+    (a private CA), relative to the campaign file's folder."""
+    text = as_text(value, where, "transport.tls_ca_file", required=False)
+    if text is None:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise where.error(
+            "transport.tls_ca_file",
+            f"{path} does not exist; name a PEM file with the certificate of the CA that signed "
+            "the server's certificate",
+        )
+    return str(path)
+
+
+def _tls_verify(value: Any, where: Where) -> bool:
+    if not isinstance(value, bool):
+        raise where.error("transport.tls_verify", f"must be true or false, not {kind_of(value)}")
+    return value
 
 
 def _parse_shop(data: Any, limits: Any, where: Where) -> Shop:
@@ -264,6 +307,7 @@ def _parse_limits(data: Any, where: Where, timezone: str) -> Limits:
         except ValueError as exc:
             raise where.error("limits.quiet_hours", str(exc)) from None
     gap = mapping.get("min_hours_between_messages")
+    run = mapping.get("max_run_minutes")
     return Limits(
         per_minute=optional_int("per_minute"),
         per_day=optional_int("per_day"),
@@ -273,6 +317,9 @@ def _parse_limits(data: Any, where: Where, timezone: str) -> Limits:
         if gap is None
         else as_number(gap, where, "limits.min_hours_between_messages"),
         timezone=timezone,
+        max_run_minutes=DEFAULT_MAX_RUN_MINUTES
+        if run is None
+        else as_number(run, where, "limits.max_run_minutes", minimum=0.01),
     )
 
 
@@ -360,6 +407,7 @@ def _parse_step(index: int, data: Mapping[str, Any], where: Where, prefix: str, 
         subject=subject,
         template=template,
         html_template=html,
+        channel=parse_channel(data.get("channel"), where.error, prefix),
     )
 
 
@@ -378,9 +426,13 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         raise here.error(
             "name", "use letters, digits, '-', '_' or '.' only (it is used in send keys)"
         )
+    if name in REPORT_WORDS:
+        raise here.error(
+            "name", f"{name!r} is the name of a report ('retain report {name}'); pick another"
+        )
     steps: list[Step] = []
     if data.get("steps") is not None:
-        for key in ("subject", "template", "html_template"):
+        for key in ("subject", "template", "html_template", "channel"):
             if key in data:
                 raise here.error(key, "goes inside each step when a campaign has steps")
         raw_steps = data["steps"]
@@ -421,6 +473,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         raise here.error("enabled", f"must be true or false, not {kind_of(enabled)}")
     trigger = _parse_trigger(data.get("trigger"), here)
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
+    survey = parse_survey(data.get("survey"), here.error)
+    check_owner_keys(survey, [s.channel for s in steps], here.error)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -432,7 +486,24 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
+        offer_code=_offer_code(data.get("offer_code"), here),
+        approval=parse_approval(data.get("approval"), here.error),
+        survey=survey,
     )
+
+
+def _offer_code(value: Any, where: Where) -> str | None:
+    """``offer_code: WINBACK10``: the discount code the campaign's messages offer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    code = as_text(value, where, "offer_code", required=False)
+    if code is not None and not OFFER_CODE_RE.match(code):
+        raise where.error(
+            "offer_code",
+            f"{code!r} is not a discount code; write it as the shop does, e.g. WINBACK10 "
+            "(letters, digits, '-', '_' or '.')",
+        )
+    return code
 
 
 def parse_config(data: Any, path: Path) -> CampaignConfig:

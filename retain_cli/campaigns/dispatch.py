@@ -11,6 +11,22 @@ The protocol, per message (every write is committed before the next step happens
    A ``sent`` outcome is committed in the same statement as the next message's claim (or at
    the end of the batch, or before the pacer sleeps): one commit per message.
 
+Whose fault a failure is decides what it costs (:mod:`retain_cli.transports.replies` sorts
+the replies). The message's (a 4xx to RCPT TO, a 5xx about this mailbox): an attempt is
+counted, and a message deferred :data:`MAX_TOTAL_ATTEMPTS` times over all runs fails. The
+server's (unreachable, 421, a 4xx to MAIL FROM, the connection lost before the message was
+handed over): the message is retried with back-off, then the run stops (exit 3) with the
+message planned and no attempt counted, so an outage of any length burns nothing. A policy
+refusal (relay denied, a block list, the sender address: :class:`PolicyRefusal`): nobody is
+suppressed and nothing is counted; the message goes back to ``planned`` with the reason. One
+that can only be about the shop (MAIL FROM refused) stops the run at once; another stops it
+if the next message is refused too, and if a later message goes through instead it was
+about that recipient alone: that message fails (still nobody suppressed).
+
+``limits.max_run_minutes`` bounds the run (:class:`retain_cli.campaigns.limits.RunDeadline`):
+checked between messages and before every wait, it lets the message in hand finish (each SMTP
+reply is bounded by ``transport.timeout``) and leaves the rest planned.
+
 A run that dies leaves at most the one message it was sending ``claimed``; the next run marks
 it ``ambiguous`` (it may or may not have gone out: killed between the claim and the end of
 DATA looks the same as killed while waiting for the reply), and never sends it again by itself:
@@ -45,6 +61,7 @@ from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.limits import (
     Pacer,
+    RunDeadline,
     cap_since,
     daily_limit_text,
     in_quiet_hours,
@@ -56,6 +73,7 @@ from retain_cli.timeutil import from_iso, to_iso, utc_now
 from retain_cli.transports.base import (
     AmbiguousFailure,
     PermanentFailure,
+    PolicyRefusal,
     TemporaryFailure,
     Transport,
 )
@@ -103,16 +121,45 @@ class SendResult:
     dry_run: bool = False
     transport: str = ""
     stopped: str | None = None  # why the run stopped before the queue was empty
-    transport_down: bool = False
+    transport_down: bool = False  # stopped: the server is unavailable (nothing charged)
+    refused: bool = False  # stopped: the server refuses mail from the shop (policy)
+    held: int = 0  # messages back to planned after a policy refusal (nobody suppressed)
     held_back: str | None = None  # due messages wait: quiet hours or the daily limit
     errors: list[str] = field(default_factory=list)
+    queued: int = 0  # approval: required: rendered and waiting in 'retain queue'
+    tasks: int = 0  # channel: task steps handed to the owner as tasks
+    paused: str | None = None  # retain pause: why nothing (or not everything) was sent
 
     @property
     def exit_code(self) -> int:
-        """3 when some messages failed, their outcome is unknown, or due messages were held
-        back by quiet hours or the daily limit (so cron mails the owner); else 0."""
+        """3 when some messages failed, their outcome is unknown, the server was unavailable
+        or refused the shop's mail, or due messages were held back by quiet hours, the daily
+        limit or max_run_minutes (so cron mails the owner); else 0."""
         problems = self.failed or self.ambiguous or self.recovered or self.transport_down
-        return 3 if problems or self.held_back else 0
+        return 3 if problems or self.refused or self.held or self.held_back else 0
+
+    def notice(self) -> str | None:
+        """What the owner must know when the server stopped the run (or refused messages)."""
+        waiting = f"{self.deferred:,} message{'s' if self.deferred != 1 else ''}"
+        if self.refused:
+            return (
+                f"Stopped: the SMTP server refused mail from the shop ({self.stopped}). Nobody "
+                f"was suppressed for it and nothing was counted against the messages: {waiting} "
+                "wait for the next run. Read the server's reason: the login (transport.username), "
+                "the sender address (sender.from), or the server's address on a block list."
+            )
+        if self.transport_down:
+            return (
+                f"Stopped: the SMTP server is not taking mail now ({self.stopped}). Nothing "
+                f"was counted against the messages: {waiting} wait for the next run."
+            )
+        if self.held:
+            count = f"{self.held:,} message{'s' if self.held != 1 else ''}"
+            return (
+                f"{count} refused by the server's policy went back to the queue (nobody was "
+                "suppressed for it): tried again on the next run."
+            )
+        return None
 
     def summary(self) -> dict[str, object]:
         data: dict[str, object] = {}
@@ -127,6 +174,14 @@ class SendResult:
         data["skipped"] = self.skipped
         if self.suppressed:
             data["suppressed (bounced)"] = self.suppressed
+        if self.queued:
+            data["waiting for approval" if not self.dry_run else "would wait for approval"] = (
+                self.queued
+            )
+        if self.tasks:
+            data["tasks for you" if not self.dry_run else "would be tasks for you"] = self.tasks
+        if self.paused:
+            data["paused"] = self.paused
         data["newly planned"] = self.planned
         data["transport"] = self.transport
         data["stopped"] = self.stopped or ""
@@ -151,14 +206,19 @@ def dispatch(
     progress: Progress | None = None,
     result: SendResult | None = None,
     order: Mapping[str, int] | None = None,
+    deadline: RunDeadline | None = None,
+    paused: Callable[[], str | None] | None = None,
 ) -> SendResult:
     """Send the planned rows of ``campaigns`` within the limits: in ``order`` (send key ->
-    rank, from the plan: priority first), the rest oldest first.
+    rank, from the plan: priority first), the rest oldest first, until ``deadline`` (default:
+    ``limits.max_run_minutes`` from now).
 
     The caller holds the send lock and has recovered crashed claims. Returns the counts;
     raises SendError only when sending cannot start (e.g. the SMTP login is refused).
+    ``paused`` is asked before each batch: a reason (``retain pause --all``) stops the run.
     """
     retry = retry or RetryPolicy()
+    deadline = deadline or RunDeadline(limits)
     result = result or SendResult()
     result.transport = transport.name
     queue = store.ledger_pending(campaigns)
@@ -201,6 +261,7 @@ def dispatch(
 
     outcome: list[Settle] = []  # the last message's outcome, not committed yet
     stamp = _Stamp(now)
+    hold: list[tuple[LedgerRow, PolicyRefusal]] = []  # a policy refusal the next send judges
 
     def flush_with() -> Settle | None:
         return outcome.pop() if outcome else None
@@ -216,6 +277,9 @@ def dispatch(
         try:
             upcoming = next_batch()
             while upcoming and result.stopped is None:
+                if paused is not None and (why := paused()) is not None:
+                    result.stopped = result.paused = why
+                    break
                 batch = _drop_unmailable(store, upcoming, now, result)
                 upcoming = next_batch()
                 messages = build(batch) if batch else {}
@@ -226,6 +290,8 @@ def dispatch(
                         result.stopped = daily
                     elif limits.quiet_hours is not None and in_quiet_hours(limits, now()):
                         result.stopped = quiet_hours_text(limits)
+                    elif deadline.passed():
+                        result.stopped = deadline.text()
                     if result.stopped is not None:
                         break
                     message = messages.get(row.id)
@@ -240,7 +306,9 @@ def dispatch(
                         continue  # stays planned: frequency cap (sent earlier in this batch)
                     if limits.per_minute:
                         flush()  # nothing waits uncommitted while the pacer sleeps
-                        pacer.wait_for_slot()
+                        if not pacer.wait_for_slot(deadline):
+                            result.stopped = deadline.text()
+                            break
                     attempted += 1
                     claim = _Claim(store, row, stamp, flush_with)
                     ahead = (
@@ -258,11 +326,16 @@ def dispatch(
                         result,
                         claim,
                         ahead,
+                        deadline,
                     )
-                    if sent is not None:
+                    if isinstance(sent, PolicyRefusal):
+                        _judge_refusal(row, sent, hold, result)
+                    elif sent is not None:
                         # committed together with the next claim (one commit per message), or
                         # at the end of the batch, whichever comes first
                         outcome.append(sent)
+                        if hold:  # the server takes mail from the shop: it was that recipient
+                            _fail_held(store, hold.pop(), stamp(), result)
                     if state == "sent" and (gap or limits.per_minute or limits.per_day):
                         sent_at = now()
                         pacer.record(sent_at)
@@ -379,22 +452,32 @@ def _deliver(
     result: SendResult,
     claim: _Claim,
     ahead: Callable[[], None] | None = None,
-) -> tuple[str, Settle | None]:
+    deadline: RunDeadline | None = None,
+) -> tuple[str, Settle | PolicyRefusal | None]:
     """Send one message (claimed by ``claim`` just before it is handed over), retrying
     temporary failures. Failures are recorded at once; a success is returned for the caller
-    to record together with its next claim."""
+    to record together with its next claim, a policy refusal for the caller to judge (the
+    row is back to planned).
+
+    Only the message's own failures count as attempts; the server's (``connection``) and
+    policy refusals cost it nothing."""
     message_id = str(message.get("Message-ID") or "") or None
     last: TemporaryFailure | None = None
-    tries = 0
+    counted = 0  # tries charged to the message
+    outages = 0  # tries the server failed (unreachable, 421, connection lost): not charged
+    tries = max(retry.attempts, 1)
 
     def settle(state: str, error: str | None) -> None:
-        extra = tries - 1 if claim.done else tries  # the claim counted one attempt
+        extra = counted - 1 if claim.done else counted  # the claim counted one attempt
         store.ledger_settle(row.id, state, stamp(), error=error, extra_attempts=extra)
 
-    for attempt in range(max(retry.attempts, 1)):
-        if attempt:
-            sleep(retry.delay(attempt - 1))
-        tries += 1
+    while counted < tries and outages < tries:
+        if counted or outages:
+            pause = retry.delay(counted + outages - 1)
+            if deadline is not None and deadline.passed(pause):
+                result.stopped = deadline.text()
+                break
+            sleep(pause)
         try:
             reply = transport.send(
                 message, sender, row.email, before_data=claim, awaiting_reply=ahead
@@ -402,8 +485,18 @@ def _deliver(
         except TemporaryFailure as exc:
             last = exc
             transport.close()  # reconnect for the next try
+            if exc.connection:
+                outages += 1
+            else:
+                counted += 1
             continue
+        except PolicyRefusal as exc:
+            settle("planned", f"held: {exc} (a policy refusal: nobody suppressed, not counted)")
+            result.held += 1
+            result.errors.append(f"{row.email}: held, not counted: {exc}")
+            return "refused", exc
         except PermanentFailure as exc:
+            counted += 1
             settle("failed", str(exc))
             result.failed += 1
             result.errors.append(f"{row.email}: {exc}")
@@ -413,10 +506,12 @@ def _deliver(
                 result.suppressed += 1
             return "failed", None
         except AmbiguousFailure as exc:
+            counted += 1
             settle("ambiguous", str(exc))
             result.ambiguous += 1
             result.errors.append(f"{row.email}: {exc}")
             return "ambiguous", None
+        counted += 1
         result.sent += 1
         sent = Settle(
             row.id,
@@ -424,11 +519,16 @@ def _deliver(
             stamp(),
             reply=reply,
             message_id=message_id,
-            extra_attempts=tries - 1,
+            extra_attempts=counted - 1,
         )
         return "sent", sent
     assert last is not None
-    total_attempts = row.attempts + tries
+    if last.connection:  # the server's trouble: the message waits, charged nothing
+        settle("planned", f"deferred, not counted (the server's trouble): {last}")
+        result.transport_down = True
+        result.stopped = result.stopped or str(last)
+        return "deferred", None
+    total_attempts = row.attempts + counted
     if total_attempts >= MAX_TOTAL_ATTEMPTS:
         error = f"gave up after {total_attempts} attempts: {last}"
         settle("failed", error)
@@ -436,7 +536,33 @@ def _deliver(
         result.errors.append(f"{row.email}: {error}")
         return "failed", None
     settle("planned", f"deferred: {last}")
-    if last.connection:
-        result.transport_down = True
-        result.stopped = str(last)
     return "deferred", None
+
+
+def _judge_refusal(
+    row: LedgerRow,
+    refusal: PolicyRefusal,
+    hold: list[tuple[LedgerRow, PolicyRefusal]],
+    result: SendResult,
+) -> None:
+    """A policy refusal (the row is back to planned): stop the run when it can only be
+    about the shop, or when it is the second in a row; else hold it until the next message
+    tells whether the server refuses the shop or only that recipient."""
+    if refusal.about_shop or hold:
+        result.refused = True
+        result.stopped = str(refusal)
+        hold.clear()  # the earlier one was about the shop too: it stays planned
+    else:
+        hold.append((row, refusal))
+
+
+def _fail_held(
+    store: Store, held: tuple[LedgerRow, PolicyRefusal], now: str, result: SendResult
+) -> None:
+    """A message refused by policy while the next one went through: the refusal was about
+    that recipient alone, so that message fails (nobody is suppressed)."""
+    row, refusal = held
+    error = f"{refusal} (refused for this recipient only: later messages went through)"
+    store.ledger_settle(row.id, "failed", now, error=error, extra_attempts=1)
+    result.held -= 1
+    result.failed += 1

@@ -31,6 +31,8 @@ HELD_OUT = "held_out"
 DEFERRED = "deferred"
 SKIPPED = "skipped"
 LEFT_OUT = "left_out"
+#: up to this many audience members, the ledger is read for them only, not the campaign
+FEW_MEMBERS = 500
 
 
 @dataclass(slots=True)
@@ -149,6 +151,9 @@ class CampaignDays:
             (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
+        self.promoted: dict[int, str] = {}
+        if refs and trigger is not None and trigger.event == "promoter":
+            self.promoted = store.survey_promoter_days(refs)
         self.refunded: dict[int, dict[str, bool]] = {}
         if refs and trigger is not None and trigger.event in ("first_order", "last_order"):
             self.refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
@@ -167,17 +172,23 @@ class CampaignDays:
                     f"{config.path}: campaign {campaign.name!r}: key "
                     f"'steps[{step}].stop_when': {exc}"
                 ) from None
-        self.history = store.ledger_history(campaign.name)
-        self.states = {s.index: store.ledger_step_states(campaign.name, s.index) for s in later}
+        # the ledger is only ever looked up for members: for a few (one customer explained),
+        # only their rows are read
+        few = refs if len(refs) <= FEW_MEMBERS else None
+        self.history = store.ledger_history(campaign.name, few)
+        self.states = {
+            s.index: store.ledger_step_states(campaign.name, s.index, few) for s in later
+        }
         self.states[campaign.steps[0].index] = store.ledger_step_states(
-            campaign.name, campaign.steps[0].index
+            campaign.name, campaign.steps[0].index, few
         )
         self.first_sent = (
-            store.ledger_step_sent_at(campaign.name, campaign.steps[0].index) if later else {}
+            store.ledger_step_sent_at(campaign.name, campaign.steps[0].index, few) if later else {}
         )
         self.sent_occurrences: dict[int, list[str]] = {}
         for sent_ref, occurrence in self.first_sent:
             self.sent_occurrences.setdefault(sent_ref, []).append(occurrence)
+        self.holds, self.asked = owner_holds(store, config, campaign, refs)
 
     # --- days ------------------------------------------------------------------------------
 
@@ -206,6 +217,8 @@ class CampaignDays:
             day = self.entered.get(ref)
             return None if day is None else (day, day.isoformat(), None)
         events = self.events.get(ref, {})
+        if trigger.event == "promoter":
+            events = {"promoter": self.promoted.get(ref)}
         if trigger.event == "birthday":
             birthday = birthday_on_or_before(events.get("birthday"), self.today)
             return None if birthday is None else (birthday, birthday.isoformat(), None)
@@ -250,6 +263,23 @@ class CampaignDays:
                     return f"stopped (entered segment {segment} on {entered}, after step 1)"
         return None
 
+    def held(self, ref: int, step: Step) -> str | None:
+        """Why the owner keeps this customer out of an automated message (a ``human_only``
+        tag, negative feedback not answered yet); a ``channel: task`` step is for the owner,
+        so it is not held."""
+        return None if step.is_task else self.holds.get(ref)
+
+    def fatigued(self, ref: int) -> str | None:
+        """A survey campaign: asked by a survey within the campaign's fatigue days."""
+        survey = self.campaign.survey
+        last = self.asked.get(ref)
+        if survey is None or not last:
+            return None
+        day = local_day(from_iso(last), self.tz)
+        if self.today < day + timedelta(days=survey.fatigue_days):
+            return f"survey fatigue (asked on {day}; no survey within {survey.fatigue_days}d)"
+        return None
+
     def _consent_reason(self, email: str | None, consent: bool, suppressed: bool) -> str | None:
         if not email:
             return "no e-mail address"
@@ -290,7 +320,7 @@ class CampaignDays:
                         due = event_day + timedelta(days=offset + step.days)
                     if self.today < due or self.stale(due):
                         continue
-                    reason = self.stopped(ref, step, sent_at) or why_not
+                    reason = self.stopped(ref, step, sent_at) or why_not or self.held(ref, step)
                     out.append(item(step.index, began, LEFT_OUT if reason else DUE, reason or ""))
 
             due = event_day + timedelta(days=offset + first.days)
@@ -318,6 +348,7 @@ class CampaignDays:
                     reason = f"repeat not due (last {past['last']}), again from {again}"
                     out.append(item(first.index, occurrence, LEFT_OUT, reason))
                     continue
+            why_not = why_not or self.held(ref, first) or self.fatigued(ref)
             if why_not:
                 out.append(item(first.index, occurrence, LEFT_OUT, why_not))
             elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
@@ -347,6 +378,8 @@ class CampaignDays:
         step = steps.get(int(row["step"]))
         if step is None:
             return f"the campaign has no step {row['step']} any more"
+        if (held := self.held(ref, step)) is not None:
+            return held
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])
         trigger = campaign.trigger
@@ -396,6 +429,21 @@ class _Maker:
         return PlanItem(
             self.campaign, step, self.ref, self.customer_id, self.email, occurrence, status, reason
         )
+
+
+def owner_holds(
+    store: Store, config: CampaignConfig, campaign: Campaign, refs: Sequence[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """(customer_ref -> why they are held out of automated messages, customer_ref -> when a
+    survey last asked them (survey campaigns only))."""
+    if not refs:
+        return {}, {}
+    holds = store.campaign_holds(refs)
+    asked: dict[int, str] = {}
+    if campaign.survey is not None:
+        surveys = [c.name for c in config.campaigns if c.survey is not None]
+        asked = store.survey_last_asked(surveys)
+    return holds, asked
 
 
 def _entered_days(

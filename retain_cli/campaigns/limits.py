@@ -12,13 +12,14 @@ than yesterday's finished is not held back by a rolling window.
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.model import Limits
-from retain_cli.timeutil import from_iso, local_day, start_of_day, to_iso, zone
+from retain_cli.timeutil import Clock, from_iso, local_day, start_of_day, to_iso, zone
 
 if TYPE_CHECKING:
     from retain_cli.store import Store
@@ -95,6 +96,41 @@ def daily_limit_text(limits: Limits) -> str:
     )
 
 
+class RunDeadline:
+    """``limits.max_run_minutes`` from the start of the run: real time on the monotonic clock,
+    plus the time a simulated clock slept (a rehearsal's pacer waits cost no real time, and
+    stop it where the real run would stop). Checked between messages: the message in hand is
+    finished (each SMTP reply has its own bound, ``transport.timeout``), then the run stops
+    and the rest stays planned."""
+
+    __slots__ = ("clock", "limit", "minutes", "slept", "start")
+
+    def __init__(self, limits: Limits, clock: Clock | None = None) -> None:
+        self.minutes = limits.max_run_minutes
+        self.limit = self.minutes * 60
+        self.start = time.monotonic()
+        self.clock = clock if clock is not None and clock.simulated else None
+        self.slept = self.clock.slept if self.clock is not None else 0.0
+
+    def spent(self) -> float:
+        """Seconds the run has taken so far."""
+        spent = time.monotonic() - self.start
+        if self.clock is not None:
+            spent += self.clock.slept - self.slept
+        return spent
+
+    def passed(self, within: float = 0.0) -> bool:
+        """Whether the deadline has passed (or will have, ``within`` seconds from now)."""
+        return self.spent() + within >= self.limit
+
+    def text(self) -> str:
+        return (
+            f"the run reached limits.max_run_minutes ({self.minutes:g} "
+            f"minute{'' if self.minutes == 1 else 's'}); "
+            "the rest goes out on the next run"
+        )
+
+
 class Pacer:
     """Per-minute pacing and the per-day budget, counted from the ledger's sent_at."""
 
@@ -127,18 +163,22 @@ class Pacer:
                 self.day_left = self.limits.per_day
         return self.day_left is not None and self.day_left <= 0
 
-    def wait_for_slot(self) -> None:
+    def wait_for_slot(self, deadline: RunDeadline | None = None) -> bool:
+        """Wait until the per-minute limit lets the next message go; False (without waiting)
+        when the run's deadline would pass first."""
         per_minute = self.limits.per_minute
         if not per_minute:
-            return
+            return True
         while True:
             moment = self.now()
             while self.recent and self.recent[0] <= moment - timedelta(seconds=60):
                 self.recent.popleft()
             if len(self.recent) < per_minute:
-                return
-            wait = (self.recent[0] + timedelta(seconds=60) - moment).total_seconds()
-            self.sleep(max(wait, 0.05))
+                return True
+            wait = max((self.recent[0] + timedelta(seconds=60) - moment).total_seconds(), 0.05)
+            if deadline is not None and deadline.passed(wait):
+                return False
+            self.sleep(wait)
 
     def record(self, moment: datetime) -> None:
         if self.limits.per_minute:

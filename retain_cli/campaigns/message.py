@@ -2,8 +2,11 @@
 unsubscribe link, and the MIME body, built directly as bytes (:class:`BuiltMessage`).
 
 Every header value made from data (names, subject) is flattened to one line by
-:func:`one_line`, so no customer field can add a header. The text comes from
-:class:`retain_cli.campaigns.templating.Renderer` as a :class:`Rendered`.
+:func:`one_line`, so no customer field can add a header, and no header line is longer than
+RFC 5322's 998 octets: a display name is cut to :data:`MAX_DISPLAY_NAME` characters and
+folded before the address, non-ASCII text and long words are RFC 2047 encoded words folded
+at 78. The text comes from :class:`retain_cli.campaigns.templating.Renderer` as a
+:class:`Rendered`.
 """
 
 from __future__ import annotations
@@ -138,6 +141,9 @@ def _date_header() -> str:
 
 _EMAIL_OK = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 _MAX_LINE = 998
+MAX_ADDRESS = 254  # RFC 5321's limit for a path (4.5.3.1.3), less the angle brackets
+MAX_DISPLAY_NAME = 78  # characters of a name shown in To/From; longer ones are cut
+_FOLD_AT = 78  # RFC 5322's recommended line length
 
 
 class BuiltMessage(EmailMessage):
@@ -189,25 +195,48 @@ class BuiltMessage(EmailMessage):
 
 
 def _header_text(value: str) -> str:
-    """One-line header text, RFC 2047 encoded (and folded) only when it is not ASCII."""
+    """One-line header text, RFC 2047 encoded (and folded) only when it is not ASCII or has
+    a word too long to fold (every line then stays under 998 octets)."""
     value = one_line(value)
     if value.isascii() and len(value) < 900:
         return value
     from email.header import Header
 
-    return Header(value, "utf-8" if not value.isascii() else "us-ascii").encode(
-        linesep="\r\n", maxlinelen=78
+    plain = value.isascii() and max(map(len, value.split(" "))) < 900
+    return Header(value, "us-ascii" if plain else "utf-8").encode(
+        linesep="\r\n", maxlinelen=_FOLD_AT
     )
 
 
-def _address(name: str | None, email: str) -> str:
+def display_name(name: str | None) -> str:
+    """A name for To/From: one line, at most :data:`MAX_DISPLAY_NAME` characters (a longer
+    one is cut, at a space when there is one near the end)."""
     name = one_line(name) if name else ""
+    if len(name) <= MAX_DISPLAY_NAME:
+        return name
+    cut = name[:MAX_DISPLAY_NAME]
+    space = cut.rfind(" ")
+    return cut[:space] if space >= MAX_DISPLAY_NAME - 20 else cut
+
+
+def _address(name: str | None, email: str) -> str:
+    """``Name <email>``: an ASCII name quoted as needed, any other RFC 2047 encoded and
+    folded; the address goes on a line of its own when the whole would pass 78 characters."""
+    name = display_name(name)
     if not name:
         return email
     try:
-        return formataddr((name, email), charset="utf-8")
+        if name.isascii():
+            shown = formataddr((name, "x@x"))[: -len(" <x@x>")]
+        else:
+            from email.header import Header
+
+            shown = Header(name, "utf-8").encode(linesep="\r\n", maxlinelen=_FOLD_AT - 4)
     except (ValueError, UnicodeError):  # a name the formatter cannot take: send without it
         return email
+    last = shown.rpartition("\n")[2]
+    fold = "\r\n " if len(last) + len(email) + 8 > _FOLD_AT else " "
+    return f"{shown}{fold}<{email}>"
 
 
 def _part(text: str, subtype: str) -> bytes:
@@ -246,7 +275,12 @@ def build_message(
     customer field can add a header.
     """
     if not _EMAIL_OK.match(to_email) or _CONTROL.search(to_email) or not to_email.isascii():
-        raise SendError(f"cannot send to {to_email!r}: not a valid e-mail address")
+        raise SendError(f"cannot send to {to_email[:100]!r}: not a valid e-mail address")
+    if len(to_email) > MAX_ADDRESS:
+        raise SendError(
+            f"cannot send to {to_email[:60]!r}...: the address is {len(to_email)} characters "
+            f"long (at most {MAX_ADDRESS})"
+        )
     sender = config.sender
     unsubscribe = unsubscribe_url(sender, to_email)
     sender_headers = _sender_headers(sender)

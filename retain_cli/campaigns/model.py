@@ -22,7 +22,9 @@ from retain_cli.money import DEFAULT_LOCALE
 from retain_cli.transports.base import SmtpSettings
 
 TransportKind = Literal["smtp", "outbox"]
-TriggerEvent = Literal["first_order", "last_order", "birthday", "entered_segment", "signup"]
+TriggerEvent = Literal[
+    "first_order", "last_order", "birthday", "entered_segment", "signup", "promoter"
+]
 
 TRIGGER_EVENTS: tuple[str, ...] = (
     "first_order",
@@ -30,6 +32,7 @@ TRIGGER_EVENTS: tuple[str, ...] = (
     "birthday",
     "entered_segment",
     "signup",
+    "promoter",  # a survey answer of 9-10 (NPS) or 5 (CSAT): a thank-you may follow
 )
 MAX_HOLDOUT = 0.5
 
@@ -42,6 +45,7 @@ FRESH_DAYS: dict[str, int] = {
     "last_order": 7,
     "signup": 7,
     "entered_segment": 7,
+    "promoter": 7,
 }
 # Date-bound messages go before others when limits allow only some (``priority:``).
 DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}
@@ -85,6 +89,9 @@ class Sender:
         return parseaddr(self.from_addr)[0]
 
 
+DEFAULT_MAX_RUN_MINUTES = 240.0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_minute: int | None = None
@@ -93,6 +100,8 @@ class Limits:
     quiet_hours: tuple[time, time] | None = None  # local wall clock, start-end (may wrap)
     min_hours_between_messages: float | None = None
     timezone: str = "UTC"  # IANA name for quiet hours and birthdays
+    # a run stops taking new messages after this long (real time; the rest waits for the next)
+    max_run_minutes: float = DEFAULT_MAX_RUN_MINUTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +135,28 @@ class Step:
     html_template: Path | None  # the .html.j2 sibling if it exists
     # later steps: what stops the series ("ordered", "entered segment NAME"); () never
     stop_when: tuple[str, ...] = ()
+    # "email", or "task": the step becomes a task for the owner (the subject its title, the
+    # rendered template what to do), not a message
+    channel: str = "email"
+
+    @property
+    def is_task(self) -> bool:
+        return self.channel == "task"
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """A survey campaign's question: NPS (0-10) or CSAT (1-5); nobody is asked twice within
+    ``fatigue_days`` (by any survey campaign); ``form`` is the owner's form link with
+    ``{score}`` and ``{token}`` in it, if answers may come through a form."""
+
+    kind: Literal["nps", "csat"]
+    fatigue_days: int = 90
+    form: str | None = None
+
+    @property
+    def scale(self) -> range:
+        return range(0, 11) if self.kind == "nps" else range(1, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +171,9 @@ class Campaign:
     description: str | None = None
     priority: int = 0  # higher goes first when limits let only some messages through
     fresh_days: int | None = None  # days after the due day a message may still go
+    offer_code: str | None = None  # the discount code its messages offer (for the report)
+    approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
+    survey: Survey | None = None  # a survey campaign (survey: nps | csat)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

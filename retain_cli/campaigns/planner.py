@@ -33,7 +33,7 @@ order of the campaign file.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,9 @@ class Plan:
     timezone: str = "UTC"
     now: datetime | None = None  # the moment the limits were judged at
     rank: dict[str, int] = field(default_factory=dict)  # send key -> order of sending
+    # a plan for a few customers (``refs``) keeps each campaign's view of its audience, so
+    # that ``retain explain`` can say why the plan has nothing for someone
+    days: dict[str, CampaignDays] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
@@ -174,6 +177,7 @@ def make_plan(
     now: datetime | None = None,
     clock: Clock | None = None,
     record_snapshots: bool = False,
+    refs: Collection[int] | None = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
@@ -181,7 +185,11 @@ def make_plan(
     cap, daily budget) at ``now`` (default: the clock's time, the moment a send would
     happen). A simulated ``clock`` is a rehearsal: every limit applies, as in the real run.
     ``record_snapshots`` keeps the as-of day's segment snapshot for ``entered_segment``
-    triggers: a real send does; a plan, a preview or a dry run only reads."""
+    triggers: a real send does; a plan, a preview or a dry run only reads.
+
+    ``refs`` plans for those customers only (``retain explain CUSTOMER``): each of their
+    items is the one the whole plan has, except that the daily limit is judged as if
+    nobody else were due (in the whole plan, others may go first)."""
     from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
 
@@ -197,14 +205,17 @@ def make_plan(
         plan.quiet = quiet_hours_text(limits)
 
     queued: dict[str, list[dict[str, Any]]] = {}
-    for row in store.ledger_pending_rows(plan.campaigns):
+    few = None if refs is None else sorted(refs)
+    for row in store.ledger_pending_rows(plan.campaigns, few):
         queued.setdefault(row["campaign"], []).append(row)
-    features = customer_frame(store, as_of) if chosen else None
+    features = customer_frame(store, as_of, refs) if chosen else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
         days = CampaignDays(
             store, config, campaign, frame, as_of, record_snapshots=record_snapshots
         )
+        if refs is not None:
+            plan.days[campaign.name] = days
         for row in queued.get(campaign.name, []):
             reason = days.recheck(row)
             plan.items.append(
@@ -221,12 +232,17 @@ def make_plan(
                 )
             )
         plan.items.extend(days.items())
-    _apply_limits(store, plan, chosen, limits, moment)
+    _apply_limits(store, plan, chosen, limits, moment, few)
     return plan
 
 
 def _apply_limits(
-    store: Store, plan: Plan, chosen: Sequence[Campaign], limits: Limits, moment: datetime
+    store: Store,
+    plan: Plan,
+    chosen: Sequence[Campaign],
+    limits: Limits,
+    moment: datetime,
+    refs: Sequence[int] | None = None,
 ) -> None:
     """Defer what the frequency cap, the quiet hours and the daily limit hold back, taking
     the due messages in order of sending: priority, then waiting longest, then file order."""
@@ -243,7 +259,10 @@ def _apply_limits(
     plan.rank = {item.send_key: n for n, item in enumerate(waiting)}
     since = cap_since(limits, moment)
     if since is not None:
-        last_sent = store.ledger_last_sent_all(to_iso(since))
+        if refs is None:
+            last_sent = store.ledger_last_sent_all(to_iso(since))
+        else:
+            last_sent = store.ledger_last_sent(refs, to_iso(since))
         first: dict[int, str] = {}
         for item in waiting:
             last = last_sent.get(item.customer_ref)

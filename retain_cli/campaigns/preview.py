@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from retain_cli.campaigns.context import load_contexts
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
+from retain_cli.campaigns.survey import SECRET_NAME, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import NotFound
 from retain_cli.timeutil import to_iso
@@ -212,6 +213,9 @@ def preview_messages(
         if context is None:
             continue
         customer = context["customer"]
+        key = f"{campaign.name}:{current.index}:{customer['customer_id']}:preview"
+        if campaign.survey is not None:
+            context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
         rendered = renderer.render(campaign, current, context)
         message = build_message(
             config,
@@ -220,7 +224,7 @@ def preview_messages(
             rendered,
             to_email=customer["email"],
             to_name=customer["name"],
-            send_key=f"{campaign.name}:{current.index}:{customer['customer_id']}:preview",
+            send_key=key,
         )
         consent = (
             bool(members.loc[customer_ref, "consent"]) if customer_ref in members.index else False

@@ -1,10 +1,13 @@
-"""What the owner settles by hand: ambiguous sends (``retain sends resolve``) and an address
-unsubscribed from every campaign (``retain unsubscribe``)."""
+"""What the owner settles by hand: ambiguous sends (``retain sends resolve``), an address
+unsubscribed from every campaign (``retain unsubscribe``), and a wrong opt-out lifted
+(``retain suppressions remove``)."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import SendError
 from retain_cli.timeutil import to_iso, utc_now
@@ -83,3 +86,54 @@ def unsubscribe(store: Store, email: str, reason: str | None, *, force: bool = F
         )
     text = reason or "unsubscribed by hand"
     return store.suppress(address, text, "cli")
+
+
+_INBOX_BOUNCE = re.compile(r"^(?:hard bounce|\d+ soft bounces)")
+
+
+def is_bounce(suppression: dict[str, Any]) -> bool:
+    """Whether an opt-out came from a bounce (the server said the mailbox does not exist, or
+    the mailbox got bounce reports) rather than from the customer (an unsubscribe request,
+    an export's opt-out, the owner's ``retain unsubscribe``)."""
+    source = suppression["source"]
+    return source == "bounce" or (
+        source == "inbox" and bool(_INBOX_BOUNCE.match(str(suppression["reason"])))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Lifted:
+    """An opt-out lifted by ``retain suppressions remove``: what it was, and the failed sends
+    to the address (they stay failed; each may be sent again by hand)."""
+
+    email: str
+    was: dict[str, Any]
+    failed_keys: list[str]
+
+
+def remove_suppression(
+    store: Store, email: str, note: str, *, force: bool = False, now: datetime | None = None
+) -> Lifted:
+    """Lift a wrong opt-out (a bounce misread, a typo fixed by hand), recorded with ``note``.
+
+    An opt-out the customer asked for (an unsubscribe, an export's opt-out, 'retain
+    unsubscribe') is lifted only with ``force``: only the customer can take it back."""
+    from retain_cli.errors import NotFound, UsageError
+
+    address = email.strip().lower()
+    note = " ".join(note.split())
+    if not note:
+        raise UsageError("--note is empty; say why the suppression was wrong (it is kept)")
+    current = store.suppression(address)
+    if current is None:
+        raise NotFound(f"{address} is not suppressed; 'retain suppressions list' shows who is")
+    if not is_bounce(current) and not force:
+        raise UsageError(
+            f"{address} opted out ({current['reason']}; source: {current['source']}, since "
+            f"{current['created_at']}); only the customer can take that back: add --force "
+            "if they asked to get mail again"
+        )
+    was = store.suppression_remove(address, note, to_iso(now or utc_now()))
+    if was is None:  # lifted by someone else meanwhile
+        raise NotFound(f"{address} is not suppressed any more")
+    return Lifted(address, was, store.failed_send_keys(address))

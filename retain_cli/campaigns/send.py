@@ -21,11 +21,20 @@ from typing import TYPE_CHECKING
 
 from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
 from retain_cli.campaigns.limits import (
+    RunDeadline,
     daily_limit_text,
     effective_limits,
     in_quiet_hours,
     quiet_hours_text,
 )
+from retain_cli.campaigns.owner import (
+    hand_over_tasks,
+    pause_check,
+    paused,
+    queue_for_approval,
+    with_approved,
+)
+from retain_cli.campaigns.survey import with_survey
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
 from retain_cli.timeutil import Clock, current_clock, to_iso, use_clock, utc_now
@@ -119,6 +128,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
 
     renderer = Renderer(config)
     currency: list[str] = []
+    secret = _survey_secret(store, config)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
         if not currency:
@@ -132,6 +142,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
             context = contexts.get(row.customer_ref)
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
+            context = with_survey(context, config, campaign, row.send_key, secret)
             rendered = renderer.render(campaign, step, context)
             return build_message(
                 config,
@@ -146,6 +157,16 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
         return _LazyMessages(rows, make)
 
     return build
+
+
+def _survey_secret(store: Store, config: CampaignConfig) -> bytes:
+    """The key survey tokens are signed with (kept in the database; only asked for when a
+    survey campaign exists)."""
+    from retain_cli.campaigns.survey import SECRET_NAME
+
+    if not any(c.survey for c in config.campaigns):
+        return b""
+    return store.secret(SECRET_NAME)
 
 
 def _full_name(context: Mapping[str, object]) -> str | None:
@@ -208,6 +229,10 @@ def run_send(
             raise SendError(f"unknown transport {kind!r}; use smtp or outbox")
     else:
         kind = transport.name
+    stop_all, chosen, result_paused = _paused(store, chosen)
+    if stop_all is not None or not chosen:
+        why = stop_all or result_paused
+        return SendResult(dry_run=dry_run, transport=kind, stopped=why, paused=why)
     if kind == "smtp" and not dry_run:
         from retain_cli.campaigns.placeholders import refuse_placeholders
 
@@ -218,16 +243,19 @@ def run_send(
         if clock.simulated and kind == "smtp":  # a real server: really wait, and move on
             sleep = _really(clock)
     limits = effective_limits(config.limits, kind, rehearsal=clock.simulated)
+    deadline = RunDeadline(limits, clock)  # limits.max_run_minutes, from now
     moment = as_of or now()
     if dry_run:
         plan = make_plan(
-            store, config, campaigns=campaigns, as_of=moment, transport=kind, now=now(), clock=clock
+            store, config, campaigns=chosen, as_of=moment, transport=kind, now=now(), clock=clock
         )
         result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
+        result.paused = result_paused
         result.held_out = plan.count("held_out")
         result.deferred = plan.count("deferred")
         result.skipped = plan.count("skipped")
-        result.would_send = plan.count("due")
+        result.tasks, result.queued = _owner_counts(store, config, plan)
+        result.would_send = plan.count("due") - result.tasks - result.queued
         result.stopped = plan.quiet
         result.held_back = plan.held_back
         if result.would_send:  # render them all: a template error shows up now, not at 3am
@@ -256,12 +284,12 @@ def run_send(
     chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
     assert chosen_transport is not None and not isinstance(chosen_transport, str)
     with send_lock(store.path), use_clock(clock):
-        result = SendResult(transport=chosen_transport.name)
+        result = SendResult(transport=chosen_transport.name, paused=result_paused)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
         plan = make_plan(
             store,
             config,
-            campaigns=campaigns,
+            campaigns=chosen,
             as_of=moment,
             transport=kind,
             now=now(),
@@ -270,6 +298,12 @@ def run_send(
         )
         result.planned, result.held_out = record_plan(store, plan, now)
         result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))
+        result.tasks = hand_over_tasks(store, config, chosen, moment, now())
+        result.queued, errors = queue_for_approval(
+            store, config, chosen, message_builder(store, config, moment), now()
+        )
+        result.failed += len(errors)
+        result.errors += errors
         if in_quiet_hours(limits, now()):
             result.stopped = quiet_hours_text(limits)
             result.deferred = sum(store.ledger_pending_counts(chosen).values())
@@ -287,7 +321,7 @@ def run_send(
         result = dispatch(
             store,
             chosen_transport,
-            message_builder(store, config, moment),
+            with_approved(store, config, message_builder(store, config, moment)),
             sender=config.sender.from_email,
             limits=limits,
             campaigns=chosen,
@@ -298,13 +332,40 @@ def run_send(
             progress=progress,
             result=result,
             order=plan.rank,
+            deadline=deadline,
+            paused=pause_check(store),
         )
         if result.deferred and result.stopped in (
             quiet_hours_text(limits) if limits.quiet_hours else None,
             daily_limit_text(limits),
+            deadline.text(),
         ):
             result.held_back = result.stopped
         return result
+
+
+def _paused(store: Store, chosen: list[str]) -> tuple[str | None, list[str], str | None]:
+    """(why every campaign is paused, the chosen campaigns not paused, what is paused)."""
+    stop_all, names = paused(store, chosen)
+    if stop_all is not None:
+        return stop_all, [], stop_all
+    if not names:
+        return None, chosen, None
+    text = f"campaign{'s' if len(names) > 1 else ''} {', '.join(names)} paused ('retain resume')"
+    return None, [c for c in chosen if c not in names], text
+
+
+def _owner_counts(store: Store, config: CampaignConfig, plan: Plan) -> tuple[int, int]:
+    """A dry run: (due task steps, due messages that would wait for approval)."""
+    due = [i for i in plan.items if i.status == "due"]
+    steps = {(c.name, s.index): s.is_task for c in config.campaigns for s in c.steps}
+    needs = {c.name for c in config.campaigns if c.approval}
+    tasks = sum(1 for i in due if steps.get((i.campaign, i.step)))
+    waiting = [
+        i.send_key for i in due if i.campaign in needs and not steps.get((i.campaign, i.step))
+    ]
+    approved = store.queue_approved(waiting) if waiting else {}
+    return tasks, len(waiting) - len(approved)
 
 
 def _really(clock: Clock) -> Callable[[float], None]:

@@ -5,7 +5,9 @@ internals, no changing lists or dicts) with ``StrictUndefined``, so a
 misspelt variable is an error, never an empty string (also under ``default``). ``None``
 values (a customer without a first name) render as an empty string and count as missing for
 ``default``: ``{{ customer.first_name | default('friend') }}``. HTML templates (``*.html.j2``) are
-autoescaped; text templates and subjects are not.
+autoescaped; text templates and subjects are not. A message's rendering is bounded in time and
+each part in size (:mod:`retain_cli.campaigns.template_bounds`): a template that loops too
+long or writes too much is stopped with an error naming the campaign, step and template.
 
 The ``money`` and ``date`` filters and the context a template sees are in
 :mod:`retain_cli.campaigns.context`; the e-mail built from the rendered text in
@@ -15,7 +17,7 @@ The ``money`` and ``date`` filters and the context a template sees are in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +45,6 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return value
 
 
-def _finalize(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def make_environment(
     search: Sequence[Path] = (), *, locale: str = DEFAULT_LOCALE, timezone: str = "UTC"
 ) -> SandboxedEnvironment:
@@ -54,7 +52,8 @@ def make_environment(
     ``date`` write for ``locale`` (the campaign file's ``shop.locale``), dates in
     ``timezone``."""
     from jinja2 import FileSystemLoader, StrictUndefined, pass_context
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from retain_cli.campaigns.template_bounds import BoundedSandbox, finalize_bounded
 
     def autoescape(name: str | None) -> bool:
         return bool(name) and str(name).endswith((".html.j2", ".html", ".htm"))
@@ -67,7 +66,7 @@ def make_environment(
     def date(value: Any, fmt: str | None = None) -> str:
         return format_date(value, fmt, locale=locale, timezone=timezone)
 
-    class DictFirstEnvironment(ImmutableSandboxedEnvironment):
+    class DictFirstEnvironment(BoundedSandbox):
         """``order.items`` means the key ``items``, not the dict method."""
 
         def getattr(self, obj: Any, attribute: str) -> Any:
@@ -79,7 +78,7 @@ def make_environment(
         loader=FileSystemLoader([str(p) for p in search]) if search else None,
         undefined=StrictUndefined,
         autoescape=autoescape,
-        finalize=_finalize,
+        finalize=finalize_bounded,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -89,6 +88,7 @@ def make_environment(
     env.filters["date"] = date
     env.filters["default"] = _default
     env.filters["d"] = _default
+    env.bound_filters()
     return env
 
 
@@ -112,7 +112,10 @@ class Renderer:
     """Compiles each campaign step's templates once, then renders many contexts fast."""
 
     def __init__(self, config: CampaignConfig) -> None:
+        from retain_cli.campaigns import template_bounds
+
         self.config = config
+        self._bounds = template_bounds  # (imported once, not per message)
         base = config.path.absolute().parent
         folders = {base}
         for campaign in config.campaigns:
@@ -122,6 +125,7 @@ class Renderer:
             sorted(folders), locale=config.shop.locale, timezone=config.shop.timezone
         )
         self._cache: dict[tuple[str, int], _Compiled] = {}
+        self._too_slow: dict[tuple[str, int], ConfigError] = {}  # stopped once: at once again
         # a plain dict, not Jinja's ChainMap: every render copies the globals
         self._globals: Any = dict(self.env.make_globals(None))
 
@@ -177,24 +181,40 @@ class Renderer:
         return compiled
 
     def render(self, campaign: Campaign, step: Step, context: Mapping[str, Any]) -> Rendered:
-        """Subject, text and HTML for one customer. Template errors raise ConfigError."""
+        """Subject, text and HTML for one customer. Template errors raise ConfigError, and so
+        does a template that takes longer than MAX_SECONDS or writes more than MAX_CHARS (a
+        step stopped for its time is not tried again by this renderer)."""
+        bounds = self._bounds
         compiled = self.compile(campaign, step)
+        stopped = self._too_slow.get((campaign.name, step.index))
+        if stopped is not None:
+            raise stopped
         # one shared namespace for the three templates (Template.render would copy it each time)
         values = {**self._globals, **context, "campaign": compiled.campaign}
         part = "subject"
+        run = bounds.render_bounded
+        armed = bounds.arm()  # the watchdog: MAX_SECONDS for the whole message
         try:
             try:
-                subject = one_line(_run(compiled.subject, values))
+                subject = one_line(run(_chunks(compiled.subject, values), "the subject"))
                 part = str(step.template)
-                text = _run(compiled.text, values)
+                text = run(_chunks(compiled.text, values), "the template")
                 html = None
                 if compiled.html is not None:
                     part = str(step.html_template)
-                    html = _run(compiled.html, values)
-            except Exception:
+                    html = run(_chunks(compiled.html, values), "the template")
+            finally:
+                if armed:
+                    bounds.disarm()
+        except Exception:  # undefined names, sandbox violations, filter errors, bounds
+            try:
                 self.env.handle_exception()  # re-raises with template file names and lines
-        except Exception as exc:  # undefined names, sandbox violations, filter errors
-            raise self._render_error(exc, campaign, step, compiled, part) from None
+            except Exception as located:
+                exc = located
+            error = self._render_error(exc, campaign, step, compiled, part)
+            if isinstance(exc, bounds.TemplateTooSlow):
+                self._too_slow[(campaign.name, step.index)] = error
+            raise error from None
         return Rendered(subject=subject, text=text, html=html)
 
     def _render_error(
@@ -202,6 +222,8 @@ class Renderer:
     ) -> ConfigError:
         from jinja2 import UndefinedError
         from jinja2.sandbox import SecurityError
+
+        from retain_cli.campaigns.template_bounds import TemplateTooBig, TemplateTooSlow
 
         line = None
         tb = exc.__traceback__
@@ -218,13 +240,17 @@ class Renderer:
             detail = f"undefined: {_undefined_name(str(exc))}"
         elif isinstance(exc, SecurityError):
             detail = f"not allowed in a template: {exc}"
+        elif isinstance(exc, TemplateTooBig | TemplateTooSlow):
+            detail = str(exc)
         else:
             detail = f"{type(exc).__name__}: {exc}"
         return ConfigError(f"{self._where(campaign, step)}: {place}: {detail}")
 
 
-def _run(template: Template, values: dict[str, Any]) -> str:
-    return "".join(template.root_render_func(template.new_context(values, shared=True)))
+def _chunks(template: Template, values: dict[str, Any]) -> Iterator[str]:
+    """The template's output, as it comes (one namespace shared by the three templates:
+    Template.render would copy it each time)."""
+    return template.root_render_func(template.new_context(values, shared=True))
 
 
 def _undefined_name(message: str) -> str:

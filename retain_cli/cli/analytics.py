@@ -11,7 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFormat, open_store
+from retain_cli.cli.campaigns import ConfigOption
+from retain_cli.cli.options import (
+    AsOfOption,
+    DbOption,
+    FormatOption,
+    NowOption,
+    OutputFormat,
+    open_store,
+)
 from retain_cli.cli.output import (
     WideOption,
     cell_text,
@@ -145,6 +153,7 @@ def metrics_command(
     """
     from retain_cli.analytics.definitions import DEFINITIONS
     from retain_cli.analytics.metrics import METRIC_SCOPES, REVENUE_TEXT, SCOPE_TEXT, metrics
+    from retain_cli.cli.feedback import metrics_feedback, print_metrics_feedback
 
     store = open_store(ctx, db)
     report = metrics(
@@ -161,6 +170,7 @@ def metrics_command(
                 "revenue": report.revenue,
                 "sales_without_customer": report.sales_without_customer,
                 "metrics": rows,
+                "feedback": metrics_feedback(store, report.period.end),
             }
         )
         return
@@ -200,6 +210,7 @@ def metrics_command(
     console.print(table)
     for note in notes:
         console.print(escape(note), style="dim")
+    print_metrics_feedback(store, report.period.end)  # NPS / CSAT (retain feedback)
 
 
 def _period_json(period: Any) -> dict[str, str]:
@@ -211,21 +222,41 @@ def _period_json(period: Any) -> dict[str, str]:
 
 
 def explain_command(
+    ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="A metric or term (default: all of them).", show_default=False),
+        typer.Argument(
+            help="A metric or term (default: all of them), or a customer (e-mail or id).",
+            show_default=False,
+        ),
     ] = None,
     fmt: FormatOption = OutputFormat.table,
+    config: ConfigOption = None,
+    as_of: AsOfOption = None,
+    now: NowOption = None,
+    db: DbOption = None,
 ) -> None:
-    """Print the exact definition of each metric, column and term retain uses.
+    """Print the exact definition of each metric, column and term retain uses, or explain a
+    customer.
 
     Covers the figures of 'retain metrics', the columns of 'retain predict' and 'retain
     report', and the terms behind them (order, period, rfm, lifecycle ...). A name that is
     not known gets the close ones ('retain explain clv': historic_clv or predicted_clv).
-    Example:
+    Given a customer (e-mail address or id), it shows everything retain decides about them:
+    consent, the figures behind each segment, the prediction, and what every campaign does
+    with them now, as 'retain plan' decides it. Examples:
 
         retain explain retention_rate
+        retain explain ada@example.com
     """
+    if name is not None:
+        from retain_cli.cli.trust import explain_customer_command
+
+        shown = explain_customer_command(
+            ctx, name, fmt=fmt, config=config, as_of=as_of, now=now, db=db
+        )
+        if shown:
+            return
     from retain_cli.analytics.definitions import explain
 
     rows = [{"name": d.name, "unit": d.unit, "definition": d.text} for d in explain(name)]

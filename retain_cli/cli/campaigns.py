@@ -60,7 +60,7 @@ def list_campaigns(
         fmt,
         keys=("name",),
         wrap=("audience", "trigger"),
-        drop=("steps",),
+        drop=("steps", "repeat"),
         wide=wide,
         title=f"Campaigns in {loaded.path}",
         empty=f"No campaigns in {loaded.path}.",

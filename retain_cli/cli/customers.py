@@ -23,6 +23,7 @@ from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFor
 from retain_cli.cli.output import (
     WideOption,
     console,
+    err_console,
     render_mapping,
     render_rows,
     render_table,
@@ -222,8 +223,13 @@ def status_command(
 
         retain status --format json
     """
+    from retain_cli.trust.privacy import permission_problem
+
     store = open_store(ctx, db)
     report = status(store)
+    problem = permission_problem(store.path)
+    if problem:
+        err_console.print(f"[bold yellow]Warning: {escape(problem)}[/]")
     if fmt is OutputFormat.json:
         write_json({**report.summary, "recent_imports": report.imports})
         return

@@ -18,9 +18,11 @@ from typing import Any
 import typer
 from typer.core import TyperGroup, TyperOption
 
-# The help panels of ``retain --help``, in this order, and the commands in each, in this
-# order: a new command goes into its domain's panel here (or names its own panel with
-# ``rich_help_panel``, placed after these). Names not (yet) registered are skipped.
+# The help panels of ``retain --help``, in the order of an owner's first day (set up and
+# import, look, send, see whether it paid, read the answers; then the daily routine and the
+# checks), and the commands in each, in this order. A command's own ``rich_help_panel`` wins;
+# a new one goes into its domain's panel here, or into a panel of its own (shown after these).
+# Names not registered are skipped.
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up and data": ("init", "demo", "import", "status", "customers", "config"),
     "Analytics": ("metrics", "cohorts", "segments", "predict", "explain"),
@@ -33,11 +35,12 @@ PANELS: dict[str, tuple[str, ...]] = {
         "simulate",
         "cron",
         "unsubscribe",
-        "report",
+        "suppressions",
     ),
-    "Mailbox": ("inbox",),
-    # consent records, data export and erasure, the audit trail (the coming issues)
-    "Trust": (),
+    "Measuring": ("report", "baseline", "goals"),
+    "Mailbox and feedback": ("inbox", "feedback"),
+    "Your day": ("digest", "tasks", "queue", "pause", "resume"),
+    "Trust": ("doctor", "audit", "purge"),
 }
 # a choice of options longer than this is listed in the option's help, not as its type
 MAX_CHOICES = 24

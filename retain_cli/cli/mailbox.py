@@ -160,4 +160,4 @@ def _render_explain(data: dict[str, Any], fmt: OutputFormat) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
-    app.command("inbox", rich_help_panel="Mailbox")(inbox)
+    app.command("inbox", rich_help_panel="Mailbox and feedback")(inbox)

@@ -9,18 +9,30 @@ import typer
 
 from retain_cli import __version__
 from retain_cli.cli.helpformat import HelpGroup
+from retain_cli.cli.options import database_in_use
+from retain_cli.cli.output import printable, use_raw_csv
 from retain_cli.errors import RetainError
+from retain_cli.store.errors import explain_failure
 
 
 class RetainGroup(HelpGroup):
-    """The one place a :class:`RetainError` becomes ``Error: ...`` on stderr and an exit code."""
+    """The one place a :class:`RetainError` becomes ``Error: ...`` on stderr and an exit code
+    (and so does a database or disk fault that escapes a command)."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except RetainError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {printable(str(exc), lines=True)}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            # A database that is locked, read-only or full, or a disk that is full, met
+            # mid-command: its cause, not a traceback. Anything else is a bug: it propagates.
+            error = explain_failure(exc, database_in_use(ctx))
+            if error is None:
+                raise
+            typer.echo(f"Error: {printable(str(error), lines=True)}", err=True)
+            raise typer.Exit(error.exit_code) from None
 
 
 app = typer.Typer(
@@ -50,12 +62,23 @@ def root(
             "--db", envvar="RETAIN_DB", help="SQLite database file (default ./retain.db)."
         ),
     ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            envvar="RETAIN_RAW_CSV",
+            help="With --format csv, write cells as they are. By default a text cell that "
+            "begins with = + - @, a tab or a carriage return gets a ' in front, so that a "
+            "spreadsheet shows it as text instead of running it as a formula.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """retain: retention for small shops, from the terminal."""
+    use_raw_csv(raw_csv)
     ctx.obj = {"db": db}
 
 
@@ -64,14 +87,32 @@ def _register() -> None:
         analytics,
         campaigns,
         config,
+        control,
         customers,
+        feedback,
         imports,
         mailbox,
+        measure,
         predict,
         sending,
+        tasks,
+        trust,
     )
 
-    for module in (imports, customers, config, analytics, predict, campaigns, sending, mailbox):
+    for module in (
+        imports,
+        customers,
+        config,
+        analytics,
+        predict,
+        campaigns,
+        sending,
+        mailbox,
+        measure,
+        trust,
+    ):
+        module.register(app)
+    for module in (feedback, tasks, control):  # the human touch: feedback, the owner's day
         module.register(app)
 
 

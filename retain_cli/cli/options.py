@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -85,6 +86,20 @@ def run_clock(ctx: typer.Context, now: str | None, timezone: str) -> Clock:
 
 def open_store(ctx: typer.Context, db: Path | None, *, create: bool = False) -> Store:
     """Open the database for a command; read-only commands fail clearly if it is missing."""
-    store: Store = Store.open(db_path(ctx, db), create=create)
+    path = db_path(ctx, db)
+    root = ctx.find_root()
+    if isinstance(root.obj, dict):
+        root.obj["opened"] = path  # for the error message, should the database fail later
+    store: Store = Store.open(path, create=create)
     ctx.call_on_close(store.close)
     return store
+
+
+def database_in_use(ctx: typer.Context) -> Path:
+    """The database the command opened (or would open), for an error message."""
+    root = ctx.find_root()
+    if isinstance(root.obj, dict):
+        for key in ("opened", "db"):
+            if root.obj.get(key) is not None:
+                return Path(root.obj[key])
+    return Path(os.environ.get("RETAIN_DB") or DEFAULT_DB)

@@ -1,8 +1,14 @@
-"""Rendering results: Rich tables for people, CSV or JSON on stdout for scripts."""
+"""Rendering results: Rich tables for people, CSV or JSON on stdout for scripts.
+
+Everything from the data that reaches a table is escaped for Rich and stripped of control
+characters (:func:`printable`): a customer named ``\\x1b]0;pwn\\x07`` must not retitle the
+terminal. CSV cells that a spreadsheet would run as formulas are quoted
+(:mod:`retain_cli.csvsafe`) unless ``retain --raw-csv`` (or ``RETAIN_RAW_CSV=1``) asks for
+the data as it is.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -20,11 +26,45 @@ from rich.table import Table
 from rich.text import Text
 
 from retain_cli.cli.options import OutputFormat
+from retain_cli.csvsafe import write_rows
 
 console = Console()
 err_console = Console(stderr=True)
 
 Row = Mapping[str, Any]
+
+
+# C0 and C1 controls, DEL, and the bidirectional overrides and isolates (which reorder what
+# follows them on the line); a run of them, or of line breaks and tabs, becomes one space.
+_SPACES = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` without control characters (an ESC sequence, a bell, a backspace ...): line
+    breaks and tabs become a space (``lines``: line breaks stay), the rest is dropped; normal
+    text, accents and emoji stay."""
+    if text.isprintable():
+        return text
+    if lines:
+        return _CONTROLS_BUT_LINES.sub("", text.replace("\r\n", "\n").replace("\t", " "))
+    return _CONTROLS.sub("", _SPACES.sub(" ", text))
+
+
+class _Settings:
+    raw_csv = False  # set by the root callback from --raw-csv / RETAIN_RAW_CSV on every run
+
+
+def use_raw_csv(raw: bool) -> None:
+    """``retain --raw-csv`` (or ``RETAIN_RAW_CSV=1``): CSV cells as they are, for scripts."""
+    _Settings.raw_csv = raw
+
+
+def raw_csv() -> bool:
+    return _Settings.raw_csv
 
 
 def _plain(value: Any) -> Any:
@@ -34,20 +74,26 @@ def _plain(value: Any) -> Any:
 
 
 def cell_text(value: Any) -> str:
+    """A value as a table shows it: numbers with separators, text :func:`printable`."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.3f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return str(_plain(value))
+    return printable(str(_plain(value)))
+
+
+def _label(text: str) -> str:
+    """A title, column name or key for a table: printable and escaped for Rich."""
+    return escape(printable(text))
 
 
 def write_csv(rows: Sequence[Row], columns: Sequence[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else _plain(row.get(c)) for c in columns])
+    """Rows as CSV on stdout; cells that would run as spreadsheet formulas are quoted
+    (``'=...``) unless :func:`raw_csv`."""
+    cells = (["" if row.get(c) is None else _plain(row.get(c)) for c in columns] for row in rows)
+    write_rows(sys.stdout, columns, cells, safe=not raw_csv())
 
 
 def write_json(data: Any) -> None:
@@ -71,16 +117,16 @@ def render_rows(
         write_json([{c: row.get(c) for c in columns} for row in rows])
         return
     if not rows:
-        console.print(escape(empty))
+        console.print(_label(empty))
         return
-    table = Table(title=escape(title) if title else None, header_style="bold")
+    table = Table(title=_label(title) if title else None, header_style="bold")
     for column in columns:
         numeric = any(isinstance(r.get(column), int | float) for r in rows[:50])
         # numbers stay whole on one line; text folds rather than being cut ("wojcie…")
         if numeric:
-            table.add_column(escape(column), justify="right", no_wrap=True)
+            table.add_column(_label(column), justify="right", no_wrap=True)
         else:
-            table.add_column(escape(column), overflow="fold")
+            table.add_column(_label(column), overflow="fold")
     for row in rows:
         cells = []
         for column in columns:
@@ -99,13 +145,13 @@ def render_mapping(data: Mapping[str, Any], fmt: OutputFormat, *, title: str | N
     if fmt is OutputFormat.csv:
         write_csv([data], list(data))
         return
-    table = Table(title=escape(title) if title else None, show_header=False)
+    table = Table(title=_label(title) if title else None, show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in data.items():
         number = isinstance(value, int | float) and not isinstance(value, bool)
         text = escape(cell_text(value))
-        table.add_row(escape(key), Text.from_markup(text, justify="right") if number else text)
+        table.add_row(_label(key), Text.from_markup(text, justify="right") if number else text)
     console.print(table)
 
 
@@ -181,10 +227,11 @@ class _Col:
     def flexible(self) -> bool:
         return self.role in ("text", "wrap")
 
-    def least(self, floor: int) -> int:
+    def least(self, floor: int, words: bool = True) -> int:
         """How narrow the column may get: text down to ``floor`` characters (or its header's
-        widest line; wrapped text not below its longest word, up to 30), the rest whole."""
-        if self.role == "wrap":
+        widest line; wrapped text, with ``words``, not below its longest word, up to 30), the
+        rest whole."""
+        if self.role == "wrap" and words:
             word = max((cell_len(w) for v in self.values for w in v.split()), default=0)
             floor = max(floor, min(word, _TEXT_ROOM))
         if self.flexible:
@@ -234,13 +281,14 @@ def _overhead(count: int) -> int:
     return 3 * count + 1
 
 
-def _fits(cols: list[_Col], width: int, floor: int) -> bool:
-    """Whether ``cols`` fit in ``width`` with text shortened down to ``floor``, putting as
-    few headers on more lines as that takes (the widest savings first)."""
+def _fits(cols: list[_Col], width: int, floor: int, words: bool = True) -> bool:
+    """Whether ``cols`` fit in ``width`` with text shortened down to ``floor`` (see
+    :meth:`_Col.least`), putting as few headers on more lines as that takes (the widest
+    savings first)."""
 
     def needed() -> int:
         return _overhead(len(cols)) + sum(
-            min(c.least(floor), c.width) if c.flexible else c.width for c in cols
+            min(c.least(floor, words), c.width) if c.flexible else c.width for c in cols
         )
 
     for col in cols:
@@ -279,17 +327,18 @@ def _fit(
         if group is not None:
             gone.append(group)
     shown = without(gone)
-    _fits(shown, width, _TEXT_MIN)
-    _share(shown, width, _TEXT_MIN)  # if even that is too wide, Rich squeezes what is left
+    words = _fits(shown, width, _TEXT_MIN)  # wrapped words whole if that fits, else folded
+    _fits(shown, width, _TEXT_MIN, words)
+    _share(shown, width, _TEXT_MIN, words)  # if even that is too wide, Rich squeezes the rest
     return shown, [c.name for c in cols if c not in shown]
 
 
-def _share(cols: list[_Col], width: int, floor: int) -> None:
+def _share(cols: list[_Col], width: int, floor: int, words: bool = True) -> None:
     """Give the free-text columns the room the others leave, each up to its longest value."""
     flexible = [c for c in cols if c.flexible]
     room = width - _overhead(len(cols)) - sum(c.width for c in cols if not c.flexible)
     for col in flexible:
-        col.width = min(col.least(floor), col.width)
+        col.width = min(col.least(floor, words), col.width)
     spare = room - sum(c.width for c in flexible)
     wanted = {id(c): c.natural - c.width for c in flexible}
     total = sum(wanted.values())
@@ -338,7 +387,10 @@ def render_table(
         for col in cols:
             col.header, col.width = col.name, col.natural
     else:
-        shown, hidden = _fit(cols, console.width, drop)
+        # a column with nothing in it goes first (the rest in the command's order)
+        empty_cols = [c.name for c in cols if not any(c.values) and c.role != "key"]
+        first = [*empty_cols, *(d for d in drop if d not in empty_cols)]
+        shown, hidden = _fit(cols, console.width, first)
     table = Table(title=escape(cell_text(title)) if title else None, header_style="bold")
     for col in shown:
         table.add_column(

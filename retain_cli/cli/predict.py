@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import enum
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,10 +14,12 @@ from retain_cli.cli.output import (
     WideOption,
     console,
     err_console,
+    raw_csv,
     render_mapping,
     render_rows,
     render_table,
 )
+from retain_cli.csvsafe import safe_row, write_rows
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ def write_csv_columns(columns: dict[str, Any], names: list[str]) -> None:
     """The CSV ``render_rows`` writes, built a column at a time from numpy arrays (or lists,
     each of one type): this command can print hundreds of thousands of rows, and
     ``csv.writer`` spends most of its time deciding per cell whether to quote. Cells that
-    would need quoting send everything through it."""
+    would need quoting send everything through it. Text that would run as a spreadsheet
+    formula is quoted as in ``render_rows`` (unless ``--raw-csv``)."""
+    safe = not raw_csv()
     texts: list[list[str]] = []
     for name in names:
         column = columns[name]
@@ -101,11 +104,12 @@ def write_csv_columns(columns: dict[str, Any], names: list[str]) -> None:
         else:
             values = _as_list(column)
             text = ["" if v is None else str(v) for v in values] if None in values else values
+            if safe:
+                text = safe_row(text)
             joined = "".join(text)
             if any(mark in joined for mark in (",", '"', "\n", "\r")):
-                writer = csv.writer(sys.stdout, lineterminator="\n")
-                writer.writerow(names)
-                writer.writerows(zip(*(_as_list(columns[n]) for n in names), strict=True))
+                rows = zip(*(_as_list(columns[n]) for n in names), strict=True)
+                write_rows(sys.stdout, names, rows, safe=safe)
                 return
             texts.append(text)
     sys.stdout.write(",".join(names) + "\n")

@@ -1,5 +1,4 @@
-"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``report``,
-``cron``."""
+"""Commands: ``plan``, ``send``, ``sends`` (+ ``resolve``), ``unsubscribe``, ``cron``."""
 
 from __future__ import annotations
 
@@ -54,6 +53,7 @@ class LedgerState(enum.StrEnum):
     ambiguous = "ambiguous"
     held_out = "held_out"
     skipped = "skipped"
+    queued = "queued"
 
 
 class Outcome(enum.StrEnum):
@@ -145,8 +145,10 @@ def plan(
     moment (every limit applies, as in the real run). csv/json list every row (json adds
     the summary).
 
+    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
+
     Example: retain plan win-back --now 2025-12-24T06:30
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.planner import make_plan
     from retain_cli.timeutil import parse_as_of, zone
@@ -168,6 +170,9 @@ def plan(
     if fmt is OutputFormat.csv:
         render_rows(rows, PLAN_COLUMNS, fmt)
         return
+    from retain_cli.measure.planning import plan_power, power_lines
+
+    power = plan_power(store, loaded, result)
     if fmt is OutputFormat.json:
         write_json(
             {
@@ -175,6 +180,7 @@ def plan(
                 "items": rows,
                 "quiet_hours": result.quiet,
                 "held_back": result.held_back,
+                "measurement": power,
             }
         )
         return
@@ -190,6 +196,8 @@ def plan(
         title=f"Plan as of {result.as_of.astimezone(tz):%Y-%m-%d %H:%M} {loaded.timezone}",
         empty="No enabled campaigns.",
     )
+    for line in power_lines(power):
+        console.print(escape(line))
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
@@ -246,17 +254,13 @@ def send(
 ) -> None:
     """Send every message that is due, within the limits, exactly once.
 
-    The audience is recorded in the send ledger first; each message is claimed, sent, then
-    marked sent with the server's reply. In a terminal it shows the plan and asks first
-    (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time.
-    Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'),
-    or when due messages were held back by quiet hours or the daily limit.
+    The audience is recorded in the send ledger first; each message is claimed, sent, then marked sent with the server's reply. In a terminal it shows the plan and asks first (--yes skips); from cron (no terminal) it just runs. Only one send runs at a time. Exit code 3 when some messages failed or their outcome is unknown (see 'retain sends'), when the SMTP server was unavailable or refused the shop's mail (the run stops; nothing is counted against the messages and nobody is suppressed), or when due messages were held back by quiet hours, the daily limit or limits.max_run_minutes.
 
     --now runs the night of that moment (with --dry-run or the outbox: a rehearsal that
     obeys every limit); a real SMTP send refuses a --now or --as-of in the future.
 
     Example: retain send --yes
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.dispatch import RetryPolicy
     from retain_cli.campaigns.planner import make_plan
@@ -268,6 +272,9 @@ def send(
     store = open_store(ctx, db)
     moment = parse_as_of(as_of, tz=zone(loaded.timezone)) if as_of else None
     kind = transport.value if transport else None
+    if loaded.smtp is not None and (kind or loaded.transport) == "smtp":
+        for warning in loaded.smtp.warnings:  # tls_verify: false, said on every run
+            err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
     if moment is None:
         from retain_cli.imports.folder import stale_data
 
@@ -321,6 +328,9 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    notice = result.notice()
+    if notice:
+        err_console.print(f"[bold yellow]{escape(notice)}[/]")
     if result.held_back:
         count = f"{result.deferred:,} due message{'s' if result.deferred != 1 else ''}"
         err_console.print(
@@ -336,6 +346,11 @@ def _held_back_hint(reason: str) -> str:
         return (
             " This run started inside them: move the cron line out of the quiet hours "
             "('retain cron --at HH:MM' checks the time in every season)."
+        )
+    if "max_run_minutes" in reason:
+        return (
+            " A slow SMTP server or a long queue under per_minute: raise "
+            "limits.max_run_minutes if the runs need longer."
         )
     return " 'retain simulate' shows when the queue will be through."
 
@@ -376,7 +391,7 @@ def sends(
         rows,
         columns,
         fmt,
-        drop=("attempts", "step"),
+        drop=("attempts", "step", "sent_at", "error"),
         wide=wide,
         title="Send ledger (times in UTC)",
         styles={"state": _style},
@@ -451,51 +466,6 @@ def unsubscribe(
         console.print(f"{escape(email.strip().lower())} was already unsubscribed.")
 
 
-def report(
-    ctx: typer.Context,
-    campaign: Annotated[
-        str | None, typer.Argument(help="Only this campaign.", show_default=False)
-    ] = None,
-    window: Annotated[
-        str, typer.Option("--window", help="Orders counted this long after the send: 14d, 2w.")
-    ] = "14d",
-    config: ConfigOption = None,
-    db: DbOption = None,
-    fmt: FormatOption = OutputFormat.table,
-) -> None:
-    """What each campaign earned, against its holdout.
-
-    Per campaign: recipients, held out, sent, failed; for recipients and the holdout, the
-    orders and revenue within the window after the send (refunds subtracted, cancelled
-    orders left out), conversion, revenue per customer, and the lift (recipients minus
-    holdout). The holdout's clock starts when they were held out. The table writes money
-    and percentages for the campaign file's shop.locale; csv and json give plain numbers and
-    the currency.
-
-    Example: retain report win-back --window 30d
-    """
-    from retain_cli.campaigns.config import config_path, shop_settings
-    from retain_cli.campaigns.report import COLUMNS, campaign_report, parse_window, readable
-    from retain_cli.timeutil import utc_now
-
-    span = parse_window(window)
-    store = open_store(ctx, db)
-    rows = campaign_report(store, campaign, span, utc_now())
-    if fmt is not OutputFormat.table:
-        render_rows(rows, COLUMNS, fmt)
-        return
-    if not rows:
-        console.print("Nothing sent yet: run 'retain send' first.")
-        return
-    locale = shop_settings(config_path(config)).locale
-    for row in rows:
-        render_mapping(
-            readable(row, locale),
-            fmt,
-            title=f"{row['campaign']}: {window} after the send",
-        )
-
-
 def cron(
     ctx: typer.Context,
     at: Annotated[
@@ -560,11 +530,16 @@ def cron(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the app."""
     from retain_cli.cli.simulate import simulate
+    from retain_cli.cli.suppressions import suppressions_app
 
     app.command("plan")(plan)
     app.command("send")(send)
     app.command("simulate")(simulate)
     app.add_typer(sends_app, name="sends")
     app.command("unsubscribe")(unsubscribe)
-    app.command("report")(report)
+    app.add_typer(
+        suppressions_app,
+        name="suppressions",
+        help="The opt-out list: who no campaign writes to and why; lift a wrong one.",
+    )
     app.command("cron")(cron)

@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 MAILBOX_DIR = "mailbox"
+# answers to the survey campaign (feedback): a promoter, a detractor, one in German (left
+# unscored by the English-only sentiment model), a passive
+SURVEY_ANSWERS = (
+    "9 - the seeded rye is the best bread in Berlin",
+    "4\nThe croissants were stale and the staff was rude on Saturday.",
+    "10 Super Brötchen, danke!",
+    "8 - good bread, but the Saturday queue is long",
+)
 
 
 def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tuple[str, bytes]]:
@@ -108,6 +116,26 @@ def demo_messages(store: Store, config: CampaignConfig, today: date) -> list[tup
         else:
             raw = mail.unsubscribe_mail(sender=email, to=unsubscribe or shop, when=when)
         out.append((f"{1700000000 + n}.demo{n}.rosies:2,", raw))
+    surveys = [
+        i
+        for i in plan.items
+        if i.status == "due"
+        and i.email
+        and i.email not in {d.email for d in due[:7]}
+        and any(c.name == i.campaign and c.survey for c in config.campaigns)
+    ]
+    for n, (item, text) in enumerate(zip(surveys, SURVEY_ANSWERS, strict=False)):
+        raw = mail.reply(
+            sender=item.email or "",
+            name=item.customer_id,
+            to=shop,
+            subject="How was your order?",
+            text=text,
+            in_reply_to=message_id(item.send_key, sender.from_addr),
+            quoted="How likely are you to recommend Rosie's Bakery to a friend?",
+            when=later(20 + n * 9),
+        )
+        out.append((f"{1700000050 + n}.demo-survey{n}.rosies:2,", raw))
     out.append(
         (
             "1700000100.demo-supplier.rosies:2,",

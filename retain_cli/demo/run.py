@@ -14,6 +14,7 @@ from retain_cli.demo.exports import (
     signups_csv,
     unsubscribes_csv,
 )
+from retain_cli.demo.history import record_history
 from retain_cli.demo.shop import (
     BIRTHDAYS_FILE,
     CUSTOMERS_FILE,
@@ -26,7 +27,7 @@ from retain_cli.demo.shop import (
 )
 from retain_cli.errors import RetainError, UsageError
 from retain_cli.project import InitResult, init_project
-from retain_cli.resources import DB_NAME
+from retain_cli.resources import CONFIG_NAME, DB_NAME
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def run_demo(
             import_file(store, paths[4], "customers", ImportOptions(source="generic_customers")),
         ]
         top = store.customer_list(sort="total_spent", limit=1)
+        # the history first: the mailbox answers the messages the first send will send
+        record_history(store, directory / CONFIG_NAME, today)
         mailbox = _demo_mailbox(directory, store, today)
 
     counted = [o for o in shop.orders if o.cancelled_at is None]
@@ -155,6 +158,7 @@ def run_demo(
             "retain plan",
             "retain send --yes",
             *([f"retain inbox --from-maildir {mailbox.name}"] if mailbox else []),
+            "retain report",
         ],
     )
 

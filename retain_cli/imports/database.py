@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retain_cli.errors import RetainError
+from retain_cli.store.errors import nearly_full
 
 if TYPE_CHECKING:
     from retain_cli.imports.options import ImportResult
@@ -129,7 +129,7 @@ def explain(
             "again when it has finished"
         )
     ioerr = code.startswith("SQLITE_IOERR") or "i/o error" in text
-    if code == "SQLITE_FULL" or "full" in text or (ioerr and _nearly_full(db.parent)):
+    if code == "SQLITE_FULL" or "full" in text or (ioerr and nearly_full(db.parent)):
         return RetainError(
             f"the disk holding {db} is full; {nothing}. Free some space (an import needs "
             "room for the new rows and a journal of about their size) and run it again"
@@ -145,12 +145,3 @@ def explain(
             f"{nothing}. Check the disk and run the import again"
         )
     return None
-
-
-def _nearly_full(folder: Path) -> bool:
-    """Whether the disk holding ``folder`` has less than a megabyte left (SQLite reports
-    some writes that do not fit as a mere I/O error)."""
-    try:
-        return shutil.disk_usage(folder).free < 1 << 20
-    except OSError:
-        return False

@@ -127,7 +127,7 @@ def import_folder(db: Path, folder: Path, options: ImportOptions) -> list[Folder
 def stale_data(store: Store, now: datetime) -> str | None:
     """A warning when the newest orders import is more than :data:`FRESH_FOR` older than
     ``now`` (a send then works from old data); None when it is fresh or there is none."""
-    last = store.last_import("orders")
+    last = store.last_import(("orders",))
     if last is None:
         return None
     started = datetime.fromisoformat(last["started_at"].replace("Z", "+00:00"))

@@ -147,6 +147,7 @@ def _import_file(
                 store, frame, layout, import_ref, progress, total, origin=origin or "import"
             )
         writer.run()
+        store.block_erased_returning(import_ref)  # an erased person's address came back
         frame.release()  # the written values; what follows needs only errors and warnings
         changes = address_changes(store, known) if writer.customers_created else []
         rejected_rows = sorted(frame.errors)

@@ -51,6 +51,7 @@ _ORDER_FIELDS = (
     "shipping",
     "tax",
     "discount",
+    "discount_code",
     "refunded",
     "status",
     "cancelled",
@@ -309,6 +310,7 @@ class OrdersWriter(Writer):
             "refunded_minor": refunded,
             "financial_status": statuses,
             "cancelled_at": cancelled,
+            "discount_code": cols["discount_code"],
         }
 
     def _write_plain(self, columns: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ class Lookup(Protocol):
     def customer(self, email: str) -> int | None: ...
     def sent(self, message_id: str) -> SentMessage | None: ...
     def sent_by_token(self, token: str) -> SentMessage | None: ...
+    def survey_sent(self, customer_ref: int) -> SentMessage | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Rules:
     unsubscribe_address: str | None
     bounce_pattern: re.Pattern[str] | None
     languages: tuple[str, ...] | None
+    surveys: dict[str, str] = field(default_factory=dict)  # survey campaign -> nps | csat
 
     @staticmethod
     def bounce_regex(bounce_address: str | None) -> re.Pattern[str] | None:
@@ -86,6 +88,7 @@ class Verdict:
     suppress: list[tuple[str, str]] = field(default_factory=list)
     problem: str | None = None  # bad input: reported, the command exits 3
     note: str | None = None  # worth a look, not an error (a reply from an unknown address)
+    score: int | None = None  # a survey answer's score
 
 
 def classify(mail: Mail, rules: Rules, lookup: Lookup) -> Verdict:
@@ -293,6 +296,9 @@ def _request_or_reply(mail: Mail, rules: Rules, lookup: Lookup, recipients: list
             excerpt,
             suppress=[(address, reason) for address in targets],
         )
+    answer = _survey_answer(lines, rules, lookup, sent, customer)
+    if answer is not None:
+        return answer
     if sent is not None:
         reason = f"reply to {sent.campaign} ({sent.send_key})"
         if sent.email != sender:
@@ -316,6 +322,43 @@ def _request_or_reply(mail: Mail, rules: Rules, lookup: Lookup, recipients: list
         sender,
         excerpt=excerpt,
         note=f"reply from {sender}, not a customer",
+    )
+
+
+def _survey_answer(
+    lines: list[str],
+    rules: Rules,
+    lookup: Lookup,
+    sent: SentMessage | None,
+    customer: int | None,
+) -> Verdict | None:
+    """A survey answer: a reply that starts with a score on the survey's scale, in the thread
+    of a survey message (or, outside any thread, from a customer a survey went to lately)."""
+    from retain_cli.campaigns.survey import leading_score
+
+    if not lines or not rules.surveys or not lines[0].lstrip()[:1].isdigit():
+        return None  # only a reply that starts with a number can be an answer
+    survey = sent
+    if survey is None and customer is not None:
+        survey = lookup.survey_sent(customer)
+    if survey is None or survey.campaign not in rules.surveys:
+        return None
+    kind = rules.surveys[survey.campaign]
+    found = leading_score("\n".join(lines), kind)
+    if found is None:
+        return None
+    score, comment = found
+    how = "in its thread" if sent is not None else "its latest survey, no thread"
+    return Verdict(
+        "survey_answer",
+        f"survey answer to {survey.campaign} ({survey.send_key}, {how}): {kind.upper()} {score}",
+        "recorded",
+        survey.email,
+        survey.customer_ref,
+        survey.campaign,
+        survey.send_key,
+        comment[:EXCERPT] or None,
+        score=score,
     )
 
 

@@ -14,6 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,19 +22,21 @@ from retain_cli.errors import UsageError
 from retain_cli.mailbox.classify import Rules, SentMessage, Verdict, classify
 from retain_cli.mailbox.config import MailboxSettings, parse_mailbox
 from retain_cli.mailbox.parse import Mail
-from retain_cli.timeutil import utc_now_iso
+from retain_cli.timeutil import to_iso, utc_now, utc_now_iso
 
 if TYPE_CHECKING:
     from retain_cli.campaigns.model import CampaignConfig
     from retain_cli.store import Store
 
 BATCH = 500
-ORDER = ("unsubscribe", "hard_bounce", "soft_bounce", "auto_reply", "reply")
+SURVEY_DAYS = 30  # a reply outside any thread answers a survey sent this recently
+ORDER = ("unsubscribe", "hard_bounce", "soft_bounce", "auto_reply", "survey_answer", "reply")
 LABELS = {
     "unsubscribe": "unsubscribe requests",
     "hard_bounce": "hard bounces",
     "soft_bounce": "soft bounces",
     "auto_reply": "auto-replies (ignored)",
+    "survey_answer": "survey answers",
     "reply": "replies",
     "unmatched_bounce": "bounces not matched",
     "malformed": "malformed",
@@ -60,6 +63,7 @@ class InboxResult:
     suppressed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    answers: int = 0  # survey answers recorded (new or newer)
 
     @property
     def exit_code(self) -> int:
@@ -83,8 +87,9 @@ class StoreLookup:
     """:class:`retain_cli.mailbox.classify.Lookup` over the store: customers fetched a batch
     at a time, the ledger's Message-IDs read once (on first need) into memory."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, surveys: Iterable[str] = ()) -> None:
         self.store = store
+        self.surveys = set(surveys)
         self._customers: dict[str, int | None] = {}
         self._sent: dict[str, SentMessage] | None = None
         self._tokens: dict[str, SentMessage] = {}
@@ -117,6 +122,14 @@ class StoreLookup:
         self._ledger()
         return self._tokens.get(token.lower())
 
+    def survey_sent(self, customer_ref: int) -> SentMessage | None:
+        """The customer's latest survey message of the last :data:`SURVEY_DAYS` days."""
+        if not self.surveys:
+            return None
+        since = to_iso(utc_now() - timedelta(days=SURVEY_DAYS))
+        found = self.store.survey_latest_sent(customer_ref, sorted(self.surveys), since)
+        return None if found is None else self.sent(found[0])
+
 
 def message_key(mail: Mail) -> str:
     message_id = mail.message_id
@@ -133,6 +146,7 @@ def rules_for(config: CampaignConfig, settings: MailboxSettings) -> Rules:
         unsubscribe_address=unsubscribe or None,
         bounce_pattern=Rules.bounce_regex(config.sender.bounce_address),
         languages=settings.languages,
+        surveys={c.name: c.survey.kind for c in config.campaigns if c.survey is not None},
     )
 
 
@@ -147,7 +161,7 @@ def process(
 ) -> InboxResult:
     """Read every new message of ``source``; see the module's doc."""
     result = InboxResult(source=source.name)
-    lookup = StoreLookup(store)
+    lookup = StoreLookup(store, rules.surveys)
     try:
         for batch in source.batches(batch_size):
             _one_batch(store, source, rules, lookup, batch, soft_bounce_limit, result)
@@ -155,6 +169,10 @@ def process(
                 progress(len(batch))
     finally:
         source.close()
+        if rules.surveys:  # answers recorded here become survey answers (also after a kill)
+            from retain_cli.feedback.answers import sync_inbox_answers
+
+            result.answers = sync_inbox_answers(store, rules.surveys)
     return result
 
 
@@ -227,7 +245,7 @@ def _row(key: str, mail: Mail, verdict: Verdict, source: str, now: str) -> dict[
         "send_key": verdict.send_key,
         "action": verdict.action,
         "excerpt": verdict.excerpt,
-        "score": None,
+        "score": verdict.score,
     }
 
 

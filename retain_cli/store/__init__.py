@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from retain_cli.store.analytics import AnalyticsStore
 from retain_cli.store.campaigns import CampaignStore
+from retain_cli.store.control import ControlStore
 from retain_cli.store.customers import CustomerStore
+from retain_cli.store.feedback import FeedbackStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
+from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 from retain_cli.store.settings import SettingsStore
+from retain_cli.store.suppressions import SuppressionStore
+from retain_cli.store.tasks import TaskStore
+from retain_cli.store.trust import TrustStore
 
 
 class Store(
@@ -25,6 +31,12 @@ class Store(
     LedgerStore,
     SettingsStore,
     MailboxStore,
+    MeasureStore,
+    SuppressionStore,
+    TaskStore,
+    ControlStore,
+    FeedbackStore,
+    TrustStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

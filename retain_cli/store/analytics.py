@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from retain_cli.store.base import EXISTED_BY, StoreBase
@@ -134,8 +134,21 @@ class AnalyticsStore(StoreBase):
         out: list[int] = json.loads(text)
         return out
 
-    def customer_feature_rows(self) -> list[tuple[Any, ...]]:
-        """(id, customer_id, email, accepts_marketing, birthday) for every customer."""
+    def data_stamp(self) -> tuple[int, int]:
+        """Changes whenever the database may have: rows this connection changed so far, and
+        SQLite's counter of commits by other connections. Instant."""
+        (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+        return self.conn.total_changes, int(version)
+
+    def customer_feature_rows(self, refs: Collection[int] | None = None) -> list[tuple[Any, ...]]:
+        """(id, customer_id, email, accepts_marketing, birthday) for every customer (or only
+        those in ``refs``)."""
+        if refs is not None:
+            return self.conn.execute(
+                "SELECT id, customer_id, email, accepts_marketing, birthday FROM customers "
+                "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (json.dumps(sorted(refs)),),
+            ).fetchall()
         return self.conn.execute(
             "SELECT id, customer_id, email, accepts_marketing, birthday FROM customers ORDER BY id"
         ).fetchall()

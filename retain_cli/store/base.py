@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import NoDatabase, RetainError
+from retain_cli.store.errors import busy_timeout, database_error
 from retain_cli.store.migrations import MIGRATIONS
 from retain_cli.timeutil import utc_now_iso
 
@@ -54,6 +55,13 @@ class StoreBase:
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Any:
+        """Open (or create) the database and bring its schema up to date.
+
+        Every commit is durable (``synchronous=FULL``: in WAL mode the WAL is synced at each
+        commit, so a claimed or sent row in the ledger survives a power cut or an OS crash;
+        NORMAL may lose the last commits). An SQLite failure becomes a :class:`StoreError`
+        that names its true cause (locked, read-only, disk full, not a database).
+        """
         path = Path(path)
         if not create and not path.exists():
             raise NoDatabase(
@@ -62,15 +70,24 @@ class StoreBase:
             )
         if path.parent and not path.parent.exists():
             raise RetainError(f"cannot create {path}: folder {path.parent} does not exist")
+        create_private(path)
+        timeout = busy_timeout()
+        conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # check_same_thread=False: the SMTP transport commits a claim on a worker thread
+            # while the main thread waits for the server (never both at once).
+            conn = sqlite3.connect(
+                path, isolation_level=None, timeout=timeout, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as exc:
-            raise RetainError(f"{path} is not a retain database ({exc})") from exc
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        store = cls(path, conn)
-        store.migrate()
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            store = cls(path, conn)
+            store.migrate()
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise database_error(exc, path) from exc
         return store
 
     def close(self) -> None:
@@ -122,3 +139,20 @@ class StoreBase:
         (see :data:`EXISTED_BY`): the common case, answered without looking at orders."""
         (latest,) = self.conn.execute("SELECT max(created_at) FROM customers").fetchone()
         return latest is None or latest <= moment
+
+
+def create_private(path: Path) -> None:
+    """Create a new database file readable and writable by its owner only (0600): it holds
+    customers' names and addresses. SQLite gives its -wal and -shm files the same mode. An
+    existing file is left as it is (``retain status`` and ``retain doctor`` warn)."""
+    import os
+
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # SQLite says what is wrong when it opens the path
+    os.close(fd)

@@ -6,7 +6,8 @@ Template contexts and audiences are built for a whole batch of customers with a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from retain_cli.store.base import StoreBase
@@ -31,13 +32,23 @@ class CampaignStore(StoreBase):
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def campaign_customer_features(self, as_of_iso: str) -> list[dict[str, Any]]:
-        """One row per customer: identity, consent (``customer_consent``) and order features.
+    def campaign_customer_features(
+        self, as_of_iso: str, refs: Collection[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """One row per customer (or per customer in ``refs``): identity, consent
+        (``customer_consent``) and order features.
 
         Orders are the countable ones (``order_facts``) placed by ``as_of_iso``.
         """
+        only = only_orders = ""
+        params: list[Any] = [as_of_iso]
+        if refs is not None:
+            wanted = json.dumps(sorted(refs))
+            only_orders = "AND customer_ref IN (SELECT value FROM json_each(?))"
+            only = "WHERE c.id IN (SELECT value FROM json_each(?))"
+            params = [as_of_iso, wanted, wanted]
         return self._rows(
-            """
+            f"""
             SELECT
                 c.id AS customer_ref,
                 c.customer_id,
@@ -63,12 +74,13 @@ class CampaignStore(StoreBase):
                        min(ordered_at) AS first_order_at,
                        max(ordered_at) AS last_order_at
                 FROM order_facts
-                WHERE ordered_at <= ?
+                WHERE ordered_at <= ? {only_orders}
                 GROUP BY customer_ref
             ) f ON f.customer_ref = c.id
+            {only}
             ORDER BY c.id
             """,
-            (as_of_iso,),
+            params,
         )
 
     def campaign_customer_ref(self, email: str) -> int | None:

@@ -54,6 +54,7 @@ ORDER_COLUMNS = (
     "refunded_minor",
     "financial_status",
     "cancelled_at",
+    "discount_code",
 )
 
 _CHUNK = 500
@@ -264,15 +265,6 @@ class ImportStore(StoreBase):
             "SELECT DISTINCT file_hash FROM imports WHERE finished_at IS NOT NULL"
         )
         return {digest for (digest,) in rows}
-
-    def last_import(self, kind: str) -> dict[str, Any] | None:
-        """The newest finished import of ``kind``: its file_name and started_at (UTC)."""
-        row = self.conn.execute(
-            "SELECT file_name, started_at FROM imports WHERE kind = ? AND finished_at IS NOT "
-            "NULL ORDER BY started_at DESC, id DESC LIMIT 1",
-            (kind,),
-        ).fetchone()
-        return None if row is None else {"file_name": row[0], "started_at": row[1]}
 
     # -- suppressions -----------------------------------------------------------------------
 

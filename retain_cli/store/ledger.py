@@ -19,7 +19,16 @@ from typing import Any
 
 from retain_cli.store.base import StoreBase
 
-STATES = ("planned", "claimed", "sent", "failed", "ambiguous", "held_out", "skipped")
+STATES = (
+    "planned",
+    "claimed",
+    "sent",
+    "failed",
+    "ambiguous",
+    "held_out",
+    "skipped",
+    "queued",  # waiting for approval (retain queue)
+)
 SETTLED = ("sent", "failed", "ambiguous", "skipped")
 
 
@@ -60,6 +69,15 @@ def _ids(values: Iterable[int]) -> str:
     return json.dumps(list(values))
 
 
+def _only(refs: Sequence[int] | None) -> str:
+    """The clause that keeps a ledger query to some customers (none: all of them)."""
+    return "" if refs is None else "AND customer_ref IN (SELECT value FROM json_each(?))"
+
+
+def _refs(refs: Sequence[int] | None) -> tuple[str, ...]:
+    return () if refs is None else (_ids(refs),)
+
+
 class LedgerStore(StoreBase):
     """Queries and writes for the send ledger."""
 
@@ -88,33 +106,41 @@ class LedgerStore(StoreBase):
         )
         return dict(rows.fetchall())
 
-    def ledger_history(self, campaign: str) -> dict[int, dict[str, Any]]:
-        """Per customer_ref for one campaign: last time something was sent or held out, and
-        whether they are in the holdout."""
+    def ledger_history(
+        self, campaign: str, refs: Sequence[int] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Per customer_ref for one campaign (or only these customers): last time something
+        was sent or held out, and whether they are in the holdout."""
         rows = self.conn.execute(
             "SELECT customer_ref, max(coalesce(sent_at, "
-            "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out') "
+            "  CASE WHEN state IN ('planned', 'claimed', 'ambiguous', 'held_out', 'queued') "
             "  THEN planned_at END)), max(state = 'held_out') "
-            "FROM sends WHERE campaign = ? GROUP BY customer_ref",
-            (campaign,),
+            f"FROM sends WHERE campaign = ? {_only(refs)} GROUP BY customer_ref",
+            (campaign, *_refs(refs)),
         )
         return {ref: {"last": last, "held_out": bool(held)} for ref, last, held in rows}
 
-    def ledger_step_states(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
-        """(customer_ref, occurrence) -> state for one step of a campaign."""
+    def ledger_step_states(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> state for one step of a campaign (or only these
+        customers)."""
         rows = self.conn.execute(
             "SELECT customer_ref, occurrence, state, sent_at FROM sends "
-            "WHERE campaign = ? AND step = ?",
-            (campaign, step),
+            f"WHERE campaign = ? AND step = ? {_only(refs)}",
+            (campaign, step, *_refs(refs)),
         )
         return {(ref, occ): state for ref, occ, state, _ in rows}
 
-    def ledger_step_sent_at(self, campaign: str, step: int) -> dict[tuple[int, str], str]:
-        """(customer_ref, occurrence) -> sent_at for the sent rows of one step."""
+    def ledger_step_sent_at(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> sent_at for the sent rows of one step (or only these
+        customers')."""
         rows = self.conn.execute(
             "SELECT customer_ref, occurrence, sent_at FROM sends "
-            "WHERE campaign = ? AND step = ? AND state = 'sent'",
-            (campaign, step),
+            f"WHERE campaign = ? AND step = ? AND state = 'sent' {_only(refs)}",
+            (campaign, step, *_refs(refs)),
         )
         return {(ref, occ): sent_at for ref, occ, sent_at in rows}
 
@@ -184,15 +210,19 @@ class LedgerStore(StoreBase):
         )
         return dict(rows.fetchall())
 
-    def ledger_pending_rows(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
-        """Planned rows with the customer's id and current address, for a plan."""
+    def ledger_pending_rows(
+        self, campaigns: Sequence[str], refs: Sequence[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Planned rows with the customer's id and current address, for a plan (of these
+        customers only, when ``refs`` is given)."""
+        only = "" if refs is None else "AND s.customer_ref IN (SELECT value FROM json_each(?))"
         rows = self.conn.execute(
             "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, "
             "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref "
-            "WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) "
+            f"WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) {only} "
             "ORDER BY s.id",
-            (json.dumps(list(campaigns)),),
+            (json.dumps(list(campaigns)), *_refs(refs)),
         )
         names = [d[0] for d in rows.description]
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -305,6 +335,9 @@ class LedgerStore(StoreBase):
     def rehearsal_copy(self, path: Path) -> Any:
         """A copy of the whole database at ``path`` (SQLite's online backup), opened as a
         store of the same kind: ``retain simulate`` sends its nights there."""
+        from retain_cli.store.base import create_private
+
+        create_private(path)  # a copy of the customers: private as the original
         target = sqlite3.connect(path)
         try:
             self.conn.backup(target)
@@ -377,73 +410,6 @@ class LedgerStore(StoreBase):
                 (state, note, now, state, now, _ids(ids)),
             )
             return cursor.rowcount
-
-    # --- report --------------------------------------------------------------------------
-
-    def ledger_campaign_counts(self, campaign: str | None) -> list[dict[str, Any]]:
-        """Per campaign: customers in each state."""
-        sql = (
-            "SELECT campaign, "
-            "count(DISTINCT CASE WHEN state = 'sent' THEN customer_ref END) AS recipients, "
-            "count(DISTINCT CASE WHEN state = 'held_out' THEN customer_ref END) AS held_out, "
-            "sum(state = 'sent') AS sent, sum(state = 'failed') AS failed, "
-            "sum(state = 'ambiguous') AS ambiguous, sum(state = 'planned') AS planned, "
-            "min(sent_at) AS first_sent, max(sent_at) AS last_sent "
-            "FROM sends"
-        )
-        params: list[Any] = []
-        if campaign is not None:
-            sql += " WHERE campaign = ?"
-            params.append(campaign)
-        cursor = self.conn.execute(sql + " GROUP BY campaign ORDER BY campaign", params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-
-    def ledger_outcomes(self, campaign: str, window_seconds: int, now: str) -> dict[str, Any]:
-        """Orders and net revenue within the window after each customer's reference time:
-        recipients (first sent_at of the campaign) against the holdout (when held out).
-        Only customers whose window has started; a window still open counts what is known."""
-        cursor = self.conn.execute(
-            """
-            WITH groups AS (
-                SELECT customer_ref,
-                       CASE WHEN max(state = 'held_out') = 1 THEN 'holdout'
-                            ELSE 'recipients' END AS grp,
-                       CASE WHEN max(state = 'held_out') = 1 THEN min(planned_at)
-                            ELSE min(sent_at) END AS ref_at
-                FROM sends
-                WHERE campaign = :campaign AND state IN ('sent', 'held_out')
-                GROUP BY customer_ref
-            ),
-            per_customer AS (
-                SELECT g.grp, g.customer_ref,
-                       count(f.order_ref) AS orders,
-                       CAST(total(f.net_minor) AS INTEGER) AS revenue_minor
-                FROM groups g
-                LEFT JOIN order_facts f
-                  ON f.customer_ref = g.customer_ref
-                 AND f.ordered_at > g.ref_at
-                 AND f.ordered_at <= strftime('%Y-%m-%dT%H:%M:%SZ', g.ref_at,
-                                              '+' || :window || ' seconds')
-                 AND f.ordered_at <= :now
-                GROUP BY g.grp, g.customer_ref
-            )
-            SELECT grp, count(*) AS customers, sum(orders > 0) AS converted,
-                   sum(orders) AS orders,
-                   CAST(total(revenue_minor) AS INTEGER) AS revenue_minor
-            FROM per_customer GROUP BY grp
-            """,
-            {"campaign": campaign, "window": window_seconds, "now": now},
-        )
-        out: dict[str, Any] = {}
-        for grp, customers, converted, orders, revenue in cursor:
-            out[grp] = {
-                "customers": customers,
-                "converted": converted or 0,
-                "orders": orders or 0,
-                "revenue_minor": revenue or 0,
-            }
-        return out
 
     # --- triggers --------------------------------------------------------------------------
 

@@ -11,26 +11,20 @@ ISO 8601 text (``2025-10-07T07:50:26Z``); e-mail addresses are trimmed and lower
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable
 
-Migration = Callable[[sqlite3.Connection], None]
-
-
-def run_script(conn: sqlite3.Connection, script: str) -> None:
-    """Execute several statements inside the caller's transaction.
-
-    (``Connection.executescript`` would COMMIT first, breaking all-or-nothing migrations.)
-    """
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            conn.execute(statement)
-            statement = ""
-    if statement.strip():
-        conn.execute(statement)
+from retain_cli.store.migrations_later import (
+    m010_orders_without_customer,
+    m011_settings,
+    m012_order_refunds,
+    m013_order_discount_code,
+    m014_goals,
+    m015_suppression_log,
+    m016_tasks_and_approval,
+    m017_surveys,
+    m018_trust,
+)
+from retain_cli.store.schema_tools import Migration, run_script
 
 
 def m001_initial(conn: sqlite3.Connection) -> None:
@@ -424,121 +418,6 @@ def m009_fully_refunded_orders(conn: sqlite3.Connection) -> None:
     )
 
 
-def _rebuild_table(conn: sqlite3.Connection, table: str, sql: str) -> None:
-    """Replace ``table`` by one created with ``sql`` (its ``CREATE TABLE``), keeping
-    its rows, ids, indexes and triggers, the views over it and the rows of every table whose
-    foreign keys point at it (SQLite's documented way to change a column's constraints).
-
-    Foreign keys stay enforced inside the migration's transaction, so dropping the old table
-    would cascade to its children: they are set aside and put back around the swap."""
-    children = [
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-        if any(row[2] == table for row in conn.execute(f'PRAGMA foreign_key_list("{name}")'))
-    ]
-    owned = [table, *children]
-    every_view = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid"
-    ).fetchall()
-    over = set(owned)  # the views over these tables, and the views over those views
-    while True:
-        views = [
-            (name, create)
-            for name, create in every_view
-            if any(re.search(rf"\b{re.escape(t)}\b", create) for t in over)
-        ]
-        if over >= {name for name, _ in views}:
-            break
-        over |= {name for name, _ in views}
-    around = [*owned, *(name for name, _ in views)]
-    marks = ", ".join("?" for _ in around)
-    extras = conn.execute(
-        f"SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
-        f"AND type IN ('index', 'trigger') AND tbl_name IN ({marks})",
-        around,
-    ).fetchall()
-    tables = {
-        name: conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        ).fetchone()[0]
-        for name in children
-    }
-    for name, _create in views:
-        conn.execute(f'DROP VIEW "{name}"')
-    for name in children:
-        conn.execute(f'CREATE TABLE "_keep_{name}" AS SELECT * FROM "{name}"')
-        conn.execute(f'DROP TABLE "{name}"')
-    # copied aside and back, not renamed: ALTER TABLE RENAME leaves the connection with a
-    # temp schema on which a later wal_checkpoint of every database fails ("database table
-    # is locked")
-    conn.execute(f'CREATE TABLE "_keep_{table}" AS SELECT * FROM "{table}"')
-    conn.execute(f'DROP TABLE "{table}"')
-    conn.execute(sql)
-    conn.execute(f'INSERT INTO "{table}" SELECT * FROM "_keep_{table}"')
-    conn.execute(f'DROP TABLE "_keep_{table}"')
-    for name, create in tables.items():
-        conn.execute(create)
-        conn.execute(f'INSERT INTO "{name}" SELECT * FROM "_keep_{name}"')
-        conn.execute(f'DROP TABLE "_keep_{name}"')
-    for _name, create in views:
-        conn.execute(create)
-    for _kind, _name, create in extras:
-        conn.execute(create)
-
-
-def m010_orders_without_customer(conn: sqlite3.Connection) -> None:
-    """``orders.customer_ref`` may be NULL: a sale without a customer (a walk-in at the till,
-    a Square payment nobody was attached to). It counts in revenue and in the shop's order
-    figures, never as a customer."""
-    (sql,) = conn.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'orders'"
-    ).fetchone()
-    old = "customer_ref INTEGER NOT NULL REFERENCES customers(id)"
-    if old not in sql:
-        raise RuntimeError("unexpected orders table: customer_ref is not as m001 made it")
-    _rebuild_table(
-        conn, "orders", sql.replace(old, "customer_ref INTEGER REFERENCES customers(id)")
-    )
-
-
-def m011_settings(conn: sqlite3.Connection) -> None:
-    """``settings``: the shop's own choices, set once (``retain config set currency EUR``).
-
-    One row per key; the keys and their checks are in :mod:`retain_cli.settings`."""
-    run_script(
-        conn,
-        """
-        CREATE TABLE settings (
-            key TEXT PRIMARY KEY,
-            value TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        ) WITHOUT ROWID;
-        """,
-    )
-
-
-def m012_order_refunds(conn: sqlite3.Connection) -> None:
-    """``order_refunds``: the refunds an export lists as rows of their own (Square's refund
-    events), each recorded once by its key, so that importing the same file again adds
-    nothing and refunds of one payment in different files add up. An order's
-    ``refunded_minor`` is at least the sum of its recorded refunds."""
-    run_script(
-        conn,
-        """
-        CREATE TABLE order_refunds (
-            order_ref INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
-            refund_key TEXT NOT NULL,           -- when, how much, and which of equal ones
-            refunded_at TEXT,
-            amount_minor INTEGER NOT NULL,      -- positive, in the order's currency
-            import_ref INTEGER REFERENCES imports(id),
-            PRIMARY KEY (order_ref, refund_key)
-        ) WITHOUT ROWID;
-        """,
-    )
-
-
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_segments,
@@ -552,4 +431,10 @@ MIGRATIONS: list[Migration] = [
     m010_orders_without_customer,
     m011_settings,
     m012_order_refunds,
+    m013_order_discount_code,
+    m014_goals,
+    m015_suppression_log,
+    m016_tasks_and_approval,
+    m017_surveys,
+    m018_trust,
 ]

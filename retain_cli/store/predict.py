@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from retain_cli.money import MINOR_UNITS
 from retain_cli.store.base import StoreBase
+from retain_cli.store.errors import busy_timeout
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,7 +120,7 @@ class PredictStore(StoreBase):
     def _reader(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection of its own (usable from any thread), closed afterwards."""
         uri = self.path.resolve().as_uri() + "?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout())
         try:
             yield conn
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from retain_cli.transports.base import (
     AmbiguousFailure,
     PermanentFailure,
+    PolicyRefusal,
     TemporaryFailure,
     Transport,
     TransportFailure,
@@ -13,6 +14,7 @@ from retain_cli.transports.base import (
 __all__ = [
     "AmbiguousFailure",
     "PermanentFailure",
+    "PolicyRefusal",
     "TemporaryFailure",
     "Transport",
     "TransportFailure",

@@ -102,7 +102,7 @@ def test_metrics_without_database(cli, tmp_path):
 
 def test_every_metric_and_column_has_a_definition():
     from retain_cli.analytics.predict import PREDICT_COLUMNS
-    from retain_cli.campaigns.report import COLUMNS as REPORT_COLUMNS
+    from retain_cli.measure.report import COLUMNS as REPORT_COLUMNS
 
     assert set(METRIC_NAMES) <= set(DEFINITIONS)
     assert set(PREDICT_COLUMNS) - {"customer_id", "email"} <= set(DEFINITIONS)
@@ -120,7 +120,7 @@ def test_explain_one_and_all(cli):
     assert result.exit_code == 0
     names = [r["name"] for r in rows_of(result.stdout)]
     assert names == list(DEFINITIONS)
-    for name, shown in (("P-Alive", "p_alive"), ("t", "T"), ("conversion_lift", None)):
+    for name, shown in (("P-Alive", "p_alive"), ("t", "T"), ("conversion_difference", None)):
         result = cli("explain", name)
         assert result.exit_code == 0, name
         assert result.stdout.splitlines()[0] == (shown or name)
@@ -132,7 +132,7 @@ def test_explain_one_and_all(cli):
     [
         ("churn", "did you mean churn_rate or churn_risk?"),
         ("clv", "did you mean historic_clv or predicted_clv?"),
-        ("lift", "did you mean conversion_lift or revenue_per_customer_lift?"),
+        ("difference", "did you mean conversion_difference or revenue_per_customer_difference?"),
         ("retension", "did you mean retention_rate?"),
         ("repeat rate", "did you mean repeat_purchase_rate?"),
     ],

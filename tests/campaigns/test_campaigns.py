@@ -115,7 +115,16 @@ def test_issue_example_loads_as_written(tmp_path):
 def test_shipped_example_and_templates_load():
     config = load_config(REPO / "campaigns.example.yaml")
     names = [c.name for c in config.campaigns]
-    assert names == ["welcome", "thank-you", "win-back", "birthday", "vip-thanks", "feedback"]
+    assert names == [
+        "welcome",
+        "thank-you",
+        "win-back",
+        "birthday",
+        "vip-thanks",
+        "feedback",
+        "promoter-thanks",
+        "vip-call",
+    ]
     assert config.transport == "outbox"
     assert config.outbox_dir == REPO / "outbox"
     welcome = config.campaign("welcome")
@@ -125,7 +134,8 @@ def test_shipped_example_and_templates_load():
     win_back = config.campaign("win-back")
     assert win_back.audience.segment == "lifecycle:at_risk"
     assert vip.repeat == timedelta(days=180)
-    assert config.campaign("feedback").enabled is False
+    assert config.campaign("feedback").survey is not None
+    assert config.campaign("vip-call").steps[0].is_task
 
 
 def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch):
@@ -148,7 +158,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for",
+            "priority, fresh_for, offer_code, approval, survey, channel",
         ),
         (
             "    holdout: 10%",
@@ -213,7 +223,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "{after: first_order, days: 3}",
             "{after: first_purchase, days: 3}",
             "campaigns.yaml: campaign 'thank-you': key 'trigger.after': must be one of "
-            "first_order, last_order, birthday, entered_segment, signup, not 'first_purchase'",
+            "first_order, last_order, birthday, entered_segment, signup, promoter, "
+            "not 'first_purchase'",
         ),
         (
             "{after: first_order, days: 3}",
@@ -250,7 +261,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "  - nam: thank-you\n",
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
-            "html_template, steps, holdout, repeat, enabled, priority, fresh_for",
+            "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
+            "offer_code, approval, survey, channel",
         ),
         (
             "limits:",

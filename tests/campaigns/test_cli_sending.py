@@ -1,4 +1,4 @@
-"""plan, send, sends, resolve, unsubscribe, report and cron through the CLI."""
+"""plan, send, sends, resolve, unsubscribe and cron through the CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, add_order, make_shop
+from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop
 
 from retain_cli.campaigns.cron import STALE_NOTE
 from retain_cli.campaigns.planner import holdout_score
@@ -207,40 +207,6 @@ def test_unsubscribe_takes_effect_for_every_campaign(cli, shop, db_path):
     bad = cli("unsubscribe", "not an address")
     assert bad.exit_code == 2
     assert bad.stderr.strip() == "Error: 'not an address' is not an e-mail address"
-
-
-def test_report_compares_recipients_with_the_holdout(cli, shop, db_path):
-    sent = cli("send", "hello", "--yes", "--config", str(shop), "--as-of", SHOP_AS_OF)
-    assert sent.exit_code == 0
-    recipients = sorted(CONSENTING - HELD)
-    held = sorted(HELD)
-    with Store.open(db_path) as store:
-        store.conn.execute(
-            "UPDATE sends SET sent_at = CASE WHEN state = 'sent' THEN '2025-06-10T12:00:00Z' END,"
-            " planned_at = '2025-06-10T12:00:00Z'"
-        )
-        add_order(store, recipients[0], "2025-06-12T10:00:00Z", 3000)
-        add_order(store, recipients[0], "2025-06-13T10:00:00Z", 1000)
-        add_order(store, recipients[1], "2025-06-20T10:00:00Z", 2000, refunded_minor=500)
-        add_order(store, recipients[2], "2025-07-20T10:00:00Z", 9900)  # after the window
-        add_order(store, held[0], "2025-06-11T10:00:00Z", 1000)
-    result = cli("report", "hello", "--window", "14d", "-f", "json")
-    assert result.exit_code == 0, result.output
-    [row] = json.loads(result.stdout)
-    n, h = len(recipients), len(held)
-    assert (row["recipients"], row["held_out"], row["sent"], row["failed"]) == (n, h, n, 0)
-    assert row["recipient_orders"] == 3 and row["recipient_revenue"] == 55.0
-    assert row["recipient_conversion"] == round(2 / n, 4)
-    assert row["recipient_revenue_per_customer"] == round(55 / n, 2)
-    assert row["holdout_orders"] == 1 and row["holdout_revenue"] == 10.0
-    assert row["holdout_conversion"] == round(1 / h, 4)
-    assert row["conversion_lift"] == round(2 / n - 1 / h, 4)
-    assert row["revenue_per_customer_lift"] == round(55 / n - 10 / h, 2)
-    table = cli("report")
-    assert "hello: 14d after the send" in table.stdout
-    bad = cli("report", "--window", "two weeks")
-    assert bad.exit_code == 2
-    assert "--window 'two weeks' is not a window; write 14d, 2w or 48h" in bad.stderr
 
 
 def test_cron_prints_a_ready_line_with_absolute_paths(cli, tmp_path):

@@ -1,14 +1,13 @@
-"""The send ledger's store queries: recording, uniqueness, settling by hand, report figures."""
+"""The send ledger's store queries: recording, uniqueness, settling by hand."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from smtp_servers import add_customers, add_order, plan_rows, states
+from smtp_servers import add_customers, plan_rows, states
 
-from retain_cli.campaigns.report import campaign_report, parse_window
 from retain_cli.campaigns.resolve import resolve_sends
 from retain_cli.errors import NotFound, UsageError
 
@@ -74,46 +73,6 @@ def test_resolve_by_key_and_by_campaign(store):
         resolve_sends(store, key=None, campaign=None, outcome="sent")
     with pytest.raises(NotFound):
         resolve_sends(store, key="c:1:nobody:1", campaign=None, outcome="sent")
-
-
-def test_report_counts_net_revenue_in_the_window_only(store):
-    add_customers(store, EMAILS)
-    plan_rows(store, "c", EMAILS)
-    store.conn.execute(
-        "UPDATE sends SET state = 'sent', sent_at = '2025-06-01T12:00:00Z' WHERE email != ?",
-        (EMAILS[2],),
-    )
-    store.conn.execute(
-        "UPDATE sends SET state = 'held_out', planned_at = '2025-06-01T12:00:00Z' WHERE email = ?",
-        (EMAILS[2],),
-    )
-    add_order(store, EMAILS[0], "2025-06-01T11:00:00Z", 9999)  # before the send
-    # fully refunded: no order at all (it is not a conversion)
-    add_order(store, EMAILS[0], "2025-06-03T11:00:00Z", 2000, refunded_minor=2500)
-    add_order(store, EMAILS[0], "2025-06-04T11:00:00Z", 0)  # a free order still counts
-    add_order(store, EMAILS[1], "2025-06-10T11:00:00Z", 1500)
-    add_order(store, EMAILS[1], "2025-06-16T11:00:00Z", 1500)  # after 14 days
-    add_order(store, EMAILS[2], "2025-06-05T11:00:00Z", 1000)
-    store.conn.execute(
-        "UPDATE orders SET cancelled_at = '2025-06-11T00:00:00Z' WHERE ordered_at LIKE "
-        "'2025-06-10%'"
-    )
-    [row] = campaign_report(store, "c", parse_window("14d"), datetime(2025, 7, 1, tzinfo=UTC))
-    assert (row["recipients"], row["held_out"], row["sent"]) == (2, 1, 2)
-    assert row["recipient_orders"] == 1 and row["recipient_revenue"] == 0.0
-    assert row["recipient_conversion"] == 0.5
-    assert row["holdout_orders"] == 1 and row["holdout_revenue"] == 10.0
-    assert row["conversion_lift"] == -0.5
-    assert row["revenue_per_customer_lift"] == -10.0
-
-
-def test_window_parsing():
-    assert parse_window("14d") == timedelta(days=14)
-    assert parse_window("2w") == timedelta(days=14)
-    assert parse_window("48h") == timedelta(hours=48)
-    for bad in ("", "0d", "14", "two weeks", "3m"):
-        with pytest.raises(UsageError):
-            parse_window(bad)
 
 
 def test_mailability_checks_the_planned_address_too(store):

@@ -13,6 +13,7 @@ import pytest
 from retain_cli.campaigns.config import load_config
 from retain_cli.campaigns.context import format_date, format_money, load_contexts, sample_context
 from retain_cli.campaigns.message import build_message, message_id, one_line, unsubscribe_url
+from retain_cli.campaigns.survey import SAMPLE_SECRET, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import ConfigError, SendError
 from retain_cli.store import Store
@@ -369,6 +370,8 @@ def test_shipped_templates_render_for_real_and_sample_customers(campaign_shop, d
     for campaign in config.campaigns:
         for step in campaign.steps:
             for context in contexts:
+                key = f"{campaign.name}:{step.index}:sample:1"  # a survey sees `survey` too
+                context = with_survey(context, config, campaign, key, SAMPLE_SECRET)
                 rendered = renderer.render(campaign, step, context)
                 assert rendered.subject and rendered.text.strip()
     thank_you = config.campaign("thank-you")

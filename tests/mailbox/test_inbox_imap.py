@@ -79,6 +79,7 @@ def test_each_kind_of_message_is_classified_recorded_and_marked(shop, imap, cli,
         "hard bounces": 1,
         "soft bounces": 0,
         "auto-replies (ignored)": 1,
+        "survey answers": 0,
         "replies": 2,
         "linked to a campaign": 4,
         "newly suppressed": 2,
@@ -119,6 +120,33 @@ def test_each_kind_of_message_is_classified_recorded_and_marked(shop, imap, cli,
     again = cli("inbox", "--config", str(config), "-f", "json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["summary"]["read"] == 0
+
+
+def test_a_survey_answer_over_imap_is_recorded_with_its_score(campaign_shop, imap, cli, db_path):
+    """With hello a survey (survey: nps), Bob's "9 - great bread" in its thread is an answer:
+    NPS 9 with the comment, linked to his message; his other reply stays a reply."""
+    text = campaign_shop.read_text().replace(
+        "  - name: hello\n    audience: all\n",
+        "  - name: hello\n    audience: all\n    survey: nps\n",
+    )
+    campaign_shop.write_text(text)
+    configure(campaign_shop, port=imap.port, user=imap.user)
+    sent = send_hello(cli, campaign_shop, db_path)
+    imap.append(*the_five(sent))
+    result = cli("inbox", "--config", str(campaign_shop), "-f", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["survey answers"], summary["replies"]) == (1, 1)
+    with Store.open(db_path) as store:
+        answers = store.conn.execute(
+            "SELECT email, send_key, kind, score, comment FROM survey_responses"
+        ).fetchall()
+    assert answers == [
+        ("bob@example.com", sent["bob@example.com"].send_key, "nps", 9, "great bread")
+    ]
+    assert all(FLAG in f for f in imap.flags().values())
 
 
 def test_the_same_message_twice_changes_nothing(shop, imap, cli, db_path):

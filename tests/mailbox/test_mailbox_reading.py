@@ -181,9 +181,10 @@ def test_the_demo_mailbox_is_read_after_the_demo_send(cli, tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     summary = out["summary"]
-    assert (summary["read"], summary["hard bounces"], summary["soft bounces"]) == (8, 1, 1)
+    assert (summary["read"], summary["hard bounces"], summary["soft bounces"]) == (12, 1, 1)
     assert (summary["unsubscribe requests"], summary["auto-replies (ignored)"]) == (3, 1)
-    assert (summary["replies"], summary["linked to a campaign"]) == (2, 5)
+    assert (summary["replies"], summary["linked to a campaign"]) == (2, 9)
+    assert summary["survey answers"] == 4  # the feedback survey's: each in its thread
     assert len(out["suppressed"]) == 4 and out["problems"] == []
     assert out["notes"][0].endswith("reply from orders@mill.example, not a customer")
     db = tmp_path / "shop" / "retain.db"
@@ -201,4 +202,11 @@ def test_the_demo_mailbox_is_read_after_the_demo_send(cli, tmp_path, monkeypatch
         ).fetchone()
         sent_to = dict(store.conn.execute("SELECT send_key, email FROM sends"))
     assert sent_to[bounced[1]] == bounced[0]  # the VERP token found the message it answers
+    with Store.open(db) as store:
+        answers = store.conn.execute(
+            "SELECT r.score, r.comment, s.email = r.email FROM survey_responses r "
+            "JOIN sends s ON s.send_key = r.send_key AND s.state = 'sent' ORDER BY r.id"
+        ).fetchall()
+    assert [(score, same) for score, _, same in answers] == [(9, 1), (4, 1), (10, 1), (8, 1)]
+    assert answers[1][1] == "The croissants were stale and the staff was rude on Saturday."
     assert sources[bounced[0]][1].startswith("hard bounce: 5.1.1 ")

@@ -41,7 +41,8 @@ def old_database(db_path, monkeypatch):
 def test_an_old_database_upgrades_and_keeps_its_rows(old_database, cli):
     with Store.open(old_database) as store:
         conn = store.conn
-        assert store.applied_migrations()[-3:] == [
+        applied = store.applied_migrations()
+        assert applied[applied.index("m010_orders_without_customer") :][:3] == [
             "m010_orders_without_customer",
             "m011_settings",
             "m012_order_refunds",

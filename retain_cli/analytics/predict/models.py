@@ -139,7 +139,9 @@ def fit_models(summary: Summary) -> ModelFit:
     )
 
 
-def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> Predictions:
+def model_predictions(
+    summary: Summary, model: ModelFit, horizon_days: float, rows: Any = None
+) -> Predictions:
     """BG/NBD purchases and p_alive, Gamma-Gamma order value (or the customer's own mean).
 
     BG/NBD gives p_alive = 1 to anyone who never repeated (in the model people only drop out
@@ -147,13 +149,17 @@ def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) ->
     buyers get the rules score (days since their order against the shop's median gap) as
     their p_alive, and so their churn-risk band, and the method ``model+rules``: p_alive and
     churn_risk always agree.
+
+    ``rows`` (indexes into the summary) predicts for those customers only; the shop's
+    figures (median gap, mean order value) still come from the whole summary.
     """
     import numpy as np
 
     assert model.bgnbd is not None
     params: BgNbdParams = model.bgnbd.params
     t = horizon_days / unit_days(summary.time_unit)
-    x, t_x, T = summary.frequency, summary.recency, summary.T
+    pick = slice(None) if rows is None else rows
+    x, t_x, T = summary.frequency[pick], summary.recency[pick], summary.T[pick]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         p_alive = bgnbd_p_alive(params, x, t_x, T)
         expected = bgnbd_expected_orders(params, t, x, t_x, T)
@@ -161,15 +167,17 @@ def model_predictions(summary: Summary, model: ModelFit, horizon_days: float) ->
         raise FitError("BG/NBD predictions are not finite for these parameters")
     notices: list[str] = []
     if model.gamma_gamma is not None and not model.gamma_gamma_problems:
-        value = gamma_gamma_expected_value(model.gamma_gamma.params, x, summary.monetary_value)
+        value = gamma_gamma_expected_value(
+            model.gamma_gamma.params, x, summary.monetary_value[pick]
+        )
     else:
-        value = _own_mean_value(summary)
+        value = _own_mean_value(summary)[pick]
         notices.append(
             "order values come from each customer's own average (the shop's for one-time "
             "buyers) instead of the spend model. " + "; ".join(model.gamma_gamma_problems)
         )
     one_time = x == 0
-    score = np.where(one_time, rules_alive_score(summary), p_alive)
+    score = np.where(one_time, rules_alive_score(summary)[pick], p_alive)
     return Predictions(
         p_alive=np.asarray(score, dtype=np.float64),
         expected_orders=np.maximum(expected, 0.0),
@@ -189,14 +197,27 @@ def _own_mean_value(summary: Summary) -> Array:
     return np.asarray(np.where(repeat, summary.monetary_value, shop), dtype=np.float64)
 
 
-def make_predictions(summary: Summary, model: ModelFit, horizon_days: float) -> Predictions:
-    """Model predictions when the fit is trusted, else the rules, with the reason why."""
+def make_predictions(
+    summary: Summary, model: ModelFit, horizon_days: float, rows: Any = None
+) -> Predictions:
+    """Model predictions when the fit is trusted, else the rules, with the reason why.
+    ``rows``: for those customers only (see :func:`model_predictions`; whether the model's
+    predictions are finite is then judged on them alone)."""
     if model.trusted:
         try:
-            return model_predictions(summary, model, horizon_days)
+            return model_predictions(summary, model, horizon_days, rows)
         except FitError as exc:
             model.problems.append(str(exc))
     predictions = rules_predictions(summary, horizon_days)
+    if rows is not None:
+        import numpy as np
+
+        predictions.p_alive = predictions.p_alive[rows]
+        predictions.expected_orders = predictions.expected_orders[rows]
+        predictions.expected_value = predictions.expected_value[rows]
+        predictions.churn_risk = list(np.asarray(predictions.churn_risk, dtype=object)[rows])
+        if predictions.row_methods is not None:
+            predictions.row_methods = [predictions.row_methods[i] for i in rows]
     predictions.notices.append(
         "; ".join(model.problems)
         + ". Using transparent rules instead of the model: p_alive = usual gap / days since "

@@ -1,0 +1,200 @@
+"""The definitions of the columns of ``retain report`` (``retain explain COLUMN``), kept in
+step with :data:`retain_cli.measure.report.COLUMNS` (a test checks that every column has
+one). Rates are fractions in csv and json, as in ``retain metrics``."""
+
+from __future__ import annotations
+
+_REPORT = "A column of 'retain report' (one row per campaign and step). "
+_CI = "The 95% confidence interval's {end} of {what}"
+#: (name, unit, text) of each column of 'retain report' (retain_cli.measure.report.COLUMNS);
+#: analytics.definitions makes them Definitions
+REPORT_COLUMN_TEXTS: list[tuple[str, str, str]] = [
+    ("step", "count", _REPORT + "The campaign's step (1 for the first message)."),
+    (
+        "status",
+        "term",
+        _REPORT + "finished: only customers whose whole --window has passed are counted; so "
+        "far: no one in a group has a finished window yet, so what is known up to now is "
+        "shown, with no verdict.",
+    ),
+    ("window_days", "days", _REPORT + "--window in days."),
+    (
+        "days_passed",
+        "days",
+        _REPORT + "Days of the window passed since the last message (the whole window once "
+        "finished).",
+    ),
+    (
+        "still_in_window",
+        "count",
+        _REPORT + "Customers (both groups) not counted yet because their window has not passed.",
+    ),
+    (
+        "currency",
+        "term",
+        _REPORT + "The currency of the money columns: the shop's (its most used one).",
+    ),
+    (
+        "recipients",
+        "count",
+        _REPORT + "Customers the step was sent to (and not held out), counted in this row; "
+        "their clock starts at their first message of the step.",
+    ),
+    (
+        "held_out",
+        "count",
+        _REPORT + "Customers of the campaign's holdout counted in this row; their clock "
+        "starts when they were held out (for a later step, plus the usual time from step 1 "
+        "to it).",
+    ),
+    ("sent", "count", _REPORT + "Messages of the step the mail server accepted."),
+    ("failed", "count", _REPORT + "Messages of the step that could not be sent."),
+    (
+        "ambiguous",
+        "count",
+        _REPORT + "Messages handed over without a reply: they may or may not have arrived "
+        "('retain sends resolve' settles them).",
+    ),
+    *(
+        (f"{prefix}_{name}", unit, _REPORT + text.format(group=group))
+        for prefix, group in (
+            ("recipient", "the recipients"),
+            ("holdout", "the held-out customers"),
+        )
+        for name, unit, text in (
+            ("orders", "count", "Countable orders of {group} within their window."),
+            (
+                "revenue",
+                "money",
+                "Revenue (total less refunds) of the countable orders of {group} within "
+                "their window.",
+            ),
+            (
+                "conversion",
+                "rate",
+                "Share of {group} with at least one countable order within their window.",
+            ),
+            (
+                "revenue_per_customer",
+                "money",
+                "Revenue of {group} within their window / their number.",
+            ),
+            (
+                "offer_orders",
+                "count",
+                "Orders of {group} within their window that used the campaign's offer_code.",
+            ),
+        )
+    ),
+    *(
+        (f"{what}_{end}", unit, _REPORT + _CI.format(end=word, what=text))
+        for what, unit, text in (
+            ("conversion", "rate", "conversion_difference (Newcombe's hybrid score interval)"),
+            (
+                "revenue_per_customer",
+                "money",
+                "revenue_per_customer_difference (Welch's t interval)",
+            ),
+            ("incremental_orders", "number", "incremental_orders"),
+            ("incremental_revenue", "money", "incremental_revenue"),
+        )
+        for end, word in (("low", "lower end"), ("high", "upper end"))
+    ),
+    (
+        "conversion_difference",
+        "rate",
+        _REPORT + "recipient_conversion - holdout_conversion: what the messages added to the "
+        "share of customers who ordered (the holdout shows what would have happened anyway).",
+    ),
+    (
+        "revenue_per_customer_difference",
+        "money",
+        _REPORT + "recipient_revenue_per_customer - holdout_revenue_per_customer.",
+    ),
+    (
+        "incremental_orders",
+        "number",
+        _REPORT + "The difference in orders per customer times the recipients: the orders "
+        "the messages added.",
+    ),
+    (
+        "incremental_revenue",
+        "money",
+        _REPORT + "revenue_per_customer_difference times the recipients: the revenue the "
+        "messages added (already net of any discount, since totals are what customers paid).",
+    ),
+    *(
+        (
+            f"{name}_verdict" if name == "conversion" else "revenue_verdict",
+            "term",
+            _REPORT + f"Better or worse when the 95% interval of the {label} difference leaves "
+            "out zero, else inconclusive; only on a finished window with 30 customers in each "
+            "group (empty while so far).",
+        )
+        for name, label in (("conversion", "conversion"), ("revenue", "revenue per customer"))
+    ),
+    (
+        "conversion_detectable",
+        "rate",
+        _REPORT + "The smallest difference in conversion a comparison of this size detects "
+        "(two-sided 5%, power 80%), at the two groups' pooled conversion.",
+    ),
+    (
+        "revenue_per_customer_detectable",
+        "money",
+        _REPORT + "The smallest difference in revenue per customer a comparison of this size "
+        "detects (two-sided 5%, power 80%), with each group's spread.",
+    ),
+    *(
+        (
+            f"{name}_recipients_needed",
+            "count",
+            _REPORT + f"Recipients needed to tell a {label} difference as large as the one "
+            "seen from chance (two-sided 5%, power 80%) with the configured holdout share.",
+        )
+        for name, label in (("conversion", "conversion"), ("revenue", "revenue per customer"))
+    ),
+    ("revenue_interval", "term", _REPORT + "How revenue is compared: welch."),
+    ("no_verdict", "term", _REPORT + "Why there is no verdict (or none yet)."),
+    ("offer_code", "term", _REPORT + "The campaign file's offer_code."),
+    (
+        "discount_given",
+        "money",
+        _REPORT + "The discount on the recipients' orders that used the offer code within "
+        "their window.",
+    ),
+    (
+        "expected_holdout",
+        "rate",
+        _REPORT + "The holdout share the campaign file sets (empty without a campaign file).",
+    ),
+    (
+        "realised_holdout",
+        "rate",
+        _REPORT + "Held-out customers / everyone the first step was planned for.",
+    ),
+    (
+        "ratio_p_value",
+        "number",
+        _REPORT + "The p-value of the split check (sample ratio mismatch) against "
+        "expected_holdout.",
+    ),
+    (
+        "ratio_test",
+        "term",
+        _REPORT + "The split check's test: chi-square, or binomial (exact) when an expected "
+        "count is below 5.",
+    ),
+    (
+        "sample_ratio_mismatch",
+        "term",
+        _REPORT + "true when ratio_p_value < 0.001: the split is broken and the comparison "
+        "means nothing until the cause is found.",
+    ),
+    (
+        "window",
+        "term",
+        _REPORT + "--window (14d, 2w, 48h): how long after each customer's reference time "
+        "(written to, or held out) their orders count.",
+    ),
+]

@@ -233,11 +233,14 @@ def _program_report(
     )
     from retain_cli.measure.report import optional_config
 
+    from retain_cli.timeutil import zone
+
     loaded = optional_config(config)
     store = open_store(ctx, db)
+    tz = zone(loaded.timezone if loaded else "UTC")
     result = program_report(
         store,
-        parse_as_of(as_of) if as_of else utc_now(),
+        parse_as_of(as_of, tz=tz) if as_of else utc_now(),
         start_day=_day("--from", start),
         end_day=_day("--to", end),
         config=loaded,

@@ -10,10 +10,12 @@ thirty-two 0.0s: (0.95719, 5.04281) (and a tenth of it for ones and zeros).
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import pytest
 
 from retain_cli.campaigns.program import program_score
+from retain_cli.store import Store
 
 START = "2025-03-01T00:00:00Z"
 
@@ -256,3 +258,109 @@ def test_report_program_errors(cli, shop, store):
     assert (
         stray.exit_code == 2 and "--from and --to are for 'retain report program'" in stray.output
     )
+
+
+class ProgramCells(HTMLParser):
+    """Every cell with data-program: (figure|column, value as JSON, the text shown)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, object, str]] = []
+        self._open: tuple[str, object] | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        data = dict(attrs)
+        if "data-program" in data:
+            self._open = (data["data-program"] or "", json.loads(data["data-value"] or "null"))
+            self._text = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open is not None and tag == "td":
+            self.found.append((*self._open, self._text.strip()))
+            self._open = None
+
+
+def test_html_report_has_the_program_section_equal_to_the_json(cli, program, tmp_path):
+    page = tmp_path / "report.html"
+    assert cli("report", "--html", str(page), "--as-of", "2025-06-30").exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert '<h2 id="program">Program holdout</h2>' in html
+    assert "Program holdout (50%): 2025-03-01 to 2025-06-30 (122 days, finished)" in html
+    rows = json.loads(cli("report", "program", "--as-of", "2025-06-30", "-f", "json").stdout)
+    by_figure = {r["figure"]: r for r in rows}
+    cells = ProgramCells()
+    cells.feed(html)
+    assert len(cells.found) == 4 * len(rows)
+    for check, value, text in cells.found:
+        figure, column = check.split("|")
+        assert value == by_figure[figure][column], check
+        if column == "verdict":
+            assert text == value
+    shown = {check: text for check, _, text in cells.found}
+    assert shown["revenue_per_customer|program_value"] == "€5.00"
+    assert shown["retention|difference"] == "+30.0 pp (+9.1 to +47.6)"
+
+
+def test_html_report_without_a_program_holdout_says_how_to_start_one(cli, shop, tmp_path):
+    shop.customers("c", 3)
+    page = tmp_path / "report.html"
+    assert cli("report", "--html", str(page)).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    assert "<p>no program holdout yet: nobody is held out of every campaign" in html
+
+
+def test_the_demo_has_a_program_holdout_to_report_on(cli, tmp_path, monkeypatch):
+    made = cli("demo", "shop", "--customers", "300", "--today", "2026-11-23")
+    assert made.exit_code == 0, made.output
+    monkeypatch.chdir(tmp_path / "shop")
+    monkeypatch.setenv("RETAIN_DB", str(tmp_path / "shop" / "retain.db"))
+    monkeypatch.setenv("RETAIN_CONFIG", str(tmp_path / "shop" / "campaigns.yaml"))
+    with Store.open(tmp_path / "shop" / "retain.db") as store:
+        share, started = store.conn.execute(
+            "SELECT share, started_at FROM program_holdouts"
+        ).fetchone()
+        drawn, held = store.program_counts(1)
+        customers = store.customer_count()
+        # nobody the draw held out was sent the win-back history
+        sent_to_held = store.conn.execute(
+            "SELECT count(*) FROM sends s JOIN program_holdout_members m "
+            "ON m.customer_ref = s.customer_ref AND m.held_out = 1"
+        ).fetchone()[0]
+    assert (share, started) == (0.1, "2026-05-25T09:00:00Z")  # 26 weeks before
+    assert drawn == customers and 0 < held < drawn
+    assert sent_to_held == 0
+    result = cli("report", "program", "--as-of", "2026-11-23", "-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["status"] for r in rows} == {"finished"}
+    assert rows[0]["held_out_customers"] == held
+    assert all(r["verdict"] in ("better", "worse", "inconclusive") for r in rows)
+    assert all(r["low"] is not None for r in rows)
+    # the demo again: the same holdout, not a second one
+    monkeypatch.chdir(tmp_path)
+    assert cli("demo", "shop", "--customers", "300", "--today", "2026-11-23").exit_code == 0
+    with Store.open(tmp_path / "shop" / "retain.db") as store:
+        assert store.conn.execute("SELECT count(*) FROM program_holdouts").fetchone() == (1,)
+
+
+def test_erasure_keeps_the_draw_and_a_merge_keeps_the_remaining_customer(
+    cli, shop, store, monkeypatch
+):
+    refs = shop.customers("c", 4)
+    monkeypatch.setenv("RETAIN_NOW", "2025-03-01T00:00:00Z")
+    with store.transaction():
+        holdout = store.program_start(0.05, "salt", START)
+        store.program_record(holdout, [(refs[0], True), (refs[1], False)], START)
+        store.program_record(holdout, [(refs[2], True), (refs[3], False)], START)
+    erased = cli("customers", "erase", "c000@example.org", "--yes")
+    assert erased.exit_code == 0, erased.output
+    assert _members(store)[refs[0]] == (1, START)  # erased, still where the draw put them
+    merged = cli("customers", "merge", "c002@example.org", "c003@example.org")
+    assert merged.exit_code == 0, merged.output
+    members = _members(store)
+    assert len(members) == 3 and (refs[2] in members) != (refs[3] in members)

@@ -232,7 +232,6 @@ def _program_report(
         program_title,
     )
     from retain_cli.measure.report import optional_config
-
     from retain_cli.timeutil import zone
 
     loaded = optional_config(config)

@@ -1,9 +1,9 @@
 """The demo's send history: a 10% program holdout begun 26 weeks before the demo's day (so
 ``retain report program`` has half a year to compare), then the win-back campaign run once a
-week from 16 to 6 weeks before the demo's day, each run recorded as ``retain send`` records one (the planner picks the
-audience and the holdout; the due messages are marked sent at that time, the held-out
-customers held out), so ``retain report`` has a campaign whose window has ended. No message
-is written: the ledger's reply says so."""
+week from 16 to 6 weeks before the demo's day, each run recorded as ``retain send`` records
+one (the planner picks the audience and the holdouts; the due messages are marked sent at
+that time, the held-out customers held out), so ``retain report`` has a campaign whose window
+has ended. No message is written: the ledger's reply says so."""
 
 from __future__ import annotations
 

@@ -268,7 +268,7 @@ def _moments(values: Any) -> Moments:
 
 def _compare(
     holdout: ProgramHoldout,
-    draws: list[tuple[int, int]],
+    draws: tuple[list[int], list[int]],
     orders: Any,
     start: datetime,
     end: datetime,
@@ -276,8 +276,8 @@ def _compare(
 ) -> ProgramReport:
     import numpy as np
 
-    table = np.array(draws, dtype=np.int64).reshape(-1, 2)
-    refs, held = table[:, 0], table[:, 1].astype(bool)
+    refs = np.array(draws[0], dtype=np.int64)
+    held = np.array(draws[1], dtype=bool)
     lo, hi = int(start.timestamp()), int(min(end, now).timestamp())
     windows = Windows(orders.customer, orders.t, orders.amount)
 

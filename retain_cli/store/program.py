@@ -93,10 +93,14 @@ class ProgramStore(StoreBase):
         ).fetchone()
         return int(drawn), int(held)
 
-    def program_draws(self, holdout: int, joined_by: str) -> list[tuple[int, int]]:
-        """(customer_ref, held out) of everyone drawn at or before ``joined_by``."""
-        return self.conn.execute(
-            "SELECT customer_ref, held_out FROM program_holdout_members "
-            "WHERE holdout_ref = ? AND joined_at <= ? ORDER BY customer_ref",
+    def program_draws(self, holdout: int, joined_by: str) -> tuple[list[int], list[int]]:
+        """(customer_refs, held out 0/1) of everyone drawn at or before ``joined_by``, in
+        the order of customer_ref (read as two JSON arrays: a list of tuples for 200,000
+        customers costs more than the query)."""
+        refs, held = self.conn.execute(
+            "SELECT json_group_array(customer_ref), json_group_array(held_out) FROM "
+            "(SELECT customer_ref, held_out FROM program_holdout_members "
+            "WHERE holdout_ref = ? AND joined_at <= ? ORDER BY customer_ref)",
             (holdout, joined_by),
-        ).fetchall()
+        ).fetchone()
+        return json.loads(refs), json.loads(held)

@@ -20,37 +20,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analytics import setup  # the same orders as bench/analytics.py and bench/report.py
+from report import timed  # a subprocess of the CLI: (wall seconds, CPU seconds)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 2.0
 PERIOD = ["--from", "2025-01-01", "--to", "2025-06-30", "--as-of", "2025-07-31"]
-
-
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "retain_cli", *args],
-        capture_output=True,
-        env=env,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"retain {' '.join(args)} failed: {done.stderr.decode()}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return seconds, cpu, done.stdout.decode()
 
 
 def main() -> None:
@@ -70,7 +52,6 @@ def main() -> None:
             print(f"reusing {db}")
         # this checkout's retain, run by the interpreter running the benchmark
         env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT), "RETAIN_DB": str(db)}
-        env.pop("RETAIN_CONFIG", None)
         env["RETAIN_CONFIG"] = str(Path(tmp) / "no-campaign-file.yaml")
         drawn = subprocess.run(
             [sys.executable, "-m", "retain_cli", "config", "show", "--format", "csv"],
@@ -79,12 +60,13 @@ def main() -> None:
             check=True,
         ).stdout.decode()
         if "program_holdout,5%" not in drawn:
-            seconds, cpu, out = run(
+            seconds, cpu = timed(
                 ["config", "set", "program_holdout", "5%"],
                 {**env, "RETAIN_NOW": "2025-01-01T00:00:00Z"},
             )
-            print(f"config set program_holdout 5%: {seconds:.2f} s wall, {cpu:.2f} s CPU")
-            print("  " + " ".join(out.split()))
+            print(
+                f"config set program_holdout 5% (draws everyone): {seconds:.2f} s, {cpu:.2f} s CPU"
+            )
         commands = {
             "report program (table)": ["report", "program", *PERIOD],
             "report program --format json": ["report", "program", *PERIOD, "--format", "json"],
@@ -101,7 +83,7 @@ def main() -> None:
         print(f"load average before the runs: {os.getloadavg()[0]:.2f} (2 cores)")
         for _ in range(options.runs):  # alternating, so a busy minute hits all alike
             for name, args in commands.items():
-                seconds, cpu, _ = run(args, env)
+                seconds, cpu = timed(args, env)
                 walls[name].append(seconds)
                 cpus[name].append(cpu)
         peer = statistics.median(walls["metrics --period quarter (peer)"])

@@ -208,10 +208,15 @@ def _render_effect(effect: Any, units: Any) -> None:
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    for line in sentences(effect, units):
+    _print_sentences(sentences(effect, units))
+    console.print()
+
+
+def _print_sentences(lines: list[str]) -> None:
+    """Sentences for people; a WARNING in bold red."""
+    for line in lines:
         style = "bold red" if line.startswith("WARNING") else ""
         console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
-    console.print()
 
 
 def _program_report(
@@ -263,9 +268,7 @@ def _program_report(
             escape(interval_text(figure, units)),
         )
     console.print(table)
-    for line in program_sentences(result):
-        style = "bold red" if line.startswith("WARNING") else ""
-        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+    _print_sentences(program_sentences(result))
 
 
 def _day(option: str, text: str | None) -> date | None:

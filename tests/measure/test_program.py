@@ -10,9 +10,9 @@ thirty-two 0.0s: (0.95719, 5.04281) (and a tenth of it for ones and zeros).
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 import pytest
+from test_html import Checks
 
 from retain_cli.campaigns.program import program_score
 from retain_cli.store import Store
@@ -25,6 +25,15 @@ def _members(store) -> dict[int, tuple[int, str]]:
         "SELECT customer_ref, held_out, joined_at FROM program_holdout_members"
     ).fetchall()
     return {ref: (held, joined) for ref, held, joined in rows}
+
+
+def _start(store, others: list[int], held: list[int]) -> int:
+    """A 50% program holdout begun at START: ``held`` held out, ``others`` not."""
+    with store.transaction():
+        holdout = store.program_start(0.5, "salt", START)
+        draws = [(r, False) for r in others] + [(r, True) for r in held]
+        store.program_record(holdout, draws, START)
+    return holdout
 
 
 def _expected_held(store, share: float) -> set[int]:
@@ -121,11 +130,7 @@ def program(shop, store):
     cancelled order, so not counted)."""
     others = shop.customers("p", 40)
     held = shop.customers("h", 40)
-    with store.transaction():
-        holdout = store.program_start(0.5, "salt", START)
-        store.program_record(
-            holdout, [(r, False) for r in others] + [(r, True) for r in held], START
-        )
+    holdout = _start(store, others, held)
     for ref in others + held:
         shop.order(ref, "2025-02-10T10:00:00Z", 2500)
     for ref in others[:20] + held[:8]:
@@ -171,6 +176,11 @@ def test_report_program_compares_with_intervals_and_verdicts(cli, program):
     assert (revenue["difference"], revenue["low"], revenue["high"]) == (3.0, 0.96, 5.04)
     assert (revenue["verdict"], revenue["interval"]) == ("better", "welch")
     assert (revenue["realised_share"], revenue["sample_ratio_mismatch"]) == (0.5, False)
+    table = cli("report", "program", "--to", "2025-05-31", "--as-of", "2025-06-30", "-f", "csv")
+    lines = table.stdout.splitlines()
+    assert lines[0].split(",")[:4] == ["figure", "unit", "status", "from"]
+    assert lines[4].startswith("revenue_per_customer,money,finished,2025-03-01T00:00:00Z,")
+    assert ",5.0,2.0,3.0,0.96,5.04,welch,better," in lines[4]
 
 
 def test_report_program_for_people(cli, program, monkeypatch):
@@ -214,11 +224,7 @@ def test_report_program_so_far_gives_no_verdict(cli, program):
 def test_report_program_small_groups_are_inconclusive_with_the_size_needed(cli, shop, store):
     others = shop.customers("p", 12)
     held = shop.customers("h", 12)
-    with store.transaction():
-        holdout = store.program_start(0.5, "salt", START)
-        store.program_record(
-            holdout, [(r, False) for r in others] + [(r, True) for r in held], START
-        )
+    _start(store, others, held)
     for ref in others[:6] + held[:3]:
         shop.order(ref, "2025-04-05T10:00:00Z", 1000)
     result = cli("report", "program", "--as-of", "2025-06-30", "--format", "json")
@@ -260,31 +266,6 @@ def test_report_program_errors(cli, shop, store):
     )
 
 
-class ProgramCells(HTMLParser):
-    """Every cell with data-program: (figure|column, value as JSON, the text shown)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, object, str]] = []
-        self._open: tuple[str, object] | None = None
-        self._text = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        data = dict(attrs)
-        if "data-program" in data:
-            self._open = (data["data-program"] or "", json.loads(data["data-value"] or "null"))
-            self._text = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._text += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._open is not None and tag == "td":
-            self.found.append((*self._open, self._text.strip()))
-            self._open = None
-
-
 def test_html_report_has_the_program_section_equal_to_the_json(cli, program, tmp_path):
     page = tmp_path / "report.html"
     assert cli("report", "--html", str(page), "--as-of", "2025-06-30").exit_code == 0
@@ -293,7 +274,7 @@ def test_html_report_has_the_program_section_equal_to_the_json(cli, program, tmp
     assert "Program holdout (50%): 2025-03-01 to 2025-06-30 (122 days, finished)" in html
     rows = json.loads(cli("report", "program", "--as-of", "2025-06-30", "-f", "json").stdout)
     by_figure = {r["figure"]: r for r in rows}
-    cells = ProgramCells()
+    cells = Checks("data-program")
     cells.feed(html)
     assert len(cells.found) == 4 * len(rows)
     for check, value, text in cells.found:

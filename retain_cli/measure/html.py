@@ -290,7 +290,7 @@ def _program(store: Store, as_of: datetime, config: CampaignConfig | None) -> di
             ]
         )
     return {
-        "title": program_title(report, config.timezone if config is not None else "UTC"),
+        "title": program_title(report),  # days in UTC, as the page's as-of
         "customers": (report.program_customers, report.held_customers),
         "chart": Markup(svg.error_bars(bars, "Difference, marketing minus held out", "pp"))
         if bars

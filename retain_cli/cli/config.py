@@ -80,8 +80,10 @@ def config_show(
 def config_unset(ctx: typer.Context, key: KeyArgument, db: DbOption = None) -> None:
     """Forget one of the shop's settings.
 
+    program_holdout: ends the program holdout; its customers get marketing campaigns again from now, and the record of who was held out stays for 'retain report program'.
+
     Example: retain config unset currency
-    """
+    """  # noqa: E501
     from retain_cli.cli.output import console
     from retain_cli.settings import unset_setting
 

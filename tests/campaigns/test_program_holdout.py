@@ -154,3 +154,28 @@ def test_kind_must_be_marketing_or_transactional(cli, shop):
     assert "campaign 'thanks': key 'kind': must be marketing or transactional, not 'receipt'" in (
         " ".join(result.output.split())
     )
+
+
+def test_a_message_queued_before_the_holdout_is_skipped_for_it(cli, shop, db_path):
+    with Store.open(db_path) as store:
+        (ref,) = store.conn.execute("SELECT id FROM customers WHERE customer_id = 'C10'").fetchone()
+        row = {
+            "send_key": "hello:1:C10:1",
+            "campaign": "hello",
+            "step": 1,
+            "customer_ref": ref,
+            "occurrence": "1",
+            "email": "c10@example.org",
+            "state": "planned",
+        }
+        assert store.ledger_record([row], "2025-06-09T10:00:00Z") == 1
+    mine = {(r["campaign"], r["customer_id"]): r for r in _plan(cli, shop)}
+    assert (mine[("hello", "C10")]["status"], mine[("hello", "C10")]["reason"]) == (
+        "skipped",
+        "program holdout",
+    )
+    assert cli("send", "--yes", "--config", str(shop), "--now", NOW).exit_code == 0
+    with Store.open(db_path) as store:
+        assert store.conn.execute(
+            "SELECT state, error FROM sends WHERE send_key = 'hello:1:C10:1'"
+        ).fetchone() == ("skipped", "program holdout")

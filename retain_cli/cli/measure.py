@@ -184,11 +184,7 @@ def _render_effect(effect: Any, units: Any) -> None:
 
     rec, hold = effect.recipients, effect.holdout
     console.print(f"[bold]{escape(title(effect))}[/]")
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("", no_wrap=True)
-    table.add_column("recipients", justify="right", no_wrap=True)
-    table.add_column("holdout", justify="right", no_wrap=True)
-    table.add_column("difference (95% CI)", justify="right")
+    table = _comparison("recipients", "holdout")
     rows = [
         ("customers", f"{rec.customers:,}", f"{hold.customers:,}", ""),
         (
@@ -210,6 +206,16 @@ def _render_effect(effect: Any, units: Any) -> None:
     console.print(table)
     _print_sentences(sentences(effect, units))
     console.print()
+
+
+def _comparison(group: str, other: str) -> Table:
+    """The table of a comparison: a label, the two groups, the difference with its CI."""
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("", no_wrap=True)
+    table.add_column(group, justify="right", no_wrap=True)
+    table.add_column(other, justify="right", no_wrap=True)
+    table.add_column("difference (95% CI)", justify="right")
+    return table
 
 
 def _print_sentences(lines: list[str]) -> None:
@@ -254,11 +260,7 @@ def _program_report(
         return
     units = result.units
     console.print(f"[bold]{escape(program_title(result, loaded.timezone if loaded else 'UTC'))}[/]")
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("", no_wrap=True)
-    table.add_column("marketing", justify="right", no_wrap=True)
-    table.add_column("held out", justify="right", no_wrap=True)
-    table.add_column("difference (95% CI)", justify="right")
+    table = _comparison("marketing", "held out")
     table.add_row("customers", f"{result.program_customers:,}", f"{result.held_customers:,}", "")
     for figure in result.figures:
         table.add_row(

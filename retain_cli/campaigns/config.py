@@ -26,6 +26,7 @@ from retain_cli.campaigns.config_owner import (
     parse_survey,
 )
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
+from retain_cli.campaigns.coupons import parse_coupon_pool
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
@@ -106,6 +107,7 @@ CAMPAIGN_KEYS = (
     "approval",
     "survey",
     "channel",
+    "coupon_pool",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -475,6 +477,7 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)
+    offer_code = _offer_code(data.get("offer_code"), here)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -486,9 +489,10 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
-        offer_code=_offer_code(data.get("offer_code"), here),
+        offer_code=offer_code,
         approval=parse_approval(data.get("approval"), here.error),
         survey=survey,
+        coupon_pool=parse_coupon_pool(data.get("coupon_pool"), offer_code, here.error),
     )
 
 

@@ -174,6 +174,7 @@ class Campaign:
     offer_code: str | None = None  # the discount code its messages offer (for the report)
     approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
     survey: Survey | None = None  # a survey campaign (survey: nps | csat)
+    coupon_pool: str | None = None  # each message carries a code of this pool (coupon.code)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

@@ -115,13 +115,14 @@ class CouponStore(StoreBase):
             )
 
     def coupon_use(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
-        """Per campaign and step, the codes its sent messages carried: sent, redeemed (used
+        """Per campaign and step, the codes its sent messages carried: their pool, sent,
+        redeemed (used
         on a countable order by the customer it was given to, after it was given) with their
         discount (minor units), and used by someone else with theirs."""
         cursor = self.conn.execute(
             f"""
             WITH given AS (
-                SELECT s.campaign, s.step, s.customer_ref, s.claimed_at, k.code
+                SELECT s.campaign, s.step, s.customer_ref, s.claimed_at, k.code, k.pool
                 FROM sends s JOIN coupon_codes k ON k.id = s.coupon_ref
                 WHERE s.state = 'sent' AND s.campaign IN (SELECT value FROM json_each(?))
             ), used AS (
@@ -132,7 +133,7 @@ class CouponStore(StoreBase):
                 WHERE {_COUNTABLE}
                   AND (o.customer_ref != g.customer_ref OR o.ordered_at >= g.claimed_at)
             )
-            SELECT g.campaign, g.step, count(*) AS sent,
+            SELECT g.campaign, g.step, max(g.pool) AS pool, count(*) AS sent,
                    (SELECT count(DISTINCT upper(u.code)) FROM used u
                     WHERE u.campaign = g.campaign AND u.step = g.step AND u.own) AS redeemed,
                    (SELECT coalesce(sum(discount), 0) FROM used u WHERE u.campaign = g.campaign

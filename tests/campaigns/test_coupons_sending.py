@@ -274,3 +274,68 @@ def test_killed_mid_send_no_code_is_given_twice_and_a_retry_keeps_its_code(
     assert set(ledger_codes) == DUE
     # the retried message went out again with its code (if the killed one arrived, twice)
     assert Counter(to for to, _ in mail)[unknown] in (1, 2)
+
+
+def add_coded_order(db_path: Path, email: str, code: str, *, days: int = 1, **extra: object):
+    """An order of ``email`` with discount ``code``, ``days`` after the codes were given."""
+    with Store.open(db_path) as store:
+        (ref,) = store.conn.execute("SELECT id FROM customers WHERE email = ?", (email,)).fetchone()
+        (given_at,) = store.conn.execute("SELECT max(claimed_at) FROM sends").fetchone()
+        at = given_at or "2025-06-01T00:00:00Z"
+        store.conn.execute(
+            "INSERT INTO orders (order_key, source, order_id, customer_ref, ordered_at, "
+            "currency, total_minor, discount_minor, discount_code, cancelled_at) "
+            "VALUES (?, 'test', ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', ?, ?), 'USD', 4500, "
+            "500, ?, ?)",
+            (
+                f"test:{email}:{code}",
+                f"#{code}",
+                ref,
+                at,
+                f"{days} days",
+                code,
+                extra.get("cancelled_at"),
+            ),
+        )
+
+
+def test_report_counts_redemptions_by_the_customer_the_code_was_sent_to(
+    cli, shop, db_path, tmp_path
+):
+    cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
+    assert send(cli, shop).exit_code == 0
+    mailed = given(db_path)
+    first, second, third = sorted(mailed)[:3]
+    add_coded_order(db_path, first, mailed[first].lower())  # codes ignore case
+    add_coded_order(db_path, "n1@example.org", mailed[second])  # forwarded to someone else
+    add_coded_order(db_path, third, mailed[third], cancelled_at="2026-01-01T00:00:00Z")
+    result = cli("report", "hello", "--config", str(shop), "-f", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert {k: v for k, v in row.items() if "coupon" in k} == {
+        "coupon_pool": "WINBACK",
+        "coupons_sent": len(DUE),
+        "coupons_redeemed": 1,
+        "coupon_redemption_rate": round(1 / len(DUE), 4),
+        "coupon_discount": 5.0,
+        "coupons_used_by_others": 1,
+        "coupon_discount_by_others": 5.0,
+    }
+    text = " ".join(cli("report", "hello", "--config", str(shop)).stdout.split())
+    assert (
+        f"Coupons (pool WINBACK): {len(DUE)} codes sent, 1 redeemed by the customer it was "
+        f"sent to ({1 / len(DUE):.1%}), giving away $5.00. 1 order of other customers used a "
+        "code sent to someone else (forwarded), giving away $5.00 more: not counted as redeemed."
+    ) in text
+    pools = json.loads(cli("coupons", "-f", "json").stdout)
+    assert pools[0]["redeemed"] == 1 and pools[0]["given"] == len(DUE)
+
+
+def test_a_code_an_order_used_already_is_never_given(cli, shop, db_path, tmp_path):
+    cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
+    add_coded_order(db_path, "n1@example.org", "wb-0001", days=-30)
+    assert send(cli, shop).exit_code == 0
+    assert "WB-0001" not in given(db_path).values()
+    (pool,) = json.loads(cli("coupons", "-f", "json").stdout)
+    assert pool["used_elsewhere"] == 1
+    assert pool["left"] == 40 - len(DUE) - 1

@@ -339,3 +339,23 @@ def test_a_code_an_order_used_already_is_never_given(cli, shop, db_path, tmp_pat
     (pool,) = json.loads(cli("coupons", "-f", "json").stdout)
     assert pool["used_elsewhere"] == 1
     assert pool["left"] == 40 - len(DUE) - 1
+
+
+def test_a_message_queued_for_approval_carries_its_code_from_then_on(cli, shop, db_path, tmp_path):
+    cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
+    shop.write_text(
+        shop.read_text().replace(
+            "coupon_pool: winback\n", "coupon_pool: winback\n    approval: required\n"
+        )
+    )
+    queued = send(cli, shop, "-f", "json")
+    assert json.loads(queued.stdout)["waiting for approval"] == len(DUE)
+    at_queue = given(db_path)
+    assert set(at_queue) == DUE and len(set(at_queue.values())) == len(DUE)
+    listed = json.loads(cli("queue", "list", "-f", "json").stdout)
+    shown = cli("queue", "show", str(listed[0]["id"]))
+    assert f"Your code: {at_queue[listed[0]['email']]} (pool WINBACK)" in shown.stdout
+    assert cli("queue", "approve", "--all").exit_code == 0
+    result = send(cli, shop, "-f", "json")
+    assert json.loads(result.stdout)["sent"] == len(DUE)
+    assert outbox_codes(shop.parent) == at_queue == given(db_path)  # sent as approved

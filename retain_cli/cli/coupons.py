@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 coupons_app = typer.Typer()
 
-POOL_COLUMNS = ["pool", "total", "given", "redeemed", "used_elsewhere", "left"]
+POOL_COLUMNS = ["pool", "total", "assigned", "redeemed", "used_elsewhere", "left"]
 
 
 @coupons_app.callback(invoke_without_command=True)
@@ -29,7 +29,7 @@ def coupons(
     fmt: FormatOption = OutputFormat.table,
     wide: WideOption = False,
 ) -> None:
-    """The pools of single-use discount codes: how many codes each holds, how many were given to customers (one per message, when it was sent), redeemed by the customer they were given to, used on some other order (by someone else, or before retain gave them out: such a code is never given out), and left to give.
+    """The pools of single-use discount codes: how many codes each holds, how many were assigned to messages (one per message, when it was sent), redeemed by the customer they were given to, used on some other order (by someone else, or before retain gave them out: such a code is never given out), and left to give.
 
     A campaign gives one code of its pool to each recipient with coupon_pool: NAME in the campaign file and {{ coupon.code }} in its template.
 

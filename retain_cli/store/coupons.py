@@ -1,6 +1,6 @@
 """SQL for coupon pools (a mixin of :class:`retain_cli.store.Store`).
 
-A pool is the set of ``coupon_codes`` rows with one ``pool`` name. A code is *given* when a
+A pool is the set of ``coupon_codes`` rows with one ``pool`` name. A code is *assigned* when a
 ledger row carries it (``sends.coupon_ref``, written with the message's claim; the unique
 index on it means no code ever goes to two messages), *redeemed* when a countable order of
 the customer it was given to used it after it was given, and *left* when it was never given
@@ -55,12 +55,12 @@ class CouponStore(StoreBase):
             return conn.total_changes - before
 
     def coupon_pools(self) -> list[dict[str, Any]]:
-        """Per pool: total, given (carried by a message), redeemed (by the customer it was
+        """Per pool: total, assigned (carried by a message), redeemed (by the customer it was
         given to), used elsewhere (on an order of someone else, or before it was given), left."""
         cursor = self.conn.execute(
             f"""
             SELECT k.pool AS pool, count(*) AS total,
-                   count(s.id) AS given,
+                   count(s.id) AS assigned,
                    sum(s.id IS NOT NULL AND EXISTS (
                        SELECT 1 FROM orders o WHERE o.discount_code IS NOT NULL
                        AND o.discount_code = k.code COLLATE NOCASE

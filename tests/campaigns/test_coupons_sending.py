@@ -100,7 +100,7 @@ def test_each_message_carries_its_own_code_and_the_ledger_says_which(cli, shop, 
         {
             "pool": "WINBACK",
             "total": 40,
-            "given": len(DUE),
+            "assigned": len(DUE),
             "redeemed": 0,
             "used_elsewhere": 0,
             "left": 40 - len(DUE),
@@ -328,7 +328,7 @@ def test_report_counts_redemptions_by_the_customer_the_code_was_sent_to(
         "code sent to someone else (forwarded), giving away $5.00 more: not counted as redeemed."
     ) in text
     pools = json.loads(cli("coupons", "-f", "json").stdout)
-    assert pools[0]["redeemed"] == 1 and pools[0]["given"] == len(DUE)
+    assert pools[0]["redeemed"] == 1 and pools[0]["assigned"] == len(DUE)
 
 
 def test_a_code_an_order_used_already_is_never_given(cli, shop, db_path, tmp_path):

@@ -126,8 +126,15 @@ def test_pools_list_counts(cli, files):
     result = cli("coupons", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == [
-        {"pool": "BDAY", "total": 2, "given": 0, "redeemed": 0, "used_elsewhere": 0, "left": 2},
-        {"pool": "SPRING", "total": 3, "given": 0, "redeemed": 0, "used_elsewhere": 0, "left": 3},
+        {"pool": "BDAY", "total": 2, "assigned": 0, "redeemed": 0, "used_elsewhere": 0, "left": 2},
+        {
+            "pool": "SPRING",
+            "total": 3,
+            "assigned": 0,
+            "redeemed": 0,
+            "used_elsewhere": 0,
+            "left": 3,
+        },
     ]
     table = cli("coupons")
     assert "Coupon pools" in table.stdout

@@ -69,7 +69,7 @@ def import_pool(
 ) -> None:
     """Add a pool of single-use discount codes exported from the shop platform (or a list of codes, one per line).
 
-    Shopify: Discounts, open the discount with the generated codes, Export codes (a CSV with a Code column; its export of all discounts works too). Codes the export marks as used already are left out. Importing the same file again adds nothing; a code the file repeats is imported once. A file with a line that is not a code is refused as a whole, naming the line. Exit code 3 when lines were left out (repeated or used codes).
+    The file: an export with a Code column (Shopify's export of all discounts, with the codes in Name, works too), or one code per line. Codes the export marks as used already are left out. Importing the same file again adds nothing; a code the file repeats is imported once. A file with a line that is not a code is refused as a whole, naming the line. Exit code 3 when lines were left out (repeated or used codes).
 
     Example: retain coupons import winback_codes.csv --pool WINBACK
     """  # noqa: E501

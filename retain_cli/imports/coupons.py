@@ -118,7 +118,10 @@ def read_codes(path: Path) -> CodeFile:
     if separator is None:
         rows = [[line] for line in lines]
     else:
-        rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=separator))
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=separator))
+        except csv.Error as exc:  # a field longer than the csv module takes
+            raise fail(path, f"cannot be read as CSV ({exc}); export the codes again") from None
     header = [cell.strip().lower() for cell in rows[first]]
     names = [n for n in CODE_HEADERS if n in header]
     if not names and "name" in header and any(c in header for c in SHOPIFY_DISCOUNT_COLUMNS):

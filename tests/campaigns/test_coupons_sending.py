@@ -359,3 +359,28 @@ def test_a_message_queued_for_approval_carries_its_code_from_then_on(cli, shop, 
     result = send(cli, shop, "-f", "json")
     assert json.loads(result.stdout)["sent"] == len(DUE)
     assert outbox_codes(shop.parent) == at_queue == given(db_path)  # sent as approved
+
+
+def test_a_message_deferred_after_its_claim_keeps_its_code(cli, shop, db_path, tmp_path):
+    cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
+    with SmtpServer(Behaviour(data_replies=["451 4.3.0 try again later"])) as server:
+        shop.write_text(
+            shop.read_text().replace(
+                "  type: outbox\n",
+                f"  type: smtp\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
+                "  timeout: 5\n",
+            )
+        )
+        first = send(cli, shop, "--retries", "0", "-f", "json")
+        assert json.loads(first.stdout)["sent"] == len(DUE) - 1
+        (waiting,) = [e for e, s in states(db_path).items() if s == "planned"]
+        code = given(db_path)[waiting]  # claimed with its code, then deferred
+        second = send(cli, shop, "-f", "json")
+        assert json.loads(second.stdout)["sent"] == 1, second.output
+        received = {
+            item.rcpt_tos[0]: CODE.search(item.message.get_payload(decode=True).decode())
+            for item in server.received
+        }
+    assert received[waiting] and received[waiting].group(1) == code
+    assert given(db_path)[waiting] == code
+    assert len(set(given(db_path).values())) == len(DUE)

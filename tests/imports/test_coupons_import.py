@@ -147,3 +147,11 @@ def test_no_pools_yet(cli, store):
     assert result.stdout.strip() == (
         "No coupon codes yet; import a pool with 'retain coupons import FILE --pool NAME'."
     )
+
+
+def test_a_field_too_long_for_csv_is_an_error_not_a_traceback(cli, files, tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("Code,Note\nA-1," + '"' + "x" * 200_000 + '"\n')
+    result = cli("coupons", "import", str(path), "--pool", "X")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {path}: cannot be read as CSV (field larger than")

@@ -32,6 +32,7 @@ import tempfile
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -122,7 +123,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="retain-bench-send-"))
     times = {"smtplib": 0.0, "retain": 0.0, "retain_prebuilt": 0.0, "retain_coupons": 0.0}
     cpu = dict.fromkeys(times, 0.0)  # CPU time of this process (the sink's is not counted)
-    round_times: dict[str, list[float]] = {"retain": [], "retain_coupons": []}
+    round_times: dict[str, list[float]] = {}
     try:
         shutil.copytree(REPO / "tests" / "campaigns" / "data" / "sending", folder / "shop")
         path = folder / "shop" / "campaigns.yaml"
@@ -185,55 +186,36 @@ def main() -> None:
             times["smtplib"] += time.perf_counter() - began
             cpu["smtplib"] += time.process_time() - cpu_began
 
+            def timed(
+                variant: str, campaign: str, occurrence: str, build: Any, ids: range = ids
+            ) -> None:
+                plan(store, ids, campaign, occurrence)
+                began = time.perf_counter()
+                cpu_began = time.process_time()
+                result = dispatch(
+                    store,
+                    SmtpTransport(settings, None),
+                    build,
+                    sender=config.sender.from_email,
+                    limits=Limits(),
+                    campaigns=[campaign],
+                )
+                round_times.setdefault(variant, []).append(time.perf_counter() - began)
+                times[variant] += round_times[variant][-1]
+                cpu[variant] += time.process_time() - cpu_began
+                assert result.sent == per_round, result
+
             # retain: dispatch from the ledger, contexts + rendering + building included
-            plan(store, ids, "hello", f"r{r}")
-            began = time.perf_counter()
-            cpu_began = time.process_time()
-            result = dispatch(
-                store,
-                SmtpTransport(settings, None),
-                message_builder(store, config, as_of),
-                sender=config.sender.from_email,
-                limits=Limits(),
-                campaigns=["hello"],
-            )
-            round_times["retain"].append(time.perf_counter() - began)
-            times["retain"] += round_times["retain"][-1]
-            cpu["retain"] += time.process_time() - cpu_began
-            assert result.sent == per_round, result
-
+            timed("retain", "hello", f"r{r}", message_builder(store, config, as_of))
             # retain with the messages built beforehand: ledger and protocol overhead alone
-            plan(store, ids, "hello", f"p{r}")
-            began = time.perf_counter()
-            cpu_began = time.process_time()
-            again = dispatch(
-                store,
-                SmtpTransport(settings, None),
+            timed(
+                "retain_prebuilt",
+                "hello",
+                f"p{r}",
                 lambda batch: {row.id: prebuilt[row.email] for row in batch},
-                sender=config.sender.from_email,
-                limits=Limits(),
-                campaigns=["hello"],
             )
-            times["retain_prebuilt"] += time.perf_counter() - began
-            cpu["retain_prebuilt"] += time.process_time() - cpu_began
-            assert again.sent == per_round, again
-
             # retain with a coupon pool: each message carries a code of its own
-            plan(store, ids, "coupon", f"c{r}")
-            began = time.perf_counter()
-            cpu_began = time.process_time()
-            coupons = dispatch(
-                store,
-                SmtpTransport(settings, None),
-                message_builder(store, config, as_of),
-                sender=config.sender.from_email,
-                limits=Limits(),
-                campaigns=["coupon"],
-            )
-            round_times["retain_coupons"].append(time.perf_counter() - began)
-            times["retain_coupons"] += round_times["retain_coupons"][-1]
-            cpu["retain_coupons"] += time.process_time() - cpu_began
-            assert coupons.sent == per_round, coupons
+            timed("retain_coupons", "coupon", f"c{r}", message_builder(store, config, as_of))
         given = store.conn.execute("SELECT count(DISTINCT coupon_ref) FROM sends").fetchone()
         assert given == (n,), given
         store.close()

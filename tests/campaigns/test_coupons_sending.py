@@ -7,15 +7,13 @@ import email
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop
+from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, kill_after, make_shop
 
 from retain_cli.campaigns.planner import holdout_score
 from retain_cli.store import Store
@@ -237,15 +235,7 @@ def test_killed_mid_send_no_code_is_given_twice_and_a_retry_keeps_its_code(
         shop.write_text(text.replace("campaigns:\n", "limits:\n  batch_size: 4\ncampaigns:\n", 1))
         command = [sys.executable, "-m", "retain_cli", "--db", str(db_path), "send", "hello"]
         command += ["--yes", "--config", str(shop), "--as-of", SHOP_AS_OF]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(server.recipients()) < 6 and time.monotonic() < deadline:
-            time.sleep(0.02)
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        time.sleep(0.1)  # inside the next message's slow reply
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        before = len(server.recipients())
+        before = kill_after(command, server, 6)
         assert 6 <= before < len(DUE)
         server.behaviour.delay = 0.0
         again = subprocess.run(command, capture_output=True, text=True, timeout=120)

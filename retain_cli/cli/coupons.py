@@ -29,7 +29,9 @@ def coupons(
     fmt: FormatOption = OutputFormat.table,
     wide: WideOption = False,
 ) -> None:
-    """The pools of single-use discount codes: how many codes each holds, how many were assigned to messages (one per message, when it was sent), redeemed by the customer they were given to, used on some other order (by someone else, or before retain gave them out: such a code is never given out), and left to give.
+    """Pools of single-use discount codes, one per message: assigned, redeemed, left.
+
+    Per pool: the codes it holds, how many were assigned to messages (one per message, when it was sent), redeemed by the customer they were sent to, used on some other order (by someone else, or before retain gave them out: such a code is never given out), and left to give.
 
     A campaign gives one code of its pool to each recipient with coupon_pool: NAME in the campaign file and {{ coupon.code }} in its template.
 

@@ -51,6 +51,15 @@ def shop(db_path: Path, tmp_path: Path) -> Path:
     return config
 
 
+def use_smtp(config: Path, port: int, limits: str = "") -> None:
+    """The campaign file sends through the server on ``port`` (with ``limits``, YAML)."""
+    text = config.read_text().replace(
+        "  type: outbox\n",
+        f"  type: smtp\n  host: 127.0.0.1\n  port: {port}\n  security: none\n  timeout: 5\n",
+    )
+    config.write_text(text.replace("campaigns:\n", f"{limits}campaigns:\n", 1))
+
+
 def given(db_path: Path) -> dict[str, str]:
     """email -> the code its 'hello' message carries (ledger)."""
     with Store.open(db_path) as store:
@@ -227,12 +236,7 @@ def test_killed_mid_send_no_code_is_given_twice_and_a_retry_keeps_its_code(
     and the retried message carries the same code again."""
     cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
     with SmtpServer(Behaviour(delay=0.2)) as server:
-        text = shop.read_text().replace(
-            "  type: outbox\n",
-            f"  type: smtp\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
-            "  timeout: 5\n",
-        )
-        shop.write_text(text.replace("campaigns:\n", "limits:\n  batch_size: 4\ncampaigns:\n", 1))
+        use_smtp(shop, server.port, "limits:\n  batch_size: 4\n")
         command = [sys.executable, "-m", "retain_cli", "--db", str(db_path), "send", "hello"]
         command += ["--yes", "--config", str(shop), "--as-of", SHOP_AS_OF]
         before = kill_after(command, server, 6)
@@ -354,13 +358,7 @@ def test_a_message_queued_for_approval_carries_its_code_from_then_on(cli, shop, 
 def test_a_message_deferred_after_its_claim_keeps_its_code(cli, shop, db_path, tmp_path):
     cli("coupons", "import", str(write_codes(tmp_path, "codes.txt", 40)), "--pool", "WINBACK")
     with SmtpServer(Behaviour(data_replies=["451 4.3.0 try again later"])) as server:
-        shop.write_text(
-            shop.read_text().replace(
-                "  type: outbox\n",
-                f"  type: smtp\n  host: 127.0.0.1\n  port: {server.port}\n  security: none\n"
-                "  timeout: 5\n",
-            )
-        )
+        use_smtp(shop, server.port)
         first = send(cli, shop, "--retries", "0", "-f", "json")
         assert json.loads(first.stdout)["sent"] == len(DUE) - 1
         (waiting,) = [e for e, s in states(db_path).items() if s == "planned"]

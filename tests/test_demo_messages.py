@@ -159,6 +159,20 @@ def check_win_back(body: str, facts: Facts, customer: sqlite3.Row, today: date) 
     if others:
         took += f" and {others} other thing{'s' if others > 1 else ''}"
     assert f"{took}. It's still on the shelf" in body
+    # the coupon code: the one the ledger gave this message, from the demo's pool file
+    (code, pool) = facts.conn.execute(
+        "SELECT k.code, k.pool FROM sends s JOIN coupon_codes k ON k.id = s.coupon_ref "
+        "WHERE s.campaign = 'win-back' AND s.customer_ref = ? AND s.state = 'sent'",
+        (customer["id"],),
+    ).fetchone()
+    assert f"Ordering online instead? Use your own code {code} at checkout." in body
+    assert pool == "WINBACK"
+    (holders,) = facts.conn.execute(
+        "SELECT count(*) FROM sends WHERE coupon_ref = (SELECT id FROM coupon_codes "
+        "WHERE code = ?)",
+        (code,),
+    ).fetchone()
+    assert holders == 1  # nobody else got it
 
 
 def check_birthday(facts: Facts, customer: sqlite3.Row, today: date) -> None:

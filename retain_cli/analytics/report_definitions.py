@@ -163,6 +163,36 @@ REPORT_COLUMN_TEXTS: list[tuple[str, str, str]] = [
         _REPORT + "The discount on the recipients' orders that used the offer code within "
         "their window.",
     ),
+    ("coupon_pool", "term", _REPORT + "The pool whose codes the step's messages carried."),
+    (
+        "coupons_sent",
+        "count",
+        _REPORT + "Messages of the step sent with a code of the campaign's coupon_pool (one "
+        "code each).",
+    ),
+    (
+        "coupons_redeemed",
+        "count",
+        _REPORT + "Codes of coupons_sent used on a countable order by the customer each was "
+        "sent to, at any time after it was sent (not only within the window).",
+    ),
+    ("coupon_redemption_rate", "rate", _REPORT + "coupons_redeemed / coupons_sent."),
+    (
+        "coupon_discount",
+        "money",
+        _REPORT + "The discount on the orders that redeemed the codes: what the coupons cost.",
+    ),
+    (
+        "coupons_used_by_others",
+        "count",
+        _REPORT + "Countable orders of other customers that used a code sent to someone else "
+        "(a forwarded code): never counted as redeemed.",
+    ),
+    (
+        "coupon_discount_by_others",
+        "money",
+        _REPORT + "The discount on coupons_used_by_others' orders (not in coupon_discount).",
+    ),
     (
         "expected_holdout",
         "rate",

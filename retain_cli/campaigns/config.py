@@ -26,6 +26,7 @@ from retain_cli.campaigns.config_owner import (
     parse_survey,
 )
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
+from retain_cli.campaigns.coupons import parse_coupon_pool
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
@@ -108,6 +109,7 @@ CAMPAIGN_KEYS = (
     "survey",
     "channel",
     "kind",
+    "coupon_pool",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -481,6 +483,7 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         kind = parse_kind(data.get("kind"))
     except ValueError as exc:
         raise here.error("kind", str(exc)) from None
+    offer_code = _offer_code(data.get("offer_code"), here)
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -492,10 +495,11 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
-        offer_code=_offer_code(data.get("offer_code"), here),
+        offer_code=offer_code,
         approval=parse_approval(data.get("approval"), here.error),
         survey=survey,
         kind=kind,
+        coupon_pool=parse_coupon_pool(data.get("coupon_pool"), offer_code, here.error),
     )
 
 

@@ -176,6 +176,7 @@ class Campaign:
     survey: Survey | None = None  # a survey campaign (survey: nps | csat)
     # marketing (the default) or transactional: only marketing leaves out the program holdout
     kind: str = "marketing"
+    coupon_pool: str | None = None  # each message carries a code of this pool (coupon.code)
 
     def step(self, index: int) -> Step:
         for step in self.steps:

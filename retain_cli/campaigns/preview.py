@@ -22,11 +22,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.context import load_contexts
+from retain_cli.campaigns.coupons import CouponDesk, preview_coupon
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
 from retain_cli.campaigns.survey import SECRET_NAME, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import NotFound
+from retain_cli.store.ledger import LedgerRow
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -204,6 +206,12 @@ def preview_messages(
         store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments
     )
     renderer = Renderer(config)
+    desk = CouponDesk(store)  # shows the codes a send would give now; gives none
+    carried = {
+        (row.customer_ref, row.step): row
+        for row in store.ledger_pending([campaign.name])
+        if row.coupon_code is not None
+    }
     out: list[Preview] = []
     # one customer's steps together, customers in the order they were picked
     order = list(dict.fromkeys(r for r, *_ in chosen))
@@ -216,6 +224,11 @@ def preview_messages(
         key = f"{campaign.name}:{current.index}:{customer['customer_id']}:preview"
         if campaign.survey is not None:
             context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
+        if campaign.coupon_pool is not None:
+            row = carried.get((customer_ref, current.index)) or _stand_in_row(
+                -len(out) - 1, key, campaign, current, customer_ref
+            )
+            context = preview_coupon(context, campaign, desk, row)
         rendered = renderer.render(campaign, current, context)
         message = build_message(
             config,
@@ -231,3 +244,11 @@ def preview_messages(
         )
         out.append(Preview(customer["email"], consent, current.index, message, not_sent, stand_in))
     return out
+
+
+def _stand_in_row(
+    number: int, key: str, campaign: Campaign, step: Step, customer_ref: int
+) -> LedgerRow:
+    """A ledger row for a previewed message, so that it is shown with the coupon code the
+    next one in its pool (none is given)."""
+    return LedgerRow(number, key, campaign.name, step.index, customer_ref, "preview", "", "", 0)

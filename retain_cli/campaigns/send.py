@@ -19,7 +19,15 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
+from retain_cli.campaigns.coupons import CouponDesk, NoCode, pool_warnings, with_coupon
+from retain_cli.campaigns.dispatch import (
+    Builder,
+    Progress,
+    RetryPolicy,
+    SendResult,
+    Waiting,
+    dispatch,
+)
 from retain_cli.campaigns.limits import (
     RunDeadline,
     daily_limit_text,
@@ -107,6 +115,8 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
             row = self._rows[key]
             try:
                 self._built[key] = self._make(row)
+            except NoCode as exc:  # its pool has no code left: it waits for a later run
+                self._built[key] = Waiting(str(exc), exc.pool)
             except Exception as exc:  # one bad template or customer never stops the batch
                 self._built[key] = f"cannot build the message: {type(exc).__name__}: {exc}"
         return self._built[key]
@@ -118,8 +128,12 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
         return len(self._rows)
 
 
-def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
-    """The real builder: batch template contexts, compiled templates, our headers.
+def message_builder(
+    store: Store, config: CampaignConfig, as_of: datetime, desk: CouponDesk | None = None
+) -> Builder:
+    """The real builder: batch template contexts, compiled templates, our headers; the
+    coupon code of a campaign with a pool set aside by ``desk`` (a new one by default) and
+    named on the message (``coupon_ref``: the claim writes it to the ledger).
 
     Called in the sending thread (messages are built while the server takes in the previous
     one), so it uses the caller's connection."""
@@ -130,6 +144,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
     renderer = Renderer(config)
     currency: list[str] = []
     secret = _survey_secret(store, config)
+    desk = desk or CouponDesk(store)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
         if not currency:
@@ -144,8 +159,9 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
             context = with_survey(context, config, campaign, row.send_key, secret)
+            context, coupon = with_coupon(context, campaign, row, desk)
             rendered = renderer.render(campaign, step, context)
-            return build_message(
+            message = build_message(
                 config,
                 campaign,
                 step,
@@ -154,6 +170,8 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
                 to_name=_full_name(context),
                 send_key=row.send_key,
             )
+            message.coupon_ref = coupon.ref if coupon is not None else None
+            return message
 
         return _LazyMessages(rows, make)
 
@@ -279,9 +297,13 @@ def run_send(
             ]
             with use_clock(clock):
                 for message in build(rows).values():
-                    if isinstance(message, str):
+                    if isinstance(message, Waiting):
+                        result.no_code[message.pool] = result.no_code.get(message.pool, 0) + 1
+                    elif isinstance(message, str):
                         result.failed += 1
                         result.errors.append(message)
+            result.would_send -= sum(result.no_code.values())
+        result.warnings = pool_warnings(store, config, chosen, waited=result.no_code)
         return result
     chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
     assert chosen_transport is not None and not isinstance(chosen_transport, str)
@@ -303,8 +325,9 @@ def run_send(
         result.program_held = _program_held(plan)
         result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))
         result.tasks = hand_over_tasks(store, config, chosen, moment, now())
+        desk = CouponDesk(store)  # one per run: the queue's codes are given when queued
         result.queued, errors = queue_for_approval(
-            store, config, chosen, message_builder(store, config, moment), now()
+            store, config, chosen, message_builder(store, config, moment, desk), now(), desk
         )
         result.failed += len(errors)
         result.errors += errors
@@ -325,7 +348,7 @@ def run_send(
         result = dispatch(
             store,
             chosen_transport,
-            with_approved(store, config, message_builder(store, config, moment)),
+            with_approved(store, config, message_builder(store, config, moment, desk)),
             sender=config.sender.from_email,
             limits=limits,
             campaigns=chosen,
@@ -345,6 +368,7 @@ def run_send(
             deadline.text(),
         ):
             result.held_back = result.stopped
+        result.warnings = pool_warnings(store, config, chosen, waited=result.no_code)
         return result
 
 

@@ -264,6 +264,11 @@ def _undefined_name(message: str) -> str:
     if match:
         return f"{match.group(2)!r} (no such field; check the spelling)"
     match = re.search(r"'([^']+)' is undefined", message)
+    if match and match.group(1) == "coupon":
+        return (
+            "'coupon' (only a campaign with a coupon_pool has one: add coupon_pool: NAME to "
+            "the campaign, see 'retain coupons')"
+        )
     if match:
         return f"{match.group(1)!r} (no such variable; check the spelling)"
     return message

@@ -28,6 +28,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     "Analytics": ("metrics", "cohorts", "segments", "predict", "explain"),
     "Campaigns and sending": (
         "campaigns",
+        "coupons",
         "preview",
         "plan",
         "send",

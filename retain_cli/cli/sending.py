@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from retain_cli.cli.campaigns import ConfigOption
+from retain_cli.cli.coupons import plan_pool_warnings, print_pool_warnings
 from retain_cli.cli.options import (
     AsOfOption,
     DbOption,
@@ -207,6 +208,7 @@ def plan(
             f"message{'s' if program['messages'] != 1 else ''} to {program['customers']:,} "
             "customer(s) of marketing campaigns ('retain report program' compares them)."
         )
+    print_pool_warnings(plan_pool_warnings(store, loaded, result))
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
@@ -337,6 +339,7 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    print_pool_warnings(result.warnings)
     notice = result.notice()
     if notice:
         err_console.print(f"[bold yellow]{escape(notice)}[/]")

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from retain_cli.analytics.order_arrays import OrderArrays
+    from retain_cli.measure.coupons import CouponUse
 
 DAY = 86400
 #: customers each group needs before a row gets a verdict
@@ -111,6 +112,7 @@ class Effect:
     revenue_needed: int | None = None
     no_verdict: str = ""  # why there is none ("" when there is one)
     notes: list[str] = field(default_factory=list)
+    coupons: CouponUse | None = None  # the coupon codes its messages carried, if any
 
 
 @dataclass(frozen=True)

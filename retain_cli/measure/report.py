@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import UsageError
+from retain_cli.measure.coupons import CouponUse, coupon_uses
 from retain_cli.measure.effects import MIN_GROUP, SO_FAR, CampaignInfo, Effect, Windows
 from retain_cli.measure.present import Units
 from retain_cli.measure.stats import SRM_THRESHOLD
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": 1, "d": 24, "w": 24 * 7}
 
+#: the coupon codes a step's messages carried (:mod:`retain_cli.measure.coupons`)
+COUPON_COLUMNS = [
+    "coupon_pool",
+    "coupons_sent",
+    "coupons_redeemed",
+    "coupon_redemption_rate",
+    "coupon_discount",
+    "coupons_used_by_others",
+    "coupon_discount_by_others",
+]
 #: the columns of ``retain report --format csv/json``: rates are fractions (as in ``retain
 #: metrics --format json``), money in major units of ``currency``
 COLUMNS = [
@@ -70,6 +81,7 @@ COLUMNS = [
     "recipient_offer_orders",
     "holdout_offer_orders",
     "discount_given",
+    *COUPON_COLUMNS,
     "expected_holdout",
     "realised_holdout",
     "ratio_p_value",
@@ -167,8 +179,12 @@ def campaign_report(
                 info[name] = CampaignInfo(configured[name].holdout, configured[name].offer_code)
             else:
                 notes.append(f"campaign {name!r} is not in {config.path}: its split is not checked")
+    effects = _effects(store, names, orders, window, now, info, currency)
+    uses = coupon_uses(store, names, currency)
+    for effect in effects:
+        effect.coupons = uses.get((effect.campaign, effect.step))
     return CampaignReport(
-        effects=_effects(store, names, orders, window, now, info, currency),
+        effects=effects,
         currency=currency,
         window=window,
         now=now,
@@ -246,6 +262,7 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
         "recipient_offer_orders": rec.offer_orders if effect.offer_code else None,
         "holdout_offer_orders": hold.offer_orders if effect.offer_code else None,
         "discount_given": round(rec.discount, money) if effect.offer_code else None,
+        **_coupon_columns(effect.coupons, money),
         "expected_holdout": effect.expected_holdout,
         "realised_holdout": None,
         "ratio_p_value": None,
@@ -268,6 +285,20 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
         row["ratio_test"] = effect.ratio.test
         row["sample_ratio_mismatch"] = effect.ratio.mismatch
     return {column: row[column] for column in COLUMNS}
+
+
+def _coupon_columns(use: CouponUse | None, money: int) -> dict[str, Any]:
+    if use is None:
+        return dict.fromkeys(COUPON_COLUMNS)
+    return {
+        "coupon_pool": use.pool,
+        "coupons_sent": use.sent,
+        "coupons_redeemed": use.redeemed,
+        "coupon_redemption_rate": _round(use.rate, 4),
+        "coupon_discount": round(use.discount, money),
+        "coupons_used_by_others": use.others,
+        "coupon_discount_by_others": round(use.others_discount, money),
+    }
 
 
 # --- words for people ------------------------------------------------------------------------
@@ -327,6 +358,8 @@ def sentences(effect: Effect, units: Units) -> list[str]:
                 else ""
             )
         )
+    if effect.coupons is not None:
+        out.append(coupon_sentence(effect.coupons, units))
     ratio = effect.ratio
     if ratio is not None and not ratio.mismatch:
         out.append(
@@ -378,3 +411,19 @@ def _verdict_sentence(
             f"{needed:,} recipients"
         )
     return text + "."
+
+
+def coupon_sentence(use: CouponUse, units: Units) -> str:
+    """The coupon codes a step's messages carried, for people."""
+    codes = f"{use.sent:,} code{'s' if use.sent != 1 else ''}"
+    text = (
+        f"Coupons (pool {use.pool}): {codes} sent, {use.redeemed:,} redeemed by the customer "
+        f"it was sent to ({units.percent(use.rate)}), giving away {units.money(use.discount)}."
+    )
+    if use.others:
+        text += (
+            f" {use.others:,} order{'s' if use.others != 1 else ''} of other customers used "
+            f"a code sent to someone else (forwarded), giving away "
+            f"{units.money(use.others_discount)} more: not counted as redeemed."
+        )
+    return text

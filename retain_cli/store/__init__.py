@@ -9,6 +9,7 @@ from __future__ import annotations
 from retain_cli.store.analytics import AnalyticsStore
 from retain_cli.store.campaigns import CampaignStore
 from retain_cli.store.control import ControlStore
+from retain_cli.store.coupons import CouponStore
 from retain_cli.store.customers import CustomerStore
 from retain_cli.store.feedback import FeedbackStore
 from retain_cli.store.imports import ImportStore
@@ -39,6 +40,7 @@ class Store(
     FeedbackStore,
     TrustStore,
     ProgramStore,
+    CouponStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

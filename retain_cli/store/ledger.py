@@ -46,6 +46,8 @@ class LedgerRow:
     state: str
     attempts: int
     planned_email: str | None = None  # the address when it was planned, if different
+    coupon_ref: int | None = None  # the coupon code it carries (given at its first claim)
+    coupon_code: str | None = None
 
     @property
     def readdressed(self) -> bool:
@@ -63,6 +65,27 @@ class Settle:
     reply: str | None = None
     message_id: str | None = None
     extra_attempts: int = 0
+
+
+_ADVANCE_SQL = """
+UPDATE sends SET
+    state = CASE WHEN id = :claim THEN 'claimed' ELSE :state END,
+    attempts = attempts + CASE WHEN id = :claim THEN 1 ELSE :extra END,
+    claimed_at = CASE WHEN id = :claim THEN :now ELSE claimed_at END,{coupon}
+    error = CASE WHEN id = :claim THEN error ELSE :error END,
+    reply = CASE WHEN id = :claim THEN reply ELSE coalesce(:reply, reply) END,
+    message_id = CASE WHEN id = :claim THEN message_id ELSE coalesce(:message_id, message_id) END,
+    sent_at = CASE WHEN id != :claim AND :state = 'sent' THEN :settled_at ELSE sent_at END,
+    updated_at = :now
+WHERE (id = :claim AND state = 'planned'{guard}) OR id = :settle
+"""
+#: the previous message's outcome and the next claim (:meth:`LedgerStore.ledger_advance`)
+_ADVANCE = _ADVANCE_SQL.format(coupon="", guard="")
+#: the same, the claimed message carrying a coupon code (kept if the row has it already)
+_ADVANCE_COUPON = _ADVANCE_SQL.format(
+    coupon="\n    coupon_ref = CASE WHEN id = :claim THEN :coupon ELSE coupon_ref END,",
+    guard=" AND (coupon_ref IS NULL OR coupon_ref = :coupon)",
+)
 
 
 def _ids(values: Iterable[int]) -> str:
@@ -180,8 +203,9 @@ class LedgerStore(StoreBase):
         address (``planned_email``: the one at planning time)."""
         rows = self.conn.execute(
             "SELECT s.id, s.send_key, s.campaign, s.step, s.customer_ref, s.occurrence, "
-            "coalesce(c.email, s.email), s.state, s.attempts, s.email "
-            "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE s.state = 'planned' "
+            "coalesce(c.email, s.email), s.state, s.attempts, s.email, s.coupon_ref, k.code "
+            "FROM sends s JOIN customers c ON c.id = s.customer_ref "
+            "LEFT JOIN coupon_codes k ON k.id = s.coupon_ref WHERE s.state = 'planned' "
             "AND s.campaign IN (SELECT value FROM json_each(?)) ORDER BY s.id",
             (json.dumps(list(campaigns)),),
         )
@@ -272,38 +296,37 @@ class LedgerStore(StoreBase):
             (state, error, reply, message_id, state, now, extra_attempts, now, send_id),
         )
 
-    def ledger_advance(self, settle: Settle | None, claim_id: int | None, now: str) -> bool:
+    def ledger_advance(
+        self, settle: Settle | None, claim_id: int | None, now: str, coupon: int | None = None
+    ) -> bool:
         """One statement, so one commit: record the previous message's outcome (if any) and
-        claim the next one (planned -> claimed). False when that row is no longer planned."""
+        claim the next one (planned -> claimed), with the coupon code its message carries
+        (``coupon``: written with the claim; a row that carries another code already is not
+        claimed). False when that row is no longer planned."""
         if settle is not None and settle.state not in STATES:
             raise ValueError(settle.state)
-        cursor = self.conn.execute(
-            """
-            UPDATE sends SET
-                state = CASE WHEN id = :claim THEN 'claimed' ELSE :state END,
-                attempts = attempts + CASE WHEN id = :claim THEN 1 ELSE :extra END,
-                claimed_at = CASE WHEN id = :claim THEN :now ELSE claimed_at END,
-                error = CASE WHEN id = :claim THEN error ELSE :error END,
-                reply = CASE WHEN id = :claim THEN reply ELSE coalesce(:reply, reply) END,
-                message_id = CASE WHEN id = :claim THEN message_id
-                                  ELSE coalesce(:message_id, message_id) END,
-                sent_at = CASE WHEN id != :claim AND :state = 'sent' THEN :settled_at
-                               ELSE sent_at END,
-                updated_at = :now
-            WHERE (id = :claim AND state = 'planned') OR id = :settle
-            """,
-            {
-                "claim": -1 if claim_id is None else claim_id,
-                "settle": -1 if settle is None else settle.send_id,
-                "state": settle.state if settle else None,
-                "extra": settle.extra_attempts if settle else 0,
-                "error": settle.error if settle else None,
-                "reply": settle.reply if settle else None,
-                "message_id": settle.message_id if settle else None,
-                "settled_at": settle.now if settle else None,
-                "now": now,
-            },
-        )
+        values = {
+            "claim": -1 if claim_id is None else claim_id,
+            "settle": -1 if settle is None else settle.send_id,
+            "state": settle.state if settle else None,
+            "extra": settle.extra_attempts if settle else 0,
+            "error": settle.error if settle else None,
+            "reply": settle.reply if settle else None,
+            "message_id": settle.message_id if settle else None,
+            "settled_at": settle.now if settle else None,
+            "now": now,
+        }
+        try:
+            if coupon is None:  # sends without a code never touch the index on coupon_ref
+                cursor = self.conn.execute(_ADVANCE, values)
+            else:
+                cursor = self.conn.execute(_ADVANCE_COUPON, {**values, "coupon": coupon})
+        except sqlite3.IntegrityError:
+            # the code is another message's already (never by retain's own doing): record
+            # the previous outcome alone; the caller does not send this message
+            if settle is not None:
+                self.ledger_advance(settle, None, now)
+            return False
         return cursor.rowcount == (settle is not None) + (claim_id is not None)
 
     def ledger_sent_since(self, since: str) -> list[str]:

@@ -24,6 +24,7 @@ from retain_cli.store.migrations_later import (
     m017_surveys,
     m018_trust,
     m020_program_holdout,
+    m021_coupon_pools,
 )
 from retain_cli.store.schema_tools import Migration, run_script
 
@@ -439,4 +440,5 @@ MIGRATIONS: list[Migration] = [
     m017_surveys,
     m018_trust,
     m020_program_holdout,
+    m021_coupon_pools,
 ]

@@ -255,3 +255,26 @@ def m020_program_holdout(conn: sqlite3.Connection) -> None:
             ON program_holdout_members(customer_ref);
         """,
     )
+
+
+def m021_coupon_pools(conn: sqlite3.Connection) -> None:
+    """``coupon_codes``: pools of single-use discount codes (``retain coupons import``), and
+    ``sends.coupon_ref``: the code a message carries, written in the same statement as the
+    message's claim. The unique index is the promise: no code is ever given to two messages.
+    A code belongs to one pool; codes are compared ignoring case, as shops do."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE coupon_codes (
+            id INTEGER PRIMARY KEY,
+            pool TEXT NOT NULL,                 -- upper case: WINBACK
+            code TEXT NOT NULL COLLATE NOCASE UNIQUE,   -- as the export writes it
+            file_name TEXT NOT NULL,            -- the file it was imported from
+            line INTEGER NOT NULL,              -- its line there
+            imported_at TEXT NOT NULL
+        );
+        CREATE INDEX coupon_codes_pool ON coupon_codes(pool, id);
+        ALTER TABLE sends ADD COLUMN coupon_ref INTEGER REFERENCES coupon_codes(id);
+        CREATE UNIQUE INDEX sends_coupon ON sends(coupon_ref) WHERE coupon_ref IS NOT NULL;
+        """,
+    )

@@ -7,15 +7,13 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, make_shop
+from smtp_servers import SHOP_AS_OF, Behaviour, SmtpServer, kill_after, make_shop
 
 from retain_cli.campaigns.cron import STALE_NOTE
 from retain_cli.campaigns.planner import holdout_score
@@ -250,15 +248,7 @@ def test_killed_mid_batch_then_rerun_sends_everyone_exactly_once(shop, db_path):
         config = use_smtp(shop, server.port, "  batch_size: 4\n")
         command = [sys.executable, "-m", "retain_cli", "--db", str(db_path), "send", "hello"]
         command += ["--yes", "--config", str(config), "--as-of", SHOP_AS_OF]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while len(server.recipients()) < 6 and time.monotonic() < deadline:
-            time.sleep(0.02)
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        time.sleep(0.1)  # well inside the next message's slow reply
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        before = len(server.recipients())
+        before = kill_after(command, server, 6)
         assert 6 <= before < len(due)
         server.behaviour.delay = 0.0
         again = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -26,6 +26,7 @@ from retain_cli.campaigns.config_owner import (
     parse_survey,
 )
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
+from retain_cli.campaigns.config_variants import parse_variants
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
@@ -106,6 +107,8 @@ CAMPAIGN_KEYS = (
     "approval",
     "survey",
     "channel",
+    "variants",
+    "variant_salt",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -475,6 +478,13 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)
+    variants, salt = parse_variants(
+        data,
+        steps,
+        here,
+        lambda value, key: _template_path(value, here, key, base),
+        html_sibling,
+    )
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -489,6 +499,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         offer_code=_offer_code(data.get("offer_code"), here),
         approval=parse_approval(data.get("approval"), here.error),
         survey=survey,
+        variants=variants,
+        variant_salt=salt,
     )
 
 

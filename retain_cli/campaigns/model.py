@@ -138,10 +138,22 @@ class Step:
     # "email", or "task": the step becomes a task for the owner (the subject its title, the
     # rendered template what to do), not a message
     channel: str = "email"
+    variant: str | None = None  # the A/B variant whose subject and template these are
 
     @property
     def is_task(self) -> bool:
         return self.channel == "task"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One arm of an A/B test (``variants:``): its share of the recipients and its version
+    of every step (the campaign's own subject and template where it names none)."""
+
+    name: str
+    share: float  # 0 < share <= 1; a campaign's shares add up to 1
+    steps: tuple[Step, ...]
+    own: bool  # True when it changes nothing: the campaign's own message (the control)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +186,8 @@ class Campaign:
     offer_code: str | None = None  # the discount code its messages offer (for the report)
     approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
     survey: Survey | None = None  # a survey campaign (survey: nps | csat)
+    variants: tuple[Variant, ...] = ()  # A/B variants splitting the recipients
+    variant_salt: str = ""  # part of the variant draw: a new salt draws a new split
 
     def step(self, index: int) -> Step:
         for step in self.steps:
@@ -182,6 +196,21 @@ class Campaign:
         raise NotFound(
             f"campaign {self.name!r} has no step {index}; steps are 1..{len(self.steps)}"
         )
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def message_step(self, index: int, variant: str | None) -> Step:
+        """Step ``index`` as variant ``variant`` sends it (None: the campaign's own)."""
+        if variant is None:
+            return self.step(index)
+        found = self.variant(variant)
+        if found is None:
+            names = ", ".join(v.name for v in self.variants) or "none"
+            raise NotFound(
+                f"campaign {self.name!r} has no variant {variant!r} any more; variants: {names}"
+            )
+        return next(s for s in found.steps if s.index == index)
 
 
 @dataclass(frozen=True, slots=True)

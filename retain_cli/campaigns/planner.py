@@ -110,6 +110,7 @@ class Plan:
                     "occurrence": item.occurrence,
                     "email": item.email,
                     "state": "held_out" if item.status == HELD_OUT else "planned",
+                    "variant": item.variant,
                 }
             )
         return rows
@@ -229,6 +230,7 @@ def make_plan(
                     status=SKIPPED if reason else DUE,
                     reason=reason or f"planned {row['planned_at']}",
                     recorded=True,
+                    variant=row["variant"],
                 )
             )
         plan.items.extend(days.items())

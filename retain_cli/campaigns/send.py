@@ -138,7 +138,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)
-            step = campaign.step(row.step)
+            step = campaign.message_step(row.step, row.variant)
             context = contexts.get(row.customer_ref)
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
@@ -271,6 +271,7 @@ def run_send(
                     it.email or "",
                     "planned",
                     0,
+                    variant=it.variant,
                 )
                 for i, it in enumerate(plan.items)
                 if it.status == "due"

@@ -71,7 +71,16 @@ TransportOption = Annotated[
     ),
 ]
 
-PLAN_COLUMNS = ["campaign", "step", "customer_id", "email", "status", "reason", "key"]
+PLAN_COLUMNS = [
+    "campaign",
+    "step",
+    "customer_id",
+    "email",
+    "status",
+    "variant",
+    "reason",
+    "key",
+]
 SUMMARY_COLUMNS = [
     "campaign",
     "due",
@@ -96,6 +105,7 @@ SENDS_COLUMNS = [
     "key",
     "message_id",
     "reply",
+    "variant",
 ]
 SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
 PLAN_REASONS = ("why_deferred", "why_left_out", "why_skipped")

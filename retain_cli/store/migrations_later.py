@@ -222,3 +222,11 @@ def m018_trust(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
     )
+
+
+def m019_send_variants(conn: sqlite3.Connection) -> None:
+    """``sends.variant``: the A/B variant a message sends (NULL: the campaign's own message,
+    and every held-out row), recorded when the row is planned."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sends)")}
+    if "variant" not in columns:
+        conn.execute("ALTER TABLE sends ADD COLUMN variant TEXT")

@@ -86,9 +86,7 @@ def parse_variants(
     if len(value) > MAX_VARIANTS:
         raise where.error("variants", f"has {len(value)} variants; at most {MAX_VARIANTS}")
     if all(step.is_task for step in steps):
-        raise where.error(
-            "variants", "a campaign of tasks (channel: task) has no message to vary"
-        )
+        raise where.error("variants", "a campaign of tasks (channel: task) has no message to vary")
     several = "steps" in data and data.get("steps") is not None
     names: set[str] = set()
     raw_shares: list[float | None] = []
@@ -103,7 +101,8 @@ def parse_variants(
         if not NAME_RE.match(name):
             raise where.error(
                 f"{prefix}name",
-                f"{name!r}: use up to 40 letters, digits, '-', '_' or '.' (e.g. A, B, short-subject)",
+                f"{name!r}: use up to 40 letters, digits, '-', '_' or '.' (e.g. A, B, "
+                "short-subject)",
             )
         if name.lower() in RESERVED:
             raise where.error(f"{prefix}name", f"{name!r} is a word of the report; pick another")

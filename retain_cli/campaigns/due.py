@@ -350,8 +350,8 @@ class CampaignDays:
                     if self.today < due or self.stale(due):
                         continue
                     reason = self.stopped(ref, step, sent_at) or why_not or self.held(ref, step)
-                    status = LEFT_OUT if reason else DUE
-                    out.append(item(step.index, began, status, reason or "", self._kept(ref, began)))
+                    status, kept = (LEFT_OUT if reason else DUE), self._kept(ref, began)
+                    out.append(item(step.index, began, status, reason or "", kept))
 
             due = event_day + timedelta(days=offset + first.days)
             if self.today < due or self.stale(due):

@@ -127,7 +127,8 @@ class Renderer:
             sorted(folders), locale=config.shop.locale, timezone=config.shop.timezone
         )
         self._cache: dict[tuple[str, int, str | None], _Compiled] = {}
-        self._too_slow: dict[tuple[str, int, str | None], ConfigError] = {}  # stopped once: at once again
+        # stopped once: at once again
+        self._too_slow: dict[tuple[str, int, str | None], ConfigError] = {}
         # a plain dict, not Jinja's ChainMap: every render copies the globals
         self._globals: Any = dict(self.env.make_globals(None))
 

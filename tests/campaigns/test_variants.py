@@ -341,3 +341,45 @@ def test_even_split_and_shares_near_100_percent(tmp_path):
         assert abs(drawn.count(name) / 6000 - 1 / 3) < 0.03
         among_held = sum(1 for d, h in zip(drawn, held, strict=True) if h and d == name)
         assert abs(among_held / sum(held) - 1 / 3) < 0.07
+
+
+def test_plan_shows_the_split_and_what_each_variant_could_detect(cli, shop, monkeypatch):
+    import math
+
+    args = ("plan", "hello", "--config", str(shop), "--as-of", SHOP_AS_OF)
+    [power] = json.loads(cli(*args, "-f", "json").stdout)["measurement"]
+    due = CONSENTING - HELD
+    in_a = sum(expected_variant(e) == "A" for e in due)
+    in_b = len(due) - in_a
+    base = 1 - math.exp(-14 / 365)  # every customer ordered once in the past year
+    sd = math.sqrt(base * (1 - base))
+
+    def mde(n: int, m: int) -> float:
+        return round((1.959964 + 0.841621) * sd * math.sqrt(1 / n + 1 / m), 4)
+
+    assert power["variants"] == [
+        {
+            "variant": "A",
+            "share": 0.5,
+            "due_now": in_a,
+            "recipients": in_a,
+            "detectable_difference": pytest.approx(mde(in_a, len(HELD)), abs=1e-4),
+            "detectable_versus_first": None,
+        },
+        {
+            "variant": "B",
+            "share": 0.5,
+            "due_now": in_b,
+            "recipients": in_b,
+            "detectable_difference": pytest.approx(mde(in_b, len(HELD)), abs=1e-4),
+            "detectable_versus_first": pytest.approx(mde(in_b, in_a), abs=1e-4),
+        },
+    ]
+    monkeypatch.setenv("COLUMNS", "80")
+    text = " ".join(cli(*args, "--limit", "0").stdout.split())
+    assert (
+        f"hello variants: A (50%) {in_a} due now, B (50%) {in_b} due now; the smallest "
+        f"difference in conversion against the holdout: A about {mde(in_a, len(HELD)) * 100:.0f}"
+        f" pp, B about {mde(in_b, len(HELD)) * 100:.0f} pp; between the variants: B against A "
+        f"about {mde(in_b, in_a) * 100:.0f} pp." in text
+    )

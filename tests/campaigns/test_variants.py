@@ -383,3 +383,29 @@ def test_plan_shows_the_split_and_what_each_variant_could_detect(cli, shop, monk
         f" pp, B about {mde(in_b, len(HELD)) * 100:.0f} pp; between the variants: B against A "
         f"about {mde(in_b, in_a) * 100:.0f} pp." in text
     )
+
+
+def test_campaigns_check_renders_every_variant(cli, shop):
+    template = shop.parent / "templates" / "hello_b.txt.j2"
+    template.write_text("Dear {{ customer.frist_name }},\n")
+    result = cli("campaigns", "check", "--config", str(shop), "-f", "json")
+    assert result.exit_code == 1
+    [hello] = [r for r in json.loads(result.stdout) if r["campaign"] == "hello"]
+    assert hello["status"] == "problem"
+    assert hello["problems"] == (
+        "variant B: templates/hello_b.txt.j2 line 1: undefined: 'frist_name' (no such field; "
+        "check the spelling)"
+    )
+
+
+def test_preview_shows_each_customers_variant(cli, shop):
+    result = cli("preview", "hello", "--config", str(shop), "--as-of", SHOP_AS_OF, "--limit", "20")
+    assert result.exit_code == 0, result.output
+    shown = result.stdout.split("=== message ")[1:]
+    assert shown
+    for block in shown:
+        email = block.split(" to ", 1)[1].split(" ", 1)[0].split("\n")[0]
+        variant = expected_variant(email)
+        assert f"X-Retain-Variant: {variant}\n" in block
+        subject = block.split("Subject: ", 1)[1].split("\n", 1)[0]
+        assert subject.startswith("Fresh bread for you" if variant == "B" else "Hello ")

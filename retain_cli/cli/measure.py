@@ -84,11 +84,13 @@ def report(
 ) -> None:
     """Did it pay? Each campaign's recipients against its holdout, with 95% intervals.
 
-    Per campaign and step, over the window after the message: customers, conversion, orders and revenue per customer for the recipients and for the held-out customers, the difference with its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and the incremental orders and revenue for all recipients. A verdict (better, worse, inconclusive) comes only once the window has passed and each group has 30 customers; an inconclusive one says the smallest difference this size can detect and how many recipients would settle it. The split is checked against the campaign file's holdout (sample ratio mismatch), and a campaign's offer_code is counted in its orders.
+        Per campaign and step, over the window after the message: customers, conversion, orders and revenue per customer for the recipients and for the held-out customers, the difference with its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and the incremental orders and revenue for all recipients. A verdict (better, worse, inconclusive) comes only once the window has passed and each group has 30 customers; an inconclusive one says the smallest difference this size can detect and how many recipients would settle it. The split is checked against the campaign file's holdout (sample ratio mismatch), and a campaign's offer_code is counted in its orders.
 
-    'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
+    A campaign with A/B variants (variants: in the campaign file) shows them side by side: each variant against the holdout, each later variant against the first (the difference, its interval and a verdict, by the same rules), and the split between the variants checked against their shares.
 
-    Example: retain report win-back --window 30d
+        'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
+
+        Example: retain report win-back --window 30d
     """  # noqa: E501
     from retain_cli.measure.report import campaign_report, optional_config, parse_window
 

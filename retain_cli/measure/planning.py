@@ -116,11 +116,12 @@ def _earlier_variants(
     """Per campaign with variants: per variant, the customers earlier runs sent its first
     step to."""
     out: dict[str, dict[str, set[int]]] = {}
+    recorded = store.measure_variants()
     for name in names:
         if not config.campaign(name).variants:
             continue
-        known = store.measure_variants(name)
-        rows = store.measure_ledger(name)
+        known = recorded.get(name, [])
+        rows = store.measure_ledger(name, known)
         if not rows or not known:
             continue
         first = min(row[0] for row in rows)

@@ -224,8 +224,11 @@ def _effects(
         mine = table[used == code] if len(table) else table
         packed = OrderArrays.sorted(mine[:, 0], mine[:, 1], mine[:, 2] / scale, ())
         offers[code] = Windows(packed.customer, packed.t, packed.amount)
+    variants = store.measure_variants()
     ledgers = [
-        CampaignLedger.from_rows(name, store.measure_ledger(name), store.measure_variants(name))
+        CampaignLedger.from_rows(
+            name, store.measure_ledger(name, variants.get(name, ())), variants.get(name, ())
+        )
         for name in names
     ]
     return campaign_effects(ledgers, orders, window, now, info=info, offers=offers)

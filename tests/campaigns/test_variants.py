@@ -409,3 +409,31 @@ def test_preview_shows_each_customers_variant(cli, shop):
         assert f"X-Retain-Variant: {variant}\n" in block
         subject = block.split("Subject: ", 1)[1].split("\n", 1)[0]
         assert subject.startswith("Fresh bread for you" if variant == "B" else "Hello ")
+
+
+def test_queued_messages_of_a_variant_removed_from_the_file_are_skipped(cli, shop, db_path):
+    args = ("send", "hello", "--yes", "--config", str(shop), "--as-of", SHOP_AS_OF)
+    first = cli(*args, "--limit", "1")
+    assert first.exit_code == 0, first.output  # the others wait for the next run
+    with Store.open(db_path) as store:
+        waiting = dict(
+            store.conn.execute("SELECT email, variant FROM sends WHERE state = 'planned'")
+        )
+    assert "B" in waiting.values() and "A" in waiting.values()
+    shop.write_text(shop.read_text().replace("      - name: B\n", "      - name: C\n", 1))
+    again = cli(*args, "-f", "json")
+    assert again.exit_code == 0, again.output
+    with Store.open(db_path) as store:
+        after = {
+            email: (state, error)
+            for email, state, error in store.conn.execute(
+                "SELECT email, state, error FROM sends WHERE email IN (SELECT value FROM "
+                "json_each(?))",
+                (json.dumps(list(waiting)),),
+            )
+        }
+    for email, variant in waiting.items():
+        if variant == "B":
+            assert after[email] == ("skipped", "variant B is no longer in the campaign file")
+        else:
+            assert after[email] == ("sent", None)

@@ -310,10 +310,12 @@ def _variants(
         groups[name] = (refs[keep], start[keep])
     out = []
     reference = order[0][0]
+    holdout = (held[0], held[1] + shift)
+    memo: dict[tuple[int, bool], Group] = {}  # (the arrays stay alive while it is used)
     for position, (name, number) in enumerate(order):
         if not len(groups[name][0]) and not first_step:
             continue
-        effect = _measure(windows, offer, groups[name], (held[0], held[1] + shift), span, moment)
+        effect = _measure(windows, offer, groups[name], holdout, span, moment, memo)
         effect.step, effect.variant = step, name
         mine = (item.step == step) & (item.variant == number)
         effect.sent = int((mine & (item.kind == SENT)).sum())
@@ -325,7 +327,7 @@ def _variants(
             effect.variant_realised_share = split.shares[position]
         _judge(effect, known.holdout)
         if name != reference:
-            versus = _measure(windows, offer, groups[name], groups[reference], span, moment)
+            versus = _measure(windows, offer, groups[name], groups[reference], span, moment, memo)
             versus.step, versus.variant = step, name
             _judge(versus, None)
             if not versus.recipients.customers or not versus.holdout.customers:
@@ -391,8 +393,12 @@ def _measure(
     holdout: tuple[np.ndarray, np.ndarray],
     span: int,
     now: int,
+    memo: dict[tuple[int, bool], Group] | None = None,
 ) -> Effect:
-    """Both groups over their windows: finished customers only, else so far."""
+    """Both groups over their windows: finished customers only, else so far. ``memo``
+    keeps each group's sums (by the id of its arrays and finished or not) for the next
+    comparison of the same group: the variants are each compared with the holdout and the
+    first variant."""
     import numpy as np
 
     rec_done = recipients[1] + span <= now
@@ -410,6 +416,10 @@ def _measure(
         still = int(len(recipients[0]) + len(holdout[0]))
     groups = []
     for (refs, start), keep in ((recipients, keep_r), (holdout, keep_h)):
+        key = (id(start), finished)
+        if memo is not None and key in memo:
+            groups.append(memo[key])
+            continue
         refs, start = refs[keep], start[keep]
         end = np.minimum(start + span, now)
         count, revenue = windows.sums(refs, start, end)
@@ -427,6 +437,8 @@ def _measure(
                 discount=discount,
             )
         )
+        if memo is not None:
+            memo[key] = groups[-1]
     return Effect(
         campaign="",
         step=0,

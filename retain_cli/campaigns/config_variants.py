@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from retain_cli.campaigns.model import Step, Variant
+from retain_cli.campaigns.model import Step, Variant, read_fraction
 from retain_cli.campaigns.yamlcheck import Where, as_text, check_keys, kind_of
 
 #: reads a template path (value, key) relative to the campaign file, or raises
@@ -38,24 +38,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 def parse_share(value: Any) -> float:
     """``50%`` or ``0.5`` -> 0.5 (more than 0, at most 1). Raises ValueError."""
-    hint = "write a share such as 50% or 0.5"
-    if isinstance(value, bool):
-        raise ValueError(hint)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.endswith("%"):
-            raise ValueError(f"{value!r} is not a share; {hint}")
-        try:
-            share = float(text[:-1].strip()) / 100
-        except ValueError:
-            raise ValueError(f"{value!r} is not a share; {hint}") from None
-    elif isinstance(value, int | float):
-        share = float(value)
-        if share > 1:
-            raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
-    else:
-        raise ValueError(hint)
-    if not share > 0 or share > 1:  # also NaN
+    share = read_fraction(value, "share", "50%", "0.5")
+    if not 0 < share <= 1:  # also NaN
         raise ValueError(f"{value!r} must be more than 0% and at most 100%")
     return share
 

@@ -255,24 +255,27 @@ def parse_interval(text: Any) -> timedelta:
     return timedelta(hours=hours)
 
 
-def parse_percentage(value: Any) -> float:
-    """``10%`` or ``0.1`` -> 0.1. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+def read_fraction(value: Any, noun: str, percent: str, fraction: str) -> float:
+    """``10%`` or ``0.1`` -> 0.1, with no range but "at most 1" for a plain number; errors
+    name it a ``noun`` and show ``percent`` and ``fraction`` as examples. Raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"write a {noun} such as {percent} or a fraction such as {fraction}")
     if isinstance(value, str):
         text = value.strip()
-        if not text.endswith("%"):
-            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1")
         try:
-            fraction = float(text[:-1].strip()) / 100
+            if not text.endswith("%"):
+                raise ValueError
+            return float(text[:-1].strip()) / 100
         except ValueError:
-            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1") from None
-    elif isinstance(value, int | float):
-        fraction = float(value)
-        if fraction > 1:
-            raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
-    else:
-        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+            raise ValueError(f"{value!r} is not a {noun}; write {percent} or {fraction}") from None
+    if value > 1:
+        raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
+    return float(value)
+
+
+def parse_percentage(value: Any) -> float:
+    """``10%`` or ``0.1`` -> 0.1 (a holdout: at most MAX_HOLDOUT). Raises ValueError."""
+    fraction = read_fraction(value, "percentage", "10%", "0.1")
     if not 0 <= fraction <= MAX_HOLDOUT:
         raise ValueError(f"{value!r} must be between 0% and {MAX_HOLDOUT:.0%}")
     return fraction

@@ -56,6 +56,12 @@ def use_smtp(config: Path, port: int) -> Path:
     return config
 
 
+def by_email(db_path: Path, sql: str, *params: object) -> dict[str, tuple]:
+    """email -> the rest of each row of ``sql`` (its first column is the e-mail)."""
+    with Store.open(db_path) as store:
+        return {row[0]: tuple(row[1:]) for row in store.conn.execute(sql, params)}
+
+
 def expected_variant(email: str, salt: str = "") -> str:
     score = variant_score("hello", salt, email.split("@")[0].upper())
     return "A" if score < 0.5 else "B"
@@ -85,13 +91,7 @@ def test_send_through_smtp_each_customer_gets_their_variant_and_the_ledger_says_
         config = use_smtp(shop, server.port)
         result = cli("send", "hello", "--yes", "--config", str(config), "--as-of", SHOP_AS_OF)
     assert result.exit_code == 0, result.output
-    with Store.open(db_path) as store:
-        ledger = {
-            email: (state, variant)
-            for email, state, variant in store.conn.execute(
-                "SELECT email, state, variant FROM sends WHERE campaign = 'hello'"
-            )
-        }
+    ledger = by_email(db_path, "SELECT email, state, variant FROM sends WHERE campaign = 'hello'")
     # the holdout is drawn first, as without variants; the variants split the recipients
     assert {e for e, (state, _) in ledger.items() if state == "held_out"} == HELD
     assert all(variant is None for state, variant in ledger.values() if state == "held_out")
@@ -176,27 +176,27 @@ def test_a_series_keeps_the_variant_it_began_with(cli, db_path, tmp_path):
         assert subjects[email] == expected
 
 
-BASE = """sender:
+HEAD = """sender:
   from: "Kornblume Bakery <hello@kornblume-backstube.de>"
   address: "Kastanienallee 7, 10435 Berlin"
   unsubscribe: "mailto:unsubscribe@kornblume-backstube.de"
 campaigns:
   - name: hello
     audience: all
-    subject: "Hello"
+"""
+BASE = (
+    HEAD
+    + """    subject: "Hello"
     template: hello.txt.j2
 """
-SERIES = """sender:
-  from: "Kornblume Bakery <hello@kornblume-backstube.de>"
-  address: "Kastanienallee 7, 10435 Berlin"
-  unsubscribe: "mailto:unsubscribe@kornblume-backstube.de"
-campaigns:
-  - name: hello
-    audience: all
-    steps:
+)
+SERIES = (
+    HEAD
+    + """    steps:
       - {days: 0, subject: "One", template: hello.txt.j2}
       - {days: 7, subject: "Two", template: hello.txt.j2, channel: task}
 """
+)
 
 
 @pytest.mark.parametrize(
@@ -227,7 +227,7 @@ campaigns:
         (
             BASE,
             "    variants:\n      - {name: A, share: half}\n      - {name: B}\n",
-            "key 'variants[1].share': 'half' is not a share; write a share such as 50% or 0.5",
+            "key 'variants[1].share': 'half' is not a share; write 50% or 0.5",
         ),
         (
             BASE,
@@ -423,15 +423,11 @@ def test_queued_messages_of_a_variant_removed_from_the_file_are_skipped(cli, sho
     shop.write_text(shop.read_text().replace("      - name: B\n", "      - name: C\n", 1))
     again = cli(*args, "-f", "json")
     assert again.exit_code == 0, again.output
-    with Store.open(db_path) as store:
-        after = {
-            email: (state, error)
-            for email, state, error in store.conn.execute(
-                "SELECT email, state, error FROM sends WHERE email IN (SELECT value FROM "
-                "json_each(?))",
-                (json.dumps(list(waiting)),),
-            )
-        }
+    after = by_email(
+        db_path,
+        "SELECT email, state, error FROM sends WHERE email IN (SELECT value FROM json_each(?))",
+        json.dumps(list(waiting)),
+    )
     for email, variant in waiting.items():
         if variant == "B":
             assert after[email] == ("skipped", "variant B is no longer in the campaign file")

@@ -17,6 +17,7 @@ import io
 import json
 
 import pytest
+from test_html import assert_figures_match, chromium, console_messages, needs_chromium
 
 from retain_cli.measure.stats import chi2_sf, split_test
 
@@ -143,14 +144,24 @@ def test_a_broken_split_between_the_variants_is_a_warning(cli, shop, config):
 
 
 def test_the_html_report_shows_the_variants(cli, ab, tmp_path):
-    from test_html import assert_figures_match
-
     page = tmp_path / "ab.html"
     result = cli("report", "offer", "--html", str(page), "--as-of", "2025-07-01")
     assert result.exit_code == 0, result.output
     html = page.read_text(encoding="utf-8")
     assert "<h4>Variants side by side</h4>" in html
     assert_figures_match(html, rows(cli))
+
+
+@needs_chromium
+def test_the_variants_page_opens_in_chromium(cli, ab, tmp_path):
+    page = tmp_path / "ab.html"
+    assert cli("report", "--html", str(page), "--as-of", "2025-07-01").exit_code == 0
+    dom = chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert console_messages(dom.stderr) == []
+    assert "Variants side by side" in dom.stdout
+    assert_figures_match(dom.stdout, json.loads(cli("report", "--as-of", "2025-07-01",
+                                                    "--format", "json").stdout))  # fmt: skip
 
 
 def test_the_split_test_against_reference_values():

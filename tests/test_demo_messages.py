@@ -95,6 +95,17 @@ def check_name(message: EmailMessage, body: str, customer: sqlite3.Row, fallback
     assert re.match(rf"(Hi|Dear|Happy birthday,) {re.escape(first)}[,!]\n", body), body
 
 
+def check_variant(message: EmailMessage, facts: Facts, customer: sqlite3.Row) -> None:
+    """The win-back is an A/B test: the subject is the variant's the ledger recorded."""
+    (variant,) = facts.conn.execute(
+        "SELECT variant FROM sends WHERE message_id = ?", (message["Message-ID"],)
+    ).fetchone()
+    assert message["X-Retain-Variant"] == variant, variant
+    first = customer["first_name"] or "friend"
+    subjects = {"A": f"We miss you, {first}", "B": f"It's been a while, {first}"}
+    assert message["Subject"] == subjects[variant], (variant, message["Subject"])
+
+
 def check_survey(body: str, facts: Facts, customer: sqlite3.Row) -> None:
     """The NPS survey names their last kept order truly and asks on the 0-10 scale."""
     last = facts.orders(customer["id"])[-1]
@@ -282,6 +293,7 @@ def test_every_demo_message_states_facts(demo):
         elif campaign == "win-back":
             check_name(message, body, customer, "friend")
             check_win_back(body, facts, customer, demo["today"])
+            check_variant(message, facts, customer)
         elif campaign == "birthday":
             check_name(message, body, customer, "friend")
             check_birthday(facts, customer, demo["today"])

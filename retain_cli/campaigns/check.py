@@ -64,7 +64,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 if refs and refs[0] in real:
                     contexts.append(real[refs[0]])
                     checked_with += f", {real[refs[0]]['customer']['email']}"
-        for step in campaign.steps:
+        variant_steps = [s for v in campaign.variants if not v.own for s in v.steps]
+        for step in [*campaign.steps, *variant_steps]:
             for context in contexts:
                 key = f"{campaign.name}:{step.index}:sample:1"
                 context = with_survey(context, config, campaign, key, SAMPLE_SECRET)

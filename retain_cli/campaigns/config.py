@@ -26,6 +26,7 @@ from retain_cli.campaigns.config_owner import (
     parse_survey,
 )
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
+from retain_cli.campaigns.config_variants import parse_variants
 from retain_cli.campaigns.coupons import parse_coupon_pool
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
@@ -110,6 +111,8 @@ CAMPAIGN_KEYS = (
     "channel",
     "kind",
     "coupon_pool",
+    "variants",
+    "variant_salt",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -484,6 +487,13 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     except ValueError as exc:
         raise here.error("kind", str(exc)) from None
     offer_code = _offer_code(data.get("offer_code"), here)
+    variants, salt = parse_variants(
+        data,
+        steps,
+        here,
+        lambda value, key: _template_path(value, here, key, base),
+        html_sibling,
+    )
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -500,6 +510,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         survey=survey,
         kind=kind,
         coupon_pool=parse_coupon_pool(data.get("coupon_pool"), offer_code, here.error),
+        variants=variants,
+        variant_salt=salt,
     )
 
 

@@ -47,6 +47,7 @@ class PlanItem:
     status: str  # due | held_out | deferred | skipped | left_out
     reason: str = ""
     recorded: bool = False  # already planned in the ledger by an earlier run
+    variant: str | None = None  # the A/B variant it sends (None: the campaign's own message)
 
     @property
     def send_key(self) -> str:
@@ -59,6 +60,7 @@ class PlanItem:
             "customer_id": self.customer_id,
             "email": self.email,
             "status": self.status,
+            "variant": self.variant or "",
             "reason": self.reason,
             "key": self.send_key,
         }
@@ -68,6 +70,27 @@ def holdout_score(campaign: str, customer_id: str) -> float:
     """A number in [0, 1) fixed by campaign and customer: held out when below the fraction."""
     digest = hashlib.sha256(f"{campaign}\0{customer_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def variant_score(campaign: str, salt: str, customer_id: str) -> float:
+    """A number in [0, 1) fixed by campaign, salt and customer, drawn apart from the
+    holdout's (another hash input), so the variants split the recipients evenly."""
+    digest = hashlib.sha256(f"variant\0{campaign}\0{salt}\0{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_variant(campaign: Campaign, customer_id: str) -> str | None:
+    """The variant a customer gets: the one whose slice of [0, 1) (shares in file order)
+    holds their score; None for a campaign without variants."""
+    if not campaign.variants:
+        return None
+    score = variant_score(campaign.name, campaign.variant_salt, customer_id)
+    edge = 0.0
+    for variant in campaign.variants:
+        edge += variant.share
+        if score < edge:
+            return variant.name
+    return campaign.variants[-1].name  # rounding at the top end
 
 
 def birthday_on_or_before(text: str | None, today: date) -> date | None:
@@ -188,6 +211,12 @@ class CampaignDays:
         )
         self.first_sent = (
             store.ledger_step_sent_at(campaign.name, campaign.steps[0].index, few) if later else {}
+        )
+        # the variant each series began with: its later steps keep it
+        self.first_variants = (
+            store.ledger_step_variants(campaign.name, campaign.steps[0].index, few)
+            if later and campaign.variants
+            else {}
         )
         self.sent_occurrences: dict[int, list[str]] = {}
         for sent_ref, occurrence in self.first_sent:
@@ -339,7 +368,8 @@ class CampaignDays:
                         or self.held(ref, step)
                         or self.programmed(ref)
                     )
-                    out.append(item(step.index, began, LEFT_OUT if reason else DUE, reason or ""))
+                    status, kept = (LEFT_OUT if reason else DUE), self._kept(ref, began)
+                    out.append(item(step.index, began, status, reason or "", kept))
 
             due = event_day + timedelta(days=offset + first.days)
             if self.today < due or self.stale(due):
@@ -372,8 +402,16 @@ class CampaignDays:
             elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
                 out.append(item(first.index, occurrence, HELD_OUT, "holdout"))
             else:
-                out.append(item(first.index, occurrence, DUE))
+                out.append(
+                    item(first.index, occurrence, DUE, "", assign_variant(campaign, customer_id))
+                )
         return out
+
+    def _kept(self, ref: int, began: str) -> str | None:
+        """The variant a later step goes as: the one its series began with (None: the
+        campaign's own message, also when that variant has left the campaign file)."""
+        name = self.first_variants.get((ref, began))
+        return name if name is not None and self.campaign.variant(name) is not None else None
 
     # --- queued messages -------------------------------------------------------------------
 
@@ -398,6 +436,9 @@ class CampaignDays:
             return f"the campaign has no step {row['step']} any more"
         if (held := self.held(ref, step) or self.programmed(ref)) is not None:
             return held
+        variant = row.get("variant")
+        if variant is not None and campaign.variant(str(variant)) is None:
+            return f"variant {variant} is no longer in the campaign file"
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])
         trigger = campaign.trigger
@@ -443,9 +484,19 @@ class _Maker:
     def __init__(self, campaign: str, ref: int, customer_id: str, email: str | None) -> None:
         self.campaign, self.ref, self.customer_id, self.email = campaign, ref, customer_id, email
 
-    def __call__(self, step: int, occurrence: str, status: str, reason: str = "") -> PlanItem:
+    def __call__(
+        self, step: int, occurrence: str, status: str, reason: str = "", variant: str | None = None
+    ) -> PlanItem:
         return PlanItem(
-            self.campaign, step, self.ref, self.customer_id, self.email, occurrence, status, reason
+            self.campaign,
+            step,
+            self.ref,
+            self.customer_id,
+            self.email,
+            occurrence,
+            status,
+            reason,
+            variant=variant,
         )
 
 

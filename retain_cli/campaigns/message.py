@@ -296,6 +296,7 @@ def build_message(
         ("List-Unsubscribe", f"<{unsubscribe}>"),
         ("X-Retain-Campaign", campaign.name),
         ("X-Retain-Step", str(step.index)),
+        *([("X-Retain-Variant", step.variant)] if step.variant else []),
         ("MIME-Version", "1.0"),
     ]
     if sender.unsubscribe.startswith("https:"):  # RFC 8058 one-click needs an https: URL

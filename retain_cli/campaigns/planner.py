@@ -129,6 +129,7 @@ class Plan:
                     "occurrence": item.occurrence,
                     "email": item.email,
                     "state": "held_out" if item.status == HELD_OUT else "planned",
+                    "variant": item.variant,
                 }
             )
         return rows
@@ -257,6 +258,7 @@ def make_plan(
                     status=SKIPPED if reason else DUE,
                     reason=reason or f"planned {row['planned_at']}",
                     recorded=True,
+                    variant=row["variant"],
                 )
             )
         plan.items.extend(days.items())

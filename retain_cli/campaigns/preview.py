@@ -167,6 +167,28 @@ def _why_not(selection: Selection, ref: int, step: Step) -> str | None:
     return f"not due now ({campaign.trigger.describe()})"
 
 
+def _variant(selection: Selection, ref: int, step: Step) -> str | None:
+    """The A/B variant ``step`` goes to customer ``ref`` as: the one a queued message or the
+    plan has, else the customer's draw (the one their series begins with)."""
+    from retain_cli.campaigns.due import assign_variant
+
+    campaign = selection.campaign
+    if not campaign.variants:
+        return None
+    for row in selection.pending:
+        if int(row["customer_ref"]) == ref and row["step"] == step.index:
+            return _known(campaign, row["variant"])
+    for item in selection.items:
+        if item.customer_ref == ref and item.step == step.index and item.variant:
+            return _known(campaign, item.variant)
+    customer = selection.members["customer_id"].get(ref) if ref in selection.members.index else None
+    return None if customer is None else assign_variant(campaign, str(customer))
+
+
+def _known(campaign: Campaign, name: str | None) -> str | None:
+    return name if name is not None and campaign.variant(name) is not None else None
+
+
 def preview_messages(
     store: Store,
     config: CampaignConfig,
@@ -224,16 +246,17 @@ def preview_messages(
         key = f"{campaign.name}:{current.index}:{customer['customer_id']}:preview"
         if campaign.survey is not None:
             context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
+        sends = campaign.message_step(current.index, _variant(selection, customer_ref, current))
         if campaign.coupon_pool is not None:
             row = carried.get((customer_ref, current.index)) or _stand_in_row(
                 -len(out) - 1, key, campaign, current, customer_ref
             )
             context = preview_coupon(context, campaign, desk, row)
-        rendered = renderer.render(campaign, current, context)
+        rendered = renderer.render(campaign, sends, context)
         message = build_message(
             config,
             campaign,
-            current,
+            sends,
             rendered,
             to_email=customer["email"],
             to_name=customer["name"],

@@ -154,7 +154,7 @@ def message_builder(
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)
-            step = campaign.step(row.step)
+            step = campaign.message_step(row.step, row.variant)
             context = contexts.get(row.customer_ref)
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
@@ -291,6 +291,7 @@ def run_send(
                     it.email or "",
                     "planned",
                     0,
+                    variant=it.variant,
                 )
                 for i, it in enumerate(plan.items)
                 if it.status == "due"

@@ -104,9 +104,11 @@ def report(
 
     Per campaign and step, over the window after the message: customers, conversion, orders and revenue per customer for the recipients and for the held-out customers, the difference with its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and the incremental orders and revenue for all recipients. A verdict (better, worse, inconclusive) comes only once the window has passed and each group has 30 customers; an inconclusive one says the smallest difference this size can detect and how many recipients would settle it. The split is checked against the campaign file's holdout (sample ratio mismatch), and a campaign's offer_code is counted in its orders.
 
-    'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
+    A campaign with A/B variants (variants: in the campaign file) shows them side by side: each variant against the holdout, each later variant against the first (the difference, its interval and a verdict, by the same rules), and the split between the variants checked against their shares.
 
     'retain report program [--from DATE --to DATE]': was the whole thing worth it? The customers the program holdout keeps out of every marketing campaign ('retain config set program_holdout 5%') against everyone else: retention, repeat rate, orders and revenue per customer over the period, with 95% intervals and the same verdict rules.
+
+    'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
 
     Example: retain report win-back --window 30d
     """  # noqa: E501
@@ -173,8 +175,12 @@ def report(
         return
     if not result.effects:
         console.print("Nothing sent yet: run 'retain send' first.")
-    for effect in result.effects:
+    from retain_cli.measure.report import grouped
+
+    for effect, variants in grouped(result.effects):
         _render_effect(effect, result.units)
+        if variants:
+            _render_variants(variants, result.units)
     for note in result.notes:
         console.print(f"[dim]Note: {escape(note)}[/]")
 
@@ -280,6 +286,55 @@ def _day(option: str, text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _render_variants(variants: list[Any], units: Any) -> None:
+    """The variants side by side, then each difference with its interval, then verdicts."""
+    from retain_cli.measure.report import variant_sentences
+
+    names = [str(e.variant) for e in variants]
+    console.print(f"[bold]Variants of {escape(variants[0].campaign)}, side by side[/]")
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("", no_wrap=True)
+    for name in [*names, "holdout"]:
+        table.add_column(escape(name), justify="right", no_wrap=True)
+    hold = variants[0].holdout
+    rows = [
+        ("share", *(units.percent(e.variant_share) for e in variants), ""),
+        ("customers", *(f"{e.recipients.customers:,}" for e in variants), f"{hold.customers:,}"),
+        (
+            "conversion",
+            *(units.percent(e.recipients.conversion) for e in variants),
+            units.percent(hold.conversion),
+        ),
+        ("orders", *(f"{e.recipients.orders.total:,.0f}" for e in variants),
+         f"{hold.orders.total:,.0f}"),
+        (
+            "revenue/customer",
+            *(units.money(e.recipients.revenue_per_customer) for e in variants),
+            units.money(hold.revenue_per_customer),
+        ),
+    ]  # fmt: skip
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    differences = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    differences.add_column("difference", no_wrap=True)
+    differences.add_column("conversion (95% CI)", justify="right")
+    differences.add_column("revenue/customer (95% CI)", justify="right")
+    pairs = [(f"{e.variant} - holdout", e) for e in variants]
+    pairs += [(f"{e.variant} - {e.versus_variant}", e.versus) for e in variants if e.versus]
+    for label, effect in pairs:
+        differences.add_row(
+            escape(label),
+            escape(units.interval(effect.conversion, "rate")),
+            escape(units.interval(effect.revenue, "money")),
+        )
+    console.print(differences)
+    for line in variant_sentences(variants, units):
+        style = "bold red" if line.startswith("WARNING") else ""
+        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+    console.print()
 
 
 def _goals_report(

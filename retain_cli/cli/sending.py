@@ -72,7 +72,16 @@ TransportOption = Annotated[
     ),
 ]
 
-PLAN_COLUMNS = ["campaign", "step", "customer_id", "email", "status", "reason", "key"]
+PLAN_COLUMNS = [
+    "campaign",
+    "step",
+    "customer_id",
+    "email",
+    "status",
+    "variant",
+    "reason",
+    "key",
+]
 SUMMARY_COLUMNS = [
     "campaign",
     "due",
@@ -97,6 +106,7 @@ SENDS_COLUMNS = [
     "key",
     "message_id",
     "reply",
+    "variant",
 ]
 SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
 PLAN_REASONS = ("why_deferred", "why_left_out", "why_skipped")
@@ -147,7 +157,7 @@ def plan(
     moment (every limit applies, as in the real run). csv/json list every row (json adds
     the summary).
 
-    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
+    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement); for a campaign with A/B variants, how many each variant gets and the smallest difference each could show against the holdout and against the first variant.
 
     Example: retain plan win-back --now 2025-12-24T06:30
     """  # noqa: E501
@@ -212,9 +222,10 @@ def plan(
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
+        shown = rows[:limit]
         render_table(
-            rows[:limit],
-            PLAN_COLUMNS[:-1],
+            shown,
+            [c for c in PLAN_COLUMNS[:-1] if c != "variant" or any(r["variant"] for r in shown)],
             fmt,
             wrap=("reason",),
             drop=("customer_id", "step"),

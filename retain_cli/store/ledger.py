@@ -46,6 +46,7 @@ class LedgerRow:
     state: str
     attempts: int
     planned_email: str | None = None  # the address when it was planned, if different
+    variant: str | None = None  # the A/B variant it sends (None: the campaign's own message)
     coupon_ref: int | None = None  # the coupon code it carries (given at its first claim)
     coupon_code: str | None = None
 
@@ -114,10 +115,10 @@ class LedgerStore(StoreBase):
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO sends (send_key, campaign, step, customer_ref, "
-                "occurrence, email, state, planned_at, updated_at) "
+                "occurrence, email, state, variant, planned_at, updated_at) "
                 "VALUES (:send_key, :campaign, :step, :customer_ref, :occurrence, :email, "
-                ":state, :now, :now)",
-                [{**row, "now": now} for row in rows],
+                ":state, :variant, :now, :now)",
+                [{"variant": None, **row, "now": now} for row in rows],
             )
             return conn.total_changes - before
 
@@ -167,6 +168,18 @@ class LedgerStore(StoreBase):
         )
         return {(ref, occ): sent_at for ref, occ, sent_at in rows}
 
+    def ledger_step_variants(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> the A/B variant recorded for one step of a campaign
+        (or only these customers'), where one was."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, occurrence, variant FROM sends "
+            f"WHERE campaign = ? AND step = ? AND variant IS NOT NULL {_only(refs)}",
+            (campaign, step, *_refs(refs)),
+        )
+        return {(ref, occ): variant for ref, occ, variant in rows}
+
     def ledger_last_sent_all(self, since: str) -> dict[int, str]:
         """customer_ref -> latest sent_at at or after ``since`` (for the frequency cap)."""
         rows = self.conn.execute(
@@ -203,8 +216,8 @@ class LedgerStore(StoreBase):
         address (``planned_email``: the one at planning time)."""
         rows = self.conn.execute(
             "SELECT s.id, s.send_key, s.campaign, s.step, s.customer_ref, s.occurrence, "
-            "coalesce(c.email, s.email), s.state, s.attempts, s.email, s.coupon_ref, k.code "
-            "FROM sends s JOIN customers c ON c.id = s.customer_ref "
+            "coalesce(c.email, s.email), s.state, s.attempts, s.email, s.variant, "
+            "s.coupon_ref, k.code FROM sends s JOIN customers c ON c.id = s.customer_ref "
             "LEFT JOIN coupon_codes k ON k.id = s.coupon_ref WHERE s.state = 'planned' "
             "AND s.campaign IN (SELECT value FROM json_each(?)) ORDER BY s.id",
             (json.dumps(list(campaigns)),),
@@ -242,7 +255,7 @@ class LedgerStore(StoreBase):
         only = "" if refs is None else "AND s.customer_ref IN (SELECT value FROM json_each(?))"
         rows = self.conn.execute(
             "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, "
-            "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at "
+            "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at, s.variant "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref "
             f"WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) {only} "
             "ORDER BY s.id",
@@ -380,7 +393,8 @@ class LedgerStore(StoreBase):
         """Ledger rows, newest first, with the customer's id."""
         sql = (
             "SELECT s.campaign, s.step, c.customer_id, s.email, s.state, s.attempts, "
-            "s.error, s.planned_at, s.sent_at, s.send_key AS key, s.message_id, s.reply "
+            "s.error, s.planned_at, s.sent_at, s.send_key AS key, s.message_id, s.reply, "
+            "s.variant "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE 1 = 1"
         )
         params: list[Any] = []
@@ -407,7 +421,7 @@ class LedgerStore(StoreBase):
     ) -> list[LedgerRow]:
         sql = (
             "SELECT id, send_key, campaign, step, customer_ref, occurrence, email, state, "
-            "attempts FROM sends WHERE state IN (SELECT value FROM json_each(?))"
+            "attempts, NULL, variant FROM sends WHERE state IN (SELECT value FROM json_each(?))"
         )
         params: list[Any] = [json.dumps(list(states))]
         if key is not None:

@@ -23,6 +23,7 @@ from retain_cli.store.migrations_later import (
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m019_send_variants,
     m020_program_holdout,
     m021_coupon_pools,
 )
@@ -439,6 +440,7 @@ MIGRATIONS: list[Migration] = [
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m019_send_variants,
     m020_program_holdout,
     m021_coupon_pools,
 ]

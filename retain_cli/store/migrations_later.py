@@ -224,6 +224,14 @@ def m018_trust(conn: sqlite3.Connection) -> None:
     )
 
 
+def m019_send_variants(conn: sqlite3.Connection) -> None:
+    """``sends.variant``: the A/B variant a message sends (NULL: the campaign's own message,
+    and every held-out row), recorded when the row is planned."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sends)")}
+    if "variant" not in columns:
+        conn.execute("ALTER TABLE sends ADD COLUMN variant TEXT")
+
+
 def m020_program_holdout(conn: sqlite3.Connection) -> None:
     """The program holdout (``retain config set program_holdout 5%``): a fixed share of
     customers kept out of every marketing campaign, to measure the whole program.

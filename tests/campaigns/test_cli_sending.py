@@ -59,7 +59,9 @@ def test_plan_lists_due_and_left_out_with_reasons(cli, shop):
     result = cli("plan", "hello", "--config", str(shop), "--as-of", SHOP_AS_OF, "-f", "csv")
     assert result.exit_code == 0, result.output
     rows = rows_of(result.stdout)
-    assert list(rows[0]) == ["campaign", "step", "customer_id", "email", "status", "reason", "key"]
+    assert list(rows[0]) == [
+        "campaign", "step", "customer_id", "email", "status", "variant", "reason", "key"
+    ]  # fmt: skip
     status = {r["email"]: (r["status"], r["reason"]) for r in rows}
     assert status["n1@example.org"] == ("left_out", "no consent")
     assert status["s1@example.org"] == ("left_out", "opted out")

@@ -171,3 +171,23 @@ def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
 def _error(path: Path, key: str | None, message: str) -> ConfigError:
     where = f"key 'mailbox.{key}': " if key else "key 'mailbox': "
     return ConfigError(f"{path}: {where}{message}")
+
+
+def cron_mailbox(config_file: Path) -> list[str] | None:
+    """For ``retain cron``: None when the campaign file names no mailbox to read (no host or
+    username), else the crontab's comment lines about the IMAP password (cron does not see
+    the shell's environment)."""
+    import yaml
+
+    from retain_cli.campaigns.cron import password_advice
+    from retain_cli.secrets import DEFAULT_IMAP_KEYRING_SERVICE, DEFAULT_IMAP_PASSWORD_ENV
+
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    settings = parse_mailbox(
+        data.get("mailbox") if isinstance(data, Mapping) else None, config_file
+    )
+    if not settings.host or not settings.username:
+        return None
+    env = settings.password_env or DEFAULT_IMAP_PASSWORD_ENV
+    service = settings.keyring_service or DEFAULT_IMAP_KEYRING_SERVICE
+    return password_advice("IMAP", env, service, settings.username)

@@ -89,9 +89,7 @@ class MailboxStore(StoreBase):
                 rows,
             )
             recorded = conn.total_changes - before
-            for email, reason in suppressions:
-                if self._suppress(email, reason, now):
-                    newly.append(email)
+            newly += self._suppress_many(suppressions, now)
             soft = sorted({r["email"] for r in rows if r["classification"] == "soft_bounce"})
             for email, count, reason in conn.execute(
                 "SELECT email, count(*), "
@@ -111,6 +109,29 @@ class MailboxStore(StoreBase):
                         (email,),
                     )
         return recorded, newly
+
+    def _suppress_many(self, suppressions: Sequence[tuple[str, str]], now: str) -> list[str]:
+        """Opt these addresses out (the first reason given for each), in one statement; the
+        addresses that were not suppressed before, in order."""
+        first: dict[str, str] = {}
+        for email, reason in suppressions:
+            first.setdefault(email.strip().lower(), reason[:500])
+        if not first:
+            return []
+        known = {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT email FROM suppressions WHERE email IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(first)),),
+            )
+        }
+        new = [(email, reason, now) for email, reason in first.items() if email not in known]
+        self.conn.executemany(
+            "INSERT INTO suppressions (email, reason, source, created_at) "
+            "VALUES (?, ?, 'inbox', ?) ON CONFLICT(email) DO NOTHING",
+            new,
+        )
+        return [email for email, _, _ in new]
 
     def _suppress(self, email: str, reason: str, now: str) -> bool:
         cursor = self.conn.execute(

@@ -184,13 +184,13 @@ def test_a_run_killed_between_batches_loses_nothing_and_counts_nothing_twice(
 
     monkeypatch.setattr(Store, "inbox_record", dies_on_the_second_batch)
     with Store.open(db_path) as store, pytest.raises(KeyboardInterrupt):
-        run_inbox(store, config, batch_size=2)
+        run_inbox(store, config, batch_size=2, record_size=2)
     assert len(inbox_rows(db_path)) == 2  # the first batch, whole
     flagged = sorted(uid for uid, f in imap.flags().items() if FLAG in f)
     assert flagged == [1, 2]
     monkeypatch.setattr(Store, "inbox_record", real)
     with Store.open(db_path) as store:
-        result = run_inbox(store, config, batch_size=2)
+        result = run_inbox(store, config, batch_size=2, record_size=2)
     assert (result.read, result.already) == (3, 0)
     rows = inbox_rows(db_path)
     assert len(rows) == 5 and len({r["message_id"] for r in rows}) == 5

@@ -1,0 +1,126 @@
+"""The nightly loop that ``retain cron`` prints, run as cron would run it (``sh -c``) against
+a real mailbox (Dovecot on 127.0.0.1): the mailbox is read before the send, so a customer who
+wrote to unsubscribe during the day is not mailed that night; the digest is mailed after the
+send; when the mailbox cannot be read the send is skipped and the digest still comes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from shop import SHOP, configure, suppressions
+
+from retain_cli.campaigns.cron import INBOX_NOTE, NO_INBOX_NOTE
+from retain_cli.demo import mail
+from retain_cli.store import Store
+
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def nightly(campaign_shop: Path, imap, cli, db_path: Path):
+    configure(campaign_shop, port=imap.port, user=imap.user)
+    # during the day Nora writes in: she wants no mail from the shop
+    imap.append(
+        mail.reply(
+            sender="nora@example.com",
+            name="Nora",
+            to=SHOP,
+            subject="Newsletter",
+            text="Bitte abmelden",
+        )
+    )
+    result = cli("cron", "--at", "10:00", "-c", str(campaign_shop), "--db", str(db_path))
+    assert result.exit_code == 0, result.output
+    return campaign_shop, result.stdout.splitlines()
+
+
+def run_line(line: str) -> subprocess.CompletedProcess[str]:
+    command = line.split(" * * * ", 1)[1]  # what cron runs at 10:00
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+
+
+def hello_recipients(db: Path) -> list[str]:
+    with Store.open(db) as store:
+        rows = store.conn.execute(
+            "SELECT email FROM sends WHERE campaign = 'hello' AND state = 'sent' ORDER BY email"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def digests(outbox: Path) -> list[str]:
+    found = []
+    for path in sorted(outbox.rglob("*.eml")):
+        message = message_from_bytes(path.read_bytes())
+        if str(message["Subject"]).startswith("retain: your day"):
+            found.append(str(message["To"]))
+    return found
+
+
+def test_the_printed_line_reads_the_mailbox_then_sends_then_mails_the_digest(
+    nightly, db_path, imap
+):
+    config, lines = nightly
+    at = lines.index(INBOX_NOTE[0])
+    assert lines[at : at + 2] == list(INBOX_NOTE)
+    assert (
+        "# cron does not see your shell's RETAIN_IMAP_PASSWORD: store the IMAP password in the "
+        "system" in lines
+    )
+    assert f"# keyring once ('keyring set retain-imap {imap.user}'), or set" in " ".join(lines)
+    line = lines[-1]
+    assert line.index(" inbox --config ") < line.index(" send --config ")
+    assert line.index(" send --config ") < line.index(" digest --config ")
+
+    run = run_line(line)
+    assert run.returncode == 0, (db_path.parent / "retain-send.log").read_text()
+    # Nora's request was read first: suppressed, and the night's hello skipped her
+    assert suppressions(db_path)["nora@example.com"][0] == "inbox"
+    assert hello_recipients(db_path) == ["ada@example.com", "bob@example.com"]
+    # the digest went to the shop's reply-to address, after the send
+    assert digests(config.parent / "outbox") == ["hello@kornblume-backstube.de"]
+    log = (db_path.parent / "retain-send.log").read_text()
+    assert log.index("unsubscribe requests") < log.index("Send summary")
+    assert "Digest sent to hello@kornblume-backstube.de." in log
+
+
+def test_when_the_mailbox_cannot_be_read_the_send_waits_and_the_digest_still_comes(
+    nightly, db_path, monkeypatch
+):
+    config, lines = nightly
+    monkeypatch.setenv("RETAIN_IMAP_PASSWORD", "wrong")
+    run = run_line(lines[-1])
+    assert run.returncode == 0  # the digest, the line's last command, went out
+    log = (db_path.parent / "retain-send.log").read_text()
+    assert "Error: IMAP login to 127.0.0.1:" in log
+    assert hello_recipients(db_path) == []  # nobody mailed while Nora's request is unread
+    assert "nora@example.com" not in suppressions(db_path)
+    assert digests(config.parent / "outbox") == ["hello@kornblume-backstube.de"]
+
+
+def test_without_a_mailbox_the_line_sends_and_says_the_mailbox_is_not_read(
+    campaign_shop, cli, db_path
+):
+    result = cli("cron", "-c", str(campaign_shop), "--db", str(db_path), "--no-digest")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    at = lines.index(NO_INBOX_NOTE[0])
+    assert lines[at : at + 2] == list(NO_INBOX_NOTE)
+    assert " inbox " not in lines[-1] and " digest " not in lines[-1]
+    run = run_line(lines[-1])
+    assert run.returncode == 0, (db_path.parent / "retain-send.log").read_text()
+    assert hello_recipients(db_path) == ["ada@example.com", "bob@example.com", "nora@example.com"]
+
+
+def test_a_percent_sign_in_a_path_is_escaped_for_cron(cli, campaign_shop, tmp_path):
+    folder = tmp_path / "50%off"
+    folder.mkdir()
+    result = cli("cron", "-c", str(campaign_shop), "--db", str(folder / "shop.db"))
+    assert result.exit_code == 0, result.output
+    line = result.stdout.splitlines()[-1]
+    assert f"cd {tmp_path}/50\\%off && " in line
+    assert "50%" not in line.replace("\\%", "")

@@ -150,10 +150,6 @@ INBOX_NOTE = (
     "# the mailbox is read first ('retain inbox': unsubscribe requests, bounces, replies); the",
     "# send runs only when it could be read, so nobody who asked to leave is mailed again",
 )
-NO_INBOX_NOTE = (
-    "# no mailbox: section in the campaign file, so replies, unsubscribe mails and bounces",
-    "# are not read; add one (see 'retain inbox --help') and run 'retain cron' again",
-)
 DIGEST_NOTE = "# 'retain digest --email' mails you the day's summary after the send"
 
 
@@ -225,24 +221,17 @@ def cron_lines(
     today: date,
     log: Path | None = None,
     import_dir: Path | None = None,
-    inbox: bool | None = None,
+    inbox: bool = False,
     digest: bool = False,
 ) -> tuple[list[str], list[str]]:
     """The crontab lines (notes, ``CRON_TZ=`` for the shop's time zone, then the run), and
-    loud warnings about the time. ``inbox``: whether the campaign file names a mailbox (None:
-    there is no campaign file yet). Raises UsageError for a time inside the quiet hours."""
+    loud warnings about the time. Raises UsageError for a time inside the quiet hours."""
     line = cron_entry(
-        at=at,
-        db=db,
-        config=config,
-        log=log,
-        import_dir=import_dir,
-        inbox=bool(inbox),
-        digest=digest,
+        at=at, db=db, config=config, log=log, import_dir=import_dir, inbox=inbox, digest=digest
     )
     note = [] if import_dir is not None else list(STALE_NOTE)
-    if inbox is not None:
-        note += INBOX_NOTE if inbox else NO_INBOX_NOTE
+    if inbox:
+        note += INBOX_NOTE
     if digest:
         note.append(DIGEST_NOTE)
     if settings is None:

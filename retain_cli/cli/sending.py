@@ -495,7 +495,7 @@ def cron(
 ) -> None:
     """Print ready crontab lines for the nightly run (add them with 'crontab -e').
 
-    The run: import the new exports (with --import-dir), read the shop's mailbox ('retain inbox', when the campaign file has a mailbox: section), send, then mail you the digest ('retain digest --email'; --no-digest leaves it out). When the mailbox cannot be read, that night's send is skipped, so nobody who wrote to unsubscribe is mailed again; the digest still comes. Everything is logged to one file (--log).
+    The run: import the new exports (with --import-dir), read the shop's mailbox ('retain inbox', when the campaign file's mailbox: section names your server), send, then mail you the digest ('retain digest --email'; --no-digest leaves it out). When the mailbox cannot be read, that night's send is skipped, so nobody who wrote to unsubscribe is mailed again; the digest still comes. Everything is logged to one file (--log).
 
     The lines set CRON_TZ to the shop's time zone (shop.timezone), so the run keeps its
     time through daylight saving. A time inside the quiet hours is refused (those runs would
@@ -516,7 +516,7 @@ def cron(
     path = config_path(config)
     absolute = path.expanduser().absolute()
     settings = load_config(absolute) if absolute.exists() else None
-    mailbox_advice = cron_mailbox(absolute) if settings is not None else None
+    inbox, mailbox_notes = cron_mailbox(absolute) if settings is not None else (False, [])
     tz = zone(settings.timezone if settings else None)
     lines, warnings = cron_lines(
         at=at,
@@ -527,14 +527,14 @@ def cron(
         today=local_day(utc_now(), tz),
         log=log,
         import_dir=import_dir,
-        inbox=None if settings is None else mailbox_advice is not None,
+        inbox=inbox,
         digest=digest,
     )
     for warning in warnings:
         err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
         for text in textwrap.wrap(f"warning: {warning}", 78):
             typer.echo(f"# {text}")
-    for note in [*cron_advice(absolute), *(mailbox_advice or [])]:
+    for note in [*cron_advice(absolute), *mailbox_notes]:
         typer.echo(note)
     for line in lines:
         typer.echo(line)

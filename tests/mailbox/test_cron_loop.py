@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from shop import SHOP, configure, suppressions
 
-from retain_cli.campaigns.cron import INBOX_NOTE, NO_INBOX_NOTE
+from retain_cli.campaigns.cron import INBOX_NOTE
 from retain_cli.demo import mail
+from retain_cli.mailbox.config import NO_MAILBOX_NOTE
 from retain_cli.store import Store
 
 REPO = Path(__file__).parents[2]
@@ -85,7 +86,7 @@ def test_the_printed_line_reads_the_mailbox_then_sends_then_mails_the_digest(
     assert digests(config.parent / "outbox") == ["hello@kornblume-backstube.de"]
     log = (db_path.parent / "retain-send.log").read_text()
     assert log.index("unsubscribe requests") < log.index("Send summary")
-    assert "Digest sent to hello@kornblume-backstube.de." in log
+    assert "Digest for hello@kornblume-backstube.de written to the outbox" in log
 
 
 def test_when_the_mailbox_cannot_be_read_the_send_waits_and_the_digest_still_comes(
@@ -108,8 +109,8 @@ def test_without_a_mailbox_the_line_sends_and_says_the_mailbox_is_not_read(
     result = cli("cron", "-c", str(campaign_shop), "--db", str(db_path), "--no-digest")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    at = lines.index(NO_INBOX_NOTE[0])
-    assert lines[at : at + 2] == list(NO_INBOX_NOTE)
+    at = lines.index(NO_MAILBOX_NOTE[0])
+    assert lines[at : at + 2] == list(NO_MAILBOX_NOTE)
     assert " inbox " not in lines[-1] and " digest " not in lines[-1]
     run = run_line(lines[-1])
     assert run.returncode == 0, (db_path.parent / "retain-send.log").read_text()
@@ -124,3 +125,21 @@ def test_a_percent_sign_in_a_path_is_escaped_for_cron(cli, campaign_shop, tmp_pa
     line = result.stdout.splitlines()[-1]
     assert f"cd {tmp_path}/50\\%off && " in line
     assert "50%" not in line.replace("\\%", "")
+
+
+def test_the_example_mailbox_server_is_not_read_at_night(cli, campaign_shop, db_path):
+    """The example campaign file's mailbox (imap.example.com) would fail every night and
+    hold every send back: the line leaves the mailbox out and says why."""
+    configure(campaign_shop)
+    text = campaign_shop.read_text() + (
+        "mailbox:\n  host: imap.example.com\n  username: hello@rosies.example\n"
+    )
+    campaign_shop.write_text(text)
+    result = cli("cron", "-c", str(campaign_shop), "--db", str(db_path))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert (
+        "# mailbox.host is still the example's imap.example.com, so replies, unsubscribe" in lines
+    )
+    assert " inbox " not in lines[-1] and " send --config " in lines[-1]
+    assert not [line for line in lines if "IMAP_PASSWORD" in line]

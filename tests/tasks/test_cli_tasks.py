@@ -203,8 +203,12 @@ def test_digest_prints_the_day_and_mails_it(cli, campaign_shop, db_path, maildir
 
     result = cli("digest", "--email", "--now", now, "--config", str(campaign_shop))
     assert result.exit_code == 0, result.output
-    assert "Digest sent to hello@kornblume-backstube.de." in result.output
-    written = list((campaign_shop.parent / "outbox" / "mail").glob("*.eml"))
+    outbox = campaign_shop.parent / "outbox" / "mail"
+    assert " ".join(result.stderr.split()) == (
+        f"Digest for hello@kornblume-backstube.de written to the outbox ({outbox}), not "
+        "e-mailed: the campaign file's transport is outbox."
+    )
+    written = list(outbox.glob("*.eml"))
     assert len(written) == 1
     message = message_from_bytes(written[0].read_bytes())
     assert message["To"] == "hello@kornblume-backstube.de"

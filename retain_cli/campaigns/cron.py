@@ -11,6 +11,7 @@ nothing while the queue grows); inside them on the machine's clock on some days 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -223,15 +224,19 @@ def cron_lines(
     import_dir: Path | None = None,
     inbox: bool = False,
     digest: bool = False,
+    mailbox_notes: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
     """The crontab lines (notes, ``CRON_TZ=`` for the shop's time zone, then the run), and
-    loud warnings about the time. Raises UsageError for a time inside the quiet hours."""
+    loud warnings about the time; ``mailbox_notes`` (what the mailbox's owner says about
+    reading it at night) go after the notes on the import and before the one on the digest.
+    Raises UsageError for a time inside the quiet hours."""
     line = cron_entry(
         at=at, db=db, config=config, log=log, import_dir=import_dir, inbox=inbox, digest=digest
     )
     note = [] if import_dir is not None else list(STALE_NOTE)
     if inbox:
         note += INBOX_NOTE
+    note += mailbox_notes
     if digest:
         note.append(DIGEST_NOTE)
     if settings is None:

@@ -529,12 +529,13 @@ def cron(
         import_dir=import_dir,
         inbox=inbox,
         digest=digest,
+        mailbox_notes=mailbox_notes,
     )
     for warning in warnings:
         err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")
         for text in textwrap.wrap(f"warning: {warning}", 78):
             typer.echo(f"# {text}")
-    for note in [*cron_advice(absolute), *mailbox_notes]:
+    for note in cron_advice(absolute):
         typer.echo(note)
     for line in lines:
         typer.echo(line)

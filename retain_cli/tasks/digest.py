@@ -119,11 +119,17 @@ def make_digest(store: Store, now: datetime, *, hours: int = 24, timezone: str =
     }
     figures: dict[str, Any] = {}
     try:
-        values = metrics(store, now, "30d").values
+        report = metrics(store, now, "30d")
         for key, name in METRICS:
-            value = values.get(key)
-            if value is not None:
-                figures[name] = f"{float(value):.1%}" if key.endswith("_rate") else value
+            value = report.values.get(key)
+            if value is None:
+                continue
+            if key.endswith("_rate"):
+                figures[name] = f"{float(value):.1%}"
+            elif key == "revenue":  # as retain metrics counts it, in the shop's currency
+                figures[name] = f"{float(value):.2f} {report.currency}".strip()
+            else:
+                figures[name] = value
     except RetainError as exc:
         digest.notes.append(f"No figures: {exc}")
     for result in headline(store, now):

@@ -300,30 +300,48 @@ def run_inbox(
     record_size: int = RECORD,
     progress: Callable[[int], None] | None = None,
 ) -> InboxResult:
-    """``retain inbox``: the campaign file's mailbox over IMAP, or ``maildir``."""
+    """``retain inbox``: the campaign file's mailbox over IMAP, or ``maildir``. Each run is
+    recorded (``inbox_runs``) with how it ended, for the digest."""
+    from retain_cli.errors import RetainError
     from retain_cli.mailbox.source import ImapSource, MaildirSource
     from retain_cli.secrets import imap_password
 
     config, settings = load_settings(config_file)
-    source: Source
-    if maildir is not None:
-        source = MaildirSource(maildir)
-    else:
-        if not settings.host or not settings.username:
-            raise UsageError(
-                f"{config_file} has no mailbox to read: add a mailbox: section with host and "
-                "username, or pass --from-maildir DIR"
-            )
-        source = ImapSource(settings, imap_password(settings))  # connects in process()
-    return process(
-        store,
-        source,
-        rules_for(config, settings),
-        soft_bounce_limit=settings.soft_bounce_limit,
-        batch_size=batch_size,
-        record_size=record_size,
-        progress=progress,
+    if maildir is None and (not settings.host or not settings.username):
+        raise UsageError(
+            f"{config_file} has no mailbox to read: add a mailbox: section with host and "
+            "username, or pass --from-maildir DIR"
+        )
+    where = (
+        f"maildir:{maildir}"
+        if maildir is not None
+        else (f"imap://{settings.username}@{settings.host}/{settings.folder}")
     )
+    run = store.inbox_run_started(where)
+    error: str | None = "stopped before the end"
+    result: InboxResult | None = None
+    try:
+        source: Source
+        if maildir is not None:
+            source = MaildirSource(maildir)
+        else:
+            source = ImapSource(settings, imap_password(settings))  # connects in process()
+        result = process(
+            store,
+            source,
+            rules_for(config, settings),
+            soft_bounce_limit=settings.soft_bounce_limit,
+            batch_size=batch_size,
+            record_size=record_size,
+            progress=progress,
+        )
+        error = None
+        return result
+    except RetainError as exc:
+        error = str(exc)
+        raise
+    finally:
+        store.inbox_run_ended(run, result.read if result else 0, error)
 
 
 def explain(store: Store, email: str) -> dict[str, Any]:

@@ -141,6 +141,39 @@ class MailboxStore(StoreBase):
         )
         return cursor.rowcount == 1
 
+    def inbox_run_started(self, source: str) -> int:
+        """Record that a ``retain inbox`` run started; returns its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO inbox_runs (source, started_at) VALUES (?, ?)",
+                (source, utc_now_iso()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def inbox_run_ended(self, run_id: int, read: int, error: str | None) -> None:
+        """Record how the run ended: the messages it read, and the error that stopped it."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE inbox_runs SET finished_at = ?, read = ?, error = ? WHERE id = ?",
+                (utc_now_iso(), read, None if error is None else error[:500], run_id),
+            )
+
+    def inbox_last_runs(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the latest run that read the mailbox, the latest run) as dicts, or None."""
+        names = ("id", "source", "started_at", "finished_at", "read", "error")
+        columns = ", ".join(names)
+        ok = self.conn.execute(
+            f"SELECT {columns} FROM inbox_runs WHERE finished_at IS NOT NULL AND error IS NULL "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        last = self.conn.execute(
+            f"SELECT {columns} FROM inbox_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return (
+            None if ok is None else dict(zip(names, ok, strict=True)),
+            None if last is None else dict(zip(names, last, strict=True)),
+        )
+
     def inbox_explain(self, email: str) -> dict[str, Any]:
         """The address's opt-out (if any), its customer, and every message about it."""
         address = email.strip().lower()

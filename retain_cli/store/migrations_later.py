@@ -222,3 +222,22 @@ def m018_trust(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
     )
+
+
+def m024_inbox_runs(conn: sqlite3.Connection) -> None:
+    """``inbox_runs``: each ``retain inbox`` run, when it started and ended, how many messages
+    it read, and the error that stopped it (never a password), so that the digest can say
+    when the mailbox was last read, and why not when a night's run could not read it."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE inbox_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            read INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        """,
+    )

@@ -9,14 +9,17 @@ import os
 import subprocess
 from email import message_from_bytes
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from shop import SHOP, configure, suppressions
 
+from retain_cli.campaigns.config import load_config
 from retain_cli.campaigns.cron import INBOX_NOTE
 from retain_cli.demo import mail
 from retain_cli.mailbox.config import NO_MAILBOX_NOTE
 from retain_cli.store import Store
+from retain_cli.timeutil import from_iso
 
 REPO = Path(__file__).parents[2]
 
@@ -54,11 +57,18 @@ def hello_recipients(db: Path) -> list[str]:
 
 
 def digests(outbox: Path) -> list[str]:
+    """The addresses of the digests in the outbox."""
+    return [to for to, _ in digest_mails(outbox)]
+
+
+def digest_mails(outbox: Path) -> list[tuple[str, str]]:
+    """(To, text as one line) of each digest in the outbox."""
     found = []
     for path in sorted(outbox.rglob("*.eml")):
         message = message_from_bytes(path.read_bytes())
         if str(message["Subject"]).startswith("retain: your day"):
-            found.append(str(message["To"]))
+            body = message.get_payload(decode=True).decode()
+            found.append((str(message["To"]), " ".join(body.split())))
     return found
 
 
@@ -87,10 +97,17 @@ def test_the_printed_line_reads_the_mailbox_then_sends_then_mails_the_digest(
     log = (db_path.parent / "retain-send.log").read_text()
     assert log.index("unsubscribe requests") < log.index("Send summary")
     assert "Digest for hello@kornblume-backstube.de written to the outbox" in log
+    ((_, text),) = digest_mails(config.parent / "outbox")
+    assert "unsubscribe requests: 1" in text
+    with Store.open(db_path) as store:
+        (finished,) = store.conn.execute("SELECT finished_at FROM inbox_runs").fetchone()
+    shown = from_iso(finished).astimezone(ZoneInfo(load_config(config).timezone))
+    assert f"last read: {shown:%Y-%m-%d %H:%M} (1 message)" in text
+    assert "last run failed" not in text
 
 
-def test_when_the_mailbox_cannot_be_read_the_send_waits_and_the_digest_still_comes(
-    nightly, db_path, monkeypatch
+def test_when_the_mailbox_cannot_be_read_the_send_waits_and_the_digest_says_why(
+    nightly, db_path, imap, monkeypatch
 ):
     config, lines = nightly
     monkeypatch.setenv("RETAIN_IMAP_PASSWORD", "wrong")
@@ -100,7 +117,18 @@ def test_when_the_mailbox_cannot_be_read_the_send_waits_and_the_digest_still_com
     assert "Error: IMAP login to 127.0.0.1:" in log
     assert hello_recipients(db_path) == []  # nobody mailed while Nora's request is unread
     assert "nora@example.com" not in suppressions(db_path)
-    assert digests(config.parent / "outbox") == ["hello@kornblume-backstube.de"]
+    ((_, text),) = digest_mails(config.parent / "outbox")
+    # the digest says why nothing was sent
+    assert "last read: never" in text
+    assert (
+        f": IMAP login to 127.0.0.1:{imap.port} as {imap.user} was refused; check "
+        "mailbox.username and the password in $RETAIN_IMAP_PASSWORD or the keyring (the "
+        "nightly line from 'retain cron' does not send while the mailbox cannot be read)"
+    ) in text
+    assert "wrong" not in text  # never the password
+    with Store.open(db_path) as store:
+        runs = store.conn.execute("SELECT read, error IS NOT NULL FROM inbox_runs").fetchall()
+    assert runs == [(0, 1)]
 
 
 def test_without_a_mailbox_the_line_sends_and_says_the_mailbox_is_not_read(

@@ -507,9 +507,18 @@ def cron(
             show_default=False,
         ),
     ] = None,
+    digest: Annotated[
+        bool,
+        typer.Option(
+            "--digest/--no-digest",
+            help="After the send, mail yourself the day's summary ('retain digest --email').",
+        ),
+    ] = True,
     db: DbOption = None,
 ) -> None:
-    """Print ready crontab lines for a daily run (add them with 'crontab -e').
+    """Print ready crontab lines for the nightly run (add them with 'crontab -e').
+
+    The run: import the new exports (with --import-dir), read the shop's mailbox ('retain inbox', when the campaign file's mailbox: section names your server), send, then mail you the digest ('retain digest --email'; --no-digest leaves it out). When the mailbox cannot be read, that night's send is skipped, so nobody who wrote to unsubscribe is mailed again; the digest still comes. Everything is logged to one file (--log).
 
     The lines set CRON_TZ to the shop's time zone (shop.timezone), so the run keeps its
     time through daylight saving. A time inside the quiet hours is refused (those runs would
@@ -521,14 +530,16 @@ def cron(
     the newest orders import is more than a day old.
 
     Example: retain cron --at 09:30 --import-dir ~/shop-exports
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.cron import cron_advice, cron_lines
+    from retain_cli.mailbox import cron_mailbox
     from retain_cli.timeutil import local_day, system_timezone, utc_now, zone
 
     path = config_path(config)
     absolute = path.expanduser().absolute()
     settings = load_config(absolute) if absolute.exists() else None
+    inbox, mailbox_notes = cron_mailbox(absolute) if settings is not None else (False, [])
     tz = zone(settings.timezone if settings else None)
     lines, warnings = cron_lines(
         at=at,
@@ -539,6 +550,9 @@ def cron(
         today=local_day(utc_now(), tz),
         log=log,
         import_dir=import_dir,
+        inbox=inbox,
+        digest=digest,
+        mailbox_notes=mailbox_notes,
     )
     for warning in warnings:
         err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")

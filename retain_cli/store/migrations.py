@@ -26,6 +26,7 @@ from retain_cli.store.migrations_later import (
     m019_send_variants,
     m020_program_holdout,
     m021_coupon_pools,
+    m024_inbox_runs,
 )
 from retain_cli.store.schema_tools import Migration, run_script
 
@@ -443,4 +444,5 @@ MIGRATIONS: list[Migration] = [
     m019_send_variants,
     m020_program_holdout,
     m021_coupon_pools,
+    m024_inbox_runs,
 ]

@@ -286,3 +286,22 @@ def m021_coupon_pools(conn: sqlite3.Connection) -> None:
         CREATE UNIQUE INDEX sends_coupon ON sends(coupon_ref) WHERE coupon_ref IS NOT NULL;
         """,
     )
+
+
+def m024_inbox_runs(conn: sqlite3.Connection) -> None:
+    """``inbox_runs``: each ``retain inbox`` run, when it started and ended, how many messages
+    it read, and the error that stopped it (never a password), so that the digest can say
+    when the mailbox was last read, and why not when a night's run could not read it."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE inbox_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            read INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        """,
+    )

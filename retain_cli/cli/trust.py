@@ -90,13 +90,27 @@ def explain_customer_command(
     if fmt is OutputFormat.json:
         write_json(result.as_json())
     elif fmt is OutputFormat.csv:
-        render_rows([d.as_dict() for d in result.decisions], _DECISION_COLUMNS, fmt)
+        rows = [
+            {**d.as_dict(), "blocked_by": ", ".join(k for k, _ in d.blocks), "blocked": d.blocked}
+            for d in result.decisions
+        ]
+        render_rows(rows, _DECISION_COLUMNS, fmt)
     else:
         _show_explanation(result)
     return True
 
 
-_DECISION_COLUMNS = ["campaign", "step", "status", "reason", "due_on", "note", "key"]
+_DECISION_COLUMNS = [
+    "campaign",
+    "step",
+    "status",
+    "reason",
+    "due_on",
+    "note",
+    "blocked_by",
+    "blocked",
+    "key",
+]
 
 
 def _show_explanation(result: Explanation) -> None:
@@ -121,6 +135,8 @@ def _show_explanation(result: Explanation) -> None:
             why = d.reason or ("due now" if d.status == "due" else "")
             if d.note:
                 why += f" ({d.note})"
+            if d.blocks:
+                why += f"; {d.blocked}"
             table.add_row(escape(d.campaign), step, escape(d.status), escape(why))
         console.print(table)
     for note in result.notes:

@@ -72,6 +72,8 @@ def test_explain_ada_campaign_by_campaign(cli, shop):
         "key": None,
         "due_on": None,
         "note": None,
+        "blocked_by": [],
+        "blocked": [],
     }
     assert decisions["feedback"]["reason"].startswith("too late for the last one: due 2025-03-06")
     assert decisions["feedback"]["reason"].endswith("their next order starts it again")
@@ -93,6 +95,8 @@ def test_explain_a_campaign_filter_names_the_clause_that_failed(cli, shop):
         "key": None,
         "due_on": None,
         "note": None,
+        "blocked_by": [],
+        "blocked": [],
     }
     # first order 6 days ago (days: 3), but hello goes first under the frequency cap
     assert decisions["thank-you"]["status"] == "deferred"

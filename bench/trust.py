@@ -77,6 +77,7 @@ def enrich(db: Path, seed: int) -> None:
                 "accepts_marketing = ? WHERE id = ?",
                 rows,
             )
+            emails = dict(conn.execute("SELECT id, email FROM customers").fetchall())
             sent = rng.choice(refs, 66_000, replace=False)
             campaigns = ["win-back", "thank-you", "birthday"]
             ledger = []
@@ -89,7 +90,7 @@ def enrich(db: Path, seed: int) -> None:
                         f"{campaign}:1:{ref}:1",
                         campaign,
                         ref,
-                        f"c{ref}@example.com",
+                        emails[ref],
                         "held_out" if held else "sent",
                         f"2025-05-{day:02d}T07:00:00Z",
                         None if held else f"2025-05-{day:02d}T07:00:05Z",

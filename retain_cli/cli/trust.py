@@ -80,13 +80,16 @@ def explain_customer_command(
         return False
     from retain_cli.campaigns.config import config_path
     from retain_cli.timeutil import parse_as_of, zone
-    from retain_cli.trust.explain import explain_customer
+    from retain_cli.trust.explain import explain_customer, read_campaigns
 
     file = config_path(config)
-    timezone = shop_timezone(file)
+    campaigns = read_campaigns(file)  # read once: its time zone, then its campaigns
+    timezone = campaigns[0].timezone if campaigns[0] is not None else shop_timezone(file)
     clock = run_clock(ctx, now, timezone)
     moment = parse_as_of(as_of, tz=zone(timezone)) if as_of else None
-    result = explain_customer(store, text, config_file=file, as_of=moment, clock=clock)
+    result = explain_customer(
+        store, text, config_file=file, as_of=moment, clock=clock, campaigns=campaigns
+    )
     if fmt is OutputFormat.json:
         write_json(result.as_json())
     elif fmt is OutputFormat.csv:

@@ -327,6 +327,25 @@ class TrustStore(StoreBase):
         """Rewrite the whole file, leaving no free page or unused space with old data."""
         self.conn.execute("VACUUM")
 
+    def addresses_containing(self, text: str) -> list[str]:
+        """Every address in the database (any table's ``email`` column) that holds ``text``
+        and is longer: another customer's ``joann@example.com`` holds ``ann@example.com``."""
+        found: set[str] = set()
+        tables = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS "
+                "(SELECT 1 FROM pragma_table_info(m.name) c WHERE c.name = 'email')"
+            )
+        ]
+        for table in tables:
+            rows = self.conn.execute(
+                f'SELECT DISTINCT email FROM "{table}" WHERE instr(email, ?) > 0 AND email != ?',
+                (text, text),
+            )
+            found.update(str(r[0]) for r in rows)
+        return sorted(found)
+
     def other_customers_with(self, column: str, value: str, refs: Collection[int]) -> bool:
         """Whether a customer not in ``refs`` has ``value`` in ``column`` (a name)."""
         if column not in PERSONAL_COLUMNS:

@@ -106,28 +106,28 @@ def explain_customer(
     clock: Clock | None = None,
     transport: str | None = None,
     segments_file: Path | None = None,
+    campaigns: tuple[CampaignConfig | None, list[str]] | None = None,
 ) -> Explanation:
     """Explain the customer ``key`` names (e-mail, id or platform id; NotFound names the
-    closest customers) at ``as_of`` (default: the clock's now, as ``retain plan``)."""
+    closest customers) at ``as_of`` (default: the clock's now, as ``retain plan``).
+    ``campaigns``: :func:`read_campaigns` of ``config_file``, when the caller has read it."""
     import numpy as np
 
     from retain_cli.analytics.customers import customer_profile
     from retain_cli.analytics.features import core_features
     from retain_cli.campaigns.audience import customer_frame
     from retain_cli.timeutil import current_clock
-    from retain_cli.trust.figures import lifecycle_of, prediction_of, rfm_of
+    from retain_cli.trust.figures import lifecycle_of, model_kept, prediction_of, rfm_of
 
     profile = customer_profile(store, key)
     ref = profile.ref
-    if profile.orders:
-        import importlib
-        import threading
-
-        # the prediction needs scipy.special last (about 0.4 s to import): load it meanwhile
-        threading.Thread(target=importlib.import_module, args=("scipy.special",)).start()
+    # the plan's frames need pandas, a model's prediction scipy.special (together about 0.6 s
+    # of imports): they load while the shop's figures are read and computed
+    _preload(["pandas", *(["scipy.special"] if profile.orders and model_kept(store) else [])])
     clock = clock or current_clock()
     as_of = as_of or clock.now()
-    config, notes = _config(config_file)
+    config, notes = campaigns if campaigns is not None else read_campaigns(config_file)
+    notes = list(notes)
     timezone = config.timezone if config is not None else "UTC"
     sections: list[Section] = []
     data: dict[str, Any] = {"customer": profile.as_json()}
@@ -209,7 +209,20 @@ def explain_customer(
     )
 
 
-def _config(path: Path | None) -> tuple[CampaignConfig | None, list[str]]:
+def _preload(modules: list[str]) -> None:
+    import importlib
+    import threading
+
+    def load() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name="preload").start()
+
+
+def read_campaigns(path: Path | None) -> tuple[CampaignConfig | None, list[str]]:
+    """The campaign file (``--config``, else the default), or None with a note saying why
+    campaigns are not explained."""
     from retain_cli.campaigns.config import config_path, load_config
 
     file = config_path(path)
@@ -371,7 +384,9 @@ def _owner_hand(
                 ("approval", f"rejected in the approval queue on {queued['decided_at']}{note}")
             )
         elif queued is not None and queued["state"] == "approved":
-            approved = f"approved in the approval queue on {queued['decided_at']}: it goes as approved"
+            approved = (
+                f"approved in the approval queue on {queued['decided_at']}: it goes as approved"
+            )
             d.note = f"{d.note}; {approved}" if d.note else approved
         elif coming and d.campaign in approval and (d.campaign, d.step or 1) not in tasks:
             d.blocks.append(

@@ -158,4 +158,3 @@ def test_explain_names_a_human_only_tag(cli, shop):
     table = cli("explain", "ada@example.com", "--config", str(shop), "--now", NOW)
     assert f"kept out: {hold}" in " ".join(table.output.split())
     assert _explain(cli, "bob@example.com", shop)["consent"]["kept_out_of_campaigns"] is None
-

@@ -199,6 +199,17 @@ class TrustStore(StoreBase):
             )
         )
 
+    def lifted_opt_outs_of(self, emails: Sequence[str]) -> list[dict[str, Any]]:
+        """The opt-outs of these addresses lifted by hand (``suppression_log``)."""
+        return _rows(
+            self.conn.execute(
+                "SELECT email, action, reason, source, suppressed_at, note, at "
+                "FROM suppression_log WHERE email IN (SELECT value FROM json_each(?)) "
+                "ORDER BY id",
+                (json.dumps(list(emails)),),
+            )
+        )
+
     def inbox_rows_about(self, ref: int, emails: Sequence[str]) -> list[dict[str, Any]]:
         return _rows(
             self.conn.execute(
@@ -220,7 +231,8 @@ class TrustStore(StoreBase):
         """Erase these customers' personal data in one transaction, with SQLite's
         ``secure_delete`` on (what is deleted or overwritten is zeroed in the file, not just
         unlinked). Returns counts: customers, orders kept, sends kept, opt-outs (now kept as
-        hashes), platform ids, old addresses, mailbox messages and other rows removed."""
+        hashes), opt-outs lifted by hand (kept under the pseudonym), platform ids, old
+        addresses, mailbox messages and other rows removed."""
         ids = _ids(refs)
         counts = dict.fromkeys(
             (
@@ -228,6 +240,7 @@ class TrustStore(StoreBase):
                 "orders_kept",
                 "sends_kept",
                 "opt_outs",
+                "opt_out_log",
                 "platform_ids",
                 "old_addresses",
                 "inbox_messages",
@@ -252,6 +265,14 @@ class TrustStore(StoreBase):
                     "DELETE FROM suppressions WHERE email IN (SELECT value FROM json_each(?))",
                     (wanted,),
                 ).rowcount
+                # an opt-out lifted by hand stays on record, under the pseudonym, without
+                # the owner's note (it may name them)
+                for ref, found in addresses.items():
+                    counts["opt_out_log"] += conn.execute(
+                        f"UPDATE suppression_log SET email = '{ERASED_PREFIX}' || :ref, "
+                        "note = '' WHERE email IN (SELECT value FROM json_each(:emails))",
+                        {"ref": int(ref), "emails": json.dumps(sorted(found))},
+                    ).rowcount
                 counts["inbox_messages"] = conn.execute(
                     "DELETE FROM inbox_messages WHERE customer_ref IN "
                     "(SELECT value FROM json_each(:ids)) "

@@ -67,7 +67,7 @@ def permission_problem(path: Path) -> str | None:
 def export_customer(store: Store, key: str, *, destination: str) -> dict[str, Any]:
     """Everything retain holds about the customer ``key`` names, as one JSON-ready record:
     the customer row, platform ids, old addresses, orders with their items, messages
-    (the send ledger), opt-outs, mail read from the mailbox, consent history (from the
+    (the send ledger), opt-outs (and those lifted by hand), mail read from the mailbox, consent history (from the
     audit log), and the rows of any other table about them (survey answers, tasks).
     The export is written to the audit log (``destination`` says where it went)."""
     from retain_cli.analytics.customers import find_customer
@@ -99,6 +99,7 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
         "orders": orders,
         "messages": store.rows_about("sends", ref),
         "opt_outs": store.suppressions_of(addresses),
+        "opt_outs_lifted": store.lifted_opt_outs_of(addresses),
         "mailbox": store.inbox_rows_about(ref, addresses),
         "consent_history": list(reversed(history)),
         "audit_log": store.audit_entries(subject=subject),

@@ -298,3 +298,25 @@ def test_erase_is_not_fooled_by_another_address_that_holds_this_one(cli, shop, s
     assert _file_holds(db_path, "nada@example.com")
     with Store.open(db_path) as opened:
         assert opened.customer_row(6)["email"] == "nada@example.com"
+
+
+def test_an_opt_out_lifted_by_hand_is_exported_and_erased(cli, shop, db_path):
+    """suppression_log keeps an opt-out lifted by hand with the address and the owner's
+    note: the export holds it, the erasure keeps the record under the pseudonym only."""
+    lifted = cli(
+        "suppressions", "remove", "sue@example.com", "--note", "Sue Smith called", "--force"
+    )
+    assert lifted.exit_code == 0, lifted.output
+    data = json.loads(cli("customers", "export", "sue@example.com").output)
+    assert [(r["email"], r["reason"], r["note"]) for r in data["opt_outs_lifted"]] == [
+        ("sue@example.com", "asked by phone", "Sue Smith called")
+    ]
+    result = cli("customers", "erase", "sue@example.com", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.output
+    assert _file_holds(db_path, "sue@example.com", "Sue Smith", "SueSmith") == []
+    with Store.open(db_path) as store:
+        rows = store.conn.execute(
+            "SELECT email, action, reason, note FROM suppression_log"
+        ).fetchall()
+    assert rows == [("erased-4", "removed", "asked by phone", "")]

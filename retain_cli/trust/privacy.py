@@ -87,7 +87,7 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
     history = store.audit_entries(actions=("consent",), subject=subject)
     known = {"orders", "sends", "customer_sources", "customer_aliases", "inbox_messages"}
     other = {
-        table: store.rows_about(table, ref)
+        table: [_readable(row) for row in store.rows_about(table, ref)]
         for table in store.customer_ref_tables()
         if table not in known
     }
@@ -108,6 +108,14 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
     counts = f"{len(orders)} orders, {len(data['messages'])} messages"
     record(store, "export", "retain customers export", subject, f"{counts}; {destination}")
     return data
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for JSON: stored bytes (a message waiting for approval) as text."""
+    return {
+        k: bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else v
+        for k, v in row.items()
+    }
 
 
 def write_private(path: Path, text: str) -> None:

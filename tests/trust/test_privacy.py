@@ -320,3 +320,63 @@ def test_an_opt_out_lifted_by_hand_is_exported_and_erased(cli, shop, db_path):
             "SELECT email, action, reason, note FROM suppression_log"
         ).fetchall()
     assert rows == [("erased-4", "removed", "asked by phone", "")]
+
+
+def test_export_erase_purge_and_the_audit_log_on_the_demo_shop(cli, tmp_path):
+    demo = cli("demo", "demo", "--customers", "60", "--seed", "2", "--today", "2025-10-10")
+    assert demo.exit_code in (0, 3), demo.output
+    db = tmp_path / "demo" / "retain.db"
+    listed = cli("--db", str(db), "customers", "list", "--format", "json", "--limit", "1")
+    assert listed.exit_code == 0, listed.output
+    top = json.loads(listed.output)[0]
+    email = top["email"]
+    metrics = [
+        "--db",
+        str(db),
+        "metrics",
+        "--period",
+        "year",
+        "--as-of",
+        "2025-10-09",
+        "-f",
+        "json",
+    ]
+    before = cli(*metrics).output
+
+    export = cli("--db", str(db), "customers", "export", email)
+    assert export.exit_code == 0, export.output
+    data = json.loads(export.output)
+    assert data["customer"]["email"] == email
+    assert len(data["orders"]) >= top["orders"] > 0  # cancelled orders are exported too
+    with Store.open(db) as store:
+        (ref,) = store.conn.execute("SELECT id FROM customers WHERE email = ?", (email,)).fetchone()
+
+    erase = cli("--db", str(db), "customers", "erase", email, "--yes")
+    assert erase.exit_code == 0, erase.output
+    assert f"Erased {email}: now erased-{ref}." in erase.output
+    assert "Warning" not in erase.output
+    assert cli(*metrics).output == before
+    assert _file_holds(db, email) == []
+
+    purge = cli("--db", str(db), "purge", "--older-than", "3y", "--dry-run")
+    assert purge.exit_code == 0, purge.output
+    log = json.loads(cli("--db", str(db), "audit", "log", "--format", "json").output)
+    actions = [(e["action"], e["subject"]) for e in log]
+    assert actions[:2] == [("erase", f"customer #{ref}"), ("export", f"customer #{ref}")]
+    assert {"import", "send"} <= {a for a, _ in actions}
+    assert email not in json.dumps(log)
+
+
+def test_export_holds_a_message_waiting_for_approval(cli, shop, tmp_path):
+    text = shop.read_text(encoding="utf-8")
+    line = "  - name: birthday\n"
+    shop.write_text(text.replace(line, f"{line}    approval: required\n", 1), encoding="utf-8")
+    now = "2025-06-20T10:00"
+    sent = cli("send", "--yes", "--config", str(shop), "--now", now, "-f", "json")
+    assert sent.exit_code in (0, 3), sent.output
+    assert json.loads(sent.stdout)["waiting for approval"] == 1
+    result = cli("customers", "export", "ada@example.com")
+    assert result.exit_code == 0, result.output
+    (queued,) = json.loads(result.output)["other"]["approval_queue"]
+    assert queued["state"] == "pending"
+    assert "To: Ada Lovelace <ada@example.com>" in queued["message"]

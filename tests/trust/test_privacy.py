@@ -232,6 +232,8 @@ def test_audit_log_of_imports_consent_and_sends(cli, tmp_path):
     header = "Email,First Name,Accepts Email Marketing\n"
     export.write_text(header + "ann@example.com,Ann,yes\nbo@example.com,Bo,yes\n")
     assert cli("import", "customers", str(export)).exit_code == 0
+    # the first import created the database: private, as 'retain init' makes it
+    assert stat.S_IMODE((tmp_path / "retain.db").stat().st_mode) == 0o600
     export.write_text(header + "ann@example.com,Ann,no\n", encoding="utf-8")
     assert cli("import", "customers", str(export)).exit_code == 0
     assert cli("unsubscribe", "bo@example.com").exit_code == 0

@@ -67,8 +67,9 @@ def permission_problem(path: Path) -> str | None:
 def export_customer(store: Store, key: str, *, destination: str) -> dict[str, Any]:
     """Everything retain holds about the customer ``key`` names, as one JSON-ready record:
     the customer row, platform ids, old addresses, orders with their items, messages
-    (the send ledger), opt-outs (and those lifted by hand), mail read from the mailbox, consent history (from the
-    audit log), and the rows of any other table about them (survey answers, tasks).
+    (the send ledger), opt-outs (and those lifted by hand), mail read from the mailbox,
+    consent history (from the audit log), and the rows of any other table about them
+    (survey answers, tasks, the approval queue).
     The export is written to the audit log (``destination`` says where it went)."""
     from retain_cli.analytics.customers import find_customer
 

@@ -194,7 +194,7 @@ def explain_customer(
     items: list[PlanItem] = []
     if config is not None:
         try:
-            plan = _plan(store, config, ref, as_of, clock, transport)
+            plan = _plan(store, config, ref, as_of, clock, transport, frame)
         except ConfigError as exc:
             notes.append(f"campaigns are not explained: {exc}")
         else:
@@ -308,10 +308,13 @@ def _plan(
     as_of: datetime,
     clock: Clock,
     transport: str | None,
+    frame: pd.DataFrame,
 ) -> Plan:
     from retain_cli.campaigns.planner import make_plan
 
-    return make_plan(store, config, as_of=as_of, transport=transport, clock=clock, refs=[ref])
+    return make_plan(
+        store, config, as_of=as_of, transport=transport, clock=clock, refs=[ref], features=frame
+    )
 
 
 def _decisions(

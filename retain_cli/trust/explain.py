@@ -117,13 +117,13 @@ def explain_customer(
     from retain_cli.analytics.features import core_features
     from retain_cli.campaigns.audience import customer_frame
     from retain_cli.timeutil import current_clock
-    from retain_cli.trust.figures import lifecycle_of, model_kept, prediction_of, rfm_of
+    from retain_cli.trust.figures import lifecycle_of, prediction_of, rfm_of
 
     profile = customer_profile(store, key)
     ref = profile.ref
-    # the plan's frames need pandas, a model's prediction scipy.special (together about 0.6 s
-    # of imports): they load while the shop's figures are read and computed
-    _preload(["pandas", *(["scipy.special"] if profile.orders and model_kept(store) else [])])
+    # the plan's frames need pandas (about 0.3 s to import): it loads while the shop's
+    # figures are read and computed (a kept fit predicts without scipy)
+    _preload(["pandas"])
     clock = clock or current_clock()
     as_of = as_of or clock.now()
     config, notes = campaigns if campaigns is not None else read_campaigns(config_file)

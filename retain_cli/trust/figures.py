@@ -306,20 +306,6 @@ def _fit_from(text: str) -> ModelFit:
     )
 
 
-def model_kept(store: Store) -> bool:
-    """Whether the models were fitted before (for any state of the orders) and were trusted:
-    then a prediction is likely to need scipy.special, whose import can start early; else
-    the rules predict (no scipy) or the fit imports it when it runs."""
-    cached = store.cached_blob(FIT_CACHE)
-    if cached is None:
-        return True
-    try:
-        data = json.loads(cached[1].decode("utf-8"))
-    except ValueError:
-        return True
-    return data.get("bgnbd") is not None and not data.get("problems")
-
-
 def fitted(store: Store, summary: Any, key: str) -> ModelFit:
     """The models fitted on ``summary``; the fit is kept in the database under ``key`` (the
     orders and the as-of day), so that the next explanation on the same data skips it."""

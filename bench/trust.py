@@ -14,10 +14,12 @@ them marketing consent, and the send ledger 60,000 sent messages over three camp
 
 Timed, as subprocesses of the CLI (Python start-up and imports included):
 - ``retain explain cN@example.com`` for five customers: the first run on the database fits
-  the prediction models and keeps the fit (the "cold" figure), the others reuse it;
+  the prediction models and keeps the fit and the purchase-day summary (the "cold" figure),
+  the others reuse them; the shop has no segment snapshot yet (as before its first send);
 - ``retain customers erase cN@example.com --yes`` for five other customers;
 - ``retain audit fairness --by country`` and ``--by 'age band'``.
-Targets: explain < 1 s, erase < 0.5 s, fairness < 2 s; each line prints seconds / target
+Targets: explain < 1 s, erase < 0.5 s, fairness < 2 s; the last lines print the medians of
+the warm explanations and of the erasures. Each line prints seconds / target
 (at most 1.0 passes) and the child's CPU seconds (on a shared machine the CPU time shows what
 the command itself costs when the wall clock includes waiting for other processes).
 """

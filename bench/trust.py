@@ -27,6 +27,7 @@ the command itself costs when the wall clock includes waiting for other processe
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -143,6 +144,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="database to use (created if missing)")
     options = parser.parse_args()
 
+    # an installed retain has its bytecode compiled (pip does it); without it (a checkout
+    # run with PYTHONDONTWRITEBYTECODE) every start compiles retain's modules again
+    compileall.compile_dir(ROOT / "retain_cli", quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = options.db or folder / "bench.db"

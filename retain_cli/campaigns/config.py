@@ -44,6 +44,7 @@ from retain_cli.campaigns.model import (
     parse_percentage,
     parse_quiet_hours,
 )
+from retain_cli.campaigns.program import parse_kind
 from retain_cli.campaigns.yamlcheck import (
     Where,
     as_email,
@@ -106,6 +107,7 @@ CAMPAIGN_KEYS = (
     "approval",
     "survey",
     "channel",
+    "kind",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -475,6 +477,10 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)
+    try:
+        kind = parse_kind(data.get("kind"))
+    except ValueError as exc:
+        raise here.error("kind", str(exc)) from None
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -489,6 +495,7 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         offer_code=_offer_code(data.get("offer_code"), here),
         approval=parse_approval(data.get("approval"), here.error),
         survey=survey,
+        kind=kind,
     )
 
 

@@ -129,6 +129,8 @@ class SendResult:
     queued: int = 0  # approval: required: rendered and waiting in 'retain queue'
     tasks: int = 0  # channel: task steps handed to the owner as tasks
     paused: str | None = None  # retain pause: why nothing (or not everything) was sent
+    # messages the program holdout left out (None: no program holdout in force)
+    program_held: int | None = None
 
     @property
     def exit_code(self) -> int:
@@ -171,6 +173,8 @@ class SendResult:
             data["ambiguous"] = self.ambiguous + self.recovered
         data["deferred"] = self.deferred
         data["held out"] = self.held_out
+        if self.program_held is not None:
+            data["left out (program holdout)"] = self.program_held
         data["skipped"] = self.skipped
         if self.suppressed:
             data["suppressed (bounced)"] = self.suppressed

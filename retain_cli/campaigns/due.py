@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.model import FRESH_DAYS, STOP_ENTERED, STOP_ORDERED
+from retain_cli.campaigns.program import PROGRAM_REASON, TRANSACTIONAL, program_held
 from retain_cli.errors import ConfigError, RetainError
 from retain_cli.timeutil import from_iso, local_day, to_iso, zone
 
@@ -115,7 +116,10 @@ class CampaignDays:
         as_of: datetime,
         *,
         record_snapshots: bool = False,
+        program: Collection[int] | None = None,
     ) -> None:
+        """``program``: the customers the program holdout keeps out of marketing (read from
+        the store when not given)."""
         self.campaign = campaign
         self.tz = zone(config.timezone)
         self.as_of = as_of
@@ -189,6 +193,11 @@ class CampaignDays:
         for sent_ref, occurrence in self.first_sent:
             self.sent_occurrences.setdefault(sent_ref, []).append(occurrence)
         self.holds, self.asked = owner_holds(store, config, campaign, refs)
+        if campaign.kind == TRANSACTIONAL or not refs:
+            program = ()
+        elif program is None:
+            program = program_held(store, refs)
+        self.program: Collection[int] = program
 
     # --- days ------------------------------------------------------------------------------
 
@@ -269,6 +278,10 @@ class CampaignDays:
         so it is not held."""
         return None if step.is_task else self.holds.get(ref)
 
+    def programmed(self, ref: int) -> str | None:
+        """A marketing campaign: the program holdout keeps this customer out."""
+        return PROGRAM_REASON if ref in self.program else None
+
     def fatigued(self, ref: int) -> str | None:
         """A survey campaign: asked by a survey within the campaign's fatigue days."""
         survey = self.campaign.survey
@@ -320,7 +333,12 @@ class CampaignDays:
                         due = event_day + timedelta(days=offset + step.days)
                     if self.today < due or self.stale(due):
                         continue
-                    reason = self.stopped(ref, step, sent_at) or why_not or self.held(ref, step)
+                    reason = (
+                        self.stopped(ref, step, sent_at)
+                        or why_not
+                        or self.held(ref, step)
+                        or self.programmed(ref)
+                    )
                     out.append(item(step.index, began, LEFT_OUT if reason else DUE, reason or ""))
 
             due = event_day + timedelta(days=offset + first.days)
@@ -348,7 +366,7 @@ class CampaignDays:
                     reason = f"repeat not due (last {past['last']}), again from {again}"
                     out.append(item(first.index, occurrence, LEFT_OUT, reason))
                     continue
-            why_not = why_not or self.held(ref, first) or self.fatigued(ref)
+            why_not = why_not or self.held(ref, first) or self.fatigued(ref) or self.programmed(ref)
             if why_not:
                 out.append(item(first.index, occurrence, LEFT_OUT, why_not))
             elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
@@ -378,7 +396,7 @@ class CampaignDays:
         step = steps.get(int(row["step"]))
         if step is None:
             return f"the campaign has no step {row['step']} any more"
-        if (held := self.held(ref, step)) is not None:
+        if (held := self.held(ref, step) or self.programmed(ref)) is not None:
             return held
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])

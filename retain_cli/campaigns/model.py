@@ -174,6 +174,8 @@ class Campaign:
     offer_code: str | None = None  # the discount code its messages offer (for the report)
     approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
     survey: Survey | None = None  # a survey campaign (survey: nps | csat)
+    # marketing (the default) or transactional: only marketing leaves out the program holdout
+    kind: str = "marketing"
 
     def step(self, index: int) -> Step:
         for step in self.steps:

@@ -48,6 +48,7 @@ from retain_cli.campaigns.due import (
     PlanItem,
     holdout_score,
 )
+from retain_cli.campaigns.program import PROGRAM_REASON, TRANSACTIONAL, program_held, program_share
 from retain_cli.errors import UsageError
 from retain_cli.timeutil import Clock, current_clock, to_iso
 
@@ -84,9 +85,27 @@ class Plan:
     # a plan for a few customers (``refs``) keeps each campaign's view of its audience, so
     # that ``retain explain`` can say why the plan has nothing for someone
     days: dict[str, CampaignDays] = field(default_factory=dict)
+    program_share: float | None = None  # the program holdout in force, if any
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
+
+    def program_left_out(self) -> tuple[int, int]:
+        """(messages, customers) the program holdout left out of this plan."""
+        refs = [
+            i.customer_ref
+            for i in self.items
+            if i.status == LEFT_OUT and i.reason == PROGRAM_REASON
+        ]
+        return len(refs), len(set(refs))
+
+    def program_summary(self) -> dict[str, Any] | None:
+        """The program holdout in this plan (None when none is in force): its share, and
+        the messages and customers it left out."""
+        if self.program_share is None:
+            return None
+        messages, customers = self.program_left_out()
+        return {"share": self.program_share, "messages": messages, "customers": customers}
 
     @property
     def held_back(self) -> str | None:
@@ -213,10 +232,19 @@ def make_plan(
         queued.setdefault(row["campaign"], []).append(row)
     if features is None and chosen:
         features = customer_frame(store, as_of, refs)
+    marketing = any(c.kind != TRANSACTIONAL for c in chosen)
+    program = program_held(store, refs) if marketing else set()
+    plan.program_share = program_share(store) if marketing else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
         days = CampaignDays(
-            store, config, campaign, frame, as_of, record_snapshots=record_snapshots
+            store,
+            config,
+            campaign,
+            frame,
+            as_of,
+            record_snapshots=record_snapshots,
+            program=program,
         )
         if refs is not None:
             plan.days[campaign.name] = days

@@ -34,6 +34,7 @@ from retain_cli.campaigns.owner import (
     queue_for_approval,
     with_approved,
 )
+from retain_cli.campaigns.program import draw_new_customers
 from retain_cli.campaigns.survey import with_survey
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
@@ -252,6 +253,7 @@ def run_send(
         result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
         result.paused = result_paused
         result.held_out = plan.count("held_out")
+        result.program_held = _program_held(plan)
         result.deferred = plan.count("deferred")
         result.skipped = plan.count("skipped")
         result.tasks, result.queued = _owner_counts(store, config, plan)
@@ -286,6 +288,7 @@ def run_send(
     with send_lock(store.path), use_clock(clock):
         result = SendResult(transport=chosen_transport.name, paused=result_paused)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
+        draw_new_customers(store, now())  # customers who arrived since: drawn and recorded
         plan = make_plan(
             store,
             config,
@@ -297,6 +300,7 @@ def run_send(
             record_snapshots=True,
         )
         result.planned, result.held_out = record_plan(store, plan, now)
+        result.program_held = _program_held(plan)
         result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))
         result.tasks = hand_over_tasks(store, config, chosen, moment, now())
         result.queued, errors = queue_for_approval(
@@ -342,6 +346,11 @@ def run_send(
         ):
             result.held_back = result.stopped
         return result
+
+
+def _program_held(plan: Plan) -> int | None:
+    """Messages the program holdout left out of the plan (None when none is in force)."""
+    return None if plan.program_share is None else plan.program_left_out()[0]
 
 
 def _paused(store: Store, chosen: list[str]) -> tuple[str | None, list[str], str | None]:

@@ -57,7 +57,8 @@ def report(
     campaign: Annotated[
         str | None,
         typer.Argument(
-            help="One campaign, or 'goals' for the goals report (default: every campaign).",
+            help="One campaign, 'goals' for the goals report, or 'program' for the program "
+            "holdout (default: every campaign).",
             show_default=False,
         ),
     ] = None,
@@ -77,6 +78,23 @@ def report(
         bool, typer.Option("--compare", help="With --html: the previous period beside the KPIs.")
     ] = False,
     period: PeriodOption = PeriodChoice.d30,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="'report program': the first day of the period (default: the day the "
+            "program holdout began).",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="'report program': the last day of the period (default: up to now).",
+            show_default=False,
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     config: ConfigOption = None,
     db: DbOption = None,
@@ -88,15 +106,30 @@ def report(
 
     'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
 
+    'retain report program [--from DATE --to DATE]': was the whole thing worth it? The customers the program holdout keeps out of every marketing campaign ('retain config set program_holdout 5%') against everyone else: retention, repeat rate, orders and revenue per customer over the period, with 95% intervals and the same verdict rules.
+
     Example: retain report win-back --window 30d
     """  # noqa: E501
     from retain_cli.measure.report import campaign_report, optional_config, parse_window
 
     typed = {
         name
-        for name in ("window", "html", "compare", "period")
+        for name in ("window", "html", "compare", "period", "start", "end")
         if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"
     }
+    if campaign == "program":
+        if typed - {"start", "end"}:
+            raise UsageError(
+                "'retain report program' takes --from, --to, --as-of, --config, --db and "
+                "--format only; "
+                + ", ".join("--" + name for name in sorted(typed - {"start", "end"}))
+                + " does not apply to it (--html writes the program holdout's section with "
+                "the whole report)"
+            )
+        _program_report(ctx, start, end, as_of, db, fmt, config)
+        return
+    if typed & {"start", "end"}:
+        raise UsageError("--from and --to are for 'retain report program'")
     if campaign == "goals":
         if typed:
             raise UsageError(
@@ -151,11 +184,7 @@ def _render_effect(effect: Any, units: Any) -> None:
 
     rec, hold = effect.recipients, effect.holdout
     console.print(f"[bold]{escape(title(effect))}[/]")
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("", no_wrap=True)
-    table.add_column("recipients", justify="right", no_wrap=True)
-    table.add_column("holdout", justify="right", no_wrap=True)
-    table.add_column("difference (95% CI)", justify="right")
+    table = _comparison("recipients", "holdout")
     rows = [
         ("customers", f"{rec.customers:,}", f"{hold.customers:,}", ""),
         (
@@ -175,10 +204,82 @@ def _render_effect(effect: Any, units: Any) -> None:
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    for line in sentences(effect, units):
+    _print_sentences(sentences(effect, units))
+    console.print()
+
+
+def _comparison(group: str, other: str) -> Table:
+    """The table of a comparison: a label, the two groups, the difference with its CI."""
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("", no_wrap=True)
+    table.add_column(group, justify="right", no_wrap=True)
+    table.add_column(other, justify="right", no_wrap=True)
+    table.add_column("difference (95% CI)", justify="right")
+    return table
+
+
+def _print_sentences(lines: list[str]) -> None:
+    """Sentences for people; a WARNING in bold red."""
+    for line in lines:
         style = "bold red" if line.startswith("WARNING") else ""
         console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
-    console.print()
+
+
+def _program_report(
+    ctx: typer.Context,
+    start: str | None,
+    end: str | None,
+    as_of: str | None,
+    db: Path | None,
+    fmt: OutputFormat,
+    config: Path | None,
+) -> None:
+    from retain_cli.measure.program import (
+        COLUMNS,
+        figure_text,
+        interval_text,
+        program_report,
+        program_sentences,
+        program_title,
+    )
+    from retain_cli.measure.report import optional_config
+    from retain_cli.timeutil import zone
+
+    loaded = optional_config(config)
+    store = open_store(ctx, db)
+    tz = zone(loaded.timezone if loaded else "UTC")
+    result = program_report(
+        store,
+        parse_as_of(as_of, tz=tz) if as_of else utc_now(),
+        start_day=_day("--from", start),
+        end_day=_day("--to", end),
+        config=loaded,
+    )
+    if fmt is not OutputFormat.table:
+        render_rows(result.rows(), COLUMNS, fmt)
+        return
+    units = result.units
+    console.print(f"[bold]{escape(program_title(result, loaded.timezone if loaded else 'UTC'))}[/]")
+    table = _comparison("marketing", "held out")
+    table.add_row("customers", f"{result.program_customers:,}", f"{result.held_customers:,}", "")
+    for figure in result.figures:
+        table.add_row(
+            figure.label,
+            figure_text(figure.program, figure.unit, units),
+            figure_text(figure.held, figure.unit, units),
+            escape(interval_text(figure, units)),
+        )
+    console.print(table)
+    _print_sentences(program_sentences(result))
+
+
+def _day(option: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _goals_report(

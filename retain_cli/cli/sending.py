@@ -138,7 +138,8 @@ def plan(
 ) -> None:
     """Show who would get which message now, and who is left out and why.
 
-    Left out: no consent, opted out, already sent, repeat not due, stopped; held out: the
+    Left out: no consent, opted out, already sent, repeat not due, stopped, program holdout
+    (see 'retain config set program_holdout'); held out: the
     campaign's control group; deferred (sent by a later run): frequency cap, daily limit,
     quiet hours; skipped: queued by an earlier run but no longer fitting (left the audience,
     too late, stopped). Nothing is recorded or sent. With --now it shows the run at that
@@ -181,6 +182,7 @@ def plan(
                 "quiet_hours": result.quiet,
                 "held_back": result.held_back,
                 "measurement": power,
+                "program_holdout": result.program_summary(),
             }
         )
         return
@@ -198,6 +200,13 @@ def plan(
     )
     for line in power_lines(power):
         console.print(escape(line))
+    program = result.program_summary()
+    if program is not None:
+        console.print(
+            f"Program holdout ({program['share'] * 100:g}%): left out {program['messages']:,} "
+            f"message{'s' if program['messages'] != 1 else ''} to {program['customers']:,} "
+            "customer(s) of marketing campaigns ('retain report program' compares them)."
+        )
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:

@@ -14,7 +14,7 @@ from retain_cli.demo.exports import (
     signups_csv,
     unsubscribes_csv,
 )
-from retain_cli.demo.history import record_history
+from retain_cli.demo.history import record_history, record_program_holdout
 from retain_cli.demo.shop import (
     BIRTHDAYS_FILE,
     CUSTOMERS_FILE,
@@ -127,6 +127,7 @@ def run_demo(
         ]
         top = store.customer_list(sort="total_spent", limit=1)
         # the history first: the mailbox answers the messages the first send will send
+        record_program_holdout(store, today)
         record_history(store, directory / CONFIG_NAME, today)
         mailbox = _demo_mailbox(directory, store, today)
 
@@ -159,6 +160,7 @@ def run_demo(
             "retain send --yes",
             *([f"retain inbox --from-maildir {mailbox.name}"] if mailbox else []),
             "retain report",
+            "retain report program",
         ],
     )
 

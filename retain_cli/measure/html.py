@@ -71,6 +71,7 @@ def render_html(
         "campaign_notes": report.notes,
         "window_days": f"{window.total_seconds() / 86400:g}",
         "goals": _goals(store, as_of, units),
+        "program": _program(store, as_of, config),
     }
     return render_page(context)
 
@@ -237,6 +238,66 @@ def _cells(row: dict[str, Any], effect: Effect, units: Units) -> list[list[dict[
         [plain("verdict on revenue"), plain(""), plain(""),
          cell("revenue_verdict", row["revenue_verdict"] or "none yet")],
     ]  # fmt: skip
+
+
+def _program(store: Store, as_of: datetime, config: CampaignConfig | None) -> dict[str, Any]:
+    """The program holdout against everyone else (``retain report program`` with its
+    defaults); each figure's cells carry ``data-program`` (figure|column of its JSON) and
+    ``data-value``. Empty when there is no program holdout."""
+    from markupsafe import Markup
+
+    from retain_cli.errors import UsageError
+    from retain_cli.measure.program import (
+        figure_text,
+        interval_text,
+        program_report,
+        program_sentences,
+        program_title,
+    )
+
+    try:
+        report = program_report(store, as_of, config=config)
+    except UsageError as exc:
+        return {"missing": str(exc)}
+    units = report.units
+    rows = {row["figure"]: row for row in report.rows()}
+    bars = [
+        svg.Bar(
+            f.label,
+            f.interval.estimate * 100,
+            f.interval.low * 100,
+            f.interval.high * 100,
+            f.verdict or "so far",
+            interval_text(f, units),
+        )
+        for f in report.figures
+        if f.unit == "rate" and f.interval is not None
+    ]
+    figures = []
+    for f in report.figures:
+        row = rows[f.name]
+
+        def cell(column: str, text: str, name: str = f.name, row: dict = row) -> dict[str, Any]:
+            return {"check": f"{name}|{column}", "value": row[column], "text": text}
+
+        figures.append(
+            [
+                {"check": None, "value": None, "text": f.label},
+                cell("program_value", figure_text(f.program, f.unit, units)),
+                cell("held_out_value", figure_text(f.held, f.unit, units)),
+                cell("difference", interval_text(f, units)),
+                cell("verdict", f.verdict or "none yet"),
+            ]
+        )
+    return {
+        "title": program_title(report),  # days in UTC, as the page's as-of
+        "customers": (report.program_customers, report.held_customers),
+        "chart": Markup(svg.error_bars(bars, "Difference, marketing minus held out", "pp"))
+        if bars
+        else "",
+        "figures": figures,
+        "sentences": program_sentences(report),
+    }
 
 
 def _goals(store: Store, as_of: datetime, units: Units) -> list[dict[str, Any]]:

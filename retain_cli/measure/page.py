@@ -81,6 +81,24 @@ window and 30 customers in each group.</p>
 {% else %}<p>Nothing sent yet.</p>{% endif %}
 {% for note in campaign_notes %}<p class="muted">Note: {{ note }}</p>{% endfor %}
 
+<h2 id="program">Program holdout</h2>
+{% if program.figures %}
+<p class="muted">Was the whole thing worth it? The customers kept out of every marketing
+campaign against everyone else, over the same days; dots are the differences, lines their 95%
+confidence intervals (rates: Newcombe's score interval; per customer: Welch's t).</p>
+<h3>{{ program.title }}</h3>
+{{ program.chart }}
+<table class="program">
+<thead><tr><th></th><th>marketing</th><th>held out</th><th>difference (95% CI)</th><th>verdict</th></tr></thead>
+<tbody>
+<tr><td>customers</td><td>{{ "{:,}".format(program.customers[0]) }}</td><td>{{ "{:,}".format(program.customers[1]) }}</td><td></td><td></td></tr>
+{% for cells in program.figures %}<tr>{% for cell in cells %}<td{% if cell.check %} data-program="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("|verdict") %} class="verdict-{{ cell.text | replace(" ", "-") }}"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% for line in program.sentences %}<p{% if line.startswith("WARNING") %} class="warn"{% endif %}>{{ line }}</p>
+{% endfor %}
+{% else %}<p>{{ program.missing }}.</p>{% endif %}
+
 <h2 id="goals">Goals</h2>
 {% if goals %}
 <table>

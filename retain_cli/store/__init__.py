@@ -16,6 +16,7 @@ from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.program import ProgramStore
 from retain_cli.store.settings import SettingsStore
 from retain_cli.store.suppressions import SuppressionStore
 from retain_cli.store.tasks import TaskStore
@@ -37,6 +38,7 @@ class Store(
     ControlStore,
     FeedbackStore,
     TrustStore,
+    ProgramStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

@@ -23,6 +23,7 @@ from retain_cli.store.migrations_later import (
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m020_program_holdout,
 )
 from retain_cli.store.schema_tools import Migration, run_script
 
@@ -437,4 +438,5 @@ MIGRATIONS: list[Migration] = [
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m020_program_holdout,
 ]

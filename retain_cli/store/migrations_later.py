@@ -222,3 +222,36 @@ def m018_trust(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
     )
+
+
+def m020_program_holdout(conn: sqlite3.Connection) -> None:
+    """The program holdout (``retain config set program_holdout 5%``): a fixed share of
+    customers kept out of every marketing campaign, to measure the whole program.
+
+    ``program_holdouts``: each one the shop ran (share, the salt its draw hashes with, start,
+    end; at most one without an end). ``program_holdout_members``: every customer drawn, held
+    out (1) or not (0), and when they joined the draw; a customer is drawn once and stays
+    where the draw put them. A merged-away customer's row goes with them."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS program_holdouts (
+            id INTEGER PRIMARY KEY,
+            share REAL NOT NULL CHECK (share > 0 AND share <= 0.5),
+            salt TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS program_holdouts_one_active
+            ON program_holdouts((1)) WHERE ended_at IS NULL;
+        CREATE TABLE IF NOT EXISTS program_holdout_members (
+            holdout_ref INTEGER NOT NULL REFERENCES program_holdouts(id),
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            held_out INTEGER NOT NULL CHECK (held_out IN (0, 1)),
+            joined_at TEXT NOT NULL,
+            PRIMARY KEY (holdout_ref, customer_ref)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS program_holdout_members_customer
+            ON program_holdout_members(customer_ref);
+        """,
+    )

@@ -25,8 +25,9 @@ from retain_cli.store.imports import CUSTOMER_COLUMNS
 PERSONAL_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c != "customer_id")
 ERASED_PREFIX = "erased-"
 #: tables whose rows about a customer erasure handles one by one; other tables with a
-#: ``customer_ref`` column (surveys, tasks ...) lose the customer's rows
-KEPT_TABLES = ("orders", "sends")
+#: ``customer_ref`` column (surveys, tasks ...) lose the customer's rows; the program holdout's
+#: draw names nobody and keeps the erased customer where the draw put them
+KEPT_TABLES = ("orders", "sends", "program_holdout_members")
 HANDLED_TABLES = ("customers", "customer_sources", "customer_aliases", "inbox_messages")
 
 

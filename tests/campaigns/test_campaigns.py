@@ -158,7 +158,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for, offer_code, approval, survey, channel",
+            "priority, fresh_for, offer_code, approval, survey, channel, kind",
         ),
         (
             "    holdout: 10%",
@@ -262,7 +262,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
             "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
-            "offer_code, approval, survey, channel",
+            "offer_code, approval, survey, channel, kind",
         ),
         (
             "limits:",

@@ -91,18 +91,20 @@ def test_html_unwritable_path(cli, report_shop, tmp_path):
 
 
 class Checks(HTMLParser):
-    """Every element with data-check: (check, value as JSON, the text shown)."""
+    """Every element with data-check (or ``attribute``): (check, value as JSON, the text
+    shown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, attribute: str = "data-check") -> None:
         super().__init__()
+        self.attribute = attribute
         self.found: list[tuple[str, object, str]] = []
         self._open: tuple[str, object] | None = None
         self._text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         data = dict(attrs)
-        if "data-check" in data:
-            self._open = (data["data-check"] or "", json.loads(data["data-value"] or "null"))
+        if self.attribute in data:
+            self._open = (data[self.attribute] or "", json.loads(data["data-value"] or "null"))
             self._text = ""
 
     def handle_data(self, data: str) -> None:

@@ -198,6 +198,7 @@ def make_plan(
     clock: Clock | None = None,
     record_snapshots: bool = False,
     refs: Collection[int] | None = None,
+    features: Any = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
@@ -209,7 +210,9 @@ def make_plan(
 
     ``refs`` plans for those customers only (``retain explain CUSTOMER``): each of their
     items is the one the whole plan has, except that the daily limit is judged as if
-    nobody else were due (in the whole plan, others may go first)."""
+    nobody else were due (in the whole plan, others may go first). ``features``: the
+    caller's :func:`retain_cli.campaigns.audience.customer_frame` for the same ``as_of`` and
+    ``refs``, when it has one already."""
     from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
 
@@ -228,7 +231,8 @@ def make_plan(
     few = None if refs is None else sorted(refs)
     for row in store.ledger_pending_rows(plan.campaigns, few):
         queued.setdefault(row["campaign"], []).append(row)
-    features = customer_frame(store, as_of, refs) if chosen else None
+    if features is None and chosen:
+        features = customer_frame(store, as_of, refs)
     marketing = any(c.kind != TRANSACTIONAL for c in chosen)
     program = program_held(store, refs) if marketing else set()
     plan.program_share = program_share(store) if marketing else None

@@ -130,7 +130,7 @@ def walk(program: LoyaltyProgram, orders: Sequence[LoyaltyOrder], as_of: datetim
         expire(pending[position])
         recalculate(pending[position])
         position += 1
-    expire(moment + 1)
+    expire(moment)
     balance = max(earned - spent, 0)
     expires = 0
     if program.expiry_days is not None and previous is not None and balance:

@@ -220,7 +220,8 @@ def check_tier_up(
     crossing = [
         long_date(local_day(o["ordered_at"]))
         for t, amount, o in net
-        if sum(a for u, a, _ in net if t - year < u < t) < minimum
+        if sum(a for u, a, _ in net if t - year < u < t)
+        < minimum
         <= sum(a for u, a, _ in net if t - year < u <= t)
     ]
     assert match[1] in crossing, (match[1], crossing)

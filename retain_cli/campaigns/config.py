@@ -29,6 +29,8 @@ from retain_cli.campaigns.config_owner import (
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
+    LOYALTY_EVENTS,
+    LOYALTY_REPEAT,
     TRIGGER_EVENTS,
     Audience,
     Campaign,
@@ -473,6 +475,8 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     if not isinstance(enabled, bool):
         raise here.error("enabled", f"must be true or false, not {kind_of(enabled)}")
     trigger = _parse_trigger(data.get("trigger"), here)
+    if raw_repeat is None and trigger is not None and trigger.event in LOYALTY_EVENTS:
+        repeat = LOYALTY_REPEAT  # every upgrade, risk or expiry is its own event
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)

@@ -48,6 +48,9 @@ TRIGGER_EVENTS: tuple[str, ...] = (
 )
 #: the triggers that need the campaign file's ``loyalty:`` section
 LOYALTY_EVENTS: tuple[str, ...] = ("tier_upgraded", "tier_at_risk", "points_expiring")
+#: their ``repeat`` unless the file says: each event (a tier reached, a recalculation, an
+#: expiry day) is sent once by its occurrence, so a customer may get the next one a day later
+LOYALTY_REPEAT = timedelta(days=1)
 MAX_HOLDOUT = 0.5
 
 # How many days after its due day a message may still go (a run missed by cron, or one held

@@ -375,3 +375,24 @@ def test_a_new_order_is_a_new_expiry_and_a_new_upgrade(cli, shop, db_path):
     assert [(m.rcpt_tos[0], message_from_bytes(m.data)["Subject"]) for m in new] == [
         ("cat@example.com", "Welcome to Loaf")
     ]
+
+
+def test_each_upgrade_is_its_own_message(cli, shop, db_path):
+    """Loyalty triggers repeat for every new event unless the file says repeat: never: ann
+    hears about Loaf in March and about Golden Crust in June."""
+    with SmtpServer() as server:
+        _use_smtp(shop, server.port)
+        march = cli("send", "--yes", "tier-up", "-c", str(shop), "--now", "2025-03-06T09:00")
+        june = cli("send", "--yes", "tier-up", "-c", str(shop), "--now", "2025-06-25T09:00")
+        assert march.exit_code == 0 and june.exit_code == 0, june.output
+        subjects = [str(message_from_bytes(m.data)["Subject"]) for m in server.received]
+    assert subjects == ["Welcome to Loaf", "Welcome to Golden Crust"]
+    shop.write_text(
+        CONFIG.replace(
+            "template: templates/up.txt.j2", "template: templates/up.txt.j2\n    repeat: never"
+        ),
+        encoding="utf-8",
+    )
+    listed = cli("campaigns", "list", "-c", str(shop), "-f", "json")
+    repeats = {c["name"]: c["repeat"] for c in json.loads(listed.stdout)}
+    assert repeats == {"tier-up": "never", "tier-risk": "1d", "points-expiring": "1d"}

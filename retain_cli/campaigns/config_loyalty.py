@@ -30,6 +30,7 @@ TIER_KEYS = ("name", "min_spend", "min_orders")
 REWARD_KEYS = ("name", "points", "code")
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_NOTICE_DAYS = 30
+MAX_POINTS_PER_UNIT = 1000
 
 
 def _days(value: Any, where: Where, key: str) -> int:
@@ -151,6 +152,12 @@ def parse_loyalty(data: Any, where: Where, timezone: str) -> LoyaltyProgram | No
             "is required: the points one unit of money earns, e.g. 1 (0 for tiers only)",
         )
     per_unit = _number(mapping["points_per_unit"], where, "loyalty.points_per_unit", "1")
+    if per_unit > MAX_POINTS_PER_UNIT:
+        raise where.error(
+            "loyalty.points_per_unit",
+            f"{per_unit:g} is more than {MAX_POINTS_PER_UNIT} points per unit of money; "
+            "write a smaller number (1 point per euro is usual)",
+        )
     recalculate = mapping.get("recalculate", "monthly")
     if recalculate not in RECALCULATIONS:
         raise where.error(

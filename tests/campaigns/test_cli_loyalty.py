@@ -217,6 +217,10 @@ def test_unknown_customer_and_missing_section_are_errors(cli, shop, tmp_path):
             "key 'loyalty.points_per_unit': must be a number such as 1, not the text 'lots'",
         ),
         (
+            ("points_per_unit: 1", "points_per_unit: 5000"),
+            "key 'loyalty.points_per_unit': 5000 is more than 1000 points per unit of money",
+        ),
+        (
             ("{name: Loaf, min_spend: 100}", "{name: Loaf, min_orders: 3}"),
             "key 'loyalty.tiers[2].min_orders': every tier counts the same thing; the first "
             "tier uses min_spend, so write min_spend here too",

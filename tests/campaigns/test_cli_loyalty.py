@@ -400,3 +400,38 @@ def test_each_upgrade_is_its_own_message(cli, shop, db_path):
     listed = cli("campaigns", "list", "-c", str(shop), "-f", "json")
     repeats = {c["name"]: c["repeat"] for c in json.loads(listed.stdout)}
     assert repeats == {"tier-up": "never", "tier-risk": "1d", "points-expiring": "1d"}
+
+
+def test_a_queued_warning_is_dropped_once_the_tier_is_safe(cli, shop, db_path):
+    """A tier_at_risk message held back by quiet hours is not sent after the order that
+    keeps the tier: the message would no longer be true."""
+    text = shop.read_text().replace(
+        "campaigns:\n", 'limits:\n  quiet_hours: "21:00-08:00"\ncampaigns:\n', 1
+    )
+    shop.write_text(text, encoding="utf-8")
+    with SmtpServer() as server:
+        _use_smtp(shop, server.port)
+        night = cli("send", "--yes", "tier-risk", "-c", str(shop), "--now", "2025-06-25T22:00")
+        assert night.exit_code == 3, night.output  # held back by the quiet hours
+        with Store.open(db_path) as store:
+            (state,) = store.conn.execute("SELECT state FROM sends").fetchone()
+            assert state == "planned"
+            store.db["orders"].insert(
+                {
+                    "order_key": "test:keep",
+                    "source": "test",
+                    "order_id": "#3000",
+                    "customer_ref": 2,
+                    "ordered_at": "2025-06-26T06:00:00Z",
+                    "currency": "EUR",
+                    "total_minor": 10000,
+                    "refunded_minor": 0,
+                }
+            )
+        morning = cli("send", "--yes", "tier-risk", "-c", str(shop), "--now", "2025-06-26T09:00")
+        assert morning.exit_code == 0, morning.output
+        assert server.received == []
+    with Store.open(db_path) as store:
+        row = store.conn.execute("SELECT email, state, error FROM sends").fetchone()
+    assert row[:2] == ("ben@example.com", "skipped")
+    assert "no tier_at_risk any more" in str(row[2])

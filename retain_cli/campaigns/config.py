@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from retain_cli.analytics.segment_names import qualified
-from retain_cli.campaigns.config_loyalty import check_loyalty_triggers, parse_loyalty
+from retain_cli.campaigns.config_loyalty import loyalty_campaigns, parse_loyalty
 from retain_cli.campaigns.config_owner import (
     check_owner_keys,
     parse_approval,
@@ -29,8 +29,6 @@ from retain_cli.campaigns.config_owner import (
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
-    LOYALTY_EVENTS,
-    LOYALTY_REPEAT,
     TRIGGER_EVENTS,
     Audience,
     Campaign,
@@ -475,8 +473,6 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     if not isinstance(enabled, bool):
         raise here.error("enabled", f"must be true or false, not {kind_of(enabled)}")
     trigger = _parse_trigger(data.get("trigger"), here)
-    if raw_repeat is None and trigger is not None and trigger.event in LOYALTY_EVENTS:
-        repeat = LOYALTY_REPEAT  # every upgrade, risk or expiry is its own event
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)
@@ -546,7 +542,7 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
         seen.add(campaign.name)
         campaigns.append(campaign)
     loyalty = parse_loyalty(data.get("loyalty"), where, shop.timezone)
-    check_loyalty_triggers(campaigns, loyalty, where)
+    campaigns = loyalty_campaigns(campaigns, raw_campaigns, loyalty, where)
     return CampaignConfig(
         path=path,
         sender=sender,

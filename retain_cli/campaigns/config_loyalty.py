@@ -16,13 +16,13 @@ Errors name the file and the key (``loyalty.tiers[2].min_spend``) and say what t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Sequence
 from typing import Any, cast
 
 from retain_cli.analytics.loyalty import RECALCULATIONS, LoyaltyProgram, Reward, Tier
-from retain_cli.campaigns.model import LOYALTY_EVENTS, Campaign, parse_interval
+from retain_cli.campaigns.model import LOYALTY_EVENTS, LOYALTY_REPEAT, Campaign, parse_interval
 from retain_cli.campaigns.yamlcheck import Where, as_mapping, check_keys, kind_of
 
 LOYALTY_KEYS = ("points_per_unit", "recalculate", "expiry", "notice", "tiers", "rewards")
@@ -190,13 +190,20 @@ def parse_loyalty(data: Any, where: Where, timezone: str) -> LoyaltyProgram | No
     )
 
 
-def check_loyalty_triggers(
-    campaigns: Sequence[Campaign], program: LoyaltyProgram | None, where: Where
-) -> None:
-    """A loyalty trigger needs a ``loyalty:`` section (and points_expiring an expiry)."""
-    for campaign in campaigns:
+def loyalty_campaigns(
+    campaigns: list[Campaign],
+    raw: list[Any],
+    program: LoyaltyProgram | None,
+    where: Where,
+) -> list[Campaign]:
+    """The campaigns, checked: a loyalty trigger needs a ``loyalty:`` section (and
+    points_expiring an expiry); without a ``repeat:`` of their own, loyalty campaigns repeat
+    for each new event (:data:`LOYALTY_REPEAT`), which their occurrence sends once."""
+    out: list[Campaign] = []
+    for campaign, data in zip(campaigns, raw, strict=True):
         event = campaign.trigger.event if campaign.trigger else None
         if event not in LOYALTY_EVENTS:
+            out.append(campaign)
             continue
         here = where.in_campaign(repr(campaign.name))
         if program is None:
@@ -211,3 +218,7 @@ def check_loyalty_triggers(
                 "points_expiring needs loyalty.expiry (e.g. expiry: 365d); without it points "
                 "never expire",
             )
+        if data.get("repeat") is None:
+            campaign = dataclasses.replace(campaign, repeat=LOYALTY_REPEAT)
+        out.append(campaign)
+    return out

@@ -16,6 +16,7 @@ Each trigger's event has a day (when it is due, before ``trigger.days``) and an 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,20 +26,24 @@ from retain_cli.analytics.loyalty import LoyaltyProgram, LoyaltyStates, local_da
 if TYPE_CHECKING:
     from retain_cli.store import Store
 
-#: one run computes the states once for all its batches: (store id, orders fingerprint,
-#: as_of, program) -> states
-_MEMO: dict[tuple[int, str, int, LoyaltyProgram], LoyaltyStates] = {}
+#: one run computes the states once for all its batches: per open store, (orders
+#: fingerprint, as_of, program) -> states; forgotten with the store
+_MEMO: weakref.WeakKeyDictionary[Store, dict[tuple[str, int, LoyaltyProgram], LoyaltyStates]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def states_at(store: Store, program: LoyaltyProgram, as_of: datetime) -> LoyaltyStates:
-    """Every customer's loyalty at ``as_of`` (kept for the rest of the run)."""
+    """Every customer's loyalty at ``as_of`` (kept while the store is open and its orders do
+    not change)."""
     from retain_cli.analytics.loyalty_report import shop_states
 
-    key = (id(store), store.orders_fingerprint(), int(as_of.timestamp()), program)
-    found = _MEMO.get(key)
+    key = (store.orders_fingerprint(), int(as_of.timestamp()), program)
+    memo = _MEMO.setdefault(store, {})
+    found = memo.get(key)
     if found is None:
-        _MEMO.clear()
-        found = _MEMO[key] = shop_states(store, program, as_of)
+        memo.clear()
+        found = memo[key] = shop_states(store, program, as_of)
     return found
 
 

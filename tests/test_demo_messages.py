@@ -223,6 +223,63 @@ def check_vip(body: str, facts: Facts, customer: sqlite3.Row) -> None:
     assert match[3] == f"{since:%B %Y}"
 
 
+def check_tier_up(
+    message: EmailMessage, body: str, facts: Facts, customer: sqlite3.Row, config: Path
+) -> None:
+    """The tier, the order that reached it, the balance, its expiry, the rewards it buys and
+    what the next tier takes: worked out here from the orders and the loyalty: section."""
+    loyalty = yaml.safe_load(config.read_text(encoding="utf-8"))["loyalty"]
+    tiers = [(t["name"], round(t["min_spend"] * 100)) for t in loyalty["tiers"]]
+    year = 365 * 86400
+    orders = [
+        (int(datetime.fromisoformat(o["ordered_at"].replace("Z", "+00:00")).timestamp()), o)
+        for o in facts.orders(customer["id"])
+        if not (o["total_minor"] > 0 and o["refunded_minor"] >= o["total_minor"])
+    ]
+    net = [(t, max(o["total_minor"] - o["refunded_minor"], 0), o) for t, o in orders]
+    match = re.search(r"With your order on (\d+ \w+ \d{4}) you reached (.+?) in ", body)
+    assert match, body
+    tier = match[2]
+    assert message["Subject"].startswith(f"Welcome to {tier}, ")
+    minimum = dict(tiers)[tier]
+    crossing = [
+        long_date(local_day(o["ordered_at"]))
+        for t, amount, o in net
+        if sum(a for u, a, _ in net if t - year < u < t)
+        < minimum
+        <= sum(a for u, a, _ in net if t - year < u <= t)
+    ]
+    assert match[1] in crossing, (match[1], crossing)
+    # points: each order's net amount in whole euros, since the last gap of a year or more
+    start = 0
+    for i in range(1, len(net)):
+        if net[i][0] - net[i - 1][0] >= year:
+            start = i
+    codes = {r["code"].upper(): r["points"] for r in loyalty.get("rewards", []) if r.get("code")}
+    balance = sum(a // 100 for _, a, _ in net[start:]) - sum(
+        codes.get((o["discount_code"] or "").upper(), 0) for _, _, o in net[start:]
+    )
+    until = datetime.fromtimestamp(net[-1][0] + year, UTC).astimezone(SHOP_ZONE).date()
+    plural = "s" if balance != 1 else ""
+    assert f"You have {balance} point{plural}, valid until {long_date(until)} " in body, body
+    affordable = [r for r in loyalty.get("rewards", []) if r["points"] <= balance]
+    if affordable:
+        listed = ", ".join(f"{r['name']} ({r['points']} points)" for r in affordable)
+        assert f"They are enough for: {listed}." in body
+    else:
+        assert "enough for" not in body
+    names = [name for name, _ in tiers]
+    if names.index(tier) + 1 < len(names):
+        following, need = tiers[names.index(tier) + 1]
+        now = datetime.now(UTC).timestamp()
+        window = sum(a for t, a, _ in net if now - year < t <= now)
+        more = re.search(rf"({MONEY}) more within a year brings you to (.+)\.", body)
+        assert more and more[2] == following, body
+        assert cents(more[1]) == need - window
+    else:
+        assert "brings you to" not in body
+
+
 def money_reads_english(body: str) -> None:
     """Every amount is en_GB money; no '16,40' beside English text."""
     assert not re.search(r"\d,\d{2}(?!\d)", body), body
@@ -306,9 +363,12 @@ def test_every_demo_message_states_facts(demo):
         elif campaign == "feedback":
             check_name(message, body, customer, "there")
             check_survey(body, facts, customer)
+        elif campaign == "tier-up":
+            check_name(message, body, customer, "friend")
+            check_tier_up(message, body, facts, customer, folder / "campaigns.yaml")
         else:
             raise AssertionError(f"{path}: no fact check for campaign {campaign!r}")
-    assert {"thank-you", "win-back", "birthday", "welcome"} <= set(seen), seen
+    assert {"thank-you", "win-back", "birthday", "welcome", "tier-up"} <= set(seen), seen
 
 
 def test_demo_vip_preview_states_facts(demo):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from retain_cli.analytics.segment_names import qualified
+from retain_cli.campaigns.config_loyalty import loyalty_campaigns, parse_loyalty
 from retain_cli.campaigns.config_owner import (
     check_owner_keys,
     parse_approval,
@@ -66,7 +67,7 @@ DEFAULT_CONFIG = Path("campaigns.yaml")
 SECURITY_VALUES: tuple[str, ...] = ("starttls", "ssl", "none")
 DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
-TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns", "mailbox")
+TOP_KEYS = ("shop", "sender", "transport", "limits", "campaigns", "mailbox", "loyalty")
 SHOP_KEYS = ("locale", "timezone")
 SENDER_KEYS = ("from", "reply_to", "address", "unsubscribe", "bounce_address")
 TRANSPORT_KEYS = (
@@ -563,6 +564,8 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
             )
         seen.add(campaign.name)
         campaigns.append(campaign)
+    loyalty = parse_loyalty(data.get("loyalty"), where, shop.timezone)
+    campaigns = loyalty_campaigns(campaigns, raw_campaigns, loyalty, where)
     return CampaignConfig(
         path=path,
         sender=sender,
@@ -572,6 +575,7 @@ def parse_config(data: Any, path: Path) -> CampaignConfig:
         limits=limits,
         campaigns=tuple(campaigns),
         shop=shop,
+        loyalty=loyalty,
     )
 
 

@@ -286,6 +286,7 @@ def customer_context(
         "unsubscribe_url": unsubscribe_url(sender, email),
         "shop": dict(shop),
         "today": today.isoformat(),
+        "loyalty": None,  # the loyalty program's figures, with a loyalty: section
     }
 
 
@@ -326,6 +327,11 @@ def load_contexts(
         items.setdefault(item["order_ref"], []).append(item)
     default_currency = default_currency or shop_currency(store)
     shop = shop_context(config)
+    loyalty: dict[int, dict[str, Any]] = {}
+    if config.loyalty is not None:
+        from retain_cli.campaigns.loyalty import loyalty_contexts
+
+        loyalty = loyalty_contexts(store, config.loyalty, refs, as_of, default_currency)
     out: dict[int, dict[str, Any]] = {}
     for customer in customers:
         if not customer.get("email"):
@@ -346,6 +352,7 @@ def load_contexts(
             first_order=first,
             first_items=items.get(first["order_ref"], []) if first else [],
         )
+        out[ref]["loyalty"] = loyalty.get(ref)
     return {ref: out[ref] for ref in refs if ref in out}
 
 
@@ -400,7 +407,7 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
         "refunded_minor": 0,
     }
     first_items = [{"name": "Birthday cake", "sku": "BC-8", "quantity": 1, "price_minor": 2400}]
-    return customer_context(
+    context = customer_context(
         customer,
         stats,
         order,
@@ -413,3 +420,8 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
         first_order=first,
         first_items=first_items,
     )
+    if config.loyalty is not None:
+        from retain_cli.campaigns.loyalty import sample_loyalty
+
+        context["loyalty"] = sample_loyalty(config.loyalty, moment)
+    return context

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from retain_cli.campaigns.model import FRESH_DAYS, STOP_ENTERED, STOP_ORDERED
+from retain_cli.campaigns.model import FRESH_DAYS, LOYALTY_EVENTS, STOP_ENTERED, STOP_ORDERED
 from retain_cli.campaigns.program import PROGRAM_REASON, TRANSACTIONAL, program_held
 from retain_cli.errors import ConfigError, RetainError
 from retain_cli.timeutil import from_iso, local_day, to_iso, zone
@@ -175,12 +175,19 @@ class CampaignDays:
                 store, trigger.segment, local_as_of, refs, keep=record_snapshots
             )
         if refs and (
-            (trigger is not None and trigger.event != "entered_segment") or STOP_ORDERED in stops
+            (trigger is not None and trigger.event not in ("entered_segment", *LOYALTY_EVENTS))
+            or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
         self.promoted: dict[int, str] = {}
         if refs and trigger is not None and trigger.event == "promoter":
             self.promoted = store.survey_promoter_days(refs)
+        self.loyalty: dict[int, tuple[date, str]] = {}
+        if refs and trigger is not None and trigger.event in LOYALTY_EVENTS:
+            from retain_cli.campaigns.loyalty import loyalty_events
+
+            assert config.loyalty is not None  # the campaign file checks it
+            self.loyalty = loyalty_events(store, config.loyalty, trigger.event, refs, as_of)
         self.refunded: dict[int, dict[str, bool]] = {}
         if refs and trigger is not None and trigger.event in ("first_order", "last_order"):
             self.refunded = store.refunded_trigger_orders(refs, to_iso(as_of))
@@ -254,6 +261,9 @@ class CampaignDays:
         if trigger.event == "entered_segment":
             day = self.entered.get(ref)
             return None if day is None else (day, day.isoformat(), None)
+        if trigger.event in LOYALTY_EVENTS:
+            loyal = self.loyalty.get(ref)
+            return None if loyal is None else (loyal[0], loyal[1], None)
         events = self.events.get(ref, {})
         if trigger.event == "promoter":
             events = {"promoter": self.promoted.get(ref)}
@@ -459,6 +469,8 @@ class CampaignDays:
                 day = date.fromisoformat(occurrence[:10])
             except ValueError:
                 day = event_day
+            if trigger.event in LOYALTY_EVENTS:
+                day = event_day  # the occurrence names the recalculation or expiry day
             due = day + timedelta(days=trigger.days + step.days)
         else:
             sent_at = self.first_sent.get((ref, occurrence))

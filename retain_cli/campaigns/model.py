@@ -17,13 +17,22 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
+from retain_cli.analytics.loyalty import LoyaltyProgram
 from retain_cli.errors import NotFound
 from retain_cli.money import DEFAULT_LOCALE
 from retain_cli.transports.base import SmtpSettings
 
 TransportKind = Literal["smtp", "outbox"]
 TriggerEvent = Literal[
-    "first_order", "last_order", "birthday", "entered_segment", "signup", "promoter"
+    "first_order",
+    "last_order",
+    "birthday",
+    "entered_segment",
+    "signup",
+    "promoter",
+    "tier_upgraded",
+    "tier_at_risk",
+    "points_expiring",
 ]
 
 TRIGGER_EVENTS: tuple[str, ...] = (
@@ -33,7 +42,15 @@ TRIGGER_EVENTS: tuple[str, ...] = (
     "entered_segment",
     "signup",
     "promoter",  # a survey answer of 9-10 (NPS) or 5 (CSAT): a thank-you may follow
+    "tier_upgraded",  # loyalty: an order reached a higher tier
+    "tier_at_risk",  # loyalty: the orders so far will not keep the tier at the recalculation
+    "points_expiring",  # loyalty: the balance expires within loyalty.notice
 )
+#: the triggers that need the campaign file's ``loyalty:`` section
+LOYALTY_EVENTS: tuple[str, ...] = ("tier_upgraded", "tier_at_risk", "points_expiring")
+#: their ``repeat`` unless the file says: each event (a tier reached, a recalculation, an
+#: expiry day) is sent once by its occurrence, so a customer may get the next one a day later
+LOYALTY_REPEAT = timedelta(days=1)
 MAX_HOLDOUT = 0.5
 
 # How many days after its due day a message may still go (a run missed by cron, or one held
@@ -46,6 +63,10 @@ FRESH_DAYS: dict[str, int] = {
     "signup": 7,
     "entered_segment": 7,
     "promoter": 7,
+    "tier_upgraded": 7,
+    # due from loyalty.notice before the day, and until it: a run missed by cron catches up
+    "tier_at_risk": 30,
+    "points_expiring": 30,
 }
 # Date-bound messages go before others when limits allow only some (``priority:``).
 DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}
@@ -226,6 +247,7 @@ class CampaignConfig:
     limits: Limits
     campaigns: tuple[Campaign, ...]
     shop: Shop = Shop()
+    loyalty: LoyaltyProgram | None = None  # the ``loyalty:`` section, if the file has one
 
     @property
     def timezone(self) -> str:

@@ -14,6 +14,7 @@ from retain_cli.store.customers import CustomerStore
 from retain_cli.store.feedback import FeedbackStore
 from retain_cli.store.imports import ImportStore
 from retain_cli.store.ledger import LedgerStore
+from retain_cli.store.loyalty import LoyaltyStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
@@ -41,6 +42,7 @@ class Store(
     TrustStore,
     ProgramStore,
     CouponStore,
+    LoyaltyStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

@@ -443,6 +443,9 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
             "signup": "no sign-up date (customers of the first import count as already there)",
             "entered_segment": f"has not entered segment {trigger.segment} in the snapshots "
             "kept (the first snapshot is a baseline)",
+            "tier_upgraded": "no order has reached a higher tier (retain loyalty CUSTOMER)",
+            "tier_at_risk": "their tier is not at risk at the next recalculation",
+            "points_expiring": "no points that expire",
         }[trigger.event]
         return Decision(name, NOT_DUE, f"waits for its trigger ({trigger.describe()}): {missing}")
     event_day, occurrence, _ = found

@@ -122,6 +122,8 @@ def test_shipped_example_and_templates_load():
         "birthday",
         "vip-thanks",
         "feedback",
+        "tier-up",
+        "points-expiring",
         "promoter-thanks",
         "vip-call",
     ]
@@ -225,7 +227,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "{after: first_purchase, days: 3}",
             "campaigns.yaml: campaign 'thank-you': key 'trigger.after': must be one of "
             "first_order, last_order, birthday, entered_segment, signup, promoter, "
-            "not 'first_purchase'",
+            "tier_upgraded, tier_at_risk, points_expiring, not 'first_purchase'",
         ),
         (
             "{after: first_order, days: 3}",
@@ -270,7 +272,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "limits:",
             "limit:",
             "campaigns.yaml: key 'limit': unknown key; did you mean 'limits'? allowed here: "
-            "shop, sender, transport, limits, campaigns, mailbox",
+            "shop, sender, transport, limits, campaigns, mailbox, loyalty",
         ),
     ],
 )

@@ -8,6 +8,7 @@ from typing import Any
 from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
 from retain_cli.campaigns.model import STOP_ENTERED, CampaignConfig
+from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.preview import pick_customers, select
 from retain_cli.campaigns.survey import SAMPLE_SECRET, with_survey
 from retain_cli.campaigns.templating import Renderer
@@ -61,7 +62,8 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 refs, _ = pick_customers(store, selection, campaign.steps[0], as_of, 1, anyone=True)
                 real = load_contexts(store, config, refs, as_of)
                 if refs and refs[0] in real:
-                    contexts.append(real[refs[0]])
+                    offers = ProductOffers(store, config, as_of)
+                    contexts.append(with_replenishment(real[refs[0]], offers, campaign, refs[0]))
                     checked_with += f", {real[refs[0]]['customer']['email']}"
         for step in campaign.steps:
             for context in contexts:

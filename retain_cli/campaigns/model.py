@@ -23,7 +23,13 @@ from retain_cli.transports.base import SmtpSettings
 
 TransportKind = Literal["smtp", "outbox"]
 TriggerEvent = Literal[
-    "first_order", "last_order", "birthday", "entered_segment", "signup", "promoter"
+    "first_order",
+    "last_order",
+    "birthday",
+    "entered_segment",
+    "signup",
+    "promoter",
+    "replenishment",
 ]
 
 TRIGGER_EVENTS: tuple[str, ...] = (
@@ -33,6 +39,7 @@ TRIGGER_EVENTS: tuple[str, ...] = (
     "entered_segment",
     "signup",
     "promoter",  # a survey answer of 9-10 (NPS) or 5 (CSAT): a thank-you may follow
+    "replenishment",  # due to buy a product again (see retain_cli.products.replenish)
 )
 MAX_HOLDOUT = 0.5
 
@@ -46,6 +53,7 @@ FRESH_DAYS: dict[str, int] = {
     "signup": 7,
     "entered_segment": 7,
     "promoter": 7,
+    "replenishment": 7,
 }
 # Date-bound messages go before others when limits allow only some (``priority:``).
 DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}

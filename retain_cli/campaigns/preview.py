@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.context import load_contexts
+from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
 from retain_cli.campaigns.survey import SECRET_NAME, with_survey
@@ -200,8 +201,9 @@ def preview_messages(
     segments = {
         int(str(r)): str(s) for r, s in members["segment"].items() if s and r in members.index
     }
+    offers = ProductOffers(store, config, as_of)
     contexts = load_contexts(
-        store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments
+        store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments, offers=offers
     )
     renderer = Renderer(config)
     out: list[Preview] = []
@@ -216,6 +218,7 @@ def preview_messages(
         key = f"{campaign.name}:{current.index}:{customer['customer_id']}:preview"
         if campaign.survey is not None:
             context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
+        context = with_replenishment(context, offers, campaign, customer_ref)
         rendered = renderer.render(campaign, current, context)
         message = build_message(
             config,

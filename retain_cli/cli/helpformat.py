@@ -25,7 +25,15 @@ from typer.core import TyperGroup, TyperOption
 # Names not registered are skipped.
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up and data": ("init", "demo", "import", "status", "customers", "config"),
-    "Analytics": ("metrics", "cohorts", "segments", "predict", "explain"),
+    "Analytics": (
+        "metrics",
+        "cohorts",
+        "segments",
+        "predict",
+        "products",
+        "recommend",
+        "explain",
+    ),
     "Campaigns and sending": (
         "campaigns",
         "preview",

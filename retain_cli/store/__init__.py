@@ -16,6 +16,7 @@ from retain_cli.store.ledger import LedgerStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.products import ProductStore
 from retain_cli.store.settings import SettingsStore
 from retain_cli.store.suppressions import SuppressionStore
 from retain_cli.store.tasks import TaskStore
@@ -26,6 +27,7 @@ class Store(
     ImportStore,
     CustomerStore,
     AnalyticsStore,
+    ProductStore,
     PredictStore,
     CampaignStore,
     LedgerStore,

@@ -246,8 +246,9 @@ class CampaignDays:
             d for d in items if d.due + offset <= self.today and not self.stale(d.due + offset)
         ]
         states = self.states.get(self.campaign.steps[0].index, {})
-        fresh = [d for d in ready if (ref, d.occurrence) not in states]
-        return (fresh or ready or [d for d in items if d.due + offset > self.today] or [None])[0]
+        fresh: list[Due | None] = [d for d in ready if (ref, d.occurrence) not in states]
+        later = [d for d in items if d.due + offset > self.today]
+        return (fresh or ready or later or [None])[0]
 
     def _refunded(self, ref: int) -> bool:
         trigger = self.campaign.trigger

@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.context import load_contexts
-from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
+from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.survey import SECRET_NAME, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import NotFound

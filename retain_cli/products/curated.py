@@ -110,12 +110,12 @@ def _line(node: Any, key: str) -> int:
 def _item_line(node: Any, index: int, key: str | None = None) -> int:
     """The line of the pair at ``index`` (of its ``key`` when it has it)."""
     for name, value in getattr(node, "value", []):
-        if getattr(name, "value", None) == "pairs" and isinstance(value.value, list):
-            if index < len(value.value):
-                item = value.value[index]
-                if key is not None and isinstance(item.value, list):
-                    for entry in item.value:
-                        if isinstance(entry, tuple) and getattr(entry[0], "value", None) == key:
-                            return int(entry[0].start_mark.line) + 1
-                return int(item.start_mark.line) + 1
+        listed = isinstance(value.value, list) and index < len(value.value)
+        if getattr(name, "value", None) == "pairs" and listed:
+            item = value.value[index]
+            if key is not None and isinstance(item.value, list):
+                for entry in item.value:
+                    if isinstance(entry, tuple) and getattr(entry[0], "value", None) == key:
+                        return int(entry[0].start_mark.line) + 1
+            return int(item.start_mark.line) + 1
     return 1

@@ -19,6 +19,7 @@ with numpy and scipy.sparse, and kept packed in the database until the orders ch
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -247,10 +248,12 @@ def _repurchase(
     median = by_product.median()
     low, high = by_product.quantile(0.25), by_product.quantile(0.75)
     enough = repeat[repeat >= MIN_INTERVAL_CUSTOMERS].index
-    model.gap_days, model.gap_low, model.gap_high = (
-        [None if pd.isna(v) else round(float(v), 1) for v in s.reindex(enough).reindex(range(size))]
-        for s in (median, low, high)
-    )
+
+    def listed(values: pd.Series) -> list[float | None]:
+        kept = values.reindex(enough).reindex(range(size))
+        return [None if pd.isna(v) else round(float(v), 1) for v in kept]
+
+    model.gap_days, model.gap_low, model.gap_high = listed(median), listed(low), listed(high)
 
 
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -266,5 +269,5 @@ def median_gap(days: list[int]) -> float | None:
     import statistics
 
     distinct = sorted(set(days))
-    gaps = [b - a for a, b in zip(distinct, distinct[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(distinct)]
     return float(statistics.median(gaps)) if gaps else None

@@ -27,7 +27,7 @@ def product_rows(model: ProductModel, limit: int | None = None) -> list[dict[str
     )
     rows = []
     for p in ranked[:limit] if limit else ranked:
-        low, high = model.gap_low[p], model.gap_high[p]
+        gap, low, high = model.gap_days[p], model.gap_low[p], model.gap_high[p]
         skus = model.catalogue.skus[p]
         rows.append(
             {
@@ -37,7 +37,7 @@ def product_rows(model: ProductModel, limit: int | None = None) -> list[dict[str
                 "units": model.units[p],
                 "customers": model.customers[p],
                 "repeat_rate": f"{model.repeat_rate(p):.0%}",
-                "gap_days": None if model.gap_days[p] is None else round(model.gap_days[p]),
+                "gap_days": None if gap is None else round(gap),
                 "gap_spread": None if low is None or high is None else f"{low:g}-{high:g}",
                 "repeat_customers": model.repeat_customers[p],
                 "last_sold": (EPOCH + timedelta(days=model.last_sold[p])).isoformat(),

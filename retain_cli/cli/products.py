@@ -14,6 +14,7 @@ from retain_cli.cli.options import AsOfOption, DbOption, FormatOption, OutputFor
 from retain_cli.cli.output import WideOption, console, render_table, write_json
 
 PANEL = "Analytics"
+DUE_WINDOW = 30  # days either side of today: the products shown as due again
 PRODUCT_COLUMNS = [
     "product",
     "sku",
@@ -99,7 +100,8 @@ def recommend_command(
     what they bought that also had it; lift: how much likelier than in any order). Never
     something they bought in the last 180 days, never a product with no sale in the last 90
     days. A product is due again on their last purchase plus their own interval (from two
-    purchases on), else the product's typical gap.
+    purchases on), else the product's typical gap; shown when that is within 30 days of
+    today.
 
     Example: retain recommend ada@example.com
     """
@@ -146,13 +148,20 @@ def recommend_command(
     else:
         console.print(
             "Nothing to recommend: no product goes with theirs often enough (3 orders or "
-            "more, lift above 1) that they have not bought lately and that still sells."
+            "more, lift 1.2 or more) that they have not bought lately and that still sells."
         )
-    for due in advice.due:
+    today = moment.astimezone(zone(timezone)).date()
+    near = [d for d in advice.due if abs((d.due - today).days) <= DUE_WINDOW]
+    for due in near:
         whose = "their own" if due.own_interval else "the product's"
         console.print(
             f"Due again: [bold]{escape(due.name)}[/] on {due.due} (bought {due.last_bought}, "
             f"every {due.interval_days} days: {whose} interval)"
+        )
+    if len(advice.due) > len(near):
+        console.print(
+            f"{len(advice.due) - len(near)} more products with a repurchase interval, due "
+            f"more than {DUE_WINDOW} days from {today}: --format json lists them"
         )
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from retain_cli.demo.regulars import coffee_regulars, companions
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ CATALOGUE: tuple[tuple[str, str, int, float, float], ...] = (
     ("CIN-04", "Cinnamon Buns (box of 4)", 1200, 5, 6),
     ("BRW-01", "Chocolate Brownie", 320, 5, 4),
     ("FOC-01", "Rosemary Focaccia", 550, 4, 3),
-    ("COF-ESP", "House Espresso Beans 250g", 1150, 5, 6),
+    ("COF-ESP", "House Espresso Beans - 250g", 1150, 5, 6),
     ("COF-FIL", "Ethiopia Filter Beans 250g", 1350, 3, 4),
     ("GRA-01", "Honey Granola 500g", 890, 3, 3),
     ("CAK-BD", "Birthday Cake (8 inch)", 3200, 1, 1),
@@ -502,11 +503,25 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
     odd_case = rng.random(n_orders) < 0.02
     order_id_steps = rng.integers(10_000, 5_000_000, n_orders)
 
+    # the products bought together and the coffee regulars (retain_cli/demo/regulars.py)
+    extra = np.random.default_rng([seed, 15])
+    reachable = {i: p.accepts_marketing and not p.unsubscribed for i, p in enumerate(people)}
+    beans = next(p[:3] for p in CATALOGUE if p[0] == "COF-ESP")
+    refills = coffee_regulars(owner, day, reachable, beans, HISTORY_DAYS, extra)
+    sequence = sorted(
+        [(int(day[k]), int(seconds[k]), 0, k) for k in range(n_orders)]
+        + [(d, s, 1, i) for i, (d, s, _, _) in enumerate(refills)]
+    )
+
     orders: list[Order] = []
     line_at = 0
     order_id = 5829384756123
     yesterday_end = _local(today, 0)
-    for k in range(n_orders):
+    for position, (_, _, kind, k) in enumerate(sequence):
+        if kind:
+            order_id += int(extra.integers(10_000, 5_000_000))
+            orders.append(_refill(refills[k], start, people, position, order_id, yesterday_end))
+            continue
         c = int(owner[k])
         d = start + timedelta(days=int(day[k]))
         created = _local(d, int(seconds[k]))
@@ -519,7 +534,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
         line_at += int(n_lines[k])
         lines = tuple(
             Line(CATALOGUE[p][0], CATALOGUE[p][1], q, CATALOGUE[p][2]) for p, q in merged.items()
-        )
+        ) + tuple(Line(*line) for line in companions([CATALOGUE[p][0] for p in merged], extra))
         subtotal = sum(line.quantity * line.price_minor for line in lines)
         code = WELCOME_CODE if is_first[k] and welcome[k] else ""
         discount = round(subtotal / 10) if code else 0
@@ -548,7 +563,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
         order_id += int(order_id_steps[k])
         orders.append(
             Order(
-                name=f"#{1001 + k}",
+                name=f"#{1001 + position}",
                 order_id=str(order_id),
                 customer=c,
                 email=email,
@@ -584,6 +599,39 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
             labels.append("wholesale")
         tags.append(", ".join(labels))
     return Shop(today=today, customers=people, orders=orders, tags=tags, signups=signups)
+
+
+def _refill(
+    refill: tuple[int, int, int, tuple[str, str, int]],
+    start: date,
+    people: list[Customer],
+    position: int,
+    order_id: int,
+    yesterday_end: datetime,
+) -> Order:
+    """A coffee regular's order of beans (see retain_cli/demo/regulars.py)."""
+    day, seconds, c, (sku, name, price) = refill
+    created = _local(start + timedelta(days=day), seconds)
+    fulfilled = created + timedelta(hours=2)
+    return Order(
+        name=f"#{1001 + position}",
+        order_id=str(order_id),
+        customer=c,
+        email=people[c].email,
+        created_at=created,
+        lines=(Line(sku, name, 1, price),),
+        subtotal_minor=price,
+        discount_code="",
+        discount_minor=0,
+        shipping_minor=0,
+        tax_minor=round(price * VAT_PERCENT / (100 + VAT_PERCENT)),
+        total_minor=price,
+        refunded_minor=0,
+        financial_status="paid",
+        cancelled_at=None,
+        fulfilled_at=fulfilled if fulfilled < yesterday_end else None,
+        source="web",
+    )
 
 
 # -- writing the exports -----------------------------------------------------------------

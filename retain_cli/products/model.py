@@ -8,8 +8,8 @@ with numpy and scipy.sparse, and kept packed in the database until the orders ch
 - for a pair A -> B: ``together`` is the baskets holding both, support = together / baskets,
   confidence = together / orders(A) ("of the orders with A, this share also had B"), lift =
   confidence / (orders(B) / baskets) (how much likelier B is with A than in any order). A
-  pair counts only with at least :data:`MIN_PAIR_ORDERS` baskets and a lift above 1, so one
-  odd basket recommends nothing;
+  pair counts only with at least :data:`MIN_PAIR_ORDERS` baskets and a lift of at least
+  :data:`MIN_LIFT`, so one odd basket (or chance) recommends nothing;
 - repeat rate: the share of a product's customers who bought it on two days or more;
 - repurchase gap: per customer who bought it on two days or more, the median of the days
   between their purchases of it; per product, the median of those (``gap_days``) and the
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from retain_cli.store import Store
 
 MIN_PAIR_ORDERS = 3
+MIN_LIFT = 1.2
 MIN_INTERVAL_CUSTOMERS = 3
 TOP_PAIRS = 20  # consequents kept per product
 CACHE_NAME = "products"
@@ -203,8 +204,9 @@ def _pairs(
     )
     both = (matrix.T @ matrix).tocoo()
     a, b, together = both.row, both.col, both.data.astype(np.int64)
-    # lift > 1: together / orders(a) > orders(b) / baskets
-    ok = (a != b) & (together >= MIN_PAIR_ORDERS) & (together * baskets > counts[a] * counts[b])
+    # lift >= MIN_LIFT: together / orders(a) >= MIN_LIFT * orders(b) / baskets
+    lifted = together * baskets >= MIN_LIFT * counts[a] * counts[b]
+    ok = (a != b) & (together >= MIN_PAIR_ORDERS) & lifted
     a, b, together = a[ok], b[ok], together[ok]
     confidence = together / counts[a]
     lift = confidence * baskets / counts[b]

@@ -9,6 +9,7 @@ shop's locale, en_GB: €16.40; never a decimal comma beside English text).
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from datetime import UTC, date, datetime
@@ -210,7 +211,7 @@ def check_replenishment(
     assert long_date(days[-1]) == match[1]
     interval = int(match[3])
     if match[2].startswith(", and you usually"):
-        gaps = sorted(b.toordinal() - a.toordinal() for a, b in zip(days, days[1:]))
+        gaps = sorted(b.toordinal() - a.toordinal() for a, b in itertools.pairwise(days))
         middle = len(gaps) // 2
         median = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
         assert abs(interval - median) <= 0.5, (interval, gaps)

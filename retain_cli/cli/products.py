@@ -136,7 +136,10 @@ def recommend_command(
         return
     who = escape(advice.email or advice.customer_id)
     if not advice.bought:
-        console.print(f"{who} has no order lines yet: nothing to go on.")
+        console.print(
+            f"{who} has no kept orders with line items yet (cancelled and refunded orders do "
+            "not count): nothing to go on."
+        )
         return
     bought = ", ".join(f"{b['product']} ({b['last_bought']})" for b in advice.bought[:5])
     more = f" and {len(advice.bought) - 5} more" if len(advice.bought) > 5 else ""
@@ -158,10 +161,12 @@ def recommend_command(
             f"Due again: [bold]{escape(due.name)}[/] on {due.due} (bought {due.last_bought}, "
             f"every {due.interval_days} days: {whose} interval)"
         )
-    if len(advice.due) > len(near):
+    more = len(advice.due) - len(near)
+    if more:
+        products = "product" if more == 1 else "products"
         console.print(
-            f"{len(advice.due) - len(near)} more products with a repurchase interval, due "
-            f"more than {DUE_WINDOW} days from {today}: --format json lists them"
+            f"{more} more {products} with a repurchase interval, due more than {DUE_WINDOW} "
+            f"days from {today}: --format json lists them"
         )
 
 

@@ -142,8 +142,8 @@ def recommend_command(
         )
         return
     bought = ", ".join(f"{b['product']} ({b['last_bought']})" for b in advice.bought[:5])
-    more = f" and {len(advice.bought) - 5} more" if len(advice.bought) > 5 else ""
-    console.print(f"[bold]{who}[/] bought {escape(bought)}{more}")
+    others = f" and {len(advice.bought) - 5} more" if len(advice.bought) > 5 else ""
+    console.print(f"[bold]{who}[/] bought {escape(bought)}{others}")
     if advice.recommendations:
         console.print("Recommend:")
         for number, rec in enumerate(advice.recommendations, start=1):

@@ -69,6 +69,7 @@ COMMANDS: list[tuple[tuple[str, ...], Callable[[Any], Values]]] = [
     ),
     (("customers", "show", "{customer}"), lambda d: pick(d["orders_history"], "order_id")),
     (("predict",), lambda d: pick(d[:100], "customer_id", "email", "churn_risk")),
+    (("products",), lambda d: pick(d, "product")),
     (("segments",), lambda d: pick(d, "segment")),
     (("segments", "--scheme", "lifecycle"), lambda d: pick(d, "segment")),
     (

@@ -133,24 +133,27 @@ def load_model(store: Store) -> ProductModel:
 
 def build_model(
     lines: npt.NDArray[np.int64],
-    skus: list[str],
-    names: list[str],
+    keys: list[str],
     orders: npt.NDArray[np.int64],
+    sku_names: dict[str, str] | None = None,
 ) -> ProductModel:
-    """The model from every order line (order_ref, quantity; its SKU and name) and the
-    countable orders (order_ref, customer_ref or 0, day number); see
+    """The model from every order line (order_ref, quantity; its key: the SKU, else
+    ``"\\x1f"`` and its name; ``sku_names`` names the SKUs) and the countable orders
+    (order_ref, customer_ref or 0, day number); see
     :meth:`retain_cli.store.Store.product_line_arrays`."""
     import numpy as np
     import pandas as pd
 
-    sku_codes, sku_values = pd.factorize(np.asarray(skus, dtype=object))
-    name_codes, name_values = pd.factorize(np.asarray(names, dtype=object))
-    codes, uniques = pd.factorize(sku_codes.astype(np.int64) * len(name_values) + name_codes)
+    from retain_cli.store.products import UNIT
+
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
     per_key = np.bincount(codes, minlength=len(uniques)) if len(codes) else np.zeros(0, int)
-    triples = [
-        (str(sku_values[u // len(name_values)]), str(name_values[u % len(name_values)]), count)
-        for u, count in zip(uniques.tolist(), per_key.tolist(), strict=True)
-    ]
+    triples = []
+    for key, count in zip(uniques.tolist(), per_key.tolist(), strict=True):
+        if key.startswith(UNIT):
+            triples.append(("", key[1:], count))
+        else:
+            triples.append((key, (sku_names or {}).get(key, ""), count))
     catalogue, index = build_catalogue(triples)
     size = len(catalogue.keys)
     model = ProductModel(catalogue)

@@ -25,12 +25,13 @@ SLICE_ORDERS = 250_000
 #: an order leaves as customer_ref * 2^DAY_BITS + (day + DAY_OFFSET) (0: a walk-in sale)
 DAY_BITS = 20
 DAY_OFFSET = 1 << (DAY_BITS - 1)
-#: the lines' SKUs (and names) leave SQLite joined by RECORD
-RECORD = "\x1e"
+#: the lines' keys leave SQLite joined by RECORD; a key is the SKU, else UNIT + the name
+RECORD, UNIT = "\x1e", "\x1f"
 
 _LINES_SQL = """
 SELECT count(*), group_concat(order_ref, ' '), group_concat(quantity, ' '),
-       group_concat(coalesce(sku, ''), char(30)), group_concat(coalesce(name, ''), char(30))
+       group_concat(CASE WHEN coalesce(sku, '') = '' THEN char(31) || coalesce(name, '')
+                    ELSE sku END, char(30))
 FROM order_items
 WHERE order_ref >= :first AND order_ref < :stop
 """
@@ -48,20 +49,22 @@ class ProductStore(PredictStore):
 
     def product_line_arrays(
         self,
-    ) -> tuple[npt.NDArray[np.int64], list[str], list[str], npt.NDArray[np.int64]]:
-        """(lines, skus, names, orders) over every order line.
+    ) -> tuple[npt.NDArray[np.int64], list[str], npt.NDArray[np.int64], dict[str, str]]:
+        """(lines, keys, orders, sku_names) over every order line.
 
-        ``lines``: an ``(n, 2)`` array of order_ref and quantity; ``skus`` and ``names``:
-        each line's ('' when missing); ``orders``: an ``(m, 3)`` array of the countable
-        orders' order_ref, customer_ref (0 for a sale without a customer) and UTC day number.
-        Lines of orders that do not count are in ``lines``; the caller drops them.
+        ``lines``: an ``(n, 2)`` array of order_ref and quantity; ``keys``: each line's SKU,
+        or :data:`UNIT` and its name when it has no SKU (a SKU's name is in ``sku_names``,
+        from its latest line); ``orders``: an
+        ``(m, 3)`` array of the countable orders' order_ref, customer_ref (0 for a sale
+        without a customer) and UTC day number. Lines of orders that do not count are in
+        ``lines``; the caller drops them.
         """
         import numpy as np
 
         with self._reader() as conn:
             low, high = conn.execute("SELECT min(id), max(id) FROM orders").fetchone()
         if low is None:
-            return np.zeros((0, 2), dtype=np.int64), [], [], np.zeros((0, 3), dtype=np.int64)
+            return np.zeros((0, 2), dtype=np.int64), [], np.zeros((0, 3), dtype=np.int64), {}
         slices = [
             (first, min(first + SLICE_ORDERS, high + 1))
             for first in range(low, high + 1, SLICE_ORDERS)
@@ -70,17 +73,17 @@ class ProductStore(PredictStore):
         def scan(bounds: tuple[int, int]) -> tuple[Any, ...]:
             params = {"first": bounds[0], "stop": bounds[1]}
             with self._reader() as conn:
-                count, refs, quantities, skus, names = conn.execute(_LINES_SQL, params).fetchone()
-                sku_list = skus.split(RECORD) if count else []
-                name_list = names.split(RECORD) if count else []
-                if len(sku_list) != count or len(name_list) != count:
+                count, refs, quantities, keys = conn.execute(_LINES_SQL, params).fetchone()
+                key_list = keys.split(RECORD) if count else []
+                if len(key_list) != count:
                     # a SKU or name holding the separator: row by row (never in real exports)
                     rows = conn.execute(
-                        "SELECT coalesce(sku, ''), coalesce(name, '') FROM order_items "
+                        "SELECT CASE WHEN coalesce(sku, '') = '' THEN char(31) || "
+                        "coalesce(name, '') ELSE sku END FROM order_items "
                         "WHERE order_ref >= :first AND order_ref < :stop",
                         params,
                     ).fetchall()
-                    sku_list, name_list = [r[0] for r in rows], [r[1] for r in rows]
+                    key_list = [r[0] for r in rows]
                 orders = conn.execute(_ORDERS_SQL, params).fetchone()
             numbers = (
                 np.fromstring(refs, dtype=np.int64, sep=" ") if count else np.zeros(0, np.int64),
@@ -94,7 +97,7 @@ class ProductStore(PredictStore):
                 if orders[0]
                 else np.zeros(0, np.int64),
             )
-            return (*numbers, sku_list, name_list)
+            return (*numbers, key_list)
 
         if len(slices) == 1:
             parts = [scan(slices[0])]
@@ -106,12 +109,28 @@ class ProductStore(PredictStore):
         lines = np.column_stack(
             [np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])]
         )
-        skus = [s for p in parts for s in p[4]] if len(parts) > 1 else parts[0][4]
-        names = [n for p in parts for n in p[5]] if len(parts) > 1 else parts[0][5]
+        keys: list[str] = []
+        for part in parts:
+            keys.extend(part[4])
         key = np.concatenate([p[3] for p in parts])
         day = (key & ((1 << DAY_BITS) - 1)) - DAY_OFFSET
         orders = np.column_stack([np.concatenate([p[2] for p in parts]), key >> DAY_BITS, day])
-        return lines, skus, names, orders
+        return lines, keys, orders, self._sku_names(keys, lines[:, 0])
+
+    def _sku_names(self, keys: list[str], refs: npt.NDArray[np.int64]) -> dict[str, str]:
+        """Each SKU's name on its latest line (one lookup by order per SKU)."""
+        latest = dict(zip(keys, refs.tolist(), strict=True))  # the last line of each key wins
+        out: dict[str, str] = {}
+        for sku, ref in latest.items():
+            if sku.startswith(UNIT):
+                continue
+            row = self.conn.execute(
+                "SELECT name FROM order_items WHERE order_ref = ? AND sku = ? "
+                "ORDER BY line_no LIMIT 1",
+                (ref, sku),
+            ).fetchone()
+            out[sku] = (row[0] if row else None) or ""
+        return out
 
     def customers_product_lines(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
         """The lines of the countable orders up to ``as_of_iso`` of these customers:

@@ -136,5 +136,5 @@ def test_an_empty_database_has_no_products(store):
 def test_build_model_without_lines():
     import numpy as np
 
-    model = build_model(np.zeros((0, 2), dtype=np.int64), [], [], np.zeros((0, 3), dtype=np.int64))
+    model = build_model(np.zeros((0, 2), dtype=np.int64), [], np.zeros((0, 3), dtype=np.int64))
     assert len(model) == 0

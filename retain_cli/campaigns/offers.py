@@ -36,6 +36,7 @@ class ProductOffers:
         self._curated: dict[int, Any] | None = None
         self._batch: tuple[int, ...] = ()
         self._lines: dict[int, list[dict[str, Any]]] | None = None
+        self._bought: dict[int, dict[int, int]] | None = None
 
     @property
     def model(self) -> ProductModel:
@@ -57,7 +58,7 @@ class ProductOffers:
     def batch(self, refs: Sequence[int]) -> None:
         """The customers whose contexts are being made (their lines are read together)."""
         self._batch = tuple(refs)
-        self._lines = None
+        self._lines = self._bought = None
 
     def lines(self, ref: int) -> list[dict[str, Any]]:
         if self._lines is None or ref not in self._lines:
@@ -72,13 +73,21 @@ class ProductOffers:
         return partial(self.recommendations, ref)
 
     def recommendations(self, ref: int, n: int = 3) -> list[dict[str, Any]]:
-        from retain_cli.products.recommend import day_number, purchases, recommend
+        from retain_cli.products.recommend import day_number, recommend
 
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 20:
             raise TypeError(f"recommendations: n must be a whole number from 0 to 20, not {n!r}")
         model = self.model
-        bought = purchases(model, self.lines(ref))
-        found = recommend(model, self.curated, bought, day_number(self.as_of), n)
+        if self._bought is None or ref not in self._bought:
+            refs = self._batch if ref in self._batch else (ref,)
+            self._bought = {r: {} for r in refs}
+            rows = self.store.customers_product_days(refs, to_iso(self.as_of))
+            product_of, bought = model.catalogue.product_of, self._bought
+            for customer, day, sku, name in rows:
+                product = product_of(sku, name)
+                if product is not None and day > bought[customer].get(product, -(10**9)):
+                    bought[customer][product] = day
+        found = recommend(model, self.curated, self._bought[ref], day_number(self.as_of), n)
         return [r.as_dict() for r in found]
 
     def _day(self, stamp: str) -> date:

@@ -213,7 +213,7 @@ def _pairs(
     a, b, together = a[ok], b[ok], together[ok]
     confidence = together / counts[a]
     lift = confidence * baskets / counts[b]
-    order = np.lexsort((b, -lift, -confidence, a))
+    order = np.lexsort((b, -lift, -confidence, a))  # (recommend merges on this order)
     a, b, together = a[order], b[order], together[order]
     out: dict[int, list[tuple[int, int]]] = {}
     starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])

@@ -9,7 +9,7 @@ never one with no sale in the last :data:`ACTIVE_DAYS` days (likely discontinued
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -46,7 +46,7 @@ class Recommendation:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def purchases(model: ProductModel, lines: Iterable[Mapping[str, Any]]) -> dict[int, int]:
@@ -57,7 +57,9 @@ def purchases(model: ProductModel, lines: Iterable[Mapping[str, Any]]) -> dict[i
         product = model.catalogue.product_of(line.get("sku"), line.get("name"))
         if product is None:
             continue
-        day = day_number(str(line["ordered_at"]))
+        day = line.get("day")
+        if day is None:
+            day = day_number(str(line["ordered_at"]))
         if day > out.get(product, -(10**9)):
             out[product] = day
     return out
@@ -88,24 +90,38 @@ def recommend(
             if pair.note:
                 reason += f" ({pair.note})"
             chosen[pair.recommend] = _make(model, pair.recommend, source, None, pair.note, reason)
-    best: dict[int, tuple[float, float, int, int]] = {}  # b -> (confidence, lift, a, together)
+    wanted = max(0, min(n, MAX_RECOMMENDATIONS))
+    if len(chosen) >= wanted:
+        return list(chosen.values())[:wanted]
+    # each product's pairs are sorted by confidence, best first: from each, the first
+    # ``wanted`` allowed targets are enough (a later one has that many at least as good)
+    orders, baskets = model.orders, model.baskets
+    best: dict[int, tuple[float, int, int]] = {}  # target -> (-confidence, source, together)
     for source in latest_first:
-        for target, together in model.pairs.get(source, []):
+        pairs = model.pairs.get(source)
+        if not pairs:
+            continue
+        base, taken = orders[source], 0
+        for target, together in pairs:
             if target in chosen or not allowed(target):
                 continue
-            figures = model.pair(source, target, together)
-            score = (figures["confidence"], figures["lift"], source, together)
-            if target not in best or score[:2] > best[target][:2]:
-                best[target] = score
-    ranked = sorted(best, key=lambda b: (-best[b][0], -best[b][1], names[b]))
-    for target in ranked:
-        confidence, lift, source, together = best[target]
+            negative = -together / base
+            found = best.get(target)
+            if found is None or negative < found[0]:
+                best[target] = (negative, source, together)
+            taken += 1
+            if taken >= wanted:
+                break
+    # best confidence first; of equal ones the higher lift (the less common target)
+    ranked = sorted(best.items(), key=lambda item: (item[1][0], orders[item[0]], item[0]))
+    for target, (negative, source, together) in ranked[: wanted - len(chosen)]:
+        lift = -negative * baskets / orders[target]
         reason = (
-            f"bought {names[source]}; {confidence:.0%} of the orders with {names[source]} "
+            f"bought {names[source]}; {-negative:.0%} of the orders with {names[source]} "
             f"also had {names[target]}, lift {lift:.1f}"
         )
         chosen[target] = _make(model, target, source, together, None, reason)
-    return list(chosen.values())[: max(0, min(n, MAX_RECOMMENDATIONS))]
+    return list(chosen.values())
 
 
 def _make(

@@ -134,18 +134,37 @@ class ProductStore(PredictStore):
 
     def customers_product_lines(self, refs: Sequence[int], as_of_iso: str) -> list[dict[str, Any]]:
         """The lines of the countable orders up to ``as_of_iso`` of these customers:
-        customer_ref, order_ref, ordered_at, sku, name, quantity (oldest first)."""
+        customer_ref, order_ref, ordered_at, day (its UTC day number), sku, name, quantity."""
         out: list[dict[str, Any]] = []
         for chunk in _chunks(list(refs)):
             cursor = self.conn.execute(
                 f"""
-                SELECT f.customer_ref, f.order_ref, f.ordered_at, i.sku, i.name, i.quantity
+                SELECT f.customer_ref, f.order_ref, f.ordered_at,
+                       CAST(julianday(f.ordered_at) - 2440587.5 AS INTEGER) AS day,
+                       i.sku, i.name, i.quantity
                 FROM order_facts f JOIN order_items i ON i.order_ref = f.order_ref
                 WHERE f.customer_ref IN ({_marks(chunk)}) AND f.ordered_at <= ?
-                ORDER BY f.customer_ref, f.ordered_at, f.order_ref, i.line_no
                 """,
                 [*chunk, as_of_iso],
             )
             names = [d[0] for d in cursor.description]
             out += [dict(zip(names, row, strict=True)) for row in cursor]
+        return out
+
+    def customers_product_days(
+        self, refs: Sequence[int], as_of_iso: str
+    ) -> list[tuple[int, int, str | None, str | None]]:
+        """(customer_ref, UTC day number, sku, name) of each line of these customers'
+        countable orders up to ``as_of_iso``: what recommendations need, as plain tuples."""
+        out: list[tuple[int, int, str | None, str | None]] = []
+        for chunk in _chunks(list(refs)):
+            out += self.conn.execute(
+                f"""
+                SELECT f.customer_ref, CAST(julianday(f.ordered_at) - 2440587.5 AS INTEGER),
+                       i.sku, i.name
+                FROM order_facts f JOIN order_items i ON i.order_ref = f.order_ref
+                WHERE f.customer_ref IN ({_marks(chunk)}) AND f.ordered_at <= ?
+                """,
+                [*chunk, as_of_iso],
+            ).fetchall()
         return out

@@ -211,6 +211,8 @@ def _pairs(
     lifted = together * baskets >= MIN_LIFT * counts[a] * counts[b]
     ok = (a != b) & (together >= MIN_PAIR_ORDERS) & lifted
     a, b, together = a[ok], b[ok], together[ok]
+    if not len(a):
+        return {}
     confidence = together / counts[a]
     lift = confidence * baskets / counts[b]
     order = np.lexsort((b, -lift, -confidence, a))  # (recommend merges on this order)

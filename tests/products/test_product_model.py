@@ -128,6 +128,15 @@ def test_a_customers_due_products(store):
     assert due[0].occurrence == "2026-11-02 coffee beans"
 
 
+def test_one_odd_basket_recommends_nothing(store):
+    from product_shop import add_orders
+
+    add_orders(store, [("ada", "2026-09-01", ["Sourdough loaf", "Plum jam"])])
+    model = load_model(store)
+    assert model.baskets == 1 and model.pairs == {}
+    assert recommend(model, {}, {0: day_number("2026-09-01")}, day_number("2026-09-02")) == []
+
+
 def test_an_empty_database_has_no_products(store):
     model = load_model(store)
     assert len(model) == 0 and model.baskets == 0

@@ -122,6 +122,7 @@ def test_shipped_example_and_templates_load():
         "birthday",
         "vip-thanks",
         "feedback",
+        "replenishment",
         "promoter-thanks",
         "vip-call",
     ]
@@ -223,7 +224,7 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "{after: first_order, days: 3}",
             "{after: first_purchase, days: 3}",
             "campaigns.yaml: campaign 'thank-you': key 'trigger.after': must be one of "
-            "first_order, last_order, birthday, entered_segment, signup, promoter, "
+            "first_order, last_order, birthday, entered_segment, signup, promoter, replenishment, "
             "not 'first_purchase'",
         ),
         (

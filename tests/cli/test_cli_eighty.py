@@ -81,7 +81,10 @@ COMMANDS: list[tuple[tuple[str, ...], Callable[[Any], Values]]] = [
     (("cohorts", "--last", "6"), lambda d: pick(d, "cohort")),
     (("campaigns", "list"), lambda d: pick(d, "name")),
     (("campaigns", "check"), lambda d: pick(d, "campaign")),
-    (("plan", "--limit", "100"), lambda d: pick(d["items"], "campaign", "customer_id", "email")),
+    (
+        ("plan", "--limit", "100"),
+        lambda d: pick(d["items"][:100], "campaign", "customer_id", "email"),
+    ),
     (("sends",), lambda d: pick(d, "campaign", "email")),
     (("simulate", "--days", "3"), lambda d: pick(d, "night")),
     (("report",), lambda d: pick(d, "campaign")),

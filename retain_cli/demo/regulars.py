@@ -15,7 +15,8 @@ what it was without them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -82,3 +83,29 @@ def coffee_regulars(
         for at in refills:
             out.append((at, int(8 * 3600 + rng.integers(0, 10 * 3600)), c, product))
     return out
+
+
+def refill_order(
+    refill: tuple[int, int, int, tuple[str, str, int]],
+    start: date,
+    local: Callable[[date, int], datetime],
+) -> tuple[datetime, str, str, int]:
+    """(when, sku, name, price) of a refill order; ``local`` makes the shop's wall time."""
+    day, seconds, _, (sku, name, price) = refill
+    return local(start + timedelta(days=day), seconds), sku, name, price
+
+
+def refill_amounts(price: int, vat_percent: int) -> dict[str, Any]:
+    """The amounts and states of a refill order: one bag, paid online, nothing off."""
+    return {
+        "subtotal_minor": price,
+        "discount_code": "",
+        "discount_minor": 0,
+        "shipping_minor": 0,
+        "tax_minor": round(price * vat_percent / (100 + vat_percent)),
+        "total_minor": price,
+        "refunded_minor": 0,
+        "financial_status": "paid",
+        "cancelled_at": None,
+        "source": "web",
+    }

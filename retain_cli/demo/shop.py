@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from retain_cli.demo.regulars import coffee_regulars, companions
+from retain_cli.demo.regulars import coffee_regulars, companions, refill_amounts, refill_order
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -520,7 +520,22 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
     for position, (_, _, kind, k) in enumerate(sequence):
         if kind:
             order_id += int(extra.integers(10_000, 5_000_000))
-            orders.append(_refill(refills[k], start, people, position, order_id, yesterday_end))
+            at, sku, name, price = refill_order(refills[k], start, _local)
+            fulfilled = at + timedelta(hours=2)
+            orders.append(
+                Order(
+                    **{
+                        "name": f"#{1001 + position}",
+                        "order_id": str(order_id),
+                        "customer": refills[k][2],
+                        "email": people[refills[k][2]].email,
+                        "created_at": at,
+                        "lines": (Line(sku, name, 1, price),),
+                        **refill_amounts(price, VAT_PERCENT),
+                        "fulfilled_at": fulfilled if fulfilled < yesterday_end else None,
+                    }
+                )
+            )
             continue
         c = int(owner[k])
         d = start + timedelta(days=int(day[k]))
@@ -599,39 +614,6 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
             labels.append("wholesale")
         tags.append(", ".join(labels))
     return Shop(today=today, customers=people, orders=orders, tags=tags, signups=signups)
-
-
-def _refill(
-    refill: tuple[int, int, int, tuple[str, str, int]],
-    start: date,
-    people: list[Customer],
-    position: int,
-    order_id: int,
-    yesterday_end: datetime,
-) -> Order:
-    """A coffee regular's order of beans (see retain_cli/demo/regulars.py)."""
-    day, seconds, c, (sku, name, price) = refill
-    created = _local(start + timedelta(days=day), seconds)
-    fulfilled = created + timedelta(hours=2)
-    return Order(
-        name=f"#{1001 + position}",
-        order_id=str(order_id),
-        customer=c,
-        email=people[c].email,
-        created_at=created,
-        lines=(Line(sku, name, 1, price),),
-        subtotal_minor=price,
-        discount_code="",
-        discount_minor=0,
-        shipping_minor=0,
-        tax_minor=round(price * VAT_PERCENT / (100 + VAT_PERCENT)),
-        total_minor=price,
-        refunded_minor=0,
-        financial_status="paid",
-        cancelled_at=None,
-        fulfilled_at=fulfilled if fulfilled < yesterday_end else None,
-        source="web",
-    )
 
 
 # -- writing the exports -----------------------------------------------------------------

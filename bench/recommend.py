@@ -74,7 +74,8 @@ thank you for your {{ metrics.orders }} orders since {{ customer.since | date('M
 """
 SUGGEST = """{% set picks = recommendations(3) %}{% if picks %}
 Goes well with what you bought:
-{% for p in picks %}  {{ p.name }} ({{ p.reason }})
+{% for p in picks %}  {{ p.name }} ({{ (p.confidence * 100) | round | int }}% of the orders with \
+{{ p.because }} had it too)
 {% endfor %}{% endif %}
 """
 

@@ -37,6 +37,7 @@ class ProductOffers:
         self._batch: tuple[int, ...] = ()
         self._lines: dict[int, list[dict[str, Any]]] | None = None
         self._bought: dict[int, dict[int, int]] | None = None
+        self._made: dict[tuple[int, int], list[dict[str, Any]]] = {}  # text and HTML: once
 
     @property
     def model(self) -> ProductModel:
@@ -59,6 +60,7 @@ class ProductOffers:
         """The customers whose contexts are being made (their lines are read together)."""
         self._batch = tuple(refs)
         self._lines = self._bought = None
+        self._made = {}
 
     def lines(self, ref: int) -> list[dict[str, Any]]:
         if self._lines is None or ref not in self._lines:
@@ -77,6 +79,9 @@ class ProductOffers:
 
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 20:
             raise TypeError(f"recommendations: n must be a whole number from 0 to 20, not {n!r}")
+        made = self._made.get((ref, n))
+        if made is not None:
+            return [dict(r) for r in made]
         model = self.model
         if self._bought is None or ref not in self._bought:
             refs = self._batch if ref in self._batch else (ref,)
@@ -88,7 +93,8 @@ class ProductOffers:
                 if product is not None and day > bought[customer].get(product, -(10**9)):
                     bought[customer][product] = day
         found = recommend(model, self.curated, self._bought[ref], day_number(self.as_of), n)
-        return [r.as_dict() for r in found]
+        self._made[(ref, n)] = [r.as_dict() for r in found]
+        return [dict(r) for r in self._made[(ref, n)]]
 
     def _day(self, stamp: str) -> date:
         return local_day(from_iso(stamp), self.tz)

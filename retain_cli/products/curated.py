@@ -33,10 +33,10 @@ class CuratedPair:
 
 def load_curated(path: Path, catalogue: Catalogue) -> dict[int, list[CuratedPair]]:
     """bought product -> its pairs, in file order; {} when the file does not exist."""
-    import yaml
-
     if not path.exists():
         return {}
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text)

@@ -10,7 +10,8 @@ database knows the customers and the sent messages. Then, in turns:
 1. peer: imaplib logs in, selects INBOX, searches the unprocessed messages (the same
    ``UNKEYWORD`` search) and fetches every message's bytes (``UID FETCH ... BODY.PEEK[]``,
    500 per command);
-2. retain: ``run_inbox`` (what ``retain inbox`` runs, without the process start): the same
+2. reference: the same, flagging each 500 as it goes (what marking costs the server);
+3. retain: ``run_inbox`` (what ``retain inbox`` runs, without the process start): the same
    search and fetch, plus reading, classifying, recording each batch in the database and
    flagging it processed on the server.
 
@@ -187,7 +188,9 @@ def fill(server: Dovecot, raws: list[bytes]) -> None:
     client.logout()
 
 
-def peer(server: Dovecot) -> tuple[float, int]:
+def peer(server: Dovecot, *, mark: bool = False) -> tuple[float, int]:
+    """The peer's turn; with ``mark``, it also flags every message it fetched (one STORE per
+    500, as a tool that marks what it read must), to show what the marking costs the server."""
     start = time.perf_counter()
     client = imaplib.IMAP4("127.0.0.1", server.port)
     client.login(USER, PASSWORD)
@@ -198,6 +201,9 @@ def peer(server: Dovecot) -> tuple[float, int]:
     for i in range(0, len(uids), 500):
         _, items = client.uid("FETCH", b",".join(uids[i : i + 500]), "(UID BODY.PEEK[])")
         got += sum(1 for item in items if isinstance(item, tuple))
+        if mark:
+            first, last = uids[i].decode(), uids[min(i + 500, len(uids)) - 1].decode()
+            client.uid("STORE", f"{first}:{last}", "+FLAGS.SILENT", f"({FLAG})")
     client.logout()
     return time.perf_counter() - start, got
 
@@ -238,12 +244,15 @@ def main() -> None:
         sent = make_shop(template, max(n // 4, 1))
         fill(server, messages(n, sent))
         db = work / "retain.db"
-        peers, retains = [], []
+        peers, markers, retains = [], [], []
         for _ in range(rounds):
             reset(server, db, template)
             seconds, got = peer(server)
             assert got == n, got
             peers.append(seconds)
+            reset(server, db, template)
+            seconds, got = peer(server, mark=True)
+            markers.append(seconds)
             reset(server, db, template)
             seconds, done = retain(db, config)
             assert done == n, done
@@ -271,6 +280,7 @@ def main() -> None:
             sys.exit(command.stderr)
     shutil.rmtree(work, ignore_errors=True)
     p, r = statistics.median(peers), statistics.median(retains)
+    m = statistics.median(markers)
     print(
         f"{n:,} messages, {rounds} rounds (median); peer turns "
         f"{', '.join(f'{s:.2f}' for s in peers)} s, retain turns "
@@ -278,6 +288,13 @@ def main() -> None:
     )
     print(f"imaplib fetch:  {n / p:8,.0f} messages/s ({p:.2f} s)")
     print(f"retain inbox:   {n / r:8,.0f} messages/s ({r:.2f} s)")
+    print(
+        f"imaplib fetch + flag store (reference, not the target's peer): {n / m:,.0f} "
+        f"messages/s ({m:.2f} s; turns {', '.join(f'{s:.2f}' for s in markers)} s); "
+        f"retain against it: {m / r:.2f}"
+    )
+    rounds_text = ", ".join(f"{a / b:.2f}" for a, b in zip(peers, retains, strict=True))
+    print(f"ratios per round (peer / retain): {rounds_text}")
     print(f"ratio: {p / r:.2f} (target >= {TARGET:.2f}): {'met' if p / r >= TARGET else 'NOT met'}")
     print(f"retain inbox as a command (process start included): {cli_seconds:.2f} s")
 

@@ -9,8 +9,10 @@ repeat buyers over three years, imported with retain's importer); every 40th ord
 discount code; then ``--ledger`` rows (default 100,000) over 10 campaigns are written to the
 send ledger, as ``retain send`` leaves them: each campaign writes to its customers on 20 days
 of the first half of 2025 and holds 10% out (a hash, as the planner does); two campaigns
-have a second step a week later, four name an ``offer_code``. A campaign file with the 10
-campaigns is written beside the database.
+have a second step a week later, four name an ``offer_code``, and five are A/B tests (four
+with variants A and B at 50% each, one with A, B and C at a third each; the variant drawn by
+the planner's hash and kept for the second step). A campaign file with the 10 campaigns is
+written beside the database.
 
 Timed, as subprocesses of the CLI (Python start-up included), against the targets:
 - ``retain report`` as a table (COLUMNS=80) and as JSON: under 2 s;
@@ -40,6 +42,8 @@ AS_OF = "2025-06-30"
 CAMPAIGNS = 10
 HOLDOUT = 0.10
 TARGETS = {"report": 2.0, "html": 5.0}
+#: the A/B tests: campaign number -> its variants (even shares)
+VARIANTS = {1: ("A", "B"), 3: ("A", "B"), 5: ("A", "B"), 7: ("A", "B"), 8: ("A", "B", "C")}
 MAX_HTML_BYTES = 2_000_000
 
 CONFIG_HEAD = """\
@@ -66,12 +70,20 @@ def campaign_file(folder: Path) -> Path:
             lines.append('    subject: "Hi"\n    template: hello.txt.j2\n')
         if c % 3 == 0:
             lines.append(f"    offer_code: CODE{c}\n")
+        if c in VARIANTS:
+            lines.append("    variants:\n")
+            for name in VARIANTS[c]:
+                subject = "" if name == "A" else f", subject: Variant {name}"
+                if subject and c < 2:
+                    subject = f", steps: {{1: {{subject: Variant {name}}}}}"
+                lines.append(f"      - {{name: {name}{subject}}}\n")
     path = folder / "campaigns.yaml"
     path.write_text("".join(lines))
     return path
 
 
 def add_ledger(db: Path, rows: int, seed: int) -> None:
+    from retain_cli.campaigns.due import variant_score
     from retain_cli.store import Store
 
     rng = np.random.default_rng(seed)
@@ -95,19 +107,28 @@ def add_ledger(db: Path, rows: int, seed: int) -> None:
                 digest = hashlib.sha256(f"c{c}\0{ref}".encode()).digest()
                 held = int.from_bytes(digest[:8], "big") / 2**64 < HOLDOUT
                 state = "held_out" if held else "sent"
+                names = VARIANTS.get(c)
+                variant = None
+                if names and not held:
+                    variant = names[int(variant_score(f"c{c}", "", str(ref)) * len(names))]
                 batch.append(
-                    (f"c{c}:1:{ref}:1", f"c{c}", 1, ref, state, stamp, None if held else stamp)
-                )
+                    (f"c{c}:1:{ref}:1", f"c{c}", 1, ref, state, stamp, None if held else stamp,
+                     variant)
+                )  # fmt: skip
                 if steps == 2 and not held:
                     later = str(at + np.timedelta64(7, "D")) + "Z"
-                    batch.append((f"c{c}:2:{ref}:1", f"c{c}", 2, ref, "sent", later, later))
+                    batch.append(
+                        (f"c{c}:2:{ref}:1", f"c{c}", 2, ref, "sent", later, later, variant)
+                    )
         with store.transaction() as tx:
             tx.executemany(
                 "INSERT INTO sends (send_key, campaign, step, customer_ref, occurrence, email, "
-                "state, planned_at, sent_at, updated_at) VALUES (?, ?, ?, ?, '1', 'x', ?, ?, ?, ?)",
+                "state, planned_at, sent_at, variant, updated_at) "
+                "VALUES (?, ?, ?, ?, '1', 'x', ?, ?, ?, ?, ?)",
                 [(*row, row[5]) for row in batch],
             )
-        print(f"ledger: {len(batch):,} rows over {CAMPAIGNS} campaigns")
+        tests = sum(1 for row in batch if row[7] is not None)
+        print(f"ledger: {len(batch):,} rows over {CAMPAIGNS} campaigns ({tests:,} with a variant)")
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:

@@ -6,6 +6,11 @@ currency from the file (a currency column, or a code or symbol with the amount);
 file names none it takes ``--currency``, else this setting, else it fails and says so.
 Setting it also gives the orders stored without a currency (imported before it existed) this
 one, so no amount is shown without its currency.
+
+``program_holdout``: the share of customers kept out of every marketing campaign (``5%``).
+It is not a plain value: setting it draws the customers, and the draw is recorded, so it is
+set and ended by :mod:`retain_cli.campaigns.program` (``retain config set`` routes it there);
+here it is only listed.
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ SETTINGS: dict[str, Setting] = {
         "the shop's currency (ISO 4217 code, e.g. EUR), for amounts that name none",
         check_currency,
     ),
+    "program_holdout": Setting(
+        "program_holdout",
+        "the share of customers kept out of every marketing campaign, e.g. 5% ('retain "
+        "report program' compares them with everyone else)",
+        str,
+    ),
 }
+#: settings kept in tables of their own (set and unset by their domain), listed here only
+MANAGED = ("program_holdout",)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ def shop_currency(store: Store) -> str | None:
 def set_setting(store: Store, key: str, value: str) -> SettingChange:
     """Check and store one setting (see the module docstring for what ``currency`` does)."""
     setting = _setting(key)
+    if setting.key in MANAGED:
+        raise UsageError(f"{setting.key} is set by its own module, not as a plain value")
     try:
         stored = setting.check(value)
     except ValueError as exc:
@@ -84,6 +99,11 @@ def unset_setting(store: Store, key: str) -> bool:
 def show_settings(store: Store) -> list[dict[str, str | None]]:
     """Every setting with its value (None: not set) and what it is for."""
     values = store.settings()
+    program = store.program_active()
+    if program is not None:
+        values["program_holdout"] = (
+            f"{program['share'] * 100:g}% (since {program['started_at'][:10]})"
+        )
     return [
         {"setting": s.key, "value": values.get(s.key), "meaning": s.help} for s in SETTINGS.values()
     ]

@@ -234,6 +234,23 @@ if __name__ == "__main__":
 # --- helpers shared by the sending tests ----------------------------------------------------
 
 
+def kill_after(command: list[str], server: SmtpServer, received: int) -> int:
+    """Run ``command`` (a ``retain send``) and SIGKILL it once ``server`` has ``received``
+    messages, inside the slow reply to the next one; returns the messages received then."""
+    import signal
+    import subprocess
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(server.recipients()) < received and time.monotonic() < deadline:
+        time.sleep(0.02)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    time.sleep(0.1)  # well inside the next message's slow reply
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return len(server.recipients())
+
+
 def add_customers(store: Any, emails: list[str], *, accepts: int = 1) -> list[int]:
     """Insert customers directly (the importer is tested elsewhere); returns their refs."""
     refs = []

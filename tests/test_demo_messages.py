@@ -96,6 +96,17 @@ def check_name(message: EmailMessage, body: str, customer: sqlite3.Row, fallback
     assert re.match(rf"(Hi|Dear|Happy birthday,) {re.escape(first)}[,!]\n", body), body
 
 
+def check_variant(message: EmailMessage, facts: Facts, customer: sqlite3.Row) -> None:
+    """The win-back is an A/B test: the subject is the variant's the ledger recorded."""
+    (variant,) = facts.conn.execute(
+        "SELECT variant FROM sends WHERE message_id = ?", (message["Message-ID"],)
+    ).fetchone()
+    assert message["X-Retain-Variant"] == variant, variant
+    first = customer["first_name"] or "friend"
+    subjects = {"A": f"We miss you, {first}", "B": f"It's been a while, {first}"}
+    assert message["Subject"] == subjects[variant], (variant, message["Subject"])
+
+
 def check_survey(body: str, facts: Facts, customer: sqlite3.Row) -> None:
     """The NPS survey names their last kept order truly and asks on the 0-10 scale."""
     last = facts.orders(customer["id"])[-1]
@@ -232,6 +243,20 @@ def check_win_back(body: str, facts: Facts, customer: sqlite3.Row, today: date) 
     if others:
         took += f" and {others} other thing{'s' if others > 1 else ''}"
     assert f"{took}. It's still on the shelf" in body
+    # the coupon code: the one the ledger gave this message, from the demo's pool file
+    (code, pool) = facts.conn.execute(
+        "SELECT k.code, k.pool FROM sends s JOIN coupon_codes k ON k.id = s.coupon_ref "
+        "WHERE s.campaign = 'win-back' AND s.customer_ref = ? AND s.state = 'sent'",
+        (customer["id"],),
+    ).fetchone()
+    assert f"Ordering online instead? Use your own code {code} at checkout." in body
+    assert pool == "WINBACK"
+    (holders,) = facts.conn.execute(
+        "SELECT count(*) FROM sends WHERE coupon_ref = (SELECT id FROM coupon_codes "
+        "WHERE code = ?)",
+        (code,),
+    ).fetchone()
+    assert holders == 1  # nobody else got it
 
 
 def check_birthday(facts: Facts, customer: sqlite3.Row, today: date) -> None:
@@ -342,6 +367,7 @@ def test_every_demo_message_states_facts(demo):
         elif campaign == "win-back":
             check_name(message, body, customer, "friend")
             check_win_back(body, facts, customer, demo["today"])
+            check_variant(message, facts, customer)
         elif campaign == "birthday":
             check_name(message, body, customer, "friend")
             check_birthday(facts, customer, demo["today"])

@@ -4,7 +4,8 @@ one). Rates are fractions in csv and json, as in ``retain metrics``."""
 
 from __future__ import annotations
 
-_REPORT = "A column of 'retain report' (one row per campaign and step). "
+_REPORT = "A column of 'retain report' (one row per campaign and step, and per A/B variant). "
+_VERSUS = "Against the first variant (versus_variant): "
 _CI = "The 95% confidence interval's {end} of {what}"
 #: (name, unit, text) of each column of 'retain report' (retain_cli.measure.report.COLUMNS);
 #: analytics.definitions makes them Definitions
@@ -163,6 +164,36 @@ REPORT_COLUMN_TEXTS: list[tuple[str, str, str]] = [
         _REPORT + "The discount on the recipients' orders that used the offer code within "
         "their window.",
     ),
+    ("coupon_pool", "term", _REPORT + "The pool whose codes the step's messages carried."),
+    (
+        "coupons_sent",
+        "count",
+        _REPORT + "Messages of the step sent with a code of the campaign's coupon_pool (one "
+        "code each).",
+    ),
+    (
+        "coupons_redeemed",
+        "count",
+        _REPORT + "Codes of coupons_sent used on a countable order by the customer each was "
+        "sent to, at any time after it was sent (not only within the window).",
+    ),
+    ("coupon_redemption_rate", "rate", _REPORT + "coupons_redeemed / coupons_sent."),
+    (
+        "coupon_discount",
+        "money",
+        _REPORT + "The discount on the orders that redeemed the codes: what the coupons cost.",
+    ),
+    (
+        "coupons_used_by_others",
+        "count",
+        _REPORT + "Countable orders of other customers that used a code sent to someone else "
+        "(a forwarded code): never counted as redeemed.",
+    ),
+    (
+        "coupon_discount_by_others",
+        "money",
+        _REPORT + "The discount on coupons_used_by_others' orders (not in coupon_discount).",
+    ),
     (
         "expected_holdout",
         "rate",
@@ -196,5 +227,96 @@ REPORT_COLUMN_TEXTS: list[tuple[str, str, str]] = [
         "term",
         _REPORT + "--window (14d, 2w, 48h): how long after each customer's reference time "
         "(written to, or held out) their orders count.",
+    ),
+    (
+        "variant",
+        "term",
+        _REPORT + "The A/B variant whose recipients the row counts (variants: in the campaign "
+        "file); empty on the campaign's own row, which counts every recipient. A variant's row "
+        "compares its recipients with the same holdout, by the same rules.",
+    ),
+    ("variant_share", "rate", _REPORT + "The variant's share in the campaign file."),
+    (
+        "variant_realised_share",
+        "rate",
+        _REPORT + "The variant's customers / everyone the first step was planned for who was "
+        "not held out, among the campaign's variants.",
+    ),
+    (
+        "variant_split_p_value",
+        "number",
+        _REPORT + "The p-value of the split check between the variants against their shares "
+        "(binomial or chi-square with one degree of freedom fewer than variants); empty when "
+        "an expected count is below 5 (too few to check).",
+    ),
+    (
+        "variant_split_mismatch",
+        "term",
+        _REPORT + "true when variant_split_p_value < 0.001: the split between the variants is "
+        "broken and comparing them means nothing until the cause is found.",
+    ),
+    (
+        "versus_variant",
+        "term",
+        _REPORT + "The variant this one is compared with: the first in the campaign file "
+        "(empty on the first variant's own row).",
+    ),
+    (
+        "versus_status",
+        "term",
+        _REPORT + _VERSUS + "finished or so far, by the rule of the status column.",
+    ),
+    (
+        "versus_conversion_difference",
+        "rate",
+        _REPORT + _VERSUS + "this variant's conversion minus the first variant's.",
+    ),
+    ("versus_conversion_low", "rate", _REPORT + _CI.format(end="low end", what="it") + "."),
+    ("versus_conversion_high", "rate", _REPORT + _CI.format(end="high end", what="it") + "."),
+    (
+        "versus_conversion_verdict",
+        "term",
+        _REPORT + _VERSUS + "better or worse when the interval of the difference in conversion "
+        "leaves out zero, else inconclusive; only on a finished window with 30 customers in "
+        "each variant.",
+    ),
+    (
+        "versus_conversion_detectable",
+        "rate",
+        _REPORT + _VERSUS + "the smallest difference in conversion this comparison detects "
+        "(two-sided 5%, power 80%).",
+    ),
+    (
+        "versus_revenue_per_customer_difference",
+        "money",
+        _REPORT + _VERSUS + "this variant's revenue per customer minus the first variant's.",
+    ),
+    (
+        "versus_revenue_per_customer_low",
+        "money",
+        _REPORT + _CI.format(end="low end", what="it") + " (Welch's t).",
+    ),
+    (
+        "versus_revenue_per_customer_high",
+        "money",
+        _REPORT + _CI.format(end="high end", what="it") + " (Welch's t).",
+    ),
+    (
+        "versus_revenue_verdict",
+        "term",
+        _REPORT + _VERSUS + "the verdict on revenue per customer, by the rule of "
+        "versus_conversion_verdict.",
+    ),
+    (
+        "versus_revenue_per_customer_detectable",
+        "money",
+        _REPORT + _VERSUS + "the smallest difference in revenue per customer this comparison "
+        "detects (two-sided 5%, power 80%).",
+    ),
+    (
+        "versus_no_verdict",
+        "term",
+        _REPORT + _VERSUS + "why there is no verdict (the window has not ended, fewer than 30 "
+        "customers in a variant), if there is none.",
     ),
 ]

@@ -109,6 +109,8 @@ def entered_on(
     and kept only when ``keep`` (``retain send``, the one writer of snapshots)."""
     scheme, segment = find_segment(name, segments_file)
     today = as_of.date().isoformat()
+    if not keep and not any(d < today for d in store.segment_snapshot_days(scheme, until=today)):
+        return {}  # no snapshot before today: today's is the baseline, nobody entered yet
     now = membership_on(store, scheme, as_of.date(), segments_file=segments_file, keep=keep)
     days = store.segment_snapshot_days(scheme, until=today)
     history = store.segment_history(scheme, segment, until=today)

@@ -183,10 +183,23 @@ class LifecycleThresholds:
         )
 
 
+#: the last thresholds computed, with the orders they came from (the same packed orders are
+#: asked for several times in one command: a segment audience, ``retain explain CUSTOMER``)
+_LAST_THRESHOLDS: list[tuple[OrderArrays, LifecycleThresholds]] = []
+
+
 def lifecycle_thresholds(orders: OrderArrays) -> LifecycleThresholds:
     """G = median days between a customer's consecutive order days over the whole history
     up to as-of, rounded half up (22.5 -> 23, as RFM's FM) and kept within 7..365 days;
     with fewer than 20 such gaps, 30 days."""
+    if _LAST_THRESHOLDS and _LAST_THRESHOLDS[0][0] is orders:
+        return _LAST_THRESHOLDS[0][1]
+    found = _thresholds(orders)
+    _LAST_THRESHOLDS[:] = [(orders, found)]
+    return found
+
+
+def _thresholds(orders: OrderArrays) -> LifecycleThresholds:
     import numpy as np
 
     from retain_cli.analytics.metrics import order_day_gaps

@@ -7,6 +7,7 @@ from typing import Any
 
 from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
+from retain_cli.campaigns.coupons import with_coupon
 from retain_cli.campaigns.model import STOP_ENTERED, CampaignConfig
 from retain_cli.campaigns.offers import REPLENISHMENT, ProductOffers, with_replenishment
 from retain_cli.campaigns.preview import pick_customers, select
@@ -70,10 +71,12 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 if context is not None and not (due and context["replenishment"] is None):
                     contexts.append(context)
                     checked_with += f", {context['customer']['email']}"
-        for step in campaign.steps:
+        variant_steps = [s for v in campaign.variants if not v.own for s in v.steps]
+        for step in [*campaign.steps, *variant_steps]:
             for context in contexts:
                 key = f"{campaign.name}:{step.index}:sample:1"
                 context = with_survey(context, config, campaign, key, SAMPLE_SECRET)
+                context, _ = with_coupon(context, campaign, None, None)
                 try:
                     renderer.render(campaign, step, context)
                 except ConfigError as exc:

@@ -26,6 +26,8 @@ from retain_cli.campaigns.config_owner import (
     parse_survey,
 )
 from retain_cli.campaigns.config_timing import campaign_timing, step_stop_when
+from retain_cli.campaigns.config_variants import parse_variants
+from retain_cli.campaigns.coupons import parse_coupon_pool
 from retain_cli.campaigns.model import (
     DEFAULT_MAX_RUN_MINUTES,
     TRIGGER_EVENTS,
@@ -44,6 +46,7 @@ from retain_cli.campaigns.model import (
     parse_percentage,
     parse_quiet_hours,
 )
+from retain_cli.campaigns.program import parse_kind
 from retain_cli.campaigns.yamlcheck import (
     Where,
     as_email,
@@ -106,6 +109,10 @@ CAMPAIGN_KEYS = (
     "approval",
     "survey",
     "channel",
+    "kind",
+    "coupon_pool",
+    "variants",
+    "variant_salt",
 )
 AUDIENCE_KEYS = ("segment", "where")
 TRIGGER_KEYS = ("after", "days", "segment")
@@ -475,6 +482,18 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
     priority, fresh = campaign_timing(data, trigger.event if trigger else None, here.error)
     survey = parse_survey(data.get("survey"), here.error)
     check_owner_keys(survey, [s.channel for s in steps], here.error)
+    try:
+        kind = parse_kind(data.get("kind"))
+    except ValueError as exc:
+        raise here.error("kind", str(exc)) from None
+    offer_code = _offer_code(data.get("offer_code"), here)
+    variants, salt = parse_variants(
+        data,
+        steps,
+        here,
+        lambda value, key: _template_path(value, here, key, base),
+        html_sibling,
+    )
     return Campaign(
         name=name,
         audience=_parse_audience(data.get("audience"), here),
@@ -486,9 +505,13 @@ def _parse_campaign(data: Any, position: int, where: Where, base: Path) -> Campa
         description=as_text(data.get("description"), here, "description", required=False),
         priority=priority,
         fresh_days=fresh,
-        offer_code=_offer_code(data.get("offer_code"), here),
+        offer_code=offer_code,
         approval=parse_approval(data.get("approval"), here.error),
         survey=survey,
+        kind=kind,
+        coupon_pool=parse_coupon_pool(data.get("coupon_pool"), offer_code, here.error),
+        variants=variants,
+        variant_salt=salt,
     )
 
 

@@ -11,6 +11,7 @@ nothing while the queue grows); inside them on the machine's clock on some days 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -22,10 +23,19 @@ if TYPE_CHECKING:
     from retain_cli.campaigns.model import CampaignConfig, Limits
 
 
+def password_advice(what: str, env: str, service: str, username: str) -> list[str]:
+    """Comment lines for the crontab: cron starts with an empty environment, so a password
+    kept in the shell's environment is not there (never the password itself)."""
+    return [
+        f"# cron does not see your shell's {env}: store the {what} password in the system",
+        f"# keyring once ('keyring set {service} {username}'), or set {env}=... at the",
+        "# top of this crontab (then keep the crontab private: crontab files are yours only).",
+    ]
+
+
 def cron_advice(config: Path) -> list[str]:
-    """What a cron run needs that an interactive shell has: cron starts with an empty
-    environment, so a password kept in an environment variable is not there. Returns comment
-    lines for the crontab (never the password itself)."""
+    """What a cron run needs that an interactive shell has: the SMTP password (see
+    :func:`password_advice`). Returns comment lines for the crontab."""
     from retain_cli.campaigns.config import load_config
     from retain_cli.secrets import DEFAULT_KEYRING_SERVICE, DEFAULT_PASSWORD_ENV
 
@@ -37,11 +47,7 @@ def cron_advice(config: Path) -> list[str]:
         return []
     env = smtp.password_env or DEFAULT_PASSWORD_ENV
     service = smtp.keyring_service or DEFAULT_KEYRING_SERVICE
-    return [
-        f"# cron does not see your shell's {env}: store the SMTP password in the system",
-        f"# keyring once ('keyring set {service} {smtp.username}'), or set {env}=... at the",
-        "# top of this crontab (then keep the crontab private: crontab files are yours only).",
-    ]
+    return password_advice("SMTP", env, service, smtp.username)
 
 
 STALE_NOTE = (
@@ -141,6 +147,27 @@ def check_cron_time(limits: Limits, at: time, machine_tz: str, today: date) -> C
     return check
 
 
+INBOX_NOTE = (
+    "# the mailbox is read first ('retain inbox': unsubscribe requests, bounces, replies); the",
+    "# send runs only when it could be read, so nobody who asked to leave is mailed again",
+)
+DIGEST_NOTE = "# 'retain digest --email' mails you the day's summary after the send"
+
+
+def retain_command(executable: str | None = None) -> str:
+    """How the crontab calls retain: the ``retain`` script beside this Python, else
+    ``python -m retain_cli`` (quoted for the shell)."""
+    import shlex
+    import sys
+
+    if executable is not None:
+        return shlex.quote(executable)
+    script = Path(sys.executable).with_name("retain")
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m retain_cli"
+
+
 def cron_entry(
     *,
     at: str,
@@ -149,37 +176,40 @@ def cron_entry(
     log: Path | None = None,
     executable: str | None = None,
     import_dir: Path | None = None,
+    inbox: bool = False,
+    digest: bool = False,
 ) -> str:
-    """A crontab line for a nightly run: import the new exports in ``import_dir`` (if
-    given), then send, appending every output to a log file. The send also keeps the day's
-    segment snapshot that ``entered_segment`` triggers compare against (the only command
-    that records snapshots). Absolute paths throughout."""
+    """A crontab line for the nightly loop, every output appended to a log file:
+
+    1. ``import folder`` of the new exports in ``import_dir`` (if given);
+    2. ``inbox`` (if ``inbox``): the shop's mailbox; when it cannot be read (exit 1 or 2; 3 is
+       "read, some messages not usable") the send is skipped that night;
+    3. ``send`` (which also keeps the day's segment snapshot that ``entered_segment`` triggers
+       compare against);
+    4. ``digest --email`` (if ``digest``), whatever the send did.
+
+    Absolute paths throughout; ``%`` (a new line to cron) escaped."""
     import shlex
-    import sys
 
     moment = parse_at(at)
     db = db.expanduser().absolute()
     config = config.expanduser().absolute()
     log = (log or db.with_name("retain-send.log")).expanduser().absolute()
-    if executable is None:
-        script = Path(sys.executable).with_name("retain")
-        command = (
-            shlex.quote(str(script))
-            if script.exists()
-            else f"{shlex.quote(sys.executable)} -m retain_cli"
-        )
-    else:
-        command = shlex.quote(executable)
     q = shlex.quote
-    base = f"{command} --db {q(str(db))}"
-    imports = ""
+    base = f"{retain_command(executable)} --db {q(str(db))}"
+    out = f">> {q(str(log))} 2>&1"
+    cfg = f"--config {q(str(config))}"
+    steps = ""
     if import_dir is not None:
         folder = q(str(import_dir.expanduser().absolute()))
-        imports = f"{base} import folder {folder} >> {q(str(log))} 2>&1; "
-    return (
-        f"{moment.minute} {moment.hour} * * * cd {q(str(db.parent))} && {imports}"
-        f"{base} send --config {q(str(config))} --yes >> {q(str(log))} 2>&1"
-    )
+        steps = f"{base} import folder {folder} {out}; "
+    if inbox:
+        steps += f"{{ {base} inbox {cfg} {out} || [ $? -eq 3 ]; }} && "
+    steps += f"{base} send {cfg} --yes {out}"
+    if digest:
+        steps += f"; {base} digest {cfg} --email {out}"
+    command = f"cd {q(str(db.parent))} && {steps}"
+    return f"{moment.minute} {moment.hour} * * * " + command.replace("%", "\\%")
 
 
 def cron_lines(
@@ -192,11 +222,23 @@ def cron_lines(
     today: date,
     log: Path | None = None,
     import_dir: Path | None = None,
+    inbox: bool = False,
+    digest: bool = False,
+    mailbox_notes: Sequence[str] = (),
 ) -> tuple[list[str], list[str]]:
-    """The crontab lines (``CRON_TZ=`` for the shop's time zone, then the run), and loud
-    warnings about the time. Raises UsageError for a time inside the quiet hours."""
-    line = cron_entry(at=at, db=db, config=config, log=log, import_dir=import_dir)
+    """The crontab lines (notes, ``CRON_TZ=`` for the shop's time zone, then the run), and
+    loud warnings about the time; ``mailbox_notes`` (what the mailbox's owner says about
+    reading it at night) go after the notes on the import and before the one on the digest.
+    Raises UsageError for a time inside the quiet hours."""
+    line = cron_entry(
+        at=at, db=db, config=config, log=log, import_dir=import_dir, inbox=inbox, digest=digest
+    )
     note = [] if import_dir is not None else list(STALE_NOTE)
+    if inbox:
+        note += INBOX_NOTE
+    note += mailbox_notes
+    if digest:
+        note.append(DIGEST_NOTE)
     if settings is None:
         return [*note, line], []
     check = check_cron_time(settings.limits, parse_at(at), machine_tz, today)

@@ -91,6 +91,18 @@ Builder = Callable[[Sequence[LedgerRow]], Mapping[int, EmailMessage | str]]
 Progress = Callable[[int, int], None]
 
 
+class Waiting(str):
+    """What a builder gives instead of a message that cannot go now but may later (its
+    coupon pool has no code left): the reason. The row stays planned, the run exits 3."""
+
+    pool: str
+
+    def __new__(cls, reason: str, pool: str) -> Waiting:
+        text = super().__new__(cls, reason)
+        text.pool = pool
+        return text
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Temporary failures: ``attempts`` tries per message per run, waiting ``backoff``
@@ -129,14 +141,20 @@ class SendResult:
     queued: int = 0  # approval: required: rendered and waiting in 'retain queue'
     tasks: int = 0  # channel: task steps handed to the owner as tasks
     paused: str | None = None  # retain pause: why nothing (or not everything) was sent
+    # messages the program holdout left out (None: no program holdout in force)
+    program_held: int | None = None
+    no_code: dict[str, int] = field(default_factory=dict)  # pool -> messages left waiting
+    warnings: list[str] = field(default_factory=list)  # coupon pools running low or out
 
     @property
     def exit_code(self) -> int:
         """3 when some messages failed, their outcome is unknown, the server was unavailable
         or refused the shop's mail, or due messages were held back by quiet hours, the daily
-        limit or max_run_minutes (so cron mails the owner); else 0."""
+        limit or max_run_minutes, or waited for a coupon code (so cron mails the owner);
+        else 0."""
         problems = self.failed or self.ambiguous or self.recovered or self.transport_down
-        return 3 if problems or self.refused or self.held or self.held_back else 0
+        waiting = self.held or self.held_back or self.no_code
+        return 3 if problems or self.refused or waiting else 0
 
     def notice(self) -> str | None:
         """What the owner must know when the server stopped the run (or refused messages)."""
@@ -171,7 +189,12 @@ class SendResult:
             data["ambiguous"] = self.ambiguous + self.recovered
         data["deferred"] = self.deferred
         data["held out"] = self.held_out
+        if self.program_held is not None:
+            data["left out (program holdout)"] = self.program_held
         data["skipped"] = self.skipped
+        if self.no_code:
+            label = "would wait for a coupon code" if self.dry_run else "waiting for a coupon code"
+            data[label] = sum(self.no_code.values())
         if self.suppressed:
             data["suppressed (bounced)"] = self.suppressed
         if self.queued:
@@ -295,6 +318,10 @@ def dispatch(
                     if result.stopped is not None:
                         break
                     message = messages.get(row.id)
+                    if isinstance(message, Waiting):  # no coupon code left: stays planned
+                        store.ledger_settle(row.id, "planned", stamp(), error=str(message))
+                        result.no_code[message.pool] = result.no_code.get(message.pool, 0) + 1
+                        continue
                     if not isinstance(message, EmailMessage):
                         error = message if isinstance(message, str) else "message was not built"
                         store.ledger_settle(row.id, "failed", stamp(), error=error)
@@ -310,7 +337,7 @@ def dispatch(
                             result.stopped = deadline.text()
                             break
                     attempted += 1
-                    claim = _Claim(store, row, stamp, flush_with)
+                    claim = _Claim(store, row, stamp, flush_with, _coupon_of(message))
                     ahead = (
                         _Ahead(messages, batch[index + 1].id) if index + 1 < len(batch) else None
                     )
@@ -422,22 +449,30 @@ class _Claim:
         row: LedgerRow,
         stamp: Callable[[], str],
         previous: Callable[[], Settle | None],
+        coupon: int | None = None,
     ) -> None:
         self.store = store
         self.row = row
         self.stamp = stamp
         self.previous = previous
+        self.coupon = coupon  # the coupon code the message carries, given with the claim
         self.done = False
 
     def __call__(self) -> None:
         if self.done:
             return
-        if not self.store.ledger_advance(self.previous(), self.row.id, self.stamp()):
+        if not self.store.ledger_advance(self.previous(), self.row.id, self.stamp(), self.coupon):
             raise SendError(
                 f"send {self.row.send_key} changed in the ledger during this run; "
                 "is another program writing to the database?"
             )
         self.done = True
+
+
+def _coupon_of(message: EmailMessage) -> int | None:
+    """The coupon code a built message carries (:class:`retain_cli.campaigns.message.
+    BuiltMessage`), if any."""
+    return getattr(message, "coupon_ref", None)
 
 
 def _deliver(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.model import FRESH_DAYS, STOP_ENTERED, STOP_ORDERED
+from retain_cli.campaigns.program import PROGRAM_REASON, TRANSACTIONAL, program_held
 from retain_cli.errors import ConfigError, RetainError
 from retain_cli.timeutil import from_iso, local_day, to_iso, zone
 
@@ -47,6 +48,7 @@ class PlanItem:
     status: str  # due | held_out | deferred | skipped | left_out
     reason: str = ""
     recorded: bool = False  # already planned in the ledger by an earlier run
+    variant: str | None = None  # the A/B variant it sends (None: the campaign's own message)
 
     @property
     def send_key(self) -> str:
@@ -59,6 +61,7 @@ class PlanItem:
             "customer_id": self.customer_id,
             "email": self.email,
             "status": self.status,
+            "variant": self.variant or "",
             "reason": self.reason,
             "key": self.send_key,
         }
@@ -68,6 +71,27 @@ def holdout_score(campaign: str, customer_id: str) -> float:
     """A number in [0, 1) fixed by campaign and customer: held out when below the fraction."""
     digest = hashlib.sha256(f"{campaign}\0{customer_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def variant_score(campaign: str, salt: str, customer_id: str) -> float:
+    """A number in [0, 1) fixed by campaign, salt and customer, drawn apart from the
+    holdout's (another hash input), so the variants split the recipients evenly."""
+    digest = hashlib.sha256(f"variant\0{campaign}\0{salt}\0{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_variant(campaign: Campaign, customer_id: str) -> str | None:
+    """The variant a customer gets: the one whose slice of [0, 1) (shares in file order)
+    holds their score; None for a campaign without variants."""
+    if not campaign.variants:
+        return None
+    score = variant_score(campaign.name, campaign.variant_salt, customer_id)
+    edge = 0.0
+    for variant in campaign.variants:
+        edge += variant.share
+        if score < edge:
+            return variant.name
+    return campaign.variants[-1].name  # rounding at the top end
 
 
 def birthday_on_or_before(text: str | None, today: date) -> date | None:
@@ -116,7 +140,10 @@ class CampaignDays:
         as_of: datetime,
         *,
         record_snapshots: bool = False,
+        program: Collection[int] | None = None,
     ) -> None:
+        """``program``: the customers the program holdout keeps out of marketing (read from
+        the store when not given)."""
         self.campaign = campaign
         self.tz = zone(config.timezone)
         self.as_of = as_of
@@ -189,10 +216,21 @@ class CampaignDays:
         self.first_sent = (
             store.ledger_step_sent_at(campaign.name, campaign.steps[0].index, few) if later else {}
         )
+        # the variant each series began with: its later steps keep it
+        self.first_variants = (
+            store.ledger_step_variants(campaign.name, campaign.steps[0].index, few)
+            if later and campaign.variants
+            else {}
+        )
         self.sent_occurrences: dict[int, list[str]] = {}
         for sent_ref, occurrence in self.first_sent:
             self.sent_occurrences.setdefault(sent_ref, []).append(occurrence)
         self.holds, self.asked = owner_holds(store, config, campaign, refs)
+        if campaign.kind == TRANSACTIONAL or not refs:
+            program = ()
+        elif program is None:
+            program = program_held(store, refs)
+        self.program: Collection[int] = program
 
     # --- days ------------------------------------------------------------------------------
 
@@ -292,6 +330,10 @@ class CampaignDays:
         so it is not held."""
         return None if step.is_task else self.holds.get(ref)
 
+    def programmed(self, ref: int) -> str | None:
+        """A marketing campaign: the program holdout keeps this customer out."""
+        return PROGRAM_REASON if ref in self.program else None
+
     def fatigued(self, ref: int) -> str | None:
         """A survey campaign: asked by a survey within the campaign's fatigue days."""
         survey = self.campaign.survey
@@ -343,8 +385,14 @@ class CampaignDays:
                         due = event_day + timedelta(days=offset + step.days)
                     if self.today < due or self.stale(due):
                         continue
-                    reason = self.stopped(ref, step, sent_at) or why_not or self.held(ref, step)
-                    out.append(item(step.index, began, LEFT_OUT if reason else DUE, reason or ""))
+                    reason = (
+                        self.stopped(ref, step, sent_at)
+                        or why_not
+                        or self.held(ref, step)
+                        or self.programmed(ref)
+                    )
+                    status, kept = (LEFT_OUT if reason else DUE), self._kept(ref, began)
+                    out.append(item(step.index, began, status, reason or "", kept))
 
             due = event_day + timedelta(days=offset + first.days)
             if self.today < due or self.stale(due):
@@ -371,14 +419,22 @@ class CampaignDays:
                     reason = f"repeat not due (last {past['last']}), again from {again}"
                     out.append(item(first.index, occurrence, LEFT_OUT, reason))
                     continue
-            why_not = why_not or self.held(ref, first) or self.fatigued(ref)
+            why_not = why_not or self.held(ref, first) or self.fatigued(ref) or self.programmed(ref)
             if why_not:
                 out.append(item(first.index, occurrence, LEFT_OUT, why_not))
             elif campaign.holdout and holdout_score(campaign.name, customer_id) < campaign.holdout:
                 out.append(item(first.index, occurrence, HELD_OUT, "holdout"))
             else:
-                out.append(item(first.index, occurrence, DUE))
+                out.append(
+                    item(first.index, occurrence, DUE, "", assign_variant(campaign, customer_id))
+                )
         return out
+
+    def _kept(self, ref: int, began: str) -> str | None:
+        """The variant a later step goes as: the one its series began with (None: the
+        campaign's own message, also when that variant has left the campaign file)."""
+        name = self.first_variants.get((ref, began))
+        return name if name is not None and self.campaign.variant(name) is not None else None
 
     # --- queued messages -------------------------------------------------------------------
 
@@ -401,8 +457,11 @@ class CampaignDays:
         step = steps.get(int(row["step"]))
         if step is None:
             return f"the campaign has no step {row['step']} any more"
-        if (held := self.held(ref, step)) is not None:
+        if (held := self.held(ref, step) or self.programmed(ref)) is not None:
             return held
+        variant = row.get("variant")
+        if variant is not None and campaign.variant(str(variant)) is None:
+            return f"variant {variant} is no longer in the campaign file"
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])
         trigger = campaign.trigger
@@ -457,9 +516,19 @@ class _Maker:
     def __init__(self, campaign: str, ref: int, customer_id: str, email: str | None) -> None:
         self.campaign, self.ref, self.customer_id, self.email = campaign, ref, customer_id, email
 
-    def __call__(self, step: int, occurrence: str, status: str, reason: str = "") -> PlanItem:
+    def __call__(
+        self, step: int, occurrence: str, status: str, reason: str = "", variant: str | None = None
+    ) -> PlanItem:
         return PlanItem(
-            self.campaign, step, self.ref, self.customer_id, self.email, occurrence, status, reason
+            self.campaign,
+            step,
+            self.ref,
+            self.customer_id,
+            self.email,
+            occurrence,
+            status,
+            reason,
+            variant=variant,
         )
 
 

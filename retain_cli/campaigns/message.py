@@ -169,6 +169,8 @@ class BuiltMessage(EmailMessage):
         self._raw = raw
         # the message's own envelope sender (VERP, sender.bounce_address), not a header
         self.envelope_from = envelope_from
+        # the coupon code it carries (coupon_codes.id): written to the ledger with its claim
+        self.coupon_ref: int | None = None
 
     def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
         linesep = getattr(policy, "linesep", "\r\n")
@@ -294,6 +296,7 @@ def build_message(
         ("List-Unsubscribe", f"<{unsubscribe}>"),
         ("X-Retain-Campaign", campaign.name),
         ("X-Retain-Step", str(step.index)),
+        *([("X-Retain-Variant", step.variant)] if step.variant else []),
         ("MIME-Version", "1.0"),
     ]
     if sender.unsubscribe.startswith("https:"):  # RFC 8058 one-click needs an https: URL

@@ -146,10 +146,22 @@ class Step:
     # "email", or "task": the step becomes a task for the owner (the subject its title, the
     # rendered template what to do), not a message
     channel: str = "email"
+    variant: str | None = None  # the A/B variant whose subject and template these are
 
     @property
     def is_task(self) -> bool:
         return self.channel == "task"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One arm of an A/B test (``variants:``): its share of the recipients and its version
+    of every step (the campaign's own subject and template where it names none)."""
+
+    name: str
+    share: float  # 0 < share <= 1; a campaign's shares add up to 1
+    steps: tuple[Step, ...]
+    own: bool  # True when it changes nothing: the campaign's own message (the control)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +194,11 @@ class Campaign:
     offer_code: str | None = None  # the discount code its messages offer (for the report)
     approval: bool = False  # approval: required: messages wait in 'retain queue' for a yes
     survey: Survey | None = None  # a survey campaign (survey: nps | csat)
+    # marketing (the default) or transactional: only marketing leaves out the program holdout
+    kind: str = "marketing"
+    coupon_pool: str | None = None  # each message carries a code of this pool (coupon.code)
+    variants: tuple[Variant, ...] = ()  # A/B variants splitting the recipients
+    variant_salt: str = ""  # part of the variant draw: a new salt draws a new split
 
     def step(self, index: int) -> Step:
         for step in self.steps:
@@ -190,6 +207,21 @@ class Campaign:
         raise NotFound(
             f"campaign {self.name!r} has no step {index}; steps are 1..{len(self.steps)}"
         )
+
+    def variant(self, name: str) -> Variant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    def message_step(self, index: int, variant: str | None) -> Step:
+        """Step ``index`` as variant ``variant`` sends it (None: the campaign's own)."""
+        if variant is None:
+            return self.step(index)
+        found = self.variant(variant)
+        if found is None:
+            names = ", ".join(v.name for v in self.variants) or "none"
+            raise NotFound(
+                f"campaign {self.name!r} has no variant {variant!r} any more; variants: {names}"
+            )
+        return next(s for s in found.steps if s.index == index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,24 +266,27 @@ def parse_interval(text: Any) -> timedelta:
     return timedelta(hours=hours)
 
 
-def parse_percentage(value: Any) -> float:
-    """``10%`` or ``0.1`` -> 0.1. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+def read_fraction(value: Any, noun: str, percent: str, fraction: str) -> float:
+    """``10%`` or ``0.1`` -> 0.1, with no range but "at most 1" for a plain number; errors
+    name it a ``noun`` and show ``percent`` and ``fraction`` as examples. Raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"write a {noun} such as {percent} or a fraction such as {fraction}")
     if isinstance(value, str):
         text = value.strip()
-        if not text.endswith("%"):
-            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1")
         try:
-            fraction = float(text[:-1].strip()) / 100
+            if not text.endswith("%"):
+                raise ValueError
+            return float(text[:-1].strip()) / 100
         except ValueError:
-            raise ValueError(f"{value!r} is not a percentage; write 10% or 0.1") from None
-    elif isinstance(value, int | float):
-        fraction = float(value)
-        if fraction > 1:
-            raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
-    else:
-        raise ValueError("write a percentage such as 10% or a fraction such as 0.1")
+            raise ValueError(f"{value!r} is not a {noun}; write {percent} or {fraction}") from None
+    if value > 1:
+        raise ValueError(f"{value} is more than 1; write {value:g}% or {value / 100:g}")
+    return float(value)
+
+
+def parse_percentage(value: Any) -> float:
+    """``10%`` or ``0.1`` -> 0.1 (a holdout: at most MAX_HOLDOUT). Raises ValueError."""
+    fraction = read_fraction(value, "percentage", "10%", "0.1")
     if not 0 <= fraction <= MAX_HOLDOUT:
         raise ValueError(f"{value!r} must be between 0% and {MAX_HOLDOUT:.0%}")
     return fraction

@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from retain_cli.campaigns.dispatch import Builder
+from retain_cli.campaigns.dispatch import Builder, Waiting
 from retain_cli.store.ledger import LedgerRow
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
+    from retain_cli.campaigns.coupons import CouponDesk
     from retain_cli.campaigns.model import CampaignConfig
     from retain_cli.store import Store
 
@@ -133,10 +134,13 @@ def queue_for_approval(
     campaigns: Sequence[str],
     build: Builder,
     now: datetime,
+    desk: CouponDesk | None = None,
 ) -> tuple[int, list[str]]:
     """Render each due message of an ``approval: required`` campaign and put it in the
-    approval queue (the ledger row waits as ``queued``); messages approved already are left
-    for the dispatcher. Returns (queued, errors); a message that cannot be built fails."""
+    approval queue (the ledger row waits as ``queued``; the coupon code ``desk`` set aside
+    for it is given now); messages approved already are left for the dispatcher. Returns
+    (queued, errors); a message that cannot be built fails (one waiting for a coupon code
+    stays planned)."""
     wanted = {c.name for c in config.campaigns if c.approval and c.name in campaigns}
     if not wanted:
         return 0, []
@@ -149,8 +153,11 @@ def queue_for_approval(
     messages = build(rows)
     queued: list[dict[str, object]] = []
     errors: list[str] = []
+    ready: list[LedgerRow] = []
     for row in rows:
         message = messages.get(row.id)
+        if isinstance(message, Waiting):
+            continue  # stays planned; the dispatcher meets it again and counts it
         if not isinstance(message, EmailMessage):
             error = message if isinstance(message, str) else "message was not built"
             store.ledger_settle(row.id, "failed", stamp, error=error)
@@ -166,6 +173,9 @@ def queue_for_approval(
                 "message": message.as_bytes(),
             }
         )
+        ready.append(row)
+    if desk is not None:
+        desk.attach(ready)
     return store.queue_add(queued, stamp), errors
 
 

@@ -48,6 +48,7 @@ from retain_cli.campaigns.due import (
     PlanItem,
     holdout_score,
 )
+from retain_cli.campaigns.program import PROGRAM_REASON, TRANSACTIONAL, program_held, program_share
 from retain_cli.errors import UsageError
 from retain_cli.timeutil import Clock, current_clock, to_iso
 
@@ -84,9 +85,27 @@ class Plan:
     # a plan for a few customers (``refs``) keeps each campaign's view of its audience, so
     # that ``retain explain`` can say why the plan has nothing for someone
     days: dict[str, CampaignDays] = field(default_factory=dict)
+    program_share: float | None = None  # the program holdout in force, if any
 
     def count(self, status: str) -> int:
         return sum(1 for item in self.items if item.status == status)
+
+    def program_left_out(self) -> tuple[int, int]:
+        """(messages, customers) the program holdout left out of this plan."""
+        refs = [
+            i.customer_ref
+            for i in self.items
+            if i.status == LEFT_OUT and i.reason == PROGRAM_REASON
+        ]
+        return len(refs), len(set(refs))
+
+    def program_summary(self) -> dict[str, Any] | None:
+        """The program holdout in this plan (None when none is in force): its share, and
+        the messages and customers it left out."""
+        if self.program_share is None:
+            return None
+        messages, customers = self.program_left_out()
+        return {"share": self.program_share, "messages": messages, "customers": customers}
 
     @property
     def held_back(self) -> str | None:
@@ -110,6 +129,7 @@ class Plan:
                     "occurrence": item.occurrence,
                     "email": item.email,
                     "state": "held_out" if item.status == HELD_OUT else "planned",
+                    "variant": item.variant,
                 }
             )
         return rows
@@ -178,6 +198,7 @@ def make_plan(
     clock: Clock | None = None,
     record_snapshots: bool = False,
     refs: Collection[int] | None = None,
+    features: Any = None,
 ) -> Plan:
     """Everyone due for each chosen campaign, and everyone left out with the reason.
 
@@ -189,7 +210,9 @@ def make_plan(
 
     ``refs`` plans for those customers only (``retain explain CUSTOMER``): each of their
     items is the one the whole plan has, except that the daily limit is judged as if
-    nobody else were due (in the whole plan, others may go first)."""
+    nobody else were due (in the whole plan, others may go first). ``features``: the
+    caller's :func:`retain_cli.campaigns.audience.customer_frame` for the same ``as_of`` and
+    ``refs``, when it has one already."""
     from retain_cli.campaigns.audience import audience_members, customer_frame
     from retain_cli.campaigns.limits import effective_limits, in_quiet_hours, quiet_hours_text
 
@@ -208,11 +231,21 @@ def make_plan(
     few = None if refs is None else sorted(refs)
     for row in store.ledger_pending_rows(plan.campaigns, few):
         queued.setdefault(row["campaign"], []).append(row)
-    features = customer_frame(store, as_of, refs) if chosen else None
+    if features is None and chosen:
+        features = customer_frame(store, as_of, refs)
+    marketing = any(c.kind != TRANSACTIONAL for c in chosen)
+    program = program_held(store, refs) if marketing else set()
+    plan.program_share = program_share(store) if marketing else None
     for campaign in chosen:
         frame = audience_members(store, config, campaign, as_of, features=features)
         days = CampaignDays(
-            store, config, campaign, frame, as_of, record_snapshots=record_snapshots
+            store,
+            config,
+            campaign,
+            frame,
+            as_of,
+            record_snapshots=record_snapshots,
+            program=program,
         )
         if refs is not None:
             plan.days[campaign.name] = days
@@ -229,6 +262,7 @@ def make_plan(
                     status=SKIPPED if reason else DUE,
                     reason=reason or f"planned {row['planned_at']}",
                     recorded=True,
+                    variant=row["variant"],
                 )
             )
         plan.items.extend(days.items())

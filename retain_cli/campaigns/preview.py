@@ -22,12 +22,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.campaigns.context import load_contexts
+from retain_cli.campaigns.coupons import CouponDesk, preview_coupon
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
 from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.survey import SECRET_NAME, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import NotFound
+from retain_cli.store.ledger import LedgerRow
 from retain_cli.timeutil import to_iso
 
 if TYPE_CHECKING:
@@ -166,6 +168,28 @@ def _why_not(selection: Selection, ref: int, step: Step) -> str | None:
     return f"not due now ({campaign.trigger.describe()})"
 
 
+def _variant(selection: Selection, ref: int, step: Step) -> str | None:
+    """The A/B variant ``step`` goes to customer ``ref`` as: the one a queued message or the
+    plan has, else the customer's draw (the one their series begins with)."""
+    from retain_cli.campaigns.due import assign_variant
+
+    campaign = selection.campaign
+    if not campaign.variants:
+        return None
+    for row in selection.pending:
+        if int(row["customer_ref"]) == ref and row["step"] == step.index:
+            return _known(campaign, row["variant"])
+    for item in selection.items:
+        if item.customer_ref == ref and item.step == step.index and item.variant:
+            return _known(campaign, item.variant)
+    customer = selection.members["customer_id"].get(ref) if ref in selection.members.index else None
+    return None if customer is None else assign_variant(campaign, str(customer))
+
+
+def _known(campaign: Campaign, name: str | None) -> str | None:
+    return name if name is not None and campaign.variant(name) is not None else None
+
+
 def preview_messages(
     store: Store,
     config: CampaignConfig,
@@ -206,6 +230,12 @@ def preview_messages(
         store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments, offers=offers
     )
     renderer = Renderer(config)
+    desk = CouponDesk(store)  # shows the codes a send would give now; gives none
+    carried = {
+        (row.customer_ref, row.step): row
+        for row in store.ledger_pending([campaign.name])
+        if row.coupon_code is not None
+    }
     out: list[Preview] = []
     # one customer's steps together, customers in the order they were picked
     order = list(dict.fromkeys(r for r, *_ in chosen))
@@ -219,11 +249,17 @@ def preview_messages(
         if campaign.survey is not None:
             context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
         context = with_replenishment(context, offers, campaign, customer_ref)
-        rendered = renderer.render(campaign, current, context)
+        sends = campaign.message_step(current.index, _variant(selection, customer_ref, current))
+        if campaign.coupon_pool is not None:
+            row = carried.get((customer_ref, current.index)) or _stand_in_row(
+                -len(out) - 1, key, campaign, current, customer_ref
+            )
+            context = preview_coupon(context, campaign, desk, row)
+        rendered = renderer.render(campaign, sends, context)
         message = build_message(
             config,
             campaign,
-            current,
+            sends,
             rendered,
             to_email=customer["email"],
             to_name=customer["name"],
@@ -234,3 +270,11 @@ def preview_messages(
         )
         out.append(Preview(customer["email"], consent, current.index, message, not_sent, stand_in))
     return out
+
+
+def _stand_in_row(
+    number: int, key: str, campaign: Campaign, step: Step, customer_ref: int
+) -> LedgerRow:
+    """A ledger row for a previewed message, so that it is shown with the coupon code the
+    next one in its pool (none is given)."""
+    return LedgerRow(number, key, campaign.name, step.index, customer_ref, "preview", "", "", 0)

@@ -19,7 +19,15 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retain_cli.campaigns.dispatch import Builder, Progress, RetryPolicy, SendResult, dispatch
+from retain_cli.campaigns.coupons import CouponDesk, NoCode, pool_warnings, with_coupon
+from retain_cli.campaigns.dispatch import (
+    Builder,
+    Progress,
+    RetryPolicy,
+    SendResult,
+    Waiting,
+    dispatch,
+)
 from retain_cli.campaigns.limits import (
     RunDeadline,
     daily_limit_text,
@@ -34,6 +42,7 @@ from retain_cli.campaigns.owner import (
     queue_for_approval,
     with_approved,
 )
+from retain_cli.campaigns.program import draw_new_customers
 from retain_cli.campaigns.survey import with_survey
 from retain_cli.errors import SendError
 from retain_cli.store.ledger import LedgerRow
@@ -106,6 +115,8 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
             row = self._rows[key]
             try:
                 self._built[key] = self._make(row)
+            except NoCode as exc:  # its pool has no code left: it waits for a later run
+                self._built[key] = Waiting(str(exc), exc.pool)
             except Exception as exc:  # one bad template or customer never stops the batch
                 self._built[key] = f"cannot build the message: {type(exc).__name__}: {exc}"
         return self._built[key]
@@ -117,8 +128,12 @@ class _LazyMessages(Mapping[int, "EmailMessage | str"]):
         return len(self._rows)
 
 
-def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Builder:
-    """The real builder: batch template contexts, compiled templates, our headers.
+def message_builder(
+    store: Store, config: CampaignConfig, as_of: datetime, desk: CouponDesk | None = None
+) -> Builder:
+    """The real builder: batch template contexts, compiled templates, our headers; the
+    coupon code of a campaign with a pool set aside by ``desk`` (a new one by default) and
+    named on the message (``coupon_ref``: the claim writes it to the ledger).
 
     Called in the sending thread (messages are built while the server takes in the previous
     one), so it uses the caller's connection."""
@@ -131,6 +146,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
     offers = ProductOffers(store, config, as_of)  # the product model: once per run
     currency: list[str] = []
     secret = _survey_secret(store, config)
+    desk = desk or CouponDesk(store)
 
     def build(rows: Sequence[LedgerRow]) -> Mapping[int, EmailMessage | str]:
         if not currency:
@@ -142,7 +158,7 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)
-            step = campaign.step(row.step)
+            step = campaign.message_step(row.step, row.variant)
             context = contexts.get(row.customer_ref)
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
@@ -150,8 +166,9 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
             context = with_replenishment(
                 context, offers, campaign, row.customer_ref, row.occurrence
             )
+            context, coupon = with_coupon(context, campaign, row, desk)
             rendered = renderer.render(campaign, step, context)
-            return build_message(
+            message = build_message(
                 config,
                 campaign,
                 step,
@@ -160,6 +177,8 @@ def message_builder(store: Store, config: CampaignConfig, as_of: datetime) -> Bu
                 to_name=_full_name(context),
                 send_key=row.send_key,
             )
+            message.coupon_ref = coupon.ref if coupon is not None else None
+            return message
 
         return _LazyMessages(rows, make)
 
@@ -259,6 +278,7 @@ def run_send(
         result = SendResult(dry_run=True, transport=f"{kind} (dry run: nothing sent)")
         result.paused = result_paused
         result.held_out = plan.count("held_out")
+        result.program_held = _program_held(plan)
         result.deferred = plan.count("deferred")
         result.skipped = plan.count("skipped")
         result.tasks, result.queued = _owner_counts(store, config, plan)
@@ -278,21 +298,27 @@ def run_send(
                     it.email or "",
                     "planned",
                     0,
+                    variant=it.variant,
                 )
                 for i, it in enumerate(plan.items)
                 if it.status == "due"
             ]
             with use_clock(clock):
                 for message in build(rows).values():
-                    if isinstance(message, str):
+                    if isinstance(message, Waiting):
+                        result.no_code[message.pool] = result.no_code.get(message.pool, 0) + 1
+                    elif isinstance(message, str):
                         result.failed += 1
                         result.errors.append(message)
+            result.would_send -= sum(result.no_code.values())
+        result.warnings = pool_warnings(store, config, chosen, waited=result.no_code)
         return result
     chosen_transport = make_transport(config, kind) if not _is_transport(transport) else transport
     assert chosen_transport is not None and not isinstance(chosen_transport, str)
     with send_lock(store.path), use_clock(clock):
         result = SendResult(transport=chosen_transport.name, paused=result_paused)
         result.recovered = store.ledger_recover_claimed(to_iso(now()))
+        draw_new_customers(store, now())  # customers who arrived since: drawn and recorded
         plan = make_plan(
             store,
             config,
@@ -304,10 +330,12 @@ def run_send(
             record_snapshots=True,
         )
         result.planned, result.held_out = record_plan(store, plan, now)
+        result.program_held = _program_held(plan)
         result.skipped = store.ledger_skip(plan.skipped(), to_iso(now()))
         result.tasks = hand_over_tasks(store, config, chosen, moment, now())
+        desk = CouponDesk(store)  # one per run: the queue's codes are given when queued
         result.queued, errors = queue_for_approval(
-            store, config, chosen, message_builder(store, config, moment), now()
+            store, config, chosen, message_builder(store, config, moment, desk), now(), desk
         )
         result.failed += len(errors)
         result.errors += errors
@@ -328,7 +356,7 @@ def run_send(
         result = dispatch(
             store,
             chosen_transport,
-            with_approved(store, config, message_builder(store, config, moment)),
+            with_approved(store, config, message_builder(store, config, moment, desk)),
             sender=config.sender.from_email,
             limits=limits,
             campaigns=chosen,
@@ -348,7 +376,13 @@ def run_send(
             deadline.text(),
         ):
             result.held_back = result.stopped
+        result.warnings = pool_warnings(store, config, chosen, waited=result.no_code)
         return result
+
+
+def _program_held(plan: Plan) -> int | None:
+    """Messages the program holdout left out of the plan (None when none is in force)."""
+    return None if plan.program_share is None else plan.program_left_out()[0]
 
 
 def _paused(store: Store, chosen: list[str]) -> tuple[str | None, list[str], str | None]:

@@ -121,16 +121,21 @@ class Renderer:
         for campaign in config.campaigns:
             for step in campaign.steps:
                 folders.add(step.template.parent)
+            for variant in campaign.variants:
+                folders.update(step.template.parent for step in variant.steps)
         self.env = make_environment(
             sorted(folders), locale=config.shop.locale, timezone=config.shop.timezone
         )
-        self._cache: dict[tuple[str, int], _Compiled] = {}
-        self._too_slow: dict[tuple[str, int], ConfigError] = {}  # stopped once: at once again
+        self._cache: dict[tuple[str, int, str | None], _Compiled] = {}
+        # stopped once: at once again
+        self._too_slow: dict[tuple[str, int, str | None], ConfigError] = {}
         # a plain dict, not Jinja's ChainMap: every render copies the globals
         self._globals: Any = dict(self.env.make_globals(None))
 
     def _where(self, campaign: Campaign, step: Step) -> str:
         label = f"{self.config.path}: campaign {campaign.name!r}"
+        if step.variant is not None:
+            label += f": variant {step.variant}"
         return f"{label}: step {step.index}" if len(campaign.steps) > 1 else label
 
     def _compile_file(self, path: Path, campaign: Campaign, step: Step) -> Template:
@@ -155,7 +160,7 @@ class Renderer:
         """The step's compiled subject, text and HTML templates (cached)."""
         from jinja2 import TemplateSyntaxError
 
-        key = (campaign.name, step.index)
+        key = (campaign.name, step.index, step.variant)
         compiled = self._cache.get(key)
         if compiled is not None:
             return compiled
@@ -175,7 +180,12 @@ class Renderer:
         labels = {subject_name: "subject", str(step.template): _display(step.template, self.config)}
         if step.html_template:
             labels[str(step.html_template)] = _display(step.html_template, self.config)
-        about = {"name": campaign.name, "step": step.index, "steps": len(campaign.steps)}
+        about = {
+            "name": campaign.name,
+            "step": step.index,
+            "steps": len(campaign.steps),
+            "variant": step.variant,
+        }
         compiled = _Compiled(subject, text, html, labels, about)
         self._cache[key] = compiled
         return compiled
@@ -186,7 +196,7 @@ class Renderer:
         step stopped for its time is not tried again by this renderer)."""
         bounds = self._bounds
         compiled = self.compile(campaign, step)
-        stopped = self._too_slow.get((campaign.name, step.index))
+        stopped = self._too_slow.get((campaign.name, step.index, step.variant))
         if stopped is not None:
             raise stopped
         # one shared namespace for the three templates (Template.render would copy it each time)
@@ -213,7 +223,7 @@ class Renderer:
                 exc = located
             error = self._render_error(exc, campaign, step, compiled, part)
             if isinstance(exc, bounds.TemplateTooSlow):
-                self._too_slow[(campaign.name, step.index)] = error
+                self._too_slow[(campaign.name, step.index, step.variant)] = error
             raise error from None
         return Rendered(subject=subject, text=text, html=html)
 
@@ -264,6 +274,11 @@ def _undefined_name(message: str) -> str:
     if match:
         return f"{match.group(2)!r} (no such field; check the spelling)"
     match = re.search(r"'([^']+)' is undefined", message)
+    if match and match.group(1) == "coupon":
+        return (
+            "'coupon' (only a campaign with a coupon_pool has one: add coupon_pool: NAME to "
+            "the campaign, see 'retain coupons')"
+        )
     if match:
         return f"{match.group(1)!r} (no such variable; check the spelling)"
     return message

@@ -33,10 +33,20 @@ class Where:
         return Where(self.path, label)
 
 
+#: keys people may look for in the campaign file that live elsewhere, and where
+ELSEWHERE = {
+    "program_holdout": "the program holdout is a shop setting kept in the database (who is "
+    "held out is recorded there, so every campaign file and the report agree): remove it "
+    "here and run 'retain config set program_holdout 5%'",
+}
+
+
 def check_keys(
     data: Mapping[str, Any], allowed: tuple[str, ...], where: Where, prefix: str
 ) -> None:
     for key in data:
+        if isinstance(key, str) and key in ELSEWHERE and key not in allowed:
+            raise where.error(f"{prefix}{key}", ELSEWHERE[key])
         if not isinstance(key, str) or key not in allowed:
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""

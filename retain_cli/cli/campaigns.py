@@ -193,6 +193,7 @@ def _show(item: Preview, number: int, total: int) -> str:
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
         "X-Retain-Campaign",
+        "X-Retain-Variant",
     ):
         if msg[name] is not None:
             lines.append(f"{name}: {msg[name]}")

@@ -36,6 +36,7 @@ PANELS: dict[str, tuple[str, ...]] = {
     ),
     "Campaigns and sending": (
         "campaigns",
+        "coupons",
         "preview",
         "plan",
         "send",

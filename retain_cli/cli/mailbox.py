@@ -51,13 +51,7 @@ def inbox(
 ) -> None:
     """Read the shop's mailbox: replies, unsubscribe requests and bounces come back into retain.
 
-    Run it from cron before 'retain send'. Each new message is classified once: an
-    unsubscribe request (a mail to the unsubscribe address, or a subject or first line such
-    as "unsubscribe", "abmelden", "stop") suppresses the address; a bounce report (read with
-    flufl.bounce) suppresses the address when the failure is permanent, and counts it when
-    it is temporary (suppressed after mailbox.soft_bounce_limit of them); an auto-reply is
-    ignored; anything else is a reply, linked to the customer and to the campaign message it
-    answers.
+    Run it from cron before 'retain send' (the line 'retain cron' prints does). Each new message is classified once: an unsubscribe request (a mail to the unsubscribe address, or a subject or first line such as "unsubscribe", "abmelden", "stop") suppresses the address; a bounce report (read with flufl.bounce) suppresses the address when the failure is permanent, and counts it when it is temporary (suppressed after mailbox.soft_bounce_limit of them); an auto-reply is ignored; a reply that starts with a score, to a survey, is the customer's answer; anything else is a reply, linked to the customer and to the campaign message it answers, and a customer's reply becomes a task ('retain tasks').
 
     Messages are marked with a keyword (mailbox.processed_flag) or moved to
     mailbox.processed_folder, never deleted and never marked read. A run can be stopped at
@@ -67,7 +61,7 @@ def inbox(
     they stay in the mailbox and are listed.
 
     Example: retain inbox --explain ada@example.com
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path
     from retain_cli.mailbox import explain, run_inbox
 

@@ -57,7 +57,8 @@ def report(
     campaign: Annotated[
         str | None,
         typer.Argument(
-            help="One campaign, or 'goals' for the goals report (default: every campaign).",
+            help="One campaign, 'goals' for the goals report, or 'program' for the program "
+            "holdout (default: every campaign).",
             show_default=False,
         ),
     ] = None,
@@ -77,6 +78,23 @@ def report(
         bool, typer.Option("--compare", help="With --html: the previous period beside the KPIs.")
     ] = False,
     period: PeriodOption = PeriodChoice.d30,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="'report program': the first day of the period (default: the day the "
+            "program holdout began).",
+            show_default=False,
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="'report program': the last day of the period (default: up to now).",
+            show_default=False,
+        ),
+    ] = None,
     as_of: AsOfOption = None,
     config: ConfigOption = None,
     db: DbOption = None,
@@ -86,6 +104,10 @@ def report(
 
     Per campaign and step, over the window after the message: customers, conversion, orders and revenue per customer for the recipients and for the held-out customers, the difference with its 95% confidence interval (conversion: Newcombe's score interval; revenue: Welch's t), and the incremental orders and revenue for all recipients. A verdict (better, worse, inconclusive) comes only once the window has passed and each group has 30 customers; an inconclusive one says the smallest difference this size can detect and how many recipients would settle it. The split is checked against the campaign file's holdout (sample ratio mismatch), and a campaign's offer_code is counted in its orders.
 
+    A campaign with A/B variants (variants: in the campaign file) shows them side by side: each variant against the holdout, each later variant against the first (the difference, its interval and a verdict, by the same rules), and the split between the variants checked against their shares.
+
+    'retain report program [--from DATE --to DATE]': was the whole thing worth it? The customers the program holdout keeps out of every marketing campaign ('retain config set program_holdout 5%') against everyone else: retention, repeat rate, orders and revenue per customer over the period, with 95% intervals and the same verdict rules.
+
     'retain report goals' shows each goal against its track; --html FILE writes everything to one HTML file that needs no network.
 
     Example: retain report win-back --window 30d
@@ -94,9 +116,22 @@ def report(
 
     typed = {
         name
-        for name in ("window", "html", "compare", "period")
+        for name in ("window", "html", "compare", "period", "start", "end")
         if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"
     }
+    if campaign == "program":
+        if typed - {"start", "end"}:
+            raise UsageError(
+                "'retain report program' takes --from, --to, --as-of, --config, --db and "
+                "--format only; "
+                + ", ".join("--" + name for name in sorted(typed - {"start", "end"}))
+                + " does not apply to it (--html writes the program holdout's section with "
+                "the whole report)"
+            )
+        _program_report(ctx, start, end, as_of, db, fmt, config)
+        return
+    if typed & {"start", "end"}:
+        raise UsageError("--from and --to are for 'retain report program'")
     if campaign == "goals":
         if typed:
             raise UsageError(
@@ -140,8 +175,12 @@ def report(
         return
     if not result.effects:
         console.print("Nothing sent yet: run 'retain send' first.")
-    for effect in result.effects:
+    from retain_cli.measure.report import grouped
+
+    for effect, variants in grouped(result.effects):
         _render_effect(effect, result.units)
+        if variants:
+            _render_variants(variants, result.units)
     for note in result.notes:
         console.print(f"[dim]Note: {escape(note)}[/]")
 
@@ -151,11 +190,7 @@ def _render_effect(effect: Any, units: Any) -> None:
 
     rec, hold = effect.recipients, effect.holdout
     console.print(f"[bold]{escape(title(effect))}[/]")
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
-    table.add_column("", no_wrap=True)
-    table.add_column("recipients", justify="right", no_wrap=True)
-    table.add_column("holdout", justify="right", no_wrap=True)
-    table.add_column("difference (95% CI)", justify="right")
+    table = _comparison("recipients", "holdout")
     rows = [
         ("customers", f"{rec.customers:,}", f"{hold.customers:,}", ""),
         (
@@ -175,7 +210,128 @@ def _render_effect(effect: Any, units: Any) -> None:
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    for line in sentences(effect, units):
+    _print_sentences(sentences(effect, units))
+    console.print()
+
+
+def _comparison(group: str, other: str) -> Table:
+    """The table of a comparison: a label, the two groups, the difference with its CI."""
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("", no_wrap=True)
+    table.add_column(group, justify="right", no_wrap=True)
+    table.add_column(other, justify="right", no_wrap=True)
+    table.add_column("difference (95% CI)", justify="right")
+    return table
+
+
+def _print_sentences(lines: list[str]) -> None:
+    """Sentences for people; a WARNING in bold red."""
+    for line in lines:
+        style = "bold red" if line.startswith("WARNING") else ""
+        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+
+
+def _program_report(
+    ctx: typer.Context,
+    start: str | None,
+    end: str | None,
+    as_of: str | None,
+    db: Path | None,
+    fmt: OutputFormat,
+    config: Path | None,
+) -> None:
+    from retain_cli.measure.program import (
+        COLUMNS,
+        figure_text,
+        interval_text,
+        program_report,
+        program_sentences,
+        program_title,
+    )
+    from retain_cli.measure.report import optional_config
+    from retain_cli.timeutil import zone
+
+    loaded = optional_config(config)
+    store = open_store(ctx, db)
+    tz = zone(loaded.timezone if loaded else "UTC")
+    result = program_report(
+        store,
+        parse_as_of(as_of, tz=tz) if as_of else utc_now(),
+        start_day=_day("--from", start),
+        end_day=_day("--to", end),
+        config=loaded,
+    )
+    if fmt is not OutputFormat.table:
+        render_rows(result.rows(), COLUMNS, fmt)
+        return
+    units = result.units
+    console.print(f"[bold]{escape(program_title(result, loaded.timezone if loaded else 'UTC'))}[/]")
+    table = _comparison("marketing", "held out")
+    table.add_row("customers", f"{result.program_customers:,}", f"{result.held_customers:,}", "")
+    for figure in result.figures:
+        table.add_row(
+            figure.label,
+            figure_text(figure.program, figure.unit, units),
+            figure_text(figure.held, figure.unit, units),
+            escape(interval_text(figure, units)),
+        )
+    console.print(table)
+    _print_sentences(program_sentences(result))
+
+
+def _day(option: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _render_variants(variants: list[Any], units: Any) -> None:
+    """The variants side by side, then each difference with its interval, then verdicts."""
+    from retain_cli.measure.report import variant_sentences
+
+    names = [str(e.variant) for e in variants]
+    console.print(f"[bold]Variants of {escape(variants[0].campaign)}, side by side[/]")
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    table.add_column("", no_wrap=True)
+    for name in [*names, "holdout"]:
+        table.add_column(escape(name), justify="right", no_wrap=True)
+    hold = variants[0].holdout
+    rows = [
+        ("share", *(units.percent(e.variant_share) for e in variants), ""),
+        ("customers", *(f"{e.recipients.customers:,}" for e in variants), f"{hold.customers:,}"),
+        (
+            "conversion",
+            *(units.percent(e.recipients.conversion) for e in variants),
+            units.percent(hold.conversion),
+        ),
+        ("orders", *(f"{e.recipients.orders.total:,.0f}" for e in variants),
+         f"{hold.orders.total:,.0f}"),
+        (
+            "revenue/customer",
+            *(units.money(e.recipients.revenue_per_customer) for e in variants),
+            units.money(hold.revenue_per_customer),
+        ),
+    ]  # fmt: skip
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    differences = Table(box=box.SIMPLE_HEAD, header_style="bold")
+    differences.add_column("difference", no_wrap=True)
+    differences.add_column("conversion (95% CI)", justify="right")
+    differences.add_column("revenue/customer (95% CI)", justify="right")
+    pairs = [(f"{e.variant} - holdout", e) for e in variants]
+    pairs += [(f"{e.variant} - {e.versus_variant}", e.versus) for e in variants if e.versus]
+    for label, effect in pairs:
+        differences.add_row(
+            escape(label),
+            escape(units.interval(effect.conversion, "rate")),
+            escape(units.interval(effect.revenue, "money")),
+        )
+    console.print(differences)
+    for line in variant_sentences(variants, units):
         style = "bold red" if line.startswith("WARNING") else ""
         console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
     console.print()

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from retain_cli.cli.campaigns import ConfigOption
+from retain_cli.cli.coupons import plan_pool_warnings, print_pool_warnings
 from retain_cli.cli.options import (
     AsOfOption,
     DbOption,
@@ -71,7 +72,16 @@ TransportOption = Annotated[
     ),
 ]
 
-PLAN_COLUMNS = ["campaign", "step", "customer_id", "email", "status", "reason", "key"]
+PLAN_COLUMNS = [
+    "campaign",
+    "step",
+    "customer_id",
+    "email",
+    "status",
+    "variant",
+    "reason",
+    "key",
+]
 SUMMARY_COLUMNS = [
     "campaign",
     "due",
@@ -96,6 +106,7 @@ SENDS_COLUMNS = [
     "key",
     "message_id",
     "reply",
+    "variant",
 ]
 SENDS_TABLE = ["campaign", "step", "email", "state", "attempts", "sent_at", "error"]
 PLAN_REASONS = ("why_deferred", "why_left_out", "why_skipped")
@@ -138,14 +149,15 @@ def plan(
 ) -> None:
     """Show who would get which message now, and who is left out and why.
 
-    Left out: no consent, opted out, already sent, repeat not due, stopped; held out: the
+    Left out: no consent, opted out, already sent, repeat not due, stopped, program holdout
+    (see 'retain config set program_holdout'); held out: the
     campaign's control group; deferred (sent by a later run): frequency cap, daily limit,
     quiet hours; skipped: queued by an earlier run but no longer fitting (left the audience,
     too late, stopped). Nothing is recorded or sent. With --now it shows the run at that
     moment (every limit applies, as in the real run). csv/json list every row (json adds
     the summary).
 
-    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement).
+    Under the table: per campaign, how many are held out and the smallest difference in conversion 'retain report' could detect (json: measurement); for a campaign with A/B variants, how many each variant gets and the smallest difference each could show against the holdout and against the first variant.
 
     Example: retain plan win-back --now 2025-12-24T06:30
     """  # noqa: E501
@@ -181,6 +193,7 @@ def plan(
                 "quiet_hours": result.quiet,
                 "held_back": result.held_back,
                 "measurement": power,
+                "program_holdout": result.program_summary(),
             }
         )
         return
@@ -198,12 +211,21 @@ def plan(
     )
     for line in power_lines(power):
         console.print(escape(line))
+    program = result.program_summary()
+    if program is not None:
+        console.print(
+            f"Program holdout ({program['share'] * 100:g}%): left out {program['messages']:,} "
+            f"message{'s' if program['messages'] != 1 else ''} to {program['customers']:,} "
+            "customer(s) of marketing campaigns ('retain report program' compares them)."
+        )
+    print_pool_warnings(plan_pool_warnings(store, loaded, result))
     if result.quiet:
         console.print(f"[yellow]{escape(result.quiet)}[/]")
     if rows and limit:
+        shown = rows[:limit]
         render_table(
-            rows[:limit],
-            PLAN_COLUMNS[:-1],
+            shown,
+            [c for c in PLAN_COLUMNS[:-1] if c != "variant" or any(r["variant"] for r in shown)],
             fmt,
             wrap=("reason",),
             drop=("customer_id", "step"),
@@ -328,6 +350,7 @@ def send(
         err_console.print(f"[red]{escape(error)}[/]")
     if len(result.errors) > 10:
         err_console.print(f"... and {len(result.errors) - 10} more: retain sends --state failed")
+    print_pool_warnings(result.warnings)
     notice = result.notice()
     if notice:
         err_console.print(f"[bold yellow]{escape(notice)}[/]")
@@ -484,9 +507,18 @@ def cron(
             show_default=False,
         ),
     ] = None,
+    digest: Annotated[
+        bool,
+        typer.Option(
+            "--digest/--no-digest",
+            help="After the send, mail yourself the day's summary ('retain digest --email').",
+        ),
+    ] = True,
     db: DbOption = None,
 ) -> None:
-    """Print ready crontab lines for a daily run (add them with 'crontab -e').
+    """Print ready crontab lines for the nightly run (add them with 'crontab -e').
+
+    The run: import the new exports (with --import-dir), read the shop's mailbox ('retain inbox', when the campaign file's mailbox: section names your server), send, then mail you the digest ('retain digest --email'; --no-digest leaves it out). When the mailbox cannot be read, that night's send is skipped, so nobody who wrote to unsubscribe is mailed again; the digest still comes. Everything is logged to one file (--log).
 
     The lines set CRON_TZ to the shop's time zone (shop.timezone), so the run keeps its
     time through daylight saving. A time inside the quiet hours is refused (those runs would
@@ -498,14 +530,16 @@ def cron(
     the newest orders import is more than a day old.
 
     Example: retain cron --at 09:30 --import-dir ~/shop-exports
-    """
+    """  # noqa: E501
     from retain_cli.campaigns.config import config_path, load_config
     from retain_cli.campaigns.cron import cron_advice, cron_lines
+    from retain_cli.mailbox import cron_mailbox
     from retain_cli.timeutil import local_day, system_timezone, utc_now, zone
 
     path = config_path(config)
     absolute = path.expanduser().absolute()
     settings = load_config(absolute) if absolute.exists() else None
+    inbox, mailbox_notes = cron_mailbox(absolute) if settings is not None else (False, [])
     tz = zone(settings.timezone if settings else None)
     lines, warnings = cron_lines(
         at=at,
@@ -516,6 +550,9 @@ def cron(
         today=local_day(utc_now(), tz),
         log=log,
         import_dir=import_dir,
+        inbox=inbox,
+        digest=digest,
+        mailbox_notes=mailbox_notes,
     )
     for warning in warnings:
         err_console.print(f"[bold yellow]Warning: {escape(warning)}[/]")

@@ -262,8 +262,16 @@ def digest(
     store = open_store(ctx, db)
     result = make_digest(store, moment, hours=hours, timezone=shop_timezone(config))
     if email:
-        address = mail_digest(load_config(config_path(config)), result, to)
-        err_console.print(f"Digest sent to {escape(address)}.")
+        settings = load_config(config_path(config))
+        address = mail_digest(settings, result, to)
+        if settings.transport == "outbox":
+            err_console.print(
+                f"Digest for {escape(address)} written to the outbox "
+                f"({escape(str(settings.outbox_dir / 'mail'))}), not e-mailed: the campaign "
+                "file's transport is outbox."
+            )
+        else:
+            err_console.print(f"Digest sent to {escape(address)}.")
         return
     if fmt is OutputFormat.json:
         write_json(result.as_json())

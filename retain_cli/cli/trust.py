@@ -80,23 +80,40 @@ def explain_customer_command(
         return False
     from retain_cli.campaigns.config import config_path
     from retain_cli.timeutil import parse_as_of, zone
-    from retain_cli.trust.explain import explain_customer
+    from retain_cli.trust.explain import explain_customer, read_campaigns
 
     file = config_path(config)
-    timezone = shop_timezone(file)
+    campaigns = read_campaigns(file)  # read once: its time zone, then its campaigns
+    timezone = campaigns[0].timezone if campaigns[0] is not None else shop_timezone(file)
     clock = run_clock(ctx, now, timezone)
     moment = parse_as_of(as_of, tz=zone(timezone)) if as_of else None
-    result = explain_customer(store, text, config_file=file, as_of=moment, clock=clock)
+    result = explain_customer(
+        store, text, config_file=file, as_of=moment, clock=clock, campaigns=campaigns
+    )
     if fmt is OutputFormat.json:
         write_json(result.as_json())
     elif fmt is OutputFormat.csv:
-        render_rows([d.as_dict() for d in result.decisions], _DECISION_COLUMNS, fmt)
+        rows = [
+            {**d.as_dict(), "blocked_by": ", ".join(k for k, _ in d.blocks), "blocked": d.blocked}
+            for d in result.decisions
+        ]
+        render_rows(rows, _DECISION_COLUMNS, fmt)
     else:
         _show_explanation(result)
     return True
 
 
-_DECISION_COLUMNS = ["campaign", "step", "status", "reason", "due_on", "note", "key"]
+_DECISION_COLUMNS = [
+    "campaign",
+    "step",
+    "status",
+    "reason",
+    "due_on",
+    "note",
+    "blocked_by",
+    "blocked",
+    "key",
+]
 
 
 def _show_explanation(result: Explanation) -> None:
@@ -121,6 +138,8 @@ def _show_explanation(result: Explanation) -> None:
             why = d.reason or ("due now" if d.status == "due" else "")
             if d.note:
                 why += f" ({d.note})"
+            if d.blocks:
+                why += f"; {d.blocked}"
             table.add_row(escape(d.campaign), step, escape(d.status), escape(why))
         console.print(table)
     for note in result.notes:

@@ -94,6 +94,27 @@ def signups_csv(shop: Shop) -> str:
     return _csv(["Email", "First Name", "Last Name", "Accepts Marketing", "Signup Date"], rows)
 
 
+def coupon_codes_csv(seed: int, count: int = 40) -> str:
+    """The shop's export of a discount with ``count`` single-use codes (10% off, once per
+    code), as Shopify's discounts export writes it: the pool of the win-back campaign. Its
+    own generator, so the shop's data stay as they are."""
+    import random
+
+    rng = random.Random(f"coupons:{seed}")
+    letters = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+    codes: list[str] = []
+    while len(codes) < count:
+        code = "MISSYOU-" + "".join(rng.choice(letters) for _ in range(6))
+        if code not in codes:
+            codes.append(code)
+    header = ["Name", "Value", "Value Type", "Type", "Status", "Usage Limit Per Code"]
+    header += ["Times Used In Total", "Start", "End"]
+    return _csv(
+        header,
+        [[c, "-10.0", "percentage", "", "Active", "1", "0", "", ""] for c in codes],
+    )
+
+
 def orders_csv(shop: Shop) -> str:
     """The Shopify orders export of the shop: one row per line item, order fields on the first."""
     width = len(ORDER_HEADER)

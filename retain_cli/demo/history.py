@@ -1,8 +1,9 @@
-"""The demo's send history: the win-back campaign run once a week from 16 to 6 weeks before
-the demo's day, each run recorded as ``retain send`` records one (the planner picks the
-audience and the holdout; the due messages are marked sent at that time, the held-out
-customers held out), so ``retain report`` has a campaign whose window has ended. No message
-is written: the ledger's reply says so."""
+"""The demo's send history: a 10% program holdout begun 26 weeks before the demo's day (so
+``retain report program`` has half a year to compare), then the win-back campaign run once a
+week from 16 to 6 weeks before the demo's day, each run recorded as ``retain send`` records
+one (the planner picks the audience and the holdouts; the due messages are marked sent at
+that time, the held-out customers held out), so ``retain report`` has a campaign whose window
+has ended. No message is written: the ledger's reply says so."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ if TYPE_CHECKING:
 HISTORY_CAMPAIGN = "win-back"
 HISTORY_WEEKS_AGO = range(16, 5, -1)  # one run a week, the last six weeks ago
 HISTORY_REPLY = "demo history: recorded by retain demo, no message was written"
+PROGRAM_SHARE = "10%"
+PROGRAM_WEEKS_AGO = 26
+
+
+def record_program_holdout(store: Store, today: date) -> int:
+    """Start the demo's program holdout 26 weeks before ``today``, every customer drawn then
+    (once: nothing when the shop has had one). Returns the customers held out."""
+    from retain_cli.campaigns.program import latest_program, set_program_holdout
+
+    if latest_program(store) is not None:
+        return 0
+    day = today - timedelta(weeks=PROGRAM_WEEKS_AGO)
+    began = datetime.combine(day, time(9, 0), tzinfo=UTC)
+    return set_program_holdout(store, PROGRAM_SHARE, began).held_out
 
 
 def record_history(store: Store, config_path: Path, today: date) -> int:

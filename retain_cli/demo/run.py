@@ -9,14 +9,17 @@ from typing import Any
 
 from retain_cli.demo.exports import (
     birthdays_csv,
+    coupon_codes_csv,
     customers_csv,
     orders_csv,
     signups_csv,
     unsubscribes_csv,
 )
-from retain_cli.demo.history import record_history
+from retain_cli.demo.history import record_history, record_program_holdout
 from retain_cli.demo.shop import (
     BIRTHDAYS_FILE,
+    COUPON_POOL,
+    COUPONS_FILE,
     CUSTOMERS_FILE,
     EXPORTS_DIR,
     ORDERS_FILE,
@@ -48,6 +51,7 @@ class DemoResult:
     last_order_at: str | None
     imports: list[Any] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
+    coupons: Any = None  # the coupon pool's import (CouponImport)
 
     @property
     def rejected(self) -> int:
@@ -70,6 +74,10 @@ class DemoResult:
             if result.rejected:
                 text += f", {result.rejected} rejected"
             data[f"imported {result.file.name}"] = text
+        if self.coupons is not None:
+            data[f"imported {self.coupons.file.name}"] = (
+                f"{self.coupons.total} codes in coupon pool {self.coupons.pool}"
+            )
         return data
 
 
@@ -87,7 +95,9 @@ def run_demo(
     than mixing two shops.
     """
     from retain_cli.imports import ImportOptions, import_file
+    from retain_cli.imports.coupons import import_coupons
     from retain_cli.store import Store
+    from retain_cli.timeutil import utc_now_iso
 
     if today is None:
         today = datetime.now(UTC).date()
@@ -98,6 +108,7 @@ def run_demo(
         BIRTHDAYS_FILE: birthdays_csv(shop),
         UNSUBSCRIBES_FILE: unsubscribes_csv(shop),
         SIGNUPS_FILE: signups_csv(shop),
+        COUPONS_FILE: coupon_codes_csv(seed),
     }
 
     init = init_project(directory)
@@ -125,8 +136,10 @@ def run_demo(
             import_file(store, paths[3], "suppressions", ImportOptions(source="suppressions")),
             import_file(store, paths[4], "customers", ImportOptions(source="generic_customers")),
         ]
+        coupons = import_coupons(store, exports_dir / COUPONS_FILE, COUPON_POOL, utc_now_iso())
         top = store.customer_list(sort="total_spent", limit=1)
         # the history first: the mailbox answers the messages the first send will send
+        record_program_holdout(store, today)
         record_history(store, directory / CONFIG_NAME, today)
         mailbox = _demo_mailbox(directory, store, today)
 
@@ -146,6 +159,7 @@ def run_demo(
         first_order_at=utc_text(shop.orders[0].created_at) if shop.orders else None,
         last_order_at=utc_text(shop.orders[-1].created_at) if shop.orders else None,
         imports=results,
+        coupons=coupons,
         next_commands=[
             "retain status",
             "retain customers list --limit 10",
@@ -155,10 +169,12 @@ def run_demo(
             "retain segments",
             "retain predict",
             "retain campaigns check",
+            "retain coupons",
             "retain plan",
             "retain send --yes",
             *([f"retain inbox --from-maildir {mailbox.name}"] if mailbox else []),
             "retain report",
+            "retain report program",
         ],
     )
 

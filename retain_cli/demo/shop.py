@@ -55,6 +55,8 @@ ORDERS_FILE = "orders_export_1.csv"
 BIRTHDAYS_FILE = "birthday_club.csv"
 UNSUBSCRIBES_FILE = "unsubscribes.csv"
 SIGNUPS_FILE = "newsletter_signups.csv"
+COUPONS_FILE = "winback_codes.csv"  # the win-back campaign's coupon pool
+COUPON_POOL = "WINBACK"
 
 CUSTOMER_HEADER = [
     "Customer ID",

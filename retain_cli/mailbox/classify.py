@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Protocol
 
-from retain_cli.mailbox.parse import Mail, Malformed, content_type, own_lines
+from retain_cli.mailbox.parse import Mail, Malformed, own_lines
 from retain_cli.mailbox.words import asks_to_unsubscribe, without_prefixes
 
 DAEMONS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "bounce"})
@@ -96,7 +96,7 @@ def classify(mail: Mail, rules: Rules, lookup: Lookup) -> Verdict:
         mail.check()
     except Malformed as exc:
         return Verdict("malformed", f"malformed: {exc}", "none", problem=f"malformed: {exc}")
-    kind, params = content_type(mail.header("content-type"))
+    kind, params = mail.content_type
     report = kind == "multipart/report" and params.get("report-type", "").lower() in (
         "delivery-status",
         "",
@@ -203,7 +203,7 @@ def _status(mail: Mail) -> str:
 
 def _bounce(mail: Mail, token: tuple[str, str] | None, lookup: Lookup) -> Verdict:
     temporary, permanent, error = _failures(mail)
-    status = _status(mail) if "multipart/report" in (mail.header("content-type") or "") else ""
+    status = _status(mail) if mail.content_type[0] == "multipart/report" else ""
     detail = f": {status}" if status else ""
     sent = lookup.sent_by_token(token[1]) if token else None
     if token is not None and sent is None:

@@ -171,3 +171,36 @@ def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
 def _error(path: Path, key: str | None, message: str) -> ConfigError:
     where = f"key 'mailbox.{key}': " if key else "key 'mailbox': "
     return ConfigError(f"{path}: {where}{message}")
+
+
+NO_MAILBOX_NOTE = (
+    "# no mailbox: section in the campaign file, so replies, unsubscribe mails and bounces",
+    "# are not read; add one (see 'retain inbox --help') and run 'retain cron' again",
+)
+
+
+def cron_mailbox(config_file: Path) -> tuple[bool, list[str]]:
+    """For ``retain cron``: whether the nightly run reads the mailbox (the campaign file names
+    a server and a login, and the server is not the example's), and the crontab's comment
+    lines about it (where the IMAP password must come from: cron does not see the shell's
+    environment; or why the mailbox is not read)."""
+    import yaml
+
+    from retain_cli.campaigns.cron import password_advice
+    from retain_cli.campaigns.placeholders import example_domain
+    from retain_cli.secrets import DEFAULT_IMAP_KEYRING_SERVICE, DEFAULT_IMAP_PASSWORD_ENV
+
+    data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    section = data.get("mailbox") if isinstance(data, Mapping) else None
+    settings = parse_mailbox(section, config_file)
+    if not settings.host or not settings.username:
+        return False, list(NO_MAILBOX_NOTE)
+    if example_domain(settings.host):
+        return False, [
+            f"# mailbox.host is still the example's {settings.host}, so replies, unsubscribe",
+            "# mails and bounces are not read; put your IMAP server there and run 'retain",
+            "# cron' again",
+        ]
+    env = settings.password_env or DEFAULT_IMAP_PASSWORD_ENV
+    service = settings.keyring_service or DEFAULT_IMAP_KEYRING_SERVICE
+    return True, password_advice("IMAP", env, service, settings.username)

@@ -17,6 +17,7 @@ import codecs
 import re
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from functools import lru_cache
 from html.parser import HTMLParser
 
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII except the colon
@@ -43,9 +44,33 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     return raw[:lf], raw[lf + 2 :]
 
 
+_FIELD = re.compile(r"^([!-9;-~]+):(.*(?:\n[ \t].*)*)", re.M)
+_ALL_FIELDS = re.compile(r"(?:[!-9;-~]+:.*(?:\n[ \t].*)*(?:\n|\Z))*")
+
+
 def parse_headers(block: bytes) -> dict[str, list[str]]:
     """Lower-cased name -> unfolded values, in order. Lines that are not headers stop it."""
     text = block.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    headers: dict[str, list[str]] = {}
+    if _ALL_FIELDS.fullmatch(text):  # every line a field or a continuation: one scan in C
+        for name, value in _FIELD.findall(text):
+            if "\n" in value:
+                value = " ".join(piece.strip() for piece in value.split("\n"))
+            else:
+                value = value.strip()
+            key = name.lower()
+            if key in headers:
+                headers[key].append(value)
+            else:
+                headers[key] = [value]
+        return headers
+    return headers_by_line(text)
+
+
+def headers_by_line(text: str) -> dict[str, list[str]]:
+    """:func:`parse_headers` line by line (for a block with lines that are not fields)."""
     headers: dict[str, list[str]] = {}
     last: list[str] | None = None
     for line in text.split("\n"):
@@ -95,9 +120,15 @@ def decode_words(value: str) -> str:
 
 
 def content_type(value: str | None) -> tuple[str, dict[str, str]]:
-    """``text/plain; charset="utf-8"`` -> (``text/plain``, {charset: utf-8})."""
+    """``text/plain; charset="utf-8"`` -> (``text/plain``, {charset: utf-8}). The parameters
+    are shared between calls with the same value: read them, never change them."""
     if not value:
         return "text/plain", {}
+    return _content_type(value)
+
+
+@lru_cache(maxsize=512)  # a part's type repeats from message to message (boundaries do not)
+def _content_type(value: str) -> tuple[str, dict[str, str]]:
     kind, _, rest = value.partition(";")
     params = {
         m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
@@ -109,7 +140,17 @@ def content_type(value: str | None) -> tuple[str, dict[str, str]]:
 class Mail:
     """One message's bytes, read lazily: what classification asks for is computed once."""
 
-    __slots__ = ("_from", "_message", "_report", "_text", "body", "headers", "raw")
+    __slots__ = (
+        "_from",
+        "_kind",
+        "_message",
+        "_report",
+        "_subject",
+        "_text",
+        "body",
+        "headers",
+        "raw",
+    )
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
@@ -118,6 +159,8 @@ class Mail:
         self._text: str | None = None
         self._message: Message | None = None
         self._from: str | None = None
+        self._subject: str | None = None
+        self._kind: tuple[str, dict[str, str]] | None = None
         self._report: Message | bool | None = False  # False: not looked for yet
 
     def header(self, name: str) -> str | None:
@@ -144,13 +187,25 @@ class Mail:
 
     @property
     def subject(self) -> str:
-        return " ".join(decode_words(self.header("subject") or "").split())
+        if self._subject is None:
+            self._subject = " ".join(decode_words(self.header("subject") or "").split())
+        return self._subject
+
+    @property
+    def content_type(self) -> tuple[str, dict[str, str]]:
+        """The message's own Content-Type: (``type/subtype``, parameters)."""
+        if self._kind is None:
+            self._kind = content_type(self.header("content-type"))
+        return self._kind
 
     @property
     def received_at(self) -> str | None:
         value = self.header("date")
         if not value:
             return None
+        quick = _quick_date(value)
+        if quick is not None:
+            return quick
         try:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
@@ -214,17 +269,13 @@ class Mail:
         return self._report
 
     def _delivery_status(self) -> Message | None:
-        kind, params = content_type(self.header("content-type"))
+        kind, params = self.content_type
         parts = _parts(self.body, params) if kind == "multipart/report" else None
         for headers, content in parts or ():
             if content_type((headers.get("content-type") or [""])[0])[0] == (
                 "message/delivery-status"
             ):
-                from email import message_from_bytes
-
-                return message_from_bytes(
-                    b"Content-Type: message/delivery-status\r\n\r\n" + content
-                )
+                return status_message(content)
         return None
 
     def message(self) -> Message:
@@ -234,6 +285,63 @@ class Mail:
 
             self._message = message_from_bytes(self.raw)
         return self._message
+
+
+_BLANK_LINE = re.compile(rb"\r?\n(?:[ \t]*\r?\n)+")
+
+
+def status_message(content: bytes) -> Message:
+    """A ``message/delivery-status`` part as the standard library's parser makes it (a list of
+    header blocks, one per recipient, after the one about the report), built from the blocks'
+    fields directly: the parser's line machinery costs ten times more."""
+    status = Message()
+    status["Content-Type"] = "message/delivery-status"
+    blocks: list[Message | str] = []
+    for piece in _BLANK_LINE.split(content.strip()):
+        block = Message()
+        for name, values in parse_headers(piece).items():
+            for value in values:
+                block[name] = value
+        blocks.append(block)
+    status.set_payload(blocks)
+    return status
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+_DATE = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d)(?::(\d\d))? "
+    r"([+-])(\d\d)(\d\d)(?:\s*\([^()]*\))?"
+)
+
+
+def _quick_date(value: str) -> str | None:
+    """An RFC 5322 date in its usual form (``Sat, 05 Dec 2026 21:07:31 +0100``) as UTC ISO
+    text; None for anything else (the standard library reads it then)."""
+    match = _DATE.fullmatch(value.strip())
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, off_h, off_m = match.groups()
+    number = _MONTHS.get(month.lower())
+    if number is None or year < "1000" or (sign == "-" and off_h == off_m == "00"):
+        return None  # -0000: the time zone is unknown (the parser's answer, None)
+    from datetime import datetime, timedelta
+
+    try:
+        moment = datetime(int(year), number, int(day), int(hour), int(minute), int(second or 0))
+    except ValueError:
+        return None
+    offset = int(off_h) * 60 + int(off_m)
+    if offset:
+        moment -= timedelta(minutes=offset if sign == "+" else -offset)
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
 def _lines(text: str) -> str:

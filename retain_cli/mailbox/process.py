@@ -1,11 +1,12 @@
-"""A ``retain inbox`` run: read the new messages batch by batch, classify each, record the
-batch (messages, opt-outs, soft-bounce counts) in one transaction, then mark it processed.
+"""A ``retain inbox`` run: read the new messages batch by batch, classify each, record them
+(messages, opt-outs, soft-bounce counts) :data:`RECORD` at a time in one transaction, then
+mark those processed.
 
-Safe to kill at any point: a batch is recorded wholly or not at all, and marked only after it
-is committed. A message recorded but not yet marked (killed in between) is read again next
-time, found by its key (its Message-ID, else a hash of its bytes) and only marked, so the same
-message twice changes nothing. Bad input never stops a run: a message that cannot be read is
-recorded as ``malformed`` with the reason, stays in the mailbox, and is reported.
+Safe to kill at any point: what is recorded is recorded wholly or not at all, and marked only
+after it is committed. A message recorded but not yet marked (killed in between) is read again
+next time, found by its key (its Message-ID, else a hash of its bytes) and only marked, so the
+same message twice changes nothing. Bad input never stops a run: a message that cannot be read
+is recorded as ``malformed`` with the reason, stays in the mailbox, and is reported.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from retain_cli.campaigns.model import CampaignConfig
     from retain_cli.store import Store
 
-BATCH = 500
+BATCH = 500  # messages fetched and classified at a time
+RECORD = 2000  # messages recorded in one transaction, then marked (fewer commits and stores)
 SURVEY_DAYS = 30  # a reply outside any thread answers a survey sent this recently
 ORDER = ("unsubscribe", "hard_bounce", "soft_bounce", "auto_reply", "survey_answer", "reply")
 LABELS = {
@@ -46,6 +48,7 @@ LABELS = {
 class Source(Protocol):
     name: str
 
+    def start(self, size: int) -> None: ...
     def batches(self, size: int) -> Iterable[list[tuple[str, bytes]]]: ...
     def mark(self, refs: list[str]) -> None: ...
     def close(self) -> None: ...
@@ -150,6 +153,15 @@ def rules_for(config: CampaignConfig, settings: MailboxSettings) -> Rules:
     )
 
 
+@dataclass
+class _Pending:
+    """Classified messages waiting to be recorded (and then marked) together."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    suppress: list[tuple[str, str]] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+
+
 def process(
     store: Store,
     source: Source,
@@ -157,16 +169,24 @@ def process(
     *,
     soft_bounce_limit: int,
     batch_size: int = BATCH,
+    record_size: int = RECORD,
     progress: Callable[[int], None] | None = None,
 ) -> InboxResult:
     """Read every new message of ``source``; see the module's doc."""
     result = InboxResult(source=source.name)
     lookup = StoreLookup(store, rules.surveys)
+    pending = _Pending()
+    seen: set[str] = set()
     try:
+        source.start(batch_size)  # the server is asked while the ledger is read
+        lookup.sent("")
         for batch in source.batches(batch_size):
-            _one_batch(store, source, rules, lookup, batch, soft_bounce_limit, result)
+            _one_batch(store, source.name, rules, lookup, batch, result, pending, seen)
+            if len(pending.refs) >= record_size:
+                _record(store, source, pending, soft_bounce_limit, result)
             if progress is not None:
                 progress(len(batch))
+        _record(store, source, pending, soft_bounce_limit, result)
     finally:
         source.close()
         if rules.surveys:  # answers recorded here become survey answers (also after a kill)
@@ -178,12 +198,13 @@ def process(
 
 def _one_batch(
     store: Store,
-    source: Source,
+    source: str,
     rules: Rules,
     lookup: StoreLookup,
     batch: list[tuple[str, bytes]],
-    soft_bounce_limit: int,
     result: InboxResult,
+    pending: _Pending,
+    seen: set[str],
 ) -> None:
     result.read += len(batch)
     mails = [(ref, Mail(raw)) for ref, raw in batch]
@@ -191,10 +212,8 @@ def _one_batch(
     known = store.inbox_known(keys)
     lookup.prefetch(mail.from_email for _, mail in mails)
     now = utc_now_iso()
-    rows: list[dict[str, Any]] = []
-    suppress: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for (ref, mail), key in zip(mails, keys, strict=True):
+        pending.refs.append(ref)
         if key in known or key in seen:
             result.already += 1
             continue
@@ -202,16 +221,25 @@ def _one_batch(
         verdict = _classify(mail, rules, lookup)
         result.counts[verdict.classification] += 1
         result.linked += verdict.send_key is not None
-        where = _where(ref, mail, source.name)
         if verdict.problem:
-            result.problems.append(f"{where}: {verdict.problem}")
+            result.problems.append(f"{_where(ref, mail, source)}: {verdict.problem}")
         if verdict.note:
-            result.notes.append(f"{where}: {verdict.note}")
-        suppress += verdict.suppress
-        rows.append(_row(key, mail, verdict, source.name, now))
-    _, newly = store.inbox_record(rows, suppress, soft_bounce_limit=soft_bounce_limit)
-    result.suppressed += newly
-    source.mark([ref for ref, _ in batch])
+            result.notes.append(f"{_where(ref, mail, source)}: {verdict.note}")
+        pending.suppress += verdict.suppress
+        pending.rows.append(_row(key, mail, verdict, source, now))
+
+
+def _record(
+    store: Store, source: Source, pending: _Pending, soft_bounce_limit: int, result: InboxResult
+) -> None:
+    """Record what is pending in one transaction, then mark it processed."""
+    if pending.refs:
+        _, newly = store.inbox_record(
+            pending.rows, pending.suppress, soft_bounce_limit=soft_bounce_limit
+        )
+        result.suppressed += newly
+        source.mark(pending.refs)
+        pending.rows, pending.suppress, pending.refs = [], [], []
 
 
 def _classify(mail: Mail, rules: Rules, lookup: StoreLookup) -> Verdict:
@@ -269,33 +297,51 @@ def run_inbox(
     *,
     maildir: Path | None = None,
     batch_size: int = BATCH,
+    record_size: int = RECORD,
     progress: Callable[[int], None] | None = None,
 ) -> InboxResult:
-    """``retain inbox``: the campaign file's mailbox over IMAP, or ``maildir``."""
+    """``retain inbox``: the campaign file's mailbox over IMAP, or ``maildir``. Each run is
+    recorded (``inbox_runs``) with how it ended, for the digest."""
+    from retain_cli.errors import RetainError
     from retain_cli.mailbox.source import ImapSource, MaildirSource
     from retain_cli.secrets import imap_password
 
     config, settings = load_settings(config_file)
-    source: Source
-    if maildir is not None:
-        source = MaildirSource(maildir)
-    else:
-        if not settings.host or not settings.username:
-            raise UsageError(
-                f"{config_file} has no mailbox to read: add a mailbox: section with host and "
-                "username, or pass --from-maildir DIR"
-            )
-        imap = ImapSource(settings, imap_password(settings))
-        imap.open()
-        source = imap
-    return process(
-        store,
-        source,
-        rules_for(config, settings),
-        soft_bounce_limit=settings.soft_bounce_limit,
-        batch_size=batch_size,
-        progress=progress,
+    if maildir is None and (not settings.host or not settings.username):
+        raise UsageError(
+            f"{config_file} has no mailbox to read: add a mailbox: section with host and "
+            "username, or pass --from-maildir DIR"
+        )
+    where = (
+        f"maildir:{maildir}"
+        if maildir is not None
+        else (f"imap://{settings.username}@{settings.host}/{settings.folder}")
     )
+    run = store.inbox_run_started(where)
+    error: str | None = "stopped before the end"
+    result: InboxResult | None = None
+    try:
+        source: Source
+        if maildir is not None:
+            source = MaildirSource(maildir)
+        else:
+            source = ImapSource(settings, imap_password(settings))  # connects in process()
+        result = process(
+            store,
+            source,
+            rules_for(config, settings),
+            soft_bounce_limit=settings.soft_bounce_limit,
+            batch_size=batch_size,
+            record_size=record_size,
+            progress=progress,
+        )
+        error = None
+        return result
+    except RetainError as exc:
+        error = str(exc)
+        raise
+    finally:
+        store.inbox_run_ended(run, result.read if result else 0, error)
 
 
 def explain(store: Store, email: str) -> dict[str, Any]:

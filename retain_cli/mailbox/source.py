@@ -12,8 +12,10 @@ flag store are issued on its imaplib client directly: imap-tools' ``fetch`` pars
 message into its own object (a cost we do not need twice) and its ``flag`` expunges the folder
 after each store, which would remove messages the owner marked deleted.
 
-While one batch is classified and recorded, the next is already being fetched (a thread owns
-the connection; the main thread only asks it to fetch and to mark).
+A thread owns the connection: it logs in, searches and fetches while the main thread gets
+ready (reads the ledger) and then classifies and records; the next batch is fetched while one
+is classified. Marks come a few batches at a time (``process.RECORD``): a flag store costs the
+server about as much per command as per message. UID sets are sent as ranges (``1:500``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ from retain_cli.mailbox.config import MailboxSettings
 Batch = list[tuple[str, bytes]]
 _UID = re.compile(rb"UID (\d+)")
 _END = object()
+
+
+def uid_ranges(uids: list[str]) -> str:
+    """``["1", "2", "3", "7"]`` -> ``1:3,7`` (a UID set as IMAP writes it, RFC 3501)."""
+    numbers = sorted({int(u) for u in uids})
+    out: list[str] = []
+    first = last = numbers[0] if numbers else 0
+    for n in numbers[1:]:
+        if n != last + 1:
+            out.append(f"{first}:{last}" if last != first else str(first))
+            first = n
+        last = n
+    if numbers:
+        out.append(f"{first}:{last}" if last != first else str(first))
+    return ",".join(out)
 
 
 def tls_context(settings: MailboxSettings) -> ssl.SSLContext:
@@ -62,6 +79,9 @@ class ImapSource:
         self._box: Any = None
         self._marks: queue.Queue[Any] = queue.Queue()
         self._worker: threading.Thread | None = None
+        self._fetched: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._pending: list[str] = []
+        self._stop = False
         self._error: BaseException | None = None
         self.can_move = False
 
@@ -124,8 +144,12 @@ class ImapSource:
     def close(self) -> None:
         """Finish marking (waits for the worker), then log out. Raises what the worker hit."""
         if self._worker is not None:
+            self._stop = True  # the caller stopped early: fetch no more
             self._marks.put(_END)
-            self._worker.join()
+            while self._worker.is_alive():
+                with contextlib.suppress(queue.Empty):  # a worker waiting to hand a batch over
+                    self._fetched.get_nowait()
+                self._worker.join(0.05)
             self._worker = None
         box, self._box = self._box, None
         if box is not None:
@@ -153,18 +177,20 @@ class ImapSource:
         found = self._box.uids(f"UNKEYWORD {self.settings.processed_flag}", charset=None)
         return sorted(found, key=int)
 
+    def start(self, size: int) -> None:
+        """Connect (if not yet), search and fetch in the worker, while the caller gets ready."""
+        if self._worker is None:
+            self._fetched = queue.Queue(maxsize=2)
+            self._worker = threading.Thread(target=self._work, args=(size,), daemon=True)
+            self._worker.start()
+
     def batches(self, size: int) -> Iterator[Batch]:
         """The new messages, ``size`` at a time; the next batch is fetched while the caller
         works on this one."""
-        if self._box is None:
-            self.open()
-        uids = self.new_uids()
-        chunks = [uids[i : i + size] for i in range(0, len(uids), size)]
-        fetched: queue.Queue[Any] = queue.Queue(maxsize=2)
-        self._worker = threading.Thread(target=self._work, args=(chunks, fetched), daemon=True)
-        self._worker.start()
+        self.start(size)
+        assert self._worker is not None
         while True:
-            item = fetched.get()
+            item = self._fetched.get()
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -179,33 +205,44 @@ class ImapSource:
         if refs:
             self._marks.put(list(refs))
 
-    def _work(self, chunks: list[list[str]], fetched: queue.Queue[Any]) -> None:
+    def _work(self, size: int) -> None:
+        fetched = self._fetched
         try:
-            for chunk in chunks:
-                self._serve_marks(block=False)
-                fetched.put(self._fetch(chunk))
+            if self._box is None:
+                self.open()
+            uids = self.new_uids()
+            for i in range(0, len(uids), size):
+                if self._stop:
+                    break
+                self._serve_marks(final=False)
+                fetched.put(self._fetch(uids[i : i + size]))
             fetched.put(_END)
         except BaseException as exc:
             fetched.put(exc)
             return
         try:
-            self._serve_marks(block=True)
+            self._serve_marks(final=True)
         except BaseException as exc:
             self._error = exc
 
-    def _serve_marks(self, *, block: bool) -> None:
+    def _serve_marks(self, *, final: bool) -> None:
+        """Store the marks asked for so far in one command (when ``final``, wait for the
+        last)."""
         while True:
             try:
-                refs = self._marks.get(block=block)
+                refs = self._marks.get(block=final)
             except queue.Empty:
-                return
+                break
             if refs is _END:
-                return
-            self._store(refs)
+                break
+            self._pending += refs
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._store(pending)
 
     def _fetch(self, uids: list[str]) -> Batch:
         client = self._box.client
-        typ, data = client.uid("FETCH", ",".join(uids), "(UID BODY.PEEK[])")
+        typ, data = client.uid("FETCH", uid_ranges(uids), "(UID BODY.PEEK[])")
         if typ != "OK":
             raise MailboxError(f"the mailbox {self.settings.where} refused to fetch: {data!r}")
         out: Batch = []
@@ -218,7 +255,7 @@ class ImapSource:
 
     def _store(self, uids: list[str]) -> None:
         client = self._box.client
-        uid_set = ",".join(uids)
+        uid_set = uid_ranges(uids)
         typ, data = client.uid(
             "STORE", uid_set, "+FLAGS.SILENT", f"({self.settings.processed_flag})"
         )
@@ -276,6 +313,9 @@ class MaildirSource:
                 batch = []
         if batch:
             yield batch
+
+    def start(self, size: int) -> None:
+        """Nothing to start: files are read as they are asked for."""
 
     def mark(self, refs: list[str]) -> None:
         """Nothing to do: the folder is left as it is."""

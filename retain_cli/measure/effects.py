@@ -26,6 +26,12 @@ Per campaign and step:
 - Verdict: ``better`` / ``worse`` when the 95% interval lies above / below zero, else
   ``inconclusive``; only on a finished window with at least :data:`MIN_GROUP` customers in
   each group (never a winner on a small sample).
+- **A/B variants** (``sends.variant``): after a campaign's row, one row per variant: its
+  recipients against the same holdout, by the same rules; and every variant after the first
+  against the first (the reference, the control when it is the campaign's own message): the
+  difference between the variants with its interval and a verdict, by the same rules too
+  (finished windows, :data:`MIN_GROUP` customers each). The split between the variants is
+  checked against the shares in the campaign file (:func:`~.stats.split_test`).
 """
 
 from __future__ import annotations
@@ -39,11 +45,13 @@ from retain_cli.measure.stats import (
     Interval,
     Moments,
     RatioCheck,
+    SplitCheck,
     detectable_difference,
     newcombe_difference,
     proportion_sd,
     recipients_needed,
     sample_ratio_test,
+    split_test,
     welch_difference,
 )
 
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from retain_cli.analytics.order_arrays import OrderArrays
+    from retain_cli.measure.coupons import CouponUse
 
 DAY = 86400
 #: customers each group needs before a row gets a verdict
@@ -111,6 +120,13 @@ class Effect:
     revenue_needed: int | None = None
     no_verdict: str = ""  # why there is none ("" when there is one)
     notes: list[str] = field(default_factory=list)
+    coupons: CouponUse | None = None  # the coupon codes its messages carried, if any
+    variant: str | None = None  # an A/B variant's recipients (None: all recipients)
+    variant_share: float | None = None  # its share in the campaign file
+    variant_realised_share: float | None = None  # its share of the first step's customers
+    split: SplitCheck | None = None  # the split between the variants (first step)
+    versus: Effect | None = None  # this variant's recipients against the reference variant's
+    versus_variant: str | None = None  # the reference variant
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ class CampaignInfo:
 
     holdout: float | None = None
     offer_code: str | None = None
+    variants: tuple[tuple[str, float], ...] = ()  # (name, share) in the file's order
 
 
 class Windows:
@@ -162,14 +179,18 @@ class CampaignLedger:
     kind: np.ndarray
     planned: np.ndarray
     sent: np.ndarray
+    variant: np.ndarray  # 0: none, k: variant_names[k - 1]
+    variant_names: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_rows(cls, name: str, rows: Sequence[tuple[int, ...]]) -> CampaignLedger:
+    def from_rows(
+        cls, name: str, rows: Sequence[tuple[int, ...]], variants: Sequence[str] = ()
+    ) -> CampaignLedger:
         import numpy as np
 
-        table = np.array(rows, dtype=np.int64).reshape(-1, 5)
-        step, ref, kind, planned, sent = (table[:, i] for i in range(5))
-        return cls(name, step, ref, kind, planned, sent)
+        table = np.array(rows, dtype=np.int64).reshape(-1, 6)
+        step, ref, kind, planned, sent, variant = (table[:, i] for i in range(6))
+        return cls(name, step, ref, kind, planned, sent, variant, list(variants))
 
     def steps(self) -> list[int]:
         import numpy as np
@@ -247,7 +268,98 @@ def campaign_effects(
             effect.ratio = ratio if step == first_step else None
             _judge(effect, known.holdout)
             effects.append(effect)
+            if item.variant_names:
+                first = step == first_step
+                effects += _variants(item, known, step, first, held, shift, windows, offers,
+                                     span, moment)  # fmt: skip
     return effects
+
+
+def _variant_order(item: CampaignLedger, known: CampaignInfo) -> list[tuple[str, int]]:
+    """(name, number in the ledger) of the variants the ledger names: the campaign file's
+    order first (its first variant is the reference), then any the file no longer has."""
+    numbers = {name: k for k, name in enumerate(item.variant_names, start=1)}
+    named = [name for name, _ in known.variants if name in numbers]
+    rest = [name for name in item.variant_names if name not in named]
+    return [(name, numbers[name]) for name in [*named, *rest]]
+
+
+def _variants(
+    item: CampaignLedger,
+    known: CampaignInfo,
+    step: int,
+    first_step: bool,
+    held: tuple[np.ndarray, np.ndarray],
+    shift: int,
+    windows: Windows,
+    offers: dict[str, Windows],
+    span: int,
+    moment: int,
+) -> list[Effect]:
+    """One step's rows per A/B variant: each against the holdout, and each after the first
+    against the first."""
+    import numpy as np
+
+    order = _variant_order(item, known)
+    shares = dict(known.variants)
+    offer = offers.get(known.offer_code or "")
+    split = _split_check(item, step, order, shares) if first_step else None
+    groups = {}
+    for name, number in order:
+        mask = (item.kind == SENT) & (item.step == step) & (item.variant == number)
+        refs, start = _first(item.ref[mask], item.sent[mask])
+        keep = ~np.isin(refs, held[0], assume_unique=True)
+        groups[name] = (refs[keep], start[keep])
+    out = []
+    reference = order[0][0]
+    holdout = (held[0], held[1] + shift)
+    memo: dict[tuple[int, bool], Group] = {}  # (the arrays stay alive while it is used)
+    for position, (name, number) in enumerate(order):
+        if not len(groups[name][0]) and not first_step:
+            continue
+        effect = _measure(windows, offer, groups[name], holdout, span, moment, memo)
+        effect.step, effect.variant = step, name
+        mine = (item.step == step) & (item.variant == number)
+        effect.sent = int((mine & (item.kind == SENT)).sum())
+        effect.failed = int((mine & (item.kind == FAILED)).sum())
+        effect.ambiguous = int((mine & (item.kind == AMBIGUOUS)).sum())
+        effect.variant_share = shares.get(name)
+        effect.split = split
+        if split is not None:
+            effect.variant_realised_share = split.shares[position]
+        _judge(effect, known.holdout)
+        if name != reference:
+            versus = _measure(windows, offer, groups[name], groups[reference], span, moment, memo)
+            versus.step, versus.variant = step, name
+            _judge(versus, None)
+            if not versus.recipients.customers or not versus.holdout.customers:
+                empty = name if not versus.recipients.customers else reference
+                versus.no_verdict = f"nobody has been counted in variant {empty} yet"
+            effect.versus, effect.versus_variant = versus, reference
+        out.append(effect)
+    for effect in out:
+        effect.campaign, effect.offer_code = item.name, known.offer_code
+        effect.expected_holdout = known.holdout
+        if effect.versus is not None:
+            effect.versus.campaign = item.name
+    return out
+
+
+def _split_check(
+    item: CampaignLedger, step: int, order: list[tuple[str, int]], shares: dict[str, float]
+) -> SplitCheck | None:
+    """The first step's customers per variant (held out or not) against the file's shares;
+    None when the file does not give every variant the ledger names a share."""
+    import numpy as np
+
+    if not order or any(name not in shares for name, _ in order):
+        return None
+    mine = (item.step == step) & (item.kind != HELD)
+    counts = tuple(len(np.unique(item.ref[mine & (item.variant == number)])) for _, number in order)
+    if sum(counts) == 0 or len(counts) < 2:
+        return None
+    total = sum(shares[name] for name, _ in order)
+    return split_test(counts, tuple(shares[name] / total for name, _ in order))
 
 
 def _median_shift(
@@ -283,8 +395,12 @@ def _measure(
     holdout: tuple[np.ndarray, np.ndarray],
     span: int,
     now: int,
+    memo: dict[tuple[int, bool], Group] | None = None,
 ) -> Effect:
-    """Both groups over their windows: finished customers only, else so far."""
+    """Both groups over their windows: finished customers only, else so far. ``memo``
+    keeps each group's sums (by the id of its arrays and finished or not) for the next
+    comparison of the same group: the variants are each compared with the holdout and the
+    first variant."""
     import numpy as np
 
     rec_done = recipients[1] + span <= now
@@ -302,6 +418,10 @@ def _measure(
         still = int(len(recipients[0]) + len(holdout[0]))
     groups = []
     for (refs, start), keep in ((recipients, keep_r), (holdout, keep_h)):
+        key = (id(start), finished)
+        if memo is not None and key in memo:
+            groups.append(memo[key])
+            continue
         refs, start = refs[keep], start[keep]
         end = np.minimum(start + span, now)
         count, revenue = windows.sums(refs, start, end)
@@ -319,6 +439,8 @@ def _measure(
                 discount=discount,
             )
         )
+        if memo is not None:
+            memo[key] = groups[-1]
     return Effect(
         campaign="",
         step=0,

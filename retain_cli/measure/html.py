@@ -2,11 +2,11 @@
 
 KPIs (with ``--compare``: the previous period and the change), the acquisition cohorts as a
 heatmap, lifecycle segment sizes and the moves between them over the last 30 days, every
-campaign's effect with its 95% intervals as error bars, and the goals on their track. The
-charts are SVG drawn here; the page has no scripts, fonts, images or links to load, so it
-opens the same without a network. Every campaign figure carries ``data-check`` (campaign,
-step, column of ``retain report --format json``) and ``data-value`` (the JSON value), so a
-test can hold the page to the JSON.
+campaign's effect with its 95% intervals as error bars (A/B variants side by side), and
+the goals on their track. The charts are SVG drawn here; the page has no scripts, fonts,
+images or links to load, so it opens the same without a network. Every campaign figure
+carries ``data-check`` (campaign, step, variant, column of ``retain report --format json``)
+and ``data-value`` (the JSON value), so a test can hold the page to the JSON.
 
 Nothing is written to the database: segment memberships are computed, not kept.
 """
@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any
 from retain_cli.errors import RetainError
 from retain_cli.measure import svg
 from retain_cli.measure.present import Units
-from retain_cli.measure.report import COLUMNS, campaign_report, sentences, title
+from retain_cli.measure.report import (
+    COLUMNS,
+    campaign_report,
+    grouped,
+    sentences,
+    title,
+    variant_sentences,
+)
 from retain_cli.timeutil import to_iso, utc_now
 
 if TYPE_CHECKING:
@@ -71,6 +78,7 @@ def render_html(
         "campaign_notes": report.notes,
         "window_days": f"{window.total_seconds() / 86400:g}",
         "goals": _goals(store, as_of, units),
+        "program": _program(store, as_of, config),
     }
     return render_page(context)
 
@@ -168,28 +176,24 @@ def _campaigns(effects: list[Effect], units: Units) -> dict[str, Any]:
 
     from retain_cli.measure.report import effect_row
 
-    conversion, revenue, cards = [], [], []
-    for effect in effects:
+    conversion: list[svg.Bar] = []
+    revenue: list[svg.Bar] = []
+    cards = []
+    for effect, variants in grouped(effects):
         name = f"{effect.campaign} {effect.step}"
-        verdict = "so far" if effect.conversion_verdict is None else effect.conversion_verdict
-        if effect.conversion is not None:
-            c = effect.conversion
-            text = units.interval(c, "rate")
-            conversion.append(
-                svg.Bar(name, c.estimate * 100, c.low * 100, c.high * 100, verdict, text)
-            )
-        if effect.revenue is not None:
-            r = effect.revenue
-            verdict_r = "so far" if effect.revenue_verdict is None else effect.revenue_verdict
-            revenue.append(
-                svg.Bar(name, r.estimate, r.low, r.high, verdict_r, units.interval(r, "money"))
-            )
+        _bars(conversion, revenue, name, effect, units)
+        for variant in variants:
+            _bars(conversion, revenue, f"{name} {variant.variant}", variant, units)
+            if variant.versus is not None:
+                label = f"{name} {variant.variant} vs {variant.versus_variant}"
+                _bars(conversion, revenue, label, variant.versus, units)
         row = effect_row(effect, units.currency)
         cards.append(
             {
                 "title": title(effect),
                 "cells": _cells(row, effect, units),
                 "sentences": sentences(effect, units),
+                "variants": _variant_card(variants, units) if variants else None,
             }
         )
     return {
@@ -205,18 +209,98 @@ def _campaigns(effects: list[Effect], units: Units) -> dict[str, Any]:
     }
 
 
+def _bars(
+    conversion: list[svg.Bar], revenue: list[svg.Bar], name: str, effect: Effect, units: Units
+) -> None:
+    """One comparison's error bars (a difference with its interval), if it has them."""
+    if effect.conversion is not None:
+        c = effect.conversion
+        verdict = "so far" if effect.conversion_verdict is None else effect.conversion_verdict
+        text = units.interval(c, "rate")
+        conversion.append(svg.Bar(name, c.estimate * 100, c.low * 100, c.high * 100, verdict, text))
+    if effect.revenue is not None:
+        r = effect.revenue
+        verdict_r = "so far" if effect.revenue_verdict is None else effect.revenue_verdict
+        revenue.append(
+            svg.Bar(name, r.estimate, r.low, r.high, verdict_r, units.interval(r, "money"))
+        )
+
+
+def _check(row: dict[str, Any], column: str, text: str) -> dict[str, Any]:
+    """A cell showing ``column`` of a JSON row, checkable against it."""
+    assert column in COLUMNS
+    key = f"{row['campaign']}|{row['step']}|{row['variant'] or ''}|{column}"
+    return {"check": key, "value": row[column], "text": text}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"check": None, "value": None, "text": text}
+
+
+def _variant_card(variants: list[Effect], units: Units) -> dict[str, Any]:
+    """The variants side by side (the holdout last), and each difference with its verdict."""
+    from retain_cli.measure.report import effect_row
+
+    rows = [effect_row(v, units.currency) for v in variants]
+    first = rows[0]
+    side = [
+        [_plain("share"), *(_check(r, "variant_share", units.percent(r["variant_share"]))
+                            for r in rows), _plain("")],
+        [_plain("customers"), *(_check(r, "recipients", f"{r['recipients']:,}") for r in rows),
+         _check(first, "held_out", f"{first['held_out']:,}")],
+        [_plain("conversion"),
+         *(_check(r, "recipient_conversion", units.percent(r["recipient_conversion"]))
+           for r in rows),
+         _check(first, "holdout_conversion", units.percent(first["holdout_conversion"]))],
+        [_plain("orders"), *(_check(r, "recipient_orders", f"{r['recipient_orders']:,}")
+                             for r in rows),
+         _check(first, "holdout_orders", f"{first['holdout_orders']:,}")],
+        [_plain("revenue per customer"),
+         *(_check(r, "recipient_revenue_per_customer",
+                  units.money(r["recipient_revenue_per_customer"])) for r in rows),
+         _check(first, "holdout_revenue_per_customer",
+                units.money(first["holdout_revenue_per_customer"]))],
+    ]  # fmt: skip
+    differences = []
+    for row, effect in zip(rows, variants, strict=True):
+        differences.append(
+            [_plain(f"{effect.variant} - holdout"),
+             _check(row, "conversion_difference", units.interval(effect.conversion, "rate")),
+             _check(row, "conversion_verdict", row["conversion_verdict"] or "none yet"),
+             _check(row, "revenue_per_customer_difference",
+                    units.interval(effect.revenue, "money")),
+             _check(row, "revenue_verdict", row["revenue_verdict"] or "none yet")]
+        )  # fmt: skip
+    for row, effect in zip(rows, variants, strict=True):
+        versus = effect.versus
+        if versus is None:
+            continue
+        differences.append(
+            [_plain(f"{effect.variant} - {effect.versus_variant}"),
+             _check(row, "versus_conversion_difference",
+                    units.interval(versus.conversion, "rate")),
+             _check(row, "versus_conversion_verdict",
+                    row["versus_conversion_verdict"] or "none yet"),
+             _check(row, "versus_revenue_per_customer_difference",
+                    units.interval(versus.revenue, "money")),
+             _check(row, "versus_revenue_verdict", row["versus_revenue_verdict"] or "none yet")]
+        )  # fmt: skip
+    return {
+        "names": [str(v.variant) for v in variants],
+        "rows": side,
+        "differences": differences,
+        "sentences": variant_sentences(variants, units),
+    }
+
+
 def _cells(row: dict[str, Any], effect: Effect, units: Units) -> list[list[dict[str, Any]]]:
     """The table of one campaign row: [label, recipients, holdout, difference] cells, each
     checkable against the JSON column it shows."""
-    key = f"{row['campaign']}|{row['step']}|"
 
     def cell(column: str, text: str) -> dict[str, Any]:
-        assert column in COLUMNS
-        return {"check": key + column, "value": row[column], "text": text}
+        return _check(row, column, text)
 
-    def plain(text: str) -> dict[str, Any]:
-        return {"check": None, "value": None, "text": text}
-
+    plain = _plain
     return [
         [plain("customers"), cell("recipients", f"{row['recipients']:,}"),
          cell("held_out", f"{row['held_out']:,}"), plain("")],
@@ -237,6 +321,66 @@ def _cells(row: dict[str, Any], effect: Effect, units: Units) -> list[list[dict[
         [plain("verdict on revenue"), plain(""), plain(""),
          cell("revenue_verdict", row["revenue_verdict"] or "none yet")],
     ]  # fmt: skip
+
+
+def _program(store: Store, as_of: datetime, config: CampaignConfig | None) -> dict[str, Any]:
+    """The program holdout against everyone else (``retain report program`` with its
+    defaults); each figure's cells carry ``data-program`` (figure|column of its JSON) and
+    ``data-value``. Empty when there is no program holdout."""
+    from markupsafe import Markup
+
+    from retain_cli.errors import UsageError
+    from retain_cli.measure.program import (
+        figure_text,
+        interval_text,
+        program_report,
+        program_sentences,
+        program_title,
+    )
+
+    try:
+        report = program_report(store, as_of, config=config)
+    except UsageError as exc:
+        return {"missing": str(exc)}
+    units = report.units
+    rows = {row["figure"]: row for row in report.rows()}
+    bars = [
+        svg.Bar(
+            f.label,
+            f.interval.estimate * 100,
+            f.interval.low * 100,
+            f.interval.high * 100,
+            f.verdict or "so far",
+            interval_text(f, units),
+        )
+        for f in report.figures
+        if f.unit == "rate" and f.interval is not None
+    ]
+    figures = []
+    for f in report.figures:
+        row = rows[f.name]
+
+        def cell(column: str, text: str, name: str = f.name, row: dict = row) -> dict[str, Any]:
+            return {"check": f"{name}|{column}", "value": row[column], "text": text}
+
+        figures.append(
+            [
+                {"check": None, "value": None, "text": f.label},
+                cell("program_value", figure_text(f.program, f.unit, units)),
+                cell("held_out_value", figure_text(f.held, f.unit, units)),
+                cell("difference", interval_text(f, units)),
+                cell("verdict", f.verdict or "none yet"),
+            ]
+        )
+    return {
+        "title": program_title(report),  # days in UTC, as the page's as-of
+        "customers": (report.program_customers, report.held_customers),
+        "chart": Markup(svg.error_bars(bars, "Difference, marketing minus held out", "pp"))
+        if bars
+        else "",
+        "figures": figures,
+        "sentences": program_sentences(report),
+    }
 
 
 def _goals(store: Store, as_of: datetime, units: Units) -> list[dict[str, Any]]:

@@ -57,6 +57,7 @@ each cell is the share of the cohort that ordered 0, 1, 2 ... months later.</p>
 {% endfor %}</tbody>
 </table>
 
+{% macro td(cell) %}<td{% if cell.check %} data-check="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("_verdict") %} class="verdict-{{ cell.text | replace(" ", "-") }}"{% endif %}>{{ cell.text }}</td>{% endmacro %}
 <h2 id="campaigns">Campaigns</h2>
 <p class="muted">Recipients against the held-out customers over the {{ window_days }} days
 after the message; dots are the differences, lines their 95% confidence intervals (conversion:
@@ -72,14 +73,49 @@ window and 30 customers in each group.</p>
 <table class="campaign">
 <thead><tr><th></th><th>recipients</th><th>holdout</th><th>difference (95% CI)</th></tr></thead>
 <tbody>
-{% for cells in card.cells %}<tr>{% for cell in cells %}<td{% if cell.check %} data-check="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("_verdict") %} class="verdict-{{ cell.text | replace(" ", "-") }}"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
+{% for cells in card.cells %}<tr>{% for cell in cells %}{{ td(cell) }}{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
 {% for line in card.sentences %}<p{% if line.startswith("WARNING") %} class="warn"{% endif %}>{{ line }}</p>
 {% endfor %}
+{% if card.variants %}
+<h4>Variants side by side</h4>
+<table class="variants">
+<thead><tr><th></th>{% for name in card.variants.names %}<th>{{ name }}</th>{% endfor %}<th>holdout</th></tr></thead>
+<tbody>
+{% for cells in card.variants.rows %}<tr>{% for cell in cells %}{{ td(cell) }}{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+<table class="variants">
+<thead><tr><th>difference</th><th>conversion (95% CI)</th><th>verdict</th><th>revenue per customer (95% CI)</th><th>verdict</th></tr></thead>
+<tbody>
+{% for cells in card.variants.differences %}<tr>{% for cell in cells %}{{ td(cell) }}{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% for line in card.variants.sentences %}<p{% if line.startswith("WARNING") %} class="warn"{% endif %}>{{ line }}</p>
+{% endfor %}
+{% endif %}
 {% endfor %}
 {% else %}<p>Nothing sent yet.</p>{% endif %}
 {% for note in campaign_notes %}<p class="muted">Note: {{ note }}</p>{% endfor %}
+
+<h2 id="program">Program holdout</h2>
+{% if program.figures %}
+<p class="muted">Was the whole thing worth it? The customers kept out of every marketing
+campaign against everyone else, over the same days; dots are the differences, lines their 95%
+confidence intervals (rates: Newcombe's score interval; per customer: Welch's t).</p>
+<h3>{{ program.title }}</h3>
+{{ program.chart }}
+<table class="program">
+<thead><tr><th></th><th>marketing</th><th>held out</th><th>difference (95% CI)</th><th>verdict</th></tr></thead>
+<tbody>
+<tr><td>customers</td><td>{{ "{:,}".format(program.customers[0]) }}</td><td>{{ "{:,}".format(program.customers[1]) }}</td><td></td><td></td></tr>
+{% for cells in program.figures %}<tr>{% for cell in cells %}<td{% if cell.check %} data-program="{{ cell.check }}" data-value="{{ cell.value | tojson | forceescape }}"{% endif %}{% if cell.check and cell.check.endswith("|verdict") %} class="verdict-{{ cell.text | replace(" ", "-") }}"{% endif %}>{{ cell.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% for line in program.sentences %}<p{% if line.startswith("WARNING") %} class="warn"{% endif %}>{{ line }}</p>
+{% endfor %}
+{% else %}<p>{{ program.missing }}.</p>{% endif %}
 
 <h2 id="goals">Goals</h2>
 {% if goals %}

@@ -6,6 +6,10 @@ earlier runs in the ledger (the report compares them all). The rate at which the
 campaign's customers would order within the window anyway is estimated from their own
 orders of the past year (a customer with k orders in 365 days orders within w days with
 probability 1 - exp(-k w / 365)), averaged over the customers in this plan.
+
+A campaign with A/B variants gets the same per variant: its recipients (now and earlier),
+the smallest difference each variant against the holdout could show, and each later variant
+against the first.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def plan_power(
     recent = orders.t > start
     counts = np.bincount(orders.customer[recent]) if recent.any() else np.zeros(1, np.int64)
     earlier = _earlier(store, plan.campaigns)
+    by_variant = _earlier_variants(store, config, plan.campaigns)
     out = []
     for name in plan.campaigns:
         campaign = config.campaign(name)
@@ -52,21 +57,79 @@ def plan_power(
         days = window.total_seconds() / DAY
         base = float(np.mean(1 - np.exp(-per_year * days / 365))) if len(refs) else None
         detectable = None
-        if base is not None and holdout and recipients:
-            sd = proportion_sd(min(max(base, 0.01), 0.99))
+        sd = proportion_sd(min(max(base, 0.01), 0.99)) if base is not None else None
+        if sd is not None and holdout and recipients:
             detectable = detectable_difference(sd, sd, recipients, holdout)
+        row: dict[str, Any] = {
+            "campaign": name,
+            "holdout": campaign.holdout,
+            "held_out_now": len(held),
+            "held_out": holdout,
+            "recipients": recipients,
+            "base_conversion": None if base is None else round(base, 4),
+            "detectable_difference": None if detectable is None else round(detectable, 4),
+            "window_days": round(window.total_seconds() / DAY, 2),
+        }
+        if campaign.variants:
+            row["variants"] = _variant_power(plan, campaign, by_variant.get(name, {}), holdout, sd)
+        out.append(row)
+    return out
+
+
+def _variant_power(
+    plan: Plan, campaign: Any, earlier: dict[str, set[int]], holdout: int, sd: float | None
+) -> list[dict[str, Any]]:
+    """Per variant: due now, recipients with earlier runs, and the smallest difference in
+    conversion against the holdout and (after the first) against the first variant."""
+
+    def detectable(n: int, m: int) -> float | None:
+        found = detectable_difference(sd, sd, n, m) if sd is not None and n and m else None
+        return None if found is None else round(found, 4)
+
+    out = []
+    first = 0
+    for position, variant in enumerate(campaign.variants):
+        due = {
+            i.customer_ref
+            for i in plan.items
+            if i.campaign == campaign.name and i.status == "due" and i.variant == variant.name
+        }
+        recipients = len(due | earlier.get(variant.name, set()))
+        if position == 0:
+            first = recipients
         out.append(
             {
-                "campaign": name,
-                "holdout": campaign.holdout,
-                "held_out_now": len(held),
-                "held_out": holdout,
+                "variant": variant.name,
+                "share": round(variant.share, 4),
+                "due_now": len(due),
                 "recipients": recipients,
-                "base_conversion": None if base is None else round(base, 4),
-                "detectable_difference": None if detectable is None else round(detectable, 4),
-                "window_days": round(window.total_seconds() / DAY, 2),
+                "detectable_difference": detectable(recipients, holdout),
+                "detectable_versus_first": None if position == 0 else detectable(recipients, first),
             }
         )
+    return out
+
+
+def _earlier_variants(
+    store: Store, config: CampaignConfig, names: list[str]
+) -> dict[str, dict[str, set[int]]]:
+    """Per campaign with variants: per variant, the customers earlier runs sent its first
+    step to."""
+    out: dict[str, dict[str, set[int]]] = {}
+    recorded = store.measure_variants()
+    for name in names:
+        if not config.campaign(name).variants:
+            continue
+        known = recorded.get(name, [])
+        rows = store.measure_ledger(name, known)
+        if not rows or not known:
+            continue
+        first = min(row[0] for row in rows)
+        groups: dict[str, set[int]] = {}
+        for step, ref, kind, _, _, number in rows:
+            if step == first and kind == 1 and number:
+                groups.setdefault(known[number - 1], set()).add(ref)
+        out[name] = groups
     return out
 
 
@@ -108,6 +171,9 @@ def power_lines(rows: list[dict[str, Any]]) -> list[str]:
                 else ""
             )
         )
+    for row in rows:
+        if row.get("variants"):
+            lines.append(_variant_line(row))
     unmeasured = [row["campaign"] for row in rows if not row["held_out"]]
     if unmeasured:
         lines.append(
@@ -117,6 +183,33 @@ def power_lines(rows: list[dict[str, Any]]) -> list[str]:
             "campaign file would)."
         )
     return lines
+
+
+def _variant_line(row: dict[str, Any]) -> str:
+    """``win-back variants: A (50%) 4 due now (31 with earlier runs), B (50%) ...``."""
+    variants = row["variants"]
+    split = ", ".join(
+        f"{v['variant']} ({v['share'] * 100:g}%) {v['due_now']:,} due now"
+        + (f" ({v['recipients']:,} with earlier runs)" if v["recipients"] != v["due_now"] else "")
+        for v in variants
+    )
+    text = f"{row['campaign']} variants: {split}"
+    against = [
+        f"{v['variant']} about {v['detectable_difference'] * 100:.0f} pp"
+        for v in variants
+        if v["detectable_difference"] is not None
+    ]
+    if against:
+        text += "; the smallest difference in conversion against the holdout: " + ", ".join(against)
+    first = variants[0]["variant"]
+    between = [
+        f"{v['variant']} against {first} about {v['detectable_versus_first'] * 100:.0f} pp"
+        for v in variants[1:]
+        if v["detectable_versus_first"] is not None
+    ]
+    if between:
+        text += "; between the variants: " + ", ".join(between)
+    return text + "."
 
 
 __all__ = ["plan_power", "power_lines"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retain_cli.errors import UsageError
+from retain_cli.measure.coupons import CouponUse, coupon_uses
 from retain_cli.measure.effects import MIN_GROUP, SO_FAR, CampaignInfo, Effect, Windows
 from retain_cli.measure.present import Units
 from retain_cli.measure.stats import SRM_THRESHOLD
@@ -23,11 +24,22 @@ if TYPE_CHECKING:
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": 1, "d": 24, "w": 24 * 7}
 
+#: the coupon codes a step's messages carried (:mod:`retain_cli.measure.coupons`)
+COUPON_COLUMNS = [
+    "coupon_pool",
+    "coupons_sent",
+    "coupons_redeemed",
+    "coupon_redemption_rate",
+    "coupon_discount",
+    "coupons_used_by_others",
+    "coupon_discount_by_others",
+]
 #: the columns of ``retain report --format csv/json``: rates are fractions (as in ``retain
 #: metrics --format json``), money in major units of ``currency``
 COLUMNS = [
     "campaign",
     "step",
+    "variant",
     "status",
     "window_days",
     "days_passed",
@@ -70,11 +82,29 @@ COLUMNS = [
     "recipient_offer_orders",
     "holdout_offer_orders",
     "discount_given",
+    *COUPON_COLUMNS,
     "expected_holdout",
     "realised_holdout",
     "ratio_p_value",
     "ratio_test",
     "sample_ratio_mismatch",
+    "variant_share",
+    "variant_realised_share",
+    "variant_split_p_value",
+    "variant_split_mismatch",
+    "versus_variant",
+    "versus_status",
+    "versus_conversion_difference",
+    "versus_conversion_low",
+    "versus_conversion_high",
+    "versus_conversion_verdict",
+    "versus_conversion_detectable",
+    "versus_revenue_per_customer_difference",
+    "versus_revenue_per_customer_low",
+    "versus_revenue_per_customer_high",
+    "versus_revenue_verdict",
+    "versus_revenue_per_customer_detectable",
+    "versus_no_verdict",
 ]
 
 
@@ -164,11 +194,20 @@ def campaign_report(
         configured = {c.name: c for c in config.campaigns}
         for name in names:
             if name in configured:
-                info[name] = CampaignInfo(configured[name].holdout, configured[name].offer_code)
+                found = configured[name]
+                info[name] = CampaignInfo(
+                    found.holdout,
+                    found.offer_code,
+                    tuple((v.name, v.share) for v in found.variants),
+                )
             else:
                 notes.append(f"campaign {name!r} is not in {config.path}: its split is not checked")
+    effects = _effects(store, names, orders, window, now, info, currency)
+    uses = coupon_uses(store, names, currency)
+    for effect in effects:
+        effect.coupons = uses.get((effect.campaign, effect.step))
     return CampaignReport(
-        effects=_effects(store, names, orders, window, now, info, currency),
+        effects=effects,
         currency=currency,
         window=window,
         now=now,
@@ -201,7 +240,13 @@ def _effects(
         mine = table[used == code] if len(table) else table
         packed = OrderArrays.sorted(mine[:, 0], mine[:, 1], mine[:, 2] / scale, ())
         offers[code] = Windows(packed.customer, packed.t, packed.amount)
-    ledgers = [CampaignLedger.from_rows(name, store.measure_ledger(name)) for name in names]
+    variants = store.measure_variants()
+    ledgers = [
+        CampaignLedger.from_rows(
+            name, store.measure_ledger(name, variants.get(name, ())), variants.get(name, ())
+        )
+        for name in names
+    ]
     return campaign_effects(ledgers, orders, window, now, info=info, offers=offers)
 
 
@@ -216,6 +261,7 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "campaign": effect.campaign,
         "step": effect.step,
+        "variant": effect.variant,
         "status": effect.status,
         "window_days": round(effect.window_days, 2),
         "days_passed": round(effect.days_passed, 1),
@@ -246,6 +292,7 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
         "recipient_offer_orders": rec.offer_orders if effect.offer_code else None,
         "holdout_offer_orders": hold.offer_orders if effect.offer_code else None,
         "discount_given": round(rec.discount, money) if effect.offer_code else None,
+        **_coupon_columns(effect.coupons, money),
         "expected_holdout": effect.expected_holdout,
         "realised_holdout": None,
         "ratio_p_value": None,
@@ -267,7 +314,56 @@ def effect_row(effect: Effect, currency: str) -> dict[str, Any]:
         row["ratio_p_value"] = float(f"{effect.ratio.p_value:.3g}")
         row["ratio_test"] = effect.ratio.test
         row["sample_ratio_mismatch"] = effect.ratio.mismatch
+    row.update(_variant_columns(effect, money))
     return {column: row[column] for column in COLUMNS}
+
+
+def _coupon_columns(use: CouponUse | None, money: int) -> dict[str, Any]:
+    if use is None:
+        return dict.fromkeys(COUPON_COLUMNS)
+    return {
+        "coupon_pool": use.pool,
+        "coupons_sent": use.sent,
+        "coupons_redeemed": use.redeemed,
+        "coupon_redemption_rate": _round(use.rate, 4),
+        "coupon_discount": round(use.discount, money),
+        "coupons_used_by_others": use.others,
+        "coupon_discount_by_others": round(use.others_discount, money),
+    }
+
+
+def _variant_columns(effect: Effect, money: int) -> dict[str, Any]:
+    """A variant row's share, the split check, and the difference from the reference."""
+    row: dict[str, Any] = dict.fromkeys(
+        (c for c in COLUMNS if c.startswith(("variant_", "versus_"))), None
+    )
+    row["variant_share"] = _round(effect.variant_share, 4)
+    split = effect.split
+    if split is not None:
+        row["variant_realised_share"] = _round(effect.variant_realised_share, 4)
+        row["variant_split_p_value"] = (
+            None if split.p_value is None else float(f"{split.p_value:.3g}")
+        )
+        row["variant_split_mismatch"] = split.mismatch
+    versus = effect.versus
+    if versus is not None:
+        row["versus_variant"] = effect.versus_variant
+        row["versus_status"] = versus.status
+        for prefix, interval, digits in (
+            ("versus_conversion", versus.conversion, 4),
+            ("versus_revenue_per_customer", versus.revenue, money),
+        ):
+            row[f"{prefix}_difference"] = (
+                None if interval is None else round(interval.estimate, digits)
+            )
+            row[f"{prefix}_low"] = None if interval is None else round(interval.low, digits)
+            row[f"{prefix}_high"] = None if interval is None else round(interval.high, digits)
+        row["versus_conversion_verdict"] = versus.conversion_verdict
+        row["versus_revenue_verdict"] = versus.revenue_verdict
+        row["versus_conversion_detectable"] = _round(versus.conversion_mde, 4)
+        row["versus_revenue_per_customer_detectable"] = _round(versus.revenue_mde, money)
+        row["versus_no_verdict"] = versus.no_verdict or None
+    return row
 
 
 # --- words for people ------------------------------------------------------------------------
@@ -327,6 +423,8 @@ def sentences(effect: Effect, units: Units) -> list[str]:
                 else ""
             )
         )
+    if effect.coupons is not None:
+        out.append(coupon_sentence(effect.coupons, units))
     ratio = effect.ratio
     if ratio is not None and not ratio.mismatch:
         out.append(
@@ -377,4 +475,92 @@ def _verdict_sentence(
             f"; telling a difference as large as this one from chance takes about "
             f"{needed:,} recipients"
         )
+    return text + "."
+
+
+def coupon_sentence(use: CouponUse, units: Units) -> str:
+    """The coupon codes a step's messages carried, for people."""
+    codes = f"{use.sent:,} code{'s' if use.sent != 1 else ''}"
+    text = (
+        f"Coupons (pool {use.pool}): {codes} sent, {use.redeemed:,} redeemed by the customer "
+        f"it was sent to ({units.percent(use.rate)}), giving away {units.money(use.discount)}."
+    )
+    if use.others:
+        text += (
+            f" {use.others:,} order{'s' if use.others != 1 else ''} of other customers used "
+            f"a code sent to someone else (forwarded), giving away "
+            f"{units.money(use.others_discount)} more: not counted as redeemed."
+        )
+    return text
+
+
+# --- A/B variants ----------------------------------------------------------------------------
+
+
+def grouped(effects: list[Effect]) -> list[tuple[Effect, list[Effect]]]:
+    """Each campaign step's row with the rows of its variants (which follow it)."""
+    out: list[tuple[Effect, list[Effect]]] = []
+    for effect in effects:
+        if effect.variant is None or not out:
+            out.append((effect, []))
+        else:
+            out[-1][1].append(effect)
+    return out
+
+
+def variant_sentences(variants: list[Effect], units: Units) -> list[str]:
+    """What the variants' rows mean, for people: each against the holdout, each against the
+    reference variant, and whether the split between them came out as the file says."""
+    out: list[str] = []
+    for effect in variants:
+        out.append(_pair(effect, f"{effect.variant} against the holdout", units))
+    for effect in variants:
+        if effect.versus is not None:
+            what = f"{effect.variant} against {effect.versus_variant}"
+            out.append(_pair(effect.versus, what, units))
+    split = next((e.split for e in variants if e.split is not None), None)
+    if split is not None:
+        got = ", ".join(
+            f"{e.variant} {count:,} ({units.percent(share)})"
+            for e, count, share in zip(variants, split.counts, split.shares, strict=False)
+        )
+        said = ", ".join(f"{e.variant} {units.percent(e.variant_share)}" for e in variants)
+        if split.p_value is None:
+            out.append(f"Split between the variants: {got}; too few customers to check it yet.")
+        elif split.mismatch:
+            out.append(
+                f"WARNING: sample ratio mismatch between the variants: {got} where the campaign "
+                f"file says {said} (p = {split.p_value:.2g} < {SRM_THRESHOLD}). The split is "
+                "broken, so the variants cannot be compared until the cause is found (changed "
+                "shares or salt, sends recorded by hand)."
+            )
+        else:
+            out.append(
+                f"Split between the variants: {got}; the campaign file says {said} "
+                f"(p = {split.p_value:.2g}): as expected."
+            )
+    return out
+
+
+def _pair(effect: Effect, what: str, units: Units) -> str:
+    """One comparison's verdicts in a sentence (the same rules as the campaign's row)."""
+    if effect.conversion is None:
+        return f"{what}: no comparison ({effect.no_verdict})."
+    if effect.status == SO_FAR:
+        return (
+            f"{what}: no verdict yet, the window has not ended (conversion "
+            f"{units.interval(effect.conversion, 'rate')} so far)."
+        )
+    small = effect.no_verdict.startswith("fewer")
+    text = (
+        f"{what}: conversion {effect.conversion_verdict}, revenue per customer "
+        f"{effect.revenue_verdict}"
+        + (f" (fewer than {MIN_GROUP} customers in a group: no winner on so few)" if small else "")
+    )
+    if "inconclusive" in (effect.conversion_verdict, effect.revenue_verdict):
+        mde = effect.conversion_mde
+        size = units.points(mde).lstrip("+") if mde is not None else "-"
+        text += f"; at this size the smallest difference in conversion it detects is about {size}"
+        if effect.revenue_mde is not None:
+            text += f", in revenue per customer about {units.money(effect.revenue_mde)}"
     return text + "."

@@ -8,7 +8,9 @@
   t interval), from each group's count, sum and sum of squares, so revenue per customer is
   computed from totals without holding a list of customers.
 - :func:`sample_ratio_test`: a sample ratio mismatch check (chi-square goodness of fit,
-  the exact binomial test when an expected count is below 5).
+  the exact binomial test when an expected count is below 5); :func:`split_test` the same
+  for a split into several groups (A/B variants), chi-square with k - 1 degrees of freedom
+  (:func:`chi2_sf`, from the regularised incomplete gamma function).
 - :func:`detectable_difference` and :func:`recipients_needed`: the smallest difference a
   comparison of this size detects (two-sided 5%, power 80%), and the recipients a conclusive
   answer about a given difference needs (Chow, Shao & Wang, *Sample Size Calculations in
@@ -147,6 +149,89 @@ def sample_ratio_test(held_out: int, total: int, expected_share: float) -> Ratio
     chi2 = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     # the chi-square distribution with 1 degree of freedom: P(X > x) = erfc(sqrt(x / 2))
     return RatioCheck(held_out, total, expected_share, math.erfc(math.sqrt(chi2 / 2)), "chi-square")
+
+
+@dataclass(frozen=True, slots=True)
+class SplitCheck:
+    """Did a split into several groups come out as configured? (A/B variants.)"""
+
+    counts: tuple[int, ...]
+    expected_shares: tuple[float, ...]
+    p_value: float | None  # None: too few customers to check (an expected count below 5)
+    test: str  # "chi-square", "binomial" or "too few"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def shares(self) -> tuple[float, ...]:
+        total = self.total
+        return tuple(c / total if total else 0.0 for c in self.counts)
+
+    @property
+    def mismatch(self) -> bool:
+        return self.p_value is not None and self.p_value < SRM_THRESHOLD
+
+
+def split_test(counts: tuple[int, ...], shares: tuple[float, ...]) -> SplitCheck:
+    """Are ``counts`` consistent with a split by ``shares`` (adding up to 1)?
+
+    Two groups: :func:`sample_ratio_test` (the exact binomial test at small counts). More:
+    chi-square goodness of fit with k - 1 degrees of freedom, only when every expected count
+    is at least 5 (else ``p_value`` is None: too few to tell)."""
+    total = sum(counts)
+    if total <= 0 or len(counts) != len(shares) or len(counts) < 2:
+        raise ValueError("a split needs at least two groups and one customer")
+    if len(counts) == 2:
+        check = sample_ratio_test(counts[0], total, shares[0])
+        return SplitCheck(counts, shares, check.p_value, check.test)
+    expected = [total * share for share in shares]
+    if min(expected) < 5:
+        return SplitCheck(counts, shares, None, "too few")
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(counts, expected, strict=True))
+    return SplitCheck(counts, shares, chi2_sf(chi2, len(counts) - 1), "chi-square")
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(X > x) for the chi-square distribution with ``df`` degrees of freedom: the upper
+    regularised incomplete gamma function Q(df / 2, x / 2)."""
+    if x <= 0:
+        return 1.0
+    return _gamma_q(df / 2, x / 2)
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """Q(a, x) = 1 - P(a, x): the series for P below a + 1, else Legendre's continued
+    fraction (modified Lentz), as in Numerical Recipes' gammq."""
+    front = math.exp(-x + a * math.log(x) - math.lgamma(a))
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        for _ in range(1000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-16:
+                break
+        return max(0.0, 1.0 - total * front)
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        step = d * c
+        h *= step
+        if abs(step - 1) < 1e-16:
+            break
+    return min(1.0, front * h)
 
 
 def binomial_two_sided(k: int, n: int, p: float) -> float:

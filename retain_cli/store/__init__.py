@@ -9,6 +9,7 @@ from __future__ import annotations
 from retain_cli.store.analytics import AnalyticsStore
 from retain_cli.store.campaigns import CampaignStore
 from retain_cli.store.control import ControlStore
+from retain_cli.store.coupons import CouponStore
 from retain_cli.store.customers import CustomerStore
 from retain_cli.store.feedback import FeedbackStore
 from retain_cli.store.imports import ImportStore
@@ -17,6 +18,7 @@ from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
 from retain_cli.store.products import ProductStore
+from retain_cli.store.program import ProgramStore
 from retain_cli.store.settings import SettingsStore
 from retain_cli.store.suppressions import SuppressionStore
 from retain_cli.store.tasks import TaskStore
@@ -39,6 +41,8 @@ class Store(
     ControlStore,
     FeedbackStore,
     TrustStore,
+    ProgramStore,
+    CouponStore,
 ):
     """Open with ``Store.open(path)``; use as a context manager to close it."""
 

@@ -46,6 +46,9 @@ class LedgerRow:
     state: str
     attempts: int
     planned_email: str | None = None  # the address when it was planned, if different
+    variant: str | None = None  # the A/B variant it sends (None: the campaign's own message)
+    coupon_ref: int | None = None  # the coupon code it carries (given at its first claim)
+    coupon_code: str | None = None
 
     @property
     def readdressed(self) -> bool:
@@ -63,6 +66,27 @@ class Settle:
     reply: str | None = None
     message_id: str | None = None
     extra_attempts: int = 0
+
+
+_ADVANCE_SQL = """
+UPDATE sends SET
+    state = CASE WHEN id = :claim THEN 'claimed' ELSE :state END,
+    attempts = attempts + CASE WHEN id = :claim THEN 1 ELSE :extra END,
+    claimed_at = CASE WHEN id = :claim THEN :now ELSE claimed_at END,{coupon}
+    error = CASE WHEN id = :claim THEN error ELSE :error END,
+    reply = CASE WHEN id = :claim THEN reply ELSE coalesce(:reply, reply) END,
+    message_id = CASE WHEN id = :claim THEN message_id ELSE coalesce(:message_id, message_id) END,
+    sent_at = CASE WHEN id != :claim AND :state = 'sent' THEN :settled_at ELSE sent_at END,
+    updated_at = :now
+WHERE (id = :claim AND state = 'planned'{guard}) OR id = :settle
+"""
+#: the previous message's outcome and the next claim (:meth:`LedgerStore.ledger_advance`)
+_ADVANCE = _ADVANCE_SQL.format(coupon="", guard="")
+#: the same, the claimed message carrying a coupon code (kept if the row has it already)
+_ADVANCE_COUPON = _ADVANCE_SQL.format(
+    coupon="\n    coupon_ref = CASE WHEN id = :claim THEN :coupon ELSE coupon_ref END,",
+    guard=" AND (coupon_ref IS NULL OR coupon_ref = :coupon)",
+)
 
 
 def _ids(values: Iterable[int]) -> str:
@@ -91,10 +115,10 @@ class LedgerStore(StoreBase):
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO sends (send_key, campaign, step, customer_ref, "
-                "occurrence, email, state, planned_at, updated_at) "
+                "occurrence, email, state, variant, planned_at, updated_at) "
                 "VALUES (:send_key, :campaign, :step, :customer_ref, :occurrence, :email, "
-                ":state, :now, :now)",
-                [{**row, "now": now} for row in rows],
+                ":state, :variant, :now, :now)",
+                [{"variant": None, **row, "now": now} for row in rows],
             )
             return conn.total_changes - before
 
@@ -144,6 +168,18 @@ class LedgerStore(StoreBase):
         )
         return {(ref, occ): sent_at for ref, occ, sent_at in rows}
 
+    def ledger_step_variants(
+        self, campaign: str, step: int, refs: Sequence[int] | None = None
+    ) -> dict[tuple[int, str], str]:
+        """(customer_ref, occurrence) -> the A/B variant recorded for one step of a campaign
+        (or only these customers'), where one was."""
+        rows = self.conn.execute(
+            "SELECT customer_ref, occurrence, variant FROM sends "
+            f"WHERE campaign = ? AND step = ? AND variant IS NOT NULL {_only(refs)}",
+            (campaign, step, *_refs(refs)),
+        )
+        return {(ref, occ): variant for ref, occ, variant in rows}
+
     def ledger_last_sent_all(self, since: str) -> dict[int, str]:
         """customer_ref -> latest sent_at at or after ``since`` (for the frequency cap)."""
         rows = self.conn.execute(
@@ -180,8 +216,9 @@ class LedgerStore(StoreBase):
         address (``planned_email``: the one at planning time)."""
         rows = self.conn.execute(
             "SELECT s.id, s.send_key, s.campaign, s.step, s.customer_ref, s.occurrence, "
-            "coalesce(c.email, s.email), s.state, s.attempts, s.email "
-            "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE s.state = 'planned' "
+            "coalesce(c.email, s.email), s.state, s.attempts, s.email, s.variant, "
+            "s.coupon_ref, k.code FROM sends s JOIN customers c ON c.id = s.customer_ref "
+            "LEFT JOIN coupon_codes k ON k.id = s.coupon_ref WHERE s.state = 'planned' "
             "AND s.campaign IN (SELECT value FROM json_each(?)) ORDER BY s.id",
             (json.dumps(list(campaigns)),),
         )
@@ -218,7 +255,7 @@ class LedgerStore(StoreBase):
         only = "" if refs is None else "AND s.customer_ref IN (SELECT value FROM json_each(?))"
         rows = self.conn.execute(
             "SELECT s.send_key, s.campaign, s.step, s.customer_ref, c.customer_id, "
-            "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at "
+            "coalesce(c.email, s.email) AS email, s.occurrence, s.planned_at, s.variant "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref "
             f"WHERE s.state = 'planned' AND s.campaign IN (SELECT value FROM json_each(?)) {only} "
             "ORDER BY s.id",
@@ -272,38 +309,37 @@ class LedgerStore(StoreBase):
             (state, error, reply, message_id, state, now, extra_attempts, now, send_id),
         )
 
-    def ledger_advance(self, settle: Settle | None, claim_id: int | None, now: str) -> bool:
+    def ledger_advance(
+        self, settle: Settle | None, claim_id: int | None, now: str, coupon: int | None = None
+    ) -> bool:
         """One statement, so one commit: record the previous message's outcome (if any) and
-        claim the next one (planned -> claimed). False when that row is no longer planned."""
+        claim the next one (planned -> claimed), with the coupon code its message carries
+        (``coupon``: written with the claim; a row that carries another code already is not
+        claimed). False when that row is no longer planned."""
         if settle is not None and settle.state not in STATES:
             raise ValueError(settle.state)
-        cursor = self.conn.execute(
-            """
-            UPDATE sends SET
-                state = CASE WHEN id = :claim THEN 'claimed' ELSE :state END,
-                attempts = attempts + CASE WHEN id = :claim THEN 1 ELSE :extra END,
-                claimed_at = CASE WHEN id = :claim THEN :now ELSE claimed_at END,
-                error = CASE WHEN id = :claim THEN error ELSE :error END,
-                reply = CASE WHEN id = :claim THEN reply ELSE coalesce(:reply, reply) END,
-                message_id = CASE WHEN id = :claim THEN message_id
-                                  ELSE coalesce(:message_id, message_id) END,
-                sent_at = CASE WHEN id != :claim AND :state = 'sent' THEN :settled_at
-                               ELSE sent_at END,
-                updated_at = :now
-            WHERE (id = :claim AND state = 'planned') OR id = :settle
-            """,
-            {
-                "claim": -1 if claim_id is None else claim_id,
-                "settle": -1 if settle is None else settle.send_id,
-                "state": settle.state if settle else None,
-                "extra": settle.extra_attempts if settle else 0,
-                "error": settle.error if settle else None,
-                "reply": settle.reply if settle else None,
-                "message_id": settle.message_id if settle else None,
-                "settled_at": settle.now if settle else None,
-                "now": now,
-            },
-        )
+        values = {
+            "claim": -1 if claim_id is None else claim_id,
+            "settle": -1 if settle is None else settle.send_id,
+            "state": settle.state if settle else None,
+            "extra": settle.extra_attempts if settle else 0,
+            "error": settle.error if settle else None,
+            "reply": settle.reply if settle else None,
+            "message_id": settle.message_id if settle else None,
+            "settled_at": settle.now if settle else None,
+            "now": now,
+        }
+        try:
+            if coupon is None:  # sends without a code never touch the index on coupon_ref
+                cursor = self.conn.execute(_ADVANCE, values)
+            else:
+                cursor = self.conn.execute(_ADVANCE_COUPON, {**values, "coupon": coupon})
+        except sqlite3.IntegrityError:
+            # the code is another message's already (never by retain's own doing): record
+            # the previous outcome alone; the caller does not send this message
+            if settle is not None:
+                self.ledger_advance(settle, None, now)
+            return False
         return cursor.rowcount == (settle is not None) + (claim_id is not None)
 
     def ledger_sent_since(self, since: str) -> list[str]:
@@ -357,7 +393,8 @@ class LedgerStore(StoreBase):
         """Ledger rows, newest first, with the customer's id."""
         sql = (
             "SELECT s.campaign, s.step, c.customer_id, s.email, s.state, s.attempts, "
-            "s.error, s.planned_at, s.sent_at, s.send_key AS key, s.message_id, s.reply "
+            "s.error, s.planned_at, s.sent_at, s.send_key AS key, s.message_id, s.reply, "
+            "s.variant "
             "FROM sends s JOIN customers c ON c.id = s.customer_ref WHERE 1 = 1"
         )
         params: list[Any] = []
@@ -384,7 +421,7 @@ class LedgerStore(StoreBase):
     ) -> list[LedgerRow]:
         sql = (
             "SELECT id, send_key, campaign, step, customer_ref, occurrence, email, state, "
-            "attempts FROM sends WHERE state IN (SELECT value FROM json_each(?))"
+            "attempts, NULL, variant FROM sends WHERE state IN (SELECT value FROM json_each(?))"
         )
         params: list[Any] = [json.dumps(list(states))]
         if key is not None:

@@ -89,9 +89,7 @@ class MailboxStore(StoreBase):
                 rows,
             )
             recorded = conn.total_changes - before
-            for email, reason in suppressions:
-                if self._suppress(email, reason, now):
-                    newly.append(email)
+            newly += self._suppress_many(suppressions, now)
             soft = sorted({r["email"] for r in rows if r["classification"] == "soft_bounce"})
             for email, count, reason in conn.execute(
                 "SELECT email, count(*), "
@@ -112,6 +110,29 @@ class MailboxStore(StoreBase):
                     )
         return recorded, newly
 
+    def _suppress_many(self, suppressions: Sequence[tuple[str, str]], now: str) -> list[str]:
+        """Opt these addresses out (the first reason given for each), in one statement; the
+        addresses that were not suppressed before, in order."""
+        first: dict[str, str] = {}
+        for email, reason in suppressions:
+            first.setdefault(email.strip().lower(), reason[:500])
+        if not first:
+            return []
+        known = {
+            r[0]
+            for r in self.conn.execute(
+                "SELECT email FROM suppressions WHERE email IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(first)),),
+            )
+        }
+        new = [(email, reason, now) for email, reason in first.items() if email not in known]
+        self.conn.executemany(
+            "INSERT INTO suppressions (email, reason, source, created_at) "
+            "VALUES (?, ?, 'inbox', ?) ON CONFLICT(email) DO NOTHING",
+            new,
+        )
+        return [email for email, _, _ in new]
+
     def _suppress(self, email: str, reason: str, now: str) -> bool:
         cursor = self.conn.execute(
             "INSERT INTO suppressions (email, reason, source, created_at) "
@@ -119,6 +140,39 @@ class MailboxStore(StoreBase):
             (email.strip().lower(), reason[:500], now),
         )
         return cursor.rowcount == 1
+
+    def inbox_run_started(self, source: str) -> int:
+        """Record that a ``retain inbox`` run started; returns its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO inbox_runs (source, started_at) VALUES (?, ?)",
+                (source, utc_now_iso()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def inbox_run_ended(self, run_id: int, read: int, error: str | None) -> None:
+        """Record how the run ended: the messages it read, and the error that stopped it."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE inbox_runs SET finished_at = ?, read = ?, error = ? WHERE id = ?",
+                (utc_now_iso(), read, None if error is None else error[:500], run_id),
+            )
+
+    def inbox_last_runs(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the latest run that read the mailbox, the latest run) as dicts, or None."""
+        names = ("id", "source", "started_at", "finished_at", "read", "error")
+        columns = ", ".join(names)
+        ok = self.conn.execute(
+            f"SELECT {columns} FROM inbox_runs WHERE finished_at IS NOT NULL AND error IS NULL "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        last = self.conn.execute(
+            f"SELECT {columns} FROM inbox_runs ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return (
+            None if ok is None else dict(zip(names, ok, strict=True)),
+            None if last is None else dict(zip(names, last, strict=True)),
+        )
 
     def inbox_explain(self, email: str) -> dict[str, Any]:
         """The address's opt-out (if any), its customer, and every message about it."""

@@ -22,18 +22,35 @@ class MeasureStore(StoreBase):
             return [campaign] if row.fetchone() else []
         return [r[0] for r in self.conn.execute("SELECT DISTINCT campaign FROM sends ORDER BY 1")]
 
-    def measure_ledger(self, campaign: str) -> list[tuple[int, int, int, int, int]]:
+    def measure_ledger(
+        self, campaign: str, variants: Sequence[str] = ()
+    ) -> list[tuple[int, int, int, int, int, int]]:
         """One campaign's ledger rows as numbers: (step, customer_ref, kind, planned_at,
-        sent_at); kind 1 sent, 2 held out, 3 failed, 4 ambiguous, 0 any other state; times
-        in unix seconds (sent_at -1 unless sent)."""
+        sent_at, variant); kind 1 sent, 2 held out, 3 failed, 4 ambiguous, 0 any other state;
+        times in unix seconds (sent_at -1 unless sent); variant k for the k-th of
+        ``variants`` (:meth:`measure_variants`), 0 for none (or another)."""
+        numbered = " ".join("WHEN ? THEN ?" for _ in variants)
+        variant = f"CASE variant {numbered} ELSE 0 END" if variants else "0"
+        numbers = [value for k, name in enumerate(variants, start=1) for value in (name, k)]
         return self.conn.execute(
             "SELECT step, customer_ref, CASE state WHEN 'sent' THEN 1 WHEN 'held_out' THEN 2 "
             "WHEN 'failed' THEN 3 WHEN 'ambiguous' THEN 4 ELSE 0 END, "
             "CAST(strftime('%s', planned_at) AS INTEGER), "
-            "coalesce(CAST(strftime('%s', sent_at) AS INTEGER), -1) FROM sends "
+            f"coalesce(CAST(strftime('%s', sent_at) AS INTEGER), -1), {variant} FROM sends "
             "WHERE campaign = ?",
-            (campaign,),
+            (*numbers, campaign),
         ).fetchall()
+
+    def measure_variants(self) -> dict[str, list[str]]:
+        """Per campaign, the A/B variants its ledger names (sorted)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT campaign, variant FROM sends WHERE variant IS NOT NULL "
+            "ORDER BY campaign, variant"
+        )
+        out: dict[str, list[str]] = {}
+        for campaign, variant in rows:
+            out.setdefault(campaign, []).append(variant)
+        return out
 
     def measure_offer_orders(self, codes: Sequence[str]) -> list[tuple[str, int, int, int]]:
         """Countable orders (not cancelled, not refunded in full: ``order_facts``) that used

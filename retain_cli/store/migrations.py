@@ -23,6 +23,10 @@ from retain_cli.store.migrations_later import (
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m019_send_variants,
+    m020_program_holdout,
+    m021_coupon_pools,
+    m024_inbox_runs,
 )
 from retain_cli.store.schema_tools import Migration, run_script
 
@@ -437,4 +441,8 @@ MIGRATIONS: list[Migration] = [
     m016_tasks_and_approval,
     m017_surveys,
     m018_trust,
+    m019_send_variants,
+    m020_program_holdout,
+    m021_coupon_pools,
+    m024_inbox_runs,
 ]

@@ -222,3 +222,86 @@ def m018_trust(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO trust_settings (id, salt) VALUES (1, ?)", (secrets.token_hex(16),)
     )
+
+
+def m019_send_variants(conn: sqlite3.Connection) -> None:
+    """``sends.variant``: the A/B variant a message sends (NULL: the campaign's own message,
+    and every held-out row), recorded when the row is planned."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sends)")}
+    if "variant" not in columns:
+        conn.execute("ALTER TABLE sends ADD COLUMN variant TEXT")
+
+
+def m020_program_holdout(conn: sqlite3.Connection) -> None:
+    """The program holdout (``retain config set program_holdout 5%``): a fixed share of
+    customers kept out of every marketing campaign, to measure the whole program.
+
+    ``program_holdouts``: each one the shop ran (share, the salt its draw hashes with, start,
+    end; at most one without an end). ``program_holdout_members``: every customer drawn, held
+    out (1) or not (0), and when they joined the draw; a customer is drawn once and stays
+    where the draw put them. A merged-away customer's row goes with them."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE IF NOT EXISTS program_holdouts (
+            id INTEGER PRIMARY KEY,
+            share REAL NOT NULL CHECK (share > 0 AND share <= 0.5),
+            salt TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS program_holdouts_one_active
+            ON program_holdouts((1)) WHERE ended_at IS NULL;
+        CREATE TABLE IF NOT EXISTS program_holdout_members (
+            holdout_ref INTEGER NOT NULL REFERENCES program_holdouts(id),
+            customer_ref INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            held_out INTEGER NOT NULL CHECK (held_out IN (0, 1)),
+            joined_at TEXT NOT NULL,
+            PRIMARY KEY (holdout_ref, customer_ref)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS program_holdout_members_customer
+            ON program_holdout_members(customer_ref);
+        """,
+    )
+
+
+def m021_coupon_pools(conn: sqlite3.Connection) -> None:
+    """``coupon_codes``: pools of single-use discount codes (``retain coupons import``), and
+    ``sends.coupon_ref``: the code a message carries, written in the same statement as the
+    message's claim. The unique index is the promise: no code is ever given to two messages.
+    A code belongs to one pool; codes are compared ignoring case, as shops do."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE coupon_codes (
+            id INTEGER PRIMARY KEY,
+            pool TEXT NOT NULL,                 -- upper case: WINBACK
+            code TEXT NOT NULL COLLATE NOCASE UNIQUE,   -- as the export writes it
+            file_name TEXT NOT NULL,            -- the file it was imported from
+            line INTEGER NOT NULL,              -- its line there
+            imported_at TEXT NOT NULL
+        );
+        CREATE INDEX coupon_codes_pool ON coupon_codes(pool, id);
+        ALTER TABLE sends ADD COLUMN coupon_ref INTEGER REFERENCES coupon_codes(id);
+        CREATE UNIQUE INDEX sends_coupon ON sends(coupon_ref) WHERE coupon_ref IS NOT NULL;
+        """,
+    )
+
+
+def m024_inbox_runs(conn: sqlite3.Connection) -> None:
+    """``inbox_runs``: each ``retain inbox`` run, when it started and ended, how many messages
+    it read, and the error that stopped it (never a password), so that the digest can say
+    when the mailbox was last read, and why not when a night's run could not read it."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE inbox_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            read INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        """,
+    )

@@ -25,8 +25,9 @@ from retain_cli.store.imports import CUSTOMER_COLUMNS
 PERSONAL_COLUMNS = tuple(c for c in CUSTOMER_COLUMNS if c != "customer_id")
 ERASED_PREFIX = "erased-"
 #: tables whose rows about a customer erasure handles one by one; other tables with a
-#: ``customer_ref`` column (surveys, tasks ...) lose the customer's rows
-KEPT_TABLES = ("orders", "sends")
+#: ``customer_ref`` column (surveys, tasks ...) lose the customer's rows; the program holdout's
+#: draw names nobody and keeps the erased customer where the draw put them
+KEPT_TABLES = ("orders", "sends", "program_holdout_members")
 HANDLED_TABLES = ("customers", "customer_sources", "customer_aliases", "inbox_messages")
 
 
@@ -199,6 +200,17 @@ class TrustStore(StoreBase):
             )
         )
 
+    def lifted_opt_outs_of(self, emails: Sequence[str]) -> list[dict[str, Any]]:
+        """The opt-outs of these addresses lifted by hand (``suppression_log``)."""
+        return _rows(
+            self.conn.execute(
+                "SELECT email, action, reason, source, suppressed_at, note, at "
+                "FROM suppression_log WHERE email IN (SELECT value FROM json_each(?)) "
+                "ORDER BY id",
+                (json.dumps(list(emails)),),
+            )
+        )
+
     def inbox_rows_about(self, ref: int, emails: Sequence[str]) -> list[dict[str, Any]]:
         return _rows(
             self.conn.execute(
@@ -220,7 +232,8 @@ class TrustStore(StoreBase):
         """Erase these customers' personal data in one transaction, with SQLite's
         ``secure_delete`` on (what is deleted or overwritten is zeroed in the file, not just
         unlinked). Returns counts: customers, orders kept, sends kept, opt-outs (now kept as
-        hashes), platform ids, old addresses, mailbox messages and other rows removed."""
+        hashes), opt-outs lifted by hand (kept under the pseudonym), platform ids, old
+        addresses, mailbox messages and other rows removed."""
         ids = _ids(refs)
         counts = dict.fromkeys(
             (
@@ -228,6 +241,7 @@ class TrustStore(StoreBase):
                 "orders_kept",
                 "sends_kept",
                 "opt_outs",
+                "opt_out_log",
                 "platform_ids",
                 "old_addresses",
                 "inbox_messages",
@@ -252,6 +266,14 @@ class TrustStore(StoreBase):
                     "DELETE FROM suppressions WHERE email IN (SELECT value FROM json_each(?))",
                     (wanted,),
                 ).rowcount
+                # an opt-out lifted by hand stays on record, under the pseudonym, without
+                # the owner's note (it may name them)
+                for ref, found in addresses.items():
+                    counts["opt_out_log"] += conn.execute(
+                        f"UPDATE suppression_log SET email = '{ERASED_PREFIX}' || :ref, "
+                        "note = '' WHERE email IN (SELECT value FROM json_each(:emails))",
+                        {"ref": int(ref), "emails": json.dumps(sorted(found))},
+                    ).rowcount
                 counts["inbox_messages"] = conn.execute(
                     "DELETE FROM inbox_messages WHERE customer_ref IN "
                     "(SELECT value FROM json_each(:ids)) "
@@ -326,6 +348,25 @@ class TrustStore(StoreBase):
     def vacuum(self) -> None:
         """Rewrite the whole file, leaving no free page or unused space with old data."""
         self.conn.execute("VACUUM")
+
+    def addresses_containing(self, text: str) -> list[str]:
+        """Every address in the database (any table's ``email`` column) that holds ``text``
+        and is longer: another customer's ``joann@example.com`` holds ``ann@example.com``."""
+        found: set[str] = set()
+        tables = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS "
+                "(SELECT 1 FROM pragma_table_info(m.name) c WHERE c.name = 'email')"
+            )
+        ]
+        for table in tables:
+            rows = self.conn.execute(
+                f'SELECT DISTINCT email FROM "{table}" WHERE instr(email, ?) > 0 AND email != ?',
+                (text, text),
+            )
+            found.update(str(r[0]) for r in rows)
+        return sorted(found)
 
     def other_customers_with(self, column: str, value: str, refs: Collection[int]) -> bool:
         """Whether a customer not in ``refs`` has ``value`` in ``column`` (a name)."""

@@ -117,13 +117,20 @@ def make_digest(store: Store, now: datetime, *, hours: int = 24, timezone: str =
             1 for t in made_since if t["kind"] in ("detractor", "negative_comment")
         ),
     }
+    digest.sections["Mailbox"].update(_mailbox_runs(store, timezone))
     figures: dict[str, Any] = {}
     try:
-        values = metrics(store, now, "30d").values
+        report = metrics(store, now, "30d")
         for key, name in METRICS:
-            value = values.get(key)
-            if value is not None:
-                figures[name] = f"{float(value):.1%}" if key.endswith("_rate") else value
+            value = report.values.get(key)
+            if value is None:
+                continue
+            if key.endswith("_rate"):
+                figures[name] = f"{float(value):.1%}"
+            elif key == "revenue":  # as retain metrics counts it, in the shop's currency
+                figures[name] = f"{float(value):.2f} {report.currency}".strip()
+            else:
+                figures[name] = value
     except RetainError as exc:
         digest.notes.append(f"No figures: {exc}")
     for result in headline(store, now):
@@ -145,6 +152,32 @@ def make_digest(store: Store, now: datetime, *, hours: int = 24, timezone: str =
         "snoozed": open_counts["snoozed"],
     }
     return digest
+
+
+def _mailbox_runs(store: Store, timezone: str) -> dict[str, str]:
+    """When ``retain inbox`` last read the mailbox, and why its last run failed (if it did:
+    the nightly line skips the send then). Nothing when it never ran."""
+    from retain_cli.timeutil import from_iso, zone
+
+    ok, last = store.inbox_last_runs()
+    if last is None:
+        return {}
+    tz = zone(timezone)
+
+    def when(value: str) -> str:
+        return f"{from_iso(value).astimezone(tz):%Y-%m-%d %H:%M}"
+
+    out = {"last read": "never"}
+    if ok is not None:
+        count = f"{ok['read']} message{'' if ok['read'] == 1 else 's'}"
+        out["last read"] = f"{when(ok['finished_at'])} ({count})"
+    if ok is None or last["id"] != ok["id"]:
+        error = last["error"] or "it did not finish (stopped or killed)"
+        out["last run failed"] = (
+            f"{when(last['started_at'])}: {error} (the nightly line from 'retain cron' does "
+            "not send while the mailbox cannot be read)"
+        )
+    return out
 
 
 def mail_digest(config: CampaignConfig, digest: Digest, to: str | None) -> str:

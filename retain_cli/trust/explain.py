@@ -8,6 +8,10 @@ same audience, trigger, consent, holdout, repeat and limit rules, the same code)
 the plan has nothing for them does this module say why not, with the planner's own pieces
 (:class:`retain_cli.campaigns.due.CampaignDays`): outside the audience (the segment they are
 in, or the first clause of the filter that failed), or not due yet (and when), or too late.
+What the owner's hand holds back on top of the plan is added to each decision as ``blocked``
+(what ``retain send`` does after planning): a pause (``retain pause``) and the approval
+queue (``approval: required``: waiting, rejected, or approved); a ``human_only`` tag or
+unanswered negative feedback is the plan's own reason, and the consent section names it too.
 """
 
 from __future__ import annotations
@@ -57,9 +61,18 @@ class Decision:
     key: str | None = None
     due_on: str | None = None
     note: str | None = None  # what else may hold a due message back (the daily limit)
+    # what the owner's hand holds back on top of the plan: ("pause" | "approval", why)
+    blocks: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> str:
+        return "; ".join(f"blocked: {why}" for _, why in self.blocks)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+        out = {k: v for k, v in vars(self).items() if k != "blocks"}
+        out["blocked_by"] = [kind for kind, _ in self.blocks]
+        out["blocked"] = [why for _, why in self.blocks]
+        return out
 
 
 @dataclass
@@ -93,9 +106,11 @@ def explain_customer(
     clock: Clock | None = None,
     transport: str | None = None,
     segments_file: Path | None = None,
+    campaigns: tuple[CampaignConfig | None, list[str]] | None = None,
 ) -> Explanation:
     """Explain the customer ``key`` names (e-mail, id or platform id; NotFound names the
-    closest customers) at ``as_of`` (default: the clock's now, as ``retain plan``)."""
+    closest customers) at ``as_of`` (default: the clock's now, as ``retain plan``).
+    ``campaigns``: :func:`read_campaigns` of ``config_file``, when the caller has read it."""
     import numpy as np
 
     from retain_cli.analytics.customers import customer_profile
@@ -106,15 +121,13 @@ def explain_customer(
 
     profile = customer_profile(store, key)
     ref = profile.ref
-    if profile.orders:
-        import importlib
-        import threading
-
-        # the prediction needs scipy.special last (about 0.4 s to import): load it meanwhile
-        threading.Thread(target=importlib.import_module, args=("scipy.special",)).start()
+    # the plan's frames need pandas (about 0.3 s to import): it loads while the shop's
+    # figures are read and computed (a kept fit predicts without scipy)
+    _preload(["pandas"])
     clock = clock or current_clock()
     as_of = as_of or clock.now()
-    config, notes = _config(config_file)
+    config, notes = campaigns if campaigns is not None else read_campaigns(config_file)
+    notes = list(notes)
     timezone = config.timezone if config is not None else "UTC"
     sections: list[Section] = []
     data: dict[str, Any] = {"customer": profile.as_json()}
@@ -181,12 +194,13 @@ def explain_customer(
     items: list[PlanItem] = []
     if config is not None:
         try:
-            plan = _plan(store, config, ref, as_of, clock, transport)
+            plan = _plan(store, config, ref, as_of, clock, transport, frame)
         except ConfigError as exc:
             notes.append(f"campaigns are not explained: {exc}")
         else:
             items = [i for i in plan.items if i.customer_ref == ref]
             decisions = _decisions(config, plan, items, ref, frame, theirs)
+            notes.extend(_owner_hand(store, config, decisions, ref))
             if plan.quiet:
                 notes.append(plan.quiet)
     sections.append(_messages(store, ref))
@@ -195,7 +209,20 @@ def explain_customer(
     )
 
 
-def _config(path: Path | None) -> tuple[CampaignConfig | None, list[str]]:
+def _preload(modules: list[str]) -> None:
+    import importlib
+    import threading
+
+    def load() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name="preload").start()
+
+
+def read_campaigns(path: Path | None) -> tuple[CampaignConfig | None, list[str]]:
+    """The campaign file (``--config``, else the default), or None with a note saying why
+    campaigns are not explained."""
     from retain_cli.campaigns.config import config_path, load_config
 
     file = config_path(path)
@@ -236,11 +263,14 @@ def _consent(store: Store, profile: Any, data: dict[str, Any]) -> Section:
     else:
         why = "consented, has an address, not opted out"
     section.add("may be mailed", f"{'yes' if profile.can_email else 'no'}: {why}")
+    hold = store.campaign_holds([profile.ref]).get(profile.ref)
+    section.add("automated campaigns", f"kept out: {hold}" if hold else None)
     data["consent"] = {
         "accepts_marketing": profile.accepts_marketing,
         "source": source,
         "suppression": profile.suppression,
         "may_be_mailed": profile.can_email,
+        "kept_out_of_campaigns": hold,
         "history": list(reversed(changes)),
     }
     return section
@@ -278,10 +308,13 @@ def _plan(
     as_of: datetime,
     clock: Clock,
     transport: str | None,
+    frame: pd.DataFrame,
 ) -> Plan:
     from retain_cli.campaigns.planner import make_plan
 
-    return make_plan(store, config, as_of=as_of, transport=transport, clock=clock, refs=[ref])
+    return make_plan(
+        store, config, as_of=as_of, transport=transport, clock=clock, refs=[ref], features=frame
+    )
 
 
 def _decisions(
@@ -317,6 +350,59 @@ def _decisions(
             continue
         out.append(_not_due(days, campaign, ref))
     return out
+
+
+def _owner_hand(
+    store: Store, config: CampaignConfig, decisions: list[Decision], ref: int
+) -> list[str]:
+    """Add to each decision what ``retain send`` holds back after the plan: a pause of every
+    campaign or of this one, and the approval queue of an ``approval: required`` campaign
+    (a message not queued yet, waiting, rejected; an approved one goes as approved). Returns
+    the notes for the whole explanation (every campaign paused)."""
+    from retain_cli.campaigns.due import DEFERRED, DUE
+    from retain_cli.campaigns.owner import ALL, pause_text
+
+    pauses = {str(p["scope"]): p for p in store.pauses()}
+    every = pauses.get(ALL)
+    queue = {str(row["send_key"]): row for row in store.rows_about("approval_queue", ref)}
+    approval = {c.name for c in config.campaigns if c.approval}
+    tasks = {(c.name, s.index) for c in config.campaigns for s in c.steps if s.is_task}
+    for d in decisions:
+        if d.status == DISABLED:
+            continue
+        coming = d.status in (DUE, DEFERRED) or (d.status == NOT_DUE and d.due_on is not None)
+        queued = queue.get(d.key) if d.key else None
+        if queued is not None and queued["state"] == "pending":
+            coming = True
+            d.blocks.append(
+                (
+                    "approval",
+                    f"waits for your approval in the approval queue since {queued['queued_at']} "
+                    f"('retain queue approve {queued['id']}')",
+                )
+            )
+        elif queued is not None and queued["state"] == "rejected":
+            note = f": {queued['note']}" if queued["note"] else ""
+            d.blocks.append(
+                ("approval", f"rejected in the approval queue on {queued['decided_at']}{note}")
+            )
+        elif queued is not None and queued["state"] == "approved":
+            approved = (
+                f"approved in the approval queue on {queued['decided_at']}: it goes as approved"
+            )
+            d.note = f"{d.note}; {approved}" if d.note else approved
+        elif coming and d.campaign in approval and (d.campaign, d.step or 1) not in tasks:
+            d.blocks.append(
+                (
+                    "approval",
+                    "approval: required, so 'retain send' puts it in the approval queue and it "
+                    "goes once you approve it ('retain queue approve')",
+                )
+            )
+        pause = every or pauses.get(d.campaign)
+        if pause is not None and coming:
+            d.blocks.append(("pause", pause_text(pause)))
+    return [f"nothing is sent: {pause_text(every)}"] if every is not None else []
 
 
 def _outside(campaign: Campaign, frame: pd.DataFrame, theirs: dict[str, str]) -> str:

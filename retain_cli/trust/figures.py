@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 
     from retain_cli.analytics.features import Core
     from retain_cli.analytics.filters import Filter, Node
-    from retain_cli.analytics.predict import ModelFit
+    from retain_cli.analytics.predict import ModelFit, Summary
     from retain_cli.store import Store
 
 HORIZON_DAYS = 90.0
 FIT_CACHE = "trust:predict_fit"
+SUMMARY_CACHE = "trust:predict_summary"
 
 
 # --- rules: the first clause that failed ------------------------------------------------------
@@ -318,6 +319,60 @@ def fitted(store: Store, summary: Any, key: str) -> ModelFit:
     return fit
 
 
+_SUMMARY_PARTS = ("customer_ref", "frequency", "recency", "T", "monetary_value")
+
+
+def shop_summary(store: Store, core: Core, key: str) -> Summary:
+    """``retain predict``'s purchase-day summary of every customer with orders (the fit and
+    the rules' shop figures read it), kept in the database under ``key`` (the orders and the
+    as-of day) beside the fit: customer numbers and figures only, never a name or address."""
+    import numpy as np
+
+    from retain_cli.analytics.predict import Summary, summary_from_orders
+
+    as_of = core.as_of.date()
+    cached = store.cached_blob(SUMMARY_CACHE)
+    size = 8 * len(_SUMMARY_PARTS)
+    if cached is not None and cached[0] == key and len(cached[1]) % size == 0:
+        n = len(cached[1]) // size
+
+        def part(k: int) -> Any:
+            kind = "<i8" if k == 0 else "<f8"
+            return np.frombuffer(cached[1], dtype=kind, count=n, offset=8 * n * k)
+
+        empty = np.full(n, None, dtype=object)
+        return Summary(
+            customer_ref=part(0).astype(np.int64),
+            customer_id=empty,
+            email=empty.copy(),
+            frequency=part(1),
+            recency=part(2),
+            T=part(3),
+            monetary_value=part(4),
+            time_unit="day",
+            as_of=as_of,
+        )
+    orders = core.orders
+    # the orders are sorted by customer: each customer's first row, without another sort
+    firsts = np.r_[True, orders.customer[1:] != orders.customer[:-1]]
+    refs = orders.customer[firsts]
+    blank: list[Any] = [None] * len(refs)
+    summary = summary_from_orders(
+        orders.customer,
+        orders.t // 86400,
+        np.asarray(orders.amount, dtype=np.float64),
+        (refs, blank, blank),
+        as_of=as_of,
+        time_unit="day",
+    )
+    packed = b"".join(
+        np.ascontiguousarray(getattr(summary, part), dtype="<i8" if k == 0 else "<f8").tobytes()
+        for k, part in enumerate(_SUMMARY_PARTS)
+    )
+    store.save_cached_blob(SUMMARY_CACHE, key, packed)
+    return summary
+
+
 def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
     """``retain predict``'s figures for one customer (90 days ahead, days), with the inputs,
     and what an order today would make of them. None without a countable order."""
@@ -325,28 +380,17 @@ def prediction_of(store: Store, core: Core, ref: int) -> Prediction | None:
 
     import numpy as np
 
-    from retain_cli.analytics.predict import make_predictions, summary_from_orders
+    from retain_cli.analytics.predict import make_predictions
 
     orders = core.orders
     if not len(orders):
         return None
-    # the orders are sorted by customer: each customer's first row, without another sort
-    firsts = np.r_[True, orders.customer[1:] != orders.customer[:-1]]
-    refs = orders.customer[firsts]
-    blank = [None] * len(refs)
-    summary = summary_from_orders(
-        orders.customer,
-        orders.t // 86400,
-        np.asarray(orders.amount, dtype=np.float64),
-        (refs, blank, blank),
-        as_of=core.as_of.date(),
-        time_unit="day",
-    )
+    key = f"{store.orders_fingerprint()}:{core.as_of.date()}:{len(orders)}"
+    summary = shop_summary(store, core, key)
     where = np.searchsorted(summary.customer_ref, ref)
     if where >= len(summary) or summary.customer_ref[where] != ref:
         return None
     i = int(where)
-    key = f"{store.orders_fingerprint()}:{core.as_of.date()}:{len(orders)}"
     fit = fitted(store, summary, key)
     made = make_predictions(summary, fit, HORIZON_DAYS, rows=[i])
     inputs = {

@@ -17,8 +17,10 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import shutil
 import stat
-from collections.abc import Sequence
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -65,8 +67,9 @@ def permission_problem(path: Path) -> str | None:
 def export_customer(store: Store, key: str, *, destination: str) -> dict[str, Any]:
     """Everything retain holds about the customer ``key`` names, as one JSON-ready record:
     the customer row, platform ids, old addresses, orders with their items, messages
-    (the send ledger), opt-outs, mail read from the mailbox, consent history (from the
-    audit log), and the rows of any other table about them (survey answers, tasks).
+    (the send ledger), opt-outs (and those lifted by hand), mail read from the mailbox,
+    consent history (from the audit log), and the rows of any other table about them
+    (survey answers, tasks, the approval queue).
     The export is written to the audit log (``destination`` says where it went)."""
     from retain_cli.analytics.customers import find_customer
 
@@ -85,7 +88,7 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
     history = store.audit_entries(actions=("consent",), subject=subject)
     known = {"orders", "sends", "customer_sources", "customer_aliases", "inbox_messages"}
     other = {
-        table: store.rows_about(table, ref)
+        table: [_readable(row) for row in store.rows_about(table, ref)]
         for table in store.customer_ref_tables()
         if table not in known
     }
@@ -97,6 +100,7 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
         "orders": orders,
         "messages": store.rows_about("sends", ref),
         "opt_outs": store.suppressions_of(addresses),
+        "opt_outs_lifted": store.lifted_opt_outs_of(addresses),
         "mailbox": store.inbox_rows_about(ref, addresses),
         "consent_history": list(reversed(history)),
         "audit_log": store.audit_entries(subject=subject),
@@ -105,6 +109,14 @@ def export_customer(store: Store, key: str, *, destination: str) -> dict[str, An
     counts = f"{len(orders)} orders, {len(data['messages'])} messages"
     record(store, "export", "retain customers export", subject, f"{counts}; {destination}")
     return data
+
+
+def _readable(row: dict[str, Any]) -> dict[str, Any]:
+    """A row for JSON: stored bytes (a message waiting for approval) as text."""
+    return {
+        k: bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else v
+        for k, v in row.items()
+    }
 
 
 def write_private(path: Path, text: str) -> None:
@@ -171,20 +183,71 @@ def _needles(store: Store, refs: Sequence[int]) -> list[bytes]:
     return sorted(needles)
 
 
-def file_contains(path: Path, needles: Sequence[bytes]) -> bool:
+def file_contains(
+    path: Path, needles: Sequence[bytes], within: Mapping[bytes, Sequence[bytes]] | None = None
+) -> bool:
     """Whether the file (or its -wal) holds any of ``needles`` anywhere (live rows, free
-    pages, unused space in a page)."""
-    for part in (path, Path(f"{path}-wal")):
-        try:
-            size = part.stat().st_size
-        except OSError:
-            continue
-        if not size:
-            continue
+    pages, unused space in a page), except where a needle is part of one of its ``within``
+    texts (another customer's address that holds it: ``joann@`` for ``ann@``). ``grep``
+    looks first, where the machine has it (several times faster); Python's search decides."""
+    parts = [p for p in (path, Path(f"{path}-wal")) if _size(p)]
+    if not needles or not parts or _grep_finds(parts, needles) is False:
+        return False
+    within = within or {}
+    for part in parts:
         with part.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            if any(m.find(n) != -1 for n in needles):
-                return True
+            for needle in needles:
+                if _found_alone(m, needle, within.get(needle, ())):
+                    return True
     return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _found_alone(m: mmap.mmap, needle: bytes, within: Sequence[bytes]) -> bool:
+    """Whether ``needle`` occurs in ``m`` other than as part of one of the ``within`` texts."""
+    shifts = [(text, k) for text in within for k in _offsets(text, needle)]
+    at = m.find(needle)
+    while at != -1:
+        if not any(at >= k and m[at - k : at - k + len(text)] == text for text, k in shifts):
+            return True
+        at = m.find(needle, at + 1)
+    return False
+
+
+def _offsets(text: bytes, needle: bytes) -> list[int]:
+    out, at = [], text.find(needle)
+    while at != -1:
+        out.append(at)
+        at = text.find(needle, at + 1)
+    return out
+
+
+def _grep_finds(paths: Sequence[Path], needles: Sequence[bytes]) -> bool | None:
+    """A first look with ``grep -F``: False when no needle is in the files, True when one
+    may be, None when grep cannot tell (not installed, a needle it cannot take). The needles
+    go to grep on its standard input, never on its command line (which other users of the
+    machine can read)."""
+    grep = shutil.which("grep")
+    if grep is None or any(not n or b"\n" in n for n in needles):
+        return None
+    try:
+        done = subprocess.run(
+            [grep, "-F", "-a", "-q", "-f", "-", "--", *map(str, paths)],
+            input=b"\n".join(needles) + b"\n",
+            env={**os.environ, "LC_ALL": "C"},
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: True, 1: False}.get(done.returncode)
 
 
 def erase_customers(
@@ -197,11 +260,15 @@ def erase_customers(
     counts = store.erase_customers(refs, utc_now_iso())
     result = Erasure(list(refs), [f"erased-{r}" for r in refs], counts)
     result.log_emptied = store.checkpoint_truncate()
-    if needles and file_contains(store.path, needles):
+    if not file_contains(store.path, needles):
+        return result
+    # another customer's address may hold this one (joann@ holds ann@): not a copy
+    within = {n: [a.encode() for a in store.addresses_containing(n.decode())] for n in needles}
+    if file_contains(store.path, needles, within):
         store.vacuum()
         result.rewritten = True
         result.log_emptied = store.checkpoint_truncate()
-        result.leftover = file_contains(store.path, needles)
+        result.leftover = file_contains(store.path, needles, within)
     return result
 
 

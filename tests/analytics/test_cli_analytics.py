@@ -132,7 +132,11 @@ def test_explain_one_and_all(cli):
     [
         ("churn", "did you mean churn_rate or churn_risk?"),
         ("clv", "did you mean historic_clv or predicted_clv?"),
-        ("difference", "did you mean conversion_difference or revenue_per_customer_difference?"),
+        (
+            "difference",
+            "did you mean conversion_difference, revenue_per_customer_difference, "
+            "versus_conversion_difference or versus_revenue_per_customer_difference?",
+        ),
         ("retension", "did you mean retention_rate?"),
         ("repeat rate", "did you mean repeat_purchase_rate?"),
     ],

@@ -159,7 +159,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 'win-back': key 'holdot': unknown key; "
             "did you mean 'holdout'? allowed here: name, description, audience, trigger, "
             "subject, template, html_template, steps, holdout, repeat, enabled, "
-            "priority, fresh_for, offer_code, approval, survey, channel",
+            "priority, fresh_for, offer_code, approval, survey, channel, kind, "
+            "coupon_pool, variants, variant_salt",
         ),
         (
             "    holdout: 10%",
@@ -263,7 +264,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "campaigns.yaml: campaign 2: key 'nam': unknown key; did you mean 'name'? "
             "allowed here: name, description, audience, trigger, subject, template, "
             "html_template, steps, holdout, repeat, enabled, priority, fresh_for, "
-            "offer_code, approval, survey, channel",
+            "offer_code, approval, survey, channel, kind, coupon_pool, variants, "
+            "variant_salt",
         ),
         (
             "limits:",

@@ -144,7 +144,13 @@ def test_the_shops_currency_is_set_once_and_used_for_files_with_none(cli, db_pat
             "setting": "currency",
             "value": "GBP",
             "meaning": "the shop's currency (ISO 4217 code, e.g. EUR), for amounts that name none",
-        }
+        },
+        {
+            "setting": "program_holdout",
+            "value": None,
+            "meaning": "the share of customers kept out of every marketing campaign, e.g. 5% "
+            "('retain report program' compares them with everyone else)",
+        },
     ]
     assert cli("config", "unset", "currency").stdout == "currency unset\n"
     assert rows(db_path, "SELECT count(*) FROM settings") == [(0,)]
@@ -161,7 +167,9 @@ def test_a_wrong_currency_or_setting_is_a_usage_error(cli, db_path):
     )
     unknown = cli("config", "set", "colour", "blue")
     assert unknown.exit_code == 2
-    assert unknown.stderr == "Error: unknown setting 'colour'; the settings are: currency\n"
+    assert unknown.stderr == (
+        "Error: unknown setting 'colour'; the settings are: currency, program_holdout\n"
+    )
     customers = cli(
         "import", "customers", str(FORMATS / "shopify_customers.csv"), "--currency", "EUR"
     )

@@ -184,17 +184,44 @@ def test_a_run_killed_between_batches_loses_nothing_and_counts_nothing_twice(
 
     monkeypatch.setattr(Store, "inbox_record", dies_on_the_second_batch)
     with Store.open(db_path) as store, pytest.raises(KeyboardInterrupt):
-        run_inbox(store, config, batch_size=2)
+        run_inbox(store, config, batch_size=2, record_size=2)
     assert len(inbox_rows(db_path)) == 2  # the first batch, whole
     flagged = sorted(uid for uid, f in imap.flags().items() if FLAG in f)
     assert flagged == [1, 2]
     monkeypatch.setattr(Store, "inbox_record", real)
     with Store.open(db_path) as store:
-        result = run_inbox(store, config, batch_size=2)
+        result = run_inbox(store, config, batch_size=2, record_size=2)
     assert (result.read, result.already) == (3, 0)
     rows = inbox_rows(db_path)
     assert len(rows) == 5 and len({r["message_id"] for r in rows}) == 5
     assert all(FLAG in f for f in imap.flags().values())
+
+
+def test_stopped_early_with_batches_still_coming_it_stops_at_once(shop, imap, db_path, monkeypatch):
+    """The fetching thread may be waiting to hand over the next batch when the run stops
+    (Ctrl-C while recording): the run ends at once, with what was recorded marked."""
+    import time
+
+    from retain_cli.mailbox.process import run_inbox
+
+    config, sent = shop
+    imap.append(*the_five(sent), *the_five(sent)[:3])  # 8 messages, 5 distinct
+    real = Store.inbox_record
+    calls = {"n": 0}
+
+    def dies_on_the_second_record(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "inbox_record", dies_on_the_second_record)
+    started = time.monotonic()
+    with Store.open(db_path) as store, pytest.raises(KeyboardInterrupt):
+        run_inbox(store, config, batch_size=1, record_size=1)
+    assert time.monotonic() - started < 10
+    assert len(inbox_rows(db_path)) == 1
+    assert sorted(uid for uid, f in imap.flags().items() if FLAG in f) == [1]
 
 
 def test_killed_after_recording_before_marking_is_only_marked_next_time(

@@ -4,6 +4,7 @@ text reader held to the standard library's parser."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -210,3 +211,83 @@ def test_the_demo_mailbox_is_read_after_the_demo_send(cli, tmp_path, monkeypatch
     assert [(score, same) for score, _, same in answers] == [(9, 1), (4, 1), (10, 1), (8, 1)]
     assert answers[1][1] == "The croissants were stale and the staff was rude on Saturday."
     assert sources[bounced[0]][1].startswith("hard bounce: 5.1.1 ")
+
+
+HEADER_LINE = st.one_of(
+    st.from_regex(r"\A[A-Za-z-]{1,8}:[ a-z<>@.\t\r]{0,12}\Z"),
+    st.from_regex(r"\A[ \t][ a-z\r]{0,8}\Z"),  # a continuation
+    st.from_regex(r"\A[a-z :]{0,8}\Z"),  # not a field (stops the block)
+    st.just("From ada@example.com Sat Dec  5 10:00:00 2026"),  # an mbox separator
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(HEADER_LINE, max_size=8), newline=st.sampled_from(["\n", "\r\n"]))
+def test_the_one_scan_header_reader_reads_what_the_line_reader_reads(lines, newline):
+    from retain_cli.mailbox.parse import headers_by_line, parse_headers
+
+    block = newline.join(lines).encode()
+    assert parse_headers(block) == headers_by_line(block.decode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30)),
+    offset=st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+    weekday=st.booleans(),
+    seconds=st.booleans(),
+    comment=st.sampled_from(["", " (UTC)", " (CET)"]),
+)
+def test_the_quick_date_reader_reads_what_the_standard_library_reads(
+    moment, offset, weekday, seconds, comment
+):
+    from email.utils import parsedate_to_datetime
+
+    from retain_cli.mailbox.parse import _quick_date
+
+    local = moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
+    sign = "+" if offset >= 0 else "-"
+    value = (
+        (f"{local:%a}, " if weekday else "")
+        + f"{local:%d %b %Y %H:%M}"
+        + (f":{local:%S}" if seconds else "")
+        + f" {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}{comment}"
+    )
+    expected = parsedate_to_datetime(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _quick_date(value) == expected
+    assert Mail(f"From: a@b.example\nDate: {value}\n\nx".encode()).received_at == expected
+
+
+def test_unusual_dates_go_to_the_standard_library():
+    from retain_cli.mailbox.parse import _quick_date
+
+    for value in ("Sat, 05 Dec 2026 21:07:31 -0000", "Sat, 05 Dec 2026 21:07:31 GMT"):
+        assert _quick_date(value) is None
+    date = "Sat, 05 Dec 2026 21:07:31 GMT"
+    assert Mail(f"From: a@b.example\nDate: {date}\n\nx".encode()).received_at == (
+        "2026-12-05T21:07:31Z"
+    )
+    assert Mail(b"From: a@b.example\nDate: Sat, 31 Feb 2026 10:00 +0000\n\nx").received_at is None
+
+
+@pytest.mark.parametrize("status", ["5.1.1", "4.2.2"])
+def test_flufl_bounce_reads_the_quick_status_part_as_the_parsed_report(status):
+    """The delivery-status part built from its fields gives flufl.bounce (and the reason's
+    Status) what the standard library's parse of the whole report gives."""
+    from email import message_from_bytes
+
+    from flufl.bounce import all_failures
+
+    from retain_cli.mailbox.classify import _status
+
+    raw = mail.dsn_bounce(to=SHOP, failed="ada@example.com", status=status, original_id="<a@b>")
+    quick = Mail(raw)
+    assert quick.delivery_status() is not None
+    assert all_failures(quick.delivery_status()) == all_failures(message_from_bytes(raw))
+    assert any(all_failures(quick.delivery_status()))
+
+    class Parsed(Mail):
+        def delivery_status(self):
+            return None  # _status falls back to the whole parsed message
+
+    assert _status(quick) == _status(Parsed(raw)) != ""

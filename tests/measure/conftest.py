@@ -51,13 +51,22 @@ class Shop:
             refs.append(int(cursor.lastrowid or 0))
         return refs
 
-    def send(self, campaign: str, refs: list[int], at: str, *, state: str = "sent", step: int = 1):
+    def send(
+        self,
+        campaign: str,
+        refs: list[int],
+        at: str,
+        *,
+        state: str = "sent",
+        step: int = 1,
+        variant: str | None = None,
+    ):
         for ref in refs:
             self.count += 1
             self.store.conn.execute(
                 "INSERT INTO sends (send_key, campaign, step, customer_ref, occurrence, email, "
-                "state, planned_at, sent_at, updated_at) VALUES (?, ?, ?, ?, '1', 'x', ?, ?, "
-                "?, ?)",
+                "state, planned_at, sent_at, updated_at, variant) VALUES (?, ?, ?, ?, '1', 'x', "
+                "?, ?, ?, ?, ?)",
                 (
                     f"{campaign}:{step}:{ref}:{self.count}",
                     campaign,
@@ -67,6 +76,7 @@ class Shop:
                     at,
                     at if state == "sent" else None,
                     at,
+                    variant,
                 ),
             )
 

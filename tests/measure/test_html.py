@@ -91,18 +91,20 @@ def test_html_unwritable_path(cli, report_shop, tmp_path):
 
 
 class Checks(HTMLParser):
-    """Every element with data-check: (check, value as JSON, the text shown)."""
+    """Every element with data-check (or ``attribute``): (check, value as JSON, the text
+    shown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, attribute: str = "data-check") -> None:
         super().__init__()
+        self.attribute = attribute
         self.found: list[tuple[str, object, str]] = []
         self._open: tuple[str, object] | None = None
         self._text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         data = dict(attrs)
-        if "data-check" in data:
-            self._open = (data["data-check"] or "", json.loads(data["data-value"] or "null"))
+        if self.attribute in data:
+            self._open = (data[self.attribute] or "", json.loads(data["data-value"] or "null"))
             self._text = ""
 
     def handle_data(self, data: str) -> None:
@@ -118,25 +120,32 @@ class Checks(HTMLParser):
 def assert_figures_match(html: str, rows: list[dict]) -> None:
     parser = Checks()
     parser.feed(html)
-    by_row = {(r["campaign"], str(r["step"])): r for r in rows}
-    assert len(parser.found) == 12 * len(rows)
+    by_row = {(r["campaign"], str(r["step"]), r["variant"] or ""): r for r in rows}
+    plain = [r for r in rows if r["variant"] is None]
+    # a campaign's 12 figures; a variant's 9, and 4 more: against the first variant (the
+    # first shows the holdout's 4 figures instead)
+    variants = [r for r in rows if r["variant"] is not None]
+    assert len(parser.found) == 12 * len(plain) + 13 * len(variants)
     for check, value, text in parser.found:
-        campaign, step, column = check.split("|")
-        row = by_row[(campaign, step)]
+        campaign, step, variant, column = check.split("|")
+        row = by_row[(campaign, step, variant)]
         assert value == row[column], check
         if column in ("recipients", "held_out", "recipient_orders", "holdout_orders"):
             assert text == f"{row[column]:,}", check
-        elif column.endswith("_conversion"):
+        elif column == "variant_share" or column.endswith("_conversion"):
             assert text == percent(row[column]), check
         elif column.endswith("revenue_per_customer"):
             assert text == money_text(row[column], row["currency"]), check
         elif column.endswith("_verdict"):
             assert text == (row[column] or "none yet"), check
-        elif column == "conversion_difference" and row[column] is not None:
-            low, high = row["conversion_low"], row["conversion_high"]
-            assert text == (
-                f"{row[column] * 100:+.1f} pp ({low * 100:+.1f} to {high * 100:+.1f})"
-            ), check
+        elif column.endswith("conversion_difference") and row[column] is not None:
+            prefix = column.removesuffix("_difference")
+            low, high = row[f"{prefix}_low"], row[f"{prefix}_high"]
+            shown = re.fullmatch(r"([+-][\d.]+) pp \(([+-][\d.]+) to ([+-][\d.]+)\)", text)
+            assert shown, check
+            # the page rounds the exact interval to 0.1 pp, the JSON to 4 digits of a fraction
+            for figure, value in zip(shown.groups(), (row[column], low, high), strict=True):
+                assert abs(float(figure) - value * 100) <= 0.051, check
 
 
 # --- the browser -----------------------------------------------------------------------------

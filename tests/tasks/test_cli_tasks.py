@@ -203,10 +203,29 @@ def test_digest_prints_the_day_and_mails_it(cli, campaign_shop, db_path, maildir
 
     result = cli("digest", "--email", "--now", now, "--config", str(campaign_shop))
     assert result.exit_code == 0, result.output
-    assert "Digest sent to hello@kornblume-backstube.de." in result.output
-    written = list((campaign_shop.parent / "outbox" / "mail").glob("*.eml"))
+    outbox = campaign_shop.parent / "outbox" / "mail"
+    assert " ".join(result.stderr.split()) == (
+        f"Digest for hello@kornblume-backstube.de written to the outbox ({outbox}), not "
+        "e-mailed: the campaign file's transport is outbox."
+    )
+    written = list(outbox.glob("*.eml"))
     assert len(written) == 1
     message = message_from_bytes(written[0].read_bytes())
     assert message["To"] == "hello@kornblume-backstube.de"
     assert message["Auto-Submitted"] == "auto-generated"
     assert "Answer ada@example.com's reply to hello" in message.get_payload(decode=True).decode()
+
+
+def test_the_digest_figures_are_retain_metrics_with_the_currency(cli, campaign_shop, monkeypatch):
+    """The revenue line names the shop's currency; every figure is what 'retain metrics'
+    says for the same 30 days."""
+    monkeypatch.setenv("RETAIN_NOW", "2025-05-20T12:00:00Z")
+    figures = cli("metrics", "--period", "30d", "-f", "json")
+    assert figures.exit_code == 0, figures.output
+    data = json.loads(figures.stdout)
+    values = {m["metric"]: m["value"] for m in data["metrics"]}
+    assert values["orders"] >= 1
+    text = cli("digest", "--config", str(campaign_shop)).output
+    assert f"  revenue: {values['revenue']:.2f} {data['currency']}\n" in text
+    assert f"  orders: {values['orders']}\n" in text
+    assert f"  repeat purchase rate: {values['repeat_purchase_rate']:.1%}\n" in text

@@ -72,6 +72,8 @@ def test_explain_ada_campaign_by_campaign(cli, shop):
         "key": None,
         "due_on": None,
         "note": None,
+        "blocked_by": [],
+        "blocked": [],
     }
     assert decisions["feedback"]["reason"].startswith("too late for the last one: due 2025-03-06")
     assert decisions["feedback"]["reason"].endswith("their next order starts it again")
@@ -93,6 +95,8 @@ def test_explain_a_campaign_filter_names_the_clause_that_failed(cli, shop):
         "key": None,
         "due_on": None,
         "note": None,
+        "blocked_by": [],
+        "blocked": [],
     }
     # first order 6 days ago (days: 3), but hello goes first under the frequency cap
     assert decisions["thank-you"]["status"] == "deferred"
@@ -329,3 +333,37 @@ def test_explain_predicts_what_retain_predict_does(cli, tmp_path):
             row["predicted_clv"],
         )
         assert mine["churn_risk"] == row["churn_risk"]
+
+
+def test_the_kept_summary_gives_the_same_prediction_and_follows_new_orders(cli, shop, store):
+    """The purchase-day summary is kept beside the fit: the next explanation reads it and
+    says the same; a new order changes the key, so it is computed again."""
+    first = json.loads(_explain(cli, "ada@example.com", shop, "--format", "json").output)
+    (key,) = store.conn.execute(
+        "SELECT fingerprint FROM analytics_cache WHERE name = 'trust:predict_summary'"
+    ).fetchone()
+    again = json.loads(_explain(cli, "ada@example.com", shop, "--format", "json").output)
+    assert again["prediction"] == first["prediction"]
+    assert first["prediction"]["inputs"] == {
+        "frequency": 1.0,
+        "recency": 50.0,
+        "T": 161.0,
+        "monetary_value": 30.0,
+    }
+    add_people(store, [Person("C7", "max@example.com")])
+    store.conn.execute(
+        "INSERT INTO orders (id, order_key, source, order_id, customer_ref, ordered_at, "
+        "currency, total_minor, refunded_minor) VALUES (99, 'test:#99', 'test', '#99', 1, "
+        "'2025-06-10T10:00:00Z', 'EUR', 1000, 0)"
+    )
+    newer = json.loads(_explain(cli, "ada@example.com", shop, "--format", "json").output)
+    assert newer["prediction"]["inputs"] == {
+        "frequency": 2.0,
+        "recency": 151.0,
+        "T": 161.0,
+        "monetary_value": 20.0,
+    }
+    (moved,) = store.conn.execute(
+        "SELECT fingerprint FROM analytics_cache WHERE name = 'trust:predict_summary'"
+    ).fetchone()
+    assert moved != key

@@ -2,9 +2,10 @@
 
 A block of README.md preceded by ``<!-- example: retain ... -->`` holds ``$ retain ...`` and
 what that command prints at 80 columns on the demo shop made with ``retain demo --seed 1
---today 2026-11-24`` (the README says so where the tour starts). This script rebuilds such a
-shop in a temporary folder, runs every example command in it and writes their output into
-the README; with ``--check`` it changes nothing and exits 1 when a block is stale.
+--today 2026-11-24`` (the README says so where the tour starts), at the moment
+``RETAIN_NOW=2026-11-24T12:00:00Z``. This script rebuilds such a shop in a temporary folder,
+runs every example command in it and writes their output into the README; with ``--check``
+it changes nothing and exits 1 when a block is stale.
 tests/test_readme_examples.py runs the same check.
 
     python docs/readme_examples.py           # rewrite the blocks
@@ -25,6 +26,9 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 DEMO_SEED = 1
 DEMO_TODAY = "2026-11-24"
+#: the moment the examples are run at (``RETAIN_NOW``), so that what depends on the clock
+#: (plan, preview, feedback's window) reads the same every day
+DEMO_NOW = "2026-11-24T12:00:00Z"
 COLUMNS = 80
 
 #: a marker, then a fenced block: the command is the marker's, the block its output
@@ -50,8 +54,10 @@ def _environment(folder: Path) -> Iterator[None]:
     os.environ.update(
         COLUMNS=str(COLUMNS),
         RETAIN_DB=str(folder / "retain.db"),
-        RETAIN_CONFIG=str(folder / "campaigns.yaml"),
+        RETAIN_NOW=DEMO_NOW,
     )
+    # the folder's own campaigns.yaml and segments.yaml, named as the owner sees them
+    os.environ.pop("RETAIN_CONFIG", None)
     os.environ.pop("RETAIN_SEGMENTS", None)
     try:
         yield

@@ -446,7 +446,10 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
             "tier_upgraded": "no order has reached a higher tier (retain loyalty CUSTOMER)",
             "tier_at_risk": "their tier is not at risk at the next recalculation",
             "points_expiring": "no points that expire",
-        }[trigger.event]
+            "promoter": "no survey answer of 9-10 (NPS) or 5 (CSAT)",
+            "replenishment": "no product due again (one bought before whose repurchase gap, "
+            "theirs or the product's, is known: retain recommend CUSTOMER)",
+        }.get(trigger.event, f"no {trigger.event.replace('_', ' ')} yet")
         return Decision(name, NOT_DUE, f"waits for its trigger ({trigger.describe()}): {missing}")
     event_day, occurrence, _ = found
     offset = trigger.days if trigger is not None else 0

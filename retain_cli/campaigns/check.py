@@ -23,7 +23,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
     against the first customer the campaign would write to now (else the stand-in
     ``retain preview`` shows). Returns one row per campaign:
     ``campaign``, ``status`` (``OK`` or ``problem``), ``rendered_for`` (``sample`` and the real
-    customer's e-mail, if any) and ``problems`` (text, "" if none).
+    customer's e-mail, if any) and ``problems`` (text, "" if none; several are joined by " | ").
     """
     renderer = Renderer(config)
     sample = sample_context(config, as_of)
@@ -89,7 +89,7 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 "campaign": campaign.name,
                 "status": "problem" if problems else "OK",
                 "rendered_for": checked_with,
-                "problems": "\n".join(problems),
+                "problems": " | ".join(problems),
             }
         )
     return rows

@@ -444,3 +444,27 @@ def test_preview_and_check_prefer_customers_the_trigger_applies_to(cli, campaign
     )
     rows = {row["campaign"]: row for row in json.loads(result.stdout)}
     assert rows["hello"]["rendered_for"] == "sample, zed@example.com"
+
+
+def test_check_at_80_columns_keeps_addresses_whole_and_problems_apart(cli, demo, monkeypatch):
+    # the demo's win-back is an A/B test: a typo in its template is a problem of the campaign
+    # and of variant B, two problems in one cell, each readable
+    template = demo / "templates" / "win_back.txt.j2"
+    template.write_text(
+        template.read_text(encoding="utf-8").replace("customer.first_name", "customer.frist_name"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("campaigns", "check", "-f", "json")
+    assert result.exit_code == 1
+    [row] = [r for r in json.loads(result.stdout) if r["campaign"] == "win-back"]
+    first, second = row["problems"].split(" | ")
+    assert "undefined: 'frist_name'" in first and second.startswith("variant B: ")
+    table = cli("campaigns", "check")
+    assert table.exit_code == 1
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    addresses = [r["rendered_for"].split(", ")[1] for r in json.loads(result.stdout)]
+    shown = [a for a in addresses if a in table.stdout]
+    hidden = "1 column hidden (rendered_for); --wide shows all" in table.stdout
+    assert hidden or len(shown) == len(addresses)  # whole, or not at all: never broken
+    assert "variant B:" in " ".join(table.stdout.split())

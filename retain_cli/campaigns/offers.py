@@ -20,6 +20,7 @@ from retain_cli.timeutil import from_iso, local_day, to_iso, zone
 if TYPE_CHECKING:
     from retain_cli.campaigns.model import Campaign, CampaignConfig
     from retain_cli.products.model import ProductModel
+    from retain_cli.products.recommend import Recommendation, Recommender
     from retain_cli.products.replenish import Due
     from retain_cli.store import Store
 
@@ -37,7 +38,9 @@ class ProductOffers:
         self._batch: tuple[int, ...] = ()
         self._lines: dict[int, list[dict[str, Any]]] | None = None
         self._bought: dict[int, dict[int, int]] | None = None
-        self._made: dict[tuple[int, int], list[dict[str, Any]]] = {}  # text and HTML: once
+        self._made: dict[tuple[int, int], list[Recommendation]] = {}  # text and HTML: once
+        self._recommender: Recommender | None = None
+        self._product_of: dict[tuple[str | None, str | None], int | None] = {}
 
     @property
     def model(self) -> ProductModel:
@@ -75,26 +78,39 @@ class ProductOffers:
         return partial(self.recommendations, ref)
 
     def recommendations(self, ref: int, n: int = 3) -> list[dict[str, Any]]:
-        from retain_cli.products.recommend import day_number, recommend
-
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 20:
             raise TypeError(f"recommendations: n must be a whole number from 0 to 20, not {n!r}")
         made = self._made.get((ref, n))
-        if made is not None:
-            return [dict(r) for r in made]
-        model = self.model
-        if self._bought is None or ref not in self._bought:
-            refs = self._batch if ref in self._batch else (ref,)
-            self._bought = {r: {} for r in refs}
-            rows = self.store.customers_product_days(refs, to_iso(self.as_of))
-            product_of, bought = model.catalogue.product_of, self._bought
-            for customer, day, sku, name in rows:
-                product = product_of(sku, name)
-                if product is not None and day > bought[customer].get(product, -(10**9)):
-                    bought[customer][product] = day
-        found = recommend(model, self.curated, self._bought[ref], day_number(self.as_of), n)
-        self._made[(ref, n)] = [r.as_dict() for r in found]
-        return [dict(r) for r in self._made[(ref, n)]]
+        if made is None:
+            if self._bought is None or ref not in self._bought:
+                self._read_bought(ref)
+            assert self._bought is not None
+            made = self._made[(ref, n)] = self.recommender(self._bought[ref], n)
+        return [r.as_dict() for r in made]
+
+    @property
+    def recommender(self) -> Recommender:
+        if self._recommender is None:
+            from retain_cli.products.recommend import Recommender, day_number
+
+            self._recommender = Recommender(self.model, self.curated, day_number(self.as_of))
+        return self._recommender
+
+    def _read_bought(self, ref: int) -> None:
+        """product -> last day bought, for the batch's customers (or ``ref`` alone)."""
+        refs = self._batch if ref in self._batch else (ref,)
+        bought: dict[int, dict[int, int]] = {r: {} for r in refs}
+        catalogue, known = self.model.catalogue, self._product_of
+        for customer, day, sku, name in self.store.customers_product_days(refs, to_iso(self.as_of)):
+            key = (sku, name)
+            product = (
+                known[key]
+                if key in known
+                else known.setdefault(key, catalogue.product_of(sku, name))
+            )
+            if product is not None and day > bought[customer].get(product, -(10**9)):
+                bought[customer][product] = day
+        self._bought = bought
 
     def _day(self, stamp: str) -> date:
         return local_day(from_iso(stamp), self.tz)

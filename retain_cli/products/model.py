@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import json
 import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,7 @@ class ProductModel:
     gap_low: list[float | None] = field(default_factory=list)
     gap_high: list[float | None] = field(default_factory=list)
     last_sold: list[int] = field(default_factory=list)  # UTC day number (days since 1970)
-    pairs: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # a -> [(b, together)]
+    pairs: Mapping[int, list[tuple[int, int]]] = field(default_factory=dict)  # a -> [(b, together)]
 
     def __len__(self) -> int:
         return len(self.catalogue.keys)
@@ -100,7 +101,7 @@ class ProductModel:
         catalogue = Catalogue(
             data["keys"], data["names"], data["skus"], data["by_sku"], data["by_name"]
         )
-        pairs = {int(a): list(zip(flat[::2], flat[1::2], strict=True)) for a, flat in data["pairs"]}
+        pairs = PackedPairs({int(a): flat for a, flat in data["pairs"]})
         return cls(
             catalogue,
             data["baskets"],
@@ -114,6 +115,29 @@ class ProductModel:
             data["last_sold"],
             pairs,
         )
+
+
+class PackedPairs(Mapping[int, list[tuple[int, int]]]):
+    """The unpacked model's pairs: a product's ``[(b, together), ...]`` is made from its
+    packed ``[b, together, ...]`` the first time it is read (``retain recommend`` reads a
+    few of 2,000 products)."""
+
+    def __init__(self, flat: dict[int, list[int]]) -> None:
+        self._flat = flat
+        self._made: dict[int, list[tuple[int, int]]] = {}
+
+    def __getitem__(self, product: int) -> list[tuple[int, int]]:
+        made = self._made.get(product)
+        if made is None:
+            flat = self._flat[product]
+            made = self._made[product] = list(zip(flat[::2], flat[1::2], strict=True))
+        return made
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._flat)
+
+    def __len__(self) -> int:
+        return len(self._flat)
 
 
 def load_model(store: Store) -> ProductModel:

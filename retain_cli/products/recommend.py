@@ -74,71 +74,107 @@ def recommend(
 ) -> list[Recommendation]:
     """Up to ``n`` recommendations for a customer who bought ``bought`` (product -> last
     day), as of the day number ``today``."""
-    names = model.catalogue.names
-    recent = {p for p, day in bought.items() if day > today - RECENT_DAYS}
+    return Recommender(model, curated, today)(bought, n)
 
-    def allowed(product: int) -> bool:
-        return product not in recent and model.last_sold[product] > today - ACTIVE_DAYS
 
-    chosen: dict[int, Recommendation] = {}
-    latest_first = sorted(bought, key=lambda p: (-bought[p], names[p]))
-    for source in latest_first:
-        for pair in curated.get(source, []):
-            if pair.recommend in chosen or not allowed(pair.recommend):
-                continue
-            reason = f"bought {names[source]}; the shop pairs {names[pair.recommend]} with it"
-            if pair.note:
-                reason += f" ({pair.note})"
-            chosen[pair.recommend] = _make(model, pair.recommend, source, None, pair.note, reason)
-    wanted = max(0, min(n, MAX_RECOMMENDATIONS))
-    if len(chosen) >= wanted:
-        return list(chosen.values())[:wanted]
-    # each product's pairs are sorted by confidence, best first: from each, the first
-    # ``wanted`` allowed targets are enough (a later one has that many at least as good)
-    orders, baskets = model.orders, model.baskets
-    best: dict[int, tuple[float, int, int]] = {}  # target -> (-confidence, source, together)
-    for source in latest_first:
-        pairs = model.pairs.get(source)
-        if not pairs:
-            continue
-        base, taken = orders[source], 0
-        for target, together in pairs:
-            if target in chosen or not allowed(target):
-                continue
-            negative = -together / base
-            found = best.get(target)
-            if found is None or negative < found[0]:
-                best[target] = (negative, source, together)
-            taken += 1
-            if taken >= wanted:
-                break
-    # best confidence first; of equal ones the higher lift (the less common target)
-    ranked = sorted(best.items(), key=lambda item: (item[1][0], orders[item[0]], item[0]))
-    for target, (negative, source, together) in ranked[: wanted - len(chosen)]:
-        lift = -negative * baskets / orders[target]
-        reason = (
-            f"bought {names[source]}; {-negative:.0%} of the orders with {names[source]} "
-            f"also had {names[target]}, lift {lift:.1f}"
-        )
-        chosen[target] = _make(model, target, source, together, None, reason)
-    return list(chosen.values())
+class Recommender:
+    """:func:`recommend` for many customers on one day (a send): each product's pairs
+    filtered once to the targets still selling, and each suggestion (a target and the
+    product it goes with, always the same figures and reason) made once."""
+
+    def __init__(
+        self, model: ProductModel, curated: Mapping[int, list[CuratedPair]], today: int
+    ) -> None:
+        self.model, self.curated, self.today = model, curated, today
+        self.active = [day > today - ACTIVE_DAYS for day in model.last_sold]
+        self._pairs: dict[int, list[tuple[int, int, float, int]]] = {}
+        self._made: dict[tuple[int, int, int | None, str | None], Recommendation] = {}
+
+    def pairs(self, source: int) -> list[tuple[int, int, float, int]]:
+        """(target, together, -confidence, orders of the target) of the source's pairs whose
+        target still sells, best confidence first."""
+        found = self._pairs.get(source)
+        if found is None:
+            orders, active = self.model.orders, self.active
+            base = orders[source]
+            found = self._pairs[source] = [
+                (target, together, -together / base, orders[target])
+                for target, together in self.model.pairs.get(source, ())
+                if active[target]
+            ]
+        return found
+
+    def __call__(self, bought: Mapping[int, int], n: int = 3) -> list[Recommendation]:
+        if not bought:
+            return []
+        names, active = self.model.catalogue.names, self.active
+        since = self.today - RECENT_DAYS
+        recent = {p for p, day in bought.items() if day > since}
+        chosen: dict[int, Recommendation] = {}
+        latest_first = sorted(bought, key=lambda p: (-bought[p], names[p]))
+        for source in latest_first:
+            for pair in self.curated.get(source, ()):
+                target = pair.recommend
+                if target in chosen or target in recent or not active[target]:
+                    continue
+                chosen[target] = self._make(target, source, None, pair.note)
+        wanted = max(0, min(n, MAX_RECOMMENDATIONS))
+        if len(chosen) >= wanted:
+            return list(chosen.values())[:wanted]
+        # each product's pairs are sorted by confidence, best first: from each, the first
+        # ``wanted`` allowed targets are enough (a later one has that many at least as good)
+        # target -> (-confidence, its orders, target, source, together): sorted as they are
+        best: dict[int, tuple[float, int, int, int, int]] = {}
+        for source in latest_first:
+            taken = 0
+            for target, together, negative, orders in self.pairs(source):
+                if target in chosen or target in recent:
+                    continue
+                found = best.get(target)
+                if found is None or negative < found[0]:
+                    best[target] = (negative, orders, target, source, together)
+                taken += 1
+                if taken >= wanted:
+                    break
+        # best confidence first; of equal ones the higher lift (the less common target)
+        ranked = sorted(best.values())
+        for _, _, target, source, together in ranked[: wanted - len(chosen)]:
+            chosen[target] = self._make(target, source, together, None)
+        return list(chosen.values())
+
+    def _make(
+        self, product: int, source: int, together: int | None, note: str | None
+    ) -> Recommendation:
+        key = (product, source, together, note)
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = _make(self.model, product, source, together, note)
+        return made
 
 
 def _make(
-    model: ProductModel,
-    product: int,
-    source: int,
-    together: int | None,
-    note: str | None,
-    reason: str,
+    model: ProductModel, product: int, source: int, together: int | None, note: str | None
 ) -> Recommendation:
-    figures = model.pair(source, product, together) if together is not None else None
+    names = model.catalogue.names
+    if together is None:
+        reason = f"bought {names[source]}; the shop pairs {names[product]} with it"
+        if note:
+            reason += f" ({note})"
+        figures = None
+    else:
+        figures = model.pair(source, product, together)
+        share = together / model.orders[source]
+        lift = share * model.baskets / model.orders[product]
+        reason = (
+            f"bought {names[source]}; {share:.0%} of the orders with {names[source]} "
+            f"also had {names[product]}, lift {lift:.1f}"
+        )
     skus = model.catalogue.skus[product]
     return Recommendation(
         product=model.catalogue.keys[product],
-        name=model.catalogue.names[product],
+        name=names[product],
         sku=skus[0] if skus else None,
-        because=model.catalogue.names[source],
+        because=names[source],
         curated=together is None,
         together=together,
         support=None if figures is None else round(figures["support"], 6),

@@ -235,6 +235,7 @@ def read_campaigns(path: Path | None) -> tuple[CampaignConfig | None, list[str]]
 
 
 def _consent(store: Store, profile: Any, data: dict[str, Any]) -> Section:
+    from retain_cli.campaigns.program import program_standing
     from retain_cli.trust.audit import subject_of
 
     section = Section("Consent")
@@ -265,12 +266,15 @@ def _consent(store: Store, profile: Any, data: dict[str, Any]) -> Section:
     section.add("may be mailed", f"{'yes' if profile.can_email else 'no'}: {why}")
     hold = store.campaign_holds([profile.ref]).get(profile.ref)
     section.add("automated campaigns", f"kept out: {hold}" if hold else None)
+    program = program_standing(store, profile.ref)
+    section.add("program holdout", program)
     data["consent"] = {
         "accepts_marketing": profile.accepts_marketing,
         "source": source,
         "suppression": profile.suppression,
         "may_be_mailed": profile.can_email,
         "kept_out_of_campaigns": hold,
+        "program_holdout": program,
         "history": list(reversed(changes)),
     }
     return section

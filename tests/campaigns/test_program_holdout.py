@@ -100,19 +100,24 @@ def test_explain_says_program_holdout(cli, shop):
     )
 
 
+def _add_new_customers(store: Store) -> None:
+    """60 customers NEW0..NEW59 who arrived on 5 June, after the draw."""
+    store.db["customers"].insert_all(
+        {
+            "customer_id": f"NEW{i}",
+            "email": f"new{i}@example.org",
+            "accepts_marketing": 1,
+            "source": "test",
+            "created_at": "2025-06-05T00:00:00Z",
+            "updated_at": "2025-06-05T00:00:00Z",
+        }
+        for i in range(60)
+    )
+
+
 def test_new_customers_are_drawn_by_send_and_kept(cli, shop, db_path):
     with Store.open(db_path) as store:
-        store.db["customers"].insert_all(
-            {
-                "customer_id": f"NEW{i}",
-                "email": f"new{i}@example.org",
-                "accepts_marketing": 1,
-                "source": "test",
-                "created_at": "2025-06-05T00:00:00Z",
-                "updated_at": "2025-06-05T00:00:00Z",
-            }
-            for i in range(60)
-        )
+        _add_new_customers(store)
         new = dict(
             store.conn.execute(
                 "SELECT id, customer_id FROM customers WHERE customer_id LIKE 'NEW%'"
@@ -233,17 +238,7 @@ def test_explain_says_the_program_holdout_of_a_customer_not_drawn_yet(cli, shop,
     """A customer who arrived after the draw and whose hash holds them out: held out now,
     as the plan does, and the next send records the draw."""
     with Store.open(db_path) as store:
-        store.db["customers"].insert_all(
-            {
-                "customer_id": f"NEW{i}",
-                "email": f"new{i}@example.org",
-                "accepts_marketing": 1,
-                "source": "test",
-                "created_at": "2025-06-05T00:00:00Z",
-                "updated_at": "2025-06-05T00:00:00Z",
-            }
-            for i in range(60)
-        )
+        _add_new_customers(store)
     held = [i for i in range(60) if program_score("salt", f"NEW{i}") < 0.05]
     free = next(i for i in range(60) if i not in held)
     result = cli("explain", f"new{held[0]}@example.org", "--config", str(shop), "--now", NOW)

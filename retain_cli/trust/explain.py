@@ -450,7 +450,10 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
             "tier_upgraded": "no order has reached a higher tier (retain loyalty CUSTOMER)",
             "tier_at_risk": "their tier is not at risk at the next recalculation",
             "points_expiring": "no points that expire",
-        }[trigger.event]
+            "replenishment": "no product they bought has a repurchase interval (their own, "
+            "once bought twice, or the product's gap_days)",
+            "promoter": "no survey answer that makes them a promoter",
+        }.get(trigger.event, f"no {trigger.event.replace('_', ' ')} event")
         return Decision(name, NOT_DUE, f"waits for its trigger ({trigger.describe()}): {missing}")
     event_day, occurrence, _ = found
     offset = trigger.days if trigger is not None else 0
@@ -467,6 +470,7 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
         later = {
             "last_order": "their next order starts it again",
             "entered_segment": "entering the segment again starts it again",
+            "replenishment": "their next purchase of the product starts it again",
         }.get(event, f"a {event.replace('_', ' ')} happens once")
         return Decision(name, NOT_DUE, f"{text}; {later}")
     sent = days.first_sent.get((ref, occurrence))

@@ -52,6 +52,10 @@ _LAST: list[tuple[tuple[object, ...], Core]] = []
 _EVERYONE: list[tuple[tuple[object, ...], np.ndarray]] = []
 
 
+#: customers without an order by as_of asked about one by one (below: a scan of every customer)
+FEW_DOUBTFUL = 5_000
+
+
 def core_features(store: Store, as_of: datetime) -> Core:
     """The :class:`Core` figures at ``as_of``: orders up to it only, and only the customers
     who existed by then (a first order, a sign-up or an import by as-of): at a past as-of,
@@ -99,9 +103,16 @@ def _existing(store: Store, as_of: datetime, buyers: np.ndarray) -> np.ndarray:
         everyone = np.array(store.customer_refs(), dtype=np.int64)
         everyone.flags.writeable = False
         _EVERYONE[:] = [(key, everyone)]
+    # a buyer by as_of existed then: only the others can be in doubt. When they are few, ask
+    # about them alone (the same answer: existing-by counts an import by as_of too) rather
+    # than read every customer imported after as_of (at a past --now: everyone, 0.2 s)
+    others = np.setdiff1d(everyone, buyers, assume_unique=True)
     moment = to_iso(as_of)
-    late = np.array(store.customers_imported_after(moment), dtype=np.int64)
-    doubtful = np.setdiff1d(late, buyers, assume_unique=True)
+    if len(others) <= FEW_DOUBTFUL:
+        doubtful = others
+    else:
+        late = np.array(store.customers_imported_after(moment), dtype=np.int64)
+        doubtful = np.intersect1d(late, others, assume_unique=True)
     if len(doubtful) == 0:
         return everyone
     found = store.customers_existing_by(doubtful.tolist(), moment)

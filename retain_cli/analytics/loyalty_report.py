@@ -31,11 +31,24 @@ def redemptions(store: Store, program: LoyaltyProgram) -> list[tuple[int, int, i
     return [(ref, t, by_code[code].points) for ref, t, code in store.reward_orders(list(by_code))]
 
 
-def shop_states(store: Store, program: LoyaltyProgram, as_of: datetime) -> LoyaltyStates:
-    """Every customer's points and tier at ``as_of``, from the countable orders."""
+def shop_states(
+    store: Store,
+    program: LoyaltyProgram,
+    as_of: datetime,
+    refs: Collection[int] | None = None,
+) -> LoyaltyStates:
+    """Every customer's points and tier at ``as_of``, from the countable orders; with
+    ``refs``, only those customers' (each customer's state depends on their own orders
+    alone, so the answer for them is the same, without the pass over every order)."""
     from retain_cli.analytics.order_arrays import load_orders
 
-    return loyalty_states(program, load_orders(store), as_of, redemptions(store, program))
+    orders = load_orders(store)
+    spent = redemptions(store, program)
+    if refs is not None:
+        orders = orders.of_customers(refs)
+        wanted = set(refs)
+        spent = [r for r in spent if r[0] in wanted]
+    return loyalty_states(program, orders, as_of, spent)
 
 
 def _threshold(program: LoyaltyProgram, rank: int) -> str:

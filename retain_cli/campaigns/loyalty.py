@@ -33,14 +33,23 @@ _MEMO: weakref.WeakKeyDictionary[Store, dict[tuple[str, int, LoyaltyProgram], Lo
 )
 
 
-def states_at(store: Store, program: LoyaltyProgram, as_of: datetime) -> LoyaltyStates:
+#: at most this many customers (``retain explain``'s plan: one) get their own states
+#: computed from their orders alone, rather than every customer's (0.4 s on a million orders)
+FEW = 64
+
+
+def states_at(
+    store: Store, program: LoyaltyProgram, as_of: datetime, refs: Collection[int] | None = None
+) -> LoyaltyStates:
     """Every customer's loyalty at ``as_of`` (kept while the store is open and its orders do
-    not change)."""
+    not change); for a few ``refs`` (and nothing kept), only theirs: the same answer."""
     from retain_cli.analytics.loyalty_report import shop_states
 
     key = (store.orders_fingerprint(), int(as_of.timestamp()), program)
     memo = _MEMO.setdefault(store, {})
     found = memo.get(key)
+    if found is None and refs is not None and len(refs) <= FEW:
+        return shop_states(store, program, as_of, refs)
     if found is None:
         memo.clear()
         found = memo[key] = shop_states(store, program, as_of)
@@ -54,7 +63,7 @@ def loyalty_events(
     ``event`` exists at ``as_of``."""
     import numpy as np
 
-    states = states_at(store, program, as_of)
+    states = states_at(store, program, as_of, refs)
     wanted = np.isin(states.customer, np.asarray(list(refs), dtype=np.int64))
     tz = program.timezone
     notice = timedelta(days=program.notice_days)

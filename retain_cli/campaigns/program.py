@@ -114,6 +114,29 @@ def program_held(store: Store, refs: Collection[int] | None = None) -> set[int]:
     return held
 
 
+def program_standing(store: Store, ref: int) -> str | None:
+    """``retain explain``: how the program holdout in force keeps this customer out of
+    marketing, with the day they joined it (None: it does not). The same answer as
+    :func:`program_held`, which the plan uses."""
+    holdout = active_program(store)
+    if holdout is None:
+        return None
+    about = f"the program holdout, {holdout.share_text}; transactional campaigns still reach them"
+    drawn = store.program_member(holdout.id, ref)
+    if drawn is not None:
+        held, joined = drawn
+        return (
+            f"held out of every marketing campaign since {joined[:10]} ({about})" if held else None
+        )
+    undrawn = store.program_undrawn(holdout.id, [ref])
+    if any(program_score(holdout.salt, cid) < holdout.share for _, cid in undrawn):
+        return (
+            f"held out of every marketing campaign ({about}); the holdout runs since "
+            f"{holdout.started_at[:10]} and the next 'retain send' records their draw"
+        )
+    return None
+
+
 def _draw(store: Store, holdout: ProgramHoldout, now: str) -> tuple[int, int]:
     """Draw and record every customer not drawn yet (inside the caller's transaction)."""
     draws = [

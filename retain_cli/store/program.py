@@ -84,6 +84,15 @@ class ProgramStore(StoreBase):
         )
         return {int(ref) for (ref,) in rows}
 
+    def program_member(self, holdout: int, ref: int) -> tuple[bool, str] | None:
+        """(held out, joined_at) of one customer's draw (None: not drawn yet)."""
+        row = self.conn.execute(
+            "SELECT held_out, joined_at FROM program_holdout_members "
+            "WHERE holdout_ref = ? AND customer_ref = ?",
+            (holdout, ref),
+        ).fetchone()
+        return None if row is None else (bool(row[0]), str(row[1]))
+
     def program_counts(self, holdout: int) -> tuple[int, int]:
         """(customers drawn, of them held out)."""
         drawn, held = self.conn.execute(

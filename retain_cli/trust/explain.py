@@ -235,6 +235,7 @@ def read_campaigns(path: Path | None) -> tuple[CampaignConfig | None, list[str]]
 
 
 def _consent(store: Store, profile: Any, data: dict[str, Any]) -> Section:
+    from retain_cli.campaigns.program import program_standing
     from retain_cli.trust.audit import subject_of
 
     section = Section("Consent")
@@ -265,12 +266,15 @@ def _consent(store: Store, profile: Any, data: dict[str, Any]) -> Section:
     section.add("may be mailed", f"{'yes' if profile.can_email else 'no'}: {why}")
     hold = store.campaign_holds([profile.ref]).get(profile.ref)
     section.add("automated campaigns", f"kept out: {hold}" if hold else None)
+    program = program_standing(store, profile.ref)
+    section.add("program holdout", program)
     data["consent"] = {
         "accepts_marketing": profile.accepts_marketing,
         "source": source,
         "suppression": profile.suppression,
         "may_be_mailed": profile.can_email,
         "kept_out_of_campaigns": hold,
+        "program_holdout": program,
         "history": list(reversed(changes)),
     }
     return section
@@ -446,10 +450,10 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
             "tier_upgraded": "no order has reached a higher tier (retain loyalty CUSTOMER)",
             "tier_at_risk": "their tier is not at risk at the next recalculation",
             "points_expiring": "no points that expire",
-            "promoter": "no survey answer of 9-10 (NPS) or 5 (CSAT)",
-            "replenishment": "no product due again (one bought before whose repurchase gap, "
-            "theirs or the product's, is known: retain recommend CUSTOMER)",
-        }.get(trigger.event, f"no {trigger.event.replace('_', ' ')} yet")
+            "replenishment": "no product they bought has a repurchase interval (their own, "
+            "once bought twice, or the product's gap_days)",
+            "promoter": "no survey answer that makes them a promoter",
+        }.get(trigger.event, f"no {trigger.event.replace('_', ' ')} event")
         return Decision(name, NOT_DUE, f"waits for its trigger ({trigger.describe()}): {missing}")
     event_day, occurrence, _ = found
     offset = trigger.days if trigger is not None else 0
@@ -466,6 +470,7 @@ def _not_due(days: CampaignDays, campaign: Campaign, ref: int) -> Decision:
         later = {
             "last_order": "their next order starts it again",
             "entered_segment": "entering the segment again starts it again",
+            "replenishment": "their next purchase of the product starts it again",
         }.get(event, f"a {event.replace('_', ' ')} happens once")
         return Decision(name, NOT_DUE, f"{text}; {later}")
     sent = days.first_sent.get((ref, occurrence))

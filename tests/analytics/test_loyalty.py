@@ -159,3 +159,36 @@ def test_every_customer_at_once_matches_the_walk_one_by_one(
         assert abs(float(states.window[i]) - story.window) < 1e-6
         assert abs(float(states.next_window[i]) - story.next_window) < 1e-6
         assert states.next_recalculation == story.next_recalculation
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    orders=orders_strategy,
+    as_of=st.integers(30 * DAY, 3 * 365 * DAY + 60 * DAY),
+    recalculate=st.sampled_from(["monthly", "quarterly", "yearly"]),
+    some=st.sets(st.integers(1, 8), max_size=4),
+)
+def test_a_few_customers_alone_get_the_states_everyone_s_pass_gives_them(
+    orders, as_of, recalculate, some
+):
+    """``retain explain`` computes one customer's loyalty from their own orders
+    (``OrderArrays.of_customers``): the same as their row of the pass over every customer."""
+    loyal = program(recalculate=recalculate, notice_days=7)
+    arrays = OrderArrays.from_rows((ref, BASE + t, amount) for ref, t, amount, _ in orders)
+    spent = [(ref, BASE + t, 50) for ref, t, _, code in orders if code]
+    moment = datetime.fromtimestamp(BASE + as_of, UTC)
+    everyone = loyalty_states(loyal, arrays, moment, spent)
+    few = loyalty_states(
+        loyal, arrays.of_customers(some), moment, [r for r in spent if r[0] in some]
+    )
+    rows = [i for i, ref in enumerate(everyone.customer.tolist()) if ref in some]
+    assert few.customer.tolist() == everyone.customer[rows].tolist()
+    for name in ("tier", "balance", "expires", "next_tier", "upgraded_at", "upgraded_to"):
+        assert getattr(few, name).tolist() == getattr(everyone, name)[rows].tolist(), name
+    assert few.last_t.tolist() == everyone.last_t[rows].tolist()
+    for name in ("window", "next_window"):  # running sums: the same up to float noise
+        assert abs(getattr(few, name) - getattr(everyone, name)[rows]).max(initial=0) < 1e-6
+    assert (few.next_recalculation, few.recalculated) == (
+        everyone.next_recalculation,
+        everyone.recalculated,
+    )

@@ -435,3 +435,29 @@ def test_a_queued_warning_is_dropped_once_the_tier_is_safe(cli, shop, db_path):
         row = store.conn.execute("SELECT email, state, error FROM sends").fetchone()
     assert row[:2] == ("ben@example.com", "skipped")
     assert "no tier_at_risk any more" in str(row[2])
+
+
+def test_explain_agrees_with_plan_on_the_loyalty_triggers(cli, shop):
+    """explain plans one customer, whose loyalty is computed from their orders alone: the
+    same decisions as 'retain plan', which computes every customer's."""
+    now = "2025-06-25T10:00"
+    result = cli("plan", "--config", str(shop), "--now", now, "--format", "json")
+    assert result.exit_code == 0, result.output
+    planned = sorted(
+        (r["customer_id"], r["campaign"], r["step"], r["status"], r["reason"], r["key"])
+        for r in json.loads(result.output)["items"]
+    )
+    assert {(p[0], p[1]) for p in planned if p[3] == "due"} >= {
+        ("ann@example.com", "tier-up"),
+        ("ben@example.com", "tier-risk"),
+    }
+    explained = []
+    for who in ("ann@example.com", "ben@example.com", "cat@example.com"):
+        shown = cli("explain", who, "--config", str(shop), "--now", now, "--format", "json")
+        assert shown.exit_code == 0, shown.output
+        explained += [
+            (who, d["campaign"], d["step"], d["status"], d["reason"], d["key"])
+            for d in json.loads(shown.output)["campaigns"]
+            if d["key"] is not None
+        ]
+    assert sorted(explained) == planned

@@ -100,19 +100,24 @@ def test_explain_says_program_holdout(cli, shop):
     )
 
 
+def _add_new_customers(store: Store) -> None:
+    """60 customers NEW0..NEW59 who arrived on 5 June, after the draw."""
+    store.db["customers"].insert_all(
+        {
+            "customer_id": f"NEW{i}",
+            "email": f"new{i}@example.org",
+            "accepts_marketing": 1,
+            "source": "test",
+            "created_at": "2025-06-05T00:00:00Z",
+            "updated_at": "2025-06-05T00:00:00Z",
+        }
+        for i in range(60)
+    )
+
+
 def test_new_customers_are_drawn_by_send_and_kept(cli, shop, db_path):
     with Store.open(db_path) as store:
-        store.db["customers"].insert_all(
-            {
-                "customer_id": f"NEW{i}",
-                "email": f"new{i}@example.org",
-                "accepts_marketing": 1,
-                "source": "test",
-                "created_at": "2025-06-05T00:00:00Z",
-                "updated_at": "2025-06-05T00:00:00Z",
-            }
-            for i in range(60)
-        )
+        _add_new_customers(store)
         new = dict(
             store.conn.execute(
                 "SELECT id, customer_id FROM customers WHERE customer_id LIKE 'NEW%'"
@@ -179,3 +184,74 @@ def test_a_message_queued_before_the_holdout_is_skipped_for_it(cli, shop, db_pat
         assert store.conn.execute(
             "SELECT state, error FROM sends WHERE send_key = 'hello:1:C10:1'"
         ).fetchone() == ("skipped", "program holdout")
+
+
+def _consent_rows(output: str) -> str:
+    """The Consent section of ``retain explain``, its lines joined (Rich wraps at 80)."""
+    section = output.split("Consent", 1)[1].split("Segments", 1)[0]
+    return " ".join(section.split())
+
+
+def test_explain_says_the_program_holdout_even_when_nothing_is_due(cli, shop, db_path):
+    """C12 is held out (recorded on 3 June) and, with 'hello' switched off, no campaign of
+    theirs is due or left out: the consent section still says the program holdout keeps them
+    out of marketing."""
+    shop.write_text(
+        shop.read_text().replace("    holdout: 20%\n", "    holdout: 20%\n    enabled: false\n", 1)
+    )
+    with Store.open(db_path) as store, store.transaction():
+        (ref,) = store.conn.execute("SELECT id FROM customers WHERE customer_id = 'C12'").fetchone()
+        store.conn.execute(
+            "UPDATE program_holdout_members SET held_out = 1, joined_at = ? WHERE customer_ref = ?",
+            ("2025-06-03T08:00:00Z", ref),
+        )
+        assert store.conn.execute(
+            "SELECT held_out, joined_at FROM program_holdout_members WHERE customer_ref = ?",
+            (ref,),
+        ).fetchone() == (1, "2025-06-03T08:00:00Z")
+    result = cli("explain", "c12@example.org", "--config", str(shop), "--now", NOW, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {d["status"] for d in data["campaigns"]} <= {"not_due", "not_in_audience", "disabled"}
+    expected = (
+        "held out of every marketing campaign since 2025-06-03 (the program holdout, 5%; "
+        "transactional campaigns still reach them)"
+    )
+    assert data["consent"]["program_holdout"] == expected
+    text = cli("explain", "c12@example.org", "--config", str(shop), "--now", NOW)
+    assert text.exit_code == 0, text.output
+    assert f"program holdout {expected}" in _consent_rows(text.output)
+
+
+def test_explain_says_nothing_of_the_holdout_for_those_it_does_not_hold(cli, shop):
+    result = cli("explain", "c12@example.org", "--config", str(shop), "--now", NOW, "-f", "json")
+    assert json.loads(result.stdout)["consent"]["program_holdout"] is None
+    assert "program holdout" not in _consent_rows(
+        cli("explain", "c12@example.org", "--config", str(shop), "--now", NOW).output
+    )
+    assert cli("config", "unset", "program_holdout").exit_code == 0
+    result = cli("explain", "c10@example.org", "--config", str(shop), "--now", NOW, "-f", "json")
+    assert json.loads(result.stdout)["consent"]["program_holdout"] is None
+
+
+def test_explain_says_the_program_holdout_of_a_customer_not_drawn_yet(cli, shop, db_path):
+    """A customer who arrived after the draw and whose hash holds them out: held out now,
+    as the plan does, and the next send records the draw."""
+    with Store.open(db_path) as store:
+        _add_new_customers(store)
+    held = [i for i in range(60) if program_score("salt", f"NEW{i}") < 0.05]
+    free = next(i for i in range(60) if i not in held)
+    result = cli("explain", f"new{held[0]}@example.org", "--config", str(shop), "--now", NOW)
+    assert result.exit_code == 0, result.output
+    assert (
+        "program holdout held out of every marketing campaign (the program holdout, 5%; "
+        "transactional campaigns still reach them); the holdout runs since 2025-06-01 and the "
+        "next 'retain send' records their draw"
+    ) in _consent_rows(result.output)
+    other = cli("explain", f"new{free}@example.org", "--config", str(shop), "--now", NOW)
+    assert "program holdout" not in _consent_rows(other.output)
+    with Store.open(db_path) as store:  # explain recorded nothing
+        assert store.conn.execute(
+            "SELECT count(*) FROM program_holdout_members m JOIN customers c "
+            "ON c.id = m.customer_ref WHERE c.customer_id LIKE 'NEW%'"
+        ).fetchone() == (0,)

@@ -367,3 +367,35 @@ def test_the_kept_summary_gives_the_same_prediction_and_follows_new_orders(cli, 
         "SELECT fingerprint FROM analytics_cache WHERE name = 'trust:predict_summary'"
     ).fetchone()
     assert moved != key
+
+
+def test_explain_a_replenishment_or_promoter_trigger_that_has_not_happened(cli, shop):
+    """A campaign whose trigger has no event for the customer says which event it waits for
+    (it used to stop explain with a KeyError for the replenishment and promoter triggers)."""
+    shop.write_text(
+        shop.read_text()
+        + """  - name: refill
+    trigger: {after: replenishment, days: 0}
+    subject: "Running low?"
+    template: templates/offer.txt.j2
+  - name: thanks-promoter
+    trigger: {after: promoter, days: 1}
+    subject: "Thank you"
+    template: templates/offer.txt.j2
+"""
+    )
+    result = _explain(cli, "ada@example.com", shop, "--format", "json")
+    assert result.exit_code == 0, result.output
+    decisions = {d["campaign"]: d for d in json.loads(result.output)["campaigns"]}
+    assert (decisions["refill"]["status"], decisions["refill"]["reason"]) == (
+        "not_due",
+        "waits for its trigger (0d after replenishment): no product they bought has a "
+        "repurchase interval (their own, once bought twice, or the product's gap_days)",
+    )
+    assert (decisions["thanks-promoter"]["status"], decisions["thanks-promoter"]["reason"]) == (
+        "not_due",
+        "waits for its trigger (1d after promoter): no survey answer that makes them a promoter",
+    )
+    table = _explain(cli, "ada@example.com", shop)
+    assert table.exit_code == 0, table.output
+    assert "refill" in table.output and "thanks-promoter" in table.output

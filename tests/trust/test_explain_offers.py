@@ -32,9 +32,8 @@ def test_explain_agrees_with_the_plan_on_replenishment(cli, demo, monkeypatch):
     ]
     assert decision["status"] == "not_due"
     assert decision["reason"] == (
-        "waits for its trigger (0d after replenishment): no product due again (one bought "
-        "before whose repurchase gap, theirs or the product's, is known: retain recommend "
-        "CUSTOMER)"
+        "waits for its trigger (0d after replenishment): no product they bought has a "
+        "repurchase interval (their own, once bought twice, or the product's gap_days)"
     )
     table = cli("explain", "mollyh@post.example")
     assert table.exit_code == 0 and "Traceback" not in table.output

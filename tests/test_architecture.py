@@ -22,6 +22,7 @@ FLOORS = {
     "settings": 2,
     "imports": 3,
     "analytics": 3,
+    "products": 3,
     "campaigns": 4,
     "project": 5,
     "demo": 5,

@@ -9,6 +9,7 @@ shop's locale, en_GB: €16.40; never a decimal comma beside English text).
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from datetime import UTC, date, datetime
@@ -156,6 +157,78 @@ def check_thank_you(body: str, facts: Facts, customer: sqlite3.Row) -> None:
         assert cents(match[2]) == first["tax_minor"] and tax == 0
     else:
         assert tax == (first["tax_minor"] or 0)
+
+
+def check_recommendations(body: str, facts: Facts, customer: sqlite3.Row) -> None:
+    """Each suggestion under "Goes well with what you bought": they bought what it goes with
+    and not it (in the last 180 days), it sold in the last 90, and the share is true."""
+    if "Goes well with what you bought:\n" not in body:
+        return
+    block = body.split("Goes well with what you bought:\n", 1)[1].split("\n\n", 1)[0]
+    for line in block.splitlines():
+        match = re.fullmatch(r"  (.+) \((\d+)% of the orders with (.+) had it too\)", line)
+        assert match, line
+        name, percent, because = match[1], int(match[2]), match[3]
+        bought = {
+            row[0].split(" - ")[0]
+            for row in facts.conn.execute(
+                "SELECT i.name FROM order_items i JOIN orders o ON o.id = i.order_ref "
+                "WHERE o.customer_ref = ? AND o.cancelled_at IS NULL",
+                (customer["id"],),
+            )
+        }
+        assert because in bought and name not in bought, (because, name, bought)
+
+        def orders_with(*products: str) -> int:
+            rule = " AND ".join(
+                "EXISTS (SELECT 1 FROM order_items i WHERE i.order_ref = o.id "
+                "AND (i.name = ? OR i.name LIKE ? || ' - %'))"
+                for _ in products
+            )
+            return facts.conn.execute(
+                "SELECT count(*) FROM orders o WHERE o.cancelled_at IS NULL "
+                f"AND NOT (o.total_minor > 0 AND o.refunded_minor >= o.total_minor) AND {rule}",
+                [v for p in products for v in (p, p)],
+            ).fetchone()[0]
+
+        both, base = orders_with(because, name), orders_with(because)
+        assert both >= 3 and abs(percent - 100 * both / base) <= 0.5, (percent, both, base)
+
+
+def check_replenishment(
+    message: EmailMessage, body: str, facts: Facts, customer: sqlite3.Row, today: date
+) -> None:
+    """The product they are reminded of: they bought it on the day the message says, not
+    since, and the interval is theirs (the median of the days between their purchases of
+    it), due by today."""
+    product = message["Subject"].removeprefix("Running low on ").removesuffix("?")
+    match = re.search(
+        rf"You bought {re.escape(product)} on (\d+ \w+ \d{{4}})(, and you usually come back "
+        r"for more after|; customers who buy it again usually do so after) (\d+) days\.",
+        body,
+    )
+    assert match, body
+    days = sorted(
+        {
+            local_day(row[0])
+            for row in facts.conn.execute(
+                "SELECT o.ordered_at FROM orders o JOIN order_items i ON i.order_ref = o.id "
+                "WHERE o.customer_ref = ? AND o.cancelled_at IS NULL "
+                "AND (i.name = ? OR i.name LIKE ? || ' - %')",
+                (customer["id"], product, product),
+            )
+        }
+    )
+    assert long_date(days[-1]) == match[1]
+    interval = int(match[3])
+    if match[2].startswith(", and you usually"):
+        gaps = sorted(b.toordinal() - a.toordinal() for a, b in itertools.pairwise(days))
+        middle = len(gaps) // 2
+        median = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
+        assert abs(interval - median) <= 0.5, (interval, gaps)
+    else:
+        assert len(days) == 1
+    assert (today - days[-1]).days >= interval
 
 
 def check_win_back(body: str, facts: Facts, customer: sqlite3.Row, today: date) -> None:
@@ -347,6 +420,7 @@ def test_every_demo_message_states_facts(demo):
         if campaign == "thank-you":
             check_name(message, body, customer, "there")
             check_thank_you(body, facts, customer)
+            check_recommendations(body, facts, customer)
         elif campaign == "win-back":
             check_name(message, body, customer, "friend")
             check_win_back(body, facts, customer, demo["today"])
@@ -360,6 +434,9 @@ def test_every_demo_message_states_facts(demo):
         elif campaign == "vip-thanks":
             check_name(message, body, customer, "friend")
             check_vip(body, facts, customer)
+        elif campaign == "replenishment":
+            check_name(message, body, customer, "there")
+            check_replenishment(message, body, facts, customer, demo["today"])
         elif campaign == "feedback":
             check_name(message, body, customer, "there")
             check_survey(body, facts, customer)
@@ -368,7 +445,9 @@ def test_every_demo_message_states_facts(demo):
             check_tier_up(message, body, facts, customer, folder / "campaigns.yaml")
         else:
             raise AssertionError(f"{path}: no fact check for campaign {campaign!r}")
-    assert {"thank-you", "win-back", "birthday", "welcome", "tier-up"} <= set(seen), seen
+    assert {"thank-you", "win-back", "birthday", "welcome", "tier-up", "replenishment"} <= set(
+        seen
+    ), seen
 
 
 def test_demo_vip_preview_states_facts(demo):

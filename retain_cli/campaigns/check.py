@@ -9,6 +9,7 @@ from retain_cli.campaigns import audience as audience_module
 from retain_cli.campaigns.context import load_contexts, sample_context
 from retain_cli.campaigns.coupons import with_coupon
 from retain_cli.campaigns.model import STOP_ENTERED, CampaignConfig
+from retain_cli.campaigns.offers import REPLENISHMENT, ProductOffers, with_replenishment
 from retain_cli.campaigns.preview import pick_customers, select
 from retain_cli.campaigns.survey import SAMPLE_SECRET, with_survey
 from retain_cli.campaigns.templating import Renderer
@@ -61,9 +62,15 @@ def check_campaigns(config: CampaignConfig, store: Any | None, as_of: Any) -> li
                 # the first customer who would get it, else a stand-in (see preview)
                 refs, _ = pick_customers(store, selection, campaign.steps[0], as_of, 1, anyone=True)
                 real = load_contexts(store, config, refs, as_of)
-                if refs and refs[0] in real:
-                    contexts.append(real[refs[0]])
-                    checked_with += f", {real[refs[0]]['customer']['email']}"
+                offers = ProductOffers(store, config, as_of)
+                context = real.get(refs[0]) if refs else None
+                if context is not None:
+                    context = with_replenishment(context, offers, campaign, refs[0])
+                # (a replenishment campaign's stand-in may have no product due: sample only)
+                due = campaign.trigger is not None and campaign.trigger.event == REPLENISHMENT
+                if context is not None and not (due and context["replenishment"] is None):
+                    contexts.append(context)
+                    checked_with += f", {context['customer']['email']}"
         variant_steps = [s for v in campaign.variants if not v.own for s in v.steps]
         for step in [*campaign.steps, *variant_steps]:
             for context in contexts:

@@ -31,6 +31,7 @@ from retain_cli.money import format_money as format_minor
 from retain_cli.timeutil import from_iso, to_iso, utc_now
 
 if TYPE_CHECKING:
+    from retain_cli.campaigns.offers import ProductOffers
     from retain_cli.store import Store
 
 DEFAULT_CURRENCY = "USD"
@@ -303,14 +304,19 @@ def load_contexts(
     *,
     segments: Mapping[int, str] | None = None,
     default_currency: str | None = None,
+    offers: ProductOffers | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Template contexts for a batch of customers (by internal id), in a few queries.
 
     Customers without an e-mail address are left out. ``segments`` optionally maps a
     customer to their segment name (the audience knows it); otherwise ``segment`` is None.
     ``default_currency``: the shop's currency when the caller knows it already (looking it
-    up scans every order; a sender asks once per run, not once per batch).
+    up scans every order; a sender asks once per run, not once per batch). ``offers``: the
+    run's :class:`ProductOffers` (``recommendations()``, ``replenishment``), else one for
+    this batch.
     """
+    from retain_cli.campaigns.offers import ProductOffers
+
     refs = list(dict.fromkeys(int(r) for r in customer_refs))
     if not refs:
         return {}
@@ -332,6 +338,8 @@ def load_contexts(
         from retain_cli.campaigns.loyalty import loyalty_contexts
 
         loyalty = loyalty_contexts(store, config.loyalty, refs, as_of, default_currency)
+    offers = offers or ProductOffers(store, config, as_of)
+    offers.batch(refs)
     out: dict[int, dict[str, Any]] = {}
     for customer in customers:
         if not customer.get("email"):
@@ -353,6 +361,8 @@ def load_contexts(
             first_items=items.get(first["order_ref"], []) if first else [],
         )
         out[ref]["loyalty"] = loyalty.get(ref)
+        out[ref]["recommendations"] = offers.recommendations_for(ref)
+        out[ref]["replenishment"] = None
     return {ref: out[ref] for ref in refs if ref in out}
 
 
@@ -424,4 +434,35 @@ def sample_context(config: CampaignConfig, as_of: datetime | None = None) -> dic
         from retain_cli.campaigns.loyalty import sample_loyalty
 
         context["loyalty"] = sample_loyalty(config.loyalty, moment)
+    context["recommendations"] = _sample_recommendations
+    context["replenishment"] = {
+        "product": "coffee beans",
+        "name": "Coffee beans",
+        "sku": "CB-250",
+        "last_bought": (moment - timedelta(days=30)).date().isoformat(),
+        "last_order_at": to_iso(moment - timedelta(days=30)),
+        "times_bought": 3,
+        "interval_days": 28,
+        "own_interval": True,
+        "due": (moment - timedelta(days=2)).date().isoformat(),
+    }
     return context
+
+
+def _sample_recommendations(n: int = 3) -> list[dict[str, Any]]:
+    """``recommendations()`` of the sample customer (who bought a sourdough loaf)."""
+    sample = {
+        "product": "plum jam",
+        "name": "Plum jam",
+        "sku": "PJ-1",
+        "because": "Sourdough loaf",
+        "curated": False,
+        "together": 38,
+        "support": 0.038,
+        "confidence": 0.38,
+        "lift": 3.1,
+        "note": None,
+        "reason": "bought Sourdough loaf; 38% of the orders with Sourdough loaf also had "
+        "Plum jam, lift 3.1",
+    }
+    return [sample][: max(n, 0)]

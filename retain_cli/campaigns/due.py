@@ -25,6 +25,7 @@ from retain_cli.timeutil import from_iso, local_day, to_iso, zone
 
 if TYPE_CHECKING:
     from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
+    from retain_cli.products.replenish import Due
     from retain_cli.store import Store
 
 DUE = "due"
@@ -179,6 +180,9 @@ class CampaignDays:
             or STOP_ORDERED in stops
         ):
             self.events = store.customer_events(refs, to_iso(as_of))
+        self.replenish: dict[int, list[Due]] = {}
+        if refs and trigger is not None and trigger.event == "replenishment":
+            self.replenish = _due_products(store, config, as_of, refs)
         self.promoted: dict[int, str] = {}
         if refs and trigger is not None and trigger.event == "promoter":
             self.promoted = store.survey_promoter_days(refs)
@@ -264,6 +268,9 @@ class CampaignDays:
         if trigger.event in LOYALTY_EVENTS:
             loyal = self.loyalty.get(ref)
             return None if loyal is None else (loyal[0], loyal[1], None)
+        if trigger.event == "replenishment":
+            chosen = self._replenishment(ref)
+            return None if chosen is None else (chosen.due, chosen.occurrence, None)
         events = self.events.get(ref, {})
         if trigger.event == "promoter":
             events = {"promoter": self.promoted.get(ref)}
@@ -274,6 +281,22 @@ class CampaignDays:
         if found is None:
             return None
         return found[0], found[0].isoformat(), found[1]
+
+    def _replenishment(self, ref: int) -> Due | None:
+        """The product a customer is reminded of now: the earliest due (and not stale) one
+        not reminded of yet, else the earliest due one, else the next to come due."""
+        items = self.replenish.get(ref, [])
+        if not items:
+            return None
+        assert self.campaign.trigger is not None
+        offset = timedelta(days=self.campaign.trigger.days + self.campaign.steps[0].days)
+        ready = [
+            d for d in items if d.due + offset <= self.today and not self.stale(d.due + offset)
+        ]
+        states = self.states.get(self.campaign.steps[0].index, {})
+        fresh: list[Due | None] = [d for d in ready if (ref, d.occurrence) not in states]
+        later = [d for d in items if d.due + offset > self.today]
+        return (fresh or ready or later or [None])[0]
 
     def _refunded(self, ref: int) -> bool:
         trigger = self.campaign.trigger
@@ -452,7 +475,16 @@ class CampaignDays:
         first = campaign.steps[0]
         occurrence = str(row["occurrence"])
         trigger = campaign.trigger
-        if trigger is not None:
+        if trigger is not None and trigger.event == "replenishment":
+            items = {d.occurrence: d for d in self.replenish.get(ref, [])}
+            if occurrence not in items:
+                product = occurrence.partition(" ")[2]
+                again = [d for d in items.values() if d.product == product]
+                if again:
+                    return f"bought {again[0].name} again on {again[0].last_bought}"
+                return "no longer due (the product's interval is gone)"
+            due = items[occurrence].due + timedelta(days=trigger.days + step.days)
+        elif trigger is not None:
             found = self.event(ref)
             if found is None:
                 if trigger.event == "entered_segment":
@@ -539,3 +571,15 @@ def _entered_days(
     wanted = set(refs)
     days = entered_on(store, segment, as_of, keep=keep)
     return {ref: day for ref, day in days.items() if ref in wanted}
+
+
+def _due_products(
+    store: Store, config: CampaignConfig, as_of: datetime, refs: Sequence[int]
+) -> dict[int, list[Due]]:
+    """customer_ref -> the products they bought that have a repurchase interval, with the
+    day each is due again (earliest first)."""
+    from retain_cli.campaigns.offers import ProductOffers
+
+    offers = ProductOffers(store, config, as_of)
+    offers.batch(refs)
+    return {ref: items for ref in refs if (items := offers.due(ref))}

@@ -33,6 +33,7 @@ TriggerEvent = Literal[
     "tier_upgraded",
     "tier_at_risk",
     "points_expiring",
+    "replenishment",
 ]
 
 TRIGGER_EVENTS: tuple[str, ...] = (
@@ -45,6 +46,7 @@ TRIGGER_EVENTS: tuple[str, ...] = (
     "tier_upgraded",  # loyalty: an order reached a higher tier
     "tier_at_risk",  # loyalty: the orders so far will not keep the tier at the recalculation
     "points_expiring",  # loyalty: the balance expires within loyalty.notice
+    "replenishment",  # due to buy a product again (see retain_cli.products.replenish)
 )
 #: the triggers that need the campaign file's ``loyalty:`` section
 LOYALTY_EVENTS: tuple[str, ...] = ("tier_upgraded", "tier_at_risk", "points_expiring")
@@ -67,6 +69,7 @@ FRESH_DAYS: dict[str, int] = {
     # due from loyalty.notice before the day, and until it: a run missed by cron catches up
     "tier_at_risk": 30,
     "points_expiring": 30,
+    "replenishment": 7,
 }
 # Date-bound messages go before others when limits allow only some (``priority:``).
 DEFAULT_PRIORITY: dict[str, int] = {"birthday": 10}

@@ -25,6 +25,7 @@ from retain_cli.campaigns.context import load_contexts
 from retain_cli.campaigns.coupons import CouponDesk, preview_coupon
 from retain_cli.campaigns.message import BuiltMessage, build_message
 from retain_cli.campaigns.model import Campaign, CampaignConfig, Step
+from retain_cli.campaigns.offers import ProductOffers, with_replenishment
 from retain_cli.campaigns.survey import SECRET_NAME, with_survey
 from retain_cli.campaigns.templating import Renderer
 from retain_cli.errors import NotFound
@@ -224,8 +225,9 @@ def preview_messages(
     segments = {
         int(str(r)): str(s) for r, s in members["segment"].items() if s and r in members.index
     }
+    offers = ProductOffers(store, config, as_of)
     contexts = load_contexts(
-        store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments
+        store, config, sorted({r for r, *_ in chosen}), as_of, segments=segments, offers=offers
     )
     renderer = Renderer(config)
     desk = CouponDesk(store)  # shows the codes a send would give now; gives none
@@ -246,6 +248,7 @@ def preview_messages(
         key = f"{campaign.name}:{current.index}:{customer['customer_id']}:preview"
         if campaign.survey is not None:
             context = with_survey(context, config, campaign, key, store.secret(SECRET_NAME))
+        context = with_replenishment(context, offers, campaign, customer_ref)
         sends = campaign.message_step(current.index, _variant(selection, customer_ref, current))
         if campaign.coupon_pool is not None:
             row = carried.get((customer_ref, current.index)) or _stand_in_row(

@@ -139,9 +139,11 @@ def message_builder(
     one), so it uses the caller's connection."""
     from retain_cli.campaigns.context import load_contexts, shop_currency
     from retain_cli.campaigns.message import build_message
+    from retain_cli.campaigns.offers import ProductOffers, with_replenishment
     from retain_cli.campaigns.templating import Renderer
 
     renderer = Renderer(config)
+    offers = ProductOffers(store, config, as_of)  # the product model: once per run
     currency: list[str] = []
     secret = _survey_secret(store, config)
     desk = desk or CouponDesk(store)
@@ -150,7 +152,9 @@ def message_builder(
         if not currency:
             currency.append(shop_currency(store))  # once per run: it scans every order
         refs = [row.customer_ref for row in rows]
-        contexts = load_contexts(store, config, refs, as_of, default_currency=currency[0])
+        contexts = load_contexts(
+            store, config, refs, as_of, default_currency=currency[0], offers=offers
+        )
 
         def make(row: LedgerRow) -> EmailMessage:
             campaign = config.campaign(row.campaign)
@@ -159,6 +163,9 @@ def message_builder(
             if context is None:
                 raise SendError("the customer no longer exists or has no e-mail address")
             context = with_survey(context, config, campaign, row.send_key, secret)
+            context = with_replenishment(
+                context, offers, campaign, row.customer_ref, row.occurrence
+            )
             context, coupon = with_coupon(context, campaign, row, desk)
             rendered = renderer.render(campaign, step, context)
             message = build_message(

@@ -25,7 +25,16 @@ from typer.core import TyperGroup, TyperOption
 # Names not registered are skipped.
 PANELS: dict[str, tuple[str, ...]] = {
     "Set-up and data": ("init", "demo", "import", "status", "customers", "config"),
-    "Analytics": ("metrics", "cohorts", "segments", "predict", "explain", "loyalty"),
+    "Analytics": (
+        "metrics",
+        "cohorts",
+        "segments",
+        "predict",
+        "products",
+        "recommend",
+        "loyalty",
+        "explain",
+    ),
     "Campaigns and sending": (
         "campaigns",
         "coupons",

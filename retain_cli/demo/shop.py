@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from retain_cli.demo.regulars import coffee_regulars, companions, refill_amounts, refill_order
 from retain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ CATALOGUE: tuple[tuple[str, str, int, float, float], ...] = (
     ("CIN-04", "Cinnamon Buns (box of 4)", 1200, 5, 6),
     ("BRW-01", "Chocolate Brownie", 320, 5, 4),
     ("FOC-01", "Rosemary Focaccia", 550, 4, 3),
-    ("COF-ESP", "House Espresso Beans 250g", 1150, 5, 6),
+    ("COF-ESP", "House Espresso Beans - 250g", 1150, 5, 6),
     ("COF-FIL", "Ethiopia Filter Beans 250g", 1350, 3, 4),
     ("GRA-01", "Honey Granola 500g", 890, 3, 3),
     ("CAK-BD", "Birthday Cake (8 inch)", 3200, 1, 1),
@@ -504,11 +505,40 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
     odd_case = rng.random(n_orders) < 0.02
     order_id_steps = rng.integers(10_000, 5_000_000, n_orders)
 
+    # the products bought together and the coffee regulars (retain_cli/demo/regulars.py)
+    extra = np.random.default_rng([seed, 15])
+    reachable = {i: p.accepts_marketing and not p.unsubscribed for i, p in enumerate(people)}
+    beans = next(p[:3] for p in CATALOGUE if p[0] == "COF-ESP")
+    refills = coffee_regulars(owner, day, reachable, beans, HISTORY_DAYS, extra)
+    sequence = sorted(
+        [(int(day[k]), int(seconds[k]), 0, k) for k in range(n_orders)]
+        + [(d, s, 1, i) for i, (d, s, _, _) in enumerate(refills)]
+    )
+
     orders: list[Order] = []
     line_at = 0
     order_id = 5829384756123
     yesterday_end = _local(today, 0)
-    for k in range(n_orders):
+    for position, (_, _, kind, k) in enumerate(sequence):
+        if kind:
+            order_id += int(extra.integers(10_000, 5_000_000))
+            at, sku, name, price = refill_order(refills[k], start, _local)
+            fulfilled = at + timedelta(hours=2)
+            orders.append(
+                Order(
+                    **{
+                        "name": f"#{1001 + position}",
+                        "order_id": str(order_id),
+                        "customer": refills[k][2],
+                        "email": people[refills[k][2]].email,
+                        "created_at": at,
+                        "lines": (Line(sku, name, 1, price),),
+                        **refill_amounts(price, VAT_PERCENT),
+                        "fulfilled_at": fulfilled if fulfilled < yesterday_end else None,
+                    }
+                )
+            )
+            continue
         c = int(owner[k])
         d = start + timedelta(days=int(day[k]))
         created = _local(d, int(seconds[k]))
@@ -521,7 +551,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
         line_at += int(n_lines[k])
         lines = tuple(
             Line(CATALOGUE[p][0], CATALOGUE[p][1], q, CATALOGUE[p][2]) for p, q in merged.items()
-        )
+        ) + tuple(Line(*line) for line in companions([CATALOGUE[p][0] for p in merged], extra))
         subtotal = sum(line.quantity * line.price_minor for line in lines)
         code = WELCOME_CODE if is_first[k] and welcome[k] else ""
         discount = round(subtotal / 10) if code else 0
@@ -550,7 +580,7 @@ def generate_shop(customers: int, seed: int, today: date) -> Shop:
         order_id += int(order_id_steps[k])
         orders.append(
             Order(
-                name=f"#{1001 + k}",
+                name=f"#{1001 + position}",
                 order_id=str(order_id),
                 customer=c,
                 email=email,

@@ -18,6 +18,7 @@ from retain_cli.store.loyalty import LoyaltyStore
 from retain_cli.store.mailbox import MailboxStore
 from retain_cli.store.measure import MeasureStore
 from retain_cli.store.predict import PredictStore
+from retain_cli.store.products import ProductStore
 from retain_cli.store.program import ProgramStore
 from retain_cli.store.settings import SettingsStore
 from retain_cli.store.suppressions import SuppressionStore
@@ -29,6 +30,7 @@ class Store(
     ImportStore,
     CustomerStore,
     AnalyticsStore,
+    ProductStore,
     PredictStore,
     CampaignStore,
     LedgerStore,

@@ -124,6 +124,7 @@ def test_shipped_example_and_templates_load():
         "feedback",
         "tier-up",
         "points-expiring",
+        "replenishment",
         "promoter-thanks",
         "vip-call",
     ]
@@ -227,7 +228,8 @@ def test_template_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
             "{after: first_purchase, days: 3}",
             "campaigns.yaml: campaign 'thank-you': key 'trigger.after': must be one of "
             "first_order, last_order, birthday, entered_segment, signup, promoter, "
-            "tier_upgraded, tier_at_risk, points_expiring, not 'first_purchase'",
+            "tier_upgraded, tier_at_risk, points_expiring, replenishment, "
+            "not 'first_purchase'",
         ),
         (
             "{after: first_order, days: 3}",

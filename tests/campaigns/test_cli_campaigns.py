@@ -142,7 +142,7 @@ def test_check_fails_on_a_real_customer_only_problem(cli, campaign_shop):
 def test_check_shipped_example(cli, tmp_path):
     result = cli("campaigns", "check", "--config", str(REPO / "campaigns.example.yaml"))
     names = [c.name for c in load_config(REPO / "campaigns.example.yaml").campaigns]
-    assert len(names) == 10
+    assert len(names) == 11
     for name in names:
         assert name in result.stdout
     assert result.exit_code == 0, result.output

@@ -69,6 +69,7 @@ COMMANDS: list[tuple[tuple[str, ...], Callable[[Any], Values]]] = [
     ),
     (("customers", "show", "{customer}"), lambda d: pick(d["orders_history"], "order_id")),
     (("predict",), lambda d: pick(d[:100], "customer_id", "email", "churn_risk")),
+    (("products",), lambda d: pick(d, "product")),
     (("segments",), lambda d: pick(d, "segment")),
     (("segments", "--scheme", "lifecycle"), lambda d: pick(d, "segment")),
     (
@@ -80,7 +81,10 @@ COMMANDS: list[tuple[tuple[str, ...], Callable[[Any], Values]]] = [
     (("cohorts", "--last", "6"), lambda d: pick(d, "cohort")),
     (("campaigns", "list"), lambda d: pick(d, "name")),
     (("campaigns", "check"), lambda d: pick(d, "campaign")),
-    (("plan", "--limit", "100"), lambda d: pick(d["items"], "campaign", "customer_id", "email")),
+    (
+        ("plan", "--limit", "100"),
+        lambda d: pick(d["items"][:100], "campaign", "customer_id", "email"),
+    ),
     (("sends",), lambda d: pick(d, "campaign", "email")),
     (("simulate", "--days", "3"), lambda d: pick(d, "night")),
     (("report",), lambda d: pick(d, "campaign")),

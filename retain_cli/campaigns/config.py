@@ -58,6 +58,7 @@ from retain_cli.campaigns.yamlcheck import (
     check_keys,
     find_password,
     kind_of,
+    path_from,
     valid_timezone,
 )
 from retain_cli.errors import ConfigError
@@ -204,9 +205,7 @@ def _parse_transport(
     if kind not in ("smtp", "outbox"):
         raise where.error("transport.type", f"must be smtp or outbox, not {kind!r}")
     outbox_text = as_text(mapping.get("outbox"), where, "transport.outbox", required=False)
-    outbox_dir = Path(outbox_text or "outbox").expanduser()
-    if not outbox_dir.is_absolute():
-        outbox_dir = base / outbox_dir
+    outbox_dir = path_from(outbox_text or "outbox", base)
     smtp: SmtpSettings | None = None
     if kind == "smtp" or "host" in mapping:
         host = as_text(mapping.get("host"), where, "transport.host")
@@ -251,9 +250,7 @@ def _ca_file(value: Any, where: Where, base: Path) -> str | None:
     text = as_text(value, where, "transport.tls_ca_file", required=False)
     if text is None:
         return None
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base / path
+    path = path_from(text, base)
     if not path.is_file():
         raise where.error(
             "transport.tls_ca_file",
@@ -385,9 +382,7 @@ def html_sibling(template: Path) -> Path:
 def _template_path(value: Any, where: Where, key: str, base: Path) -> Path:
     text = as_text(value, where, key)
     assert text is not None
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base / path
+    path = path_from(text, base)
     if not path.is_file():
         raise where.error(
             key,

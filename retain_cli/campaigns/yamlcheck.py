@@ -42,17 +42,25 @@ ELSEWHERE = {
 
 
 def check_keys(
-    data: Mapping[str, Any], allowed: tuple[str, ...], where: Where, prefix: str
+    data: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    where: Where,
+    prefix: str,
+    *,
+    elsewhere: Mapping[str, str] = ELSEWHERE,
+    listed_as: str = "allowed here",
 ) -> None:
+    """Refuse the first key of ``data`` not in ``allowed`` (``elsewhere``: keys that belong
+    in another place, and where), naming the closest allowed key and listing them all."""
     for key in data:
-        if isinstance(key, str) and key in ELSEWHERE and key not in allowed:
-            raise where.error(f"{prefix}{key}", ELSEWHERE[key])
+        if isinstance(key, str) and key in elsewhere and key not in allowed:
+            raise where.error(f"{prefix}{key}", elsewhere[key])
         if not isinstance(key, str) or key not in allowed:
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
             raise where.error(
                 f"{prefix}{key}",
-                f"unknown key; {did_you_mean}allowed here: {', '.join(allowed)}",
+                f"unknown key; {did_you_mean}{listed_as}: {', '.join(allowed)}",
             )
 
 
@@ -142,6 +150,13 @@ def as_number(value: Any, where: Where, key: str, *, minimum: float = 0.0) -> fl
     if value < minimum:
         raise where.error(key, f"must be at least {minimum:g}, not {value}")
     return float(value)
+
+
+def path_from(text: str, base: Path) -> Path:
+    """A path written in the file: ``~`` is the home folder, and a relative path is taken
+    from ``base`` (the file's folder)."""
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def valid_timezone(name: str) -> bool:

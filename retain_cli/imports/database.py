@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retain_cli.errors import RetainError
-from retain_cli.store.errors import nearly_full
+from retain_cli.store.errors import fault
 
 if TYPE_CHECKING:
     from retain_cli.imports.options import ImportResult
@@ -116,30 +116,29 @@ def explain(
     wait: Callable[[], float] | None = None,
 ) -> RetainError | None:
     """:func:`database_error` for the database at ``db`` (``created``: it existed before
-    the import); ``wait``: how long a write waits for a lock."""
-    code = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc).lower()
+    the import); ``wait``: how long a write waits for a lock. The cause is
+    :func:`retain_cli.store.errors.fault`'s; the words say what became of the import."""
+    kind = fault(exc, db.parent)
     was = "the database is as it was" if created else f"{db} was not created"
     nothing = f"nothing from {file.name} was imported ({was})"
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+    if kind in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         waited = f" ({wait():g} s)" if wait is not None else ""
         return RetainError(
             f"{db} is locked: another program (another retain import or send?) has been "
             f"writing to it for longer than retain waits{waited}; {nothing}. Run the import "
             "again when it has finished"
         )
-    ioerr = code.startswith("SQLITE_IOERR") or "i/o error" in text
-    if code == "SQLITE_FULL" or "full" in text or (ioerr and nearly_full(db.parent)):
+    if kind == "SQLITE_FULL":
         return RetainError(
             f"the disk holding {db} is full; {nothing}. Free some space (an import needs "
             "room for the new rows and a journal of about their size) and run it again"
         )
-    if code.startswith("SQLITE_READONLY") or "readonly" in text:
+    if kind == "SQLITE_READONLY":
         return RetainError(
             f"{db} cannot be written (a read-only file, folder or disk); {nothing}. Make it "
             "writable, or pass --db with a database you can write to"
         )
-    if ioerr:
+    if kind == "SQLITE_IOERR":
         return RetainError(
             f"writing {db} failed ({exc}): the disk may be full, removed or failing; "
             f"{nothing}. Check the disk and run the import again"

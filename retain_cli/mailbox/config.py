@@ -22,14 +22,13 @@ The password itself never goes in the file (:mod:`retain_cli.secrets`).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from retain_cli.errors import ConfigError
+from retain_cli.campaigns.yamlcheck import Where, as_text, check_keys, path_from
 
 Security = Literal["ssl", "starttls", "none"]
 KEYS = (
@@ -83,73 +82,71 @@ def parse_mailbox(data: Any, path: Path) -> MailboxSettings:
     """Validate the ``mailbox:`` mapping (None or missing: defaults, no server)."""
     from retain_cli.mailbox.words import LANGUAGES
 
+    where = Where(path)
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise _error(path, None, "must be a mapping of keys (host, username, folder ...)")
-    for key in data:
-        if key not in KEYS:
-            hint = difflib.get_close_matches(str(key), KEYS, n=1)
-            did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
-            raise _error(path, str(key), f"unknown key; {did_you_mean}allowed: {', '.join(KEYS)}")
+        raise where.error("mailbox", "must be a mapping of keys (host, username, folder ...)")
+    check_keys(data, KEYS, where, "mailbox.", elsewhere={}, listed_as="allowed")
     security = data.get("security", "ssl")
     if security is False:  # YAML reads a bare no/off as false
         security = "none"
     if security not in ("ssl", "starttls", "none"):
-        raise _error(path, "security", f"must be ssl, starttls or none, not {security!r}")
+        raise where.error("mailbox.security", f"must be ssl, starttls or none, not {security!r}")
     port = data.get("port", 993 if security == "ssl" else 143)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise _error(path, "port", f"must be a port number 1-65535, not {port!r}")
-    env = _text(data, "password_env", path)
+        raise where.error("mailbox.port", f"must be a port number 1-65535, not {port!r}")
+    env = _text(data, "password_env", where)
     if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-        raise _error(
-            path,
-            "password_env",
+        raise where.error(
+            "mailbox.password_env",
             f"{env!r} is not an environment variable name (e.g. RETAIN_IMAP_PASSWORD)",
         )
-    flag = _text(data, "processed_flag", path) or DEFAULT_FLAG
+    flag = _text(data, "processed_flag", where) or DEFAULT_FLAG
     if not ATOM.match(flag):
-        raise _error(
-            path, "processed_flag", f"{flag!r} is not an IMAP keyword; write e.g. {DEFAULT_FLAG}"
+        raise where.error(
+            "mailbox.processed_flag", f"{flag!r} is not an IMAP keyword; write e.g. {DEFAULT_FLAG}"
         )
     verify = data.get("tls_verify", True)
     if not isinstance(verify, bool):
-        raise _error(path, "tls_verify", f"must be true or false, not {verify!r}")
-    ca_text = _text(data, "tls_ca_file", path)
+        raise where.error("mailbox.tls_verify", f"must be true or false, not {verify!r}")
+    ca_text = _text(data, "tls_ca_file", where)
     ca_file = None
     if ca_text is not None:
-        ca_file = Path(ca_text).expanduser()
-        if not ca_file.is_absolute():
-            ca_file = path.absolute().parent / ca_file
+        ca_file = path_from(ca_text, path.absolute().parent)
         if not ca_file.is_file():
-            raise _error(path, "tls_ca_file", f"no file at {ca_file}")
+            raise where.error("mailbox.tls_ca_file", f"no file at {ca_file}")
     timeout = data.get("timeout", 30)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise _error(path, "timeout", f"must be a number of seconds, not {timeout!r}")
+        raise where.error("mailbox.timeout", f"must be a number of seconds, not {timeout!r}")
     languages = data.get("languages")
     if languages is not None:
         if isinstance(languages, str):
             languages = [languages]
         if not isinstance(languages, list) or not all(x in LANGUAGES for x in languages):
-            raise _error(
-                path, "languages", f"must be a list of {', '.join(LANGUAGES)}, not {languages!r}"
+            raise where.error(
+                "mailbox.languages", f"must be a list of {', '.join(LANGUAGES)}, not {languages!r}"
             )
     limit = data.get("soft_bounce_limit", DEFAULT_SOFT_BOUNCE_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise _error(path, "soft_bounce_limit", f"must be a whole number from 1, not {limit!r}")
-    unsubscribe = _text(data, "unsubscribe_address", path)
+        raise where.error(
+            "mailbox.soft_bounce_limit", f"must be a whole number from 1, not {limit!r}"
+        )
+    unsubscribe = _text(data, "unsubscribe_address", where)
     if unsubscribe is not None and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", unsubscribe):
-        raise _error(path, "unsubscribe_address", f"{unsubscribe!r} is not an e-mail address")
+        raise where.error(
+            "mailbox.unsubscribe_address", f"{unsubscribe!r} is not an e-mail address"
+        )
     return MailboxSettings(
-        host=_text(data, "host", path),
+        host=_text(data, "host", where),
         port=port,
         security=cast(Security, security),
-        username=_text(data, "username", path),
+        username=_text(data, "username", where),
         password_env=env,
-        keyring_service=_text(data, "keyring_service", path),
-        folder=_text(data, "folder", path) or "INBOX",
+        keyring_service=_text(data, "keyring_service", where),
+        folder=_text(data, "folder", where) or "INBOX",
         processed_flag=flag,
-        processed_folder=_text(data, "processed_folder", path),
+        processed_folder=_text(data, "processed_folder", where),
         tls_verify=verify,
         tls_ca_file=ca_file,
         timeout=float(timeout),
@@ -159,18 +156,12 @@ def parse_mailbox(data: Any, path: Path) -> MailboxSettings:
     )
 
 
-def _text(data: Mapping[str, Any], key: str, path: Path) -> str | None:
+def _text(data: Mapping[str, Any], key: str, where: Where) -> str | None:
     value = data.get(key)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str) or "\n" in value or "\r" in value:
-        raise _error(path, key, f"must be text on one line, not {value!r}")
-    return value.strip()
-
-
-def _error(path: Path, key: str | None, message: str) -> ConfigError:
-    where = f"key 'mailbox.{key}': " if key else "key 'mailbox': "
-    return ConfigError(f"{path}: {where}{message}")
+    one_line = isinstance(value, str) and "\n" not in value and "\r" not in value
+    if value is None or one_line or (isinstance(value, str) and not value.strip()):
+        return as_text(value, where, f"mailbox.{key}", required=False)
+    raise where.error(f"mailbox.{key}", f"must be text on one line, not {value!r}")
 
 
 NO_MAILBOX_NOTE = (

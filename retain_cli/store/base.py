@@ -31,6 +31,12 @@ EXISTED_BY = """(
 )"""
 
 
+def dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """The rows a query returned, each as a dict keyed by its column names."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 class StoreBase:
     """A connection to one retain database. Use :meth:`open`, not the constructor.
 

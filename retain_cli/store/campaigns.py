@@ -10,7 +10,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 CHUNK = 500
 
@@ -29,8 +29,7 @@ class CampaignStore(StoreBase):
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return dicts(cursor)
 
     def campaign_customer_features(
         self, as_of_iso: str, refs: Collection[int] | None = None

@@ -11,16 +11,11 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 HUMAN_ONLY = "human_only"
 # survey scores at or below these are detractors (NPS 0-6) or unhappy (CSAT 1-2)
 NEGATIVE_SCORE = {"nps": 6, "csat": 2}
-
-
-def _dicts(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 class ControlStore(StoreBase):
@@ -57,7 +52,7 @@ class ControlStore(StoreBase):
         return [r[0] for r in rows]
 
     def pauses(self) -> list[dict[str, Any]]:
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT scope, reason, paused_at FROM send_pauses ORDER BY scope = '*' DESC, scope"
             )
@@ -102,10 +97,10 @@ class ControlStore(StoreBase):
         if state is not None:
             sql += " WHERE q.state = ?"
             params.append(state)
-        return _dicts(self.conn.execute(sql + " ORDER BY q.id", params))
+        return dicts(self.conn.execute(sql + " ORDER BY q.id", params))
 
     def queue_get(self, queue_id: int) -> dict[str, Any] | None:
-        rows = _dicts(
+        rows = dicts(
             self.conn.execute(
                 "SELECT q.id, q.campaign, q.email, c.customer_id, q.subject, q.state, "
                 "q.queued_at, q.decided_at, q.note, q.send_key, q.message, s.state AS ledger "
@@ -185,7 +180,7 @@ class ControlStore(StoreBase):
         return cursor.rowcount == 1
 
     def tags_of(self, customer_ref: int) -> list[dict[str, Any]]:
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT tag, note, created_at FROM customer_tags WHERE customer_ref = ? "
                 "ORDER BY tag",

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 #: a code no order has used: orders are matched ignoring case (the partial index on
 #: orders.discount_code holds only orders with a code)
@@ -72,8 +72,7 @@ class CouponStore(StoreBase):
             GROUP BY k.pool ORDER BY k.pool
             """
         )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)
 
     def coupon_left(self, pools: Sequence[str]) -> dict[str, tuple[int, int]]:
         """pool -> (codes left, codes in the pool), for these pools (absent: no codes)."""
@@ -146,5 +145,4 @@ class CouponStore(StoreBase):
             """,
             (json.dumps(list(campaigns)),),
         )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from retain_cli.store.base import EXISTED_BY, StoreBase
+from retain_cli.store.base import EXISTED_BY, StoreBase, dicts
 from retain_cli.store.imports import CUSTOMER_COLUMNS
 
 # ORDER BY clauses for the list, keyed by the names ``retain customers list --sort`` accepts.
@@ -29,11 +29,6 @@ LIST_SORTS: dict[str, str] = {
     "email": "coalesce(c.email, '') = '', c.email, c.customer_id",
     "customer_id": "c.customer_id",
 }
-
-
-def _rows(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 class CustomerStore(StoreBase):
@@ -108,7 +103,7 @@ class CustomerStore(StoreBase):
             ORDER BY {order_by}
             {limit_sql}
         """  # only fixed fragments are interpolated above; every value is a parameter
-        return _rows(self.conn.execute(sql, params))
+        return dicts(self.conn.execute(sql, params))
 
     def customer_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM customers").fetchone()[0])
@@ -150,7 +145,7 @@ class CustomerStore(StoreBase):
         """Customers whose e-mail, id or name contains ``fragment`` (for suggestions)."""
         pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern += "%"
-        return _rows(
+        return dicts(
             self.conn.execute(
                 """
                 SELECT customer_id, email, first_name, last_name FROM customers
@@ -178,7 +173,7 @@ class CustomerStore(StoreBase):
     def customer_record(self, ref: int) -> dict[str, Any]:
         """The ``customers`` row with its suppression (if any) joined on its address, and
         ``consent`` (``customer_consent``: may get marketing mail)."""
-        rows = _rows(
+        rows = dicts(
             self.conn.execute(
                 """
                 SELECT c.*, s.reason AS suppression_reason, s.source AS suppression_source,
@@ -194,7 +189,7 @@ class CustomerStore(StoreBase):
         return rows[0]
 
     def customer_source_ids(self, ref: int) -> list[dict[str, Any]]:
-        return _rows(
+        return dicts(
             self.conn.execute(
                 "SELECT source, source_id FROM customer_sources WHERE customer_ref = ? "
                 "ORDER BY source, source_id",
@@ -204,7 +199,7 @@ class CustomerStore(StoreBase):
 
     def customer_orders(self, ref: int) -> list[dict[str, Any]]:
         """Every order of one customer, cancelled ones included, oldest first."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 """
                 SELECT id AS order_ref, order_id, source, ordered_at, currency,
@@ -220,7 +215,7 @@ class CustomerStore(StoreBase):
 
     def customer_order_items(self, ref: int) -> list[dict[str, Any]]:
         """The line items of every order of one customer, in line order."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 """
                 SELECT i.order_ref, i.line_no, i.sku, i.name, i.quantity, i.price_minor
@@ -267,7 +262,7 @@ class CustomerStore(StoreBase):
 
     def revenue_by_currency(self) -> list[dict[str, Any]]:
         """Net revenue of countable orders per currency, the most used currency first."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 """
                 SELECT currency, count(*) AS orders,
@@ -281,7 +276,7 @@ class CustomerStore(StoreBase):
         )
 
     def recent_imports(self, limit: int = 5) -> list[dict[str, Any]]:
-        return _rows(
+        return dicts(
             self.conn.execute(
                 """
                 SELECT id, kind, source, file_name, rows, inserted, updated, unchanged,
@@ -330,7 +325,7 @@ class CustomerStore(StoreBase):
             {"since": since_ref},
         )
         groups: dict[str, list[dict[str, Any]]] = {}
-        for row in _rows(cursor):
+        for row in dicts(cursor):
             groups.setdefault(row["name"], []).append(row)
         return [group for group in groups.values() if len(group) == 2]
 

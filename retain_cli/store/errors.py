@@ -62,6 +62,15 @@ def _kind(exc: sqlite3.Error) -> str:
     return ""
 
 
+def fault(exc: sqlite3.Error, folder: Path) -> str:
+    """The cause of an SQLite error on a database in ``folder``, as SQLite's primary error
+    name: SQLITE_BUSY, SQLITE_READONLY, SQLITE_FULL ... ("" when SQLite names none)."""
+    kind = _kind(exc)
+    if kind == "SQLITE_IOERR" and nearly_full(folder):
+        return "SQLITE_FULL"  # SQLite reports some writes that do not fit as a mere I/O error
+    return kind
+
+
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK)
 
@@ -70,7 +79,7 @@ def database_error(exc: sqlite3.Error, path: Path | str) -> StoreError:
     """The :class:`StoreError` (cause and fix) for an SQLite error on the database ``path``."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    kind = _kind(exc)
+    kind = fault(exc, folder)
     detail = str(exc)
     extended = getattr(exc, "sqlite_errorname", None) or ""
     if kind in ("SQLITE_BUSY", "SQLITE_LOCKED"):
@@ -101,8 +110,6 @@ def database_error(exc: sqlite3.Error, path: Path | str) -> StoreError:
                 )
             return _folder_read_only(path, folder)
         return StoreError(f"cannot open {path} ({detail}); check the file and its folder")
-    if kind == "SQLITE_IOERR" and nearly_full(folder):
-        kind = "SQLITE_FULL"  # SQLite reports some writes that do not fit as a mere I/O error
     template = _SIMPLE.get(kind, "database error in {path}: {detail}")
     return StoreError(template.format(path=path, folder=folder, detail=detail))
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 RESPONSE_COLUMNS = (
     "send_key",
@@ -22,11 +22,6 @@ RESPONSE_COLUMNS = (
     "source",
     "recorded_at",
 )
-
-
-def _dicts(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 class FeedbackStore(StoreBase):
@@ -70,7 +65,7 @@ class FeedbackStore(StoreBase):
 
     def survey_sent(self, campaigns: Sequence[str]) -> list[dict[str, Any]]:
         """The survey messages that went out (sent), with their customer."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT s.send_key, s.campaign, s.customer_ref, s.email, s.sent_at "
                 "FROM sends s WHERE s.state = 'sent' "
@@ -105,7 +100,7 @@ class FeedbackStore(StoreBase):
 
     def survey_unsynced_inbox(self) -> list[dict[str, Any]]:
         """Survey answers ``retain inbox`` recorded that are not answers yet."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT i.message_key, i.customer_ref, i.email, i.campaign, i.send_key, "
                 "i.score, i.excerpt, coalesce(i.received_at, i.processed_at) AS answered_at "
@@ -135,7 +130,7 @@ class FeedbackStore(StoreBase):
             if value is not None:
                 sql += clause
                 params.append(value)
-        return _dicts(self.conn.execute(sql + " ORDER BY r.answered_at, r.id", params))
+        return dicts(self.conn.execute(sql + " ORDER BY r.answered_at, r.id", params))
 
     def survey_unscored(self) -> list[tuple[int, str]]:
         """(id, comment) of the answers whose comment was not looked at yet."""

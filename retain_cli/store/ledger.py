@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 STATES = (
     "planned",
@@ -261,8 +261,7 @@ class LedgerStore(StoreBase):
             "ORDER BY s.id",
             (json.dumps(list(campaigns)), *_refs(refs)),
         )
-        names = [d[0] for d in rows.description]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return dicts(rows)
 
     @contextmanager
     def ledger_sending(self, pages: int = 10_000) -> Iterator[None]:
@@ -409,8 +408,7 @@ class LedgerStore(StoreBase):
             sql += " LIMIT ?"
             params.append(limit)
         cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)
 
     def ledger_find(
         self,
@@ -504,5 +502,4 @@ class LedgerStore(StoreBase):
             """,
             {"since": since},
         )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)

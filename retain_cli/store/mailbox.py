@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 from retain_cli.timeutil import utc_now_iso
 
 INBOX_COLUMNS = (
@@ -218,5 +218,4 @@ class MailboxStore(StoreBase):
             sql += " LIMIT ?"
             params.append(limit)
         cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)

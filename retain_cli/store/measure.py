@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 
 class MeasureStore(StoreBase):
@@ -137,8 +137,7 @@ class MeasureStore(StoreBase):
             "SELECT metric, change, target, by_date, period, baseline, start_value, "
             "start_as_of, created_at FROM goals ORDER BY by_date, metric"
         )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return dicts(cursor)
 
     def goal_remove(self, metric: str) -> bool:
         with self.transaction() as conn:

@@ -2,7 +2,8 @@
 
 A migration is a function taking a ``sqlite3.Connection``; it runs inside the transaction
 that records it in ``_retain_migrations``, so an old database upgrades itself and a failed
-upgrade changes nothing. Append new migrations to ``MIGRATIONS``; never edit an applied one.
+upgrade changes nothing. New migrations go at the end of :mod:`.migrations_later` and of its
+``LATER`` list, which ``MIGRATIONS`` ends with; never edit an applied one.
 
 Conventions for every table: internal integer keys are ``id``; foreign keys to them end in
 ``_ref``; money is integer minor units (cents) with a ``currency`` column; timestamps are UTC
@@ -13,21 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from retain_cli.store.migrations_later import (
-    m010_orders_without_customer,
-    m011_settings,
-    m012_order_refunds,
-    m013_order_discount_code,
-    m014_goals,
-    m015_suppression_log,
-    m016_tasks_and_approval,
-    m017_surveys,
-    m018_trust,
-    m019_send_variants,
-    m020_program_holdout,
-    m021_coupon_pools,
-    m024_inbox_runs,
-)
+from retain_cli.store.migrations_later import LATER
 from retain_cli.store.schema_tools import Migration, run_script
 
 
@@ -432,17 +419,5 @@ MIGRATIONS: list[Migration] = [
     m007_mailbox,
     m008_customer_aliases,
     m009_fully_refunded_orders,
-    m010_orders_without_customer,
-    m011_settings,
-    m012_order_refunds,
-    m013_order_discount_code,
-    m014_goals,
-    m015_suppression_log,
-    m016_tasks_and_approval,
-    m017_surveys,
-    m018_trust,
-    m019_send_variants,
-    m020_program_holdout,
-    m021_coupon_pools,
-    m024_inbox_runs,
+    *LATER,  # m010 onwards: registered in migrations_later
 ]

@@ -1,11 +1,12 @@
-"""Schema migrations m010 onwards (the first ones are in :mod:`.migrations`, which lists them
-all in order). The same conventions hold; never edit an applied one."""
+"""Schema migrations m010 onwards (the first ones are in :mod:`.migrations`, whose
+``MIGRATIONS`` ends with :data:`LATER`). The same conventions hold; never edit an applied one.
+A new migration goes above ``LATER`` and at its end."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from retain_cli.store.schema_tools import rebuild_table, run_script
+from retain_cli.store.schema_tools import Migration, rebuild_table, run_script
 from retain_cli.store.trust_schema import TRUST_SCHEMA
 
 
@@ -305,3 +306,21 @@ def m024_inbox_runs(conn: sqlite3.Connection) -> None:
         );
         """,
     )
+
+
+#: m010 onwards, in the order they are applied (new ones at the end)
+LATER: list[Migration] = [
+    m010_orders_without_customer,
+    m011_settings,
+    m012_order_refunds,
+    m013_order_discount_code,
+    m014_goals,
+    m015_suppression_log,
+    m016_tasks_and_approval,
+    m017_surveys,
+    m018_trust,
+    m019_send_variants,
+    m020_program_holdout,
+    m021_coupon_pools,
+    m024_inbox_runs,
+]

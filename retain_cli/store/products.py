@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from retain_cli.store.base import dicts
 from retain_cli.store.campaigns import _chunks, _marks
 from retain_cli.store.predict import PredictStore
 
@@ -147,8 +148,7 @@ class ProductStore(PredictStore):
                 """,
                 [*chunk, as_of_iso],
             )
-            names = [d[0] for d in cursor.description]
-            out += [dict(zip(names, row, strict=True)) for row in cursor]
+            out += dicts(cursor)
         return out
 
     def customers_product_days(

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 
 TASK_COLUMNS = (
     "task_key",
@@ -32,11 +32,6 @@ _SELECT = (
     "t.snoozed_until, t.done_at, t.note, t.task_key FROM tasks t "
     "LEFT JOIN customers c ON c.id = t.customer_ref"
 )
-
-
-def _dicts(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 class TaskStore(StoreBase):
@@ -84,10 +79,10 @@ class TaskStore(StoreBase):
             sql += " AND t.customer_ref = ?"
             params.append(customer_ref)
         sql += " ORDER BY t.done_at IS NOT NULL, t.due_at, t.id"
-        return _dicts(self.conn.execute(sql, params))
+        return dicts(self.conn.execute(sql, params))
 
     def task_get(self, task_id: int) -> dict[str, Any] | None:
-        rows = _dicts(self.conn.execute(_SELECT + " WHERE t.id = ?", (task_id,)))
+        rows = dicts(self.conn.execute(_SELECT + " WHERE t.id = ?", (task_id,)))
         return rows[0] if rows else None
 
     def task_done(self, task_id: int, now: str, note: str | None) -> None:
@@ -122,7 +117,7 @@ class TaskStore(StoreBase):
         return {"open": row[0], "overdue": row[1], "due_today": row[2], "snoozed": row[3]}
 
     def tasks_made_since(self, since: str) -> list[dict[str, Any]]:
-        return _dicts(
+        return dicts(
             self.conn.execute(_SELECT + " WHERE t.created_at >= ? ORDER BY t.id", (since,))
         )
 
@@ -130,7 +125,7 @@ class TaskStore(StoreBase):
 
     def task_new_replies(self) -> list[dict[str, Any]]:
         """Customer replies recorded by ``retain inbox`` without a task yet."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT i.id, i.customer_ref, i.from_email, i.subject, i.excerpt, i.campaign, "
                 "coalesce(i.received_at, i.processed_at) AS received_at, i.handled_at "
@@ -142,7 +137,7 @@ class TaskStore(StoreBase):
 
     def task_new_feedback(self) -> list[dict[str, Any]]:
         """Survey answers without a task yet (the rules decide which are negative)."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT r.id, r.customer_ref, r.email, r.campaign, r.kind, r.score, r.comment, "
                 "r.answered_at, r.sentiment, r.language, r.scored FROM survey_responses r "
@@ -153,7 +148,7 @@ class TaskStore(StoreBase):
 
     def task_new_send_problems(self, since: str) -> list[dict[str, Any]]:
         """Failed and ambiguous sends updated at or after ``since``, without a task yet."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT s.send_key, s.campaign, s.step, s.customer_ref, s.email, s.state, "
                 "s.error, s.updated_at FROM sends s "
@@ -174,7 +169,7 @@ class TaskStore(StoreBase):
 
     def task_customer_messages(self, customer_ref: int, limit: int = 3) -> list[dict[str, Any]]:
         """What the customer wrote lately (replies and survey answers), newest first."""
-        return _dicts(
+        return dicts(
             self.conn.execute(
                 "SELECT coalesce(received_at, processed_at) AS at, classification, subject, "
                 "excerpt, score FROM inbox_messages WHERE customer_ref = ? "

@@ -17,7 +17,7 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from retain_cli.store.base import StoreBase
+from retain_cli.store.base import StoreBase, dicts
 from retain_cli.store.imports import CUSTOMER_COLUMNS
 
 #: the columns of ``customers`` that describe the person (emptied by an erasure): every one an
@@ -29,11 +29,6 @@ ERASED_PREFIX = "erased-"
 #: draw names nobody and keeps the erased customer where the draw put them
 KEPT_TABLES = ("orders", "sends", "program_holdout_members")
 HANDLED_TABLES = ("customers", "customer_sources", "customer_aliases", "inbox_messages")
-
-
-def _rows(cursor: Any) -> list[dict[str, Any]]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _ids(refs: Collection[int]) -> str:
@@ -76,7 +71,7 @@ class TrustStore(StoreBase):
             params.append(since)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         params.append(-1 if limit is None else limit)
-        return _rows(
+        return dicts(
             self.conn.execute(
                 f"SELECT id, at, actor, action, subject, detail FROM audit_log {where} "
                 "ORDER BY at DESC, id DESC LIMIT ?",
@@ -168,14 +163,14 @@ class TrustStore(StoreBase):
             )
         ]
         order = ", ".join(keys) or "rowid"
-        return _rows(
+        return dicts(
             self.conn.execute(
                 f'SELECT * FROM "{table}" WHERE customer_ref = ? ORDER BY {order}', (ref,)
             )
         )
 
     def customer_row(self, ref: int) -> dict[str, Any]:
-        rows = _rows(self.conn.execute("SELECT * FROM customers WHERE id = ?", (ref,)))
+        rows = dicts(self.conn.execute("SELECT * FROM customers WHERE id = ?", (ref,)))
         return rows[0]
 
     def customer_addresses(self, refs: Collection[int]) -> dict[int, list[str]]:
@@ -192,7 +187,7 @@ class TrustStore(StoreBase):
         return out
 
     def suppressions_of(self, emails: Sequence[str]) -> list[dict[str, Any]]:
-        return _rows(
+        return dicts(
             self.conn.execute(
                 "SELECT email, reason, source, created_at FROM suppressions "
                 "WHERE email IN (SELECT value FROM json_each(?)) ORDER BY created_at",
@@ -202,7 +197,7 @@ class TrustStore(StoreBase):
 
     def lifted_opt_outs_of(self, emails: Sequence[str]) -> list[dict[str, Any]]:
         """The opt-outs of these addresses lifted by hand (``suppression_log``)."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 "SELECT email, action, reason, source, suppressed_at, note, at "
                 "FROM suppression_log WHERE email IN (SELECT value FROM json_each(?)) "
@@ -212,7 +207,7 @@ class TrustStore(StoreBase):
         )
 
     def inbox_rows_about(self, ref: int, emails: Sequence[str]) -> list[dict[str, Any]]:
-        return _rows(
+        return dicts(
             self.conn.execute(
                 "SELECT * FROM inbox_messages WHERE customer_ref = ? "
                 "OR email IN (SELECT value FROM json_each(?)) "
@@ -386,7 +381,7 @@ class TrustStore(StoreBase):
         ordered, else were first imported) before it, no order since, no consent change
         (an opt-out or a change of accepts_marketing) since, no message sent since; not
         erased already. Oldest activity first."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 f"""
                 WITH o AS (
@@ -444,7 +439,7 @@ class TrustStore(StoreBase):
         of an ``offers`` campaign sent), held out, and converted (of the ``converted``
         customers), counting messages from ``since`` (or the beginning) to ``until``.
         Erased customers are left out."""
-        return _rows(
+        return dicts(
             self.conn.execute(
                 f"""
                 WITH per AS (
@@ -505,7 +500,7 @@ class TrustStore(StoreBase):
         return None
 
     def last_import(self, kinds: Sequence[str] = ("orders", "customers")) -> dict[str, Any] | None:
-        rows = _rows(
+        rows = dicts(
             self.conn.execute(
                 "SELECT id, kind, file_name, started_at, finished_at FROM imports "
                 "WHERE finished_at IS NOT NULL AND kind IN (SELECT value FROM json_each(?)) "

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import re
+from pathlib import Path
+
 import pytest
 
 from retain_cli.errors import NoDatabase
@@ -16,6 +21,26 @@ def test_open_applies_every_migration_once(db_path):
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     with Store.open(db_path) as store:
         assert store.migrate() == []
+
+
+def test_every_migration_written_is_registered_once():
+    """A migration function (``mNNN_...``) in any store/migrations*.py module is in
+    MIGRATIONS exactly once: forgetting to list a new one would leave it never applied."""
+    import retain_cli.store as package
+
+    written = set()
+    for file in Path(package.__file__).parent.glob("migrations*.py"):
+        module = importlib.import_module(f"retain_cli.store.{file.stem}")
+        written |= {
+            name
+            for name, value in vars(module).items()
+            if re.fullmatch(r"m\d{3}_\w+", name)
+            and inspect.isfunction(value)
+            and value.__module__ == module.__name__
+        }
+    registered = [m.__name__ for m in MIGRATIONS]
+    assert len(registered) == len(set(registered))
+    assert set(registered) == written
 
 
 def test_open_without_create_refuses_missing_file(tmp_path):

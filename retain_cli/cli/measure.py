@@ -331,9 +331,7 @@ def _render_variants(variants: list[Any], units: Any) -> None:
             escape(units.interval(effect.revenue, "money")),
         )
     console.print(differences)
-    for line in variant_sentences(variants, units):
-        style = "bold red" if line.startswith("WARNING") else ""
-        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+    _print_sentences(variant_sentences(variants, units))
     console.print()
 
 
